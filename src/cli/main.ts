@@ -1,0 +1,257 @@
+// `agent-learning`: record runs, give feedback, print stats and export datasets from scripts and CLI agents.
+// Exit codes: 0 ok, 1 failed, 2 bad usage.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readConfigFile, defaultConfig, type LearningConfig } from '../core/config';
+import { LearningError, describe } from '../core/errors';
+import { InboxWriter } from '../core/inbox';
+import { WriterLock } from '../core/lock';
+import { checkRole } from '../core/names';
+import { LearningPipeline, type LearningStats } from '../core/pipeline';
+import { computeReward } from '../core/reward';
+import { checkVerdict, newRunId, toRunRecord, validateRunArgs, type RunRecord } from '../core/runResult';
+
+const USAGE = `Usage: agent-learning <command> [options]
+
+Commands:
+  record                      Record runs: one JSON object, or JSON lines, on stdin:
+                              {"taskSlug":"…","modelId":"…","promptId":"…","role":"coder","result":{"input":"…","output":"…",…}}
+  feedback <runId> accept|reject
+                              A human verdict for a run
+  stats [--json]              Rewards, model and prompt performance, progress per role
+  export [--role R]           Write .agent/sft/{role}_sft.jsonl now (every role with runs when --role is omitted)
+
+Options:
+  --workspace DIR             The folder that holds .agent/ (default: the current directory)
+  --help                      This text
+`;
+
+class UsageError extends Error {}
+
+interface Io {
+  stdin: () => Promise<string>;
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        workspace: { type: 'string' },
+        role: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`${describe(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    io.out(USAGE);
+    return 0;
+  }
+  const workspace = path.resolve(values.workspace ?? process.cwd());
+  try {
+    switch (command) {
+      case 'record':
+        expectArgs(rest, 0, 'record');
+        return await record(workspace, await io.stdin(), io);
+      case 'feedback': {
+        expectArgs(rest, 2, 'feedback <runId> accept|reject');
+        const verdict = rest[1];
+        if (verdict !== 'accept' && verdict !== 'reject') throw new UsageError('feedback takes accept or reject');
+        return await feedback(workspace, rest[0]!, verdict, io);
+      }
+      case 'stats':
+        expectArgs(rest, 0, 'stats');
+        return await stats(workspace, values.json ?? false, io);
+      case 'export':
+        expectArgs(rest, 0, 'export');
+        return await exportCmd(workspace, values.role, io);
+      case undefined:
+        throw new UsageError('a command is required');
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`agent-learning: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`agent-learning: ${describe(err)}\n`);
+    return 1;
+  }
+}
+
+function withReward(run: RunRecord, config: LearningConfig): RunRecord {
+  return { ...run, reward: computeReward(run, config.rewardWeights) };
+}
+
+function expectArgs(rest: string[], n: number, form: string): void {
+  if (rest.length !== n) throw new UsageError(`usage: agent-learning ${form}`);
+}
+
+/**
+ * Appends each run to the inbox (durable at once, and safe while VS Code owns the database), then, when no
+ * process owns the database, ingests it so thresholds and auto-export run.
+ */
+async function record(workspace: string, input: string, io: Io): Promise<number> {
+  const agentDir = path.join(workspace, '.agent');
+  let config: LearningConfig;
+  try {
+    config = readConfigFile(path.join(agentDir, 'learning-config.json'));
+  } catch (err) {
+    io.err(`agent-learning: ${describe(err)} Rewards below use the default weights.\n`);
+    config = defaultConfig();
+  }
+  const items = parseJsonInput(input);
+  if (items.length === 0) throw new UsageError('record reads one JSON object or JSON lines on stdin; got nothing');
+  const writer = new InboxWriter(path.join(agentDir, 'inbox'), Date.now);
+  let failed = 0;
+  fs.mkdirSync(path.join(agentDir, 'inbox'), { recursive: true });
+  for (const item of items) {
+    try {
+      if ('error' in item) throw new LearningError(item.error);
+      const v = item.value as Record<string, unknown>;
+      const args = validateRunArgs(v.taskSlug, v.modelId, v.promptId, v.result);
+      const role = checkRole(v.role ?? 'coder');
+      const createdAt = Date.now();
+      const id = newRunId(createdAt);
+      writer.append({ type: 'run', id, createdAt, ...args, role });
+      const { reward } = withReward(toRunRecord({ id, createdAt, ...args, role }, args.result), config);
+      io.out(JSON.stringify({ id, reward }) + '\n');
+    } catch (err) {
+      failed++;
+      io.err(`agent-learning: ${items.length > 1 ? `line ${item.line}: ` : ''}${describe(err)}\n`);
+    }
+  }
+  if (failed < items.length) await ingestIfUnowned(workspace, agentDir, io);
+  return failed > 0 ? 1 : 0;
+}
+
+async function ingestIfUnowned(workspace: string, agentDir: string, io: Io): Promise<void> {
+  const probe = new WriterLock(path.join(agentDir, 'experience.db.lock'));
+  if (!probe.tryAcquire()) return; // the owner (e.g. VS Code) ingests within a second
+  probe.release();
+  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  await pipeline.close();
+}
+
+async function feedback(workspace: string, runId: string, verdict: string, io: Io): Promise<number> {
+  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  try {
+    const r = await pipeline.recordFeedback(runId, checkVerdict(verdict));
+    io.out(JSON.stringify({ id: r.id, reward: Number.isNaN(r.reward) ? null : r.reward }) + '\n');
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+async function stats(workspace: string, json: boolean, io: Io): Promise<number> {
+  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  try {
+    const s = pipeline.getStats();
+    io.out(json ? JSON.stringify(s, null, 2) + '\n' : formatStats(s));
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+async function exportCmd(workspace: string, role: string | undefined, io: Io): Promise<number> {
+  if (role !== undefined) checkRole(role);
+  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.out(l + '\n') });
+  try {
+    const roles = role ? [role] : pipeline.roles();
+    if (roles.length === 0) {
+      io.err('agent-learning: no runs recorded yet, nothing to export\n');
+      return 1;
+    }
+    for (const r of roles) await pipeline.exportDataset(r);
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** The seed's "Get Learning Stats" printout, plus progress per role. */
+export function formatStats(s: LearningStats): string {
+  const lines = [
+    `Recent Stats (last ${s.recentStats.count} runs):`,
+    `  Avg Reward: ${s.recentStats.avgReward.toFixed(2)}`,
+    `  Avg Cost: ${Math.round(s.recentStats.avgCost)} tokens`,
+    `  Avg Duration: ${Math.round(s.recentStats.avgDuration)}ms`,
+    '',
+    'Model Performance:',
+    ...s.modelPerformance.map((m) => `  ${m.model_name}: ${m.avg_reward.toFixed(2)} (${m.count} runs)`),
+    '',
+    'Prompt Performance:',
+    ...s.promptPerformance.map((p) => `  ${p.prompt_id}: ${p.avg_reward.toFixed(2)} (${p.count} runs)`),
+    '',
+    `Runs: ${s.totals.runs}`,
+    ...s.roles.map(
+      (r) =>
+        `  ${r.role}: ${r.runs} runs · ${r.highQualitySinceExport} / ${r.exportThreshold} high-quality runs to export` +
+        ` · ${r.exportedExamples} / ${r.trainThreshold} examples to train`,
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+function parseJsonInput(input: string): ({ line: number; value: unknown } | { line: number; error: string })[] {
+  const trimmed = input.trim();
+  if (trimmed === '') return [];
+  try {
+    const whole: unknown = JSON.parse(trimmed);
+    if (!Array.isArray(whole)) return [{ line: 1, value: whole }];
+  } catch {
+    // not one document: JSON lines
+  }
+  return input
+    .split('\n')
+    .map((text, i) => ({ text: text.trim(), line: i + 1 }))
+    .filter((l) => l.text !== '')
+    .map(({ text, line }) => {
+      try {
+        return { line, value: JSON.parse(text) as unknown };
+      } catch {
+        return { line, error: 'not valid JSON' };
+      }
+    });
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (process.stdin.isTTY) return resolve('');
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), {
+    stdin: readStdin,
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`agent-learning: ${describe(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,193 @@
+// `.agent/learning-config.json`: the seed's keys and defaults, validated with zod; partial files merge over defaults.
+
+import * as fs from 'node:fs';
+import { findNodeAtLocation, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors';
+import { MODEL_PREFIX_PATTERN, MODEL_TAG_PATTERN } from './names';
+
+export const ALGORITHMS = ['epsilon-greedy', 'thompson', 'ucb1'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+const unit = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+
+const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    enabled: z.boolean().default(true),
+    rewardWeights: z
+      .object({
+        compile: z.number().min(0).default(0.25),
+        tests: z.number().min(0).default(0.25),
+        errors: z.number().min(0).default(0.25),
+        human: z.number().min(0).default(0.25),
+      })
+      .strict()
+      .prefault({})
+      .refine((w) => w.compile + w.tests + w.errors + w.human > 0, 'at least one weight must be above 0'),
+    promptBandit: z
+      .object({
+        epsilon: unit.default(0.1),
+        variants: z.array(z.string().min(1).max(64)).min(1).default(['default', 'detailed', 'concise']),
+        algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
+      })
+      .strict()
+      .prefault({}),
+    modelRouter: z
+      .object({
+        epsilon: unit.default(0.1),
+        /** USD per 1,000 tokens: 0.002 is $2 per 1M tokens, as the seed's comment says. */
+        maxCostPerToken: z.number().min(0).default(0.002),
+        algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
+      })
+      .strict()
+      .prefault({}),
+    autoExport: z
+      .object({
+        enabled: z.boolean().default(true),
+        minRuns: positiveInt.default(100),
+        minReward: unit.default(0.7),
+        maxExamples: positiveInt.default(1000),
+      })
+      .strict()
+      .prefault({}),
+    autoTrain: z
+      .object({
+        enabled: z.boolean().default(true),
+        minExamples: positiveInt.default(500),
+        baseModel: z
+          .string()
+          .regex(MODEL_TAG_PATTERN, 'must be an Ollama model tag such as qwen2.5-coder:7b')
+          .default('qwen2.5-coder:7b'),
+        hfModel: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Hugging Face repo id (owner/name)')
+          .optional(),
+        loraRank: positiveInt.max(1024).default(16),
+        loraAlpha: z.number().positive().default(32),
+        epochs: positiveInt.max(100).default(3),
+        batchSize: positiveInt.max(1024).default(2),
+        learningRate: z.number().positive().max(1).default(2e-4),
+        maxSeqLength: positiveInt.max(131072).default(2048),
+      })
+      .strict()
+      .prefault({}),
+    autoDeploy: z
+      .object({
+        enabled: z.boolean().default(true),
+        modelNamePrefix: z
+          .string()
+          .regex(MODEL_PREFIX_PATTERN, 'must be lower-case letters, digits, ".", "_" or "-"')
+          .default('my-coder-tuned'),
+        temperature: z.number().min(0).max(2).default(0.2),
+        topP: unit.default(0.9),
+        topK: positiveInt.default(40),
+      })
+      .strict()
+      .prefault({}),
+    driftDetection: z
+      .object({
+        enabled: z.boolean().default(true),
+        minPerformanceDrop: unit.default(0.05),
+        evaluationRuns: positiveInt.default(20),
+      })
+      .strict()
+      .prefault({}),
+    webKnowledge: z
+      .object({
+        /** Off by default: it sends the library name and query to the URL below. */
+        enabled: z.boolean().default(false),
+        /** `{library}` and `{query}` are replaced, URL-encoded. */
+        urlTemplate: z
+          .string()
+          .refine((s) => /^https?:\/\//.test(s), 'must start with http:// or https://')
+          .default('https://registry.npmjs.org/{library}'),
+        maxBytes: positiveInt.default(100_000),
+        maxAgeHours: z.number().positive().default(168),
+        timeoutMs: positiveInt.default(10_000),
+        maxCacheBytes: positiveInt.default(20_000_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type LearningConfig = z.output<typeof configSchema>;
+export type LearningConfigInput = z.input<typeof configSchema>;
+
+export function defaultConfig(): LearningConfig {
+  return configSchema.parse({});
+}
+
+/** Validates an already-parsed object (e.g. VS Code settings); throws ConfigError naming the keys. */
+export function parseConfig(value: unknown, file = 'learning-config.json'): LearningConfig {
+  const result = configSchema.safeParse(value);
+  if (!result.success) throw new ConfigError(file, zodIssues(result.error));
+  return result.data;
+}
+
+/** JSON text → value, with syntax errors and schema errors located by line and column. */
+export function parseJsonFile<T>(text: string, file: string, schema: z.ZodType<T>): T {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
+  if (errors.length > 0 || !root) {
+    throw new ConfigError(
+      file,
+      (errors.length ? errors : [{ error: 1, offset: 0, length: 0 } as ParseError]).slice(0, 5).map((e) => ({
+        key: '',
+        reason: `JSON syntax error: ${printParseErrorCode(e.error)}`,
+        ...position(text, e.offset),
+      })),
+    );
+  }
+  const value: unknown = JSON.parse(text);
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    file,
+    zodIssues(result.error).map((issue) => {
+      const node = findNodeAtLocation(root, issue.key ? issue.key.split('.').map(pathSegment) : []);
+      return node ? { ...issue, ...position(text, node.offset) } : issue;
+    }),
+  );
+}
+
+/** Reads the config file: missing → defaults; invalid → ConfigError (the caller keeps its last good config). */
+export function readConfigFile(file: string): LearningConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig();
+    throw new ConfigError(file, [{ key: '', reason: `cannot read the file (${(err as Error).message})` }]);
+  }
+  return parseJsonFile(text, file, configSchema);
+}
+
+export function zodIssues(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((i) => {
+    const key = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys') {
+      const keys = i.keys.map((k) => (key ? `${key}.${k}` : k));
+      return { key: keys[0] ?? key, reason: `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` };
+    }
+    return { key, reason: i.message };
+  });
+}
+
+function pathSegment(s: string): string | number {
+  return /^\d+$/.test(s) ? Number(s) : s;
+}
+
+function position(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}

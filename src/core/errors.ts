@@ -1,0 +1,86 @@
+// Errors a user or an agent can act on: each carries what is wrong (key, path, field) and says what to do next.
+
+export class LearningError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export interface ConfigIssue {
+  /** Dotted key path, e.g. `autoExport.minRuns`; empty for the file as a whole. */
+  key: string;
+  reason: string;
+  /** 1-based line and column in the file, when known. */
+  line?: number;
+  column?: number;
+}
+
+/** The config file (or a variants file) is not valid; the last good configuration stays in force. */
+export class ConfigError extends LearningError {
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(
+      `Invalid ${file}: ` +
+        issues
+          .map((i) => `${i.key || '(file)'}${i.line ? ` (line ${i.line}, column ${i.column ?? 1})` : ''}: ${i.reason}`)
+          .join('; ') +
+        '. Fix the file; the last valid settings stay in force until then.',
+    );
+  }
+}
+
+/** A run result, feedback or argument from an agent failed validation; nothing was written. */
+export class InvalidInputError extends LearningError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid ${field}: ${reason}`);
+  }
+}
+
+/** The database file could not be read as SQLite; it was moved aside to `movedTo` and a fresh one started. */
+export class CorruptDatabaseError extends LearningError {
+  constructor(
+    readonly path: string,
+    readonly movedTo: string,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `The experience database ${path} could not be opened (${describe(cause)}). ` +
+        `It was kept aside as ${movedTo} and a fresh database was started; recover runs from the copy with any SQLite tool.`,
+    );
+  }
+}
+
+/** The database was written by a newer version of Agent Learning; it is left untouched. */
+export class NewerSchemaError extends LearningError {
+  constructor(
+    readonly path: string,
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(
+      `The experience database ${path} has schema version ${found}, but this version of Agent Learning understands up to ${supported}. ` +
+        `Update Agent Learning; the file was not changed.`,
+    );
+  }
+}
+
+/** No model variant fits the complexity tier and the cost cap. */
+export class NoEligibleModelError extends LearningError {
+  constructor(tier: string, maxCost: number | undefined) {
+    super(
+      `No model variant serves complexity "${tier}"` +
+        (maxCost === undefined ? '' : ` at or below ${maxCost} USD per 1K tokens`) +
+        '. Add one to .agent/model_variants.json or raise the cost cap.',
+    );
+  }
+}
+
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,32 @@
+// The core as a library: `require('agent-learning/dist/core.js')`.
+
+export { LearningPipeline } from './pipeline';
+export type {
+  LearningStats,
+  PipelineOptions,
+  RecordedRun,
+  RoleProgress,
+  SelectedModel,
+  SelectedPrompt,
+  TrainingDue,
+} from './pipeline';
+export { defaultConfig, parseConfig, ALGORITHMS } from './config';
+export type { LearningConfig, LearningConfigInput, Algorithm } from './config';
+export {
+  ConfigError,
+  CorruptDatabaseError,
+  InvalidInputError,
+  LearningError,
+  NewerSchemaError,
+  NoEligibleModelError,
+} from './errors';
+export { computeReward } from './reward';
+export { scrubSecrets } from './secrets';
+export { ROLE_PATTERN, BUILTIN_ROLES } from './names';
+export { COMPLEXITIES } from './runResult';
+export type { RunResult, Complexity, Verdict } from './runResult';
+export type { ExportResult } from './sftExport';
+export type { WebKnowledge } from './webKnowledge';
+export type { LearningEvent, RecentRun } from './store';
+export { inboxEntrySchema, InboxWriter } from './inbox';
+export type { InboxEntry } from './inbox';

@@ -1,0 +1,156 @@
+// The writer lock: one process owns .agent/experience.db at a time; a lock left by a dead process is taken over.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+interface LockContent {
+  pid: number;
+  host: string;
+  nonce: string;
+  since: number;
+}
+
+/** A lock from another host whose file has not been touched for this long is considered abandoned. */
+const FOREIGN_STALE_MS = 2 * 60_000;
+
+export class WriterLock {
+  private readonly nonce = randomBytes(8).toString('hex');
+  private held = false;
+
+  constructor(readonly file: string) {}
+
+  get isHeld(): boolean {
+    return this.held;
+  }
+
+  /** Takes the lock if it is free or stale. Never blocks. */
+  tryAcquire(): boolean {
+    if (this.held) return true;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (this.create()) return (this.held = true);
+      const current = readLock(this.file);
+      if (current === 'missing') continue;
+      if (!isStale(this.file, current)) return false;
+      this.removeStale(current);
+    }
+    return false;
+  }
+
+  /** True while the file on disk is still ours (another process may have broken a lock it thought stale). */
+  verify(): boolean {
+    if (!this.held) return false;
+    const current = readLock(this.file);
+    if (current === 'missing' || current === 'unreadable' || current.nonce !== this.nonce) {
+      this.held = false;
+    }
+    return this.held;
+  }
+
+  /** Refreshes the file's mtime so other hosts can tell we are alive. */
+  touch(): void {
+    if (!this.held) return;
+    const now = new Date();
+    try {
+      fs.utimesSync(this.file, now, now);
+    } catch {
+      this.held = false;
+    }
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    const current = readLock(this.file);
+    if (current !== 'missing' && current !== 'unreadable' && current.nonce === this.nonce) {
+      fs.rmSync(this.file, { force: true });
+    }
+  }
+
+  private create(): boolean {
+    const content: LockContent = { pid: process.pid, host: os.hostname(), nonce: this.nonce, since: Date.now() };
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    try {
+      fs.writeFileSync(fd, JSON.stringify(content));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return true;
+  }
+
+  /**
+   * Moves the stale lock aside and checks that what was moved is the lock judged stale; if a live process
+   * replaced it in between, it is put back.
+   */
+  private removeStale(stale: LockContent | 'unreadable'): void {
+    const aside = `${this.file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      fs.renameSync(this.file, aside);
+    } catch {
+      return;
+    }
+    const moved = readLock(aside);
+    const same =
+      stale === 'unreadable' ? moved === 'unreadable' : moved !== 'missing' && moved !== 'unreadable' && moved.nonce === stale.nonce;
+    if (same) {
+      fs.rmSync(aside, { force: true });
+      return;
+    }
+    try {
+      fs.linkSync(aside, this.file);
+    } catch {
+      // someone created a new lock meanwhile; theirs stands
+    }
+    fs.rmSync(aside, { force: true });
+  }
+}
+
+function readLock(file: string): LockContent | 'missing' | 'unreadable' {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
+  }
+  try {
+    const v = JSON.parse(text) as LockContent;
+    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.nonce === 'string') return v;
+  } catch {
+    // fall through
+  }
+  return 'unreadable';
+}
+
+function isStale(file: string, lock: LockContent | 'unreadable'): boolean {
+  if (lock === 'unreadable') {
+    // A writer killed between creating and filling the file; give a live one a moment to finish writing.
+    return ageMs(file) > 5_000;
+  }
+  if (lock.host === os.hostname()) return !isProcessAlive(lock.pid);
+  return ageMs(file) > FOREIGN_STALE_MS;
+}
+
+function ageMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+export function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,601 @@
+// LearningPipeline: the seed's API (selectPrompt, selectModel, recordRun, recordFeedback, getStats,
+// fetchWebKnowledge, close) over the durable store, the bandit, the router and the automation.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chooseArm, mean, type Arm, type Reason } from './bandit';
+import { defaultConfig, readConfigFile, type LearningConfig } from './config';
+import { DurableStore } from './durableStore';
+import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
+import { Emitter } from './events';
+import { checkRole } from './names';
+import { checkVerdict, COMPLEXITIES, newRunId, validateRunArgs, type Complexity, type RunResult, type Verdict } from './runResult';
+import { exportSft, type ExportResult } from './sftExport';
+import type { ArmStats, LearningEvent, RecentRun } from './store';
+import {
+  mergePrompts,
+  readModelVariants,
+  readPromptVariants,
+  writeModelMirror,
+  writePromptMirror,
+  DEFAULT_MODELS,
+  type ArmSummary,
+  type ModelVariant,
+  type PromptVariant,
+} from './variants';
+import { WebKnowledgeFetcher, type WebKnowledge } from './webKnowledge';
+
+export interface PipelineOptions {
+  /** Clock in ms since the epoch. */
+  now?: () => number;
+  /** Uniform [0, 1) randomness for the bandit and router. */
+  random?: () => number;
+  /** Where the seed's log lines go. Default: console.log. */
+  log?: (line: string) => void;
+  /** How often to pick up runs other processes wrote to the inbox (ms); 0 turns polling off. Default 1000. */
+  pollIntervalMs?: number;
+}
+
+export interface SelectedPrompt extends PromptVariant {
+  reason: Reason | 'warming-up';
+  meanReward: number;
+  count: number;
+}
+
+export interface SelectedModel extends ModelVariant {
+  tier: Complexity;
+  reason: Reason | 'warming-up';
+  meanReward: number;
+  count: number;
+}
+
+export interface RecordedRun {
+  id: string;
+  reward: number;
+}
+
+export interface RoleProgress {
+  role: string;
+  runs: number;
+  /** High-quality runs since the last export, toward `autoExport.minRuns`. */
+  highQualitySinceExport: number;
+  exportThreshold: number;
+  lastExport: { at: number; count: number; file: string } | null;
+  /** Examples in the latest export, toward `autoTrain.minExamples`. */
+  exportedExamples: number;
+  trainThreshold: number;
+}
+
+export interface LearningStats {
+  recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
+  modelPerformance: { model_name: string; avg_reward: number; count: number; avg_cost: number }[];
+  promptPerformance: { prompt_id: string; avg_reward: number; count: number }[];
+  totals: { runs: number; byRole: Record<string, number> };
+  roles: RoleProgress[];
+  recentRuns: RecentRun[];
+  events: LearningEvent[];
+}
+
+export interface TrainingDue {
+  role: string;
+  dataset: string;
+  examples: number;
+}
+
+const RECENT_WINDOW = 100;
+
+export class LearningPipeline {
+  readonly agentDir: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly log: (line: string) => void;
+  private readonly pollIntervalMs: number;
+
+  private config: LearningConfig = defaultConfig();
+  private configError: ConfigError | undefined;
+  private configStamp = '';
+  private configCheckedAt = 0;
+  private promptVariants: PromptVariant[] = [];
+  private modelVariants: ModelVariant[] = DEFAULT_MODELS;
+  private promptFileOk = true;
+  private modelFileOk = true;
+  /** Bandit statistics read from the mirror files, used only until the database is open. */
+  private mirrorStats: { prompt?: unknown; model?: unknown } = {};
+
+  private durable: DurableStore | undefined;
+  private readonly ready: Promise<void>;
+  private closed = false;
+  private readonly webKnowledge: WebKnowledgeFetcher;
+  private mirrorsDirty = false;
+
+  private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
+  private readonly didChange = new Emitter<{ source: 'local' | 'inbox' }>();
+  private readonly didExport = new Emitter<ExportResult>();
+  private readonly trainingDue = new Emitter<TrainingDue>();
+  private readonly problem = new Emitter<LearningError>();
+
+  /** Fired after each run this process records. */
+  readonly onDidRecordRun = this.didRecordRun.event;
+  /** Fired after any change to the data: a run, a verdict, an export, or entries ingested from the inbox. */
+  readonly onDidChange = this.didChange.event;
+  readonly onDidExport = this.didExport.event;
+  /** Fired when an export reaches `autoTrain.minExamples` and auto-train is on. */
+  readonly onTrainingDue = this.trainingDue.event;
+  /** Invalid config, a corrupt database set aside, a failed save. */
+  readonly onProblem = this.problem.event;
+
+  /** Starts opening `.agent/` under `repoRoot`; selection works at once, recording waits until it is open. */
+  constructor(repoRoot: string, options: PipelineOptions = {}) {
+    this.agentDir = path.join(path.resolve(repoRoot), '.agent');
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.log = options.log ?? ((line) => console.log(line));
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.webKnowledge = new WebKnowledgeFetcher(path.join(this.agentDir, 'knowledge'), this.now, this.log);
+    this.loadConfig();
+    this.ready = this.open();
+    // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
+    this.ready.catch(() => undefined);
+  }
+
+  /** Opens the pipeline and waits until the database is ready. */
+  static async open(repoRoot: string, options: PipelineOptions = {}): Promise<LearningPipeline> {
+    const p = new LearningPipeline(repoRoot, options);
+    await p.whenReady();
+    return p;
+  }
+
+  async whenReady(): Promise<void> {
+    await this.ready;
+  }
+
+  get isOwner(): boolean {
+    return this.durable?.isOwner ?? false;
+  }
+
+  /** The configuration in force (the last valid one) and the current file's error, if any. */
+  getConfig(): { config: LearningConfig; error: ConfigError | undefined } {
+    this.maybeReloadConfig();
+    return { config: this.config, error: this.configError };
+  }
+
+  // ---- selection ----
+
+  selectPrompt(role?: string): SelectedPrompt {
+    if (role !== undefined) checkRole(role);
+    this.maybeReloadConfig();
+    const { promptBandit } = this.config;
+    const stats = this.armStats('prompt', role);
+    const arms = this.promptVariants.map((v) => toArm(v.id, stats));
+    const choice = chooseArm(arms, { ...promptBandit, random: this.random });
+    const arm = arms.find((a) => a.id === choice.id)!;
+    const variant = this.promptVariants.find((v) => v.id === choice.id)!;
+    return { ...variant, reason: this.durable ? choice.reason : 'warming-up', meanReward: mean(arm), count: arm.n };
+  }
+
+  /**
+   * A model for the complexity tier whose cost is at most `maxCostPerToken` (USD per 1,000 tokens; default
+   * `modelRouter.maxCostPerToken`). Among equally rewarded models the cheaper one wins.
+   */
+  selectModel(complexity: Complexity = 'medium', maxCostPerToken?: number, role?: string): SelectedModel {
+    if (!COMPLEXITIES.includes(complexity)) {
+      throw new LearningError(`Unknown complexity ${JSON.stringify(complexity)}; use small, medium or large.`);
+    }
+    if (role !== undefined) checkRole(role);
+    this.maybeReloadConfig();
+    const { modelRouter } = this.config;
+    const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
+    const eligible = this.modelVariants.filter((m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap);
+    if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
+    const stats = this.armStats('model', role, complexity);
+    const arms = eligible.map((m) => toArm(m.id, stats));
+    const cost = new Map(eligible.map((m) => [m.id, m.costPer1kTokens]));
+    const choice = chooseArm(arms, {
+      ...modelRouter,
+      random: this.random,
+      tieBreak: (a, b) => cost.get(a)! - cost.get(b)!,
+    });
+    const arm = arms.find((a) => a.id === choice.id)!;
+    const model = eligible.find((m) => m.id === choice.id)!;
+    return {
+      ...model,
+      tier: complexity,
+      reason: this.durable ? choice.reason : 'warming-up',
+      meanReward: mean(arm),
+      count: arm.n,
+    };
+  }
+
+  // ---- recording ----
+
+  /**
+   * Records a run; once the promise resolves the run is on disk and survives a crash. Triggers auto-export when
+   * the role's high-quality runs since the last export reach `autoExport.minRuns`.
+   */
+  async recordRun(
+    taskSlug: string,
+    modelId: string,
+    promptId: string,
+    result: RunResult,
+    role = 'coder',
+  ): Promise<RecordedRun> {
+    const args = validateRunArgs(taskSlug, modelId, promptId, result);
+    checkRole(role);
+    const durable = await this.openStore();
+    this.maybeReloadConfig();
+    if (!this.config.enabled) {
+      throw new LearningError('Learning is disabled ("enabled": false in .agent/learning-config.json).');
+    }
+    const id = newRunId(this.now());
+    const run = durable.record({
+      type: 'run',
+      id,
+      createdAt: this.now(),
+      taskSlug: args.taskSlug,
+      modelId: args.modelId,
+      promptId: args.promptId,
+      role,
+      result: args.result,
+    });
+    const count = durable.db.maxPk();
+    this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
+    this.afterChange('local');
+    this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
+    this.maybeAutoExport(role);
+    return { id, reward: run.reward };
+  }
+
+  /** A human verdict, now or later; the run's reward and everything derived from it follow. */
+  async recordFeedback(runId: string, verdict: Verdict): Promise<RecordedRun> {
+    const v = checkVerdict(verdict);
+    if (typeof runId !== 'string' || runId === '') throw new LearningError('recordFeedback needs a run id.');
+    const durable = await this.openStore();
+    if (durable.isOwner && !durable.db.getRun(runId) && (durable.ingestInbox(), !durable.db.getRun(runId))) {
+      throw new LearningError(`No run with id ${runId}.`);
+    }
+    const reward = durable.feedback(runId, v, this.now());
+    if (reward === undefined) {
+      // Another process owns the database and has not ingested the run yet: the verdict waits in the inbox.
+      return { id: runId, reward: NaN };
+    }
+    this.log(`👍 Feedback for run ${runId}: ${v} (reward: ${reward.toFixed(2)})`);
+    this.afterChange('local');
+    const run = durable.db.getRun(runId);
+    if (run) this.maybeAutoExport(run.role);
+    return { id: runId, reward };
+  }
+
+  /** The id of the most recent run, for "accept last run". */
+  lastRunId(): string | undefined {
+    return this.durable?.db.lastRunId();
+  }
+
+  // ---- export ----
+
+  /** Writes `.agent/sft/{role}_sft.jsonl` now, whatever the thresholds. */
+  async exportDataset(role = 'coder'): Promise<ExportResult> {
+    checkRole(role);
+    await this.openStore();
+    return this.runExport(role);
+  }
+
+  /** Roles that have runs. */
+  roles(): string[] {
+    return [...(this.durable?.db.runsPerRole().keys() ?? [])].sort();
+  }
+
+  // ---- stats ----
+
+  getStats(): LearningStats {
+    const db = this.durable?.db;
+    const { autoExport, autoTrain } = this.config;
+    if (!db) {
+      return {
+        recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
+        modelPerformance: [],
+        promptPerformance: [],
+        totals: { runs: 0, byRole: {} },
+        roles: [],
+        recentRuns: [],
+        events: [],
+      };
+    }
+    const models = db.armStats('model', undefined);
+    const prompts = db.armStats('prompt', undefined);
+    const byRole = db.runsPerRole();
+    const roles: RoleProgress[] = [...byRole.entries()].sort().map(([role, runs]) => {
+      const last = db.lastEvent('export', role);
+      const data = (last?.data ?? {}) as { watermarkPk?: number; count?: number; file?: string };
+      return {
+        role,
+        runs,
+        highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, data.watermarkPk ?? 0),
+        exportThreshold: autoExport.minRuns,
+        lastExport: last ? { at: last.at, count: data.count ?? 0, file: data.file ?? '' } : null,
+        exportedExamples: data.count ?? 0,
+        trainThreshold: autoTrain.minExamples,
+      };
+    });
+    return {
+      recentStats: db.recentStats(RECENT_WINDOW),
+      modelPerformance: models
+        .map((m) => ({ model_name: m.arm, avg_reward: m.rewardSum / m.n, count: m.n, avg_cost: m.costSum / m.n }))
+        .sort((a, b) => b.avg_reward - a.avg_reward),
+      promptPerformance: prompts
+        .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
+        .sort((a, b) => b.avg_reward - a.avg_reward),
+      totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
+      roles,
+      recentRuns: db.recentRuns(20),
+      events: db.events(50),
+    };
+  }
+
+  // ---- web knowledge ----
+
+  /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
+  async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
+    try {
+      this.maybeReloadConfig();
+      const card = designCard as { name?: unknown } | undefined;
+      const q = [typeof card?.name === 'string' ? card.name : '', String(query ?? '')].filter(Boolean).join(' ');
+      return await this.webKnowledge.fetch(this.config.webKnowledge, q, String(library ?? ''));
+    } catch (err) {
+      this.log(`⚠️ Web knowledge: ${describe(err)}`);
+      return { text: '', source: null, fromCache: false, error: describe(err) };
+    }
+  }
+
+  /** Picks up what other processes wrote to the inbox now (it is also done every `pollIntervalMs`). */
+  async ingestInbox(): Promise<number> {
+    const durable = await this.openStore();
+    return durable.ingestInbox();
+  }
+
+  /** Problems met while opening (e.g. a corrupt database set aside). */
+  problems(): LearningError[] {
+    return [...(this.durable?.problems ?? []), ...(this.configError ? [this.configError] : [])];
+  }
+
+  /** Saves everything, writes the mirror files and releases the database. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.ready;
+    } catch {
+      return;
+    }
+    const durable = this.durable!;
+    if (durable.isOwner) this.writeMirrors();
+    await durable.close();
+    for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem]) e.dispose();
+  }
+
+  // ---- internals ----
+
+  private async open(): Promise<void> {
+    this.durable = await DurableStore.open({
+        agentDir: this.agentDir,
+        now: this.now,
+        log: this.log,
+        weights: () => this.config.rewardWeights,
+        pollIntervalMs: this.pollIntervalMs,
+        onExternalChange: () => this.onExternalChange(),
+      });
+    for (const p of this.durable.problems) this.problem.fire(p);
+    if (this.durable.isOwner) this.writeMirrors();
+  }
+
+  private async openStore(): Promise<DurableStore> {
+    if (this.closed) throw new LearningError('The learning pipeline is closed.');
+    await this.ready;
+    return this.durable!;
+  }
+
+  private onExternalChange(): void {
+    this.afterChange('inbox');
+    for (const role of this.roles()) this.maybeAutoExport(role);
+  }
+
+  private afterChange(source: 'local' | 'inbox'): void {
+    this.mirrorsDirty = true;
+    this.didChange.fire({ source });
+    this.scheduleMirrors();
+  }
+
+  private mirrorTimer: NodeJS.Timeout | undefined;
+
+  /** Mirrors are small but still I/O: written at most every two seconds, not per run. */
+  private scheduleMirrors(): void {
+    if (this.mirrorTimer || this.closed) return;
+    this.mirrorTimer = setTimeout(() => {
+      this.mirrorTimer = undefined;
+      if (this.mirrorsDirty && !this.closed && this.durable?.isOwner) this.writeMirrors();
+    }, 2000);
+    this.mirrorTimer.unref();
+  }
+
+  private maybeAutoExport(role: string): void {
+    const db = this.durable?.db;
+    const { enabled, autoExport } = this.config;
+    if (!db || !enabled || !autoExport.enabled) return;
+    const last = db.lastEvent('export', role);
+    const watermark = ((last?.data ?? {}) as { watermarkPk?: number }).watermarkPk ?? 0;
+    if (db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
+    this.log(`📦 Auto-exporting SFT dataset for ${role}...`);
+    try {
+      this.runExport(role);
+    } catch (err) {
+      this.log(`❌ Export for ${role} failed: ${describe(err)}`);
+    }
+  }
+
+  private runExport(role: string): ExportResult {
+    const durable = this.durable!;
+    const { autoExport, autoTrain, enabled } = this.config;
+    const file = path.join(this.agentDir, 'sft', `${role}_sft.jsonl`);
+    const result = exportSft(durable.db, {
+      role,
+      minReward: autoExport.minReward,
+      maxExamples: autoExport.maxExamples,
+      systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
+      file,
+    });
+    const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
+    const at = this.now();
+    fs.writeFileSync(
+      path.join(this.agentDir, `last-export-${role}.txt`),
+      `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
+    );
+    // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
+    durable.markChanged();
+    durable.db.addEvent(at, 'export', role, `Exported ${result.count} ${role} examples to ${rel}`, {
+      count: result.count,
+      file: rel,
+      watermarkPk: result.watermarkPk,
+      minReward: result.minReward,
+      duplicatesSkipped: result.duplicatesSkipped,
+      secretsRedacted: result.secretsRedacted,
+    });
+    this.log(`✅ Exported ${result.count} ${role} examples to ${rel}`);
+    if (result.secretsRedacted > 0) this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
+    this.didExport.fire(result);
+    this.afterChange('local');
+    if (enabled && autoTrain.enabled && result.count >= autoTrain.minExamples) {
+      this.trainingDue.fire({ role, dataset: file, examples: result.count });
+    }
+    return result;
+  }
+
+  private armStats(kind: 'prompt' | 'model', role: string | undefined, tier?: string): Map<string, ArmStats> {
+    const db = this.durable?.db;
+    if (db) return new Map(db.armStats(kind, role, tier).map((s) => [s.arm, s]));
+    return mirrorArmStats(kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model, role ?? '*');
+  }
+
+  private writeMirrors(): void {
+    const db = this.durable?.db;
+    if (!db) return;
+    this.mirrorsDirty = false;
+    const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
+      const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
+      for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
+      return out;
+    };
+    const now = this.now();
+    try {
+      if (this.promptFileOk) {
+        writePromptMirror(
+          path.join(this.agentDir, 'prompt_variants.json'),
+          this.promptVariants,
+          this.config.promptBandit.algorithm,
+          summaries('prompt'),
+          now,
+        );
+      }
+      if (this.modelFileOk) {
+        writeModelMirror(
+          path.join(this.agentDir, 'model_variants.json'),
+          this.modelVariants,
+          this.config.modelRouter.algorithm,
+          summaries('model'),
+          now,
+        );
+      }
+    } catch (err) {
+      this.log(`⚠️ Could not write the variants files: ${describe(err)}`);
+    }
+  }
+
+  private maybeReloadConfig(): void {
+    const t = Date.now();
+    if (t - this.configCheckedAt < 1000) return;
+    this.configCheckedAt = t;
+    const stampNow = ['learning-config.json', 'prompt_variants.json', 'model_variants.json']
+      .map((f) => fileStamp(path.join(this.agentDir, f)))
+      .join('|');
+    if (stampNow !== this.configStamp) this.loadConfig();
+  }
+
+  /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */
+  reloadConfig(): ConfigError | undefined {
+    this.loadConfig();
+    return this.configError;
+  }
+
+  private loadConfig(): void {
+    this.configStamp = ['learning-config.json', 'prompt_variants.json', 'model_variants.json']
+      .map((f) => fileStamp(path.join(this.agentDir, f)))
+      .join('|');
+    this.configCheckedAt = Date.now();
+    const errors: ConfigError[] = [];
+    try {
+      this.config = readConfigFile(path.join(this.agentDir, 'learning-config.json'));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      errors.push(err);
+    }
+    let promptFile: ReturnType<typeof readPromptVariants>;
+    try {
+      promptFile = readPromptVariants(path.join(this.agentDir, 'prompt_variants.json'));
+      this.promptFileOk = true;
+      this.mirrorStats.prompt = promptFile?.stats;
+      this.promptVariants = mergePrompts(this.config.promptBandit.variants, promptFile?.variants);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.promptFileOk = false;
+      errors.push(err);
+      if (this.promptVariants.length === 0) this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
+    }
+    try {
+      const modelFile = readModelVariants(path.join(this.agentDir, 'model_variants.json'));
+      this.modelFileOk = true;
+      this.mirrorStats.model = modelFile?.stats;
+      this.modelVariants = modelFile?.variants ?? DEFAULT_MODELS;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.modelFileOk = false;
+      errors.push(err);
+    }
+    const previous = this.configError?.message;
+    this.configError =
+      errors.length <= 1
+        ? errors[0]
+        : new ConfigError(errors.map((e) => e.file).join(', '), errors.flatMap((e) => e.issues));
+    if (this.configError && this.configError.message !== previous) {
+      this.log(`❌ ${this.configError.message}`);
+      this.problem.fire(this.configError);
+    }
+  }
+}
+
+function toArm(id: string, stats: Map<string, ArmStats>): Arm {
+  const s = stats.get(id);
+  return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0 };
+}
+
+function summarise(stats: ArmStats[]): ArmSummary[] {
+  return stats.map((s) => ({ id: s.arm, n: s.n, meanReward: Number((s.rewardSum / s.n).toFixed(4)) }));
+}
+
+/** Mirror-file stats as arm sums (before the database is open). Tolerant: a malformed section is ignored. */
+function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
+  const section = (stats as Record<string, unknown> | undefined)?.[role];
+  const out = new Map<string, ArmStats>();
+  if (!Array.isArray(section)) return out;
+  for (const s of section as { id?: unknown; n?: unknown; meanReward?: unknown }[]) {
+    if (typeof s.id !== 'string' || typeof s.n !== 'number' || typeof s.meanReward !== 'number') continue;
+    out.set(s.id, { arm: s.id, n: s.n, rewardSum: s.meanReward * s.n, rewardSq: 0, costSum: 0, durationSum: 0 });
+  }
+  return out;
+}
+
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.mtimeMs}:${st.size}`;
+  } catch {
+    return '-';
+  }
+}
