@@ -6,7 +6,11 @@ import { randomBytes } from 'node:crypto';
 
 export const TEMP_MARKER = '.tmp-';
 
-export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  beforeRename?: () => void,
+): Promise<void> {
   const tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await fs.promises.open(tmp, 'w', 0o644);
   try {
@@ -15,6 +19,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   } finally {
     await handle.close();
   }
+  beforeRename?.();
   try {
     await fs.promises.rename(tmp, file);
   } catch (err) {

@@ -23,6 +23,8 @@ export interface DurableStoreOptions {
   weights: () => RewardWeights;
   /** How often to ingest the inbox and, when not the owner, try to become it. 0: only when asked. */
   pollIntervalMs: number;
+  /** Shortest pause between saves (ms); the pause grows with the time a save takes. Default 1000. */
+  saveDelayMs?: number;
   /** Called after entries written by other processes were applied. */
   onExternalChange?: (runs: number, verdicts: number) => void;
 }
@@ -30,6 +32,16 @@ export interface DurableStoreOptions {
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
 
 const LOCK_TOUCH_MS = 30_000;
+
+/**
+ * Crash tests: `AGENT_LEARNING_CRASH_POINT=name:n` kills this process with SIGKILL the n-th time it passes the
+ * named point, so tests can put a crash exactly between two steps of a save or an append.
+ */
+const crashAt = /^([a-z-]+):(\d+)$/.exec(process.env.AGENT_LEARNING_CRASH_POINT ?? '');
+let crashCountdown = crashAt ? Number(crashAt[2]) : 0;
+function crashPoint(name: string): void {
+  if (crashAt && crashAt[1] === name && --crashCountdown === 0) process.kill(process.pid, 'SIGKILL');
+}
 /** Own journal entries after which a save is started at once, bounding replay time after a crash. */
 const MAX_UNSAVED_ENTRIES = 20_000;
 
@@ -101,7 +113,7 @@ export class DurableStore {
   /** Journals the run, then applies it. The entry must carry id and createdAt. */
   record(entry: RunEntry & { id: string; createdAt: number }): RunRecord {
     this.assertOpen();
-    this.writer.append(entry);
+    this.writer.append(entry, () => crashPoint('append-partial'));
     const { record } = this.applyRun(entry, this.writer.currentFile, -1);
     this.changed();
     return record;
@@ -138,7 +150,13 @@ export class DurableStore {
       if (this.isOwner && own.has(name)) continue;
       const file = path.join(this.inboxDir, name);
       const from = this.offsets.get(name) ?? 0;
-      const { lines, endOffset } = readInboxFile(file, from);
+      const { lines, size, mtimeMs, ...read } = readInboxFile(file, from);
+      let endOffset = read.endOffset;
+      if (endOffset < size && !writerMayAppend(name, mtimeMs, this.opts.now())) {
+        // Its writer is gone mid-line (killed during an append): that run never resolved, so nothing is lost.
+        this.opts.log(`⚠️ Ignored an incomplete last line in inbox/${name} (its writer stopped mid-write).`);
+        endOffset = size;
+      }
       if (lines.length === 0 && endOffset === from) continue;
       this.store.transaction(() => {
         for (const line of lines) {
@@ -239,7 +257,8 @@ export class DurableStore {
   /** Saving costs about as much as the database is big, so the pause between saves grows with it. */
   private scheduleSave(): void {
     if (this.saveTimer || this.closed) return;
-    const delay = Math.min(60_000, Math.max(1_000, this.lastSaveMs * 20));
+    const min = this.opts.saveDelayMs ?? 1_000;
+    const delay = Math.min(Math.max(60_000, min), Math.max(min, this.lastSaveMs * 20));
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.save().catch((e) => this.saveFailed(e));
@@ -266,14 +285,16 @@ export class DurableStore {
     const image = this.store.export();
     this.dirty = false;
     this.unsavedEntries = 0;
+    crashPoint('save-exported');
     try {
-      await writeFileAtomic(this.dbFile, image);
+      await writeFileAtomic(this.dbFile, image, () => crashPoint('save-before-rename'));
     } catch (err) {
       this.dirty = true;
       for (const name of finished) this.offsets.set(name, fs.statSync(path.join(this.inboxDir, name)).size);
       throw err;
     }
     this.snapshotStamp = stamp(this.dbFile);
+    crashPoint('save-renamed');
     for (const file of sealedNow) fs.rmSync(file, { force: true });
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
     for (const name of finished) fs.rmSync(path.join(this.inboxDir, name), { force: true });

@@ -72,12 +72,18 @@ export class InboxWriter {
     return this.file;
   }
 
-  append(entry: InboxEntry): void {
-    const line = JSON.stringify(entry) + '\n';
+  /** `midway` runs between the two halves of the line's write (crash tests: a torn append). */
+  append(entry: InboxEntry, midway?: () => void): void {
+    const line = Buffer.from(JSON.stringify(entry) + '\n');
     // Opened per append: if the owner removed a finished file, the next append recreates it and loses nothing.
     const fd = fs.openSync(this.file, 'a', 0o644);
     try {
-      fs.writeSync(fd, line);
+      if (midway) {
+        const half = line.length >> 1;
+        fs.writeSync(fd, line.subarray(0, half));
+        midway();
+        fs.writeSync(fd, line.subarray(half));
+      } else fs.writeSync(fd, line);
       fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -98,20 +104,27 @@ export class InboxWriter {
 }
 
 /** Reads the complete lines of `file` from `fromOffset`; a trailing line without newline is left for later. */
-export function readInboxFile(file: string, fromOffset: number): { lines: InboxLine[]; endOffset: number } {
+export function readInboxFile(
+  file: string,
+  fromOffset: number,
+): { lines: InboxLine[]; endOffset: number; size: number; mtimeMs: number } {
   let buf: Buffer;
+  let size: number;
+  let mtimeMs: number;
   try {
     const fd = fs.openSync(file, 'r');
     try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= fromOffset) return { lines: [], endOffset: Math.min(size, fromOffset) };
+      const st = fs.fstatSync(fd);
+      size = st.size;
+      mtimeMs = st.mtimeMs;
+      if (size <= fromOffset) return { lines: [], endOffset: Math.min(size, fromOffset), size, mtimeMs };
       buf = Buffer.alloc(size - fromOffset);
       fs.readSync(fd, buf, 0, buf.length, fromOffset);
     } finally {
       fs.closeSync(fd);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], endOffset: fromOffset };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], endOffset: fromOffset, size: 0, mtimeMs: 0 };
     throw err;
   }
   const lines: InboxLine[] = [];
@@ -139,5 +152,5 @@ export function readInboxFile(file: string, fromOffset: number): { lines: InboxL
       lines.push({ offset, lineNumber, error: `${issue.path.join('.') || 'entry'}: ${issue.message}` });
     }
   }
-  return { lines, endOffset: fromOffset + start };
+  return { lines, endOffset: fromOffset + start, size, mtimeMs };
 }

@@ -34,6 +34,8 @@ export interface PipelineOptions {
   log?: (line: string) => void;
   /** How often to pick up runs other processes wrote to the inbox (ms); 0 turns polling off. Default 1000. */
   pollIntervalMs?: number;
+  /** Shortest pause between saves of experience.db (ms); runs are safe in the journal meanwhile. Default 1000. */
+  saveDelayMs?: number;
 }
 
 export interface SelectedPrompt extends PromptVariant {
@@ -90,6 +92,7 @@ export class LearningPipeline {
   private readonly random: () => number;
   private readonly log: (line: string) => void;
   private readonly pollIntervalMs: number;
+  private readonly saveDelayMs: number | undefined;
 
   private config: LearningConfig = defaultConfig();
   private configError: ConfigError | undefined;
@@ -131,6 +134,7 @@ export class LearningPipeline {
     this.random = options.random ?? Math.random;
     this.log = options.log ?? ((line) => console.log(line));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.saveDelayMs = options.saveDelayMs;
     this.webKnowledge = new WebKnowledgeFetcher(path.join(this.agentDir, 'knowledge'), this.now, this.log);
     this.loadConfig();
     this.ready = this.open();
