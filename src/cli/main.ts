@@ -68,7 +68,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'feedback': {
         expectArgs(rest, 2, 'feedback <runId> accept|reject');
         const verdict = rest[1];
-        if (verdict !== 'accept' && verdict !== 'reject') throw new UsageError('feedback takes accept or reject');
+        if (verdict !== 'accept' && verdict !== 'reject')
+          throw new UsageError('feedback takes accept or reject');
         return await feedback(workspace, rest[0]!, verdict, io);
       }
       case 'stats':
@@ -114,7 +115,8 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
     config = defaultConfig();
   }
   const items = parseJsonInput(input);
-  if (items.length === 0) throw new UsageError('record reads one JSON object or JSON lines on stdin; got nothing');
+  if (items.length === 0)
+    throw new UsageError('record reads one JSON object or JSON lines on stdin; got nothing');
   const writer = new InboxWriter(path.join(agentDir, 'inbox'), Date.now);
   let failed = 0;
   fs.mkdirSync(path.join(agentDir, 'inbox'), { recursive: true });
@@ -142,12 +144,18 @@ async function ingestIfUnowned(workspace: string, agentDir: string, io: Io): Pro
   const probe = new WriterLock(path.join(agentDir, 'experience.db.lock'));
   if (!probe.tryAcquire()) return; // the owner (e.g. VS Code) ingests within a second
   probe.release();
-  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.err(l + '\n'),
+  });
   await pipeline.close();
 }
 
 async function feedback(workspace: string, runId: string, verdict: string, io: Io): Promise<number> {
-  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.err(l + '\n'),
+  });
   try {
     const r = await pipeline.recordFeedback(runId, checkVerdict(verdict));
     io.out(JSON.stringify({ id: r.id, reward: Number.isNaN(r.reward) ? null : r.reward }) + '\n');
@@ -158,7 +166,10 @@ async function feedback(workspace: string, runId: string, verdict: string, io: I
 }
 
 async function stats(workspace: string, json: boolean, io: Io): Promise<number> {
-  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.err(l + '\n') });
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.err(l + '\n'),
+  });
   try {
     const s = pipeline.getStats();
     io.out(json ? JSON.stringify(s, null, 2) + '\n' : formatStats(s));
@@ -170,7 +181,10 @@ async function stats(workspace: string, json: boolean, io: Io): Promise<number> 
 
 async function exportCmd(workspace: string, role: string | undefined, io: Io): Promise<number> {
   if (role !== undefined) checkRole(role);
-  const pipeline = await LearningPipeline.open(workspace, { pollIntervalMs: 0, log: (l) => io.out(l + '\n') });
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.out(l + '\n'),
+  });
   try {
     const roles = role ? [role] : pipeline.roles();
     if (roles.length === 0) {
@@ -208,7 +222,9 @@ export function formatStats(s: LearningStats): string {
   return lines.join('\n') + '\n';
 }
 
-function parseJsonInput(input: string): ({ line: number; value: unknown } | { line: number; error: string })[] {
+function parseJsonInput(
+  input: string,
+): ({ line: number; value: unknown } | { line: number; error: string })[] {
   const trimmed = input.trim();
   if (trimmed === '') return [];
   try {

@@ -29,12 +29,18 @@ export function chooseArm(arms: Arm[], s: PolicySettings): Choice {
   if (arms.length === 1) return { id: arms[0]!.id, reason: 'only-choice' };
   switch (s.algorithm) {
     case 'thompson':
-      return { id: best(arms, (a) => sampleBeta(1 + a.rewardSum, 1 + a.n - a.rewardSum, s.random), s), reason: 'sample' };
+      return {
+        id: best(arms, (a) => sampleBeta(1 + a.rewardSum, 1 + a.n - a.rewardSum, s.random), s),
+        reason: 'sample',
+      };
     case 'ucb1': {
       const untried = arms.filter((a) => a.n === 0);
       if (untried.length) return { id: pick(untried, s.random).id, reason: 'untried' };
       const total = arms.reduce((t, a) => t + a.n, 0);
-      return { id: best(arms, (a) => mean(a) + Math.sqrt((2 * Math.log(total)) / a.n), s), reason: 'exploit' };
+      return {
+        id: best(arms, (a) => mean(a) + Math.sqrt((2 * Math.log(total)) / a.n), s),
+        reason: 'exploit',
+      };
     }
     case 'epsilon-greedy': {
       const untried = arms.filter((a) => a.n === 0);

@@ -62,7 +62,10 @@ const configSchema = z
           .default('qwen2.5-coder:7b'),
         hfModel: z
           .string()
-          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a Hugging Face repo id (owner/name)')
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/,
+            'must be a Hugging Face repo id (owner/name)',
+          )
           .optional(),
         loraRank: positiveInt.max(1024).default(16),
         loraAlpha: z.number().positive().default(32),

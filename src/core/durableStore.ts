@@ -143,7 +143,10 @@ export class DurableStore {
       return 0;
     }
     names.sort();
-    const own = new Set([path.basename(this.writer.currentFile), ...this.sealed.map((f) => path.basename(f))]);
+    const own = new Set([
+      path.basename(this.writer.currentFile),
+      ...this.sealed.map((f) => path.basename(f)),
+    ]);
     let runs = 0;
     let verdicts = 0;
     for (const name of names) {
@@ -169,7 +172,11 @@ export class DurableStore {
             if (line.entry.type === 'run') {
               if (this.applyRun(line.entry, file, line.offset).inserted) runs++;
             } else {
-              this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? this.opts.now());
+              this.applyFeedback(
+                line.entry.runId,
+                checkVerdict(line.entry.verdict),
+                line.entry.at ?? this.opts.now(),
+              );
               verdicts++;
             }
           } catch (err) {
@@ -272,7 +279,9 @@ export class DurableStore {
 
   private async doSave(): Promise<void> {
     if (!this.lock.verify()) {
-      this.opts.log('⚠️ Another process took over the experience database; this one now writes to the inbox.');
+      this.opts.log(
+        '⚠️ Another process took over the experience database; this one now writes to the inbox.',
+      );
       return;
     }
     const started = Date.now();
@@ -399,7 +408,13 @@ export class DurableStore {
 
 /** Stable id for an entry an agent wrote without one, so replaying the same file never duplicates it. */
 function derivedId(file: string, offset: number): string {
-  return 'in-' + createHash('sha256').update(`${path.basename(file)}:${offset}`).digest('hex').slice(0, 20);
+  return (
+    'in-' +
+    createHash('sha256')
+      .update(`${path.basename(file)}:${offset}`)
+      .digest('hex')
+      .slice(0, 20)
+  );
 }
 
 function stamp(file: string): string {

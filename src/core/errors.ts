@@ -25,7 +25,10 @@ export class ConfigError extends LearningError {
     super(
       `Invalid ${file}: ` +
         issues
-          .map((i) => `${i.key || '(file)'}${i.line ? ` (line ${i.line}, column ${i.column ?? 1})` : ''}: ${i.reason}`)
+          .map(
+            (i) =>
+              `${i.key || '(file)'}${i.line ? ` (line ${i.line}, column ${i.column ?? 1})` : ''}: ${i.reason}`,
+          )
           .join('; ') +
         '. Fix the file; the last valid settings stay in force until then.',
     );

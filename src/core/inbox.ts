@@ -38,7 +38,10 @@ export interface InboxLine {
   error?: string;
 }
 
-const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_').slice(0, 64);
+const HOST = os
+  .hostname()
+  .replace(/[^A-Za-z0-9.]/g, '_')
+  .slice(0, 64);
 const NAME_PATTERN = /^\d+-(.*)-(\d+)-[0-9a-f]{8}\.jsonl$/;
 
 /** A new journal file name for this process: sortable by creation time, with host and pid for cleanup. */
@@ -124,7 +127,8 @@ export function readInboxFile(
       fs.closeSync(fd);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], endOffset: fromOffset, size: 0, mtimeMs: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { lines: [], endOffset: fromOffset, size: 0, mtimeMs: 0 };
     throw err;
   }
   const lines: InboxLine[] = [];

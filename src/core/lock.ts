@@ -68,7 +68,12 @@ export class WriterLock {
   }
 
   private create(): boolean {
-    const content: LockContent = { pid: process.pid, host: os.hostname(), nonce: this.nonce, since: Date.now() };
+    const content: LockContent = {
+      pid: process.pid,
+      host: os.hostname(),
+      nonce: this.nonce,
+      since: Date.now(),
+    };
     let fd: number;
     try {
       fd = fs.openSync(this.file, 'wx', 0o644);
@@ -98,7 +103,9 @@ export class WriterLock {
     }
     const moved = readLock(aside);
     const same =
-      stale === 'unreadable' ? moved === 'unreadable' : moved !== 'missing' && moved !== 'unreadable' && moved.nonce === stale.nonce;
+      stale === 'unreadable'
+        ? moved === 'unreadable'
+        : moved !== 'missing' && moved !== 'unreadable' && moved.nonce === stale.nonce;
     if (same) {
       fs.rmSync(aside, { force: true });
       return;

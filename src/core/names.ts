@@ -7,7 +7,8 @@ export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 export const BUILTIN_ROLES = ['coder', 'fixer', 'judge'] as const;
 
 /** Ollama model tags: `name[:tag]` with an optional namespace, no shell metacharacters. */
-export const MODEL_TAG_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}(\/[a-z0-9][a-z0-9._-]{0,63})?(:[a-zA-Z0-9._-]{1,64})?$/;
+export const MODEL_TAG_PATTERN =
+  /^[a-z0-9][a-z0-9._-]{0,63}(\/[a-z0-9][a-z0-9._-]{0,63})?(:[a-zA-Z0-9._-]{1,64})?$/;
 
 /** The prefix of deployed model names (`{prefix}-{role}`). */
 export const MODEL_PREFIX_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;

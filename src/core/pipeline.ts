@@ -9,7 +9,15 @@ import { DurableStore } from './durableStore';
 import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
 import { Emitter } from './events';
 import { checkRole } from './names';
-import { checkVerdict, COMPLEXITIES, newRunId, validateRunArgs, type Complexity, type RunResult, type Verdict } from './runResult';
+import {
+  checkVerdict,
+  COMPLEXITIES,
+  newRunId,
+  validateRunArgs,
+  type Complexity,
+  type RunResult,
+  type Verdict,
+} from './runResult';
 import { exportSft, type ExportResult } from './sftExport';
 import type { ArmStats, LearningEvent, RecentRun } from './store';
 import {
@@ -174,7 +182,12 @@ export class LearningPipeline {
     const choice = chooseArm(arms, { ...promptBandit, random: this.random });
     const arm = arms.find((a) => a.id === choice.id)!;
     const variant = this.promptVariants.find((v) => v.id === choice.id)!;
-    return { ...variant, reason: this.durable ? choice.reason : 'warming-up', meanReward: mean(arm), count: arm.n };
+    return {
+      ...variant,
+      reason: this.durable ? choice.reason : 'warming-up',
+      meanReward: mean(arm),
+      count: arm.n,
+    };
   }
 
   /**
@@ -183,13 +196,17 @@ export class LearningPipeline {
    */
   selectModel(complexity: Complexity = 'medium', maxCostPerToken?: number, role?: string): SelectedModel {
     if (!COMPLEXITIES.includes(complexity)) {
-      throw new LearningError(`Unknown complexity ${JSON.stringify(complexity)}; use small, medium or large.`);
+      throw new LearningError(
+        `Unknown complexity ${JSON.stringify(complexity)}; use small, medium or large.`,
+      );
     }
     if (role !== undefined) checkRole(role);
     this.maybeReloadConfig();
     const { modelRouter } = this.config;
     const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
-    const eligible = this.modelVariants.filter((m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap);
+    const eligible = this.modelVariants.filter(
+      (m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap,
+    );
     if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
     const stats = this.armStats('model', role, complexity);
     const arms = eligible.map((m) => toArm(m.id, stats));
@@ -323,7 +340,12 @@ export class LearningPipeline {
     return {
       recentStats: db.recentStats(RECENT_WINDOW),
       modelPerformance: models
-        .map((m) => ({ model_name: m.arm, avg_reward: m.rewardSum / m.n, count: m.n, avg_cost: m.costSum / m.n }))
+        .map((m) => ({
+          model_name: m.arm,
+          avg_reward: m.rewardSum / m.n,
+          count: m.n,
+          avg_cost: m.costSum / m.n,
+        }))
         .sort((a, b) => b.avg_reward - a.avg_reward),
       promptPerformance: prompts
         .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
@@ -342,7 +364,9 @@ export class LearningPipeline {
     try {
       this.maybeReloadConfig();
       const card = designCard as { name?: unknown } | undefined;
-      const q = [typeof card?.name === 'string' ? card.name : '', String(query ?? '')].filter(Boolean).join(' ');
+      const q = [typeof card?.name === 'string' ? card.name : '', String(query ?? '')]
+        .filter(Boolean)
+        .join(' ');
       return await this.webKnowledge.fetch(this.config.webKnowledge, q, String(library ?? ''));
     } catch (err) {
       this.log(`⚠️ Web knowledge: ${describe(err)}`);
@@ -373,20 +397,21 @@ export class LearningPipeline {
     const durable = this.durable!;
     if (durable.isOwner) this.writeMirrors();
     await durable.close();
-    for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem]) e.dispose();
+    for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem])
+      e.dispose();
   }
 
   // ---- internals ----
 
   private async open(): Promise<void> {
     this.durable = await DurableStore.open({
-        agentDir: this.agentDir,
-        now: this.now,
-        log: this.log,
-        weights: () => this.config.rewardWeights,
-        pollIntervalMs: this.pollIntervalMs,
-        onExternalChange: () => this.onExternalChange(),
-      });
+      agentDir: this.agentDir,
+      now: this.now,
+      log: this.log,
+      weights: () => this.config.rewardWeights,
+      pollIntervalMs: this.pollIntervalMs,
+      onExternalChange: () => this.onExternalChange(),
+    });
     for (const p of this.durable.problems) this.problem.fire(p);
     if (this.durable.isOwner) this.writeMirrors();
   }
@@ -463,7 +488,8 @@ export class LearningPipeline {
       secretsRedacted: result.secretsRedacted,
     });
     this.log(`✅ Exported ${result.count} ${role} examples to ${rel}`);
-    if (result.secretsRedacted > 0) this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
+    if (result.secretsRedacted > 0)
+      this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
     this.didExport.fire(result);
     this.afterChange('local');
     if (enabled && autoTrain.enabled && result.count >= autoTrain.minExamples) {
@@ -550,7 +576,8 @@ export class LearningPipeline {
       if (!(err instanceof ConfigError)) throw err;
       this.promptFileOk = false;
       errors.push(err);
-      if (this.promptVariants.length === 0) this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
+      if (this.promptVariants.length === 0)
+        this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
     }
     try {
       const modelFile = readModelVariants(path.join(this.agentDir, 'model_variants.json'));
@@ -566,7 +593,10 @@ export class LearningPipeline {
     this.configError =
       errors.length <= 1
         ? errors[0]
-        : new ConfigError(errors.map((e) => e.file).join(', '), errors.flatMap((e) => e.issues));
+        : new ConfigError(
+            errors.map((e) => e.file).join(', '),
+            errors.flatMap((e) => e.issues),
+          );
     if (this.configError && this.configError.message !== previous) {
       this.log(`❌ ${this.configError.message}`);
       this.problem.fire(this.configError);
@@ -590,7 +620,14 @@ function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
   if (!Array.isArray(section)) return out;
   for (const s of section as { id?: unknown; n?: unknown; meanReward?: unknown }[]) {
     if (typeof s.id !== 'string' || typeof s.n !== 'number' || typeof s.meanReward !== 'number') continue;
-    out.set(s.id, { arm: s.id, n: s.n, rewardSum: s.meanReward * s.n, rewardSq: 0, costSum: 0, durationSum: 0 });
+    out.set(s.id, {
+      arm: s.id,
+      n: s.n,
+      rewardSum: s.meanReward * s.n,
+      rewardSq: 0,
+      costSum: 0,
+      durationSum: 0,
+    });
   }
   return out;
 }

@@ -21,7 +21,12 @@ export const runResultSchema = z
       .refine((t) => t.passed <= t.total, 'passed must not exceed total')
       .optional(),
     errors: z
-      .object({ lint: count.optional(), type: count.optional(), schema: count.optional(), boundary: count.optional() })
+      .object({
+        lint: count.optional(),
+        type: count.optional(),
+        schema: count.optional(),
+        boundary: count.optional(),
+      })
       .strict()
       .optional(),
     human: z.enum(['accept', 'reject']).optional(),
@@ -75,7 +80,8 @@ export function validateRunArgs(
     ['promptId', promptId],
   ] as const) {
     const r = idSchema.safeParse(value);
-    if (!r.success) throw new InvalidInputError(field, `expected a non-empty string of at most 200 characters`);
+    if (!r.success)
+      throw new InvalidInputError(field, `expected a non-empty string of at most 200 characters`);
   }
   const parsed = runResultSchema.safeParse(result);
   if (!parsed.success) {

@@ -37,7 +37,11 @@ export function exportSft(store: Store, opts: ExportOptions): ExportResult {
   for (const run of store.exportCandidates(opts.role, opts.minReward)) {
     if (lines.length >= opts.maxExamples) break;
     if (run.output.trim() === '') continue;
-    const key = createHash('sha256').update(normalise(run.input)).update('\0').update(normalise(run.output)).digest('hex');
+    const key = createHash('sha256')
+      .update(normalise(run.input))
+      .update('\0')
+      .update(normalise(run.output))
+      .digest('hex');
     if (seen.has(key)) {
       duplicatesSkipped++;
       continue;

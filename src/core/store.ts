@@ -365,9 +365,11 @@ export class Store {
   /** Run counts per role, from the arm sums (O(arms)). */
   runsPerRole(): Map<string, number> {
     return new Map(
-      this.all('runsPerRole', "SELECT role, SUM(n) FROM arm_stats WHERE kind = 'prompt' GROUP BY role", []).map(
-        (r) => [r[0] as string, r[1] as number],
-      ),
+      this.all(
+        'runsPerRole',
+        "SELECT role, SUM(n) FROM arm_stats WHERE kind = 'prompt' GROUP BY role",
+        [],
+      ).map((r) => [r[0] as string, r[1] as number]),
     );
   }
 
@@ -388,11 +390,11 @@ export class Store {
 
   /** High-quality runs of a role recorded after run `afterPk`. */
   countHighQuality(role: string, minReward: number, afterPk: number): number {
-    return this.one(
-      'countHq',
-      'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?',
-      [role, afterPk, minReward],
-    )![0] as number;
+    return this.one('countHq', 'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?', [
+      role,
+      afterPk,
+      minReward,
+    ])![0] as number;
   }
 
   /** High-quality runs of a role, best first (ties: newest first), with their texts. */
@@ -423,7 +425,13 @@ export class Store {
 
   // ---- events ----
 
-  addEvent(at: number, kind: string, role: string | null, message: string, data?: Record<string, unknown>): void {
+  addEvent(
+    at: number,
+    kind: string,
+    role: string | null,
+    message: string,
+    data?: Record<string, unknown>,
+  ): void {
     this.run('addEvent', 'INSERT INTO events (at, kind, role, message, data) VALUES (?, ?, ?, ?, ?)', [
       at,
       kind,
@@ -443,9 +451,11 @@ export class Store {
   }
 
   events(limit: number): LearningEvent[] {
-    return this.all('events', 'SELECT id, at, kind, role, message, data FROM events ORDER BY id DESC LIMIT ?', [
-      limit,
-    ]).map(toEvent);
+    return this.all(
+      'events',
+      'SELECT id, at, kind, role, message, data FROM events ORDER BY id DESC LIMIT ?',
+      [limit],
+    ).map(toEvent);
   }
 
   // ---- inbox progress ----

@@ -25,7 +25,8 @@ export const BUILTIN_PROMPTS: Record<string, string> = {
   detailed:
     'You are an expert software engineer. First restate the requirements and the edge cases, then implement the ' +
     'task below with complete, working, tested code, and briefly explain the key decisions.',
-  concise: 'You are an expert software engineer. Implement the task below with minimal, correct code. No explanations.',
+  concise:
+    'You are an expert software engineer. Implement the task below with minimal, correct code. No explanations.',
 };
 
 export const DEFAULT_MODELS: ModelVariant[] = [
@@ -56,7 +57,10 @@ const modelFileSchema = z
           .object({
             id: z.string().min(1).max(200),
             costPer1kTokens: z.number().min(0).default(0),
-            tiers: z.array(z.enum(COMPLEXITIES)).min(1).default([...COMPLEXITIES]),
+            tiers: z
+              .array(z.enum(COMPLEXITIES))
+              .min(1)
+              .default([...COMPLEXITIES]),
           })
           .strict(),
       )
@@ -77,7 +81,9 @@ export interface ArmSummary {
  * Reads the user-editable part of a variants file. Missing → undefined. Invalid → ConfigError; the caller keeps
  * what it had.
  */
-export function readPromptVariants(file: string): { variants: { id: string; text?: string }[]; stats?: unknown } | undefined {
+export function readPromptVariants(
+  file: string,
+): { variants: { id: string; text?: string }[]; stats?: unknown } | undefined {
   const text = readIfExists(file);
   return text === undefined ? undefined : parseJsonFile(text, file, promptFileSchema);
 }
@@ -88,7 +94,10 @@ export function readModelVariants(file: string): { variants: ModelVariant[]; sta
 }
 
 /** Active prompts: the config's ids plus any the file adds, with the file's texts where given. */
-export function mergePrompts(configIds: string[], fromFile: { id: string; text?: string }[] | undefined): PromptVariant[] {
+export function mergePrompts(
+  configIds: string[],
+  fromFile: { id: string; text?: string }[] | undefined,
+): PromptVariant[] {
   const byId = new Map<string, PromptVariant>();
   for (const id of configIds) byId.set(id, { id, text: BUILTIN_PROMPTS[id] ?? '' });
   for (const v of fromFile ?? []) byId.set(v.id, { id: v.id, text: v.text ?? BUILTIN_PROMPTS[v.id] ?? '' });

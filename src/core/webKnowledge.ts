@@ -40,7 +40,10 @@ export class WebKnowledgeFetcher {
     const url = settings.urlTemplate
       .replaceAll('{library}', encodeURIComponent(library))
       .replaceAll('{query}', encodeURIComponent(query));
-    const cacheFile = path.join(this.dir, createHash('sha256').update(url).digest('hex').slice(0, 32) + '.json');
+    const cacheFile = path.join(
+      this.dir,
+      createHash('sha256').update(url).digest('hex').slice(0, 32) + '.json',
+    );
     const cached = this.readCache(cacheFile);
     if (cached && this.now() - cached.fetchedAt < settings.maxAgeHours * 3_600_000) {
       return { text: cached.text, source: url, fromCache: true };
@@ -48,15 +51,22 @@ export class WebKnowledgeFetcher {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(settings.timeoutMs), redirect: 'follow' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = truncate(extractText(await res.text(), res.headers.get('content-type') ?? ''), settings.maxBytes);
+      const text = truncate(
+        extractText(await res.text(), res.headers.get('content-type') ?? ''),
+        settings.maxBytes,
+      );
       fs.mkdirSync(this.dir, { recursive: true });
-      writeFileAtomicSync(cacheFile, JSON.stringify({ url, fetchedAt: this.now(), text } satisfies CacheEntry));
+      writeFileAtomicSync(
+        cacheFile,
+        JSON.stringify({ url, fetchedAt: this.now(), text } satisfies CacheEntry),
+      );
       this.prune(settings.maxCacheBytes);
       return { text, source: url, fromCache: false };
     } catch (err) {
       const reason = `could not fetch ${url}: ${describe(err)}`;
       this.log(`⚠️ Web knowledge: ${reason}`);
-      if (cached) return { text: cached.text, source: url, fromCache: true, error: `${reason} (stale cache used)` };
+      if (cached)
+        return { text: cached.text, source: url, fromCache: true, error: `${reason} (stale cache used)` };
       return { text: '', source: url, fromCache: false, error: reason };
     }
   }
@@ -119,5 +129,8 @@ function truncate(text: string, maxBytes: number): string {
   const buf = Buffer.from(text, 'utf8');
   if (buf.length <= maxBytes) return text;
   // Cut on a character boundary.
-  return buf.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return buf
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
