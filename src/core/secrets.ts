@@ -3,8 +3,11 @@
 interface Rule {
   kind: string;
   pattern: RegExp;
-  /** Which capture group holds the secret (the rest of the match is kept); 0 = the whole match. */
-  group?: number;
+  /**
+   * The part of the match that is the secret (the rest is kept), or undefined to leave the match alone.
+   * Default: the whole match.
+   */
+  secretOf?: (groups: (string | undefined)[]) => string | undefined;
 }
 
 // Order matters: whole blocks and well-known token shapes before the generic assignment rule.
@@ -25,18 +28,30 @@ const RULES: Rule[] = [
   { kind: 'npm-token', pattern: /\bnpm_[A-Za-z0-9]{36}\b/g },
   { kind: 'huggingface-token', pattern: /\bhf_[A-Za-z0-9]{30,}\b/g },
   { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g },
-  { kind: 'bearer-token', pattern: /\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{16,})/gi, group: 2 },
+  {
+    kind: 'bearer-token',
+    pattern: /\b(Bearer|Basic|Token)[ \t]+([A-Za-z0-9._~+/=-]{8,})/gi,
+    secretOf: (g) => (/^[a-z]+$/i.test(g[1] ?? '') ? undefined : g[1]),
+  },
   {
     kind: 'url-credentials',
     pattern: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]{3,})(@)/gi,
-    group: 2,
+    secretOf: (g) => g[1],
   },
   {
-    // .env-style and code assignments whose name looks secret: API_KEY=..., "password": "...", token: '...'
+    // .env-style and code assignments whose name looks secret: API_KEY=..., "password": "...", token: '...'.
+    // Quoted values run to the closing quote (passphrases have spaces); unquoted ones stop at a delimiter.
     kind: 'secret-assignment',
     pattern:
-      /(\b[A-Za-z0-9_.-]*(?:SECRET|PASSWORD|PASSWD|PWD|TOKEN|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CLIENT[_-]?SECRET|CREDENTIALS?|AUTH)[A-Za-z0-9_]*["']?\s*[:=]\s*)(["']?)([^\s"',;]{6,})\2/gi,
-    group: 3,
+      /(\b[A-Za-z0-9_.-]*(?:SECRET|PASSWORD|PASSWD|PWD|TOKEN|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIALS?)[A-Za-z0-9_]*["']?[ \t]*[:=][ \t]*)(?:(["'])([^"'\n]{6,})\2|([^\s"',;]{6,}))/gi,
+    secretOf: (g) => {
+      const [prefix = '', , quoted, bare] = g;
+      const value = quoted ?? bare ?? '';
+      if (isPlaceholder(value)) return undefined;
+      // In a .env line (NAME=value) every value is data; elsewhere a bare identifier or call is code.
+      if (bare !== undefined && !/^[A-Z0-9_]+=$/.test(prefix.trim()) && looksLikeCode(bare)) return undefined;
+      return value;
+    },
   },
 ];
 
@@ -53,13 +68,11 @@ export function scrubSecrets(input: string): ScrubResult {
     text = text.replace(rule.pattern, (...args: unknown[]) => {
       const match = args[0] as string;
       const groups = args.slice(1, -2) as (string | undefined)[];
-      if (rule.kind === 'secret-assignment' && isPlaceholder(groups[2] ?? '')) return match;
+      const secret = rule.secretOf ? rule.secretOf(groups) : match;
+      if (!secret) return match;
       found[rule.kind] = (found[rule.kind] ?? 0) + 1;
-      const placeholder = `[REDACTED:${rule.kind}]`;
-      if (!rule.group) return placeholder;
-      const secret = groups[rule.group - 1] ?? '';
       const at = match.lastIndexOf(secret);
-      return match.slice(0, at) + placeholder + match.slice(at + secret.length);
+      return match.slice(0, at) + `[REDACTED:${rule.kind}]` + match.slice(at + secret.length);
     });
   }
   return { text, found };
@@ -70,6 +83,13 @@ function isPlaceholder(value: string): boolean {
   return (
     value.startsWith('[REDACTED') ||
     /^(process\.env|os\.environ|env\(|getenv|\$\{?|<|%|\{\{)/i.test(value) ||
-    /^(x+|\*+|changeme|example|placeholder|your[_-]?\w*|null|none|undefined|true|false)$/i.test(value)
+    /^(x+|\*+|changeme|example|placeholder|your[_-]?\w*|null|none|undefined|true|false)$/i.test(value) ||
+    /^(Bearer|Basic|Token)$/i.test(value)
   );
+}
+
+/** `string`, `config.apiKey`, `getToken()`: an identifier, a property path or a call, not a literal secret. */
+function looksLikeCode(value: string): boolean {
+  if (/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\(.*)?\)?$/.test(value) && !/\d/.test(value)) return true;
+  return /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(\(.*)?$/.test(value) || /^[\w$.]+\(/.test(value);
 }

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { main } from '../../../src/cli/main';
+import type { LearningStats } from '../../../src/core/pipeline';
+import { makeWorkspace, removeWorkspace } from '../../support/workspace';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+interface Captured {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs the CLI in this process with `stdin` as its input, capturing what it prints. */
+async function cli(argv: string[], stdin = ''): Promise<Captured> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, {
+    stdin: () => Promise.resolve(stdin),
+    out: (s) => (out += s),
+    err: (s) => (err += s),
+  });
+  return { code, out, err };
+}
+
+function runLine(taskSlug: string, result: object, role = 'coder'): string {
+  return JSON.stringify({ taskSlug, modelId: 'model-a', promptId: 'default', role, result });
+}
+
+describe('agent-learning CLI', () => {
+  let ws: string;
+
+  beforeEach(() => {
+    ws = makeWorkspace();
+  });
+
+  afterEach(() => removeWorkspace(ws));
+
+  async function stats(): Promise<LearningStats> {
+    const r = await cli(['stats', '--json', '--workspace', ws]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as LearningStats;
+  }
+
+  async function recordOne(result: object): Promise<{ id: string; reward: number }> {
+    const r = await cli(['record', '--workspace', ws], runLine('task', result));
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as { id: string; reward: number };
+  }
+
+  describe('record', () => {
+    it('records one JSON object from stdin, prints its id and reward, and stats shows it', async () => {
+      const pretty = JSON.stringify(
+        JSON.parse(runLine('task', { input: 'i', output: 'o', compile: true })),
+        null,
+        2,
+      );
+
+      const r = await cli(['record', '--workspace', ws], pretty);
+
+      assert.equal(r.code, 0, r.err);
+      const printed = JSON.parse(r.out) as { id: string; reward: number };
+      assert.equal(typeof printed.id, 'string');
+      assert.equal(printed.reward, 1);
+      const s = await stats();
+      assert.deepEqual(
+        s.recentRuns.map((run) => [run.id, run.reward]),
+        [[printed.id, 1]],
+      );
+    });
+
+    it('records the valid lines of JSON lines input and exits 1 naming each invalid line', async () => {
+      const input = [
+        runLine('one', { input: 'a', output: 'b', compile: true }),
+        '{ not json',
+        runLine('three', { output: 'no input here' }),
+        runLine('four', { input: 'c', output: 'd', compile: false }),
+      ].join('\n');
+
+      const r = await cli(['record', '--workspace', ws], input);
+
+      assert.equal(r.code, 1);
+      assert.match(r.err, /line 2: /);
+      assert.match(r.err, /line 3: .*result\.input/);
+      assert.equal(r.out.trim().split('\n').length, 2, r.out);
+      assert.deepEqual((await stats()).recentRuns.map((run) => run.taskSlug).sort(), ['four', 'one']);
+    });
+
+    it('exits 2 when stdin is empty', async () => {
+      const r = await cli(['record', '--workspace', ws], '');
+
+      assert.equal(r.code, 2);
+    });
+  });
+
+  describe('feedback', () => {
+    it("updates the run's reward with the verdict", async () => {
+      const { id, reward } = await recordOne({ input: 'i', output: 'o', compile: false });
+      assert.equal(reward, 0);
+
+      const r = await cli(['feedback', id, 'accept', '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out), { id, reward: 0.5 });
+      const run = (await stats()).recentRuns.find((x) => x.id === id)!;
+      assert.equal(run.reward, 0.5);
+      assert.equal(run.human, 'accept');
+    });
+
+    it('exits 2 for a verdict other than accept or reject', async () => {
+      const r = await cli(['feedback', 'x', 'maybe', '--workspace', ws]);
+
+      assert.equal(r.code, 2);
+      assert.match(r.err, /accept or reject/);
+    });
+
+    it('exits 1 for a run id it does not know', async () => {
+      const r = await cli(['feedback', 'r-no-such-run', 'accept', '--workspace', ws]);
+
+      assert.equal(r.code, 1);
+      assert.match(r.err, /r-no-such-run/);
+    });
+  });
+
+  it('exits 2 for an unknown command', async () => {
+    const r = await cli(['frobnicate', '--workspace', ws]);
+
+    assert.equal(r.code, 2);
+    assert.match(r.err, /unknown command "frobnicate"/);
+  });
+
+  it('exits 2 when no command is given', async () => {
+    assert.equal((await cli(['--workspace', ws])).code, 2);
+  });
+
+  it('prints the stats in the seed’s form', async () => {
+    await recordOne({ input: 'i', output: 'o', compile: true });
+
+    const r = await cli(['stats', '--workspace', ws]);
+
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Avg Reward: 1\.00/);
+    assert.match(r.out, /model-a: 1\.00 \(1 runs\)/);
+  });
+
+  describe('export', () => {
+    it('writes the role’s JSONL dataset', async () => {
+      await recordOne({ input: 'write a parser', output: 'parse()', compile: true });
+
+      const r = await cli(['export', '--role', 'coder', '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      const lines = fs
+        .readFileSync(path.join(ws, '.agent', 'sft', 'coder_sft.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, /write a parser/);
+      assert.match(r.out, /Exported 1 coder examples to \.agent\/sft\/coder_sft\.jsonl/);
+    });
+
+    it('exits 1 for a role that is not a safe name, writing nothing', async () => {
+      const r = await cli(['export', '--role', '../x', '--workspace', ws]);
+
+      assert.equal(r.code, 1);
+      assert.match(r.err, /role/);
+      assert.ok(!fs.existsSync(path.join(ws, '.agent', 'x_sft.jsonl')));
+      assert.ok(!fs.existsSync(path.join(ws, '.agent', 'sft')));
+    });
+  });
+
+  it('uses the --workspace folder, not the current directory', async () => {
+    const elsewhere = makeWorkspace();
+    const cwd = process.cwd();
+    process.chdir(elsewhere);
+    try {
+      const r = await cli(
+        ['record', '--workspace', ws],
+        runLine('task', { input: 'i', output: 'o', compile: true }),
+      );
+
+      assert.equal(r.code, 0, r.err);
+      assert.ok(fs.existsSync(path.join(ws, '.agent', 'experience.db')));
+      assert.ok(!fs.existsSync(path.join(elsewhere, '.agent')));
+    } finally {
+      process.chdir(cwd);
+      removeWorkspace(elsewhere);
+    }
+  });
+
+  describe('as a built process', () => {
+    before(function () {
+      this.timeout(60_000);
+      execFileSync('node', ['esbuild.js'], { cwd: ROOT, stdio: 'pipe' });
+    });
+
+    it('prints the stats as JSON for node dist/cli.js stats --json --workspace DIR', async () => {
+      const { id } = await recordOne({ input: 'i', output: 'o', compile: true });
+
+      const out = execFileSync('node', ['dist/cli.js', 'stats', '--json', '--workspace', ws], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+
+      const s = JSON.parse(out) as LearningStats;
+      assert.equal(s.totals.runs, 1);
+      assert.equal(s.recentRuns[0]!.id, id);
+    });
+  });
+});

@@ -1,0 +1,425 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultConfig } from '../../../src/core/config';
+import { ConfigError, InvalidInputError, NoEligibleModelError } from '../../../src/core/errors';
+import { LearningPipeline } from '../../../src/core/pipeline';
+import type { RunResult } from '../../../src/core/runResult';
+import { mulberry32 } from '../../support/random';
+import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
+
+const MODEL_VARIANTS = {
+  variants: [
+    { id: 'cheap', costPer1kTokens: 0.0005, tiers: ['small', 'medium'] },
+    { id: 'pricey', costPer1kTokens: 0.01, tiers: ['small', 'medium', 'large'] },
+  ],
+};
+
+describe('LearningPipeline', () => {
+  let ws: string;
+  let pipeline: LearningPipeline;
+
+  beforeEach(() => {
+    ws = makeWorkspace();
+  });
+
+  afterEach(async () => {
+    await pipeline?.close();
+    removeWorkspace(ws);
+  });
+
+  async function open(seed = 1): Promise<LearningPipeline> {
+    pipeline = await LearningPipeline.open(ws, {
+      pollIntervalMs: 0,
+      log: () => {},
+      random: mulberry32(seed),
+    });
+    return pipeline;
+  }
+
+  function agentPath(name: string): string {
+    return path.join(ws, '.agent', name);
+  }
+
+  describe('selectPrompt', () => {
+    it('returns one of the configured variants, with its text', async () => {
+      await open();
+      const seen = new Set<string>();
+
+      for (let i = 0; i < 30; i++) {
+        const prompt = pipeline.selectPrompt();
+        assert.ok(['default', 'detailed', 'concise'].includes(prompt.id), prompt.id);
+        assert.ok(prompt.text.length > 0, `variant ${prompt.id} has no text`);
+        seen.add(prompt.id);
+      }
+
+      assert.equal(seen.size, 3, 'with no runs yet every variant is untried and gets picked');
+    });
+
+    it('converges on the prompt whose runs score clearly higher', async () => {
+      await open(99);
+      const picks: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const prompt = pipeline.selectPrompt();
+        picks.push(prompt.id);
+        // detailed: reward 1; the others: (1 + 0.25) / 2 = 0.625
+        const result: RunResult = {
+          input: `task ${i}`,
+          output: 'code',
+          compile: true,
+          tests: { passed: prompt.id === 'detailed' ? 4 : 1, total: 4 },
+        };
+        await pipeline.recordRun(`task-${i}`, 'model-a', prompt.id, result);
+      }
+      // With epsilon 0.1 over three arms, exploitation alone picks detailed in about 90% of the rounds after the
+      // first three; 40 of 60 leaves ample room for the exploration rounds.
+      assert.ok(picks.filter((p) => p === 'detailed').length >= 40, picks.join(','));
+
+      writeAgentFile(ws, 'learning-config.json', { promptBandit: { epsilon: 0 } });
+      assert.equal(pipeline.reloadConfig(), undefined);
+
+      for (let i = 0; i < 20; i++) {
+        const prompt = pipeline.selectPrompt();
+        assert.equal(prompt.id, 'detailed');
+        assert.equal(prompt.reason, 'exploit');
+      }
+    });
+  });
+
+  describe('recordFeedback', () => {
+    it("raises an accepted run's reward and moves the prompt and model averages with it", async () => {
+      await open();
+      const { id, reward: before } = await pipeline.recordRun('t1', 'model-a', 'concise', {
+        input: 'in',
+        output: 'out',
+        compile: false,
+      });
+      await pipeline.recordRun('t2', 'model-b', 'detailed', { input: 'in2', output: 'out2', compile: true });
+      assert.equal(before, 0);
+
+      const { reward: after } = await pipeline.recordFeedback(id, 'accept');
+
+      assert.equal(after, 0.5);
+      const stats = pipeline.getStats();
+      assert.deepEqual(
+        stats.promptPerformance.find((p) => p.prompt_id === 'concise'),
+        { prompt_id: 'concise', avg_reward: 0.5, count: 1 },
+      );
+      assert.equal(stats.modelPerformance.find((m) => m.model_name === 'model-a')!.avg_reward, 0.5);
+      assert.equal(stats.modelPerformance.find((m) => m.model_name === 'model-b')!.avg_reward, 1);
+      assert.equal(stats.recentStats.avgReward, 0.75);
+      const run = stats.recentRuns.find((r) => r.id === id)!;
+      assert.equal(run.reward, 0.5);
+      assert.equal(run.human, 'accept');
+    });
+
+    it('lowers the reward of a run rejected after it was accepted', async () => {
+      await open();
+      const { id } = await pipeline.recordRun('t', 'm', 'default', {
+        input: 'i',
+        output: 'o',
+        compile: true,
+      });
+      await pipeline.recordFeedback(id, 'accept');
+
+      const { reward } = await pipeline.recordFeedback(id, 'reject');
+
+      assert.equal(reward, 0.5);
+      assert.equal(pipeline.getStats().promptPerformance[0]!.avg_reward, 0.5);
+    });
+
+    it('throws for a run id it does not know', async () => {
+      await open();
+
+      await assert.rejects(
+        pipeline.recordFeedback('r-no-such-run', 'accept'),
+        /No run with id r-no-such-run/,
+      );
+    });
+
+    it('throws InvalidInputError for a verdict other than accept or reject', async () => {
+      await open();
+      const { id } = await pipeline.recordRun('t', 'm', 'default', {
+        input: 'i',
+        output: 'o',
+        compile: true,
+      });
+
+      await assert.rejects(
+        pipeline.recordFeedback(id, 'maybe' as 'accept'),
+        (err: unknown) => err instanceof InvalidInputError && err.field === 'verdict',
+      );
+    });
+  });
+
+  describe('selectModel', () => {
+    it('never returns a model above the cost cap or outside the tier, even when it scores better', async () => {
+      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
+      await open();
+      for (let i = 0; i < 10; i++) {
+        await pipeline.recordRun('t', 'pricey', 'default', { input: `i${i}`, output: 'o', compile: true });
+        await pipeline.recordRun('t', 'cheap', 'default', { input: `j${i}`, output: 'o', compile: false });
+      }
+
+      for (let i = 0; i < 100; i++) {
+        assert.equal(pipeline.selectModel('small', 0.002).id, 'cheap');
+        assert.equal(
+          pipeline.selectModel('medium').id,
+          'cheap',
+          'the default cap is modelRouter.maxCostPerToken',
+        );
+        assert.equal(pipeline.selectModel('large', 0.02).id, 'pricey', 'cheap does not serve large');
+      }
+    });
+
+    it('chooses among every model that fits when the cap allows them all', async () => {
+      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
+      await open();
+      const seen = new Set<string>();
+
+      for (let i = 0; i < 50; i++) seen.add(pipeline.selectModel('small', 0.02).id);
+
+      assert.deepEqual([...seen].sort(), ['cheap', 'pricey']);
+    });
+
+    it('throws NoEligibleModelError when no model fits the tier and the cap', async () => {
+      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
+      await open();
+
+      assert.throws(() => pipeline.selectModel('large', 0.002), NoEligibleModelError);
+      assert.throws(() => pipeline.selectModel('small', 0.0001), NoEligibleModelError);
+    });
+
+    it('reports an invalid model_variants.json and keeps the previous variants in force', async () => {
+      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
+      await open();
+      const invalid = writeAgentFile(ws, 'model_variants.json', {
+        variants: [{ id: 'free', costPer1kTokens: -1, tiers: ['small'] }],
+      });
+      const bytes = fs.readFileSync(invalid);
+
+      pipeline.reloadConfig();
+
+      const { error } = pipeline.getConfig();
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.ok(error.file.endsWith('model_variants.json'), error.file);
+      assert.ok(
+        error.issues.some((i) => i.key === 'variants.0.costPer1kTokens'),
+        JSON.stringify(error.issues),
+      );
+      assert.equal(pipeline.selectModel('small', 0.002).id, 'cheap');
+      assert.throws(() => pipeline.selectModel('large', 0.002), NoEligibleModelError);
+
+      await pipeline.close();
+      assert.deepEqual(fs.readFileSync(invalid), bytes, 'a file the user is editing is not overwritten');
+    });
+  });
+
+  describe('configuration', () => {
+    for (const [what, text] of [
+      ['an out-of-range value', '{ "autoExport": { "minRuns": 0 } }\n'],
+      ['a JSON syntax error', '{ "autoExport": { "minRuns": 5, } \n'],
+    ] as const) {
+      it(`keeps the defaults for a learning-config.json with ${what} and does not rewrite it`, async () => {
+        const file = writeAgentFile(ws, 'learning-config.json', text);
+        await open();
+
+        const { config, error } = pipeline.getConfig();
+        await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+        await pipeline.close();
+
+        assert.deepEqual(config, defaultConfig());
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(fs.readFileSync(file, 'utf8'), text);
+      });
+    }
+  });
+
+  describe('reloadConfig', () => {
+    it('clears the error and applies the new values once the file is fixed', async () => {
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: -1 } });
+      await open();
+      assert.ok(pipeline.getConfig().error instanceof ConfigError);
+
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
+      const error = pipeline.reloadConfig();
+
+      assert.equal(error, undefined);
+      assert.equal(pipeline.getConfig().error, undefined);
+      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
+    });
+
+    it('keeps the last valid values when the file turns invalid', async () => {
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
+      await open();
+
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 'many' } });
+      const error = pipeline.reloadConfig();
+
+      assert.ok(error instanceof ConfigError);
+      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
+    });
+  });
+
+  it('refuses to record while learning is disabled', async () => {
+    writeAgentFile(ws, 'learning-config.json', { enabled: false });
+    await open();
+
+    await assert.rejects(
+      pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true }),
+      /disabled/,
+    );
+    assert.equal(pipeline.getStats().totals.runs, 0);
+  });
+
+  describe('recordRun', () => {
+    const valid: RunResult = { input: 'i', output: 'o', compile: true };
+    const cases: { name: string; result: unknown; field: string }[] = [
+      {
+        name: 'more tests passed than exist',
+        result: { ...valid, tests: { passed: 5, total: 3 } },
+        field: 'result.tests',
+      },
+      { name: 'no input', result: { output: 'o', compile: true }, field: 'result.input' },
+      { name: 'a verdict of maybe', result: { ...valid, human: 'maybe' }, field: 'result.human' },
+      {
+        name: 'a negative error count',
+        result: { ...valid, errors: { lint: -1 } },
+        field: 'result.errors.lint',
+      },
+      { name: 'no result at all', result: undefined, field: 'result' },
+    ];
+
+    for (const c of cases) {
+      it(`throws InvalidInputError naming ${c.field} for ${c.name} and records nothing`, async () => {
+        await open();
+        await pipeline.recordRun('t', 'm', 'default', valid);
+
+        await assert.rejects(
+          pipeline.recordRun('t', 'm', 'default', c.result as RunResult),
+          (err: unknown) => err instanceof InvalidInputError && err.field === c.field,
+        );
+
+        assert.equal(pipeline.getStats().totals.runs, 1);
+      });
+    }
+
+    it('throws InvalidInputError naming taskSlug for an empty task slug', async () => {
+      await open();
+
+      await assert.rejects(
+        pipeline.recordRun('', 'm', 'default', valid),
+        (err: unknown) => err instanceof InvalidInputError && err.field === 'taskSlug',
+      );
+      assert.equal(pipeline.getStats().totals.runs, 0);
+    });
+  });
+
+  describe('getStats', () => {
+    it("has the seed's shape, plus totals and progress per role", async () => {
+      await open();
+      await pipeline.recordRun('t1', 'model-a', 'default', {
+        input: 'a',
+        output: 'b',
+        compile: true,
+        costTokens: 1000,
+        durationMs: 200,
+      });
+      await pipeline.recordRun(
+        't2',
+        'model-b',
+        'concise',
+        { input: 'c', output: 'd', compile: false, costTokens: 3000, durationMs: 400 },
+        'fixer',
+      );
+
+      const stats = pipeline.getStats();
+
+      assert.deepEqual(
+        { avgReward: stats.recentStats.avgReward, avgCost: stats.recentStats.avgCost },
+        { avgReward: 0.5, avgCost: 2000 },
+      );
+      assert.equal(stats.recentStats.avgDuration, 300);
+      assert.deepEqual(
+        stats.modelPerformance.map(({ model_name, avg_reward, count }) => ({
+          model_name,
+          avg_reward,
+          count,
+        })),
+        [
+          { model_name: 'model-a', avg_reward: 1, count: 1 },
+          { model_name: 'model-b', avg_reward: 0, count: 1 },
+        ],
+      );
+      assert.deepEqual(stats.promptPerformance, [
+        { prompt_id: 'default', avg_reward: 1, count: 1 },
+        { prompt_id: 'concise', avg_reward: 0, count: 1 },
+      ]);
+      assert.deepEqual(stats.totals, { runs: 2, byRole: { coder: 1, fixer: 1 } });
+      assert.deepEqual(
+        stats.roles.map((r) => [
+          r.role,
+          r.runs,
+          r.highQualitySinceExport,
+          r.exportThreshold,
+          r.trainThreshold,
+        ]),
+        [
+          ['coder', 1, 1, 100, 500],
+          ['fixer', 1, 0, 100, 500],
+        ],
+      );
+    });
+
+    it('reports zeros before any run', async () => {
+      await open();
+
+      const stats = pipeline.getStats();
+
+      assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
+      assert.deepEqual(stats.totals, { runs: 0, byRole: {} });
+    });
+  });
+
+  describe('close', () => {
+    it('writes prompt_variants.json and model_variants.json with the statistics from the store', async () => {
+      await open();
+      await pipeline.recordRun('t', 'model-a', 'detailed', { input: 'a', output: 'b', compile: true });
+      await pipeline.recordRun('t', 'model-a', 'detailed', { input: 'c', output: 'd', compile: false });
+
+      await pipeline.close();
+
+      const prompts = JSON.parse(fs.readFileSync(agentPath('prompt_variants.json'), 'utf8')) as {
+        variants: { id: string; text: string }[];
+        stats: Record<string, { id: string; n: number; meanReward: number }[]>;
+      };
+      assert.deepEqual(
+        prompts.variants.map((v) => v.id),
+        ['default', 'detailed', 'concise'],
+      );
+      assert.deepEqual(prompts.stats['*'], [{ id: 'detailed', n: 2, meanReward: 0.5 }]);
+      assert.deepEqual(prompts.stats['coder'], [{ id: 'detailed', n: 2, meanReward: 0.5 }]);
+      const models = JSON.parse(fs.readFileSync(agentPath('model_variants.json'), 'utf8')) as {
+        stats: Record<string, { id: string; n: number; meanReward: number }[]>;
+      };
+      assert.deepEqual(models.stats['*'], [{ id: 'model-a', n: 2, meanReward: 0.5 }]);
+    });
+
+    it('keeps every run across a close and a reopen', async () => {
+      await open();
+      const { id } = await pipeline.recordRun('t', 'm', 'default', {
+        input: 'a',
+        output: 'b',
+        compile: true,
+      });
+      await pipeline.close();
+
+      await open();
+
+      assert.deepEqual(
+        pipeline.getStats().recentRuns.map((r) => r.id),
+        [id],
+      );
+    });
+  });
+});
