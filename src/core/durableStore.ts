@@ -96,7 +96,13 @@ export class DurableStore {
       ds.ingestInbox();
     }
     if (opts.pollIntervalMs > 0) {
-      ds.pollTimer = setInterval(() => ds.poll(), opts.pollIntervalMs);
+      ds.pollTimer = setInterval(() => {
+        try {
+          ds.sync();
+        } catch (err) {
+          opts.log(`⚠️ ${describe(err)}`);
+        }
+      }, opts.pollIntervalMs);
       ds.pollTimer.unref();
     }
     return ds;
@@ -327,38 +333,43 @@ export class DurableStore {
 
   // ---- ownership and snapshots ----
 
-  private poll(): void {
-    if (this.closed) return;
-    try {
-      if (this.isOwner) {
-        this.ingestInbox();
-        if (Date.now() - this.lastTouch > LOCK_TOUCH_MS) {
-          this.lock.touch();
-          this.lastTouch = Date.now();
-        }
-      } else if (this.lock.tryAcquire()) {
-        this.promote();
-      } else {
-        if (stamp(this.dbFile) !== this.snapshotStamp) this.loadSnapshot(false);
-        this.ingestInbox();
+  /**
+   * What the poll timer does, also callable directly: the owner ingests the inbox; any other process takes over
+   * a database nobody owns any more, or reloads the saved file when it changed and reads the inbox on top.
+   * Returns the number of entries applied.
+   */
+  sync(): number {
+    if (this.closed) return 0;
+    if (this.isOwner) {
+      if (Date.now() - this.lastTouch > LOCK_TOUCH_MS) {
+        this.lock.touch();
+        this.lastTouch = Date.now();
       }
-    } catch (err) {
-      this.opts.log(`⚠️ ${describe(err)}`);
+      return this.ingestInbox();
     }
+    if (this.lock.tryAcquire()) return this.promote();
+    if (stamp(this.dbFile) !== this.snapshotStamp) {
+      this.loadSnapshot(false);
+      const applied = this.ingestInbox();
+      if (applied === 0) this.opts.onExternalChange?.(0, 0);
+      return applied;
+    }
+    return this.ingestInbox();
   }
 
   /** The previous owner has gone: load what it saved, ingest everything (our own journal too), and save. */
-  private promote(): void {
+  private promote(): number {
     this.opts.log('🔒 This process now owns the experience database.');
     this.loadSnapshot(true);
     this.offsets = this.store.inboxProgress();
     // Our journal so far is read like any other file this once, then removed with the save.
     const former = this.writer.rotate();
-    this.ingestInbox();
+    const applied = this.ingestInbox();
     this.offsets.delete(path.basename(former));
     this.sealed.push(former);
     this.dirty = true;
     void this.save().catch((e) => this.saveFailed(e));
+    return applied;
   }
 
   /** (Re)loads the saved database. The owner moves a corrupt file aside; a reader just starts empty. */

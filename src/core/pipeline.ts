@@ -271,8 +271,9 @@ export class LearningPipeline {
     const v = checkVerdict(verdict);
     if (typeof runId !== 'string' || runId === '') throw new LearningError('recordFeedback needs a run id.');
     const durable = await this.openStore();
-    if (durable.isOwner && !durable.db.getRun(runId) && (durable.ingestInbox(), !durable.db.getRun(runId))) {
-      throw new LearningError(`No run with id ${runId}.`);
+    if (durable.isOwner && !durable.db.getRun(runId)) {
+      durable.ingestInbox(); // it may still be waiting in another process's journal
+      if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
     }
     const reward = durable.feedback(runId, v, this.now());
     if (reward === undefined) {
@@ -374,15 +375,26 @@ export class LearningPipeline {
     }
   }
 
-  /** Picks up what other processes wrote to the inbox now (it is also done every `pollIntervalMs`). */
+  /**
+   * Picks up what other processes wrote to the inbox now, and takes over the database if its owner has gone
+   * (both are also done every `pollIntervalMs`). Returns the number of entries applied.
+   */
   async ingestInbox(): Promise<number> {
     const durable = await this.openStore();
-    return durable.ingestInbox();
+    return durable.sync();
   }
 
   /** Problems met while opening (e.g. a corrupt database set aside). */
   problems(): LearningError[] {
     return [...(this.durable?.problems ?? []), ...(this.configError ? [this.configError] : [])];
+  }
+
+  /** Saves experience.db and the mirror files now (the owner only; otherwise the owner saves). */
+  async flush(): Promise<void> {
+    const durable = await this.openStore();
+    if (!durable.isOwner) return;
+    this.writeMirrors();
+    await durable.save();
   }
 
   /** Saves everything, writes the mirror files and releases the database. Safe to call twice. */

@@ -173,6 +173,43 @@ describe('durable store', function () {
     assert.equal(savedRuns(dir).ids.has(id), true);
   });
 
+  it('hands the database to a waiting process when its owner closes, losing neither side’s runs', async () => {
+    const first = await LearningPipeline.open(dir, quiet);
+    const second = await LearningPipeline.open(dir, quiet);
+    const a = await first.recordRun('t', 'm', 'default', run(1));
+    const b = await second.recordRun('t', 'm', 'default', run(2));
+    await first.close();
+
+    await second.ingestInbox();
+
+    assert.equal(second.isOwner, true);
+    assert.equal(second.getStats().totals.runs, 2);
+    const c = await second.recordRun('t', 'm', 'default', run(3));
+    await second.close();
+    const { ids } = savedRuns(dir);
+    assert.deepEqual([...ids].sort(), [a.id, b.id, c.id].sort());
+    assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
+  });
+
+  it('shows a waiting process what the owner saved', async () => {
+    const owner = await LearningPipeline.open(dir, quiet);
+    const reader = await LearningPipeline.open(dir, quiet);
+    await owner.recordRun('t', 'm', 'default', run(1));
+    await owner.recordFeedback(owner.lastRunId()!, 'reject');
+    assert.equal(reader.getStats().totals.runs, 0);
+    await owner.flush();
+    // The journal is gone with the save: only the reloaded file can tell the reader about the run.
+    assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
+
+    await reader.ingestInbox();
+
+    assert.equal(reader.isOwner, false);
+    assert.equal(reader.getStats().totals.runs, 1);
+    assert.equal(reader.getStats().recentRuns[0]!.human, 'reject');
+    await reader.close();
+    await owner.close();
+  });
+
   it('ingests inbox lines an agent wrote itself, skips invalid ones with a located message, and never duplicates on replay', async () => {
     const inbox = path.join(dir, '.agent', 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
