@@ -42,8 +42,10 @@ let crashCountdown = crashAt ? Number(crashAt[2]) : 0;
 function crashPoint(name: string): void {
   if (crashAt && crashAt[1] === name && --crashCountdown === 0) process.kill(process.pid, 'SIGKILL');
 }
-/** Own journal entries after which a save is started at once, bounding replay time after a crash. */
-const MAX_UNSAVED_ENTRIES = 20_000;
+/** Own journal entries after which a save is started at once, bounding replay after a crash (~0.2 ms each). */
+const MAX_UNSAVED_ENTRIES = 5_000;
+/** The longest pause between saves while runs come in. */
+const MAX_SAVE_DELAY_MS = 5 * 60_000;
 
 export class DurableStore {
   /** Non-fatal problems met while opening (a corrupt database moved aside), for the caller to show. */
@@ -214,11 +216,16 @@ export class DurableStore {
     clearTimeout(this.saveTimer);
     if (this.isOwner) {
       this.ingestInbox();
-      this.dirty = true;
-      await this.save();
-      fs.rmSync(this.writer.currentFile, { force: true });
+      try {
+        await this.save(); // only when something changed: at 100k runs a save writes ~0.5 GB
+      } catch (err) {
+        this.saveFailed(err); // the journal stays and is replayed on the next open
+      }
+      this.writer.close();
+      if (!this.dirty) fs.rmSync(this.writer.currentFile, { force: true });
       this.lock.release();
     }
+    this.writer.close();
     this.closed = true;
     this.store.close();
   }
@@ -267,11 +274,14 @@ export class DurableStore {
     else this.scheduleSave();
   }
 
-  /** Saving costs about as much as the database is big, so the pause between saves grows with it. */
+  /**
+   * Saving costs about as much as the database is big (a synchronous export: ~1.5 s at 100k runs), so the pause
+   * between saves grows with it, keeping saves under ~5% of the time. The journal keeps runs safe meanwhile.
+   */
   private scheduleSave(): void {
     if (this.saveTimer || this.closed) return;
     const min = this.opts.saveDelayMs ?? 1_000;
-    const delay = Math.min(Math.max(60_000, min), Math.max(min, this.lastSaveMs * 20));
+    const delay = Math.min(Math.max(MAX_SAVE_DELAY_MS, min), Math.max(min, this.lastSaveMs * 20));
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.save().catch((e) => this.saveFailed(e));
@@ -305,7 +315,8 @@ export class DurableStore {
       await writeFileAtomic(this.dbFile, image, () => crashPoint('save-before-rename'));
     } catch (err) {
       this.dirty = true;
-      for (const name of finished) this.offsets.set(name, fs.statSync(path.join(this.inboxDir, name)).size);
+      for (const name of finished)
+        this.offsets.set(name, readInboxFile(path.join(this.inboxDir, name), 0).size);
       throw err;
     }
     this.snapshotStamp = stamp(this.dbFile);
@@ -321,12 +332,13 @@ export class DurableStore {
     const now = this.opts.now();
     const done: string[] = [];
     for (const [name, offset] of this.offsets) {
-      try {
-        const st = fs.statSync(path.join(this.inboxDir, name));
-        if (st.size === offset && !writerMayAppend(name, st.mtimeMs, now)) done.push(name);
-      } catch {
-        done.push(name); // gone already
+      const file = path.join(this.inboxDir, name);
+      if (!fs.existsSync(file)) {
+        done.push(name);
+        continue;
       }
+      const { endOffset, size, mtimeMs } = readInboxFile(file, offset);
+      if (endOffset === offset && size === offset && !writerMayAppend(name, mtimeMs, now)) done.push(name);
     }
     return done;
   }

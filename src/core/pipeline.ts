@@ -13,11 +13,13 @@ import {
   checkVerdict,
   COMPLEXITIES,
   newRunId,
+  toRunRecord,
   validateRunArgs,
   type Complexity,
   type RunResult,
   type Verdict,
 } from './runResult';
+import { computeReward } from './reward';
 import { exportSft, type ExportResult } from './sftExport';
 import type { ArmStats, LearningEvent, RecentRun } from './store';
 import {
@@ -60,8 +62,11 @@ export interface SelectedModel extends ModelVariant {
 }
 
 export interface RecordedRun {
+  /** '' when nothing was recorded (learning disabled). */
   id: string;
   reward: number;
+  /** False when learning is disabled in the config: the reward is computed but nothing is stored. */
+  recorded?: boolean;
 }
 
 export interface RoleProgress {
@@ -118,6 +123,7 @@ export class LearningPipeline {
   private closed = false;
   private readonly webKnowledge: WebKnowledgeFetcher;
   private mirrorsDirty = false;
+  private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
   private readonly didChange = new Emitter<{ source: 'local' | 'inbox' }>();
@@ -245,8 +251,17 @@ export class LearningPipeline {
     const durable = await this.openStore();
     this.maybeReloadConfig();
     if (!this.config.enabled) {
-      throw new LearningError('Learning is disabled ("enabled": false in .agent/learning-config.json).');
+      // Switched off by the user: the agent keeps working, nothing is recorded or learned.
+      if (!this.disabledLogged)
+        this.log('⏸️ Learning is disabled ("enabled": false): runs are not recorded.');
+      this.disabledLogged = true;
+      const reward = computeReward(
+        toRunRecord({ id: '', createdAt: 0, taskSlug, role, modelId, promptId }, args.result),
+        this.config.rewardWeights,
+      );
+      return { id: '', reward, recorded: false };
     }
+    this.disabledLogged = false;
     const id = newRunId(this.now());
     const run = durable.record({
       type: 'run',
@@ -263,7 +278,7 @@ export class LearningPipeline {
     this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
     this.maybeAutoExport(role);
-    return { id, reward: run.reward };
+    return { id, reward: run.reward, recorded: true };
   }
 
   /** A human verdict, now or later; the run's reward and everything derived from it follow. */

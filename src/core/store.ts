@@ -199,14 +199,16 @@ export class Store {
     return this.db.export();
   }
 
+  /** All or nothing; nests (savepoints), so a batch of inserts can wrap inserts that are atomic themselves. */
   transaction<T>(fn: () => T): T {
-    this.db.run('BEGIN');
+    this.db.run('SAVEPOINT tx');
     try {
       const result = fn();
-      this.db.run('COMMIT');
+      this.db.run('RELEASE tx');
       return result;
     } catch (err) {
-      this.db.run('ROLLBACK');
+      this.db.run('ROLLBACK TO tx');
+      this.db.run('RELEASE tx');
       throw err;
     }
   }
@@ -219,6 +221,10 @@ export class Store {
 
   /** Inserts a run unless its id is already there (replays are idempotent). True when inserted. */
   insertRun(r: RunRecord): boolean {
+    return this.transaction(() => this.insertRunRows(r));
+  }
+
+  private insertRunRows(r: RunRecord): boolean {
     this.run(
       'insertRun',
       `INSERT OR IGNORE INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile,

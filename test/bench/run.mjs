@@ -1,0 +1,670 @@
+// Storage benchmark: the learning core (sql.js + fsync'ed inbox journal) against a native better-sqlite3 baseline,
+// at 1k / 10k / 100k stored runs. `npm run bench` (builds first). BENCH_SIZES=1000,10000 picks sizes;
+// BENCH_NO_WRITE=1 skips updating BENCHMARKS.md; BENCH_INSERTS changes the number of measured inserts (300).
+//
+// Each size runs in its own child process so that resident memory is not inflated by the previous size (the
+// WebAssembly heap of sql.js never shrinks). The parent prints the tables and writes BENCHMARKS.md.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DEFAULT_SIZES = [1_000, 10_000, 100_000];
+const INSERTS = Number(process.env.BENCH_INSERTS ?? 300);
+const WARMUP = 10;
+const STATS_CALLS = 20;
+const EXPORT_CALLS = 5;
+const TEXT_BYTES = 2048;
+
+// Targets (from the storage design): median recordRun at 100k ≤ 2× native; getStats ≤ 50 ms; export ≤ 1 s.
+const TARGET = { ratio: 2, statsMs: 50, exportMs: 1000, at: 100_000 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deterministic, varied, code-like data. Row i is a pure function of i, so the native table gets the same rows.
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = (
+  'user order item cart price total count index value result error config cache buffer stream token session ' +
+  'request response handler parser schema record entry field column row table query filter limit offset page ' +
+  'node edge graph tree path file dir name key map list set queue stack retry timeout delay event listener ' +
+  'state store action payload message channel socket client server worker task job batch chunk size length'
+).split(' ');
+const VERBS =
+  'get set load save parse build create update delete find compute validate render fetch apply merge'.split(
+    ' ',
+  );
+const TYPES = [
+  'string',
+  'number',
+  'boolean',
+  'Date',
+  'Buffer',
+  'unknown',
+  'Record<string, number>',
+  'Promise<void>',
+];
+const OPS = ['+', '-', '*', '%', '??', '&&', '||', '>>', '<<'];
+const CMP = ['<', '>', '<=', '>=', '===', '!=='];
+
+function makeText(rnd, kind, target) {
+  const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
+  const Cap = (s) => s[0].toUpperCase() + s.slice(1);
+  const ident = () => {
+    const w = pick(WORDS);
+    const r = rnd();
+    if (r < 0.3) return w;
+    if (r < 0.7) return w + Cap(pick(WORDS));
+    return w + Math.floor(rnd() * 1000);
+  };
+  const num = () => (rnd() < 0.5 ? String(Math.floor(rnd() * 100000)) : (rnd() * 1000).toFixed(3));
+  const str = () => `'${ident()}-${Math.floor(rnd() * 0xffffff).toString(16)}'`;
+  const expr = () => {
+    const r = rnd();
+    if (r < 0.25) return `${ident()} ${pick(OPS)} ${num()}`;
+    if (r < 0.5) return `${ident()}.${pick(VERBS)}${Cap(ident())}(${ident()}, ${str()})`;
+    if (r < 0.75) return `await this.${ident()}.${pick(VERBS)}(${num()})`;
+    return `[${ident()}, ${num()}, ${str()}].filter(Boolean)`;
+  };
+  let out = '';
+  if (kind === 'input') {
+    out +=
+      `Task ${Math.floor(rnd() * 1e6)}: ${pick(VERBS)} the ${ident()} ${pick(WORDS)} so that ${ident()} ` +
+      `handles ${pick(WORDS)} ${pick(CMP)} ${num()} without breaking ${ident()}.\n\nExisting code:\n\n`;
+  }
+  while (out.length < target) {
+    const fn = `${pick(VERBS)}${Cap(ident())}`;
+    out += `export ${rnd() < 0.3 ? 'async ' : ''}function ${fn}(${ident()}: ${pick(TYPES)}, ${ident()}: ${pick(TYPES)}) {\n`;
+    const body = 3 + Math.floor(rnd() * 6);
+    for (let i = 0; i < body && out.length < target; i++) {
+      const r = rnd();
+      if (r < 0.45) out += `  const ${ident()} = ${expr()};\n`;
+      else if (r < 0.7) out += `  if (${ident()} ${pick(CMP)} ${num()}) {\n    return ${expr()};\n  }\n`;
+      else if (r < 0.85) out += `  for (const ${ident()} of ${ident()}) ${ident()}.push(${expr()});\n`;
+      else out += `  // ${pick(VERBS)} ${ident()} before ${pick(VERBS)}ing ${ident()} (${str()})\n`;
+    }
+    out += `  return ${expr()};\n}\n\n`;
+  }
+  return out.slice(0, target);
+}
+
+const ROLES = [
+  ['coder', 0.5],
+  ['fixer', 0.3],
+  ['judge', 0.2],
+];
+const MODELS = ['qwen2.5-coder:7b', 'qwen2.5-coder:32b', 'llama3.1:8b', 'deepseek-coder-v2:16b'];
+const PROMPTS = ['default', 'detailed', 'concise'];
+const COMPLEXITY = ['small', 'medium', 'large'];
+const T0 = Date.UTC(2025, 0, 1);
+
+/** Run i: identity, role, model, prompt and a result whose signals follow a hidden quality q ~ U[0,1]. */
+function makeRow(i) {
+  const rnd = mulberry32(0x9e3779b1 ^ Math.imul(i + 1, 2654435761));
+  const r = rnd();
+  const role = r < ROLES[0][1] ? 'coder' : r < ROLES[0][1] + ROLES[1][1] ? 'fixer' : 'judge';
+  const modelId = MODELS[Math.floor(rnd() * MODELS.length)];
+  const promptId = PROMPTS[Math.floor(rnd() * PROMPTS.length)];
+  const q = rnd();
+  const result = { input: makeText(rnd, 'input', TEXT_BYTES), output: makeText(rnd, 'output', TEXT_BYTES) };
+  if (rnd() < 0.9) result.compile = rnd() < 0.15 + 0.85 * q;
+  if (rnd() < 0.8) {
+    const total = 1 + Math.floor(rnd() * 20);
+    const passed = Math.max(0, Math.min(total, Math.round(total * (q + (rnd() - 0.5) * 0.3))));
+    result.tests = { passed, total };
+  }
+  if (rnd() < 0.8) {
+    const bad = (1 - q) * 4;
+    result.errors = {
+      lint: Math.floor(rnd() * bad * 2),
+      type: Math.floor(rnd() * bad),
+      schema: Math.floor(rnd() * bad * 0.5),
+      boundary: Math.floor(rnd() * bad * 0.3),
+    };
+  }
+  if (rnd() < 0.3) result.human = rnd() < q ? 'accept' : 'reject';
+  result.costTokens = 500 + Math.floor(rnd() * 8000);
+  result.durationMs = Math.round(2000 + rnd() * 60000);
+  result.iterations = 1 + Math.floor(rnd() * 5);
+  result.complexity = COMPLEXITY[Math.floor(rnd() * COMPLEXITY.length)];
+  const createdAt = T0 + i * 60_000;
+  return {
+    type: 'run',
+    id: `r-${createdAt.toString(36)}-${i.toString(16).padStart(10, '0')}`,
+    createdAt,
+    taskSlug: `task-${Math.floor(rnd() * 500)}`,
+    modelId,
+    promptId,
+    role,
+    result,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Native baseline: better-sqlite3 with exactly the core's schema (tables, indexes, arm-sum trigger), read from the
+// experience.db our pipeline just saved, so the two can never drift apart.
+
+function schemaOf(dbFile) {
+  const Database = require('better-sqlite3');
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
+      .all();
+    return rows.map((r) => r.sql + ';').join('\n');
+  } finally {
+    db.close();
+  }
+}
+
+function openNative(file, schema, computeReward, weights) {
+  const Database = require('better-sqlite3');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(schema);
+  const insRun = db.prepare(
+    `INSERT INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile, tests_passed,
+       tests_total, lint_errors, type_errors, schema_errors, boundary_errors, human, human_at, reward, cost_tokens,
+       duration_ms, iterations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insText = db.prepare('INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?)');
+  const insertOne = (e) => {
+    const r = e.result;
+    const signals = {
+      compile: r.compile ?? null,
+      testsPassed: r.tests?.passed ?? null,
+      testsTotal: r.tests?.total ?? null,
+      lintErrors: r.errors?.lint ?? null,
+      typeErrors: r.errors?.type ?? null,
+      schemaErrors: r.errors?.schema ?? null,
+      boundaryErrors: r.errors?.boundary ?? null,
+      human: r.human ?? null,
+    };
+    const info = insRun.run(
+      e.id,
+      e.createdAt,
+      e.taskSlug,
+      e.role,
+      e.modelId,
+      e.promptId,
+      r.complexity ?? null,
+      r.compile === undefined ? null : r.compile ? 1 : 0,
+      signals.testsPassed,
+      signals.testsTotal,
+      signals.lintErrors,
+      signals.typeErrors,
+      signals.schemaErrors,
+      signals.boundaryErrors,
+      signals.human,
+      r.human ? e.createdAt : null,
+      computeReward(signals, weights),
+      r.costTokens ?? null,
+      r.durationMs ?? null,
+      r.iterations ?? null,
+    );
+    insText.run(info.lastInsertRowid, r.input, r.output);
+  };
+  return {
+    db,
+    /** One transaction per run: run row + text row, committed (WAL fsync with synchronous=FULL). */
+    insert: db.transaction(insertOne),
+    /** Bulk pre-fill, 5,000 rows per transaction; returns the ms spent in SQLite (row generation excluded). */
+    prefill(n) {
+      const batch = db.transaction((rows) => {
+        for (const row of rows) insertOne(row);
+      });
+      let ms = 0;
+      for (let i = 0; i < n; i += 5000) {
+        const rows = [];
+        for (let j = i; j < Math.min(n, i + 5000); j++) rows.push(makeRow(j));
+        const t = performance.now();
+        batch(rows);
+        ms += performance.now() - t;
+      }
+      const t = performance.now();
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      return ms + performance.now() - t;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurement helpers.
+
+function gc() {
+  if (globalThis.gc) {
+    globalThis.gc();
+    globalThis.gc();
+  }
+}
+
+function rssMiB() {
+  gc();
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+function quantile(samples, q) {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+const median = (s) => quantile(s, 0.5);
+
+function fileMiB(file) {
+  try {
+    return fs.statSync(file).size / 2 ** 20;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs fn (sync or async) and returns [result, ms, longest event-loop stall in ms]. */
+async function timed(fn) {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  await sleep(30); // the histogram only counts delays after its first tick
+  const t = performance.now();
+  const result = await fn();
+  const ms = performance.now() - t;
+  await sleep(20); // let the histogram see the last stall
+  h.disable();
+  return [result, ms, h.max / 1e6];
+}
+
+function progress(msg) {
+  process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One size, in a child process.
+
+async function benchSize(n) {
+  const { LearningPipeline, computeReward, defaultConfig } = require(path.join(ROOT, 'dist', 'core.js'));
+  const weights = defaultConfig().rewardWeights;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `agent-learning-bench-${n}-`));
+  const out = { n };
+  let pipeline;
+  let native;
+  try {
+    const agent = path.join(tmp, 'ours', '.agent');
+    fs.mkdirSync(path.join(agent, 'inbox'), { recursive: true });
+    fs.writeFileSync(
+      path.join(agent, 'learning-config.json'),
+      JSON.stringify({ autoExport: { enabled: false, maxExamples: 1000 } }),
+    );
+    const rss0 = rssMiB();
+
+    // Pre-populate through the inbox: one JSONL file that open() ingests in one transaction, then saves.
+    progress(`N=${n}: writing the inbox file`);
+    const inboxFile = path.join(agent, 'inbox', 'bench-prefill.jsonl');
+    let t = performance.now();
+    const fd = fs.openSync(inboxFile, 'w');
+    for (let i = 0; i < n; i += 1000) {
+      const lines = [];
+      for (let j = i; j < Math.min(n, i + 1000); j++) lines.push(JSON.stringify(makeRow(j)));
+      fs.writeSync(fd, lines.join('\n') + '\n');
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    out.prepMs = performance.now() - t;
+    out.inboxMiB = fileMiB(inboxFile);
+
+    progress(`N=${n}: open (ingest ${out.inboxMiB.toFixed(0)} MiB + first save)`);
+    gc();
+    const opts = { pollIntervalMs: 0, log: () => {} };
+    [pipeline, out.openMs, out.openStallMs] = await timed(() =>
+      LearningPipeline.open(path.join(tmp, 'ours'), opts),
+    );
+    const problems = pipeline.problems();
+    if (problems.length)
+      throw new Error(`open reported problems: ${problems.map((p) => p.message).join('; ')}`);
+    const ingested = pipeline.getStats().totals.runs;
+    if (ingested !== n) throw new Error(`ingested ${ingested} runs, expected ${n}`);
+    out.dbMiBAfterOpen = fileMiB(path.join(agent, 'experience.db'));
+    out.rssOpenMiB = rssMiB();
+    out.rssBaseMiB = rss0;
+
+    progress(`N=${n}: native baseline pre-fill`);
+    const nativeFile = path.join(tmp, 'native.db');
+    native = openNative(nativeFile, schemaOf(path.join(agent, 'experience.db')), computeReward, weights);
+    out.nativePrefillMs = native.prefill(n);
+    const nativeCount = native.db.prepare('SELECT COUNT(*) AS c FROM runs').get().c;
+    if (nativeCount !== n) throw new Error(`native table has ${nativeCount} rows, expected ${n}`);
+
+    // The payloads of the measured inserts: generated before timing, the same rows for both sides.
+    const extra = Array.from({ length: WARMUP + INSERTS }, (_, k) => makeRow(1e9 + k));
+    const recordOurs = (e) => pipeline.recordRun(e.taskSlug, e.modelId, e.promptId, e.result, e.role);
+    for (let k = 0; k < WARMUP; k++) {
+      await recordOurs(extra[k]);
+      native.insert(extra[k]);
+    }
+    progress(`N=${n}: ${INSERTS} recordRun / native inserts, interleaved`);
+    const ours = [];
+    const nat = [];
+    for (let k = WARMUP; k < WARMUP + INSERTS; k++) {
+      let t1 = performance.now();
+      await recordOurs(extra[k]);
+      ours.push(performance.now() - t1);
+      t1 = performance.now();
+      native.insert(extra[k]);
+      nat.push(performance.now() - t1);
+    }
+    const total = pipeline.getStats().totals.runs;
+    if (total !== n + WARMUP + INSERTS) throw new Error(`after recording: ${total} runs, expected more`);
+    const sum = (a) => a.reduce((x, y) => x + y, 0);
+    out.record = {
+      median: median(ours),
+      p99: quantile(ours, 0.99),
+      max: Math.max(...ours),
+      perSec: 1000 / (sum(ours) / ours.length),
+    };
+    out.native = {
+      median: median(nat),
+      p99: quantile(nat, 0.99),
+      max: Math.max(...nat),
+      perSec: 1000 / (sum(nat) / nat.length),
+    };
+
+    progress(`N=${n}: getStats x${STATS_CALLS}, exportDataset x${EXPORT_CALLS}`);
+    t = performance.now();
+    const stats = pipeline.getStats();
+    out.statsFirstMs = performance.now() - t;
+    const statsTimes = [];
+    for (let k = 0; k < STATS_CALLS; k++) {
+      t = performance.now();
+      pipeline.getStats();
+      statsTimes.push(performance.now() - t);
+    }
+    out.statsMs = median(statsTimes);
+    out.statsMaxMs = Math.max(...statsTimes);
+    out.byRole = stats.totals.byRole;
+
+    const exportTimes = [];
+    for (let k = 0; k < EXPORT_CALLS; k++) {
+      t = performance.now();
+      const res = await pipeline.exportDataset('coder');
+      exportTimes.push(performance.now() - t);
+      out.exported = res.count;
+    }
+    out.exportFirstMs = exportTimes[0];
+    out.exportMs = median(exportTimes);
+    out.exportMiB = fileMiB(path.join(agent, 'sft', 'coder_sft.jsonl'));
+    out.rssEndMiB = rssMiB();
+
+    progress(`N=${n}: close (final save)`);
+    [, out.closeMs, out.closeStallMs] = await timed(() => pipeline.close());
+    pipeline = undefined;
+    out.dbMiB = fileMiB(path.join(agent, 'experience.db'));
+    native.db.pragma('wal_checkpoint(TRUNCATE)');
+    native.db.close();
+    native = undefined;
+    out.nativeDbMiB = fileMiB(nativeFile);
+
+    progress(`N=${n}: reopen (load the saved database) and close again`);
+    gc();
+    [pipeline, out.reopenMs, out.reopenStallMs] = await timed(() =>
+      LearningPipeline.open(path.join(tmp, 'ours'), opts),
+    );
+    const again = pipeline.getStats().totals.runs;
+    if (again !== n + WARMUP + INSERTS)
+      throw new Error(`reopened with ${again} runs, expected ${n + WARMUP + INSERTS}`);
+    out.rssReopenMiB = rssMiB();
+    [, out.recloseMs, out.recloseStallMs] = await timed(() => pipeline.close());
+    pipeline = undefined;
+  } finally {
+    try {
+      await pipeline?.close();
+    } catch {
+      // already reported by the failure that brought us here
+    }
+    native?.db.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parent: run each size in a child, print, write BENCHMARKS.md.
+
+const f0 = (x) => (x === undefined ? '—' : x.toFixed(0));
+const f1 = (x) => (x === undefined ? '—' : x.toFixed(1));
+const f2 = (x) => (x === undefined ? '—' : x.toFixed(2));
+const kn = (n) => (n >= 1000 ? `${n / 1000}k` : String(n));
+
+function table(header, rows) {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |';
+  return [line(header), '| ' + w.map((x) => '-'.repeat(x)).join(' | ') + ' |', ...rows.map(line)].join('\n');
+}
+
+function tables(results) {
+  const rec = table(
+    [
+      'N',
+      'ours median ms',
+      'ours p99 ms',
+      'ours runs/s',
+      'native median ms',
+      'native p99 ms',
+      'native runs/s',
+      'ratio median',
+      'ratio p99',
+    ],
+    results.map((r) => [
+      kn(r.n),
+      f2(r.record.median),
+      f2(r.record.p99),
+      f0(r.record.perSec),
+      f2(r.native.median),
+      f2(r.native.p99),
+      f0(r.native.perSec),
+      f2(r.record.median / r.native.median) + '×',
+      f2(r.record.p99 / r.native.p99) + '×',
+    ]),
+  );
+  const reads = table(
+    ['N', 'getStats median ms', 'getStats max ms', 'export 1k median ms', 'export first ms', 'examples'],
+    results.map((r) => [
+      kn(r.n),
+      f2(r.statsMs),
+      f2(r.statsMaxMs),
+      f0(r.exportMs),
+      f0(r.exportFirstMs),
+      r.exported,
+    ]),
+  );
+  const life = table(
+    [
+      'N',
+      'open ms',
+      'open stall ms',
+      'close ms',
+      'close stall ms',
+      'reopen ms',
+      'reopen stall ms',
+      're-close ms',
+      'native prefill ms',
+    ],
+    results.map((r) => [
+      kn(r.n),
+      f0(r.openMs),
+      f0(r.openStallMs),
+      f0(r.closeMs),
+      f0(r.closeStallMs),
+      f0(r.reopenMs),
+      f0(r.reopenStallMs),
+      f0(r.recloseMs),
+      f0(r.nativePrefillMs),
+    ]),
+  );
+  const mem = table(
+    [
+      'N',
+      'RSS base MiB',
+      'RSS after open MiB',
+      'RSS end MiB',
+      'RSS reopened MiB',
+      'experience.db MiB',
+      'native .db MiB',
+      'inbox file MiB',
+    ],
+    results.map((r) => [
+      kn(r.n),
+      f0(r.rssBaseMiB),
+      f0(r.rssOpenMiB),
+      f0(r.rssEndMiB),
+      f0(r.rssReopenMiB),
+      f1(r.dbMiB),
+      f1(r.nativeDbMiB),
+      f1(r.inboxMiB),
+    ]),
+  );
+  return { rec, reads, life, mem };
+}
+
+function verdicts(results) {
+  const at = results.find((r) => r.n === TARGET.at) ?? results[results.length - 1];
+  if (!at) return [];
+  const ratio = at.record.median / at.native.median;
+  const mark = (ok) => (ok ? 'met' : '**missed**');
+  return [
+    `- recordRun median ≤ ${TARGET.ratio}× native at ${kn(at.n)}: ${f2(ratio)}× — ${mark(ratio <= TARGET.ratio)}`,
+    `- getStats ≤ ${TARGET.statsMs} ms at ${kn(at.n)}: ${f2(at.statsMs)} ms — ${mark(at.statsMs <= TARGET.statsMs)}`,
+    `- exportDataset (1,000 examples) ≤ ${TARGET.exportMs} ms at ${kn(at.n)}: ${f0(at.exportMs)} ms — ${mark(at.exportMs <= TARGET.exportMs)}`,
+  ];
+}
+
+function git(args) {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function markdown(results, machine, t) {
+  return `# Storage benchmarks
+
+Produced by \`npm run bench\` (\`test/bench/run.mjs\`); rerun it to update this file. Machines are noisy: read the
+medians and the ours/native ratios, not single numbers.
+
+- Commit: \`${machine.commit}\`${machine.dirty}
+- Date: ${new Date().toISOString()}
+- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}
+- Sizes: ${results.map((r) => kn(r.n)).join(', ')}; ${INSERTS} measured inserts per size after ${WARMUP} warm-up ones
+
+## Targets
+
+${verdicts(results).join('\n')}
+
+## recordRun against native SQLite
+
+${t.rec}
+
+**ours**: \`await pipeline.recordRun(...)\` with 2 KB input + 2 KB output: validation, one JSONL line appended to
+\`.agent/inbox/\` and fdatasync'ed, the reward, the insert into the in-memory sql.js database (runs row, text row,
+arm-sum trigger). The batched save of the database file is not part of the call. **native**: better-sqlite3 with the
+same tables, indexes and trigger, \`journal_mode=WAL\`, \`synchronous=FULL\`, one transaction per run (run row + text
+row), the same rows. The two are interleaved call by call on the same disk. The batched save never runs inside the measured loop (each call
+completes without yielding to timers); what a save costs shows as **close** and its **stall** below. runs/s is 1000 / mean latency
+(sequential calls). Ratio = ours / native.
+
+## Reads
+
+${t.reads}
+
+**getStats**: \`pipeline.getStats()\` (what the sidebar and dashboard poll), median of ${STATS_CALLS} calls after one
+warm-up. **export**: \`await pipeline.exportDataset('coder')\` with \`autoExport.maxExamples\` 1000 (best-reward
+coder runs, deduplicated, secrets scrubbed, JSONL written atomically); median of ${EXPORT_CALLS} calls, and the first.
+
+## Open, save, close
+
+${t.life}
+
+**open**: \`LearningPipeline.open\` on a workspace whose inbox holds one JSONL file of N runs: ingest in one
+transaction plus the first atomic save of \`experience.db\` (this is also the import path for agents' own files).
+**stall**: longest time the event loop was blocked during it (the extension host freezes for that long).
+**close**: final save (whole-database image, temp file, fsync, rename). **reopen**: opening the saved database
+(read, integrity quick_check, nothing to ingest), then **re-close** with nothing changed. **native prefill**: the
+same N rows into better-sqlite3, 5,000 per transaction, row generation excluded (for scale only).
+
+## Memory and disk
+
+${t.mem}
+
+RSS is \`process.memoryUsage().rss\` after \`gc()\`, each size in a fresh process: **base** before opening,
+**after open** once the ingest is done (before the native baseline is opened), **end** after the recording,
+stats and exports (the native connection, a few MiB, is open then), **reopened** after loading the saved file.
+\`experience.db\` after the final close; native \`.db\` after a WAL checkpoint.
+`;
+}
+
+async function main() {
+  const childN = process.env.BENCH_CHILD;
+  if (childN) {
+    const result = await benchSize(Number(childN));
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
+  const sizes = process.env.BENCH_SIZES
+    ? process.env.BENCH_SIZES.split(',').map((s) => Number(s.trim().replace(/k$/i, '000')))
+    : DEFAULT_SIZES;
+  if (sizes.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`bad BENCH_SIZES: ${process.env.BENCH_SIZES}`);
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'core.js')))
+    throw new Error('dist/core.js is missing: npm run build');
+  const cpus = os.cpus();
+  const machine = { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memGiB: os.totalmem() / 2 ** 30 };
+  console.log(
+    `Storage benchmark: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB, Node ${process.version}`,
+  );
+  // Taken before the children run: dist/core.js was built from this tree by `npm run bench`.
+  machine.commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
+  machine.dirty = git(['status', '--porcelain', '--', 'src']) ? ' (with uncommitted changes under src/)' : '';
+  const results = [];
+  for (const n of sizes) {
+    console.log(`\nN = ${n} ...`);
+    const execArgv = process.execArgv.includes('--expose-gc')
+      ? process.execArgv
+      : [...process.execArgv, '--expose-gc'];
+    const child = spawnSync(process.execPath, [...execArgv, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_CHILD: String(n) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 16 * 2 ** 20,
+    });
+    if (child.status !== 0) throw new Error(`N=${n} failed (exit ${child.status ?? child.signal})`);
+    results.push(JSON.parse(child.stdout.trim().split('\n').pop()));
+  }
+  const t = tables(results);
+  console.log(
+    `\nrecordRun vs native (ms)\n${t.rec}\n\nReads\n${t.reads}\n\nOpen / close (ms)\n${t.life}\n\nMemory / disk\n${t.mem}\n`,
+  );
+  console.log(verdicts(results).join('\n'));
+  if (process.env.BENCH_NO_WRITE !== '1') {
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), markdown(results, machine, t));
+    console.log('\nWrote BENCHMARKS.md');
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
