@@ -61,6 +61,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const workspace = path.resolve(values.workspace ?? process.cwd());
   try {
+    if (command !== 'record' && command !== undefined && !fs.existsSync(path.join(workspace, '.agent'))) {
+      // Reading commands never create .agent/ in a folder that has none.
+      throw new LearningError(
+        `${workspace} has no .agent/ folder: nothing recorded here yet (or pass --workspace DIR).`,
+      );
+    }
     switch (command) {
       case 'record':
         expectArgs(rest, 0, 'record');

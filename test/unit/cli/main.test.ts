@@ -172,6 +172,16 @@ describe('agent-learning CLI', () => {
     });
   });
 
+  it('refuses stats, feedback and export in a folder with no .agent/, creating nothing', async () => {
+    for (const argv of [['stats'], ['feedback', 'r-1', 'accept'], ['export']]) {
+      const r = await cli([...argv, '--workspace', ws]);
+
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.match(r.err, /has no \.agent\/ folder/);
+    }
+    assert.deepEqual(fs.readdirSync(ws), []);
+  });
+
   it('uses the --workspace folder, not the current directory', async () => {
     const elsewhere = makeWorkspace();
     const cwd = process.cwd();
