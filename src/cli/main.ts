@@ -61,12 +61,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const workspace = path.resolve(values.workspace ?? process.cwd());
   try {
-    if (command !== 'record' && command !== undefined && !fs.existsSync(path.join(workspace, '.agent'))) {
-      // Reading commands never create .agent/ in a folder that has none.
-      throw new LearningError(
-        `${workspace} has no .agent/ folder: nothing recorded here yet (or pass --workspace DIR).`,
-      );
-    }
     switch (command) {
       case 'record':
         expectArgs(rest, 0, 'record');
@@ -101,6 +95,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 function withReward(run: RunRecord, config: LearningConfig): RunRecord {
   return { ...run, reward: computeReward(run, config.rewardWeights) };
+}
+
+/** Reading commands never create .agent/ in a folder that has none. */
+function requireAgentDir(workspace: string): void {
+  if (!fs.existsSync(path.join(workspace, '.agent'))) {
+    throw new LearningError(
+      `${workspace} has no .agent/ folder: nothing recorded here yet (or pass --workspace DIR).`,
+    );
+  }
 }
 
 function expectArgs(rest: string[], n: number, form: string): void {
@@ -158,6 +161,7 @@ async function ingestIfUnowned(workspace: string, agentDir: string, io: Io): Pro
 }
 
 async function feedback(workspace: string, runId: string, verdict: string, io: Io): Promise<number> {
+  requireAgentDir(workspace);
   const pipeline = await LearningPipeline.open(workspace, {
     pollIntervalMs: 0,
     log: (l) => io.err(l + '\n'),
@@ -172,6 +176,7 @@ async function feedback(workspace: string, runId: string, verdict: string, io: I
 }
 
 async function stats(workspace: string, json: boolean, io: Io): Promise<number> {
+  requireAgentDir(workspace);
   const pipeline = await LearningPipeline.open(workspace, {
     pollIntervalMs: 0,
     log: (l) => io.err(l + '\n'),
@@ -187,6 +192,7 @@ async function stats(workspace: string, json: boolean, io: Io): Promise<number> 
 
 async function exportCmd(workspace: string, role: string | undefined, io: Io): Promise<number> {
   if (role !== undefined) checkRole(role);
+  requireAgentDir(workspace);
   const pipeline = await LearningPipeline.open(workspace, {
     pollIntervalMs: 0,
     log: (l) => io.out(l + '\n'),

@@ -118,6 +118,7 @@ describe('agent-learning CLI', () => {
     });
 
     it('exits 1 for a run id it does not know', async () => {
+      await recordOne({ input: 'i', output: 'o', compile: true });
       const r = await cli(['feedback', 'r-no-such-run', 'accept', '--workspace', ws]);
 
       assert.equal(r.code, 1);
