@@ -19,8 +19,10 @@ export interface PolicySettings {
   algorithm: Algorithm;
   epsilon: number;
   random: () => number;
-  /** Breaks ties between equally good arms; lower wins (e.g. cost). Default: none. */
-  tieBreak?: (a: string, b: string) => number;
+  /** An arm's cost: among arms whose score is within `tolerance` of the best, the cheapest wins. */
+  cost?: (id: string) => number;
+  /** Reward points a cheaper arm may trail the best score by and still be chosen. Default 0 (ties only). */
+  tolerance?: number;
 }
 
 /** Picks one of `arms` (at least one). Rewards are in [0, 1]. */
@@ -55,22 +57,21 @@ export function mean(a: Arm): number {
   return a.n === 0 ? 0 : a.rewardSum / a.n;
 }
 
+/**
+ * The best-scoring arm; with costs, the cheapest arm scoring within `tolerance` of it. Ties: random. `score` is
+ * called once per arm (Thompson's scores are random draws).
+ */
 function best(arms: Arm[], score: (a: Arm) => number, s: PolicySettings): string {
-  let top: Arm[] = [];
-  let topScore = -Infinity;
-  for (const a of arms) {
-    const v = score(a);
-    if (v > topScore + 1e-12) {
-      top = [a];
-      topScore = v;
-    } else if (Math.abs(v - topScore) <= 1e-12) top.push(a);
+  const scored = arms.map((a) => ({ id: a.id, v: score(a) }));
+  const top = Math.max(...scored.map((x) => x.v));
+  let near = scored.filter((x) => x.v >= top - (s.cost ? (s.tolerance ?? 0) : 0) - 1e-12);
+  if (s.cost && near.length > 1) {
+    const cheapest = Math.min(...near.map((x) => s.cost!(x.id)));
+    near = near.filter((x) => s.cost!(x.id) === cheapest);
+    const bestOfCheap = Math.max(...near.map((x) => x.v));
+    near = near.filter((x) => x.v >= bestOfCheap - 1e-12);
   }
-  if (top.length > 1 && s.tieBreak) {
-    top.sort((a, b) => s.tieBreak!(a.id, b.id));
-    const first = top[0]!.id;
-    top = top.filter((a) => s.tieBreak!(a.id, first) === 0);
-  }
-  return pick(top, s.random).id;
+  return pick(near, s.random).id;
 }
 
 function pick<T>(items: T[], random: () => number): T {

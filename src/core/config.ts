@@ -31,6 +31,8 @@ const configSchema = z
         epsilon: unit.default(0.1),
         variants: z.array(z.string().min(1).max(64)).min(1).default(['default', 'detailed', 'concise']),
         algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
+        /** Learn from the last N runs only (so a variant that got worse is noticed); 0: all history. */
+        window: z.number().int().min(0).default(0),
       })
       .strict()
       .prefault({}),
@@ -40,6 +42,9 @@ const configSchema = z
         /** USD per 1,000 tokens: 0.002 is $2 per 1M tokens, as the seed's comment says. */
         maxCostPerToken: z.number().min(0).default(0.002),
         algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
+        window: z.number().int().min(0).default(0),
+        /** A cheaper model is preferred while its (sampled) reward is within this many points of the best. */
+        costTolerance: unit.default(0),
       })
       .strict()
       .prefault({}),

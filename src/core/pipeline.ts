@@ -183,7 +183,7 @@ export class LearningPipeline {
     if (role !== undefined) checkRole(role);
     this.maybeReloadConfig();
     const { promptBandit } = this.config;
-    const stats = this.armStats('prompt', role);
+    const stats = this.armStats('prompt', role, undefined, promptBandit.window);
     const arms = this.promptVariants.map((v) => toArm(v.id, stats));
     const choice = chooseArm(arms, { ...promptBandit, random: this.random });
     const arm = arms.find((a) => a.id === choice.id)!;
@@ -214,13 +214,14 @@ export class LearningPipeline {
       (m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap,
     );
     if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
-    const stats = this.armStats('model', role, complexity);
+    const stats = this.armStats('model', role, complexity, modelRouter.window);
     const arms = eligible.map((m) => toArm(m.id, stats));
     const cost = new Map(eligible.map((m) => [m.id, m.costPer1kTokens]));
     const choice = chooseArm(arms, {
       ...modelRouter,
       random: this.random,
-      tieBreak: (a, b) => cost.get(a)! - cost.get(b)!,
+      cost: (id) => cost.get(id)!,
+      tolerance: modelRouter.costTolerance,
     });
     const arm = arms.find((a) => a.id === choice.id)!;
     const model = eligible.find((m) => m.id === choice.id)!;
@@ -525,9 +526,17 @@ export class LearningPipeline {
     return result;
   }
 
-  private armStats(kind: 'prompt' | 'model', role: string | undefined, tier?: string): Map<string, ArmStats> {
+  private armStats(
+    kind: 'prompt' | 'model',
+    role: string | undefined,
+    tier: string | undefined,
+    window: number,
+  ): Map<string, ArmStats> {
     const db = this.durable?.db;
-    if (db) return new Map(db.armStats(kind, role, tier).map((s) => [s.arm, s]));
+    if (db) {
+      const stats = window > 0 ? db.windowArmStats(kind, role, tier, window) : db.armStats(kind, role, tier);
+      return new Map(stats.map((s) => [s.arm, s]));
+    }
     return mirrorArmStats(kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model, role ?? '*');
   }
 

@@ -371,6 +371,46 @@ export class Store {
     }));
   }
 
+  /**
+   * Arm sums over the last `window` runs only (of one role, or all; for models, of one tier plus untiered runs).
+   * Reads at most `window` rows through the (role, pk) index: selection stays O(window + arms), not O(runs).
+   */
+  windowArmStats(
+    kind: ArmKind,
+    role: string | undefined,
+    tier: string | undefined,
+    window: number,
+  ): ArmStats[] {
+    const arm = kind === 'prompt' ? 'prompt_id' : 'model_id';
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (role !== undefined) {
+      where.push('role = ?');
+      params.push(role);
+    }
+    if (tier !== undefined) {
+      where.push('(complexity = ? OR complexity IS NULL)');
+      params.push(tier);
+    }
+    params.push(window);
+    return this.all(
+      `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`,
+      `SELECT arm, COUNT(*), SUM(reward), SUM(reward * reward), COALESCE(SUM(cost_tokens), 0),
+         COALESCE(SUM(duration_ms), 0)
+       FROM (SELECT ${arm} AS arm, reward, cost_tokens, duration_ms FROM runs
+             ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY pk DESC LIMIT ?)
+       GROUP BY arm ORDER BY arm`,
+      params,
+    ).map((r) => ({
+      arm: r[0] as string,
+      n: r[1] as number,
+      rewardSum: r[2] as number,
+      rewardSq: r[3] as number,
+      costSum: r[4] as number,
+      durationSum: r[5] as number,
+    }));
+  }
+
   /** Run counts per role, from the arm sums (O(arms)). */
   runsPerRole(): Map<string, number> {
     return new Map(

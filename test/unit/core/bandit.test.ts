@@ -94,7 +94,7 @@ describe('chooseArm', () => {
     assert.deepEqual(chooseArm(arms, settings({ algorithm: 'ucb1' })), { id: 'good', reason: 'exploit' });
   });
 
-  it('tieBreak picks the cheaper arm among arms with equal means', () => {
+  it('picks the cheapest arm among arms with equal means', () => {
     const cost: Record<string, number> = { pricey: 0.01, cheap: 0.0005, mid: 0.002 };
     const arms: Arm[] = [
       { id: 'pricey', n: 10, rewardSum: 8 },
@@ -102,9 +102,24 @@ describe('chooseArm', () => {
       { id: 'mid', n: 20, rewardSum: 16 },
     ];
 
-    const counts = tally(arms, settings({ epsilon: 0, tieBreak: (a, b) => cost[a]! - cost[b]! }), 500);
+    const counts = tally(arms, settings({ epsilon: 0, cost: (id) => cost[id]! }), 500);
 
     assert.deepEqual([...counts], [['cheap', 500]]);
+  });
+
+  it('prefers a cheaper arm within the cost tolerance of the best, and only within it', () => {
+    const cost: Record<string, number> = { best: 0.01, near: 0.001, far: 0.0001 };
+    const arms: Arm[] = [
+      { id: 'best', n: 1000, rewardSum: 850 },
+      { id: 'near', n: 1000, rewardSum: 840 },
+      { id: 'far', n: 1000, rewardSum: 600 },
+    ];
+    const greedy = (tolerance: number) =>
+      chooseArm(arms, settings({ epsilon: 0, cost: (id) => cost[id]!, tolerance })).id;
+
+    assert.equal(greedy(0), 'best');
+    assert.equal(greedy(0.02), 'near');
+    assert.equal(greedy(0.3), 'far');
   });
 
   it('gives the only arm with reason only-choice', () => {

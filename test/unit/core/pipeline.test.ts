@@ -86,6 +86,33 @@ describe('LearningPipeline', () => {
     });
   });
 
+  describe('with a window', () => {
+    it('learns from the last `window` runs only, so a prompt that got worse loses its lead', async () => {
+      writeAgentFile(ws, 'learning-config.json', { promptBandit: { epsilon: 0, window: 20 } });
+      await open();
+      const record = (promptId: string, good: boolean) =>
+        pipeline.recordRun('t', 'model-a', promptId, { input: 'i', output: 'o', compile: good });
+      for (let i = 0; i < 50; i++) {
+        await record('detailed', true);
+        await record('default', i % 2 === 0);
+        await record('concise', false);
+      }
+      assert.equal(pipeline.selectPrompt().id, 'detailed');
+
+      // detailed breaks; over all history it would still lead (50 good of 57), over the last 20 runs it does not.
+      for (let i = 0; i < 7; i++) {
+        await record('detailed', false);
+        await record('default', true);
+        await record('concise', false);
+      }
+
+      const chosen = pipeline.selectPrompt();
+      assert.equal(chosen.id, 'default');
+      assert.equal(chosen.count, 7);
+      assert.equal(chosen.meanReward, 1);
+    });
+  });
+
   describe('recordFeedback', () => {
     it("raises an accepted run's reward and moves the prompt and model averages with it", async () => {
       await open();
