@@ -124,6 +124,14 @@ const configSchema = z
 export type LearningConfig = z.output<typeof configSchema>;
 export type LearningConfigInput = z.input<typeof configSchema>;
 
+/** JSON Schema of the config file (what a user may write: every key optional), for the editor's validation. */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'Agent Learning configuration (.agent/learning-config.json)',
+  };
+}
+
 export function defaultConfig(): LearningConfig {
   return configSchema.parse({});
 }
@@ -136,7 +144,8 @@ export function parseConfig(value: unknown, file = 'learning-config.json'): Lear
 }
 
 /** JSON text → value, with syntax errors and schema errors located by line and column. */
-export function parseJsonFile<T>(text: string, file: string, schema: z.ZodType<T>): T {
+export function parseJsonFile<T>(raw: string, file: string, schema: z.ZodType<T>): T {
+  const text = raw.replace(/^\uFEFF/, ''); // editors may save a byte-order mark; JSON.parse would reject it
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   if (errors.length > 0 || !root) {

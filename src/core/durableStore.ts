@@ -14,7 +14,7 @@ import { checkRole } from './names';
 import { computeReward, type RewardWeights } from './reward';
 import { checkVerdict, toRunRecord, validateRunArgs, type RunRecord, type Verdict } from './runResult';
 import { loadSqlJs } from './sqljs';
-import { SCHEMA_VERSION, Store } from './store';
+import { SCHEMA_VERSION, Store, type InboxProgress } from './store';
 
 export interface DurableStoreOptions {
   agentDir: string;
@@ -31,6 +31,13 @@ export interface DurableStoreOptions {
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
 
+interface InboxFileState extends InboxProgress {
+  size: number;
+  mtimeMs: number;
+  /** The last read reached the end of the data. */
+  complete: boolean;
+}
+
 const LOCK_TOUCH_MS = 30_000;
 
 /**
@@ -44,6 +51,8 @@ function crashPoint(name: string): void {
 }
 /** Own journal entries after which a save is started at once, bounding replay after a crash (~0.2 ms each). */
 const MAX_UNSAVED_ENTRIES = 5_000;
+/** Verdicts for runs that never arrived are dropped after this long. */
+const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
 /** The longest pause between saves while runs come in. */
 const MAX_SAVE_DELAY_MS = 5 * 60_000;
 
@@ -56,7 +65,10 @@ export class DurableStore {
   private readonly writer: InboxWriter;
   private readonly dbFile: string;
   private readonly inboxDir: string;
-  private offsets = new Map<string, number>();
+  /** Inbox files seen (by name from the directory listing), how far they are read, and what they looked like. */
+  private files = new Map<string, InboxFileState>();
+  /** Progress from the saved database, consulted only for names the directory actually lists. */
+  private savedProgress = new Map<string, InboxProgress>();
   /** This process's rotated journal files, removed once the save that contains their entries is on disk. */
   private sealed: string[] = [];
   private dirty = false;
@@ -84,18 +96,24 @@ export class DurableStore {
     const SQL = await loadSqlJs();
     fs.mkdirSync(path.join(opts.agentDir, 'inbox'), { recursive: true });
     const ds = new DurableStore(SQL, opts);
-    if (ds.lock.tryAcquire()) {
-      ds.removeTempFiles();
-      ds.loadSnapshot(true);
-      ds.offsets = ds.store.inboxProgress();
-      const applied = ds.ingestInbox();
-      if (applied > 0 || !fs.existsSync(ds.dbFile)) {
-        ds.dirty = true;
-        await ds.save();
+    try {
+      if (ds.lock.tryAcquire()) {
+        ds.removeTempFiles();
+        ds.loadSnapshot(true);
+        ds.savedProgress = ds.store.inboxProgress();
+        const applied = ds.ingestInbox();
+        if (applied > 0 || !fs.existsSync(ds.dbFile)) {
+          ds.dirty = true;
+          // A failed save is not fatal: everything is still in the journals, and the next save retries.
+          await ds.save().catch((err) => ds.saveFailed(err));
+        }
+      } else {
+        ds.loadSnapshot(false);
+        ds.ingestInbox();
       }
-    } else {
-      ds.loadSnapshot(false);
-      ds.ingestInbox();
+    } catch (err) {
+      ds.lock.release();
+      throw err;
     }
     if (opts.pollIntervalMs > 0) {
       ds.pollTimer = setInterval(() => {
@@ -122,7 +140,7 @@ export class DurableStore {
   record(entry: RunEntry & { id: string; createdAt: number }): RunRecord {
     this.assertOpen();
     this.writer.append(entry, () => crashPoint('append-partial'));
-    const { record } = this.applyRun(entry, this.writer.currentFile, -1);
+    const { record } = this.applyRun(entry);
     this.changed();
     return record;
   }
@@ -155,45 +173,66 @@ export class DurableStore {
       path.basename(this.writer.currentFile),
       ...this.sealed.map((f) => path.basename(f)),
     ]);
+    const listed = new Set(names);
+    for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
     let runs = 0;
     let verdicts = 0;
+    const now = this.opts.now();
     for (const name of names) {
       if (this.isOwner && own.has(name)) continue;
       const file = path.join(this.inboxDir, name);
-      const from = this.offsets.get(name) ?? 0;
-      const { lines, size, mtimeMs, ...read } = readInboxFile(file, from);
-      let endOffset = read.endOffset;
-      if (endOffset < size && !writerMayAppend(name, mtimeMs, this.opts.now())) {
-        // Its writer is gone mid-line (killed during an append): that run never resolved, so nothing is lost.
-        this.opts.log(`⚠️ Ignored an incomplete last line in inbox/${name} (its writer stopped mid-write).`);
-        endOffset = size;
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        continue;
       }
-      if (lines.length === 0 && endOffset === from) continue;
-      this.store.transaction(() => {
-        for (const line of lines) {
-          const where = from === 0 ? `line ${line.lineNumber}` : `byte ${line.offset}`;
-          if (line.error || !line.entry) {
-            this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
-            continue;
-          }
-          try {
-            if (line.entry.type === 'run') {
-              if (this.applyRun(line.entry, file, line.offset).inserted) runs++;
-            } else {
-              this.applyFeedback(
-                line.entry.runId,
-                checkVerdict(line.entry.verdict),
-                line.entry.at ?? this.opts.now(),
-              );
-              verdicts++;
+      const known = this.files.get(name) ?? this.savedProgress.get(name);
+      const sameFile = known !== undefined && known.ino === st.ino && known.birth === st.birthtimeMs;
+      const previous = this.files.get(name);
+      if (previous && sameFile && previous.size === st.size && previous.mtimeMs === st.mtimeMs) continue; // unchanged
+      let from = sameFile ? known.offset : 0;
+      if (from > st.size) from = 0;
+      if (known && known.offset > 0 && from === 0) {
+        this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
+      }
+      const read = readInboxFile(file, from, !writerMayAppend(name, st.mtimeMs, now));
+      if (read.tornTail) {
+        // Its writer is gone mid-line (killed during an append): that entry never resolved, so nothing is lost.
+        this.opts.log(`⚠️ Ignored an incomplete last line in inbox/${name} (its writer stopped mid-write).`);
+      }
+      const identity = { ino: st.ino, birth: st.birthtimeMs };
+      if (read.lines.length > 0) {
+        this.store.transaction(() => {
+          for (const line of read.lines) {
+            const where = from === 0 ? `line ${line.lineNumber}` : `byte ${line.offset}`;
+            if (line.error || !line.entry) {
+              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
+              continue;
             }
-          } catch (err) {
-            this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
+            try {
+              if (line.entry.type === 'run') {
+                const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
+                if (this.applyRun({ ...line.entry, id }).inserted) runs++;
+              } else {
+                // A verdict written without a time counts from when it is first read.
+                this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
+                verdicts++;
+              }
+            } catch (err) {
+              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
+            }
           }
-        }
+        });
+      }
+      this.files.set(name, {
+        offset: read.endOffset,
+        ...identity,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        complete: read.endOffset >= read.dataEnd,
       });
-      this.offsets.set(name, endOffset);
-      if (this.isOwner) this.dirty = true;
+      if (this.isOwner && read.endOffset !== from) this.dirty = true;
     }
     if (runs + verdicts > 0) {
       if (this.isOwner) this.scheduleSave();
@@ -225,6 +264,16 @@ export class DurableStore {
       if (!this.dirty) fs.rmSync(this.writer.currentFile, { force: true });
       this.lock.release();
     }
+    // What is still in our journals (a reader's runs, or a failed save's) is left for the next owner, marked
+    // closed so it can be removed once ingested even while this process lives on.
+    this.writer.finish();
+    for (const file of this.sealed) {
+      try {
+        fs.renameSync(file, file.replace(/\.jsonl$/, '.closed.jsonl'));
+      } catch {
+        // already gone
+      }
+    }
     this.writer.close();
     this.closed = true;
     this.store.close();
@@ -232,8 +281,8 @@ export class DurableStore {
 
   // ---- applying entries ----
 
-  private applyRun(entry: RunEntry, file: string, offset: number): { record: RunRecord; inserted: boolean } {
-    const id = entry.id ?? derivedId(file, offset);
+  private applyRun(entry: RunEntry & { id: string }): { record: RunRecord; inserted: boolean } {
+    const id = entry.id;
     const { taskSlug, modelId, promptId, result } = validateRunArgs(
       entry.taskSlug,
       entry.modelId,
@@ -305,8 +354,10 @@ export class DurableStore {
     this.sealed.push(this.writer.rotate());
     const sealedNow = [...this.sealed];
     const finished = this.finishedInboxFiles();
-    for (const name of finished) this.offsets.delete(name);
-    this.store.setInboxProgress(this.offsets);
+    this.store.setInboxProgress(
+      new Map([...this.files].map(([name, f]) => [name, { offset: f.offset, ino: f.ino, birth: f.birth }])),
+    );
+    this.store.prunePendingFeedback(this.opts.now() - PENDING_FEEDBACK_MS);
     const image = this.store.export();
     this.dirty = false;
     this.unsavedEntries = 0;
@@ -315,32 +366,30 @@ export class DurableStore {
       await writeFileAtomic(this.dbFile, image, () => crashPoint('save-before-rename'));
     } catch (err) {
       this.dirty = true;
-      for (const name of finished)
-        this.offsets.set(name, readInboxFile(path.join(this.inboxDir, name), 0).size);
       throw err;
     }
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
     for (const file of sealedNow) fs.rmSync(file, { force: true });
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
-    for (const name of finished) fs.rmSync(path.join(this.inboxDir, name), { force: true });
+    for (const name of finished) {
+      // Checked again: a writer that appended during the save keeps its file (and the next read takes it).
+      const f = this.files.get(name);
+      const st = statOrUndefined(path.join(this.inboxDir, name));
+      if (f && st && st.size === f.size && st.mtimeMs === f.mtimeMs && st.ino === f.ino) {
+        fs.rmSync(path.join(this.inboxDir, name), { force: true });
+        this.files.delete(name);
+      }
+    }
     this.lastSaveMs = Date.now() - started;
   }
 
-  /** Foreign inbox files read to their end whose writers are gone: safe to delete once this save lands. */
+  /** Inbox files read to their end whose writers are gone: to be removed once this save is on disk. */
   private finishedInboxFiles(): string[] {
     const now = this.opts.now();
-    const done: string[] = [];
-    for (const [name, offset] of this.offsets) {
-      const file = path.join(this.inboxDir, name);
-      if (!fs.existsSync(file)) {
-        done.push(name);
-        continue;
-      }
-      const { endOffset, size, mtimeMs } = readInboxFile(file, offset);
-      if (endOffset === offset && size === offset && !writerMayAppend(name, mtimeMs, now)) done.push(name);
-    }
-    return done;
+    return [...this.files]
+      .filter(([name, f]) => f.complete && !writerMayAppend(name, f.mtimeMs, now))
+      .map(([name]) => name);
   }
 
   // ---- ownership and snapshots ----
@@ -372,12 +421,14 @@ export class DurableStore {
   /** The previous owner has gone: load what it saved, ingest everything (our own journal too), and save. */
   private promote(): number {
     this.opts.log('🔒 This process now owns the experience database.');
+    this.removeTempFiles();
     this.loadSnapshot(true);
-    this.offsets = this.store.inboxProgress();
+    this.savedProgress = this.store.inboxProgress();
+    this.files = new Map();
     // Our journal so far is read like any other file this once, then removed with the save.
     const former = this.writer.rotate();
     const applied = this.ingestInbox();
-    this.offsets.delete(path.basename(former));
+    this.files.delete(path.basename(former));
     this.sealed.push(former);
     this.dirty = true;
     void this.save().catch((e) => this.saveFailed(e));
@@ -414,7 +465,7 @@ export class DurableStore {
     this.store?.close();
     this.store = opened;
     this.snapshotStamp = before;
-    if (!asOwner) this.offsets = new Map();
+    if (!asOwner) this.files = new Map();
   }
 
   private removeTempFiles(): void {
@@ -429,15 +480,21 @@ export class DurableStore {
   }
 }
 
-/** Stable id for an entry an agent wrote without one, so replaying the same file never duplicates it. */
-function derivedId(file: string, offset: number): string {
-  return (
-    'in-' +
-    createHash('sha256')
-      .update(`${path.basename(file)}:${offset}`)
-      .digest('hex')
-      .slice(0, 20)
-  );
+/**
+ * Stable id for an entry an agent wrote without one: the same line of the same file always gets the same id (so
+ * replays never duplicate it), and a new file under a reused name gets new ones.
+ */
+function derivedId(name: string, file: { ino: number; birth: number }, offset: number, text: string): string {
+  const key = `${name}\0${file.ino}\0${file.birth}\0${offset}\0${text}`;
+  return 'in-' + createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function stamp(file: string): string {

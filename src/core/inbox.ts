@@ -31,9 +31,11 @@ export const inboxEntrySchema = z.discriminatedUnion('type', [
 export type InboxEntry = z.output<typeof inboxEntrySchema>;
 
 export interface InboxLine {
-  /** Byte offset of the line's start: with the file name, a stable identity for entries written without an id. */
+  /** Byte offset of the line's start. */
   offset: number;
   lineNumber: number;
+  /** The line as written, for a stable identity of entries written without an id. */
+  text: string;
   entry?: InboxEntry;
   error?: string;
 }
@@ -128,6 +130,24 @@ export class InboxWriter {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+
+  /**
+   * Closes the file for good and renames it `*.closed.jsonl`, so the owner may remove it once ingested even
+   * while this process lives on. Returns the new path, or undefined when nothing was ever written.
+   */
+  finish(): string | undefined {
+    this.close();
+    const closed = this.file.replace(/\.jsonl$/, '.closed.jsonl');
+    try {
+      fs.renameSync(this.file, closed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    syncDirectory(this.dir);
+    this.file = path.join(this.dir, newInboxFileName(this.now()));
+    return closed;
+  }
 }
 
 function writeAll(fd: number, data: Buffer, position: number): void {
@@ -135,63 +155,82 @@ function writeAll(fd: number, data: Buffer, position: number): void {
   while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
 }
 
+export interface InboxRead {
+  lines: InboxLine[];
+  /** Where the next read starts: after the last complete line (or after everything, once the writer is gone). */
+  endOffset: number;
+  /** Where the data ends: the file's size, or its first zero byte (a journal's preallocated tail). */
+  dataEnd: number;
+  /** The writer is gone and left a last line that is not valid JSON: a torn append, dropped. */
+  tornTail: boolean;
+}
+
 /**
- * Reads the complete lines of `file` from `fromOffset`; a trailing line without newline is left for later.
- * `size` is the end of the data: the file's size, or its first zero byte (the writer's preallocated tail).
+ * Reads the lines of `file` from `fromOffset`. A last line without a newline is left for later while its writer
+ * may still finish it; once `writerGone`, it is taken if it parses, and dropped as torn if it does not.
  */
-export function readInboxFile(
-  file: string,
-  fromOffset: number,
-): { lines: InboxLine[]; endOffset: number; size: number; mtimeMs: number } {
+export function readInboxFile(file: string, fromOffset: number, writerGone = false): InboxRead {
   let buf: Buffer;
-  let size: number;
-  let mtimeMs: number;
   try {
     const fd = fs.openSync(file, 'r');
     try {
-      const st = fs.fstatSync(fd);
-      size = st.size;
-      mtimeMs = st.mtimeMs;
-      if (size <= fromOffset) return { lines: [], endOffset: Math.min(size, fromOffset), size, mtimeMs };
+      const size = fs.fstatSync(fd).size;
+      if (size <= fromOffset) return { lines: [], endOffset: fromOffset, dataEnd: size, tornTail: false };
       buf = Buffer.alloc(size - fromOffset);
-      fs.readSync(fd, buf, 0, buf.length, fromOffset);
+      buf = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, fromOffset));
     } finally {
       fs.closeSync(fd);
     }
-    const zero = buf.indexOf(0);
-    if (zero >= 0) {
-      buf = buf.subarray(0, zero);
-      size = fromOffset + zero;
-    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      return { lines: [], endOffset: fromOffset, size: 0, mtimeMs: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { lines: [], endOffset: fromOffset, dataEnd: fromOffset, tornTail: false };
+    }
     throw err;
   }
+  const zero = buf.indexOf(0);
+  if (zero >= 0) buf = buf.subarray(0, zero);
+  const dataEnd = fromOffset + buf.length;
   const lines: InboxLine[] = [];
   let start = 0;
   let lineNumber = 0;
+  const take = (end: number) => {
+    lineNumber++;
+    const text = buf
+      .subarray(start, end)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trim();
+    const offset = fromOffset + start;
+    if (text !== '') lines.push(parseLine(text, offset, lineNumber));
+  };
   for (;;) {
     const nl = buf.indexOf(10, start);
     if (nl < 0) break;
-    lineNumber++;
-    const text = buf.subarray(start, nl).toString('utf8').trim();
-    const offset = fromOffset + start;
+    take(nl);
     start = nl + 1;
-    if (text === '') continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      lines.push({ offset, lineNumber, error: 'not valid JSON' });
-      continue;
-    }
-    const parsed = inboxEntrySchema.safeParse(json);
-    if (parsed.success) lines.push({ offset, lineNumber, entry: parsed.data });
-    else {
-      const issue = parsed.error.issues[0]!;
-      lines.push({ offset, lineNumber, error: `${issue.path.join('.') || 'entry'}: ${issue.message}` });
-    }
   }
-  return { lines, endOffset: fromOffset + start, size, mtimeMs };
+  let tornTail = false;
+  if (writerGone && start < buf.length) {
+    const tail = buf.subarray(start).toString('utf8').trim();
+    if (tail !== '' && parseLine(tail, fromOffset + start, lineNumber + 1).error === 'not valid JSON') {
+      tornTail = true;
+    } else {
+      take(buf.length);
+    }
+    start = buf.length;
+  }
+  return { lines, endOffset: fromOffset + start, dataEnd, tornTail };
+}
+
+function parseLine(text: string, offset: number, lineNumber: number): InboxLine {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { offset, lineNumber, text, error: 'not valid JSON' };
+  }
+  const parsed = inboxEntrySchema.safeParse(json);
+  if (parsed.success) return { offset, lineNumber, text, entry: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  return { offset, lineNumber, text, error: `${issue.path.join('.') || 'entry'}: ${issue.message}` };
 }

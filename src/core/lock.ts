@@ -11,6 +11,9 @@ interface LockContent {
   since: number;
 }
 
+/** Nonces of the locks this process holds (a process may hold locks of several workspaces). */
+const HELD_HERE = new Set<string>();
+
 /** A lock from another host whose file has not been touched for this long is considered abandoned. */
 const FOREIGN_STALE_MS = 2 * 60_000;
 
@@ -28,7 +31,10 @@ export class WriterLock {
   tryAcquire(): boolean {
     if (this.held) return true;
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (this.create()) return (this.held = true);
+      if (this.create()) {
+        HELD_HERE.add(this.nonce);
+        return (this.held = true);
+      }
       const current = readLock(this.file);
       if (current === 'missing') continue;
       if (!isStale(this.file, current)) return false;
@@ -43,6 +49,7 @@ export class WriterLock {
     const current = readLock(this.file);
     if (current === 'missing' || current === 'unreadable' || current.nonce !== this.nonce) {
       this.held = false;
+      HELD_HERE.delete(this.nonce);
     }
     return this.held;
   }
@@ -55,12 +62,14 @@ export class WriterLock {
       fs.utimesSync(this.file, now, now);
     } catch {
       this.held = false;
+      HELD_HERE.delete(this.nonce);
     }
   }
 
   release(): void {
     if (!this.held) return;
     this.held = false;
+    HELD_HERE.delete(this.nonce);
     const current = readLock(this.file);
     if (current !== 'missing' && current !== 'unreadable' && current.nonce === this.nonce) {
       fs.rmSync(this.file, { force: true });
@@ -140,8 +149,30 @@ function isStale(file: string, lock: LockContent | 'unreadable'): boolean {
     // A writer killed between creating and filling the file; give a live one a moment to finish writing.
     return ageMs(file) > 5_000;
   }
-  if (lock.host === os.hostname()) return !isProcessAlive(lock.pid);
+  if (lock.host === os.hostname()) {
+    // Our own pid: live if one of this process's locks holds it, else left before a restart that reused the pid.
+    if (lock.pid === process.pid) return !HELD_HERE.has(lock.nonce);
+    if (!isProcessAlive(lock.pid)) return true;
+    // A live process with that pid that started after the lock was taken is not the one that took it.
+    const started = processStartMs(lock.pid);
+    return started !== undefined && started > lock.since + 1_000;
+  }
   return ageMs(file) > FOREIGN_STALE_MS;
+}
+
+/** When a process started (Linux, from /proc); undefined where that cannot be told. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime, in clock ticks since boot) comes after the parenthesised command name.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const btime = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
+    if (!btime || !Number.isFinite(ticks)) return undefined;
+    return Number(btime[1]) * 1000 + (ticks / 100) * 1000; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
 }
 
 function ageMs(file: string): number {

@@ -6,6 +6,13 @@ import * as path from 'node:path';
 import { chooseArm, mean, type Arm, type Reason } from './bandit';
 import { defaultConfig, readConfigFile, type LearningConfig } from './config';
 import { DurableStore } from './durableStore';
+import {
+  preferredArm,
+  rewardSeries,
+  withInterval,
+  type ArmSummaryWithInterval,
+  type RewardSeries,
+} from './insights';
 import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
 import { Emitter } from './events';
 import { checkRole } from './names';
@@ -91,6 +98,19 @@ export interface LearningStats {
   events: LearningEvent[];
 }
 
+export interface Insights {
+  /** Average reward of the 100 runs before the last 100 (the trend's baseline); null with fewer than 200. */
+  previousAvgReward: number | null;
+  models: ArmSummaryWithInterval[];
+  prompts: ArmSummaryWithInterval[];
+  /** The prompt the bandit would exploit now. */
+  preferredPrompt: string | undefined;
+  rewardSeries: RewardSeries[];
+  /** USD per 1,000 tokens of the configured models. */
+  modelCosts: Record<string, number>;
+  automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
+}
+
 export interface TrainingDue {
   role: string;
   dataset: string;
@@ -112,6 +132,8 @@ export class LearningPipeline {
   private configStamp = '';
   private configCheckedAt = 0;
   private promptVariants: PromptVariant[] = [];
+  /** The `variants` written in prompt_variants.json by the user (kept as written when we rewrite the file). */
+  private promptFileVariants: { id: string; text?: string }[] = [];
   private modelVariants: ModelVariant[] = DEFAULT_MODELS;
   private promptFileOk = true;
   private modelFileOk = true;
@@ -287,15 +309,11 @@ export class LearningPipeline {
     const v = checkVerdict(verdict);
     if (typeof runId !== 'string' || runId === '') throw new LearningError('recordFeedback needs a run id.');
     const durable = await this.openStore();
-    if (durable.isOwner && !durable.db.getRun(runId)) {
-      durable.ingestInbox(); // it may still be waiting in another process's journal
+    if (!durable.db.getRun(runId)) {
+      durable.sync(); // it may still be waiting in another process's journal
       if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
     }
-    const reward = durable.feedback(runId, v, this.now());
-    if (reward === undefined) {
-      // Another process owns the database and has not ingested the run yet: the verdict waits in the inbox.
-      return { id: runId, reward: NaN };
-    }
+    const reward = durable.feedback(runId, v, this.now())!;
     this.log(`👍 Feedback for run ${runId}: ${v} (reward: ${reward.toFixed(2)})`);
     this.afterChange('local');
     const run = durable.db.getRun(runId);
@@ -361,7 +379,7 @@ export class LearningPipeline {
           model_name: m.arm,
           avg_reward: m.rewardSum / m.n,
           count: m.n,
-          avg_cost: m.costSum / m.n,
+          avg_cost: m.costN ? m.costSum / m.costN : 0,
         }))
         .sort((a, b) => b.avg_reward - a.avg_reward),
       promptPerformance: prompts
@@ -371,6 +389,46 @@ export class LearningPipeline {
       roles,
       recentRuns: db.recentRuns(20),
       events: db.events(50),
+    };
+  }
+
+  /** Intervals, trends and reward series for the dashboard; computed from aggregates, downsampled in SQL. */
+  getInsights(maxPointsPerRole = 500): Insights {
+    const db = this.durable?.db;
+    const { autoExport, autoTrain, autoDeploy, enabled } = this.config;
+    const automation = {
+      autoExport: enabled && autoExport.enabled,
+      autoTrain: enabled && autoTrain.enabled,
+      autoDeploy: enabled && autoDeploy.enabled,
+    };
+    const modelCosts = Object.fromEntries(this.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
+    if (!db) {
+      return {
+        previousAvgReward: null,
+        models: [],
+        prompts: [],
+        preferredPrompt: undefined,
+        rewardSeries: [],
+        modelCosts,
+        automation,
+      };
+    }
+    const prompts = db.armStats('prompt', undefined);
+    const window = this.config.promptBandit.window;
+    const current = window > 0 ? db.windowArmStats('prompt', undefined, undefined, window) : prompts;
+    return {
+      previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
+      models: db
+        .armStats('model', undefined)
+        .map(withInterval)
+        .sort((a, b) => b.avgReward - a.avgReward),
+      prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
+      preferredPrompt: preferredArm(
+        this.promptVariants.map((v) => toArm(v.id, new Map(current.map((c) => [c.arm, c])))),
+      ),
+      rewardSeries: rewardSeries(db, db.runsPerRole(), maxPointsPerRole),
+      modelCosts,
+      automation,
     };
   }
 
@@ -476,7 +534,8 @@ export class LearningPipeline {
   private maybeAutoExport(role: string): void {
     const db = this.durable?.db;
     const { enabled, autoExport } = this.config;
-    if (!db || !enabled || !autoExport.enabled) return;
+    // Only the owner: its export event is saved, and two windows must not both export (and train).
+    if (!db || !this.durable!.isOwner || !enabled || !autoExport.enabled) return;
     const last = db.lastEvent('export', role);
     const watermark = ((last?.data ?? {}) as { watermarkPk?: number }).watermarkPk ?? 0;
     if (db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
@@ -544,6 +603,8 @@ export class LearningPipeline {
     const db = this.durable?.db;
     if (!db) return;
     this.mirrorsDirty = false;
+    // Pick up the user's latest edits first: their part of the files is written back as they left it.
+    if (this.filesStamp() !== this.configStamp) this.loadConfig();
     const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
       const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
       for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
@@ -554,6 +615,7 @@ export class LearningPipeline {
       if (this.promptFileOk) {
         writePromptMirror(
           path.join(this.agentDir, 'prompt_variants.json'),
+          this.promptFileVariants,
           this.promptVariants,
           this.config.promptBandit.algorithm,
           summaries('prompt'),
@@ -572,16 +634,20 @@ export class LearningPipeline {
     } catch (err) {
       this.log(`⚠️ Could not write the variants files: ${describe(err)}`);
     }
+    this.configStamp = this.filesStamp();
+  }
+
+  private filesStamp(): string {
+    return ['learning-config.json', 'prompt_variants.json', 'model_variants.json']
+      .map((f) => fileStamp(path.join(this.agentDir, f)))
+      .join('|');
   }
 
   private maybeReloadConfig(): void {
     const t = Date.now();
     if (t - this.configCheckedAt < 1000) return;
     this.configCheckedAt = t;
-    const stampNow = ['learning-config.json', 'prompt_variants.json', 'model_variants.json']
-      .map((f) => fileStamp(path.join(this.agentDir, f)))
-      .join('|');
-    if (stampNow !== this.configStamp) this.loadConfig();
+    if (this.filesStamp() !== this.configStamp) this.loadConfig();
   }
 
   /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */
@@ -591,9 +657,7 @@ export class LearningPipeline {
   }
 
   private loadConfig(): void {
-    this.configStamp = ['learning-config.json', 'prompt_variants.json', 'model_variants.json']
-      .map((f) => fileStamp(path.join(this.agentDir, f)))
-      .join('|');
+    this.configStamp = this.filesStamp();
     this.configCheckedAt = Date.now();
     const errors: ConfigError[] = [];
     try {
@@ -606,6 +670,7 @@ export class LearningPipeline {
     try {
       promptFile = readPromptVariants(path.join(this.agentDir, 'prompt_variants.json'));
       this.promptFileOk = true;
+      this.promptFileVariants = promptFile?.variants ?? [];
       this.mirrorStats.prompt = promptFile?.stats;
       this.promptVariants = mergePrompts(this.config.promptBandit.variants, promptFile?.variants);
     } catch (err) {
@@ -662,6 +727,7 @@ function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
       rewardSum: s.meanReward * s.n,
       rewardSq: 0,
       costSum: 0,
+      costN: 0,
       durationSum: 0,
     });
   }

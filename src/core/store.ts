@@ -54,21 +54,23 @@ const MIGRATIONS: string[] = [
     reward_sum REAL NOT NULL,
     reward_sq REAL NOT NULL,
     cost_sum REAL NOT NULL,
+    -- runs that reported a cost: an average over the others would count them as free
+    cost_n INTEGER NOT NULL,
     duration_sum REAL NOT NULL,
     PRIMARY KEY (kind, role, tier, arm)
   ) WITHOUT ROWID;
 
   CREATE TRIGGER runs_after_insert AFTER INSERT ON runs BEGIN
     INSERT INTO arm_stats VALUES ('prompt', NEW.role, '*', NEW.prompt_id, 1, NEW.reward, NEW.reward * NEW.reward,
-        COALESCE(NEW.cost_tokens, 0), COALESCE(NEW.duration_ms, 0))
+        COALESCE(NEW.cost_tokens, 0), NEW.cost_tokens IS NOT NULL, COALESCE(NEW.duration_ms, 0))
       ON CONFLICT DO UPDATE SET n = n + 1, reward_sum = reward_sum + excluded.reward_sum,
         reward_sq = reward_sq + excluded.reward_sq, cost_sum = cost_sum + excluded.cost_sum,
-        duration_sum = duration_sum + excluded.duration_sum;
+        cost_n = cost_n + excluded.cost_n, duration_sum = duration_sum + excluded.duration_sum;
     INSERT INTO arm_stats VALUES ('model', NEW.role, COALESCE(NEW.complexity, '*'), NEW.model_id, 1, NEW.reward,
-        NEW.reward * NEW.reward, COALESCE(NEW.cost_tokens, 0), COALESCE(NEW.duration_ms, 0))
+        NEW.reward * NEW.reward, COALESCE(NEW.cost_tokens, 0), NEW.cost_tokens IS NOT NULL, COALESCE(NEW.duration_ms, 0))
       ON CONFLICT DO UPDATE SET n = n + 1, reward_sum = reward_sum + excluded.reward_sum,
         reward_sq = reward_sq + excluded.reward_sq, cost_sum = cost_sum + excluded.cost_sum,
-        duration_sum = duration_sum + excluded.duration_sum;
+        cost_n = cost_n + excluded.cost_n, duration_sum = duration_sum + excluded.duration_sum;
   END;
 
   CREATE TRIGGER runs_after_reward AFTER UPDATE OF reward ON runs BEGIN
@@ -89,7 +91,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX events_kind_role ON events (kind, role, id);
 
   -- How far each inbox file has been ingested (bytes), saved with the database it was ingested into.
-  CREATE TABLE inbox_progress (file TEXT PRIMARY KEY, offset INTEGER NOT NULL) WITHOUT ROWID;
+  -- ino/birth identify the file, so one replaced under the same name is read from its start.
+  CREATE TABLE inbox_progress (
+    file TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    birth REAL NOT NULL
+  ) WITHOUT ROWID;
 
   -- Feedback that arrived before its run (written by another process, not ingested yet).
   CREATE TABLE pending_feedback (run_id TEXT PRIMARY KEY, verdict TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
@@ -104,6 +112,8 @@ export interface ArmStats {
   rewardSum: number;
   rewardSq: number;
   costSum: number;
+  /** Runs that reported a cost. */
+  costN: number;
   durationSum: number;
 }
 
@@ -135,6 +145,12 @@ export interface ExportCandidate {
   reward: number;
   input: string;
   output: string;
+}
+
+export interface InboxProgress {
+  offset: number;
+  ino: number;
+  birth: number;
 }
 
 /** Why a database could not be used as ours. */
@@ -321,6 +337,11 @@ export class Store {
     return { verdict: row[0] as Verdict, at: row[1] as number };
   }
 
+  /** Drops verdicts for runs that never arrived (a mistyped id), once older than `before`. */
+  prunePendingFeedback(before: number): void {
+    this.run('prunePending', 'DELETE FROM pending_feedback WHERE at < ?', [before]);
+  }
+
   lastRunId(): string | undefined {
     return this.one('lastRun', 'SELECT id FROM runs ORDER BY pk DESC LIMIT 1', [])?.[0] as string | undefined;
   }
@@ -358,7 +379,7 @@ export class Store {
     if (tier !== undefined) params.push(tier);
     return this.all(
       `armStats:${role === undefined}:${tier === undefined}`,
-      `SELECT arm, SUM(n), SUM(reward_sum), SUM(reward_sq), SUM(cost_sum), SUM(duration_sum) FROM arm_stats
+      `SELECT arm, SUM(n), SUM(reward_sum), SUM(reward_sq), SUM(cost_sum), SUM(cost_n), SUM(duration_sum) FROM arm_stats
        WHERE kind = ? ${roleClause} ${tierClause} GROUP BY arm ORDER BY arm`,
       params,
     ).map((r) => ({
@@ -367,7 +388,8 @@ export class Store {
       rewardSum: r[2] as number,
       rewardSq: r[3] as number,
       costSum: r[4] as number,
-      durationSum: r[5] as number,
+      costN: r[5] as number,
+      durationSum: r[6] as number,
     }));
   }
 
@@ -396,7 +418,7 @@ export class Store {
     return this.all(
       `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`,
       `SELECT arm, COUNT(*), SUM(reward), SUM(reward * reward), COALESCE(SUM(cost_tokens), 0),
-         COALESCE(SUM(duration_ms), 0)
+         COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0)
        FROM (SELECT ${arm} AS arm, reward, cost_tokens, duration_ms FROM runs
              ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY pk DESC LIMIT ?)
        GROUP BY arm ORDER BY arm`,
@@ -407,7 +429,8 @@ export class Store {
       rewardSum: r[2] as number,
       rewardSq: r[3] as number,
       costSum: r[4] as number,
-      durationSum: r[5] as number,
+      costN: r[5] as number,
+      durationSum: r[6] as number,
     }));
   }
 
@@ -435,6 +458,30 @@ export class Store {
       avgCost: (r[2] as number | null) ?? 0,
       avgDuration: (r[3] as number | null) ?? 0,
     };
+  }
+
+  /** Average reward of the `limit` runs before the most recent `skip`; null when there are none. */
+  earlierAvgReward(skip: number, limit: number): number | null {
+    const r = this.one(
+      'earlierAvg',
+      'SELECT COUNT(*), AVG(reward) FROM (SELECT reward FROM runs ORDER BY pk DESC LIMIT ? OFFSET ?)',
+      [limit, skip],
+    )!;
+    return (r[0] as number) < limit ? null : (r[1] as number);
+  }
+
+  /**
+   * A role's rewards in run order, averaged over buckets of `bucket` runs (aggregation in SQL, so a long
+   * history reaches a chart as a few hundred points).
+   */
+  rewardSeries(role: string, bucket: number): { run: number; at: number; reward: number }[] {
+    return this.all(
+      'rewardSeries',
+      `SELECT MAX(rn), MAX(created_at), AVG(reward) FROM (
+         SELECT ROW_NUMBER() OVER (ORDER BY pk) AS rn, created_at, reward FROM runs WHERE role = ?)
+       GROUP BY (rn - 1) / ? ORDER BY 1`,
+      [role, Math.max(1, Math.floor(bucket))],
+    ).map((r) => ({ run: r[0] as number, at: r[1] as number, reward: r[2] as number }));
   }
 
   /** High-quality runs of a role recorded after run `afterPk`. */
@@ -509,20 +556,25 @@ export class Store {
 
   // ---- inbox progress ----
 
-  inboxProgress(): Map<string, number> {
+  inboxProgress(): Map<string, InboxProgress> {
     return new Map(
-      this.all('inboxProgress', 'SELECT file, offset FROM inbox_progress', []).map((r) => [
+      this.all('inboxProgress', 'SELECT file, offset, ino, birth FROM inbox_progress', []).map((r) => [
         r[0] as string,
-        r[1] as number,
+        { offset: r[1] as number, ino: r[2] as number, birth: r[3] as number },
       ]),
     );
   }
 
-  setInboxProgress(progress: Map<string, number>): void {
+  setInboxProgress(progress: Map<string, InboxProgress>): void {
     this.transaction(() => {
       this.run('clearProgress', 'DELETE FROM inbox_progress', []);
-      for (const [file, offset] of progress) {
-        this.run('setProgress', 'INSERT INTO inbox_progress (file, offset) VALUES (?, ?)', [file, offset]);
+      for (const [file, p] of progress) {
+        this.run('setProgress', 'INSERT INTO inbox_progress (file, offset, ino, birth) VALUES (?, ?, ?, ?)', [
+          file,
+          p.offset,
+          p.ino,
+          p.birth,
+        ]);
       }
     });
   }

@@ -42,6 +42,8 @@ const promptFileSchema = z
     variants: z
       .array(z.object({ id: z.string().min(1).max(64), text: z.string().max(20_000).optional() }).strict())
       .default([]),
+    /** Written by us: the variants in use (config ids plus the file's), for the user to see. Never read. */
+    active: z.unknown().optional(),
     algorithm: z.string().optional(),
     stats: statsSchema.optional(),
     updatedAt: z.string().optional(),
@@ -104,18 +106,26 @@ export function mergePrompts(
   return [...byId.values()];
 }
 
+/**
+ * `variants` is the user's part and is written back exactly as read; `active`, `stats` and `updatedAt` are ours.
+ * The built-in variants stay in the config's list (promptBandit.variants), so removing one there removes it.
+ */
 export function writePromptMirror(
   file: string,
-  variants: PromptVariant[],
+  userVariants: { id: string; text?: string }[],
+  active: PromptVariant[],
   algorithm: Algorithm,
   stats: Record<string, ArmSummary[]>,
   now: number,
 ): void {
   writeMirror(file, {
     $comment:
-      'Edit "variants" to add prompts or change their text. "stats" is written by Agent Learning from .agent/experience.db.',
+      'Add prompts or override a prompt\'s text in "variants" ({"id": "...", "text": "..."}); remove built-in ones ' +
+      'from promptBandit.variants in learning-config.json. "active", "stats" and "updatedAt" are written by ' +
+      'Agent Learning from .agent/experience.db.',
+    variants: userVariants,
+    active,
     algorithm,
-    variants,
     stats,
     updatedAt: new Date(now).toISOString(),
   });

@@ -210,6 +210,33 @@ describe('durable store', function () {
     await owner.close();
   });
 
+  it('leaves auto-export to the owner, so two windows never both export', async () => {
+    fs.mkdirSync(path.join(dir, '.agent'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '.agent', 'learning-config.json'), '{"autoExport":{"minRuns":3}}');
+    const ownerLogs: string[] = [];
+    const owner = await LearningPipeline.open(dir, { ...quiet, log: (l) => ownerLogs.push(l) });
+    const other = await LearningPipeline.open(dir, quiet);
+    for (let i = 0; i < 3; i++) await other.recordRun('t', 'm', 'default', run(i));
+    assert.equal(fs.existsSync(path.join(dir, '.agent', 'sft', 'coder_sft.jsonl')), false);
+
+    await owner.ingestInbox();
+
+    assert.ok(
+      ownerLogs.includes('✅ Exported 3 coder examples to .agent/sft/coder_sft.jsonl'),
+      ownerLogs.join('\n'),
+    );
+    await other.close();
+    await owner.close();
+  });
+
+  it('averages cost over the runs that reported one', async () => {
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', { ...run(1), costTokens: 1000 });
+    await p.recordRun('t', 'm', 'default', run(2));
+    assert.equal(p.getStats().modelPerformance[0]!.avg_cost, 1000);
+    await p.close();
+  });
+
   it('ingests inbox lines an agent wrote itself, skips invalid ones with a located message, and never duplicates on replay', async () => {
     const inbox = path.join(dir, '.agent', 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
@@ -250,6 +277,113 @@ describe('durable store', function () {
     const again = await LearningPipeline.open(dir, quiet);
     assert.equal(again.getStats().totals.runs, 3);
     await again.close();
+  });
+
+  it('never deletes a file outside the inbox, whatever the saved progress says', async () => {
+    const first = await LearningPipeline.open(dir, quiet);
+    await first.recordRun('t', 'm', 'default', run(1));
+    await first.close();
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'keep me');
+    const st = fs.statSync(victim);
+    const db = new Database(path.join(dir, '.agent', 'experience.db'));
+    db.prepare('INSERT INTO inbox_progress (file, offset, ino, birth) VALUES (?, ?, ?, ?)').run(
+      '../../victim.txt',
+      st.size,
+      st.ino,
+      st.birthtimeMs,
+    );
+    db.close();
+
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(2));
+    await p.close();
+
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me');
+  });
+
+  it('reads a new file under a reused name as new, even with the same lines', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const line =
+      JSON.stringify({ type: 'run', taskSlug: 't', modelId: 'm', promptId: 'default', result: run(1) }) +
+      '\n';
+    fs.writeFileSync(path.join(inbox, 'agent.jsonl'), line);
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs, 1);
+
+    fs.rmSync(path.join(inbox, 'agent.jsonl'));
+    fs.writeFileSync(path.join(inbox, 'agent.jsonl'), line);
+    await p.ingestInbox();
+
+    assert.equal(p.getStats().totals.runs, 2);
+    await p.close();
+  });
+
+  it('reads a rewritten (shorter) file again from its start', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const entry = (i: number) =>
+      JSON.stringify({ type: 'run', taskSlug: `t${i}`, modelId: 'm', promptId: 'default', result: run(i) }) +
+      '\n';
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(file, entry(1) + entry(2));
+    const logs: string[] = [];
+    const p = await LearningPipeline.open(dir, { ...quiet, log: (l) => logs.push(l) });
+
+    fs.truncateSync(file, 0);
+    fs.appendFileSync(file, entry(3));
+    await p.ingestInbox();
+
+    assert.deepEqual(
+      p
+        .getStats()
+        .recentRuns.map((r) => r.taskSlug)
+        .sort(),
+      ['t1', 't2', 't3'],
+    );
+    assert.ok(logs.some((l) => l.includes('agent.jsonl was replaced or rewritten')));
+    await p.close();
+  });
+
+  it('takes a last line without a newline once its writer is gone, and removes the file after saving', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ type: 'run', taskSlug: 'last', modelId: 'm', promptId: 'default', result: run(1) }),
+    );
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    fs.utimesSync(file, longAgo, longAgo); // an agent's file untouched for ten minutes: its writer is done
+
+    const p = await LearningPipeline.open(dir, quiet);
+
+    assert.deepEqual(
+      p.getStats().recentRuns.map((r) => r.taskSlug),
+      ['last'],
+    );
+    await p.close();
+    assert.equal(fs.existsSync(file), false);
+  });
+
+  it('removes journals that dead writers left empty', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const dead = spawn('node', ['-e', '0']);
+    await exited(dead);
+    const host = os
+      .hostname()
+      .replace(/[^A-Za-z0-9.]/g, '_')
+      .slice(0, 64);
+    const journal = path.join(inbox, `0000000000001-${host}-${dead.pid}-0123abcd.jsonl`);
+    fs.writeFileSync(journal, Buffer.alloc(65536)); // preallocated, then killed before its first entry
+
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+
+    assert.deepEqual(fs.readdirSync(inbox), []);
   });
 
   it('applies feedback written to the inbox before its run was ingested', async () => {
@@ -344,6 +478,54 @@ describe('durable store', function () {
     const p = await LearningPipeline.open(dir, quiet);
     assert.equal(p.isOwner, true);
     await p.close();
+  });
+
+  it('takes over a lock that names its own pid but was not taken by it (a pid reused after a restart)', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    fs.writeFileSync(
+      path.join(agent, 'experience.db.lock'),
+      JSON.stringify({ pid: process.pid, host: os.hostname(), nonce: 'from-before-the-restart', since: 0 }),
+    );
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.isOwner, true);
+    await p.close();
+  });
+
+  it('takes over a lock whose pid now belongs to a process started after the lock was taken', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      fs.writeFileSync(
+        path.join(agent, 'experience.db.lock'),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'old', since: Date.now() - 3_600_000 }),
+      );
+      const p = await LearningPipeline.open(dir, quiet);
+      assert.equal(p.isOwner, true);
+      await p.close();
+    } finally {
+      other.kill();
+      await exited(other);
+    }
+  });
+
+  it('respects a lock held by a live process that took it', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      fs.writeFileSync(
+        path.join(agent, 'experience.db.lock'),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'theirs', since: Date.now() + 60_000 }),
+      );
+      const p = await LearningPipeline.open(dir, quiet);
+      assert.equal(p.isOwner, false);
+      await p.close();
+    } finally {
+      other.kill();
+      await exited(other);
+    }
   });
 
   it('writes a file any SQLite tool reads, with inputs and outputs kept apart from the stats columns', async () => {

@@ -417,10 +417,12 @@ describe('LearningPipeline', () => {
 
       const prompts = JSON.parse(fs.readFileSync(agentPath('prompt_variants.json'), 'utf8')) as {
         variants: { id: string; text: string }[];
+        active: { id: string; text: string }[];
         stats: Record<string, { id: string; n: number; meanReward: number }[]>;
       };
+      assert.deepEqual(prompts.variants, [], 'the user part starts empty');
       assert.deepEqual(
-        prompts.variants.map((v) => v.id),
+        prompts.active.map((v) => v.id),
         ['default', 'detailed', 'concise'],
       );
       assert.deepEqual(prompts.stats['*'], [{ id: 'detailed', n: 2, meanReward: 0.5 }]);
@@ -429,6 +431,38 @@ describe('LearningPipeline', () => {
         stats: Record<string, { id: string; n: number; meanReward: number }[]>;
       };
       assert.deepEqual(models.stats['*'], [{ id: 'model-a', n: 2, meanReward: 0.5 }]);
+    });
+
+    it('keeps what the user wrote in prompt_variants.json when it rewrites the stats', async () => {
+      await open();
+      await pipeline.recordRun('t', 'model-a', 'default', { input: 'a', output: 'b', compile: true });
+      await pipeline.flush();
+      const file = agentPath('prompt_variants.json');
+      const mine = { id: 'terse', text: 'Answer in one function.' };
+      const edited = JSON.parse(fs.readFileSync(file, 'utf8')) as { variants: object[] };
+      edited.variants.push(mine);
+      fs.writeFileSync(file, JSON.stringify(edited, null, 2));
+
+      await pipeline.recordRun('t', 'model-a', 'default', { input: 'c', output: 'd', compile: true });
+      await pipeline.close();
+
+      const after = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+        variants: object[];
+        active: { id: string }[];
+      };
+      assert.deepEqual(after.variants, [mine]);
+      assert.deepEqual(
+        after.active.map((v) => v.id),
+        ['default', 'detailed', 'concise', 'terse'],
+      );
+    });
+
+    it('drops a built-in prompt removed from promptBandit.variants, even after the mirror was written', async () => {
+      await open();
+      await pipeline.close();
+      writeAgentFile(ws, 'learning-config.json', { promptBandit: { variants: ['default'] } });
+      await open();
+      for (let i = 0; i < 10; i++) assert.equal(pipeline.selectPrompt().id, 'default');
     });
 
     it('keeps every run across a close and a reopen', async () => {
