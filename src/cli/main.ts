@@ -8,6 +8,12 @@ import { readConfigFile, defaultConfig, type LearningConfig } from '../core/conf
 import { LearningError, describe } from '../core/errors';
 import { InboxWriter } from '../core/inbox';
 import { WriterLock } from '../core/lock';
+import {
+  convertLora,
+  LORA_ARCHITECTURES,
+  LORA_OUT_TYPES,
+  type ConvertLoraOptions,
+} from '../core/loraConvert';
 import { checkRole } from '../core/names';
 import { LearningPipeline, type LearningStats } from '../core/pipeline';
 import { computeReward } from '../core/reward';
@@ -22,6 +28,10 @@ Commands:
                               A human verdict for a run
   stats [--json]              Rewards, model and prompt performance, progress per role
   export [--role R]           Write .agent/sft/{role}_sft.jsonl now (every role with runs when --role is omitted)
+  convert-lora <peft-dir> --out FILE.gguf [--arch qwen2|llama] [--outtype f32|f16] [--heads N] [--kv-heads N]
+                              Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
+                              --arch and, for llama, the head counts come from <peft-dir>/config.json when it
+                              holds the base model's config; --outtype defaults to f32, like llama.cpp's script
 
 Options:
   --workspace DIR             The folder that holds .agent/ (default: the current directory)
@@ -47,6 +57,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         role: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' },
+        arch: { type: 'string' },
+        outtype: { type: 'string' },
+        heads: { type: 'string' },
+        'kv-heads': { type: 'string' },
       },
     });
   } catch (err) {
@@ -78,6 +93,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'export':
         expectArgs(rest, 0, 'export');
         return await exportCmd(workspace, values.role, io);
+      case 'convert-lora':
+        expectArgs(rest, 1, 'convert-lora <peft-dir> --out FILE.gguf');
+        return await convertLoraCmd(rest[0]!, values, io);
       case undefined:
         throw new UsageError('a command is required');
       default:
@@ -120,7 +138,9 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
   try {
     config = readConfigFile(path.join(agentDir, 'learning-config.json'));
   } catch (err) {
-    io.err(`agent-learning: ${describe(err)} Rewards below use the default weights.\n`);
+    io.err(
+      `agent-learning: ${describe(err).replace(/ Fix the file;.*$/, '')} The runs are recorded; the rewards printed here use the default weights.\n`,
+    );
     config = defaultConfig();
   }
   const items = parseJsonInput(input);
@@ -208,6 +228,36 @@ async function exportCmd(workspace: string, role: string | undefined, io: Io): P
   } finally {
     await pipeline.close();
   }
+}
+
+async function convertLoraCmd(
+  peftDir: string,
+  values: { out?: string; arch?: string; outtype?: string; heads?: string; 'kv-heads'?: string },
+  io: Io,
+): Promise<number> {
+  if (!values.out) throw new UsageError('convert-lora needs --out FILE.gguf');
+  const oneOf = <T extends string>(value: string | undefined, allowed: readonly T[], flag: string) => {
+    if (value !== undefined && !(allowed as readonly string[]).includes(value))
+      throw new UsageError(`${flag} takes ${allowed.join(' or ')}`);
+    return value as T | undefined;
+  };
+  const count = (value: string | undefined, flag: string) => {
+    if (value !== undefined && !/^[1-9][0-9]{0,5}$/.test(value))
+      throw new UsageError(`${flag} takes a positive integer`);
+    return value === undefined ? undefined : Number(value);
+  };
+  const options: ConvertLoraOptions = {
+    arch: oneOf(values.arch, LORA_ARCHITECTURES, '--arch'),
+    outType: oneOf(values.outtype, LORA_OUT_TYPES, '--outtype'),
+    heads: count(values.heads, '--heads'),
+    kvHeads: count(values['kv-heads'], '--kv-heads'),
+  };
+  const r = await convertLora(path.resolve(peftDir), path.resolve(values.out), options);
+  io.out(
+    `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, lora_alpha ${r.alpha}, ` +
+      `${(r.bytes / 1e6).toFixed(1)} MB\n`,
+  );
+  return 0;
 }
 
 /** The seed's "Get Learning Stats" printout, plus progress per role. */

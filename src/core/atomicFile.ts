@@ -16,9 +16,12 @@ export async function writeFileAtomic(
   try {
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
+  } catch (err) {
     await handle.close();
+    await fs.promises.rm(tmp, { force: true }); // e.g. disk full: leave no half-written temp file behind
+    throw err;
   }
+  await handle.close();
   beforeRename?.();
   try {
     await fs.promises.rename(tmp, file);
@@ -35,9 +38,12 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string): vo
   try {
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {

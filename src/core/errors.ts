@@ -84,6 +84,20 @@ export class NoEligibleModelError extends LearningError {
   }
 }
 
+/** A PEFT adapter (or one of its files) cannot be converted to a GGUF adapter; no output was written. */
+export class ConvertError extends LearningError {
+  constructor(
+    /** The file (or folder) that is wrong. */
+    readonly file: string,
+    /** What is wrong and what to do next. */
+    readonly reason: string,
+    /** The tensor name or config key at fault, when there is one. */
+    readonly key?: string,
+  ) {
+    super(`Cannot convert ${file}${key === undefined ? '' : ` (${key})`}: ${reason} Nothing was written.`);
+  }
+}
+
 export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

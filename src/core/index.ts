@@ -2,6 +2,7 @@
 
 export { LearningPipeline } from './pipeline';
 export type {
+  Insights,
   LearningStats,
   PipelineOptions,
   RecordedRun,
@@ -10,10 +11,11 @@ export type {
   SelectedPrompt,
   TrainingDue,
 } from './pipeline';
-export { defaultConfig, parseConfig, ALGORITHMS } from './config';
+export { configJsonSchema, defaultConfig, parseConfig, ALGORITHMS } from './config';
 export type { LearningConfig, LearningConfigInput, Algorithm } from './config';
 export {
   ConfigError,
+  ConvertError,
   CorruptDatabaseError,
   InvalidInputError,
   LearningError,
@@ -30,3 +32,10 @@ export type { WebKnowledge } from './webKnowledge';
 export type { LearningEvent, RecentRun } from './store';
 export { inboxEntrySchema, InboxWriter } from './inbox';
 export type { InboxEntry } from './inbox';
+export {
+  convertLora,
+  LORA_ARCHITECTURES,
+  LORA_OUT_TYPES,
+  type ConvertLoraOptions,
+  type ConvertLoraResult,
+} from './loraConvert';
