@@ -19,6 +19,30 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/webview/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+    rules: {
+      // Page code is bundled for the browser: no vscode, no Node, and only types from the protocol and zod, so
+      // zod's runtime stays out of the webview bundles.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            'vscode',
+            { name: 'zod', allowTypeImports: true, message: 'Import only types in webview code.' },
+            { name: '../protocol', allowTypeImports: true, message: 'Import only types in webview code.' },
+          ],
+          patterns: [{ group: ['node:*'], message: 'Webview code runs in a browser.' }],
+        },
+      ],
+    },
+  },
+  {
+    // Injected into the Chromium test pages as source text.
+    files: ['test/webview/support/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },

@@ -1,6 +1,8 @@
 // The versioned API other extensions get from `vscode.extensions.getExtension('agent-learning.agent-learning').exports`.
 
-import type { LearningPipeline } from '../core/pipeline';
+import type * as vscode from 'vscode';
+import type { LearningPipeline, RecordedRun } from '../core/pipeline';
+import type { LearningService } from './learningService';
 
 export interface AgentLearningApi {
   readonly apiVersion: 1;
@@ -10,19 +12,20 @@ export interface AgentLearningApi {
   recordFeedback: LearningPipeline['recordFeedback'];
   getStats: LearningPipeline['getStats'];
   fetchWebKnowledge: LearningPipeline['fetchWebKnowledge'];
-  onDidRecordRun: LearningPipeline['onDidRecordRun'];
+  onDidRecordRun: vscode.Event<RecordedRun & { role: string; taskSlug: string }>;
 }
 
-export function agentApi(p: LearningPipeline): AgentLearningApi {
+/** Calls go to the pipeline of the folder in use at call time, so the API survives a folder switch. */
+export function agentApi(service: LearningService): AgentLearningApi {
   return {
     apiVersion: 1,
-    selectPrompt: (role) => p.selectPrompt(role),
-    selectModel: (complexity, maxCost, role) => p.selectModel(complexity, maxCost, role),
+    selectPrompt: (role) => service.pipeline.selectPrompt(role),
+    selectModel: (complexity, maxCost, role) => service.pipeline.selectModel(complexity, maxCost, role),
     recordRun: (taskSlug, modelId, promptId, result, role) =>
-      p.recordRun(taskSlug, modelId, promptId, result, role),
-    recordFeedback: (runId, verdict) => p.recordFeedback(runId, verdict),
-    getStats: () => p.getStats(),
-    fetchWebKnowledge: (card, query, library) => p.fetchWebKnowledge(card, query, library),
-    onDidRecordRun: p.onDidRecordRun,
+      service.pipeline.recordRun(taskSlug, modelId, promptId, result, role),
+    recordFeedback: (runId, verdict) => service.pipeline.recordFeedback(runId, verdict),
+    getStats: () => service.pipeline.getStats(),
+    fetchWebKnowledge: (card, query, library) => service.pipeline.fetchWebKnowledge(card, query, library),
+    onDidRecordRun: service.onDidRecordRun,
   };
 }

@@ -1,49 +1,161 @@
-// Command-palette commands over the pipeline. Agents that only call commands use recordRun/recordFeedback.
+// Command-palette commands (category "Agent Learning") and what the webviews' buttons ask for.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import type { LearningPipeline } from '../core/pipeline';
 import type { RunResult, Verdict } from '../core/runResult';
+import type { WebviewCommand, WebviewMessage } from '../protocol';
+import type { DashboardPanel } from './dashboardPanel';
+import type { LearningService } from './learningService';
+
+export const COMMAND_IDS: Record<WebviewCommand, string> = {
+  export: 'agentLearning.exportDataset',
+  train: 'agentLearning.train',
+  deploy: 'agentLearning.deploy',
+  openDashboard: 'agentLearning.openDashboard',
+  openConfig: 'agentLearning.openConfig',
+  showLog: 'agentLearning.showLog',
+};
 
 export function registerCommands(
   context: vscode.ExtensionContext,
-  pipeline: LearningPipeline,
+  service: LearningService,
+  dashboard: DashboardPanel,
   output: vscode.OutputChannel,
 ): void {
   const register = (id: string, fn: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
 
   register('agentLearning.showLog', () => output.show(true));
+  register('agentLearning.openDashboard', () => dashboard.show());
 
   register(
     'agentLearning.recordRun',
     (taskSlug: string, modelId: string, promptId: string, result: RunResult, role?: string) =>
-      pipeline.recordRun(taskSlug, modelId, promptId, result, role),
+      service.pipeline.recordRun(taskSlug, modelId, promptId, result, role),
+  );
+  register('agentLearning.recordFeedback', (runId: string, verdict: Verdict) =>
+    service.pipeline.recordFeedback(runId, verdict),
   );
 
-  register('agentLearning.recordFeedback', (runId: string, verdict: Verdict) =>
-    pipeline.recordFeedback(runId, verdict),
-  );
+  register('agentLearning.acceptLastRun', () => feedbackOnLastRun(service, 'accept'));
+  register('agentLearning.rejectLastRun', () => feedbackOnLastRun(service, 'reject'));
 
   register('agentLearning.exportDataset', async (roleArg?: string) => {
+    const pipeline = service.pipeline;
     await pipeline.whenReady();
     const roles = pipeline.roles();
     const role =
       roleArg ??
       (roles.length > 1
-        ? await vscode.window.showQuickPick(roles, { title: 'Export SFT dataset for which role?' })
+        ? await vscode.window.showQuickPick(roles, { title: 'Export the SFT dataset of which role?' })
         : roles[0]);
     if (!role) {
       void vscode.window.showInformationMessage('Agent Learning: no runs recorded yet, nothing to export.');
       return undefined;
     }
     try {
-      const result = await pipeline.exportDataset(role);
-      void vscode.window.showInformationMessage(`Agent Learning: exported ${result.count} ${role} examples.`);
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Exporting the ${role} SFT dataset…` },
+        () => pipeline.exportDataset(role),
+      );
+      const open = 'Open File';
+      void vscode.window
+        .showInformationMessage(`Agent Learning: exported ${result.count} ${role} examples.`, open)
+        .then(async (choice) => {
+          if (choice === open) await vscode.window.showTextDocument(vscode.Uri.file(result.file));
+        });
       return result;
     } catch (err) {
       void vscode.window.showErrorMessage(`Agent Learning: export failed: ${describe(err)}`);
       return undefined;
     }
   });
+
+  register('agentLearning.train', () => {
+    if (!requireTrust('Training')) return;
+    const { config } = service.pipeline.getConfig();
+    void vscode.window.showInformationMessage(
+      `Agent Learning: training is not built yet. It will train a LoRA adapter (rank ${config.autoTrain.loraRank}, ` +
+        `${config.autoTrain.epochs} epochs) on ${config.autoTrain.baseModel} from .agent/sft/{role}_sft.jsonl with ` +
+        'python/train_lora.py, in a terminal task.',
+    );
+  });
+
+  register('agentLearning.deploy', () => {
+    if (!requireTrust('Deploying')) return;
+    const { config } = service.pipeline.getConfig();
+    void vscode.window.showInformationMessage(
+      `Agent Learning: deploying is not built yet. It will write .agent/Modelfile.{role} and run ` +
+        `"ollama create ${config.autoDeploy.modelNamePrefix}-{role}" in a terminal task.`,
+    );
+  });
+
+  register('agentLearning.rollback', () => {
+    if (!requireTrust('Rolling back')) return;
+    void vscode.window.showInformationMessage('Agent Learning: there is no deployment to roll back yet.');
+  });
+
+  register('agentLearning.openConfig', async () => {
+    const folder = service.folder;
+    if (!folder) return;
+    const file = path.join(folder.uri.fsPath, '.agent', 'learning-config.json');
+    if (!fs.existsSync(file)) {
+      // Only on the user's request, and only when there is none: an empty object means "all defaults".
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, '{\n}\n', { flag: 'wx' });
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(file));
+  });
+
+  register('agentLearning.selectFolder', async () => {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const pick = await vscode.window.showQuickPick(
+      folders.map((f) => ({
+        label: f.name,
+        description: f.uri.fsPath,
+        picked: f === service.folder,
+        folder: f,
+      })),
+      { title: 'Record and learn in which folder?' },
+    );
+    if (pick) await service.switchTo(pick.folder);
+  });
+}
+
+/** What the sidebar's and dashboard's buttons ask the host for. */
+export function handleWebviewMessage(service: LearningService, message: WebviewMessage): unknown {
+  switch (message.type) {
+    case 'feedback':
+      return service.pipeline.recordFeedback(message.runId, message.verdict);
+    case 'command':
+      return vscode.commands.executeCommand(COMMAND_IDS[message.command]);
+    case 'ready':
+      return undefined;
+  }
+}
+
+async function feedbackOnLastRun(service: LearningService, verdict: Verdict): Promise<void> {
+  const pipeline = service.pipeline;
+  await pipeline.whenReady();
+  const id = pipeline.lastRunId();
+  if (!id) {
+    void vscode.window.showInformationMessage('Agent Learning: no run recorded yet.');
+    return;
+  }
+  const { reward } = await pipeline.recordFeedback(id, verdict);
+  vscode.window.setStatusBarMessage(
+    `Agent Learning: ${verdict === 'accept' ? 'accepted' : 'rejected'} the last run (reward ${reward.toFixed(2)})`,
+    4000,
+  );
+}
+
+function requireTrust(what: string): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window.showWarningMessage(
+    `Agent Learning: ${what} is disabled in an untrusted workspace, because it runs Python and Ollama on your ` +
+      'machine. Recording runs, feedback and the dashboard keep working. Trust the workspace to enable it.',
+  );
+  return false;
 }

@@ -1,31 +1,43 @@
-// Extension entry: wires the learning core into VS Code and returns the agent API. Behaviour lives in the core
-// and in the classes wired here; the sidebar, dashboard and training surfaces build on this.
+// Extension entry: creates the services, registers views, commands and the status bar, returns the agent API.
+// The database opens in the background; nothing here waits for it.
 
 import * as vscode from 'vscode';
-import { LearningPipeline } from '../core/pipeline';
 import { agentApi, type AgentLearningApi } from './api';
-import { registerCommands } from './commands';
-import { pickWorkspaceFolder } from './workspace';
+import { handleWebviewMessage, registerCommands } from './commands';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
+import { LearningService } from './learningService';
+import { RunNotifier } from './runNotifier';
+import { SIDEBAR_VIEW_ID, SidebarView } from './sidebarView';
+import { StatusBar } from './statusBar';
 
-export async function activate(context: vscode.ExtensionContext): Promise<AgentLearningApi | undefined> {
+let service: LearningService | undefined;
+
+export function activate(context: vscode.ExtensionContext): AgentLearningApi {
   const output = vscode.window.createOutputChannel('Agent Learning');
-  context.subscriptions.push(output);
-  const folder = pickWorkspaceFolder();
-  if (!folder) {
-    output.appendLine(
-      'Open a folder to record agent runs; Agent Learning keeps its data in <folder>/.agent/.',
-    );
-    return undefined;
-  }
-  const pipeline = new LearningPipeline(folder.uri.fsPath, { log: (line) => output.appendLine(line) });
-  pipeline.onProblem(
-    (problem) => void vscode.window.showWarningMessage(`Agent Learning: ${problem.message}`),
+  service = new LearningService(output, context.workspaceState);
+  const learning = service;
+  const onMessage = (message: Parameters<typeof handleWebviewMessage>[1]) =>
+    handleWebviewMessage(learning, message);
+  const dashboard = new DashboardPanel(context.extensionUri, learning, output, onMessage);
+  const sidebar = new SidebarView(context.extensionUri, learning, output, onMessage);
+  context.subscriptions.push(
+    output,
+    learning,
+    dashboard,
+    sidebar,
+    vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
+    new StatusBar(learning),
+    new RunNotifier(learning),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
-  context.subscriptions.push({ dispose: () => void pipeline.close() });
-  registerCommands(context, pipeline, output);
-  return agentApi(pipeline);
+  registerCommands(context, learning, dashboard, output);
+  learning.start();
+  return agentApi(learning);
 }
 
-export function deactivate(): void {
-  // Subscriptions (including the pipeline's close, which saves) are disposed by VS Code.
+/** VS Code waits for this promise: the final save of the database happens here. */
+export async function deactivate(): Promise<void> {
+  await service?.close();
+  service = undefined;
 }

@@ -659,9 +659,25 @@ async function main() {
   );
   console.log(verdicts(results).join('\n'));
   if (process.env.BENCH_NO_WRITE !== '1') {
-    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), markdown(results, machine, t));
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    fs.writeFileSync(file, markdown(results, machine, t) + otherSections(file));
     console.log('\nWrote BENCHMARKS.md');
   }
+}
+
+/**
+ * The other benchmarks' sections of BENCHMARKS.md (learning, conversion), each between its
+ * `<!-- name:start -->` and `<!-- name:end -->` markers, kept as they are: they are not ours.
+ */
+function otherSections(file) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  const sections = [...text.matchAll(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
+  return sections.map((section) => `\n${section}\n`).join('');
 }
 
 main().catch((err) => {

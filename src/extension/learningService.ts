@@ -1,0 +1,128 @@
+// Owns the LearningPipeline of the chosen workspace folder: opens it off the activation path, reloads config
+// files when they change, switches folders, and tells the views when anything changed.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LearningError } from '../core/errors';
+import { LearningPipeline, type RecordedRun } from '../core/pipeline';
+
+const FOLDER_KEY = 'agentLearning.folder';
+
+export class LearningService implements vscode.Disposable {
+  private current: { folder: vscode.WorkspaceFolder; pipeline: LearningPipeline; ready: boolean } | undefined;
+  private perPipeline: vscode.Disposable[] = [];
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly recorded = new vscode.EventEmitter<RecordedRun & { role: string; taskSlug: string }>();
+
+  /** Any change: data from any source, config, readiness, the folder. */
+  readonly onDidChange = this.changed.event;
+  readonly onDidRecordRun = this.recorded.event;
+
+  constructor(
+    private readonly output: vscode.OutputChannel,
+    private readonly memento: vscode.Memento,
+  ) {}
+
+  get folder(): vscode.WorkspaceFolder | undefined {
+    return this.current?.folder;
+  }
+
+  get ready(): boolean {
+    return this.current?.ready ?? false;
+  }
+
+  /** The pipeline, or an error that says why there is none. */
+  get pipeline(): LearningPipeline {
+    if (!this.current)
+      throw new LearningError('Open a folder first: Agent Learning keeps its data in <folder>/.agent/.');
+    return this.current.pipeline;
+  }
+
+  get hasPipeline(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Starts on the remembered folder, else the first with `.agent/`, else the first folder. */
+  start(): void {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const remembered = this.memento.get<string>(FOLDER_KEY);
+    const folder = folders.find((f) => f.uri.toString() === remembered) ?? pickFolder(folders);
+    if (folder) this.open(folder);
+  }
+
+  /** For changes the service cannot see itself (workspace trust granted). */
+  notifyChanged(): void {
+    this.changed.fire();
+  }
+
+  async switchTo(folder: vscode.WorkspaceFolder): Promise<void> {
+    if (this.current?.folder.uri.toString() === folder.uri.toString()) return;
+    await this.close();
+    await this.memento.update(FOLDER_KEY, folder.uri.toString());
+    this.open(folder);
+  }
+
+  async close(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    for (const d of this.perPipeline) d.dispose();
+    this.perPipeline = [];
+    await current?.pipeline.close();
+  }
+
+  dispose(): void {
+    void this.close();
+    this.changed.dispose();
+    this.recorded.dispose();
+  }
+
+  private open(folder: vscode.WorkspaceFolder): void {
+    const pipeline = new LearningPipeline(folder.uri.fsPath, { log: (line) => this.output.appendLine(line) });
+    const entry = { folder, pipeline, ready: false };
+    this.current = entry;
+    this.output.appendLine(`Agent Learning: using ${folder.uri.fsPath}/.agent`);
+    pipeline.whenReady().then(
+      () => {
+        entry.ready = true;
+        this.changed.fire();
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        this.output.appendLine(`❌ ${message}`);
+        void vscode.window.showErrorMessage(`Agent Learning: ${message}`);
+      },
+    );
+    const pattern = new vscode.RelativePattern(
+      folder,
+      '.agent/{learning-config,prompt_variants,model_variants}.json',
+    );
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+    const reload = () => {
+      pipeline.reloadConfig();
+      this.changed.fire();
+    };
+    this.perPipeline.push(
+      watcher,
+      watcher.onDidChange(reload),
+      watcher.onDidCreate(reload),
+      watcher.onDidDelete(reload),
+      toVsDisposable(pipeline.onDidChange(() => this.changed.fire())),
+      toVsDisposable(pipeline.onDidRecordRun((r) => this.recorded.fire(r))),
+      toVsDisposable(
+        pipeline.onProblem(
+          (problem) => void vscode.window.showWarningMessage(`Agent Learning: ${problem.message}`),
+        ),
+      ),
+    );
+    this.changed.fire();
+  }
+}
+
+export function pickFolder(folders: readonly vscode.WorkspaceFolder[]): vscode.WorkspaceFolder | undefined {
+  return folders.find((f) => fs.existsSync(path.join(f.uri.fsPath, '.agent'))) ?? folders[0];
+}
+
+function toVsDisposable(d: { dispose(): void }): vscode.Disposable {
+  return new vscode.Disposable(() => d.dispose());
+}

@@ -1,0 +1,84 @@
+// Builds the typed states the webviews render (src/protocol.ts) from the pipeline's stats and insights.
+
+import type { LearningPipeline } from '../core/pipeline';
+import {
+  PROTOCOL_VERSION,
+  type ArmView,
+  type DashboardState,
+  type SidebarState,
+  type TrainingProgress,
+} from '../protocol';
+
+export interface ViewContext {
+  workspaceName: string;
+  trusted: boolean;
+  ready: boolean;
+}
+
+export function sidebarState(p: LearningPipeline, ctx: ViewContext): SidebarState {
+  const stats = p.getStats();
+  const insights = p.getInsights(1);
+  const bestModel = insights.models[0];
+  const bestPrompt = insights.prompts[0];
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    kpis: {
+      runs: stats.totals.runs,
+      avgReward: stats.recentStats.avgReward,
+      previousAvgReward: insights.previousAvgReward,
+      avgCost: stats.recentStats.avgCost,
+      avgDuration: stats.recentStats.avgDuration,
+    },
+    roles: stats.roles.map((r) => ({
+      role: r.role,
+      runs: r.runs,
+      highQualitySinceExport: r.highQualitySinceExport,
+      exportThreshold: r.exportThreshold,
+      exportedExamples: r.exportedExamples,
+      trainThreshold: r.trainThreshold,
+      lastExport: r.lastExport,
+    })),
+    bestModel: bestModel ? armView(bestModel) : null,
+    bestPrompt: bestPrompt ? armView(bestPrompt) : null,
+    recentRuns: stats.recentRuns.slice(0, 10),
+    problems: p.problems().map((e) => e.message),
+  };
+}
+
+export function dashboardState(
+  p: LearningPipeline,
+  ctx: ViewContext,
+  training: TrainingProgress | null,
+): DashboardState {
+  const stats = p.getStats();
+  const insights = p.getInsights();
+  const { config } = p.getConfig();
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    totalRuns: stats.totals.runs,
+    rewardSeries: insights.rewardSeries,
+    models: insights.models.map((m) => ({
+      ...armView(m),
+      avgCostTokens: m.avgCostTokens,
+      costPer1kTokens: insights.modelCosts[m.id] ?? null,
+    })),
+    prompts: insights.prompts.map((x) => ({ ...armView(x), preferred: x.id === insights.preferredPrompt })),
+    automation: stats.roles.map((r) => ({
+      role: r.role,
+      autoExport: insights.automation.autoExport,
+      autoTrain: insights.automation.autoTrain,
+      autoDeploy: insights.automation.autoDeploy,
+      exportProgress: { current: r.highQualitySinceExport, threshold: config.autoExport.minRuns },
+      trainProgress: { current: r.exportedExamples, threshold: config.autoTrain.minExamples },
+      lastExport: r.lastExport,
+    })),
+    events: stats.events.map((e) => ({ id: e.id, at: e.at, kind: e.kind, role: e.role, message: e.message })),
+    training,
+  };
+}
+
+function armView(a: { id: string; avgReward: number; count: number; low: number; high: number }): ArmView {
+  return { id: a.id, avgReward: a.avgReward, count: a.count, low: a.low, high: a.high };
+}

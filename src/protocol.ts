@@ -1,0 +1,149 @@
+// The messages between the extension host and its webviews (sidebar, dashboard): one definition for both sides.
+// Host → webview messages carry plain data; webview → host messages are validated with zod on arrival.
+
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+export type Verdict = 'accept' | 'reject';
+
+export interface RunRow {
+  id: string;
+  createdAt: number;
+  taskSlug: string;
+  role: string;
+  modelId: string;
+  promptId: string;
+  reward: number;
+  human: Verdict | null;
+}
+
+export interface RoleProgressView {
+  role: string;
+  runs: number;
+  highQualitySinceExport: number;
+  exportThreshold: number;
+  exportedExamples: number;
+  trainThreshold: number;
+  lastExport: { at: number; count: number; file: string } | null;
+}
+
+export interface ArmView {
+  id: string;
+  avgReward: number;
+  count: number;
+  /** 95% interval of the mean reward (normal approximation), clamped to [0, 1]. */
+  low: number;
+  high: number;
+}
+
+export interface SidebarState {
+  version: typeof PROTOCOL_VERSION;
+  workspaceName: string;
+  /** False until the database is open. */
+  ready: boolean;
+  trusted: boolean;
+  kpis: {
+    runs: number;
+    avgReward: number;
+    /** Average reward of the 100 runs before the last 100, for the trend; null with fewer than 200 runs. */
+    previousAvgReward: number | null;
+    avgCost: number;
+    avgDuration: number;
+  };
+  roles: RoleProgressView[];
+  bestModel: ArmView | null;
+  bestPrompt: ArmView | null;
+  recentRuns: RunRow[];
+  /** Problems the user should see (invalid config, a database set aside). */
+  problems: string[];
+}
+
+export interface RewardPoint {
+  /** Run number within the role (1-based) at the end of the bucket. */
+  run: number;
+  at: number;
+  reward: number;
+  /** Rolling mean over the last 20 points. */
+  mean: number;
+}
+
+export interface ModelView extends ArmView {
+  avgCostTokens: number;
+  /** USD per 1,000 tokens from model_variants.json; null for models not listed there. */
+  costPer1kTokens: number | null;
+}
+
+export interface PromptView extends ArmView {
+  /** The variant the bandit would exploit now. */
+  preferred: boolean;
+}
+
+export interface AutomationView {
+  role: string;
+  autoExport: boolean;
+  autoTrain: boolean;
+  autoDeploy: boolean;
+  exportProgress: { current: number; threshold: number };
+  trainProgress: { current: number; threshold: number };
+  lastExport: { at: number; count: number; file: string } | null;
+}
+
+export interface EventView {
+  id: number;
+  at: number;
+  kind: string;
+  role: string | null;
+  message: string;
+}
+
+export interface TrainingProgress {
+  role: string;
+  step: number;
+  total: number;
+  loss: number | null;
+  etaS: number | null;
+}
+
+export interface DashboardState {
+  version: typeof PROTOCOL_VERSION;
+  workspaceName: string;
+  ready: boolean;
+  trusted: boolean;
+  totalRuns: number;
+  /** Reward over time per role, downsampled in SQL to at most ~500 points per role. */
+  rewardSeries: { role: string; points: RewardPoint[] }[];
+  models: ModelView[];
+  prompts: PromptView[];
+  automation: AutomationView[];
+  events: EventView[];
+  training: TrainingProgress | null;
+}
+
+/** Host → webview. */
+export type HostMessage =
+  | { type: 'sidebar'; state: SidebarState }
+  | { type: 'dashboard'; state: DashboardState }
+  | { type: 'training'; progress: TrainingProgress | null };
+
+export const WEBVIEW_COMMANDS = [
+  'export',
+  'train',
+  'deploy',
+  'openDashboard',
+  'openConfig',
+  'showLog',
+] as const;
+export type WebviewCommand = (typeof WEBVIEW_COMMANDS)[number];
+
+/** Webview → host, validated on arrival: a webview is a page, and a page's messages are input. */
+export const webviewMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({
+    type: z.literal('feedback'),
+    runId: z.string().min(1).max(200),
+    verdict: z.enum(['accept', 'reject']),
+  }),
+  z.object({ type: z.literal('command'), command: z.enum(WEBVIEW_COMMANDS) }),
+]);
+export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

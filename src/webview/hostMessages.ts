@@ -1,0 +1,142 @@
+// Reads what the extension host posts (src/protocol.ts's HostMessage): a message that does not match the protocol
+// is reported and dropped, never cast.
+
+import type {
+  ArmView,
+  AutomationView,
+  DashboardState,
+  EventView,
+  HostMessage,
+  ModelView,
+  PROTOCOL_VERSION,
+  PromptView,
+  RewardPoint,
+  RoleProgressView,
+  RunRow,
+  SidebarState,
+  TrainingProgress,
+} from '../protocol';
+import {
+  arrayOf,
+  isBoolean,
+  isNumber,
+  isRecord,
+  isString,
+  literal,
+  nullable,
+  object,
+  type Check,
+} from './guards';
+
+const isVersion: Check<typeof PROTOCOL_VERSION> = literal(1);
+
+const isLastExport = nullable(
+  object<{ at: number; count: number; file: string }>({ at: isNumber, count: isNumber, file: isString }),
+);
+
+const isRunRow = object<RunRow>({
+  id: isString,
+  createdAt: isNumber,
+  taskSlug: isString,
+  role: isString,
+  modelId: isString,
+  promptId: isString,
+  reward: isNumber,
+  human: nullable(literal('accept', 'reject')),
+});
+
+const isRoleProgress = object<RoleProgressView>({
+  role: isString,
+  runs: isNumber,
+  highQualitySinceExport: isNumber,
+  exportThreshold: isNumber,
+  exportedExamples: isNumber,
+  trainThreshold: isNumber,
+  lastExport: isLastExport,
+});
+
+const armShape = { id: isString, avgReward: isNumber, count: isNumber, low: isNumber, high: isNumber };
+const isArm = object<ArmView>(armShape);
+
+export const isSidebarState = object<SidebarState>({
+  version: isVersion,
+  workspaceName: isString,
+  ready: isBoolean,
+  trusted: isBoolean,
+  kpis: object<SidebarState['kpis']>({
+    runs: isNumber,
+    avgReward: isNumber,
+    previousAvgReward: nullable(isNumber),
+    avgCost: isNumber,
+    avgDuration: isNumber,
+  }),
+  roles: arrayOf(isRoleProgress),
+  bestModel: nullable(isArm),
+  bestPrompt: nullable(isArm),
+  recentRuns: arrayOf(isRunRow),
+  problems: arrayOf(isString),
+});
+
+export const isTrainingProgress = object<TrainingProgress>({
+  role: isString,
+  step: isNumber,
+  total: isNumber,
+  loss: nullable(isNumber),
+  etaS: nullable(isNumber),
+});
+
+const isProgress = object<{ current: number; threshold: number }>({ current: isNumber, threshold: isNumber });
+
+export const isDashboardState = object<DashboardState>({
+  version: isVersion,
+  workspaceName: isString,
+  ready: isBoolean,
+  trusted: isBoolean,
+  totalRuns: isNumber,
+  rewardSeries: arrayOf(
+    object<DashboardState['rewardSeries'][number]>({
+      role: isString,
+      points: arrayOf(object<RewardPoint>({ run: isNumber, at: isNumber, reward: isNumber, mean: isNumber })),
+    }),
+  ),
+  models: arrayOf(
+    object<ModelView>({ ...armShape, avgCostTokens: isNumber, costPer1kTokens: nullable(isNumber) }),
+  ),
+  prompts: arrayOf(object<PromptView>({ ...armShape, preferred: isBoolean })),
+  automation: arrayOf(
+    object<AutomationView>({
+      role: isString,
+      autoExport: isBoolean,
+      autoTrain: isBoolean,
+      autoDeploy: isBoolean,
+      exportProgress: isProgress,
+      trainProgress: isProgress,
+      lastExport: isLastExport,
+    }),
+  ),
+  events: arrayOf(
+    object<EventView>({
+      id: isNumber,
+      at: isNumber,
+      kind: isString,
+      role: nullable(isString),
+      message: isString,
+    }),
+  ),
+  training: nullable(isTrainingProgress),
+});
+
+/** The message if it is one the protocol defines, else undefined (with a warning naming its type). */
+export function readHostMessage(data: unknown): HostMessage | undefined {
+  if (isRecord(data)) {
+    if (data.type === 'sidebar' && isSidebarState(data.state)) return { type: 'sidebar', state: data.state };
+    if (data.type === 'dashboard' && isDashboardState(data.state))
+      return { type: 'dashboard', state: data.state };
+    if (data.type === 'training' && nullable(isTrainingProgress)(data.progress)) {
+      return { type: 'training', progress: data.progress };
+    }
+  }
+  const type = isRecord(data) && isString(data.type) ? `"${data.type}"` : typeof data;
+  console.warn(`Agent Learning: ignoring a message that is not in the protocol (type ${type.slice(0, 80)})`);
+  return undefined;
+}

@@ -1,0 +1,342 @@
+// The sidebar's content for one SidebarState: KPIs, progress per role, the best arms, recent runs with
+// Accept/Reject, and the actions; or the not-ready and first-run (how to connect an agent) states.
+
+import type { ArmView, RoleProgressView, RunRow, SidebarState, Verdict, WebviewCommand } from '../protocol';
+import { age } from './ageClock';
+import { button, h, icon, progress, type Child } from './dom';
+import { formatCount, formatDurationMs, formatReward, formatRewardDelta, truncate } from './format';
+
+export interface SidebarActions {
+  feedback(runId: string, verdict: Verdict): void;
+  command(command: WebviewCommand): void;
+}
+
+/** The window the KPIs' average reward is computed over (SidebarState.kpis, from the store's recentStats(100)). */
+const RECENT_WINDOW = 100;
+/** Rewards closer than this to the previous window's read as flat: two decimals is all the view shows. */
+const TREND_EPSILON = 0.005;
+
+export const API_SNIPPET = [
+  "const api = vscode.extensions.getExtension('agent-learning.agent-learning').exports;",
+  'const result = { input: prompt, output: code, compile: true, tests: { passed: 9, total: 10 } };',
+  "await api.recordRun(taskSlug, modelId, promptId, result, 'coder');",
+].join('\n');
+
+export const CLI_SNIPPET =
+  `echo '{"taskSlug":"fix-login","modelId":"qwen2.5-coder:7b","promptId":"default","role":"coder",` +
+  `"result":{"input":"…","output":"…","compile":true}}' | npx agent-learning record`;
+
+export function sidebarContent(
+  state: SidebarState | undefined,
+  actions: SidebarActions,
+  now: number,
+): Child[] {
+  if (!state) return [notice('loading~spin', 'Connecting to Agent Learning…')];
+  const problems = problemList(state.problems);
+  if (!state.ready) {
+    return [problems, notice('loading~spin', `Opening the experience database of ${state.workspaceName}…`)];
+  }
+  const restricted =
+    !state.trusted &&
+    notice(
+      'shield',
+      'Restricted Mode: recording and feedback work; training and deploy wait until you trust this workspace.',
+    );
+  if (state.kpis.runs === 0) return [problems, restricted, firstRun(state, actions)];
+  return [
+    problems,
+    restricted,
+    kpis(state),
+    actionBar(state, actions),
+    roleProgress(state.roles),
+    best(state.bestModel, state.bestPrompt),
+    recentRuns(state.recentRuns, actions, now),
+    footer(actions),
+  ];
+}
+
+function notice(codicon: string, text: string): HTMLElement {
+  const [name, modifier] = codicon.split('~');
+  return h(
+    'p',
+    { class: 'notice', attrs: { role: 'status' } },
+    icon(name ?? codicon, modifier ? `codicon-modifier-${modifier}` : ''),
+    h('span', {}, text),
+  );
+}
+
+function problemList(problems: string[]): Child {
+  if (problems.length === 0) return null;
+  return h(
+    'ul',
+    { class: 'problems', attrs: { 'aria-label': 'Problems' } },
+    ...problems.map((p) => h('li', { class: 'problem' }, icon('warning'), h('span', {}, p))),
+  );
+}
+
+function section(title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'section' }, h('h2', { class: 'section-title' }, title), ...children);
+}
+
+function firstRun(state: SidebarState, actions: SidebarActions): HTMLElement {
+  return h(
+    'section',
+    { class: 'section first-run' },
+    h('h2', { class: 'first-run-title' }, icon('plug'), h('span', {}, 'Connect your agent')),
+    h(
+      'p',
+      {},
+      `No runs recorded in ${state.workspaceName} yet. Agent Learning learns from the runs your coding agent ` +
+        'records: each run with its result (compile, tests, errors, your verdict) becomes a reward, and good runs ' +
+        'become training data.',
+    ),
+    h('h3', {}, 'From a VS Code extension'),
+    h(
+      'pre',
+      { class: 'snippet', attrs: { 'aria-label': 'Extension API example', tabindex: '0' } },
+      h('code', {}, API_SNIPPET),
+    ),
+    h('h3', {}, 'From a script or an agent outside VS Code'),
+    h(
+      'pre',
+      { class: 'snippet', attrs: { 'aria-label': 'Command line example', tabindex: '0' } },
+      h('code', {}, CLI_SNIPPET),
+    ),
+    h('p', { class: 'muted' }, 'Runs appear here as they arrive.'),
+    h(
+      'div',
+      { class: 'button-row' },
+      button({
+        label: 'Open Settings',
+        icon: 'gear',
+        focusKey: 'cmd:openConfig',
+        onClick: () => actions.command('openConfig'),
+      }),
+      button({
+        label: 'Show Log',
+        icon: 'output',
+        focusKey: 'cmd:showLog',
+        onClick: () => actions.command('showLog'),
+      }),
+    ),
+  );
+}
+
+function kpis(state: SidebarState): HTMLElement {
+  const { runs, avgReward, previousAvgReward, avgCost, avgDuration } = state.kpis;
+  const windowSize = Math.min(runs, RECENT_WINDOW);
+  return h(
+    'dl',
+    { class: 'kpis', attrs: { 'aria-label': 'Key figures' } },
+    kpi('runs', 'Runs', formatCount(runs)),
+    kpi('avg-reward', 'Avg reward', formatReward(avgReward), [
+      h('span', {}, `last ${formatCount(windowSize)}`),
+      trend(avgReward, previousAvgReward),
+    ]),
+    kpi('avg-cost', 'Avg cost', formatCount(avgCost), 'tokens per run'),
+    kpi('avg-duration', 'Avg duration', formatDurationMs(avgDuration), 'per run'),
+  );
+}
+
+function kpi(key: string, label: string, value: string, note: Child | Child[] = null): HTMLElement {
+  const notes = Array.isArray(note) ? note : [note];
+  return h(
+    'div',
+    { class: 'kpi', attrs: { 'data-kpi': key } },
+    h('dt', { class: 'kpi-label' }, label),
+    h('dd', { class: 'kpi-value' }, value),
+    ...notes.map((n) => n && h('dd', { class: 'kpi-note muted' }, n)),
+  );
+}
+
+function trend(current: number, previous: number | null): HTMLElement {
+  if (previous === null) return h('span', { class: 'trend muted' }, `trend after ${RECENT_WINDOW * 2} runs`);
+  const delta = current - previous;
+  const direction = delta > TREND_EPSILON ? 'up' : delta < -TREND_EPSILON ? 'down' : 'flat';
+  const codicon = { up: 'arrow-up', down: 'arrow-down', flat: 'dash' }[direction];
+  return h(
+    'span',
+    {
+      class: `trend trend-${direction}`,
+      attrs: { title: `The ${RECENT_WINDOW} runs before averaged ${formatReward(previous)}` },
+    },
+    icon(codicon),
+    h('span', {}, `${formatRewardDelta(delta)} vs the ${RECENT_WINDOW} before`),
+  );
+}
+
+function actionBar(state: SidebarState, actions: SidebarActions): HTMLElement {
+  const untrusted = 'Needs a trusted workspace';
+  return h(
+    'div',
+    { class: 'actions' },
+    button({
+      label: 'Open Dashboard',
+      icon: 'graph-line',
+      kind: 'primary',
+      focusKey: 'cmd:openDashboard',
+      onClick: () => actions.command('openDashboard'),
+    }),
+    h(
+      'div',
+      { class: 'button-row' },
+      button({
+        label: 'Export',
+        icon: 'export',
+        title: 'Export the SFT datasets now',
+        focusKey: 'cmd:export',
+        onClick: () => actions.command('export'),
+      }),
+      button({
+        label: 'Train',
+        icon: 'mortar-board',
+        title: state.trusted ? 'Train a LoRA adapter on the exported data' : untrusted,
+        disabled: !state.trusted,
+        focusKey: 'cmd:train',
+        onClick: () => actions.command('train'),
+      }),
+      button({
+        label: 'Deploy',
+        icon: 'rocket',
+        title: state.trusted ? 'Deploy the trained adapter to Ollama' : untrusted,
+        disabled: !state.trusted,
+        focusKey: 'cmd:deploy',
+        onClick: () => actions.command('deploy'),
+      }),
+    ),
+  );
+}
+
+function roleProgress(roles: RoleProgressView[]): Child {
+  if (roles.length === 0) return null;
+  return section(
+    'Next export and training',
+    ...roles.map((r) =>
+      h(
+        'div',
+        { class: 'role', attrs: { 'data-role': r.role } },
+        h(
+          'div',
+          { class: 'role-head' },
+          h('span', { class: 'role-name', attrs: { title: truncate(r.role, 200), dir: 'auto' } }, r.role),
+          h('span', { class: 'muted' }, `${formatCount(r.runs)} runs`),
+        ),
+        progress(
+          r.highQualitySinceExport,
+          r.exportThreshold,
+          `${formatCount(r.highQualitySinceExport)} / ${formatCount(r.exportThreshold)} high-quality runs to export`,
+        ),
+        progress(
+          r.exportedExamples,
+          r.trainThreshold,
+          `${formatCount(r.exportedExamples)} / ${formatCount(r.trainThreshold)} examples to train`,
+        ),
+        r.lastExport &&
+          h(
+            'div',
+            { class: 'muted small' },
+            `Last export: ${formatCount(r.lastExport.count)} examples, `,
+            age(r.lastExport.at),
+          ),
+      ),
+    ),
+  );
+}
+
+function best(model: ArmView | null, prompt: ArmView | null): Child {
+  if (!model && !prompt) return null;
+  const row = (label: string, arm: ArmView | null) =>
+    arm &&
+    h(
+      'div',
+      { class: 'best-row', attrs: { 'data-best': label.toLowerCase() } },
+      h('dt', {}, label),
+      h(
+        'dd',
+        {},
+        h('span', { class: 'name', attrs: { title: truncate(arm.id, 200), dir: 'auto' } }, arm.id),
+        h(
+          'span',
+          { class: 'muted' },
+          `${formatReward(arm.avgReward)} (95% ${formatReward(arm.low)}–${formatReward(arm.high)}) · ${formatCount(arm.count)} runs`,
+        ),
+      ),
+    );
+  return section('Best so far', h('dl', { class: 'best' }, row('Model', model), row('Prompt', prompt)));
+}
+
+function recentRuns(runs: RunRow[], actions: SidebarActions, now: number): Child {
+  if (runs.length === 0) return null;
+  return section('Latest runs', h('ul', { class: 'runs' }, ...runs.map((run) => runItem(run, actions, now))));
+}
+
+function rewardClass(reward: number): string {
+  if (!Number.isFinite(reward)) return '';
+  return reward >= 0.7 ? 'reward-high' : reward >= 0.4 ? 'reward-mid' : 'reward-low';
+}
+
+function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement {
+  const task = truncate(run.taskSlug, 60);
+  const verdictButton = (verdict: Verdict) => {
+    const chosen = run.human === verdict;
+    const word = verdict === 'accept' ? 'Accept' : 'Reject';
+    return button({
+      label: word,
+      icon: verdict === 'accept' ? 'check' : 'close',
+      kind: 'icon',
+      ariaLabel: `${word} run ${task}`,
+      title: chosen ? `${word}ed` : word,
+      pressed: chosen,
+      focusKey: `${verdict}:${run.id}`,
+      onClick: () => actions.feedback(run.id, verdict),
+    });
+  };
+  return h(
+    'li',
+    { class: 'run', attrs: { 'data-run-id': run.id } },
+    h('span', { class: 'task', attrs: { title: truncate(run.taskSlug, 200), dir: 'auto' } }, run.taskSlug),
+    h(
+      'span',
+      { class: `reward ${rewardClass(run.reward)}`, attrs: { title: 'Reward' } },
+      formatReward(run.reward),
+    ),
+    h(
+      'span',
+      { class: 'run-meta' },
+      h('span', { class: 'run-role', attrs: { dir: 'auto' } }, run.role),
+      ' · ',
+      h(
+        'span',
+        { class: 'run-model', attrs: { title: truncate(run.modelId, 200), dir: 'auto' } },
+        run.modelId,
+      ),
+      ' · ',
+      age(run.createdAt, now),
+    ),
+    h(
+      'span',
+      { class: 'verdict', attrs: { role: 'group', 'aria-label': `Verdict for ${task}` } },
+      verdictButton('accept'),
+      verdictButton('reject'),
+    ),
+  );
+}
+
+function footer(actions: SidebarActions): HTMLElement {
+  return h(
+    'div',
+    { class: 'footer button-row' },
+    button({
+      label: 'Settings',
+      icon: 'gear',
+      focusKey: 'cmd:openConfig',
+      onClick: () => actions.command('openConfig'),
+    }),
+    button({
+      label: 'Log',
+      icon: 'output',
+      focusKey: 'cmd:showLog',
+      onClick: () => actions.command('showLog'),
+    }),
+  );
+}

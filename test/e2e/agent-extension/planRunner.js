@@ -1,0 +1,99 @@
+// Runs one plan against Agent Learning's exported API the way a user's agent calls it: pick a prompt and a
+// model, do the work, record the run with the ids it was given, send a verdict later. Shared by the test
+// extension (code-server suite) and the @vscode/test-electron suite, so both check the same calls.
+'use strict';
+
+/**
+ * @typedef {object} Plan Every key is optional.
+ * @property {string} [role] Role for selectPrompt/selectModel/recordRun (default 'coder').
+ * @property {'small'|'medium'|'large'} [complexity] Tier for selectModel (default 'medium').
+ * @property {{taskSlug: string, result: object, modelId?: string, promptId?: string, role?: string}[]} [record]
+ *   Runs to record in order; modelId and promptId default to the ones the API selected.
+ * @property {{run: number|string, verdict: 'accept'|'reject'}[]} [feedback] Verdicts; `run` is an index into
+ *   `record` or a run id.
+ * @property {{id: string, args?: unknown[]}[]} [commands] Commands to execute, for agents that only call
+ *   commands (their return values are kept).
+ * @property {{runs: number, timeoutMs?: number}} [waitFor] Poll getStats() until totals.runs reaches `runs`:
+ *   runs other processes wrote reach this window through the inbox.
+ */
+
+/**
+ * @param {any} api The object Agent Learning's activate() returned.
+ * @param {Plan} plan
+ * @param {{executeCommand?: (id: string, ...args: unknown[]) => Thenable<unknown>, log?: (line: string) => void}} [options]
+ * @returns {Promise<object>} What the agent saw: { ok, error?, apiVersion, apiKeys, prompt, model, runs,
+ *   feedback, commands, recordEvents, stats, waitedMs }
+ */
+async function runPlan(api, plan, options = {}) {
+  const log = options.log ?? (() => {});
+  const result = {
+    ok: false,
+    apiVersion: api.apiVersion,
+    apiKeys: Object.keys(api).sort(),
+    prompt: null,
+    model: null,
+    runs: [],
+    feedback: [],
+    commands: [],
+    recordEvents: [],
+    stats: null,
+    waitedMs: 0,
+  };
+  const subscription = api.onDidRecordRun((e) => result.recordEvents.push(e));
+  try {
+    const role = plan.role ?? 'coder';
+    result.prompt = api.selectPrompt(role);
+    result.model = api.selectModel(plan.complexity ?? 'medium', undefined, role);
+    log(`selected prompt ${result.prompt.id}, model ${result.model.id}`);
+    for (const r of plan.record ?? []) {
+      const modelId = r.modelId ?? result.model.id;
+      const promptId = r.promptId ?? result.prompt.id;
+      const recorded = await api.recordRun(r.taskSlug, modelId, promptId, r.result, r.role ?? role);
+      log(`recorded ${r.taskSlug} as ${recorded.id} (reward ${recorded.reward})`);
+      result.runs.push(recorded);
+    }
+    for (const f of plan.feedback ?? []) {
+      const id = typeof f.run === 'number' ? result.runs[f.run]?.id : f.run;
+      if (!id) throw new Error(`feedback names run ${JSON.stringify(f.run)}, which this plan did not record`);
+      result.feedback.push(await api.recordFeedback(id, f.verdict));
+      log(`feedback ${f.verdict} for ${id}`);
+    }
+    for (const c of plan.commands ?? []) {
+      if (!options.executeCommand) throw new Error('this runner cannot execute commands');
+      const value = await options.executeCommand(c.id, ...(c.args ?? []));
+      result.commands.push({ id: c.id, value: value ?? null });
+      log(`command ${c.id} done`);
+    }
+    if (plan.waitFor) {
+      const started = Date.now();
+      const deadline = started + (plan.waitFor.timeoutMs ?? 15_000);
+      let runs = api.getStats().totals.runs;
+      while (runs < plan.waitFor.runs) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `getStats() still counts ${runs} runs, not ${plan.waitFor.runs}, after ${Date.now() - started} ms`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        runs = api.getStats().totals.runs;
+      }
+      result.waitedMs = Date.now() - started;
+      log(`getStats() counts ${runs} runs after ${result.waitedMs} ms`);
+    }
+    result.stats = api.getStats();
+    result.ok = true;
+  } catch (err) {
+    result.error = err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err);
+    log(`plan failed: ${result.error}`);
+    try {
+      result.stats = api.getStats();
+    } catch {
+      // keep what was seen before the failure
+    }
+  } finally {
+    subscription.dispose();
+  }
+  return result;
+}
+
+module.exports = { runPlan };

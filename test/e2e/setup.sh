@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs what the code-server e2e suite needs on a fresh Debian machine (run as root, as CI does); idempotent:
+# every step is skipped when its result is already there. See shared/notes/real-vscode-e2e.md for the why.
+#   - Debian packages: libkrb5-dev (headers for code-server's `kerberos` module), ripgrep, chromium, and
+#     fonts-noto-color-emoji (so screenshots show the output channel's emoji instead of boxes).
+#   - A tarball of Debian's rg where @vscode/ripgrep@1.15.11's postinstall looks before downloading from GitHub.
+#   - code-server@4.100.3 (= VS Code 1.100.3) into .vscode-test/code-server/ (git-ignored, ~300 MB): never a
+#     project dependency.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CODE_SERVER_VERSION=4.100.3
+RIPGREP_PKG_VERSION=1.15.11
+RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
+PREFIX=.vscode-test/code-server
+
+log() { printf '[e2e setup] %s\n' "$*"; }
+started=$SECONDS
+
+# 1. Debian packages.
+missing=()
+for pkg in libkrb5-dev ripgrep chromium fonts-noto-color-emoji; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "[e2e setup] missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+    exit 1
+  fi
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# 2. code-server, with the ripgrep cache its @vscode/ripgrep postinstall reads instead of GitHub.
+# The stamp is written only after a complete install, so an interrupted one is redone.
+STAMP=$PREFIX/.installed-$CODE_SERVER_VERSION
+if [[ -x $PREFIX/node_modules/.bin/code-server && -f $STAMP ]]; then
+  log "code-server present in $PREFIX"
+else
+  cache_dir="$(node -p 'require("os").tmpdir()')/vscode-ripgrep-cache-${RIPGREP_PKG_VERSION}"
+  if [[ ! -s $cache_dir/$RIPGREP_ASSET ]]; then
+    log "caching /usr/bin/rg as $cache_dir/$RIPGREP_ASSET"
+    mkdir -p "$cache_dir"
+    tmp="$cache_dir/.$RIPGREP_ASSET.$$"
+    tar -czf "$tmp" -C /usr/bin rg
+    mv "$tmp" "$cache_dir/$RIPGREP_ASSET"
+  fi
+  log "npm install code-server@${CODE_SERVER_VERSION} into $PREFIX"
+  mkdir -p "$PREFIX"
+  # Its own install scripts must run (code-server's postinstall installs VS Code's modules and builds the native
+  # ones); say so in the folder's package.json, and keep npm's unreviewed-scripts policy a warning for the
+  # nested `npm install` that postinstall runs in lib/vscode.
+  cat >"$PREFIX/package.json" <<'JSON'
+{
+  "private": true,
+  "description": "code-server for the e2e tests, installed by test/e2e/setup.sh",
+  "allowScripts": { "code-server": true, "argon2": true }
+}
+JSON
+  # unsafe_perm: its postinstall refuses root otherwise; yes: node-pty's postinstall runs `npx node-gyp`.
+  npm_config_yes=true npm_config_unsafe_perm=true npm_config_strict_allow_scripts=false \
+    npm install --prefix "$PREFIX" --save-exact --no-audit --no-fund --loglevel=error \
+    "code-server@${CODE_SERVER_VERSION}"
+  if [[ ! -x $PREFIX/node_modules/.bin/code-server ]]; then
+    echo "[e2e setup] code-server did not install: $PREFIX/node_modules/.bin/code-server is missing" >&2
+    exit 1
+  fi
+  touch "$STAMP"
+fi
+
+# (Reading the version from package.json: `code-server --version` would write ~/.config/code-server/config.yaml.)
+version=$(node -p "require('./$PREFIX/node_modules/code-server/package.json').version")
+log "code-server $version ready in $((SECONDS - started)) s"

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { LearningPipeline } from '../../../src/core/pipeline';
+import { dashboardState, sidebarState } from '../../../src/extension/viewState';
+import { mulberry32 } from '../../support/random';
+import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
+
+describe('view states', () => {
+  let ws: string;
+  let p: LearningPipeline;
+  const ctx = { workspaceName: 'demo', trusted: true, ready: true };
+
+  beforeEach(async () => {
+    ws = makeWorkspace();
+    writeAgentFile(ws, 'model_variants.json', {
+      variants: [{ id: 'm-cheap', costPer1kTokens: 0.0005, tiers: ['small', 'medium', 'large'] }],
+    });
+    p = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {}, random: mulberry32(5) });
+  });
+
+  afterEach(async () => {
+    await p.close();
+    removeWorkspace(ws);
+  });
+
+  it('puts the KPIs, the best model and prompt, progress and the latest runs in the sidebar state', async () => {
+    await p.recordRun('<img src=x onerror=alert(1)>', 'm-cheap', 'detailed', {
+      input: 'i',
+      output: 'o',
+      compile: true,
+      costTokens: 100,
+      durationMs: 2000,
+    });
+    await p.recordRun('two', 'm-other', 'concise', {
+      input: 'i',
+      output: 'o',
+      compile: false,
+      costTokens: 300,
+    });
+
+    const s = sidebarState(p, ctx);
+
+    assert.equal(s.version, 1);
+    assert.deepEqual(s.kpis, {
+      runs: 2,
+      avgReward: 0.5,
+      previousAvgReward: null,
+      avgCost: 200,
+      avgDuration: 2000,
+    });
+    assert.equal(s.bestModel!.id, 'm-cheap');
+    assert.equal(s.bestPrompt!.id, 'detailed');
+    assert.deepEqual(
+      s.roles.map((r) => [r.role, r.runs, r.highQualitySinceExport, r.exportThreshold]),
+      [['coder', 2, 1, 100]],
+    );
+    // Run data passes through as data; escaping is the webview's job (textContent).
+    assert.deepEqual(
+      s.recentRuns.map((r) => r.taskSlug),
+      ['two', '<img src=x onerror=alert(1)>'],
+    );
+  });
+
+  it('gives the dashboard model costs from model_variants.json, prompt intervals and the preferred prompt', async () => {
+    for (let i = 0; i < 10; i++) {
+      await p.recordRun(`t${i}`, 'm-cheap', 'detailed', { input: 'i', output: 'o', compile: true });
+      await p.recordRun(`u${i}`, 'm-other', 'concise', { input: 'i', output: 'o', compile: i < 3 });
+    }
+
+    const d = dashboardState(p, ctx, null);
+
+    assert.equal(d.totalRuns, 20);
+    assert.deepEqual(
+      d.models.map((m) => [m.id, m.costPer1kTokens, m.count]),
+      [
+        ['m-cheap', 0.0005, 10],
+        ['m-other', null, 10],
+      ],
+    );
+    const concise = d.prompts.find((x) => x.id === 'concise')!;
+    assert.ok(concise.low < 0.3 && concise.high > 0.3);
+    assert.deepEqual(
+      d.prompts.filter((x) => x.preferred).map((x) => x.id),
+      ['detailed'],
+    );
+    assert.deepEqual(
+      d.automation.map((a) => [a.role, a.exportProgress.current, a.exportProgress.threshold]),
+      [['coder', 13, 100]],
+    );
+    assert.equal(d.rewardSeries[0]!.points.length, 20);
+  });
+});

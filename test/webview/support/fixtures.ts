@@ -1,0 +1,222 @@
+// States as the host would send them, and the hostile strings an agent could put in a task slug or a name.
+
+import type { DashboardState, RunRow, SidebarState, TrainingProgress } from '../../../src/protocol';
+
+const MINUTE = 60_000;
+
+export const HOSTILE = {
+  imgOnerror: '<img src=x onerror=window.__pwned=1>',
+  scriptBreakout: '</script><script>window.__pwned=1</script>',
+  long: `long-${'x'.repeat(100 * 1024)}`,
+  rtl: 'إصلاح تسجيل الدخول \u202Eexe.txt',
+  emoji: '🚀 fix 👩‍💻 login 🇳🇱',
+};
+
+export function run(id: string, overrides: Partial<RunRow> = {}, now = Date.now()): RunRow {
+  return {
+    id,
+    createdAt: now - 3.5 * MINUTE,
+    taskSlug: `task-${id}`,
+    role: 'coder',
+    modelId: 'qwen2.5-coder:7b',
+    promptId: 'detailed',
+    reward: 0.82,
+    human: null,
+    ...overrides,
+  };
+}
+
+export function sidebarState(overrides: Partial<SidebarState> = {}): SidebarState {
+  const now = Date.now();
+  return {
+    version: 1,
+    workspaceName: 'shop-api',
+    ready: true,
+    trusted: true,
+    kpis: { runs: 1234, avgReward: 0.784, previousAvgReward: 0.721, avgCost: 2345.4, avgDuration: 12_345 },
+    roles: [
+      {
+        role: 'coder',
+        runs: 1034,
+        highQualitySinceExport: 73,
+        exportThreshold: 100,
+        exportedExamples: 200,
+        trainThreshold: 500,
+        lastExport: { at: now - 2 * 60 * MINUTE, count: 105, file: '.agent/sft/coder_sft.jsonl' },
+      },
+      {
+        role: 'reviewer',
+        runs: 200,
+        highQualitySinceExport: 12,
+        exportThreshold: 100,
+        exportedExamples: 0,
+        trainThreshold: 500,
+        lastExport: null,
+      },
+    ],
+    bestModel: { id: 'qwen2.5-coder:7b', avgReward: 0.812, count: 640, low: 0.79, high: 0.83 },
+    bestPrompt: { id: 'detailed', avgReward: 0.801, count: 420, low: 0.77, high: 0.83 },
+    recentRuns: [
+      run('r1', { taskSlug: 'fix-login', reward: 0.82 }, now),
+      run(
+        'r2',
+        {
+          taskSlug: 'add-pagination',
+          role: 'reviewer',
+          modelId: 'llama3.1:8b',
+          reward: 0.35,
+          human: 'reject',
+          createdAt: now - 90 * MINUTE,
+        },
+        now,
+      ),
+      run(
+        'r3',
+        { taskSlug: 'refactor-cart', reward: 0.61, human: 'accept', createdAt: now - 26 * 60 * MINUTE },
+        now,
+      ),
+    ],
+    problems: [],
+    ...overrides,
+  };
+}
+
+export function emptySidebarState(): SidebarState {
+  return sidebarState({
+    kpis: { runs: 0, avgReward: 0, previousAvgReward: null, avgCost: 0, avgDuration: 0 },
+    roles: [],
+    bestModel: null,
+    bestPrompt: null,
+    recentRuns: [],
+  });
+}
+
+/** A deterministic reward curve that learns: noisy early, better later. */
+function rewardPoints(n: number, start: number, end: number, seed: number) {
+  const points = [];
+  let window: number[] = [];
+  const t0 = Date.UTC(2025, 0, 1);
+  for (let i = 1; i <= n; i++) {
+    const trend = start + ((end - start) * i) / n;
+    const noise = Math.sin(i * 12.9898 + seed) * 0.15;
+    const reward = Math.min(1, Math.max(0, trend + noise));
+    window = [...window.slice(-19), reward];
+    points.push({
+      run: i * 5,
+      at: t0 + i * 3_600_000,
+      reward,
+      mean: window.reduce((a, b) => a + b, 0) / window.length,
+    });
+  }
+  return points;
+}
+
+export const TRAINING: TrainingProgress = { role: 'coder', step: 120, total: 500, loss: 0.4321, etaS: 200 };
+
+export function dashboardState(overrides: Partial<DashboardState> = {}): DashboardState {
+  const now = Date.now();
+  return {
+    version: 1,
+    workspaceName: 'shop-api',
+    ready: true,
+    trusted: true,
+    totalRuns: 1234,
+    rewardSeries: [
+      { role: 'coder', points: rewardPoints(120, 0.45, 0.85, 1) },
+      { role: 'reviewer', points: rewardPoints(40, 0.5, 0.65, 7) },
+    ],
+    models: [
+      {
+        id: 'qwen2.5-coder:7b',
+        avgReward: 0.812,
+        count: 640,
+        low: 0.79,
+        high: 0.83,
+        avgCostTokens: 2100,
+        costPer1kTokens: 0.0005,
+      },
+      {
+        id: 'llama3.1:8b',
+        avgReward: 0.64,
+        count: 210,
+        low: 0.6,
+        high: 0.68,
+        avgCostTokens: 2600,
+        costPer1kTokens: null,
+      },
+      {
+        id: 'gpt-4o',
+        avgReward: 0.9,
+        count: 40,
+        low: 0.84,
+        high: 0.96,
+        avgCostTokens: 3900,
+        costPer1kTokens: 2.5,
+      },
+    ],
+    prompts: [
+      { id: 'detailed', avgReward: 0.801, count: 420, low: 0.77, high: 0.83, preferred: true },
+      { id: 'concise', avgReward: 0.72, count: 300, low: 0.68, high: 0.76, preferred: false },
+      { id: 'step-by-step', avgReward: 0.69, count: 25, low: 0.52, high: 0.86, preferred: false },
+    ],
+    automation: [
+      {
+        role: 'coder',
+        autoExport: true,
+        autoTrain: true,
+        autoDeploy: false,
+        exportProgress: { current: 73, threshold: 100 },
+        trainProgress: { current: 200, threshold: 500 },
+        lastExport: { at: now - 2 * 60 * MINUTE, count: 105, file: '.agent/sft/coder_sft.jsonl' },
+      },
+      {
+        role: 'reviewer',
+        autoExport: false,
+        autoTrain: false,
+        autoDeploy: false,
+        exportProgress: { current: 12, threshold: 100 },
+        trainProgress: { current: 0, threshold: 500 },
+        lastExport: null,
+      },
+    ],
+    events: [
+      {
+        id: 1,
+        at: now - 5 * 60 * MINUTE,
+        kind: 'export',
+        role: 'coder',
+        message: 'Exported 105 coder examples to .agent/sft/coder_sft.jsonl',
+      },
+      {
+        id: 2,
+        at: now - 4 * 60 * MINUTE,
+        kind: 'training',
+        role: 'coder',
+        message: 'Trained a LoRA adapter on 105 examples',
+      },
+      {
+        id: 3,
+        at: now - 3 * 60 * MINUTE,
+        kind: 'deploy',
+        role: 'coder',
+        message: 'Deployed agent-coder to Ollama',
+      },
+      {
+        id: 4,
+        at: now - 2 * 60 * MINUTE,
+        kind: 'drift',
+        role: 'coder',
+        message: 'Reward fell from 0.81 to 0.62 after the deploy',
+      },
+      {
+        id: 5,
+        at: now - 60 * MINUTE,
+        kind: 'rollback',
+        role: 'coder',
+        message: 'Rolled back agent-coder to the previous adapter',
+      },
+    ],
+    training: null,
+    ...overrides,
+  };
+}
