@@ -30,9 +30,10 @@ const configSchema = z
       .object({
         epsilon: unit.default(0.1),
         variants: z.array(z.string().min(1).max(64)).min(1).default(['default', 'detailed', 'concise']),
-        algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
-        /** Learn from the last N runs only (so a variant that got worse is noticed); 0: all history. */
-        window: z.number().int().min(0).default(0),
+        /** Thompson sampling beat the seed's epsilon-greedy on the learning benchmark (BENCHMARKS.md). */
+        algorithm: z.enum(ALGORITHMS).default('thompson'),
+        /** Learn from each variant's last N runs only, so one that got worse is noticed; 0: all history. */
+        window: z.number().int().min(0).default(100),
       })
       .strict()
       .prefault({}),
@@ -41,10 +42,10 @@ const configSchema = z
         epsilon: unit.default(0.1),
         /** USD per 1,000 tokens: 0.002 is $2 per 1M tokens, as the seed's comment says. */
         maxCostPerToken: z.number().min(0).default(0.002),
-        algorithm: z.enum(ALGORITHMS).default('epsilon-greedy'),
-        window: z.number().int().min(0).default(0),
+        algorithm: z.enum(ALGORITHMS).default('thompson'),
+        window: z.number().int().min(0).default(100),
         /** A cheaper model is preferred while its (sampled) reward is within this many points of the best. */
-        costTolerance: unit.default(0),
+        costTolerance: unit.default(0.02),
       })
       .strict()
       .prefault({}),

@@ -205,7 +205,13 @@ export class LearningPipeline {
     if (role !== undefined) checkRole(role);
     this.maybeReloadConfig();
     const { promptBandit } = this.config;
-    const stats = this.armStats('prompt', role, undefined, promptBandit.window);
+    const stats = this.armStats(
+      'prompt',
+      role,
+      undefined,
+      promptBandit.window,
+      this.promptVariants.map((v) => v.id),
+    );
     const arms = this.promptVariants.map((v) => toArm(v.id, stats));
     const choice = chooseArm(arms, { ...promptBandit, random: this.random });
     const arm = arms.find((a) => a.id === choice.id)!;
@@ -236,7 +242,13 @@ export class LearningPipeline {
       (m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap,
     );
     if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
-    const stats = this.armStats('model', role, complexity, modelRouter.window);
+    const stats = this.armStats(
+      'model',
+      role,
+      complexity,
+      modelRouter.window,
+      eligible.map((m) => m.id),
+    );
     const arms = eligible.map((m) => toArm(m.id, stats));
     const cost = new Map(eligible.map((m) => [m.id, m.costPer1kTokens]));
     const choice = chooseArm(arms, {
@@ -415,7 +427,8 @@ export class LearningPipeline {
     }
     const prompts = db.armStats('prompt', undefined);
     const window = this.config.promptBandit.window;
-    const current = window > 0 ? db.windowArmStats('prompt', undefined, undefined, window) : prompts;
+    const ids = this.promptVariants.map((v) => v.id);
+    const current = window > 0 ? db.windowArmStats('prompt', undefined, undefined, window, ids) : prompts;
     return {
       previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
       models: db
@@ -590,10 +603,11 @@ export class LearningPipeline {
     role: string | undefined,
     tier: string | undefined,
     window: number,
+    arms: readonly string[],
   ): Map<string, ArmStats> {
     const db = this.durable?.db;
     if (db) {
-      const stats = window > 0 ? db.windowArmStats(kind, role, tier, window) : db.armStats(kind, role, tier);
+      const stats = window > 0 ? db.windowArmStats(kind, role, tier, window, arms) : db.armStats(kind, role, tier);
       return new Map(stats.map((s) => [s.arm, s]));
     }
     return mirrorArmStats(kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model, role ?? '*');
@@ -725,7 +739,7 @@ function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
       arm: s.id,
       n: s.n,
       rewardSum: s.meanReward * s.n,
-      rewardSq: 0,
+      rewardSq: s.meanReward * s.n, // as if 0/1 rewards: the widest spread that mean allows
       costSum: 0,
       costN: 0,
       durationSum: 0,

@@ -35,6 +35,11 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX runs_role_pk ON runs (role, pk);
   CREATE INDEX runs_role_reward ON runs (role, reward DESC, pk DESC);
+  -- An arm's latest runs, for bandits that learn from a recent window of each arm.
+  CREATE INDEX runs_role_prompt ON runs (role, prompt_id, pk);
+  CREATE INDEX runs_prompt ON runs (prompt_id, pk);
+  CREATE INDEX runs_role_model ON runs (role, model_id, pk);
+  CREATE INDEX runs_model ON runs (model_id, pk);
 
   -- Inputs and outputs live apart so that stats queries never page through them.
   CREATE TABLE run_texts (
@@ -394,44 +399,44 @@ export class Store {
   }
 
   /**
-   * Arm sums over the last `window` runs only (of one role, or all; for models, of one tier plus untiered runs).
-   * Reads at most `window` rows through the (role, pk) index: selection stays O(window + arms), not O(runs).
+   * Sums over each arm's own last `window` runs (of one role, or all; for models, of one tier plus untiered runs).
+   * Each arm reads at most `window` rows through its (role, arm, pk) index: O(arms × window), never O(runs).
    */
   windowArmStats(
     kind: ArmKind,
     role: string | undefined,
     tier: string | undefined,
     window: number,
+    arms: readonly string[],
   ): ArmStats[] {
-    const arm = kind === 'prompt' ? 'prompt_id' : 'model_id';
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (role !== undefined) {
-      where.push('role = ?');
-      params.push(role);
+    const column = kind === 'prompt' ? 'prompt_id' : 'model_id';
+    const where = [`${column} = ?`];
+    if (role !== undefined) where.unshift('role = ?');
+    if (tier !== undefined) where.push('(complexity = ? OR complexity IS NULL)');
+    const sql = `SELECT COUNT(*), COALESCE(SUM(reward), 0), COALESCE(SUM(reward * reward), 0),
+        COALESCE(SUM(cost_tokens), 0), COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0)
+      FROM (SELECT reward, cost_tokens, duration_ms FROM runs WHERE ${where.join(' AND ')} ORDER BY pk DESC LIMIT ?)`;
+    const name = `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`;
+    const out: ArmStats[] = [];
+    for (const arm of arms) {
+      const params: SqlValue[] = [];
+      if (role !== undefined) params.push(role);
+      params.push(arm);
+      if (tier !== undefined) params.push(tier);
+      params.push(window);
+      const r = this.one(name, sql, params)!;
+      if ((r[0] as number) === 0) continue;
+      out.push({
+        arm,
+        n: r[0] as number,
+        rewardSum: r[1] as number,
+        rewardSq: r[2] as number,
+        costSum: r[3] as number,
+        costN: r[4] as number,
+        durationSum: r[5] as number,
+      });
     }
-    if (tier !== undefined) {
-      where.push('(complexity = ? OR complexity IS NULL)');
-      params.push(tier);
-    }
-    params.push(window);
-    return this.all(
-      `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`,
-      `SELECT arm, COUNT(*), SUM(reward), SUM(reward * reward), COALESCE(SUM(cost_tokens), 0),
-         COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0)
-       FROM (SELECT ${arm} AS arm, reward, cost_tokens, duration_ms FROM runs
-             ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY pk DESC LIMIT ?)
-       GROUP BY arm ORDER BY arm`,
-      params,
-    ).map((r) => ({
-      arm: r[0] as string,
-      n: r[1] as number,
-      rewardSum: r[2] as number,
-      rewardSq: r[3] as number,
-      costSum: r[4] as number,
-      costN: r[5] as number,
-      durationSum: r[6] as number,
-    }));
+    return out;
   }
 
   /** Run counts per role, from the arm sums (O(arms)). */

@@ -75,7 +75,9 @@ describe('LearningPipeline', () => {
       // first three; 40 of 60 leaves ample room for the exploration rounds.
       assert.ok(picks.filter((p) => p === 'detailed').length >= 40, picks.join(','));
 
-      writeAgentFile(ws, 'learning-config.json', { promptBandit: { epsilon: 0 } });
+      writeAgentFile(ws, 'learning-config.json', {
+        promptBandit: { algorithm: 'epsilon-greedy', epsilon: 0, window: 0 },
+      });
       assert.equal(pipeline.reloadConfig(), undefined);
 
       for (let i = 0; i < 20; i++) {
@@ -87,8 +89,10 @@ describe('LearningPipeline', () => {
   });
 
   describe('with a window', () => {
-    it('learns from the last `window` runs only, so a prompt that got worse loses its lead', async () => {
-      writeAgentFile(ws, 'learning-config.json', { promptBandit: { epsilon: 0, window: 20 } });
+    it('learns from each prompt’s last `window` runs only, so a prompt that got worse loses its lead', async () => {
+      writeAgentFile(ws, 'learning-config.json', {
+        promptBandit: { algorithm: 'epsilon-greedy', epsilon: 0, window: 5 },
+      });
       await open();
       const record = (promptId: string, good: boolean) =>
         pipeline.recordRun('t', 'model-a', promptId, { input: 'i', output: 'o', compile: good });
@@ -99,16 +103,15 @@ describe('LearningPipeline', () => {
       }
       assert.equal(pipeline.selectPrompt().id, 'detailed');
 
-      // detailed breaks; over all history it would still lead (50 good of 57), over the last 20 runs it does not.
-      for (let i = 0; i < 7; i++) {
+      // detailed breaks; over all history it would still lead (50 good of 55), over its last 5 runs it does not.
+      for (let i = 0; i < 5; i++) {
         await record('detailed', false);
         await record('default', true);
-        await record('concise', false);
       }
 
       const chosen = pipeline.selectPrompt();
       assert.equal(chosen.id, 'default');
-      assert.equal(chosen.count, 7);
+      assert.equal(chosen.count, 5);
       assert.equal(chosen.meanReward, 1);
     });
   });
