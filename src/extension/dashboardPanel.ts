@@ -4,8 +4,7 @@ import * as vscode from 'vscode';
 import type { HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
 import type { LearningService } from './learningService';
 import { dashboardState } from './viewState';
-import { makeNonce, renderWebviewHtml } from './webviewHtml';
-import { onWebviewMessage } from './webviewMessages';
+import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const DASHBOARD_VIEW_TYPE = 'agentLearning.dashboard';
 
@@ -34,18 +33,14 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
       DASHBOARD_VIEW_TYPE,
       'Agent Learning',
       vscode.ViewColumn.Active,
-      {
-        enableScripts: true,
-        retainContextWhenHidden: false,
-        localResourceRoots: this.roots(),
-      },
+      webviewOptions(this.extensionUri),
     );
     this.attach(panel);
   }
 
   /** Called by VS Code after a reload for a dashboard that was open. */
   async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
-    panel.webview.options = { enableScripts: true, localResourceRoots: this.roots() };
+    panel.webview.options = webviewOptions(this.extensionUri);
     this.attach(panel);
   }
 
@@ -56,26 +51,13 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     void this.panel?.webview.postMessage(message);
   }
 
-  private roots(): vscode.Uri[] {
-    return [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')];
-  }
-
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'agent-learning.svg');
-    const asUri = (...parts: string[]) =>
-      panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...parts)).toString();
-    panel.webview.html = renderWebviewHtml({
-      cspSource: panel.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'dashboard.js'),
-      styleUris: [asUri('dist', 'webview', 'codicon.css'), asUri('media', 'dashboard.css')],
-      title: 'Agent Learning',
-    });
     this.panelDisposables.push(
-      onWebviewMessage(panel.webview, this.output, (message) => {
-        if (message.type === 'ready') return this.update();
-        return this.onMessage(message);
+      loadWebviewPage(panel.webview, this.extensionUri, 'dashboard', this.output, {
+        onReady: () => this.update(),
+        onMessage: this.onMessage,
       }),
       panel.onDidChangeViewState(() => panel.visible && this.update()),
       panel.onDidDispose(() => {

@@ -4,8 +4,7 @@ import * as vscode from 'vscode';
 import type { HostMessage, WebviewMessage } from '../protocol';
 import type { LearningService } from './learningService';
 import { sidebarState } from './viewState';
-import { makeNonce, renderWebviewHtml } from './webviewHtml';
-import { onWebviewMessage } from './webviewMessages';
+import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const SIDEBAR_VIEW_ID = 'agentLearning.sidebar';
 
@@ -25,22 +24,11 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
-    const asUri = (...parts: string[]) =>
-      view.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...parts)).toString();
-    view.webview.html = renderWebviewHtml({
-      cspSource: view.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'sidebar.js'),
-      styleUris: [asUri('dist', 'webview', 'codicon.css'), asUri('media', 'sidebar.css')],
-      title: 'Agent Learning',
-    });
+    view.webview.options = webviewOptions(this.extensionUri);
     this.disposables.push(
-      onWebviewMessage(view.webview, this.output, (message) => {
-        if (message.type === 'ready') return this.update();
-        return this.onMessage(message);
+      loadWebviewPage(view.webview, this.extensionUri, 'sidebar', this.output, {
+        onReady: () => this.update(),
+        onMessage: this.onMessage,
       }),
       view.onDidChangeVisibility(() => view.visible && this.update()),
     );

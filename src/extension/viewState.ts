@@ -17,7 +17,7 @@ export interface ViewContext {
 
 export function sidebarState(p: LearningPipeline, ctx: ViewContext): SidebarState {
   const stats = p.getStats();
-  const insights = p.getInsights(1);
+  const insights = p.getInsights(0);
   const bestModel = insights.models[0];
   const bestPrompt = insights.prompts[0];
   return {

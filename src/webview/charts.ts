@@ -169,6 +169,8 @@ export function rewardChart(
   };
 }
 
+const MAX_BUBBLE_RADIUS = 18;
+
 /** Each model as a bubble: average reward against average cost, its area growing with its run count. */
 export function modelChart(models: ModelView[], theme: ChartTheme): ChartConfiguration<'bubble'> {
   const base = baseOptions(theme);
@@ -181,16 +183,24 @@ export function modelChart(models: ModelView[], theme: ChartTheme): ChartConfigu
         return {
           label: truncate(m.id, LABEL_CHARS),
           data: [
-            { x: m.avgCostTokens, y: m.avgReward, r: 4 + 14 * Math.sqrt(Math.max(0, m.count) / maxCount) },
+            {
+              x: m.avgCostTokens,
+              y: m.avgReward,
+              r: 4 + (MAX_BUBBLE_RADIUS - 4) * Math.sqrt(Math.max(0, m.count) / maxCount),
+            },
           ],
           backgroundColor: withAlpha(c, 0.45),
           borderColor: c,
           borderWidth: 2,
+          // A model at reward 1 or 0 (common in the first runs) would be cut in half at the plot's edge.
+          clip: false as const,
         };
       }),
     },
     options: {
       ...base.common,
+      // Room above the plot for the largest bubble (radius 18) at reward 1.
+      layout: { padding: { top: MAX_BUBBLE_RADIUS } },
       scales: {
         x: { type: 'linear', beginAtZero: true, grace: '10%', ...base.axis('Avg cost (tokens)') },
         y: { type: 'linear', min: 0, max: 1, ...base.axis('Avg reward') },

@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../support/mulberry32.cjs';
 
 const require = createRequire(import.meta.url);
 const HERE = fileURLToPath(import.meta.url);
@@ -22,17 +23,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const TARGET = { ms: 2000, memoryRatio: 2 };
 
 const QWEN25_CODER_7B = { layers: 28, hidden: 3584, intermediate: 18944, heads: 28, kvHeads: 4, rank: 16 };
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** PEFT's tensors for the model: [name, [rows, cols]] with lora_A [r, in] and lora_B [out, r]. */
 function adapterTensors(m) {

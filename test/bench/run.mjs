@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../support/mulberry32.cjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,17 +29,6 @@ const TARGET = { ratio: 2, statsMs: 50, exportMs: 1000, at: 100_000 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Deterministic, varied, code-like data. Row i is a pure function of i, so the native table gets the same rows.
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'user order item cart price total count index value result error config cache buffer stream token session ' +

@@ -40,6 +40,8 @@ export interface SessionOptions {
   name: string;
   /** For starting code-server and loading the workbench (default 90 s: cold starts on 2 cores are slow). */
   startTimeoutMs?: number;
+  /** The browser window's size (default 1400×900). */
+  viewport?: { width: number; height: number };
 }
 
 /** Settings that keep a fresh profile quiet and deterministic: no welcome page, no network, trust asked. */
@@ -312,7 +314,9 @@ export class CodeServerSession {
 
   private async openWorkbench(timeoutMs: number): Promise<void> {
     this.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
-    const context = await this.browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await this.browser.newContext({
+      viewport: this.options.viewport ?? { width: 1400, height: 900 },
+    });
     const page = await context.newPage();
     this._page = page;
     page.on('pageerror', (err) => this.pageErrors.push(`pageerror: ${err.message}`));
@@ -355,17 +359,13 @@ export class CodeServerSession {
   }
 
   /**
-   * Runs a command from the palette: F1, type its full title ("Category: Title"), Enter once the palette has
-   * filtered down to it. Resolves when the palette has closed, or has turned into the command's own quick pick
-   * (answer that with pickQuickItem()).
+   * Opens the command palette with F1. Keys go to the focused element: take focus out of editors and webviews
+   * (their iframes keep F1 to themselves), then press F1 until the palette shows; the first press can land while
+   * the workbench is still moving focus after start-up.
    */
-  async runCommand(title: string, options: WaitOptions = {}): Promise<void> {
-    const timeout = options.timeoutMs ?? 15_000;
+  private async openPalette(timeout: number): Promise<Locator> {
     const page = this.page;
     const input = this.quickInput();
-    // Keys go to the focused element: take focus out of editors and webviews (their iframes keep F1 to
-    // themselves), then press F1 until the palette shows; the first press can land while the workbench is
-    // still moving focus after start-up.
     await waitFor(
       'the command palette to open on F1',
       async () => {
@@ -378,15 +378,88 @@ export class CodeServerSession {
       },
       { timeoutMs: timeout, intervalMs: 0, detail: () => this.tail(10) },
     );
+    return input;
+  }
+
+  /**
+   * Runs a command from the palette: F1, type its full title ("Category: Title"), Enter once the palette has
+   * filtered down to it. Resolves when the palette has closed, or has turned into the command's own quick pick
+   * (answer that with pickQuickItem()). `beforeEnter` runs just before Enter is pressed (e.g. to start a timer).
+   */
+  async runCommand(title: string, options: WaitOptions & { beforeEnter?: () => void } = {}): Promise<void> {
+    const timeout = options.timeoutMs ?? 15_000;
+    const page = this.page;
+    const input = await this.openPalette(timeout);
     const typed = `>${title}`;
     await input.fill(typed);
     const row = page.locator('.quick-input-list .monaco-list-row.focused', { hasText: title });
     await row.first().waitFor({ state: 'visible', timeout });
+    options.beforeEnter?.();
     await page.keyboard.press('Enter');
     await waitFor(
       `the palette to run "${title}"`,
       async () => !(await input.isVisible()) || (await input.inputValue()) !== typed,
       { timeoutMs: timeout },
+    );
+  }
+
+  /**
+   * What the command palette offers for `query` (its rows' accessible names: the label, then any description),
+   * then closes it. Read once the palette has filtered what was typed: every row it announces (aria-setsize) is
+   * rendered (a short list is never virtualised).
+   */
+  async paletteOffers(query: string, options: WaitOptions = {}): Promise<string[]> {
+    const timeout = options.timeoutMs ?? 15_000;
+    const page = this.page;
+    const input = await this.openPalette(timeout);
+    await input.fill(`>${query}`);
+    const offers = await waitFor(
+      `the palette to list its matches for "${query}"`,
+      async () => {
+        if ((await input.inputValue()) !== `>${query}`) return undefined;
+        const rows = await page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) =>
+          els.map((e) => ({
+            label: e.getAttribute('aria-label') ?? '',
+            setSize: Number(e.getAttribute('aria-setsize')),
+          })),
+        );
+        if (rows.length === 0 || rows.some((r) => r.setSize !== rows.length)) return undefined;
+        return rows.map((r) => r.label);
+      },
+      { timeoutMs: timeout, detail: () => this.tail(10) },
+    );
+    await page.keyboard.press('Escape');
+    await input.waitFor({ state: 'hidden', timeout });
+    return offers;
+  }
+
+  /** An activity bar entry (a view container) by its title, e.g. "Agent Learning". */
+  activityBarItem(title: string): Locator {
+    return this.page
+      .locator('.activitybar li.action-item')
+      .filter({ has: this.page.locator(`a.action-label[aria-label="${title}"]`) });
+  }
+
+  /** Opens a view container from the activity bar as a user does, by clicking it (unless it is showing). */
+  async openActivityBarView(title: string, options: WaitOptions = {}): Promise<void> {
+    const timeout = options.timeoutMs ?? 15_000;
+    const item = this.activityBarItem(title);
+    await item.waitFor({ state: 'visible', timeout });
+    if ((await item.getAttribute('aria-selected')) !== 'true') await item.click({ timeout });
+    await waitFor(
+      `the "${title}" view container to open from the activity bar`,
+      async () => (await item.getAttribute('aria-selected')) === 'true',
+      { timeoutMs: timeout, detail: () => this.tail(10) },
+    );
+  }
+
+  /**
+   * An editor tab by its title (a webview panel's tab carries the panel's title; a file's tab is named by the
+   * file, then its state, e.g. "learning-config.json, preview").
+   */
+  editorTab(title: string): Locator {
+    return this.page.locator(
+      `.tabs-container .tab[aria-label="${title}"], .tabs-container .tab[aria-label^="${title}, "]`,
     );
   }
 

@@ -35,11 +35,20 @@ export function packageAgentExtension(outDir: string): string {
 
 /** A throwaway workspace folder; the test agent reads `.e2e/plan*.json` and writes `.e2e/result*.json`. */
 export class E2EWorkspace {
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** What remove() deletes: the folder itself, or the temporary folder it was made in. */
+    private readonly root: string,
+  ) {}
 
-  static create(name: string): E2EWorkspace {
+  /** A fresh folder under the temporary dir; named `folderName` (inside a unique parent) when given. */
+  static create(name: string, folderName?: string): E2EWorkspace {
     const safe = name.replace(/[^A-Za-z0-9-]+/g, '-').slice(0, 40);
-    return new E2EWorkspace(fs.mkdtempSync(path.join(os.tmpdir(), `al-e2e-ws-${safe}-`)));
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `al-e2e-ws-${safe}-`));
+    if (!folderName) return new E2EWorkspace(root, root);
+    const dir = path.join(root, folderName);
+    fs.mkdirSync(dir);
+    return new E2EWorkspace(dir, root);
   }
 
   get e2eDir(): string {
@@ -115,7 +124,7 @@ export class E2EWorkspace {
   }
 
   remove(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -138,6 +147,21 @@ export function runIdsInDb(dbFile: string): string[] | undefined {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare('SELECT id FROM runs ORDER BY pk').all() as { id: string }[]).map((r) => r.id);
+  } finally {
+    db.close();
+  }
+}
+
+/** One run's verdict and reward as saved in experience.db; undefined while the file or the run is not there. */
+export function runInDb(
+  dbFile: string,
+  id: string,
+): { human: 'accept' | 'reject' | null; reward: number } | undefined {
+  if (!fs.existsSync(dbFile)) return undefined;
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT human, reward FROM runs WHERE id = ?').get(id) as
+      { human: 'accept' | 'reject' | null; reward: number } | undefined;
   } finally {
     db.close();
   }
@@ -174,6 +198,8 @@ export interface UseVsCodeOptions extends Omit<SessionOptions, 'workspace' | 'ex
   seed?: (workspace: E2EWorkspace) => void | Promise<void>;
   /** Written as `.e2e/plan.json` before VS Code starts, so the agent runs it as soon as it activates. */
   plan?: Plan;
+  /** The workspace folder's name, as VS Code shows it (default: a unique temporary name). */
+  folderName?: string;
   /** Wait for the test agent's `.e2e/ready.json` before the tests run (default true). */
   waitForAgent?: boolean;
 }
@@ -203,13 +229,14 @@ export function useVsCode(name: string, options: UseVsCodeOptions = {}): VsCodeF
     const extensionsDir = process.env[EXTENSIONS_DIR_ENV];
     if (!extensionsDir)
       throw new Error(`${EXTENSIONS_DIR_ENV} is not set: run the suite through its .mocharc.json.`);
-    workspace = E2EWorkspace.create(name);
+    workspace = E2EWorkspace.create(name, options.folderName);
     await options.seed?.(workspace);
     if (options.plan) workspace.writePlan(options.plan);
     session = await CodeServerSession.start({
       trust: options.trust,
       userSettings: options.userSettings,
       startTimeoutMs: options.startTimeoutMs,
+      viewport: options.viewport,
       name,
       workspace: workspace.dir,
       extensionsDir,

@@ -36,7 +36,8 @@ export interface PlanResult {
   recordEvents: { id: string; reward: number; role: string; taskSlug: string }[];
   stats: {
     totals: { runs: number; byRole: Record<string, number> };
-    recentRuns: { id: string; taskSlug?: string; reward: number }[];
+    recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
+    recentRuns: { id: string; taskSlug?: string; reward: number; human?: 'accept' | 'reject' | null }[];
     roles: { role: string; runs: number }[];
   } | null;
   waitedMs: number;

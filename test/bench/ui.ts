@@ -1,0 +1,386 @@
+// `npm run bench:ui` (packages the .vsix first, then runs this with tsx): how fast Agent Learning's UI is with
+// 100,000 stored runs, in a real VS Code (code-server 4.100.3 = VS Code 1.100.3, driven by Chromium through the
+// e2e harness, test/e2e/codeServer.ts). Each repetition opens two fresh windows on a workspace whose database
+// was built once with dist/core.js, and measures, after the database has opened:
+//   - activation: the extension's own activate() (it logs "activated in X ms" to its output channel);
+//   - sidebar first render (first window): click on the activity bar icon → the KPIs show every run;
+//   - dashboard first render (second window): Enter on "Agent Learning: Open Dashboard" → charts drawn and
+//     tables rendered;
+// each also split at the moment VS Code has the webview's document ready (what follows is the extension's part);
+// and the size of agent-learning.vsix. Prints the figures and writes the "UI benchmark" section of BENCHMARKS.md
+// (between its markers; the rest of the file belongs to the other benchmarks).
+//
+// Environment: UI_BENCH_REPS (default 5), UI_BENCH_RUNS (default 100000; another count prints only),
+// BENCH_NO_WRITE=1 (print only). Needs test/e2e/setup.sh to have run (npm run test:e2e does).
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Frame } from 'playwright-core';
+import type { LearningPipeline } from '../../src/core/pipeline';
+import { CodeServerSession, REPO_ROOT, installExtensions, removeExtensionsDir } from '../e2e/codeServer';
+import { paintedCanvases } from '../e2e/pageChecks';
+import { realisticRuns, writeInboxFile, writeModelVariants } from '../e2e/realisticRuns';
+import { waitFor } from '../e2e/wait';
+
+const REPS = Number(process.env.UI_BENCH_REPS ?? 5);
+const RUNS = Number(process.env.UI_BENCH_RUNS ?? 100_000);
+const WRITE = process.env.BENCH_NO_WRITE !== '1' && RUNS === 100_000 && REPS >= 3;
+const VSIX = path.join(REPO_ROOT, 'agent-learning.vsix');
+const BENCHMARKS = path.join(REPO_ROOT, 'BENCHMARKS.md');
+const SECTION_START = '<!-- ui-bench:start -->';
+const SECTION_END = '<!-- ui-bench:end -->';
+
+const TARGETS = { activationMs: 50, sidebarMs: 300, dashboardMs: 800, vsixMB: 3 };
+/** How often the page is looked at while a view opens: the resolution of the render times. */
+const POLL_MS = 5;
+const STATUS_ITEM = 'agent-learning.agent-learning.agentLearning.status';
+
+const require = createRequire(__filename);
+
+interface Rep {
+  /** activate(), one sample per window (two windows per repetition). */
+  activationMs: number[];
+  /** From the workbench showing to the status bar counting every run: the database opened in the background. */
+  readyMs: number;
+  sidebarMs: number;
+  /** The part after VS Code has set up the webview's document: our resources, script, state message, render. */
+  sidebarOursMs: number;
+  dashboardMs: number;
+  dashboardOursMs: number;
+}
+
+interface ViewTiming {
+  activationMs: number;
+  readyMs: number;
+  totalMs: number;
+  oursMs: number;
+}
+
+function log(line: string): void {
+  process.stdout.write(`[bench:ui] ${line}\n`);
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A workspace whose .agent/experience.db holds `count` realistic runs, saved by the real pipeline (dist/core.js). */
+async function buildWorkspace(count: number): Promise<{ dir: string; dbBytes: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-bench-ui-ws-'));
+  const agentDir = path.join(dir, '.agent');
+  writeModelVariants(agentDir);
+  const inbox = writeInboxFile(agentDir, realisticRuns(count, { seed: 11, textChars: 600 }));
+  const { LearningPipeline: Pipeline } = require(path.join(REPO_ROOT, 'dist/core.js')) as {
+    LearningPipeline: typeof LearningPipeline;
+  };
+  const started = performance.now();
+  const pipeline = await Pipeline.open(dir, { log: () => undefined });
+  const stored = pipeline.getStats().totals.runs;
+  await pipeline.close();
+  if (stored !== count) throw new Error(`the pipeline stored ${stored} runs, not ${count}`);
+  // Everything is in experience.db now: the window opens the saved database, with no inbox left to read.
+  fs.rmSync(inbox);
+  const dbBytes = fs.statSync(path.join(agentDir, 'experience.db')).size;
+  log(`stored ${count} runs in ${((performance.now() - started) / 1000).toFixed(1)} s (${mb(dbBytes)} MB)`);
+  return { dir, dbBytes };
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+/** When (epoch ms) a frame of the page first has `selector` and passes `accept`; polled every POLL_MS. */
+async function whenFrameShows(
+  session: CodeServerSession,
+  what: string,
+  selector: string,
+  accept: (frame: Frame) => Promise<boolean>,
+): Promise<{ at: number; frame: Frame }> {
+  return waitFor(
+    what,
+    async () => {
+      for (const frame of session.page.frames()) {
+        if (frame.isDetached()) continue;
+        const found = await frame.$(selector).catch(() => null);
+        if (found && (await accept(frame).catch(() => false))) return { at: Date.now(), frame };
+      }
+      return undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: POLL_MS, detail: () => session.tail(10) },
+  );
+}
+
+/** The "activated in X ms" line of the extension's output channel, from VS Code's log of that channel. */
+async function activationMs(session: CodeServerSession): Promise<number> {
+  const logs = path.join(session.userDataDir, 'logs');
+  const find = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) return find(full);
+      return /Agent Learning\.log$/.test(e.name) ? [full] : [];
+    });
+  return waitFor(
+    'the "Agent Learning: activated in X ms" line in the output channel\'s log',
+    () => {
+      if (!fs.existsSync(logs)) return undefined;
+      for (const file of find(logs)) {
+        const m = /activated in ([\d.]+) ms/.exec(fs.readFileSync(file, 'utf8'));
+        if (m) return Number(m[1]);
+      }
+      return undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+}
+
+/**
+ * When VS Code had the webview's document ready for our page (epoch ms): the DOMContentLoaded of the empty
+ * document it loads before writing our HTML into it. What comes after is ours: loading our CSS and script, the
+ * script, the host's state message and the render.
+ */
+function webviewDocumentReadyAt(frame: Frame): Promise<number> {
+  return frame.evaluate(() => {
+    const perf = (
+      globalThis as unknown as {
+        performance: {
+          timeOrigin: number;
+          getEntriesByType(type: string): { domContentLoadedEventEnd: number }[];
+        };
+      }
+    ).performance;
+    const nav = perf.getEntriesByType('navigation')[0];
+    return nav ? perf.timeOrigin + nav.domContentLoadedEventEnd : NaN;
+  });
+}
+
+/**
+ * A fresh window on the workspace, once its database is open: `open` opens one view and returns when its content
+ * is shown (epoch ms of the user's action and of the content, and the content's frame). One view per window: in
+ * code-server every webview shares an origin and registers the webview service worker under its own URL, so a
+ * second webview in a window waits about a second for the worker to be replaced; desktop VS Code gives each
+ * webview its own origin, and never pays that.
+ */
+async function measureView(
+  workspace: string,
+  extensionsDir: string,
+  name: string,
+  open: (session: CodeServerSession) => Promise<{ start: number; end: number; frame: Frame }>,
+): Promise<ViewTiming> {
+  const session = await CodeServerSession.start({ workspace, extensionsDir, name, startTimeoutMs: 120_000 });
+  try {
+    const shown = Date.now();
+    // The status bar counts the runs once the database is open (it opens in the background after activation).
+    const item = session.statusBarItem(STATUS_ITEM);
+    await waitFor(
+      `the status bar to count ${RUNS} runs`,
+      async () => (await item.innerText({ timeout: 1000 }).catch(() => '')).includes(`${RUNS} runs`),
+      { timeoutMs: 120_000, intervalMs: 20, detail: () => session.tail(10) },
+    );
+    const readyMs = Date.now() - shown;
+    const activation = await activationMs(session);
+    const { start, end, frame } = await open(session);
+    const documentReady = await webviewDocumentReadyAt(frame);
+    return { activationMs: activation, readyMs, totalMs: end - start, oursMs: end - documentReady };
+  } catch (err) {
+    const dir = await session.saveDiagnostics('bench-failed');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n(diagnostics in ${dir})`, {
+      cause: err,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** Sidebar: a click on the activity bar icon, until its KPIs show every run. */
+async function openSidebar(
+  session: CodeServerSession,
+): Promise<{ start: number; end: number; frame: Frame }> {
+  const runsText = RUNS.toLocaleString('en-US');
+  const icon = session.activityBarItem('Agent Learning');
+  await icon.waitFor({ state: 'visible', timeout: 15_000 });
+  const start = Date.now();
+  await icon.click({ timeout: 15_000 });
+  const { at, frame } = await whenFrameShows(
+    session,
+    'the sidebar to show its KPIs',
+    '[data-kpi="runs"] .kpi-value',
+    async (f) => (await f.locator('[data-kpi="runs"] .kpi-value').textContent()) === runsText,
+  );
+  return { start, end: at, frame };
+}
+
+/**
+ * Dashboard: Enter on the palette's command, until its tables are rendered (right after the charts, in the same
+ * task) with the full count in its header; then the charts must hold drawn pixels.
+ */
+async function openDashboard(
+  session: CodeServerSession,
+): Promise<{ start: number; end: number; frame: Frame }> {
+  const runsText = RUNS.toLocaleString('en-US');
+  let start = 0;
+  await session.runCommand('Agent Learning: Open Dashboard', { beforeEnter: () => (start = Date.now()) });
+  const { at, frame } = await whenFrameShows(
+    session,
+    'the dashboard to draw its charts and tables',
+    '[data-card="prompts"] .details table',
+    async (f) => (await f.locator('.total-runs').textContent()) === `${runsText} runs recorded`,
+  );
+  const paint = await paintedCanvases(frame);
+  if (paint.length !== 3 || paint.some((p) => p.painted === 0)) {
+    throw new Error(`the dashboard showed its tables before its charts were drawn: ${JSON.stringify(paint)}`);
+  }
+  return { start, end: at, frame };
+}
+
+async function measureOnce(workspace: string, extensionsDir: string, rep: number): Promise<Rep> {
+  const sidebar = await measureView(workspace, extensionsDir, `bench-ui-sidebar-${rep}`, openSidebar);
+  const dashboard = await measureView(workspace, extensionsDir, `bench-ui-dashboard-${rep}`, openDashboard);
+  return {
+    activationMs: [sidebar.activationMs, dashboard.activationMs],
+    readyMs: (sidebar.readyMs + dashboard.readyMs) / 2,
+    sidebarMs: sidebar.totalMs,
+    sidebarOursMs: sidebar.oursMs,
+    dashboardMs: dashboard.totalMs,
+    dashboardOursMs: dashboard.oursMs,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function codeServerVersion(): string {
+  try {
+    const pkg = path.join(REPO_ROOT, '.vscode-test/code-server/node_modules/code-server/package.json');
+    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
+  const fmt = (v: number, digits: number) => v.toFixed(digits);
+  const row = (label: string, values: number[], target: number | null, digits = 0) => {
+    const med = median(values);
+    const verdict = target === null ? '' : med <= target ? 'met' : '**not met**';
+    return `| ${label} | ${fmt(med, digits)} | ${fmt(Math.min(...values), digits)} | ${fmt(Math.max(...values), digits)} | ${
+      target === null ? '—' : `≤ ${target}`
+    } | ${verdict} |`;
+  };
+  const of = (key: Exclude<keyof Rep, 'activationMs'>) => reps.map((r) => r[key]);
+  const vsixMB = vsixBytes / 1e6;
+  const cpus = os.cpus();
+  return [
+    '## UI benchmark',
+    '',
+    'Produced by `npm run bench:ui` (`test/bench/ui.ts`): the packaged `agent-learning.vsix` in code-server',
+    `${codeServerVersion()} (VS Code 1.100.3), driven by Debian's Chromium through the e2e harness, with`,
+    `${RUNS.toLocaleString('en-US')} realistic runs stored in \`.agent/experience.db\` (${mb(dbBytes)} MB, built once`,
+    'with `LearningPipeline` from `dist/core.js`). Each repetition opens two fresh VS Code windows (new',
+    'user-data-dir, new extension host) on that workspace, one for the sidebar and one for the dashboard, and',
+    'measures once the database has opened.',
+    '',
+    `- Commit: \`${git(['rev-parse', '--short', 'HEAD']) || '?'}\``,
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${cpus[0]?.model.trim() ?? '?'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`,
+    `- Repetitions: ${reps.length}`,
+    '',
+    '| measure | median | min | max | target | |',
+    '| --- | --- | --- | --- | --- | --- |',
+    row(
+      'activation, ms',
+      reps.flatMap((r) => r.activationMs),
+      TARGETS.activationMs,
+      1,
+    ),
+    row('sidebar first render, ms', of('sidebarMs'), TARGETS.sidebarMs),
+    row('… of which after VS Code set up the webview, ms', of('sidebarOursMs'), null),
+    row('dashboard first render, ms', of('dashboardMs'), TARGETS.dashboardMs),
+    row('… of which after VS Code set up the webview, ms', of('dashboardOursMs'), null),
+    row('database ready after the window shows, ms', of('readyMs'), null),
+    `| .vsix size, MB | ${vsixMB.toFixed(2)} | | | ≤ ${TARGETS.vsixMB} | ${vsixMB <= TARGETS.vsixMB ? 'met' : '**not met**'} |`,
+    '',
+    '**activation**: `activate()` of the extension, timed with `performance.now()` around its body and logged to',
+    'its output channel ("Agent Learning: activated in X ms"), read from VS Code\'s log of that channel; one sample',
+    "per window. It is the extension's own work before any view asks for data: the database opens in the",
+    'background after it. **sidebar first render**: from the click on the Agent Learning icon in the activity bar',
+    "to the sidebar webview's Runs figure reading the full count. **dashboard first render**: from Enter on",
+    '"Agent Learning: Open Dashboard" in the palette to the dashboard\'s tables being in the DOM with the full',
+    'count in its header; the tables are rendered right after the three Chart.js charts, in the same task, and the',
+    'charts are then checked to hold drawn pixels. Both include VS Code opening the view or editor and setting up',
+    'the webview (its host frame, the webview service worker, an empty document); **of which after VS Code set up',
+    "the webview** starts at that empty document's DOMContentLoaded (before VS Code writes our HTML into it) and",
+    'covers what the extension controls: loading our CSS and script through the webview service worker, the',
+    'script, the `ready` → state message round trip (`getStats()` and `getInsights()` in the extension host) and',
+    `the render. Content is found by polling the page's frames every ${POLL_MS} ms plus a DevTools round trip per`,
+    'frame, so end times read up to ~20 ms late. One view per window: in code-server all webviews share one origin',
+    'and each registers the webview service worker under its own URL, so a second webview in a window waits about',
+    'a second for the worker to be replaced (desktop VS Code gives each webview its own origin). **database',
+    'ready**: from the workbench showing to the status bar counting every run (no target; until then the views',
+    'say "Opening the experience database…"). **.vsix size**: `agent-learning.vsix` as `npm run package` writes',
+    'it (MB = 10⁶ bytes).',
+  ].join('\n');
+}
+
+function writeSection(text: string): void {
+  const block = `${SECTION_START}\n${text}\n${SECTION_END}`;
+  const current = fs.existsSync(BENCHMARKS) ? fs.readFileSync(BENCHMARKS, 'utf8') : '';
+  const start = current.indexOf(SECTION_START);
+  const end = current.indexOf(SECTION_END);
+  const next =
+    start >= 0 && end > start
+      ? current.slice(0, start) + block + current.slice(end + SECTION_END.length)
+      : (current === '' ? '' : current.replace(/\n*$/, '\n\n')) + block + '\n';
+  fs.writeFileSync(BENCHMARKS, next);
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(VSIX))
+    throw new Error(`${VSIX} is missing: run \`npm run package\` (npm run bench:ui does).`);
+  const vsixBytes = fs.statSync(VSIX).size;
+  log(`agent-learning.vsix: ${mb(vsixBytes)} MB`);
+  const extensionsDir = await installExtensions([VSIX]);
+  const { dir, dbBytes } = await buildWorkspace(RUNS);
+  const reps: Rep[] = [];
+  try {
+    for (let i = 1; i <= REPS; i++) {
+      const rep = await measureOnce(dir, extensionsDir, i);
+      reps.push(rep);
+      log(
+        `#${i}: activation ${rep.activationMs.map((a) => a.toFixed(1)).join(' / ')} ms, database ready ` +
+          `${rep.readyMs.toFixed(0)} ms, sidebar ${rep.sidebarMs} ms (ours ${rep.sidebarOursMs}), dashboard ` +
+          `${rep.dashboardMs} ms (ours ${rep.dashboardOursMs})`,
+      );
+    }
+  } finally {
+    removeExtensionsDir(extensionsDir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const text = report(reps, vsixBytes, dbBytes);
+  process.stdout.write(`\n${text}\n\n`);
+  if (WRITE) {
+    writeSection(text);
+    log('wrote the UI section of BENCHMARKS.md');
+  } else {
+    log('BENCHMARKS.md left as it is (a full run writes it: 100000 runs, 3+ repetitions, no BENCH_NO_WRITE)');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench:ui] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+// Checks that run inside a webview's page (through Playwright's frame.evaluate), shared by the e2e views suite
+// and the UI benchmark. This project's Node code compiles without the DOM library, so the page objects used
+// here are typed by the few members they need.
+
+import type { Frame } from 'playwright-core';
+
+export interface CanvasPaint {
+  card: string;
+  width: number;
+  height: number;
+  /** Pixels with any opacity: a canvas nothing was drawn on has none. */
+  painted: number;
+}
+
+/** Reads back every chart canvas of the dashboard and counts the pixels something was drawn on. */
+export function paintedCanvases(frame: Frame): Promise<CanvasPaint[]> {
+  // Runs in the page: typed loosely, since this project's Node code is compiled without the DOM library.
+  return frame.evaluate(() => {
+    interface Canvas {
+      width: number;
+      height: number;
+      closest(selector: string): { getAttribute(name: string): string | null } | null;
+      getContext(kind: '2d'): {
+        getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+      } | null;
+    }
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<Canvas> } })
+      .document;
+    return Array.from(doc.querySelectorAll('.chart-box:not([hidden]) canvas')).map((canvas) => {
+      const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+      let painted = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
+      return {
+        card: canvas.closest('[data-card]')?.getAttribute('data-card') ?? '?',
+        width: canvas.width,
+        height: canvas.height,
+        painted,
+      };
+    });
+  });
+}
+
+/** Whether a page scrolls sideways (its content is wider than its view): a layout fault in a sidebar or panel. */
+export function overflowsSideways(frame: Frame): Promise<boolean> {
+  return frame.evaluate(() => {
+    const root = (
+      globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+    ).document.documentElement;
+    return root.scrollWidth > root.clientWidth + 1;
+  });
+}
