@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../support/mulberry32.cjs';
 
 export const TIERS = ['small', 'medium', 'large'];
 const ROLE = 'coder';
@@ -35,17 +36,8 @@ export function loadScenarios(file = path.join(HERE, 'scenarios.json')) {
 
 // ---- randomness ----
 
-/** mulberry32: small, fast, good enough for simulation; the same generator the tests use. */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32: small, fast, good enough for simulation; the same generator the tests use.
+export { mulberry32 };
 
 /** An independent stream per (seed, purpose): learners on the same seed face the same tasks and draws. */
 export function deriveSeed(seed, ...parts) {
