@@ -387,15 +387,7 @@ export class Store {
       `SELECT arm, SUM(n), SUM(reward_sum), SUM(reward_sq), SUM(cost_sum), SUM(cost_n), SUM(duration_sum) FROM arm_stats
        WHERE kind = ? ${roleClause} ${tierClause} GROUP BY arm ORDER BY arm`,
       params,
-    ).map((r) => ({
-      arm: r[0] as string,
-      n: r[1] as number,
-      rewardSum: r[2] as number,
-      rewardSq: r[3] as number,
-      costSum: r[4] as number,
-      costN: r[5] as number,
-      durationSum: r[6] as number,
-    }));
+    ).map((r) => toArmStats(r[0] as string, r.slice(1)));
   }
 
   /**
@@ -426,15 +418,7 @@ export class Store {
       params.push(window);
       const r = this.one(name, sql, params)!;
       if ((r[0] as number) === 0) continue;
-      out.push({
-        arm,
-        n: r[0] as number,
-        rewardSum: r[1] as number,
-        rewardSq: r[2] as number,
-        costSum: r[3] as number,
-        costN: r[4] as number,
-        durationSum: r[5] as number,
-      });
+      out.push(toArmStats(arm, r));
     }
     return out;
   }
@@ -625,6 +609,20 @@ export class Store {
 
 function scalar(db: Database, sql: string): number {
   return Number(db.exec(sql)[0]?.values[0]?.[0] ?? 0);
+}
+
+/** `sums`: n, reward sum, reward², cost sum, runs with a cost, duration sum — the order both arm queries select. */
+function toArmStats(arm: string, sums: SqlValue[]): ArmStats {
+  const [n, rewardSum, rewardSq, costSum, costN, durationSum] = sums as number[];
+  return {
+    arm,
+    n: n!,
+    rewardSum: rewardSum!,
+    rewardSq: rewardSq!,
+    costSum: costSum!,
+    costN: costN!,
+    durationSum: durationSum!,
+  };
 }
 
 function toEvent(r: SqlValue[]): LearningEvent {

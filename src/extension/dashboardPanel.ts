@@ -2,6 +2,7 @@
 
 import * as vscode from 'vscode';
 import type { HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
+import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
 import { dashboardState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
@@ -12,7 +13,8 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   private panel: vscode.WebviewPanel | undefined;
   private panelDisposables: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
-  private pending: NodeJS.Timeout | undefined;
+  /** The dashboard aggregates more than the sidebar: updates are coalesced over half a second. */
+  private readonly updates = new Coalescer(500, () => this.update());
   private training: TrainingProgress | null = null;
 
   constructor(
@@ -21,7 +23,10 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     private readonly output: vscode.OutputChannel,
     private readonly onMessage: (message: WebviewMessage) => unknown,
   ) {
-    this.disposables.push(service.onDidChange(() => this.scheduleUpdate()));
+    this.disposables.push(
+      this.updates,
+      service.onDidChange(() => this.panel?.visible && this.updates.schedule()),
+    );
   }
 
   show(): void {
@@ -68,15 +73,6 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     );
   }
 
-  /** The dashboard aggregates more than the sidebar: updates are coalesced over half a second. */
-  private scheduleUpdate(): void {
-    if (this.pending || !this.panel?.visible) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      this.update();
-    }, 500);
-  }
-
   private update(): void {
     if (!this.panel || !this.service.hasPipeline) return;
     const message: HostMessage = {
@@ -95,7 +91,6 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   }
 
   dispose(): void {
-    clearTimeout(this.pending);
     this.panel?.dispose();
     for (const d of this.disposables) d.dispose();
   }

@@ -2,6 +2,7 @@
 
 import * as vscode from 'vscode';
 import type { HostMessage, WebviewMessage } from '../protocol';
+import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
 import { sidebarState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
@@ -11,7 +12,8 @@ export const SIDEBAR_VIEW_ID = 'agentLearning.sidebar';
 export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private pending: NodeJS.Timeout | undefined;
+  /** Coalesces bursts of changes (an agent recording many runs) into one render. */
+  private readonly updates = new Coalescer(100, () => this.update());
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -19,7 +21,10 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     private readonly output: vscode.OutputChannel,
     private readonly onMessage: (message: WebviewMessage) => unknown,
   ) {
-    this.disposables.push(service.onDidChange(() => this.scheduleUpdate()));
+    this.disposables.push(
+      this.updates,
+      service.onDidChange(() => this.view?.visible && this.updates.schedule()),
+    );
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -32,15 +37,6 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
       }),
       view.onDidChangeVisibility(() => view.visible && this.update()),
     );
-  }
-
-  /** Coalesces bursts of changes (an agent recording many runs) into one render. */
-  private scheduleUpdate(): void {
-    if (this.pending || !this.view?.visible) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      this.update();
-    }, 100);
   }
 
   private update(): void {
@@ -58,7 +54,6 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   }
 
   dispose(): void {
-    clearTimeout(this.pending);
     for (const d of this.disposables) d.dispose();
   }
 }

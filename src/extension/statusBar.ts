@@ -1,6 +1,7 @@
 // The status bar item: average reward of the last 100 runs and the run count; a click opens the dashboard.
 
 import * as vscode from 'vscode';
+import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
 
 export class StatusBar implements vscode.Disposable {
@@ -10,21 +11,13 @@ export class StatusBar implements vscode.Disposable {
     100,
   );
   private readonly subscription: vscode.Disposable;
-  private pending: NodeJS.Timeout | undefined;
+  private readonly updates = new Coalescer(250, () => this.update());
 
   constructor(private readonly service: LearningService) {
     this.item.name = 'Agent Learning';
     this.item.command = 'agentLearning.openDashboard';
-    this.subscription = service.onDidChange(() => this.schedule());
+    this.subscription = service.onDidChange(() => this.updates.schedule());
     this.update();
-  }
-
-  private schedule(): void {
-    if (this.pending) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      this.update();
-    }, 250);
   }
 
   private update(): void {
@@ -41,17 +34,19 @@ export class StatusBar implements vscode.Disposable {
         s.totals.runs === 0
           ? '$(graph) No runs yet'
           : `$(graph) ${s.recentStats.avgReward.toFixed(2)} · ${s.totals.runs} runs`;
-      this.item.tooltip = new vscode.MarkdownString(
-        `**Agent Learning** — ${this.service.folder!.name}\n\n` +
-          `Average reward (last ${s.recentStats.count} runs): ${s.recentStats.avgReward.toFixed(2)}\n\n` +
-          `Runs recorded: ${s.totals.runs}\n\nClick to open the dashboard.`,
-      );
+      // The folder name is the user's, not markdown: appended as text.
+      this.item.tooltip = new vscode.MarkdownString('**Agent Learning** — ')
+        .appendText(this.service.folder!.name)
+        .appendMarkdown(
+          `\n\nAverage reward (last ${s.recentStats.count} runs): ${s.recentStats.avgReward.toFixed(2)}\n\n` +
+            `Runs recorded: ${s.totals.runs}\n\nClick to open the dashboard.`,
+        );
     }
     this.item.show();
   }
 
   dispose(): void {
-    clearTimeout(this.pending);
+    this.updates.dispose();
     this.subscription.dispose();
     this.item.dispose();
   }

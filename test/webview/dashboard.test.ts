@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { DashboardState } from '../../src/protocol';
 import { dashboardState, HOSTILE, sidebarState, TRAINING } from './support/fixtures';
-import { Harness, type WebviewPage } from './support/harness';
+import { usePage, type WebviewPage } from './support/harness';
 import { THEMES, type ThemeName } from './support/themes';
 
 const CHARTS = {
@@ -16,34 +16,7 @@ function hex(theme: ThemeName, name: string): [number, number, number] {
 }
 
 describe('dashboard webview (Chromium)', () => {
-  let harness: Harness;
-  let view: WebviewPage | undefined;
-
-  before(async () => {
-    harness = await Harness.start();
-  });
-
-  after(async () => {
-    await harness?.close();
-  });
-
-  afterEach(async function () {
-    if (view) {
-      const errors = view.errors;
-      const violations = await view.cspViolations();
-      await view.close();
-      view = undefined;
-      if (this.currentTest?.state === 'passed') {
-        assert.deepEqual(errors, [], 'console errors');
-        assert.deepEqual(violations, [], 'CSP violations');
-      }
-    }
-  });
-
-  async function open(theme: ThemeName = 'dark', width?: number) {
-    view = await harness.open('dashboard', { theme, ...(width ? { width } : {}) });
-    return view;
-  }
+  const open = usePage('dashboard');
 
   async function show(v: WebviewPage, state: DashboardState = dashboardState()) {
     await v.send({ type: 'dashboard', state });

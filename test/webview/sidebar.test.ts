@@ -1,39 +1,11 @@
 import assert from 'node:assert/strict';
 import { API_SNIPPET, CLI_SNIPPET } from '../../src/webview/sidebarView';
 import { emptySidebarState, HOSTILE, run, sidebarState } from './support/fixtures';
-import { Harness, type WebviewPage } from './support/harness';
-import { THEMES, type ThemeName } from './support/themes';
+import { usePage, type WebviewPage } from './support/harness';
+import { THEMES } from './support/themes';
 
 describe('sidebar webview (Chromium)', () => {
-  let harness: Harness;
-  let view: WebviewPage | undefined;
-
-  before(async () => {
-    harness = await Harness.start();
-  });
-
-  after(async () => {
-    await harness?.close();
-  });
-
-  afterEach(async function () {
-    if (view) {
-      const errors = view.errors;
-      const violations = await view.cspViolations();
-      await view.close();
-      view = undefined;
-      // Every test ends with a clean console and no CSP violation, whatever it checked itself.
-      if (this.currentTest?.state === 'passed') {
-        assert.deepEqual(errors, [], 'console errors');
-        assert.deepEqual(violations, [], 'CSP violations');
-      }
-    }
-  });
-
-  async function open(theme: ThemeName = 'dark', width?: number) {
-    view = await harness.open('sidebar', { theme, ...(width ? { width } : {}) });
-    return view;
-  }
+  const open = usePage('sidebar');
 
   const text = (v: WebviewPage, selector: string) => v.page.locator(selector).innerText();
 

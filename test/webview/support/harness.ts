@@ -2,6 +2,7 @@
 // CSP, fresh nonce) over http on 127.0.0.1, the --vscode-* theme variables and body class set on the page, and a
 // stand-in for acquireVsCodeApi that records posted messages and keeps state across reloads (sessionStorage).
 
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -246,4 +247,39 @@ export class WebviewPage {
   async close(): Promise<void> {
     await this.context.close();
   }
+}
+
+/**
+ * Mocha hooks for a describe block that tests one page: a harness for the block, and after each test the page
+ * is closed — and a test that passed must also have left a clean console and no CSP violation.
+ * Returns `open(theme, width)` for the tests.
+ */
+export function usePage(page: View): (theme?: ThemeName, width?: number) => Promise<WebviewPage> {
+  let harness: Harness;
+  let view: WebviewPage | undefined;
+
+  before(async () => {
+    harness = await Harness.start();
+  });
+
+  after(async () => {
+    await harness?.close();
+  });
+
+  afterEach(async function () {
+    if (!view) return;
+    const errors = view.errors;
+    const violations = await view.cspViolations();
+    await view.close();
+    view = undefined;
+    if (this.currentTest?.state === 'passed') {
+      assert.deepEqual(errors, [], 'console errors');
+      assert.deepEqual(violations, [], 'CSP violations');
+    }
+  });
+
+  return async (theme = 'dark', width) => {
+    view = await harness.open(page, { theme, ...(width ? { width } : {}) });
+    return view;
+  };
 }
