@@ -1,0 +1,108 @@
+"""Loss only on assistant tokens: which tokens of a chat-templated conversation the assistant wrote.
+
+Chat templates differ (Qwen's <|im_start|>, Llama 3's headers, default system prompts, BOS tokens), so instead of
+searching for marker tokens we render prefixes of the conversation with the model's own template and diff their
+token counts: an assistant turn starts where the template's generation prompt for it ends, and ends where the
+conversation rendered through that turn ends. This needs nothing from the template but `apply_chat_template`, and
+is testable without a tokenizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from cli_errors import DatasetError
+from sft_data import Example
+
+#: The label PyTorch's cross-entropy (and so every Hugging Face causal LM) ignores.
+IGNORE_INDEX = -100
+
+Message = Dict[str, str]
+#: render(messages, add_generation_prompt) → token ids of the messages formatted by the chat template.
+Render = Callable[[Sequence[Message], bool], Sequence[int]]
+Span = Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: List[int]
+    labels: List[int]
+
+    @property
+    def trainable_tokens(self) -> int:
+        """Tokens the loss sees: a causal LM predicts token i from tokens before it, so label 0 never counts."""
+        return sum(1 for label in self.labels[1:] if label != IGNORE_INDEX)
+
+
+def assistant_spans(messages: Sequence[Message], render: Render) -> Tuple[List[int], List[Span]]:
+    """The whole conversation's token ids and the [start, end) token spans of its assistant turns.
+
+    A span covers the turn's content and the template's end-of-turn token(s), so the model learns to stop. Where a
+    template tokenizes a turn differently once more follows it (rare), the span ends where the renderings agree,
+    which only ever drops tokens from the loss, never adds prompt tokens to it.
+    """
+    full = list(render(messages, False))
+    spans: List[Span] = []
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        start = len(render(messages[:index], True))
+        through = list(render(messages[: index + 1], False))
+        end = min(_common_prefix(through, full), len(through))
+        if end > start:
+            spans.append((start, end))
+    return full, spans
+
+
+def encode(messages: Sequence[Message], render: Render, max_seq_length: int) -> Encoded:
+    """Token ids and labels (IGNORE_INDEX outside assistant turns), truncated to max_seq_length tokens."""
+    ids, spans = assistant_spans(messages, render)
+    labels = [IGNORE_INDEX] * len(ids)
+    for start, end in spans:
+        labels[start:end] = ids[start:end]
+    return Encoded(input_ids=ids[:max_seq_length], labels=labels[:max_seq_length])
+
+
+def encode_examples(
+    examples: Sequence[Example], render: Render, max_seq_length: int, path: str
+) -> Tuple[List[Encoded], List[Example]]:
+    """Encodes every example; returns those with assistant tokens within max_seq_length, and the ones without.
+
+    A template that cannot format an example (some insist on alternating user/assistant turns) is a dataset
+    problem, reported with the example's line.
+    """
+    kept: List[Encoded] = []
+    dropped: List[Example] = []
+    for example in examples:
+        try:
+            encoded = encode(example.messages, render, max_seq_length)
+        except Exception as err:  # templates raise jinja2 errors, ValueError, TypeError...
+            raise DatasetError(
+                path, f"the base model's chat template cannot format this example: {err}", example.line
+            ) from err
+        if encoded.trainable_tokens > 0:
+            kept.append(encoded)
+        else:
+            dropped.append(example)
+    return kept, dropped
+
+
+def pad_batch(batch: Sequence[Encoded], pad_id: int) -> Dict[str, List[List[int]]]:
+    """Right-pads a batch to its longest example: padding is masked from attention and from the loss."""
+    width = max(len(e.input_ids) for e in batch)
+    out: Dict[str, List[List[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+    for e in batch:
+        pad = width - len(e.input_ids)
+        out["input_ids"].append(e.input_ids + [pad_id] * pad)
+        out["attention_mask"].append([1] * len(e.input_ids) + [0] * pad)
+        out["labels"].append(e.labels + [IGNORE_INDEX] * pad)
+    return out
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n

@@ -1,0 +1,88 @@
+import unittest
+from pathlib import Path
+
+from cli_errors import ExitCode, MissingPackagesError, NoGpuError, UsageError, out_of_memory, report
+from preflight import REQUIREMENTS_FILE, import_failed, missing_packages, require_cuda, require_packages
+
+
+def finder(installed):
+    return lambda name: object() if name in installed else None
+
+
+class MissingPackagesTest(unittest.TestCase):
+    def test_names_each_missing_package_in_order(self):
+        found = finder({"torch", "accelerate"})
+        self.assertEqual(
+            missing_packages(["torch", "transformers", "peft", "accelerate", "safetensors"], found),
+            ["transformers", "peft", "safetensors"],
+        )
+
+    def test_the_message_names_them_and_the_requirements_file_by_absolute_path(self):
+        with self.assertRaises(MissingPackagesError) as caught:
+            require_packages(["torch", "peft"], finder({"torch"}))
+        err = caught.exception
+        self.assertEqual(err.exit_code, ExitCode.MISSING_PACKAGES)
+        self.assertEqual(err.packages, ["peft"])
+        self.assertIn("missing Python packages: peft", str(err))
+        self.assertTrue(REQUIREMENTS_FILE.is_absolute() and REQUIREMENTS_FILE.is_file())
+        self.assertIn(f"pip install -r {REQUIREMENTS_FILE}", str(err))
+
+    def test_all_present_passes(self):
+        require_packages(["torch"], finder({"torch"}))
+
+    def test_a_finder_that_raises_counts_as_missing(self):
+        def broken(name):
+            raise ImportError(name)
+
+        self.assertEqual(missing_packages(["torch"], broken), ["torch"])
+
+    def test_a_package_that_fails_to_import_is_reported_the_same_way(self):
+        err = import_failed(ModuleNotFoundError("No module named 'peft.tuners'", name="peft.tuners"))
+        self.assertEqual(err.packages, ["peft"])
+        self.assertIn("failed to import (peft): No module named", str(err))
+        self.assertIn("pip install -r", str(err))
+
+    def test_requirements_pin_the_packages_the_scripts_check(self):
+        pinned = {
+            line.split("==")[0]
+            for line in Path(REQUIREMENTS_FILE).read_text().splitlines()
+            if line and not line.startswith("#")
+        }
+        self.assertEqual(pinned, {"torch", "transformers", "peft", "accelerate", "safetensors"})
+
+
+class RequireCudaTest(unittest.TestCase):
+    def test_uses_the_gpu_when_there_is_one(self):
+        self.assertEqual(require_cuda(True, False, "Training is slow"), "cuda")
+        self.assertEqual(require_cuda(True, True, "Training is slow"), "cuda")
+
+    def test_falls_back_to_the_cpu_only_when_allowed(self):
+        self.assertEqual(require_cuda(False, True, "Training is slow"), "cpu")
+
+    def test_without_a_gpu_says_to_pass_allow_cpu(self):
+        with self.assertRaises(NoGpuError) as caught:
+            require_cuda(False, False, "Training is slow")
+        self.assertEqual(caught.exception.exit_code, ExitCode.NO_GPU)
+        self.assertIn("--allow-cpu", str(caught.exception))
+        self.assertIn("GPU", str(caught.exception))
+
+    def test_names_a_cpu_only_torch_build(self):
+        with self.assertRaises(NoGpuError) as caught:
+            require_cuda(False, False, "Training is slow", cuda_build=False)
+        self.assertIn("no CUDA support", str(caught.exception))
+
+
+class ReportTest(unittest.TestCase):
+    def test_prints_the_error_and_returns_its_exit_code(self):
+        import io
+
+        stream = io.StringIO()
+        self.assertEqual(report(UsageError("bad"), stream), 2)
+        self.assertEqual(stream.getvalue(), "error: bad\n")
+
+    def test_out_of_memory_suggests_the_settings_that_shrink_memory(self):
+        err = out_of_memory("CUDA out of memory. Tried to allocate 2 GiB\nSECOND LINE", 4, 2048)
+        self.assertEqual(err.exit_code, ExitCode.FAILED)
+        self.assertIn("CUDA out of memory. Tried to allocate 2 GiB", str(err))
+        self.assertNotIn("SECOND LINE", str(err))
+        self.assertIn("--batch-size (now 4) or --max-seq-length (now 2048)", str(err))
