@@ -14,10 +14,13 @@ import {
   LORA_OUT_TYPES,
   type ConvertLoraOptions,
 } from '../core/loraConvert';
+import { Automation } from '../core/automation';
 import { checkRole } from '../core/names';
 import { LearningPipeline, type LearningStats } from '../core/pipeline';
 import { computeReward } from '../core/reward';
 import { checkVerdict, newRunId, toRunRecord, validateRunArgs, type RunRecord } from '../core/runResult';
+import { ChildProcessRunner } from '../core/steps';
+import type { Tools } from '../core/training';
 
 const USAGE = `Usage: agent-learning <command> [options]
 
@@ -32,6 +35,14 @@ Commands:
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
                               --arch and, for llama, the head counts come from <peft-dir>/config.json when it
                               holds the base model's config; --outtype defaults to f32, like llama.cpp's script
+  train --role R [--tier T]   Train a LoRA adapter on .agent/sft/{role}_sft.jsonl (python/train_lora.py)
+  deploy --role R [--tier T] [--force]
+                              Convert (or merge) the trained adapter and create {prefix}-{role} in Ollama;
+                              --force deploys even when the held-out loss did not improve
+  rollback --role R [--tier T]
+                              Re-create the model from the previous adapter, or withdraw it from the router
+  Environment for train/deploy/rollback: AGENT_LEARNING_PYTHON (default python3), OLLAMA_HOST
+  (default 127.0.0.1:11434), AGENT_LEARNING_OLLAMA (the ollama CLI, default ollama)
 
 Options:
   --workspace DIR             The folder that holds .agent/ (default: the current directory)
@@ -62,6 +73,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         outtype: { type: 'string' },
         heads: { type: 'string' },
         'kv-heads': { type: 'string' },
+        tier: { type: 'string' },
+        force: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -96,6 +109,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'convert-lora':
         expectArgs(rest, 1, 'convert-lora <peft-dir> --out FILE.gguf');
         return await convertLoraCmd(rest[0]!, values, io);
+      case 'train':
+      case 'deploy':
+      case 'rollback':
+        expectArgs(rest, 0, `${command} --role R`);
+        if (!values.role) throw new UsageError(`${command} needs --role R`);
+        return await automationCmd(workspace, command, values.role, values.tier, values.force ?? false, io);
       case undefined:
         throw new UsageError('a command is required');
       default:
@@ -332,4 +351,51 @@ if (require.main === module) {
       process.exitCode = 1;
     },
   );
+}
+
+/** The automation's steps as child processes, their output on stderr; the process owns the database meanwhile. */
+async function automationCmd(
+  workspace: string,
+  command: 'train' | 'deploy' | 'rollback',
+  role: string,
+  tier: string | undefined,
+  force: boolean,
+  io: Io,
+): Promise<number> {
+  requireAgentDir(workspace);
+  checkRole(role);
+  const log = (line: string) => io.err(`${line}\n`);
+  const pipeline = await LearningPipeline.open(workspace, { log, pollIntervalMs: 0 });
+  try {
+    const automation = new Automation(pipeline, {
+      runner: new ChildProcessRunner(log),
+      tools: cliTools(),
+      ollamaHost: process.env.OLLAMA_HOST || undefined,
+      log,
+    });
+    const opts = tier === undefined ? {} : { tier };
+    if (command === 'train') {
+      const r = await automation.train(role, opts);
+      io.out(`${JSON.stringify({ key: r.key, dir: r.dir, eval: r.eval ?? null })}\n`);
+    } else if (command === 'deploy') {
+      io.out(`${JSON.stringify(await automation.deploy(role, { ...opts, force }))}\n`);
+    } else {
+      io.out(`${JSON.stringify(await automation.rollback(role, opts))}\n`);
+    }
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+function cliTools(): Tools {
+  // Bundled, this file is dist/cli.js and python/ sits beside dist/.
+  const here = __dirname;
+  return {
+    python: process.env.AGENT_LEARNING_PYTHON || 'python3',
+    pythonDir: path.resolve(here, '..', 'python'),
+    node: process.execPath,
+    cli: path.join(here, 'cli.js'),
+    ollama: process.env.AGENT_LEARNING_OLLAMA || 'ollama',
+  };
 }

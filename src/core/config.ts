@@ -3,10 +3,11 @@
 import * as fs from 'node:fs';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
+import { DRIFT_METHODS } from './drift';
 import { ConfigError, type ConfigIssue } from './errors';
 import { MODEL_PREFIX_PATTERN, MODEL_TAG_PATTERN } from './names';
 
-export const ALGORITHMS = ['epsilon-greedy', 'thompson', 'ucb1'] as const;
+export const ALGORITHMS = ['epsilon-greedy', 'thompson', 'thompson-variance', 'ucb1'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
 const unit = z.number().min(0).max(1);
@@ -30,10 +31,18 @@ const configSchema = z
       .object({
         epsilon: unit.default(0.1),
         variants: z.array(z.string().min(1).max(64)).min(1).default(['default', 'detailed', 'concise']),
-        /** Thompson sampling beat the seed's epsilon-greedy on the learning benchmark (BENCHMARKS.md). */
-        algorithm: z.enum(ALGORITHMS).default('thompson'),
-        /** Learn from each variant's last N runs only, so one that got worse is noticed; 0: all history. */
-        window: z.number().int().min(0).default(100),
+        /**
+         * Thompson sampling scaled to the rewards' observed spread: under half the seed's epsilon-greedy regret on the
+         * learning benchmark (BENCHMARKS.md). 'thompson' is Beta Thompson, which treats every reward as pass/fail.
+         */
+        algorithm: z.enum(ALGORITHMS).default('thompson-variance'),
+        /** Learn from each variant's last N runs only (and ignore changeDetection); 0: all history. */
+        window: z.number().int().min(0).default(0),
+        /**
+         * Forget a variant's runs from before its reward clearly dropped, so one that got worse is noticed within tens
+         * of runs while the others keep their whole history.
+         */
+        changeDetection: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -42,8 +51,9 @@ const configSchema = z
         epsilon: unit.default(0.1),
         /** USD per 1,000 tokens: 0.002 is $2 per 1M tokens, as the seed's comment says. */
         maxCostPerToken: z.number().min(0).default(0.002),
-        algorithm: z.enum(ALGORITHMS).default('thompson'),
-        window: z.number().int().min(0).default(100),
+        algorithm: z.enum(ALGORITHMS).default('thompson-variance'),
+        window: z.number().int().min(0).default(0),
+        changeDetection: z.boolean().default(true),
         /** A cheaper model is preferred while its (sampled) reward is within this many points of the best. */
         costTolerance: unit.default(0.02),
       })
@@ -79,6 +89,10 @@ const configSchema = z
         batchSize: positiveInt.max(1024).default(2),
         learningRate: z.number().positive().max(1).default(2e-4),
         maxSeqLength: positiveInt.max(131072).default(2048),
+        /** Continuous learning: train again once this many new high-quality runs arrived since the last training. */
+        retrainMinNewExamples: positiveInt.default(200),
+        /** Curriculum: also train one adapter per complexity tier (`{prefix}-{role}-{tier}`) when a tier has data. */
+        curriculum: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -92,6 +106,20 @@ const configSchema = z
         temperature: z.number().min(0).max(2).default(0.2),
         topP: unit.default(0.9),
         topK: positiveInt.default(40),
+        /** Deploy gate: do not deploy an adapter whose held-out loss did not improve on the base model's. */
+        requireImprovement: z.boolean().default(true),
+        /**
+         * `adapter`: a Modelfile with ADAPTER (Ollama ≤ 0.34.0); `merged`: merge into the base with PEFT and import
+         * the safetensors model (needed from Ollama 0.34.1); `auto`: chosen by the running Ollama's version.
+         */
+        method: z.enum(['auto', 'adapter', 'merged']).default('auto'),
+        /**
+         * Quantisation of a merged model on import (`ollama create --quantize`). From 0.34.1 Ollama imports
+         * safetensors through its new engine, which takes int4, int8, nvfp4, mxfp4 or mxfp8 (not q4_K_M).
+         */
+        quantize: z
+          .enum(['int4', 'int8', 'nvfp4', 'mxfp4', 'mxfp8', 'q4_K_M', 'q4_K_S', 'q8_0'])
+          .default('int4'),
       })
       .strict()
       .prefault({}),
@@ -100,6 +128,13 @@ const configSchema = z
         enabled: z.boolean().default(true),
         minPerformanceDrop: unit.default(0.05),
         evaluationRuns: positiveInt.default(20),
+        /**
+         * `threshold`: the seed's rule, one comparison after evaluationRuns runs. `sprt`: a sequential test that
+         * looks from evaluationRuns runs on and waits until the evidence is clear, so noise does not roll back.
+         */
+        method: z.enum(DRIFT_METHODS).default('sprt'),
+        /** sprt: the most runs it watches; with no verdict by then the tuned model is kept. */
+        maxEvaluationRuns: positiveInt.default(200),
       })
       .strict()
       .prefault({}),

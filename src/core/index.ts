@@ -39,3 +39,17 @@ export {
   type ConvertLoraOptions,
   type ConvertLoraResult,
 } from './loraConvert';
+export { assessDrift, DRIFT_METHODS, type DriftMethod, type DriftOptions, type DriftVerdict } from './drift';
+export {
+  Automation,
+  StepFailedError,
+  type AutomationOptions,
+  type DeployOutcome,
+  type ProgressEvent,
+  type RollbackOutcome,
+  type TrainOutcome,
+} from './automation';
+export { ChildProcessRunner, type Step, type StepOutcome, type StepRunner } from './steps';
+export type { Tools, TrainEval, TrainProgress } from './training';
+export { knownBaseTags, resolveBaseModel, type BaseModel } from './baseModels';
+export { OllamaClient, deployMethodFor, ADAPTER_REMOVED_IN } from './ollama';

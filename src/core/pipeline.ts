@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chooseArm, mean, type Arm, type Reason } from './bandit';
+import { chooseArm, DROP_DETECTION, hasDropped, mean, sinceDrop, type Arm, type Reason } from './bandit';
 import { defaultConfig, readConfigFile, type LearningConfig } from './config';
 import { DurableStore } from './durableStore';
 import {
@@ -63,7 +63,8 @@ export interface SelectedPrompt extends PromptVariant {
 
 export interface SelectedModel extends ModelVariant {
   tier: Complexity;
-  reason: Reason | 'warming-up';
+  /** `evaluating`: a freshly deployed tuned model gets the role's runs until drift detection has judged it. */
+  reason: Reason | 'warming-up' | 'evaluating';
   meanReward: number;
   count: number;
 }
@@ -140,6 +141,8 @@ export class LearningPipeline {
   /** Bandit statistics read from the mirror files, used only until the database is open. */
   private mirrorStats: { prompt?: unknown; model?: unknown } = {};
 
+  /** `role|tier` (tier `*` for all) → the deployed model under evaluation, set by the automation. */
+  private readonly evaluating = new Map<string, string>();
   private durable: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
@@ -209,7 +212,7 @@ export class LearningPipeline {
       'prompt',
       role,
       undefined,
-      promptBandit.window,
+      promptBandit,
       this.promptVariants.map((v) => v.id),
     );
     const arms = this.promptVariants.map((v) => toArm(v.id, stats));
@@ -238,15 +241,27 @@ export class LearningPipeline {
     this.maybeReloadConfig();
     const { modelRouter } = this.config;
     const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
+    // A tuned model serves the role (and tier) it was trained for; the seed's role default is coder.
+    const forRole = role ?? 'coder';
     const eligible = this.modelVariants.filter(
-      (m) => m.tiers.includes(complexity) && m.costPer1kTokens <= cap,
+      (m) =>
+        m.tiers.includes(complexity) &&
+        m.costPer1kTokens <= cap &&
+        (m.roles === undefined || m.roles.includes(forRole)),
     );
     if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
+    const canary = [`${forRole}|${complexity}`, `${forRole}|*`]
+      .map((k) => this.evaluating.get(k))
+      .find((id) => id !== undefined && eligible.some((m) => m.id === id));
+    if (canary !== undefined) {
+      const model = eligible.find((m) => m.id === canary)!;
+      return { ...model, tier: complexity, reason: 'evaluating', meanReward: 0, count: 0 };
+    }
     const stats = this.armStats(
       'model',
       role,
       complexity,
-      modelRouter.window,
+      modelRouter,
       eligible.map((m) => m.id),
     );
     const arms = eligible.map((m) => toArm(m.id, stats));
@@ -429,9 +444,8 @@ export class LearningPipeline {
       };
     }
     const prompts = db.armStats('prompt', undefined);
-    const window = this.config.promptBandit.window;
     const ids = this.promptVariants.map((v) => v.id);
-    const current = window > 0 ? db.windowArmStats('prompt', undefined, undefined, window, ids) : prompts;
+    const current = this.armStats('prompt', undefined, undefined, this.config.promptBandit, ids);
     return {
       previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
       models: db
@@ -439,9 +453,7 @@ export class LearningPipeline {
         .map(withInterval)
         .sort((a, b) => b.avgReward - a.avgReward),
       prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
-      preferredPrompt: preferredArm(
-        this.promptVariants.map((v) => toArm(v.id, new Map(current.map((c) => [c.arm, c])))),
-      ),
+      preferredPrompt: preferredArm(ids.map((id) => toArm(id, current))),
       rewardSeries: maxPointsPerRole > 0 ? rewardSeries(db, db.runsPerRole(), maxPointsPerRole) : [],
       modelCosts,
       automation,
@@ -451,6 +463,81 @@ export class LearningPipeline {
   // ---- web knowledge ----
 
   /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
+  // ---- for the automation (train, deploy, drift): the owner process only ----
+
+  /** Adds an event to the timeline (kinds: training, deploy, drift, rollback, …); saved with the next save. */
+  recordEvent(kind: string, role: string, message: string, data?: Record<string, unknown>): void {
+    const durable = this.ownerStore();
+    durable.db.addEvent(this.now(), kind, role, message, data);
+    durable.markChanged();
+    this.afterChange('local');
+  }
+
+  lastEvent(kind: string, role: string): LearningEvent | undefined {
+    return this.ownerStore().db.lastEvent(kind, role);
+  }
+
+  /** See `Store.rewards`. */
+  rewards(
+    role: string,
+    model: string | undefined,
+    tier: string | undefined,
+    range: { afterPk: number; limit: number } | { atMostPk: number; limit: number },
+  ): number[] {
+    return this.ownerStore().db.rewards(role, model, tier, range);
+  }
+
+  /** The newest run's position: runs recorded later have a higher one. */
+  lastRunPk(): number {
+    return this.ownerStore().db.maxPk();
+  }
+
+  /** High-quality runs of a role (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
+  highQualityRunsSince(role: string, afterPk: number): number {
+    return this.ownerStore().db.countHighQuality(role, this.config.autoExport.minReward, afterPk);
+  }
+
+  /** Adds (or replaces) a model in the router's variants and model_variants.json. */
+  addModelVariant(variant: ModelVariant): void {
+    this.modelVariants = [...this.modelVariants.filter((m) => m.id !== variant.id), variant];
+    this.writeModelVariants();
+  }
+
+  /** Takes a model out of the router's variants; false when it was not there. */
+  withdrawModelVariant(id: string): boolean {
+    const before = this.modelVariants.length;
+    const rest = this.modelVariants.filter((m) => m.id !== id);
+    if (rest.length === before || rest.length === 0) return false;
+    this.modelVariants = rest;
+    this.writeModelVariants();
+    return true;
+  }
+
+  /** While set, `selectModel` for the role (and tier; undefined: all) returns this model when it is eligible. */
+  setEvaluating(role: string, tier: string | undefined, model: string | undefined): void {
+    const key = `${role}|${tier ?? '*'}`;
+    if (model === undefined) this.evaluating.delete(key);
+    else this.evaluating.set(key, model);
+  }
+
+  private ownerStore(): DurableStore {
+    if (!this.durable) throw new LearningError('The experience database is not open yet.');
+    return this.durable;
+  }
+
+  private writeModelVariants(): void {
+    const db = this.durable?.db;
+    writeModelMirror(
+      path.join(this.agentDir, 'model_variants.json'),
+      this.modelVariants,
+      this.config.modelRouter.algorithm,
+      db ? { '*': summarise(db.armStats('model', undefined)) } : {},
+      this.now(),
+    );
+    this.configStamp = this.filesStamp();
+    this.mirrorsDirty = true;
+  }
+
   async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
     try {
       this.maybeReloadConfig();
@@ -601,20 +688,36 @@ export class LearningPipeline {
     return result;
   }
 
+  /**
+   * The sums each arm is judged by: its last `window` runs; or all its runs, less those before a drop in its reward
+   * (with `changeDetection`). O(arms) queries, each bounded by the arm's index: never O(runs).
+   */
   private armStats(
     kind: 'prompt' | 'model',
     role: string | undefined,
     tier: string | undefined,
-    window: number,
+    learning: { window: number; changeDetection: boolean },
     arms: readonly string[],
   ): Map<string, ArmStats> {
     const db = this.durable?.db;
-    if (db) {
-      const stats =
-        window > 0 ? db.windowArmStats(kind, role, tier, window, arms) : db.armStats(kind, role, tier);
-      return new Map(stats.map((s) => [s.arm, s]));
+    if (!db)
+      return mirrorArmStats(
+        kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model,
+        role ?? '*',
+      );
+    const byArm = (stats: ArmStats[]) => new Map(stats.map((s) => [s.arm, s]));
+    if (learning.window > 0) return byArm(db.windowArmStats(kind, role, tier, learning.window, arms));
+    const all = byArm(db.armStats(kind, role, tier));
+    if (!learning.changeDetection) return all;
+    const tested = arms.filter((id) => (all.get(id)?.n ?? 0) >= 2 * DROP_DETECTION.runs);
+    for (const recent of db.windowArmStats(kind, role, tier, DROP_DETECTION.runs, tested)) {
+      const total = all.get(recent.arm)!;
+      if (!hasDropped(total, recent)) continue;
+      // Rare (after a real drop) and bounded: the arm's latest maxScan rewards, to find where the drop began.
+      const latest = db.latestRewards(kind, role, tier, recent.arm, DROP_DETECTION.maxScan);
+      all.set(recent.arm, { ...total, ...sinceDrop(total, latest) });
     }
-    return mirrorArmStats(kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model, role ?? '*');
+    return all;
   }
 
   private writeMirrors(): void {
@@ -725,7 +828,7 @@ export class LearningPipeline {
 
 function toArm(id: string, stats: Map<string, ArmStats>): Arm {
   const s = stats.get(id);
-  return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0 };
+  return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0, rewardSq: s?.rewardSq ?? 0 };
 }
 
 function summarise(stats: ArmStats[]): ArmSummary[] {

@@ -401,26 +401,33 @@ export class Store {
     window: number,
     arms: readonly string[],
   ): ArmStats[] {
-    const column = kind === 'prompt' ? 'prompt_id' : 'model_id';
-    const where = [`${column} = ?`];
-    if (role !== undefined) where.unshift('role = ?');
-    if (tier !== undefined) where.push('(complexity = ? OR complexity IS NULL)');
     const sql = `SELECT COUNT(*), COALESCE(SUM(reward), 0), COALESCE(SUM(reward * reward), 0),
         COALESCE(SUM(cost_tokens), 0), COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0)
-      FROM (SELECT reward, cost_tokens, duration_ms FROM runs WHERE ${where.join(' AND ')} ORDER BY pk DESC LIMIT ?)`;
+      FROM (SELECT reward, cost_tokens, duration_ms FROM runs WHERE ${armRunsWhere(kind, role, tier)}
+        ORDER BY pk DESC LIMIT ?)`;
     const name = `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`;
     const out: ArmStats[] = [];
     for (const arm of arms) {
-      const params: SqlValue[] = [];
-      if (role !== undefined) params.push(role);
-      params.push(arm);
-      if (tier !== undefined) params.push(tier);
-      params.push(window);
-      const r = this.one(name, sql, params)!;
+      const r = this.one(name, sql, [...armRunsParams(arm, role, tier), window])!;
       if ((r[0] as number) === 0) continue;
       out.push(toArmStats(arm, r));
     }
     return out;
+  }
+
+  /** One arm's latest `limit` rewards, newest first (selected like windowArmStats: bounded by its index). */
+  latestRewards(
+    kind: ArmKind,
+    role: string | undefined,
+    tier: string | undefined,
+    arm: string,
+    limit: number,
+  ): number[] {
+    return this.all(
+      `latestRewards:${kind}:${role === undefined}:${tier === undefined}`,
+      `SELECT reward FROM runs WHERE ${armRunsWhere(kind, role, tier)} ORDER BY pk DESC LIMIT ?`,
+      [...armRunsParams(arm, role, tier), limit],
+    ).map((r) => r[0] as number);
   }
 
   /** Run counts per role, from the arm sums (O(arms)). */
@@ -480,6 +487,27 @@ export class Store {
       afterPk,
       minReward,
     ])![0] as number;
+  }
+
+  /**
+   * Rewards of a role's runs, oldest first, for drift detection: one model's (or every model's when `model` is
+   * undefined), of one complexity tier or all; the first `limit` after `afterPk`, or the last `limit` up to `atMostPk`.
+   */
+  rewards(
+    role: string,
+    model: string | undefined,
+    tier: string | undefined,
+    range: { afterPk: number; limit: number } | { atMostPk: number; limit: number },
+  ): number[] {
+    const after = 'afterPk' in range;
+    // Numbered parameters: each value is bound once however often the statement uses it.
+    const rows = this.all(
+      `rewards:${after ? 'after' : 'upto'}`,
+      `SELECT reward FROM runs WHERE role = ?1 AND (?2 IS NULL OR model_id = ?2) AND (?3 IS NULL OR complexity = ?3)
+       AND ${after ? 'pk > ?4 ORDER BY pk ASC' : 'pk <= ?4 ORDER BY pk DESC'} LIMIT ?5`,
+      [role, model ?? null, tier ?? null, after ? range.afterPk : range.atMostPk, range.limit],
+    ).map((r) => r[0] as number);
+    return after ? rows : rows.reverse();
   }
 
   /** High-quality runs of a role, best first (ties: newest first), with their texts. */
@@ -609,6 +637,18 @@ export class Store {
 
 function scalar(db: Database, sql: string): number {
   return Number(db.exec(sql)[0]?.values[0]?.[0] ?? 0);
+}
+
+/** An arm's runs (of one role, or all; for models, of one tier plus untiered runs); parameters: armRunsParams. */
+function armRunsWhere(kind: ArmKind, role: string | undefined, tier: string | undefined): string {
+  const where = [`${kind === 'prompt' ? 'prompt_id' : 'model_id'} = ?`];
+  if (role !== undefined) where.unshift('role = ?');
+  if (tier !== undefined) where.push('(complexity = ? OR complexity IS NULL)');
+  return where.join(' AND ');
+}
+
+function armRunsParams(arm: string, role: string | undefined, tier: string | undefined): SqlValue[] {
+  return [...(role === undefined ? [] : [role]), arm, ...(tier === undefined ? [] : [tier])];
 }
 
 /** `sums`: n, reward sum, reward², cost sum, runs with a cost, duration sum — the order both arm queries select. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { writeFileAtomicSync } from './atomicFile';
 import { parseJsonFile, type Algorithm } from './config';
 import { ConfigError } from './errors';
+import { ROLE_PATTERN } from './names';
 import { COMPLEXITIES } from './runResult';
 
 export interface PromptVariant {
@@ -18,6 +19,8 @@ export interface ModelVariant {
   /** USD per 1,000 tokens, the unit of `modelRouter.maxCostPerToken`. 0 for local models. */
   costPer1kTokens: number;
   tiers: (typeof COMPLEXITIES)[number][];
+  /** Roles the model serves (a tuned model: the role it was trained for); absent: every role. */
+  roles?: string[];
 }
 
 export const BUILTIN_PROMPTS: Record<string, string> = {
@@ -63,6 +66,7 @@ const modelFileSchema = z
               .array(z.enum(COMPLEXITIES))
               .min(1)
               .default([...COMPLEXITIES]),
+            roles: z.array(z.string().regex(ROLE_PATTERN)).min(1).optional(),
           })
           .strict(),
       )

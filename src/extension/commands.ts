@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { describe } from '../core/errors';
 import type { RunResult, Verdict } from '../core/runResult';
 import type { WebviewCommand, WebviewMessage } from '../protocol';
+import type { AutomationHost } from './automationHost';
 import type { DashboardPanel } from './dashboardPanel';
 import type { LearningService } from './learningService';
 
@@ -23,6 +24,7 @@ export function registerCommands(
   service: LearningService,
   dashboard: DashboardPanel,
   output: vscode.OutputChannel,
+  automation: AutomationHost,
 ): void {
   const register = (id: string, fn: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -73,29 +75,10 @@ export function registerCommands(
     }
   });
 
-  register('agentLearning.train', () => {
-    if (!requireTrust('Training')) return;
-    const { config } = service.pipeline.getConfig();
-    void vscode.window.showInformationMessage(
-      `Agent Learning: training is not built yet. It will train a LoRA adapter (rank ${config.autoTrain.loraRank}, ` +
-        `${config.autoTrain.epochs} epochs) on ${config.autoTrain.baseModel} from .agent/sft/{role}_sft.jsonl with ` +
-        'python/train_lora.py, in a terminal task.',
-    );
-  });
-
-  register('agentLearning.deploy', () => {
-    if (!requireTrust('Deploying')) return;
-    const { config } = service.pipeline.getConfig();
-    void vscode.window.showInformationMessage(
-      `Agent Learning: deploying is not built yet. It will write .agent/Modelfile.{role} and run ` +
-        `"ollama create ${config.autoDeploy.modelNamePrefix}-{role}" in a terminal task.`,
-    );
-  });
-
-  register('agentLearning.rollback', () => {
-    if (!requireTrust('Rolling back')) return;
-    void vscode.window.showInformationMessage('Agent Learning: there is no deployment to roll back yet.');
-  });
+  // Trust is checked again inside: a command can be run from places that ignore `enablement`.
+  register('agentLearning.train', (role?: string) => automation.train(role));
+  register('agentLearning.deploy', (role?: string) => automation.deploy(role));
+  register('agentLearning.rollback', (role?: string) => automation.rollback(role));
 
   register('agentLearning.openConfig', async () => {
     const folder = service.folder;
@@ -149,13 +132,4 @@ async function feedbackOnLastRun(service: LearningService, verdict: Verdict): Pr
     `Agent Learning: ${verdict === 'accept' ? 'accepted' : 'rejected'} the last run (reward ${reward.toFixed(2)})`,
     4000,
   );
-}
-
-function requireTrust(what: string): boolean {
-  if (vscode.workspace.isTrusted) return true;
-  void vscode.window.showWarningMessage(
-    `Agent Learning: ${what} is disabled in an untrusted workspace, because it runs Python and Ollama on your ` +
-      'machine. Recording runs, feedback and the dashboard keep working. Trust the workspace to enable it.',
-  );
-  return false;
 }

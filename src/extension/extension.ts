@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
+import { AutomationHost } from './automationHost';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { LearningService } from './learningService';
@@ -21,18 +22,20 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     handleWebviewMessage(learning, message);
   const dashboard = new DashboardPanel(context.extensionUri, learning, output, onMessage);
   const sidebar = new SidebarView(context.extensionUri, learning, output, onMessage);
+  const automation = new AutomationHost(learning, dashboard, output, context.extensionUri);
   context.subscriptions.push(
     output,
     learning,
     dashboard,
     sidebar,
+    automation,
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
     new RunNotifier(learning),
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
-  registerCommands(context, learning, dashboard, output);
+  registerCommands(context, learning, dashboard, output, automation);
   learning.start();
   const api = agentApi(learning);
   // Our own work before any view asks for data (the database opens in the background); read by test/bench/ui.ts.

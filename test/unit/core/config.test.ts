@@ -100,6 +100,10 @@ describe('config', () => {
         temperature: 0.2,
         topP: 0.9,
         topK: 40,
+        // ours: the deploy gate, the deploy path (by Ollama's version) and a merged model's quantisation
+        requireImprovement: true,
+        method: 'auto',
+        quantize: 'int4',
       });
     });
 
@@ -108,6 +112,9 @@ describe('config', () => {
         enabled: true,
         minPerformanceDrop: 0.05,
         evaluationRuns: 20,
+        // ours: a sequential test that does not roll back on noise, and how long it may watch
+        method: 'sprt',
+        maxEvaluationRuns: 200,
       });
     });
 

@@ -1,0 +1,67 @@
+// A step of training or deploying as data: a program and its arguments (never a shell line), run by whichever
+// runner the host has: VS Code Tasks in the extension, child processes in the CLI and tests.
+
+import { spawn } from 'node:child_process';
+
+export type StepId = 'train' | 'convert' | 'merge' | 'create';
+
+export interface Step {
+  id: StepId;
+  /** Shown as the task's or log's name, e.g. "Train LoRA adapter (coder)". */
+  title: string;
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: Record<string, string>;
+}
+
+export interface StepOutcome {
+  /** undefined when the process could not be started or was cancelled. */
+  exitCode: number | undefined;
+  /** The last lines the process wrote, when the runner can see them (a terminal task cannot). */
+  output?: string;
+  /** Why it did not start, when it did not. */
+  error?: string;
+}
+
+export interface StepRunner {
+  run(step: Step, signal?: AbortSignal): Promise<StepOutcome>;
+}
+
+/** Runs steps as child processes, without a shell; output goes to `log` line by line and the tail is kept. */
+export class ChildProcessRunner implements StepRunner {
+  constructor(private readonly log: (line: string) => void = () => undefined) {}
+
+  run(step: Step, signal?: AbortSignal): Promise<StepOutcome> {
+    return new Promise((resolve) => {
+      const child = spawn(step.command, step.args, {
+        cwd: step.cwd,
+        env: { ...process.env, ...step.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        signal,
+      });
+      const tail: string[] = [];
+      const onData = (buf: Buffer) => {
+        for (const line of buf.toString('utf8').split(/\r?\n/)) {
+          if (!line) continue;
+          this.log(`   ${line}`);
+          tail.push(line);
+          if (tail.length > 40) tail.shift();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      let startError: string | undefined;
+      child.on('error', (err) => {
+        startError = err.name === 'AbortError' ? 'cancelled' : err.message;
+      });
+      child.on('close', (code) =>
+        resolve({
+          exitCode: startError ? undefined : (code ?? undefined),
+          output: tail.join('\n'),
+          ...(startError !== undefined && { error: startError }),
+        }),
+      );
+    });
+  }
+}

@@ -1,0 +1,292 @@
+// Gives the workspace's pipeline its automation (train → deploy → drift → rollback) with VS Code's parts: Tasks in
+// terminals, the Python extension's interpreter, progress notifications, the dashboard's training bar, and
+// Workspace Trust. Also the Train, Deploy and Roll Back commands.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Automation, type ProgressEvent } from '../core/automation';
+import { describe, LearningError } from '../core/errors';
+import type { LearningPipeline } from '../core/pipeline';
+import { adapterPaths, type Tools } from '../core/training';
+import type { DashboardPanel } from './dashboardPanel';
+import type { LearningService } from './learningService';
+import { TaskRunner } from './taskRunner';
+
+interface Activity {
+  report: (value: { message?: string; increment?: number }) => void;
+  done: () => void;
+  percent: number;
+}
+
+export class AutomationHost implements vscode.Disposable {
+  private automation: Automation | undefined;
+  private pipeline: LearningPipeline | undefined;
+  private readonly activities = new Map<string, Activity>();
+  private readonly tools: Tools;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly service: LearningService,
+    private readonly dashboard: DashboardPanel,
+    private readonly output: vscode.OutputChannel,
+    extensionUri: vscode.Uri,
+  ) {
+    this.tools = {
+      python: 'python3',
+      pythonDir: path.join(extensionUri.fsPath, 'python'),
+      // VS Code's own runtime runs our CLI: Electron acts as Node.js with this variable (code-server is Node.js).
+      node: process.execPath,
+      nodeEnv: { ELECTRON_RUN_AS_NODE: '1' },
+      cli: path.join(extensionUri.fsPath, 'dist', 'cli.js'),
+      ollama: 'ollama',
+    };
+    this.subscriptions.push(service.onDidChange(() => this.sync()));
+  }
+
+  dispose(): void {
+    this.automation?.dispose();
+    for (const s of this.subscriptions) s.dispose();
+    for (const a of this.activities.values()) a.done();
+  }
+
+  /** What is running now, for the views. */
+  busy(): { key: string; what: string }[] {
+    return this.automation?.busy() ?? [];
+  }
+
+  // ---- commands ----
+
+  async train(roleArg?: string): Promise<unknown> {
+    return this.command('Training', async (automation, pipeline) => {
+      const role = roleArg ?? (await this.pickRole('Train a LoRA adapter for which role?', pipeline.roles()));
+      if (!role) return undefined;
+      const result = await automation.train(role, { trigger: 'manual' });
+      const loss =
+        result.eval?.lossBefore != null && result.eval.lossAfter != null
+          ? ` Held-out loss ${result.eval.lossBefore.toFixed(3)} → ${result.eval.lossAfter.toFixed(3)}.`
+          : '';
+      const deploy = 'Deploy to Ollama';
+      void vscode.window
+        .showInformationMessage(`Agent Learning: trained the ${role} adapter.${loss}`, deploy)
+        .then((choice) => choice === deploy && vscode.commands.executeCommand('agentLearning.deploy', role));
+      return result;
+    });
+  }
+
+  async deploy(roleArg?: string, force = false): Promise<unknown> {
+    return this.command('Deploying', async (automation, pipeline) => {
+      const trained = pipeline
+        .roles()
+        .filter((r) =>
+          fs.existsSync(path.join(adapterPaths(pipeline.agentDir, r).trained, 'adapter_config.json')),
+        );
+      const role =
+        roleArg ??
+        (await this.pickRole(
+          'Deploy which role’s trained adapter to Ollama?',
+          trained,
+          'No trained adapter yet: run "Agent Learning: Train LoRA Adapter" first.',
+        ));
+      if (!role) return undefined;
+      try {
+        const result = await automation.deploy(role, { force, trigger: 'manual' });
+        void vscode.window.showInformationMessage(
+          `Agent Learning: deployed ${result.model} (${result.method === 'adapter' ? 'adapter' : 'merged model'}, Ollama ${result.ollamaVersion}). Run it with "ollama run ${result.model}".`,
+        );
+        return result;
+      } catch (err) {
+        // The deploy gate is a judgement the user may overrule for one deploy.
+        if (!force && err instanceof LearningError && /did not improve/.test(err.message)) {
+          const anyway = 'Deploy Anyway';
+          const choice = await vscode.window.showWarningMessage(`Agent Learning: ${err.message}`, anyway);
+          return choice === anyway ? this.deploy(role, true) : undefined;
+        }
+        throw err;
+      }
+    });
+  }
+
+  async rollback(roleArg?: string): Promise<unknown> {
+    return this.command('Rolling back', async (automation, pipeline) => {
+      const deployed = pipeline.roles().filter((r) => pipeline.lastEvent('deploy', r) !== undefined);
+      const role =
+        roleArg ??
+        (await this.pickRole(
+          'Roll back which role’s deployment?',
+          deployed,
+          'There is no deployment to roll back yet.',
+        ));
+      if (!role) return undefined;
+      const result = await automation.rollback(role, { reason: 'asked for by the user' });
+      void vscode.window.showInformationMessage(
+        `Agent Learning: ${result.action === 'restored' ? `${result.model} is back on the previous adapter` : `${result.model} was withdrawn from the model router`}.`,
+      );
+      return result;
+    });
+  }
+
+  // ---- internals ----
+
+  private async command(
+    what: string,
+    fn: (automation: Automation, pipeline: LearningPipeline) => Promise<unknown>,
+  ): Promise<unknown> {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage(
+        `Agent Learning: ${what} is disabled in an untrusted workspace, because it runs Python and Ollama on your ` +
+          'machine. Recording runs, feedback and the dashboard keep working. Trust the workspace to enable it.',
+      );
+      return undefined;
+    }
+    try {
+      const pipeline = this.service.pipeline;
+      await pipeline.whenReady();
+      this.sync();
+      await this.refreshTools();
+      return await fn(this.automation!, pipeline);
+    } catch (err) {
+      const log = 'Show Log';
+      void vscode.window
+        .showErrorMessage(`Agent Learning: ${describe(err)}`, log)
+        .then((choice) => choice === log && this.output.show(true));
+      return undefined;
+    }
+  }
+
+  private async pickRole(
+    title: string,
+    roles: string[],
+    none = 'No runs recorded yet.',
+  ): Promise<string | undefined> {
+    if (roles.length === 0) {
+      void vscode.window.showInformationMessage(`Agent Learning: ${none}`);
+      return undefined;
+    }
+    if (roles.length === 1) return roles[0];
+    return vscode.window.showQuickPick(roles, { title });
+  }
+
+  /** One Automation per open pipeline, created once it is ready. */
+  private sync(): void {
+    const pipeline = this.service.hasPipeline && this.service.ready ? this.service.pipeline : undefined;
+    if (pipeline === this.pipeline) return;
+    this.automation?.dispose();
+    this.automation = undefined;
+    this.pipeline = pipeline;
+    if (!pipeline) return;
+    const automation = new Automation(pipeline, {
+      runner: new TaskRunner(() => this.service.folder),
+      tools: this.tools,
+      ollamaHost: this.setting('ollamaHost') || undefined,
+      trusted: () => vscode.workspace.isTrusted,
+      log: (line) => this.output.appendLine(line),
+    });
+    this.automation = automation;
+    automation.attach();
+    automation.onProgress((e) => this.onProgress(e));
+    automation.onNotice(({ severity, message }) => {
+      const show =
+        severity === 'error'
+          ? vscode.window.showErrorMessage
+          : severity === 'warning'
+            ? vscode.window.showWarningMessage
+            : vscode.window.showInformationMessage;
+      void show(`Agent Learning: ${message}`);
+    });
+    automation.onDidChange(() => {
+      this.showActivities(automation);
+      this.service.notifyChanged();
+    });
+    void this.refreshTools();
+  }
+
+  private setting(key: 'pythonPath' | 'ollamaHost' | 'ollamaPath'): string {
+    return (
+      vscode.workspace.getConfiguration('agentLearning', this.service.folder).get<string>(key) ?? ''
+    ).trim();
+  }
+
+  /** Python: an explicit `agentLearning.pythonPath`, else the Python extension's interpreter, else python3. */
+  private async refreshTools(): Promise<void> {
+    this.tools.ollama = this.setting('ollamaPath') || 'ollama';
+    // Its default is empty, so a value means the user chose one. (In a remote window VS Code applies machine
+    // settings from the remote's settings or the workspace, not from the local user settings.)
+    this.tools.python =
+      this.setting('pythonPath') || (await pythonExtensionInterpreter(this.service.folder)) || 'python3';
+  }
+
+  private onProgress(e: ProgressEvent): void {
+    this.dashboard.setTraining(
+      e.progress && {
+        role: e.key,
+        step: e.progress.step,
+        total: e.progress.total,
+        loss: e.progress.loss,
+        etaS: e.progress.etaS,
+      },
+    );
+    const activity = this.activities.get(e.key);
+    if (!activity || !e.progress) return;
+    const percent = (100 * e.progress.step) / e.progress.total;
+    const parts = [`step ${e.progress.step}/${e.progress.total}`];
+    if (e.progress.loss !== null) parts.push(`loss ${e.progress.loss.toFixed(3)}`);
+    if (e.progress.etaS !== null) parts.push(`${formatEta(e.progress.etaS)} left`);
+    activity.report({ message: parts.join(' · '), increment: Math.max(0, percent - activity.percent) });
+    activity.percent = Math.max(activity.percent, percent);
+  }
+
+  /** A progress notification for each running training, deploy or rollback (auto ones included). */
+  private showActivities(automation: Automation): void {
+    const busy = new Map(automation.busy().map((b) => [b.key, b.what]));
+    for (const [key, activity] of this.activities) {
+      if (!busy.has(key)) {
+        activity.done();
+        this.activities.delete(key);
+      }
+    }
+    for (const [key, what] of busy) {
+      if (this.activities.has(key)) continue;
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Agent Learning: ${what} ${key}` },
+        (progress) =>
+          new Promise<void>((resolve) => {
+            this.activities.set(key, { report: (v) => progress.report(v), done: resolve, percent: 0 });
+            progress.report({
+              message: what === 'Training' ? 'starting (see the terminal)…' : 'see the terminal…',
+            });
+          }),
+      );
+    }
+  }
+}
+
+interface PythonExtensionApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string };
+    resolveEnvironment(env: { path: string }): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
+  };
+}
+
+/** The interpreter selected in the Python extension (ms-python.python), when it is installed. */
+async function pythonExtensionInterpreter(
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<string | undefined> {
+  const ext = vscode.extensions.getExtension<PythonExtensionApi>('ms-python.python');
+  if (!ext) return undefined;
+  try {
+    const api = ext.isActive ? ext.exports : await ext.activate();
+    const env = api.environments?.getActiveEnvironmentPath(folder?.uri);
+    if (!env) return undefined;
+    const resolved = await api.environments!.resolveEnvironment(env);
+    return resolved?.executable?.uri?.fsPath ?? env.path;
+  } catch {
+    return undefined; // its API changed or failed: the setting's default still works
+  }
+}
+
+function formatEta(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
