@@ -210,13 +210,13 @@ async function throughputOf(core, offValues) {
 const THROUGHPUT_CONFIGS = [
   {
     label: 'ε-greedy (seed)',
-    promptBandit: { algorithm: 'epsilon-greedy', window: 0 },
-    modelRouter: { algorithm: 'epsilon-greedy', window: 0, costTolerance: 0 },
+    promptBandit: { algorithm: 'epsilon-greedy', window: 0, changeDetection: false },
+    modelRouter: { algorithm: 'epsilon-greedy', window: 0, changeDetection: false, costTolerance: 0 },
   },
   {
     label: 'Thompson',
-    promptBandit: { algorithm: 'thompson', window: 0 },
-    modelRouter: { algorithm: 'thompson', window: 0, costTolerance: 0 },
+    promptBandit: { algorithm: 'thompson', window: 0, changeDetection: false },
+    modelRouter: { algorithm: 'thompson', window: 0, changeDetection: false, costTolerance: 0 },
   },
   { label: "this build's defaults", promptBandit: {}, modelRouter: {} },
   {

@@ -147,7 +147,7 @@ describe('learning simulator', () => {
     assert.equal(never.events[0]?.recovery, 1000);
   });
 
-  it("gives the pipeline under Thompson less regret than the seed's ε-greedy on clear prompts", async () => {
+  it("gives the pipeline under its defaults less regret than the seed's ε-greedy on clear prompts", async () => {
     const s = scenario('clear-prompts');
     const total = async (def: LearnerDef) => {
       let sum = 0;
@@ -163,14 +163,14 @@ describe('learning simulator', () => {
       return sum;
     };
 
-    const thompson = await total(learner('thompson'));
+    const defaults = await total(learner('defaults'));
     const greedy = await total(learner('epsilon-greedy'));
 
-    assert.ok(thompson < greedy, `thompson ${thompson} vs epsilon-greedy ${greedy}`);
+    assert.ok(defaults < greedy, `defaults ${defaults} vs epsilon-greedy ${greedy}`);
   });
 
   it('never lets the pipeline pick a model above the cap, and tells it about a model added mid-run', async () => {
-    const def = learner('thompson');
+    const def = learner('defaults');
 
     const standard = await sim.runEpisode({
       scenario: scenario('router-standard'),

@@ -1,9 +1,32 @@
 import assert from 'node:assert/strict';
-import { chooseArm, sampleBeta, type Arm, type PolicySettings } from '../../../src/core/bandit';
+import {
+  chooseArm,
+  DROP_DETECTION,
+  hasDropped,
+  sampleBeta,
+  sinceDrop,
+  type Arm,
+  type ArmSums,
+  type PolicySettings,
+} from '../../../src/core/bandit';
 import { mulberry32 } from '../../support/random';
 
 function settings(overrides: Partial<PolicySettings>): PolicySettings {
   return { algorithm: 'epsilon-greedy', epsilon: 0.1, random: mulberry32(42), ...overrides };
+}
+
+/** An arm with `n` pass/fail runs, `passed` of them passed. */
+function passFail(id: string, n: number, passed: number): Arm {
+  return { id, n, rewardSum: passed, rewardSq: passed };
+}
+
+/** Sums of `rewards`. */
+function sums(rewards: readonly number[]): ArmSums {
+  return {
+    n: rewards.length,
+    rewardSum: rewards.reduce((t, r) => t + r, 0),
+    rewardSq: rewards.reduce((t, r) => t + r * r, 0),
+  };
 }
 
 /** How often each arm id is chosen over `draws` calls. */
@@ -17,14 +40,11 @@ function tally(arms: Arm[], s: PolicySettings, draws: number): Map<string, numbe
 }
 
 describe('chooseArm', () => {
-  const tried: Arm[] = [
-    { id: 'good', n: 20, rewardSum: 18 },
-    { id: 'poor', n: 20, rewardSum: 4 },
-  ];
+  const tried: Arm[] = [passFail('good', 20, 18), passFail('poor', 20, 4)];
 
   for (const algorithm of ['epsilon-greedy', 'ucb1'] as const) {
     it(`${algorithm}: tries every untried arm before any tried one`, () => {
-      const arms = [...tried, { id: 'new-a', n: 0, rewardSum: 0 }, { id: 'new-b', n: 0, rewardSum: 0 }];
+      const arms = [...tried, passFail('new-a', 0, 0), passFail('new-b', 0, 0)];
 
       const counts = tally(arms, settings({ algorithm, epsilon: 0.5 }), 200);
 
@@ -60,10 +80,7 @@ describe('chooseArm', () => {
   });
 
   it('thompson sampling prefers the clearly better arm in more than 95% of draws', () => {
-    const arms: Arm[] = [
-      { id: 'worse', n: 100, rewardSum: 10 },
-      { id: 'better', n: 100, rewardSum: 90 },
-    ];
+    const arms: Arm[] = [passFail('worse', 100, 10), passFail('better', 100, 90)];
 
     const counts = tally(arms, settings({ algorithm: 'thompson' }), 1000);
 
@@ -72,8 +89,8 @@ describe('chooseArm', () => {
 
   it('thompson sampling still samples arms it has little evidence about', () => {
     const arms: Arm[] = [
-      { id: 'known', n: 50, rewardSum: 30 },
-      { id: 'barely-tried', n: 1, rewardSum: 0.5 },
+      passFail('known', 50, 30),
+      { id: 'barely-tried', n: 1, rewardSum: 0.5, rewardSq: 0.25 },
     ];
 
     const counts = tally(arms, settings({ algorithm: 'thompson' }), 1000);
@@ -85,22 +102,56 @@ describe('chooseArm', () => {
     assert.ok((counts.get('known') ?? 0) > 50, `known chosen ${counts.get('known')} of 1000`);
   });
 
+  it('thompson-variance tells apart arms whose rewards vary little, where Beta Thompson still hesitates', () => {
+    // 200 runs each, means 0.62 and 0.60, rewards spread with a standard deviation of 0.05 (a test pass rate, say):
+    // the means are 5.7 standard errors apart, but Beta Thompson samples them as if they were coin flips.
+    const spread = (id: string, m: number): Arm => ({
+      id,
+      n: 200,
+      rewardSum: 200 * m,
+      rewardSq: 200 * (m * m + 0.05 * 0.05),
+    });
+    const arms = [spread('better', 0.62), spread('worse', 0.6)];
+
+    const scaled = tally(arms, settings({ algorithm: 'thompson-variance' }), 1000).get('better') ?? 0;
+    const beta = tally(arms, settings({ algorithm: 'thompson' }), 1000).get('better') ?? 0;
+
+    assert.ok(scaled > 990, `thompson-variance chose better ${scaled} of 1000`);
+    assert.ok(beta < 800, `thompson chose better ${beta} of 1000`);
+  });
+
+  it('thompson-variance samples pass/fail arms as Beta Thompson does', () => {
+    const arms = [passFail('a', 12, 7), passFail('b', 8, 4), passFail('c', 3, 1)];
+    const draws = 20_000;
+
+    const scaled = tally(arms, settings({ algorithm: 'thompson-variance', random: mulberry32(5) }), draws);
+    const beta = tally(arms, settings({ algorithm: 'thompson', random: mulberry32(6) }), draws);
+
+    // Each count is Binomial(20,000, p) with p the same for both; their difference has a standard deviation of at
+    // most 100, so 500 is five of them.
+    for (const id of ['a', 'b', 'c']) {
+      const diff = Math.abs((scaled.get(id) ?? 0) - (beta.get(id) ?? 0));
+      assert.ok(diff < 500, `${id}: ${scaled.get(id)} vs ${beta.get(id)}`);
+    }
+  });
+
+  it('thompson-variance samples untried arms uniformly, like Beta Thompson from its prior', () => {
+    const arms = [passFail('x', 0, 0), passFail('y', 0, 0)];
+
+    const counts = tally(arms, settings({ algorithm: 'thompson-variance' }), 2000);
+
+    assert.ok(Math.abs((counts.get('x') ?? 0) - 1000) < 150, JSON.stringify([...counts]));
+  });
+
   it('ucb1 exploits the best arm once every arm has plenty of evidence', () => {
-    const arms: Arm[] = [
-      { id: 'good', n: 1000, rewardSum: 900 },
-      { id: 'poor', n: 1000, rewardSum: 100 },
-    ];
+    const arms: Arm[] = [passFail('good', 1000, 900), passFail('poor', 1000, 100)];
 
     assert.deepEqual(chooseArm(arms, settings({ algorithm: 'ucb1' })), { id: 'good', reason: 'exploit' });
   });
 
   it('picks the cheapest arm among arms with equal means', () => {
     const cost: Record<string, number> = { pricey: 0.01, cheap: 0.0005, mid: 0.002 };
-    const arms: Arm[] = [
-      { id: 'pricey', n: 10, rewardSum: 8 },
-      { id: 'cheap', n: 5, rewardSum: 4 },
-      { id: 'mid', n: 20, rewardSum: 16 },
-    ];
+    const arms: Arm[] = [passFail('pricey', 10, 8), passFail('cheap', 5, 4), passFail('mid', 20, 16)];
 
     const counts = tally(arms, settings({ epsilon: 0, cost: (id) => cost[id]! }), 500);
 
@@ -110,9 +161,9 @@ describe('chooseArm', () => {
   it('prefers a cheaper arm within the cost tolerance of the best, and only within it', () => {
     const cost: Record<string, number> = { best: 0.01, near: 0.001, far: 0.0001 };
     const arms: Arm[] = [
-      { id: 'best', n: 1000, rewardSum: 850 },
-      { id: 'near', n: 1000, rewardSum: 840 },
-      { id: 'far', n: 1000, rewardSum: 600 },
+      passFail('best', 1000, 850),
+      passFail('near', 1000, 840),
+      passFail('far', 1000, 600),
     ];
     const greedy = (tolerance: number) =>
       chooseArm(arms, settings({ epsilon: 0, cost: (id) => cost[id]!, tolerance })).id;
@@ -123,7 +174,7 @@ describe('chooseArm', () => {
   });
 
   it('gives the only arm with reason only-choice', () => {
-    assert.deepEqual(chooseArm([{ id: 'solo', n: 0, rewardSum: 0 }], settings({})), {
+    assert.deepEqual(chooseArm([passFail('solo', 0, 0)], settings({})), {
       id: 'solo',
       reason: 'only-choice',
     });
@@ -131,6 +182,56 @@ describe('chooseArm', () => {
 
   it('throws when there is no arm', () => {
     assert.throws(() => chooseArm([], settings({})));
+  });
+});
+
+describe('drop detection', () => {
+  /** `n` rewards alternating so that they average `mean` exactly every 10 runs (no randomness). */
+  const steady = (n: number, mean: number): number[] =>
+    Array.from({ length: n }, (_, i) => (i % 10 < Math.round(mean * 10) ? 1 : 0));
+  const split = (history: number[]) => ({
+    all: sums(history),
+    recent: sums(history.slice(-DROP_DETECTION.runs)),
+    latestFirst: [...history].reverse(),
+  });
+
+  it('finds no drop in an arm whose reward stays the same', () => {
+    const { all, recent } = split(steady(1000, 0.8));
+
+    assert.equal(hasDropped(all, recent), false);
+  });
+
+  it('notices a pass/fail arm that fell from 0.8 to 0.3 within 25 runs, and keeps only the runs since', () => {
+    const history = [...steady(900, 0.8), ...steady(25, 0.3)];
+    const { all, recent, latestFirst } = split(history);
+
+    assert.equal(hasDropped(all, recent), true);
+    const since = sinceDrop(all, latestFirst);
+    assert.ok(since.n >= 20 && since.n <= 30, `since the drop: ${since.n} runs`);
+    assert.ok(since.rewardSum / since.n < 0.4, `mean since the drop ${since.rewardSum / since.n}`);
+  });
+
+  it('does not call a small drop a change, nor a rise', () => {
+    const small = split([...steady(900, 0.8), ...steady(30, 0.7)]);
+    const rise = split([...steady(900, 0.5), ...steady(30, 1)]);
+
+    assert.equal(hasDropped(small.all, small.recent), false);
+    assert.equal(hasDropped(rise.all, rise.recent), false);
+  });
+
+  it('waits for enough runs on both sides of a drop', () => {
+    const young = split([...steady(25, 1), ...steady(30, 0)]);
+
+    assert.equal(hasDropped(young.all, young.recent), false, 'fewer earlier runs than the recent window');
+  });
+
+  it('sees a smaller drop when the rewards vary little', () => {
+    // Rewards 0.80 ± 0.02, then 0.70 ± 0.02: a drop of 0.1 is many standard errors here.
+    const wobble = (n: number, m: number) => Array.from({ length: n }, (_, i) => m + (i % 2 ? 0.02 : -0.02));
+    const { all, recent, latestFirst } = split([...wobble(500, 0.8), ...wobble(40, 0.7)]);
+
+    assert.equal(hasDropped(all, recent), true);
+    assert.equal(sinceDrop(all, latestFirst).n, 40);
   });
 });
 

@@ -116,6 +116,59 @@ describe('LearningPipeline', () => {
     });
   });
 
+  describe('with change detection', () => {
+    // ε-greedy with ε 0 exploits the best mean, so the choice shows which runs each prompt is judged by.
+    const config = { promptBandit: { algorithm: 'epsilon-greedy', epsilon: 0, changeDetection: true } };
+    const record = (promptId: string, good: boolean) =>
+      pipeline.recordRun('t', 'model-a', promptId, { input: 'i', output: 'o', compile: good });
+
+    async function detailedThenBroken(): Promise<string[]> {
+      for (let i = 0; i < 100; i++) {
+        await record('detailed', true);
+        await record('default', i % 5 < 2); // 0.4
+        if (i < 20) await record('concise', false);
+      }
+      assert.equal(pipeline.selectPrompt().id, 'detailed');
+      const broken: string[] = [];
+      for (let i = 0; i < 30; i++) broken.push((await record('detailed', false)).id);
+      return broken;
+    }
+
+    it('forgets a prompt’s runs from before its reward dropped, and only that prompt’s', async () => {
+      writeAgentFile(ws, 'learning-config.json', config);
+      await open();
+
+      await detailedThenBroken();
+
+      // Over all history detailed would still lead (100 good of 130); since its drop it scores 0.
+      const chosen = pipeline.selectPrompt();
+      assert.equal(chosen.id, 'default');
+      assert.equal(chosen.count, 100, 'default keeps its whole history');
+      assert.equal(pipeline.getInsights(0).preferredPrompt, 'default');
+
+      writeAgentFile(ws, 'learning-config.json', {
+        promptBandit: { ...config.promptBandit, changeDetection: false },
+      });
+      assert.equal(pipeline.reloadConfig(), undefined);
+      assert.equal(pipeline.selectPrompt().id, 'detailed');
+    });
+
+    it('follows verdicts that change the rewards of the runs since the drop', async () => {
+      writeAgentFile(ws, 'learning-config.json', config);
+      await open();
+      const broken = await detailedThenBroken();
+      assert.equal(pipeline.selectPrompt().id, 'default');
+
+      // Accepted, a run that did not compile scores 0.5: detailed's runs since the drop now beat default's 0.4.
+      for (const id of broken) await pipeline.recordFeedback(id, 'accept');
+
+      const chosen = pipeline.selectPrompt();
+      assert.equal(chosen.id, 'detailed');
+      assert.ok(chosen.count >= 10 && chosen.count <= 30, `judged by ${chosen.count} runs`);
+      assert.equal(chosen.meanReward, 0.5);
+    });
+  });
+
   describe('recordFeedback', () => {
     it("raises an accepted run's reward and moves the prompt and model averages with it", async () => {
       await open();
