@@ -190,11 +190,9 @@ export class Automation implements Disposable {
     return this.exclusive(p, 'Training', async () => {
       const config = this.config;
       const base = resolveBaseModel(config.autoTrain.baseModel, config.autoTrain.hfModel);
-      if (!fs.existsSync(p.dataset)) {
-        if (p.tier)
-          throw new LearningError(`There is no dataset for ${p.key} yet (${rel(this.root, p.dataset)}).`);
-        await this.pipeline.exportDataset(role);
-      }
+      // A tier's dataset is exported for each training; the role's comes from auto-export, or now.
+      if (p.tier) await this.pipeline.exportDataset(role, p.tier as (typeof COMPLEXITIES)[number]);
+      else if (!fs.existsSync(p.dataset)) await this.pipeline.exportDataset(role);
       const watermarkPk = this.pipeline.lastRunPk();
       const started = Date.now();
       fs.mkdirSync(p.dir, { recursive: true });
@@ -465,20 +463,27 @@ export class Automation implements Disposable {
       this.untrustedLogged = true;
       return;
     }
-    const p = this.paths(due.role);
+    await this.autoTrain(due.role, undefined);
+    // Curriculum: one adapter per complexity tier that has enough data of its own.
+    if (this.config.autoTrain.curriculum)
+      for (const tier of COMPLEXITIES) await this.autoTrain(due.role, tier);
+  }
+
+  /** Trains (and deploys) one adapter when it has no training yet or enough new data since its last. */
+  private async autoTrain(role: string, tier: string | undefined): Promise<void> {
+    const { autoTrain, autoDeploy } = this.config;
+    const p = this.paths(role, tier);
     if (this.running.has(p.key)) return;
     const last = readLastTrain(p.lastTrain);
-    if (last) {
-      const fresh = this.pipeline.highQualityRunsSince(due.role, last.watermarkPk);
-      if (fresh < config.autoTrain.retrainMinNewExamples) return;
-      this.log(`🔁 ${fresh} new high-quality ${due.role} runs since the last training: training again.`);
-    } else {
-      this.log(`✅ Exported ${due.examples} ${due.role} examples`);
-    }
+    // The role's trigger is the export itself (it reached minExamples); a tier counts its own runs.
+    const fresh = this.pipeline.highQualityRunsSince(role, last?.watermarkPk ?? 0, tier);
+    if (last ? fresh < autoTrain.retrainMinNewExamples : tier !== undefined && fresh < autoTrain.minExamples)
+      return;
+    if (last) this.log(`🔁 ${fresh} new high-quality ${p.key} runs since the last training: training again.`);
     try {
-      await this.train(due.role, { trigger: 'auto' });
-      if (this.config.autoDeploy.enabled) {
-        const d = await this.deploy(due.role, { trigger: 'auto' });
+      await this.train(role, { ...(tier && { tier }), trigger: 'auto' });
+      if (autoDeploy.enabled) {
+        const d = await this.deploy(role, { ...(tier && { tier }), trigger: 'auto' });
         this.notice.fire({
           severity: 'info',
           message: `Trained and deployed ${d.model} (run it with "ollama run ${d.model}").`,
@@ -486,7 +491,7 @@ export class Automation implements Disposable {
       }
     } catch (err) {
       this.log(`❌ ${describe(err)}`);
-      this.notice.fire({ severity: 'error', message: `Automatic training of ${due.role}: ${describe(err)}` });
+      this.notice.fire({ severity: 'error', message: `Automatic training of ${p.key}: ${describe(err)}` });
     }
   }
 
@@ -564,23 +569,25 @@ export class Automation implements Disposable {
   }
 
   private restoreEvaluations(): void {
+    if (!this.config.driftDetection.enabled) return;
     for (const role of this.pipeline.roles()) {
-      const deploy = this.pipeline.lastEvent('deploy', role);
-      if (!deploy?.data) continue;
-      const ended = ['evaluated', 'rollback', 'drift'].some(
-        (k) => (this.pipeline.lastEvent(k, role)?.id ?? 0) > deploy.id,
-      );
-      const d = deploy.data as unknown as DeployRecord;
-      if (ended || !this.config.driftDetection.enabled) continue;
-      this.evaluations.set(d.key, { key: d.key, role, tier: d.tier, model: d.model, deployPk: d.deployPk });
-      this.pipeline.setEvaluating(role, d.tier, d.model);
+      for (const tier of [undefined, ...COMPLEXITIES]) {
+        const { key } = this.paths(role, tier);
+        const deploy = this.pipeline.lastEvent('deploy', role, key);
+        if (!deploy?.data) continue;
+        const ended = ['evaluated', 'rollback', 'drift'].some(
+          (k) => (this.pipeline.lastEvent(k, role, key)?.id ?? 0) > deploy.id,
+        );
+        if (ended) continue;
+        const d = deploy.data as unknown as DeployRecord;
+        this.evaluations.set(key, { key, role, tier: d.tier, model: d.model, deployPk: d.deployPk });
+        this.pipeline.setEvaluating(role, d.tier, d.model);
+      }
     }
   }
 
   private lastDeploy(p: AdapterPaths): DeployRecord | undefined {
-    const event = this.pipeline.lastEvent('deploy', p.role);
-    const d = event?.data as unknown as DeployRecord | undefined;
-    return d && d.key === p.key ? d : undefined;
+    return this.pipeline.lastEvent('deploy', p.role, p.key)?.data as unknown as DeployRecord | undefined;
   }
 
   private method(config: LearningConfig, version: string): DeployMethod {

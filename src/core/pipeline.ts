@@ -356,10 +356,48 @@ export class LearningPipeline {
   // ---- export ----
 
   /** Writes `.agent/sft/{role}_sft.jsonl` now, whatever the thresholds. */
-  async exportDataset(role = 'coder'): Promise<ExportResult> {
+  /** Writes `.agent/sft/{role}_sft.jsonl` now; with a tier, `{role}-{tier}_sft.jsonl` of that tier's runs only. */
+  async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
+    if (tier !== undefined && !COMPLEXITIES.includes(tier))
+      throw new LearningError(`Unknown complexity ${JSON.stringify(tier)}; use small, medium or large.`);
     await this.openStore();
-    return this.runExport(role);
+    return tier === undefined ? this.runExport(role) : this.runTierExport(role, tier);
+  }
+
+  /**
+   * A curriculum dataset: one tier's runs. Its own files and event kind, so the role's export progress and
+   * auto-train trigger are not reset by it.
+   */
+  private runTierExport(role: string, tier: Complexity): ExportResult {
+    const durable = this.durable!;
+    const { autoExport } = this.config;
+    const key = `${role}-${tier}`;
+    const file = path.join(this.agentDir, 'sft', `${key}_sft.jsonl`);
+    const result = exportSft(durable.db, {
+      role,
+      tier,
+      minReward: autoExport.minReward,
+      maxExamples: autoExport.maxExamples,
+      systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
+      file,
+    });
+    const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
+    const at = this.now();
+    fs.writeFileSync(
+      path.join(this.agentDir, `last-export-${key}.txt`),
+      `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
+    );
+    durable.markChanged();
+    durable.db.addEvent(at, 'export-tier', role, `Exported ${result.count} ${key} examples to ${rel}`, {
+      tier,
+      count: result.count,
+      file: rel,
+      watermarkPk: result.watermarkPk,
+    });
+    this.log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
+    this.afterChange('local');
+    return result;
   }
 
   /** Roles that have runs. */
@@ -473,8 +511,12 @@ export class LearningPipeline {
     this.afterChange('local');
   }
 
-  lastEvent(kind: string, role: string): LearningEvent | undefined {
-    return this.ownerStore().db.lastEvent(kind, role);
+  /** The role's latest event of this kind; with `key`, the latest whose data names that adapter (`coder-large`). */
+  lastEvent(kind: string, role: string, key?: string): LearningEvent | undefined {
+    const db = this.ownerStore().db;
+    if (key === undefined) return db.lastEvent(kind, role);
+    // A role has at most four adapters (its own and three tiers): their latest events are among its last few.
+    return db.eventsOf(kind, role, 50).find((e) => e.data?.key === key);
   }
 
   /** See `Store.rewards`. */
@@ -492,9 +534,9 @@ export class LearningPipeline {
     return this.ownerStore().db.maxPk();
   }
 
-  /** High-quality runs of a role (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
-  highQualityRunsSince(role: string, afterPk: number): number {
-    return this.ownerStore().db.countHighQuality(role, this.config.autoExport.minReward, afterPk);
+  /** High-quality runs of a role (and tier) (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
+  highQualityRunsSince(role: string, afterPk: number, tier?: string): number {
+    return this.ownerStore().db.countHighQuality(role, this.config.autoExport.minReward, afterPk, tier);
   }
 
   /** Adds (or replaces) a model in the router's variants and model_variants.json. */

@@ -10,6 +10,8 @@ import type { Store } from './store';
 
 export interface ExportOptions {
   role: string;
+  /** Only runs of this complexity tier (curriculum adapters). */
+  tier?: string;
   minReward: number;
   maxExamples: number;
   /** The system message for a run, from the prompt variant it used. */
@@ -34,7 +36,7 @@ export function exportSft(store: Store, opts: ExportOptions): ExportResult {
   let duplicatesSkipped = 0;
   let secretsRedacted = 0;
   const watermarkPk = store.maxPk();
-  for (const run of store.exportCandidates(opts.role, opts.minReward)) {
+  for (const run of store.exportCandidates(opts.role, opts.minReward, opts.tier)) {
     if (lines.length >= opts.maxExamples) break;
     if (run.output.trim() === '') continue;
     const key = createHash('sha256')

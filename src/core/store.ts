@@ -480,13 +480,20 @@ export class Store {
     ).map((r) => ({ run: r[0] as number, at: r[1] as number, reward: r[2] as number }));
   }
 
-  /** High-quality runs of a role recorded after run `afterPk`. */
-  countHighQuality(role: string, minReward: number, afterPk: number): number {
-    return this.one('countHq', 'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?', [
-      role,
-      afterPk,
-      minReward,
-    ])![0] as number;
+  /** High-quality runs of a role (of one complexity tier, when given) recorded after run `afterPk`. */
+  countHighQuality(role: string, minReward: number, afterPk: number, tier?: string): number {
+    if (tier === undefined) {
+      return this.one('countHq', 'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?', [
+        role,
+        afterPk,
+        minReward,
+      ])![0] as number;
+    }
+    return this.one(
+      'countHqTier',
+      'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ? AND complexity = ?',
+      [role, afterPk, minReward, tier],
+    )![0] as number;
   }
 
   /**
@@ -511,14 +518,15 @@ export class Store {
   }
 
   /** High-quality runs of a role, best first (ties: newest first), with their texts. */
-  *exportCandidates(role: string, minReward: number): Generator<ExportCandidate> {
+  *exportCandidates(role: string, minReward: number, tier?: string): Generator<ExportCandidate> {
     const stmt = this.db.prepare(
       `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output
        FROM runs r JOIN run_texts t ON t.pk = r.pk
-       WHERE r.role = ? AND r.reward >= ? ORDER BY r.reward DESC, r.pk DESC`,
+       WHERE r.role = ?1 AND r.reward >= ?2 AND (?3 IS NULL OR r.complexity = ?3)
+       ORDER BY r.reward DESC, r.pk DESC`,
     );
     try {
-      stmt.bind([role, minReward]);
+      stmt.bind([role, minReward, tier ?? null]);
       while (stmt.step()) {
         const r = stmt.get();
         yield {
@@ -561,6 +569,15 @@ export class Store {
       [kind, role],
     );
     return r && toEvent(r);
+  }
+
+  /** A role's latest events of one kind, newest first. */
+  eventsOf(kind: string, role: string, limit: number): LearningEvent[] {
+    return this.all(
+      'eventsOf',
+      'SELECT id, at, kind, role, message, data FROM events WHERE kind = ? AND role = ? ORDER BY id DESC LIMIT ?',
+      [kind, role, limit],
+    ).map(toEvent);
   }
 
   events(limit: number): LearningEvent[] {

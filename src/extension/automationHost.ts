@@ -8,10 +8,16 @@ import * as vscode from 'vscode';
 import { Automation, type ProgressEvent } from '../core/automation';
 import { describe, LearningError } from '../core/errors';
 import type { LearningPipeline } from '../core/pipeline';
+import { COMPLEXITIES, type Complexity } from '../core/runResult';
 import { adapterPaths, type Tools } from '../core/training';
 import type { DashboardPanel } from './dashboardPanel';
 import type { LearningService } from './learningService';
 import { TaskRunner } from './taskRunner';
+
+interface Target extends vscode.QuickPickItem {
+  role: string;
+  opts: { tier?: string };
+}
 
 interface Activity {
   report: (value: { message?: string; increment?: number }) => void;
@@ -57,42 +63,51 @@ export class AutomationHost implements vscode.Disposable {
 
   // ---- commands ----
 
-  async train(roleArg?: string): Promise<unknown> {
+  async train(roleArg?: string, tierArg?: string): Promise<unknown> {
     return this.command('Training', async (automation, pipeline) => {
-      const role = roleArg ?? (await this.pickRole('Train a LoRA adapter for which role?', pipeline.roles()));
-      if (!role) return undefined;
-      const result = await automation.train(role, { trigger: 'manual' });
+      const target = await this.pickTarget(
+        'Train a LoRA adapter for which role?',
+        roleArg,
+        tierArg,
+        this.targets(pipeline, () => true),
+      );
+      if (!target) return undefined;
+      const result = await automation.train(target.role, { ...target.opts, trigger: 'manual' });
       const loss =
         result.eval?.lossBefore != null && result.eval.lossAfter != null
           ? ` Held-out loss ${result.eval.lossBefore.toFixed(3)} → ${result.eval.lossAfter.toFixed(3)}.`
           : '';
       const deploy = 'Deploy to Ollama';
       void vscode.window
-        .showInformationMessage(`Agent Learning: trained the ${role} adapter.${loss}`, deploy)
-        .then((choice) => choice === deploy && vscode.commands.executeCommand('agentLearning.deploy', role));
+        .showInformationMessage(`Agent Learning: trained the ${result.key} adapter.${loss}`, deploy)
+        .then(
+          (choice) =>
+            choice === deploy &&
+            vscode.commands.executeCommand('agentLearning.deploy', target.role, target.opts.tier),
+        );
       return result;
     });
   }
 
-  async deploy(roleArg?: string, force = false): Promise<unknown> {
+  async deploy(roleArg?: string, tierArg?: string, force = false): Promise<unknown> {
     return this.command('Deploying', async (automation, pipeline) => {
-      const trained = pipeline
-        .roles()
-        .filter((r) =>
-          fs.existsSync(path.join(adapterPaths(pipeline.agentDir, r).trained, 'adapter_config.json')),
-        );
-      const role =
-        roleArg ??
-        (await this.pickRole(
-          'Deploy which role’s trained adapter to Ollama?',
-          trained,
-          'No trained adapter yet: run "Agent Learning: Train LoRA Adapter" first.',
-        ));
-      if (!role) return undefined;
+      const target = await this.pickTarget(
+        'Deploy which trained adapter to Ollama?',
+        roleArg,
+        tierArg,
+        this.targets(pipeline, (role, tier) =>
+          fs.existsSync(
+            path.join(adapterPaths(pipeline.agentDir, role, tier).trained, 'adapter_config.json'),
+          ),
+        ),
+        'No trained adapter yet: run "Agent Learning: Train LoRA Adapter" first.',
+      );
+      if (!target) return undefined;
       try {
-        const result = await automation.deploy(role, { force, trigger: 'manual' });
+        const result = await automation.deploy(target.role, { ...target.opts, force, trigger: 'manual' });
         void vscode.window.showInformationMessage(
-          `Agent Learning: deployed ${result.model} (${result.method === 'adapter' ? 'adapter' : 'merged model'}, Ollama ${result.ollamaVersion}). Run it with "ollama run ${result.model}".`,
+          `Agent Learning: deployed ${result.model} (${result.method === 'adapter' ? 'adapter' : 'merged model'}, ` +
+            `Ollama ${result.ollamaVersion}). Run it with "ollama run ${result.model}".`,
         );
         return result;
       } catch (err) {
@@ -100,30 +115,66 @@ export class AutomationHost implements vscode.Disposable {
         if (!force && err instanceof LearningError && /did not improve/.test(err.message)) {
           const anyway = 'Deploy Anyway';
           const choice = await vscode.window.showWarningMessage(`Agent Learning: ${err.message}`, anyway);
-          return choice === anyway ? this.deploy(role, true) : undefined;
+          return choice === anyway ? this.deploy(target.role, target.opts.tier, true) : undefined;
         }
         throw err;
       }
     });
   }
 
-  async rollback(roleArg?: string): Promise<unknown> {
+  async rollback(roleArg?: string, tierArg?: string): Promise<unknown> {
     return this.command('Rolling back', async (automation, pipeline) => {
-      const deployed = pipeline.roles().filter((r) => pipeline.lastEvent('deploy', r) !== undefined);
-      const role =
-        roleArg ??
-        (await this.pickRole(
-          'Roll back which role’s deployment?',
-          deployed,
-          'There is no deployment to roll back yet.',
-        ));
-      if (!role) return undefined;
-      const result = await automation.rollback(role, { reason: 'asked for by the user' });
+      const target = await this.pickTarget(
+        'Roll back which deployment?',
+        roleArg,
+        tierArg,
+        this.targets(
+          pipeline,
+          (role, tier) =>
+            pipeline.lastEvent('deploy', role, adapterPaths(pipeline.agentDir, role, tier).key) !== undefined,
+        ),
+        'There is no deployment to roll back yet.',
+      );
+      if (!target) return undefined;
+      const result = await automation.rollback(target.role, {
+        ...target.opts,
+        reason: 'asked for by the user',
+      });
       void vscode.window.showInformationMessage(
         `Agent Learning: ${result.action === 'restored' ? `${result.model} is back on the previous adapter` : `${result.model} was withdrawn from the model router`}.`,
       );
       return result;
     });
+  }
+
+  /** A role's adapter, and with curriculum on each tier's, kept where `keep` says so. */
+  private targets(pipeline: LearningPipeline, keep: (role: string, tier?: Complexity) => boolean): Target[] {
+    const tiers = pipeline.getConfig().config.autoTrain.curriculum ? COMPLEXITIES : [];
+    return pipeline.roles().flatMap((role) =>
+      [undefined, ...tiers]
+        .filter((tier) => keep(role, tier))
+        .map((tier) => ({
+          label: tier ? `${role} · ${tier} tasks` : role,
+          role,
+          opts: tier ? { tier } : {},
+        })),
+    );
+  }
+
+  private async pickTarget(
+    title: string,
+    roleArg: string | undefined,
+    tierArg: string | undefined,
+    targets: Target[],
+    none = 'No runs recorded yet.',
+  ): Promise<Target | undefined> {
+    if (roleArg !== undefined)
+      return { label: roleArg, role: roleArg, opts: tierArg ? { tier: tierArg } : {} };
+    if (targets.length === 0) {
+      void vscode.window.showInformationMessage(`Agent Learning: ${none}`);
+      return undefined;
+    }
+    return targets.length === 1 ? targets[0] : vscode.window.showQuickPick(targets, { title });
   }
 
   // ---- internals ----
@@ -152,19 +203,6 @@ export class AutomationHost implements vscode.Disposable {
         .then((choice) => choice === log && this.output.show(true));
       return undefined;
     }
-  }
-
-  private async pickRole(
-    title: string,
-    roles: string[],
-    none = 'No runs recorded yet.',
-  ): Promise<string | undefined> {
-    if (roles.length === 0) {
-      void vscode.window.showInformationMessage(`Agent Learning: ${none}`);
-      return undefined;
-    }
-    if (roles.length === 1) return roles[0];
-    return vscode.window.showQuickPick(roles, { title });
   }
 
   /** One Automation per open pipeline, created once it is ready. */

@@ -76,9 +76,9 @@ export function registerCommands(
   });
 
   // Trust is checked again inside: a command can be run from places that ignore `enablement`.
-  register('agentLearning.train', (role?: string) => automation.train(role));
-  register('agentLearning.deploy', (role?: string) => automation.deploy(role));
-  register('agentLearning.rollback', (role?: string) => automation.rollback(role));
+  register('agentLearning.train', (role?: string, tier?: string) => automation.train(role, tier));
+  register('agentLearning.deploy', (role?: string, tier?: string) => automation.deploy(role, tier));
+  register('agentLearning.rollback', (role?: string, tier?: string) => automation.rollback(role, tier));
 
   register('agentLearning.openConfig', async () => {
     const folder = service.folder;

@@ -413,7 +413,8 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
       await frame.locator('ul.runs li.run').nth(9).waitFor({ state: 'attached', timeout: 10_000 });
       assert.equal(await overflowsSideways(frame), false, 'the sidebar scrolls sideways');
       // The latest runs, for checking their layout (test-artifacts only).
-      await frame.locator('ul.runs').scrollIntoViewIfNeeded({ timeout: 5000 });
+      // Scrolled inside the page in one step: the sidebar may re-render (replacing its elements) at any time.
+      await scrollIntoView(frame, 'ul.runs');
       await session.screenshot('sidebar-runs');
       // The sidebar's Settings button opens .agent/learning-config.json: the editor shows what configures it.
       await frame.getByRole('button', { name: 'Settings', exact: true }).click({ timeout: 10_000 });
@@ -423,7 +424,7 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
         .first()
         .waitFor({ state: 'visible', timeout: 15_000 });
       // The button was scrolled into view to be clicked: back to the top, where the figures are.
-      await frame.locator('[data-kpi="runs"]').scrollIntoViewIfNeeded({ timeout: 5000 });
+      await scrollIntoView(frame, '[data-kpi="runs"]');
       await save(session, 'sidebar.png');
     });
 
@@ -465,3 +466,15 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
     });
   });
 });
+
+/** Scrolls in one step inside the page: a locator's scroll fails when a re-render replaces the element meanwhile. */
+function scrollIntoView(frame: { evaluate<R, A>(fn: (arg: A) => R, arg: A): Promise<R> }, selector: string) {
+  return frame.evaluate((sel: string) => {
+    const doc = (
+      globalThis as unknown as {
+        document: { querySelector(s: string): { scrollIntoView(o: object): void } | null };
+      }
+    ).document;
+    doc.querySelector(sel)?.scrollIntoView({ block: 'nearest' });
+  }, selector);
+}

@@ -62,14 +62,20 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     if (ws) removeWorkspace(ws);
   });
 
-  async function record(n: number, model: string, reward: 'good' | 'bad', from = 0): Promise<void> {
+  async function record(
+    n: number,
+    model: string,
+    reward: 'good' | 'bad',
+    from = 0,
+    complexity: 'small' | 'medium' | 'large' = 'medium',
+  ): Promise<void> {
     for (let i = from; i < from + n; i++) {
       await pipeline.recordRun(`task-${i}`, model, 'default', {
         input: `Write function number ${i}`,
         output: `def f${i}():\n    return ${i}\n`,
         compile: reward === 'good',
         tests: { passed: reward === 'good' ? 4 : 0, total: 4 },
-        complexity: 'medium',
+        complexity,
       });
     }
   }
@@ -321,6 +327,66 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     // A re-export with no new high-quality runs since the training does not train again.
     await pipeline.exportDataset('coder');
     assert.equal(trainings(), 1);
+  });
+
+  it('trains an adapter per complexity tier with enough data of its own when curriculum is on', async () => {
+    const automation = await setUp('0.34.0', {
+      ...CONFIG,
+      autoExport: { minRuns: 24, minReward: 0.7 },
+      autoTrain: { ...CONFIG.autoTrain, curriculum: true },
+    });
+    await pull('qwen2.5-coder:7b');
+    automation.attach();
+    const settled = new Promise<void>((resolve) =>
+      automation.onDidChange(() => automation.busy().length === 0 && creates().length === 2 && resolve()),
+    );
+    await record(12, 'qwen2.5-coder:7b', 'good', 0, 'large');
+    await record(6, 'qwen2.5-coder:7b', 'good', 100, 'small');
+    await record(6, 'qwen2.5-coder:7b', 'good', 200, 'medium');
+    await settled;
+    const agentDir = pipeline.agentDir;
+    const large = fs
+      .readFileSync(path.join(agentDir, 'sft', 'coder-large_sft.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(large.length, 12, 'the large tier trains on its own runs only');
+    assert.ok(!fs.existsSync(path.join(agentDir, 'sft', 'coder-small_sft.jsonl')), 'small has too few runs');
+    assert.deepEqual(
+      creates().map((c) => c.argv![1]),
+      ['my-coder-tuned-coder', 'my-coder-tuned-coder-large'],
+    );
+    assert.match(
+      fs.readFileSync(path.join(agentDir, 'Modelfile.coder-large'), 'utf8'),
+      /ADAPTER \.\/lora\/coder-large\/adapter\.gguf/,
+    );
+    // Each tier's runs go to its own tuned model while they are evaluated.
+    assert.equal(pipeline.selectModel('large', undefined, 'coder').id, 'my-coder-tuned-coder-large');
+    assert.equal(pipeline.selectModel('medium', undefined, 'coder').id, 'my-coder-tuned-coder');
+    const variants = JSON.parse(fs.readFileSync(path.join(agentDir, 'model_variants.json'), 'utf8'));
+    assert.deepEqual(
+      variants.variants.find((v: { id: string }) => v.id === 'my-coder-tuned-coder-large').tiers,
+      ['large'],
+    );
+  });
+
+  it('goes on evaluating a deployed model after a restart', async () => {
+    const automation = await setUp('0.34.0', MANUAL);
+    await pull('qwen2.5-coder:7b');
+    await record(12, 'qwen2.5-coder:7b', 'good');
+    await automation.train('coder');
+    await automation.deploy('coder');
+    await record(3, 'my-coder-tuned-coder', 'good', 100);
+    await pipeline.close();
+    pipeline = await LearningPipeline.open(ws, { log: (l) => logs.push(l), pollIntervalMs: 0 });
+    const again = new Automation(pipeline, {
+      runner: new ChildProcessRunner(),
+      tools,
+      ollamaHost: ollama.host,
+    });
+    again.attach();
+    assert.deepEqual(again.evaluating(), [{ key: 'coder', model: 'my-coder-tuned-coder', runs: 3 }]);
+    assert.equal(pipeline.selectModel('medium', undefined, 'coder').reason, 'evaluating');
+    again.dispose();
   });
 
   it('runs nothing in an untrusted workspace', async () => {
