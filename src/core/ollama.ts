@@ -112,9 +112,11 @@ export class OllamaClient {
 /** `127.0.0.1:11434`, `0.0.0.0`, `http://host:port/` → a base URL, as the `ollama` CLI reads OLLAMA_HOST. */
 export function normaliseHost(host: string): string {
   let h = host.trim().replace(/\/+$/, '');
-  if (!/^https?:\/\//.test(h)) h = `http://${h}`;
+  // Like Ollama's envconfig.Host: no scheme and no port means 11434; a URL without a port keeps its scheme's.
+  const schemeless = !/^https?:\/\//.test(h);
+  if (schemeless) h = `http://${h}`;
   const url = new URL(h);
-  if (!url.port) url.port = url.protocol === 'https:' ? '443' : '11434';
+  if (!url.port && schemeless) url.port = '11434';
   if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
   return url.toString().replace(/\/+$/, '');
 }

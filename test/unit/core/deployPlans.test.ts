@@ -79,6 +79,8 @@ describe('Ollama client and versions', () => {
   it('reads OLLAMA_HOST forms as the ollama CLI does', () => {
     assert.equal(normaliseHost('127.0.0.1:11434'), 'http://127.0.0.1:11434');
     assert.equal(normaliseHost('http://localhost:8080/'), 'http://localhost:8080');
+    assert.equal(normaliseHost('ollama.internal'), 'http://ollama.internal:11434');
+    assert.equal(normaliseHost('https://ollama.example.com'), 'https://ollama.example.com');
     assert.equal(normaliseHost('0.0.0.0'), 'http://127.0.0.1:11434');
   });
 
