@@ -14,6 +14,7 @@ import {
   LORA_OUT_TYPES,
   type ConvertLoraOptions,
 } from '../core/loraConvert';
+import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/modelConvert';
 import { Automation } from '../core/automation';
 import { checkRole } from '../core/names';
 import { LearningPipeline, type LearningStats } from '../core/pipeline';
@@ -35,6 +36,9 @@ Commands:
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
                               --arch and, for llama, the head counts come from <peft-dir>/config.json when it
                               holds the base model's config; --outtype defaults to f32, like llama.cpp's script
+  convert-model <hf-dir> --out FILE.gguf [--outtype q8_0|f16|bf16|f32]
+                              Convert a Hugging Face qwen2/llama model folder (e.g. a merged fine-tune) to a GGUF
+                              model for llama.cpp and Ollama (FROM ./FILE.gguf); --outtype defaults to q8_0
   train --role R [--tier T]   Train a LoRA adapter on .agent/sft/{role}_sft.jsonl (python/train_lora.py)
   deploy --role R [--tier T] [--force]
                               Convert (or merge) the trained adapter and create {prefix}-{role} in Ollama;
@@ -109,6 +113,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'convert-lora':
         expectArgs(rest, 1, 'convert-lora <peft-dir> --out FILE.gguf');
         return await convertLoraCmd(rest[0]!, values, io);
+      case 'convert-model':
+        expectArgs(rest, 1, 'convert-model <hf-dir> --out FILE.gguf');
+        return await convertModelCmd(rest[0]!, values, io);
       case 'train':
       case 'deploy':
       case 'rollback':
@@ -275,6 +282,22 @@ async function convertLoraCmd(
   io.out(
     `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, lora_alpha ${r.alpha}, ` +
       `${(r.bytes / 1e6).toFixed(1)} MB\n`,
+  );
+  return 0;
+}
+
+async function convertModelCmd(
+  hfDir: string,
+  values: { out?: string; outtype?: string },
+  io: Io,
+): Promise<number> {
+  if (!values.out) throw new UsageError('convert-model needs --out FILE.gguf');
+  const outType = values.outtype as ModelOutType | undefined;
+  if (outType !== undefined && !MODEL_OUT_TYPES.includes(outType))
+    throw new UsageError(`--outtype takes ${MODEL_OUT_TYPES.join(' or ')}`);
+  const r = await convertModel(path.resolve(hfDir), path.resolve(values.out), { outType });
+  io.out(
+    `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, ${(r.bytes / 1e6).toFixed(1)} MB\n`,
   );
   return 0;
 }

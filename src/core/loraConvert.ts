@@ -193,7 +193,7 @@ function checkOptions(options: ConvertLoraOptions): void {
   }
 }
 
-function readJson(file: string, what: string): unknown {
+export function readJson(file: string, what: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -213,7 +213,7 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-function schemaError(file: string, error: z.ZodError): ConvertError {
+export function schemaError(file: string, error: z.ZodError): ConvertError {
   const issue = error.issues[0]!;
   const key = issue.path.join('.');
   return new ConvertError(file, `${key || '(file)'}: ${issue.message}.`, key || undefined);
@@ -555,7 +555,7 @@ function planPair(pair: LoraPair, type: GgmlType, heads: Heads | undefined): Pla
  * `w.reshape(n_head, 2, rows / n_head / 2, …).swapaxes(1, 2).reshape(w.shape)`: within each head, the two halves
  * of the rotary dimensions are interleaved. Returns, for each output row, the input row it comes from.
  */
-function ropeRowOrder(rows: number, nHead: number): Int32Array {
+export function ropeRowOrder(rows: number, nHead: number): Int32Array {
   const half = rows / nHead / 2;
   const order = new Int32Array(rows);
   for (let h = 0; h < nHead; h++) {
@@ -620,7 +620,7 @@ function convertTensor(
 }
 
 /** IEEE 754 binary32 → binary16 bits, rounding to nearest even like NumPy and PyTorch's `.to(float16)`. */
-function f32BitsToF16(bits: number): number {
+export function f32BitsToF16(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   let mantissa = bits & 0x7fffff;
@@ -647,7 +647,7 @@ function f32BitsToF16(bits: number): number {
 let f16Table: Uint32Array | undefined;
 
 /** binary16 bits → binary32 bits for all 65,536 halves (256 KiB, built on first use). */
-function f16ToF32Table(): Uint32Array {
+export function f16ToF32Table(): Uint32Array {
   if (f16Table) return f16Table;
   const table = new Uint32Array(65536);
   for (let h = 0; h < 65536; h++) {
