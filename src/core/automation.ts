@@ -6,7 +6,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveBaseModel, type BaseModel } from './baseModels';
 import type { LearningConfig } from './config';
-import { convertStep, createStep, mergeStep, modelfileText, modelName, type ModelfileSource } from './deploy';
+import {
+  convertModelStep,
+  convertStep,
+  createStep,
+  mergeStep,
+  modelfileText,
+  modelName,
+  type ModelfileSource,
+} from './deploy';
 import { assessDrift, type DriftVerdict } from './drift';
 import { describe, LearningError } from './errors';
 import { Emitter, type Disposable } from './events';
@@ -299,12 +307,20 @@ export class Automation implements Disposable {
       this.log(`🚀 Deploying to Ollama: ${name}`);
       this.log(`   Run with: ollama run ${name}`);
       const fresh = method === 'adapter' ? `${p.gguf}.new` : `${p.merged}.new`;
-      fs.rmSync(fresh, { recursive: true, force: true });
-      const prepare =
-        method === 'adapter'
-          ? convertStep(p, base, this.options.tools, this.root, fresh)
-          : mergeStep(p, base, this.options.tools, this.root, fresh);
-      await this.runStep(prepare, role, p, () => fs.rmSync(fresh, { recursive: true, force: true }));
+      const scratch = () => {
+        fs.rmSync(fresh, { force: true });
+        fs.rmSync(p.mergedHf, { recursive: true, force: true });
+      };
+      scratch();
+      const tools = this.options.tools;
+      if (method === 'adapter') {
+        await this.runStep(convertStep(p, base, tools, this.root, fresh), role, p, scratch);
+      } else {
+        // The merged Hugging Face copy is as big as the base model: it lives only until it is converted.
+        await this.runStep(mergeStep(p, base, tools, this.root, p.mergedHf), role, p, scratch);
+        await this.runStep(convertModelStep(config, p, tools, this.root, fresh), role, p, scratch);
+        fs.rmSync(p.mergedHf, { recursive: true, force: true });
+      }
 
       // Put the new weights in place, the current ones becoming the backup; undone if Ollama refuses them.
       const txn = new FileSwap();
@@ -318,7 +334,7 @@ export class Automation implements Disposable {
       );
       try {
         await this.runStep(
-          createStep(config, p, method, this.options.tools.ollama, this.root, this.ollamaEnv()),
+          createStep(config, p, this.options.tools.ollama, this.root, this.ollamaEnv()),
           role,
           p,
         );
@@ -328,7 +344,7 @@ export class Automation implements Disposable {
         txn.commit();
       } catch (err) {
         txn.rollback();
-        fs.rmSync(fresh, { recursive: true, force: true });
+        scratch();
         throw err;
       }
       this.log(`✅ Model deployed: ${name}`);
@@ -425,7 +441,7 @@ export class Automation implements Disposable {
           );
           try {
             await this.runStep(
-              createStep(config, p, record.method, this.options.tools.ollama, this.root, this.ollamaEnv()),
+              createStep(config, p, this.options.tools.ollama, this.root, this.ollamaEnv()),
               role,
               p,
             );

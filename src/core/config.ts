@@ -109,17 +109,15 @@ const configSchema = z
         /** Deploy gate: do not deploy an adapter whose held-out loss did not improve on the base model's. */
         requireImprovement: z.boolean().default(true),
         /**
-         * `adapter`: a Modelfile with ADAPTER (Ollama ≤ 0.34.0); `merged`: merge into the base with PEFT and import
-         * the safetensors model (needed from Ollama 0.34.1); `auto`: chosen by the running Ollama's version.
+         * `adapter`: a Modelfile with ADAPTER (Ollama ≤ 0.34.0); `merged`: merge into the base with PEFT, convert
+         * to a GGUF model and import that (Ollama refuses ADAPTER from 0.34.1); `auto`: by the running Ollama's version.
          */
         method: z.enum(['auto', 'adapter', 'merged']).default('auto'),
         /**
-         * Quantisation of a merged model on import (`ollama create --quantize`). From 0.34.1 Ollama imports
-         * safetensors through its new engine, which takes int4, int8, nvfp4, mxfp4 or mxfp8 (not q4_K_M).
+         * The merged model's GGUF type. Written by us: from 0.34.1 Ollama does not quantise GGUF models at create
+         * time, and its safetensors import takes neither qwen2 nor q4_K_M.
          */
-        quantize: z
-          .enum(['int4', 'int8', 'nvfp4', 'mxfp4', 'mxfp8', 'q4_K_M', 'q4_K_S', 'q8_0'])
-          .default('int4'),
+        quantize: z.enum(['q8_0', 'f16', 'bf16']).default('q8_0'),
       })
       .strict()
       .prefault({}),

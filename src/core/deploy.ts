@@ -1,5 +1,6 @@
 // Deploying as data: the Modelfile and the commands that build a tuned model in Ollama, for both paths —
-// `ADAPTER` on Ollama ≤ 0.34.0, a merged safetensors model imported with `--quantize` from 0.34.1.
+// `ADAPTER` on Ollama ≤ 0.34.0; from 0.34.1, which refuses ADAPTER, the adapter merged into the base and converted
+// to a GGUF model by our own converter (Ollama's safetensors import there takes neither qwen2 nor q4_K_M).
 
 import * as path from 'node:path';
 import type { BaseModel } from './baseModels';
@@ -16,7 +17,7 @@ export interface ModelfileSource {
   method: DeployMethod;
   /** For `adapter`: the base tag. */
   base: string;
-  /** For `adapter`: the GGUF adapter; for `merged`: the merged model's folder. */
+  /** For `adapter`: the GGUF adapter; for `merged`: the merged GGUF model. */
   weights: string;
   /** The base model's chat template (from /api/show): an imported safetensors model would otherwise guess it. */
   template?: string;
@@ -57,6 +58,23 @@ export function convertStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd:
   };
 }
 
+export function convertModelStep(
+  config: LearningConfig,
+  p: AdapterPaths,
+  tools: Tools,
+  cwd: string,
+  out: string,
+): Step {
+  return {
+    id: 'convert',
+    title: `Convert merged model to GGUF (${p.key})`,
+    command: tools.node,
+    args: [tools.cli, 'convert-model', p.mergedHf, '--out', out, '--outtype', config.autoDeploy.quantize],
+    cwd,
+    ...(tools.nodeEnv && { env: tools.nodeEnv }),
+  };
+}
+
 export function mergeStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: string, out: string): Step {
   return {
     id: 'merge',
@@ -75,15 +93,21 @@ export function mergeStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: s
   };
 }
 
+/** Both paths hand Ollama a finished GGUF file, so nothing is quantised at create time. */
 export function createStep(
   config: LearningConfig,
   p: AdapterPaths,
-  method: DeployMethod,
   ollama: string,
   cwd: string,
   env: Record<string, string>,
 ): Step {
-  const args = ['create', modelName(config, p), '-f', p.modelfile];
-  if (method === 'merged') args.push('--quantize', config.autoDeploy.quantize);
-  return { id: 'create', title: `ollama create ${modelName(config, p)}`, command: ollama, args, cwd, env };
+  const name = modelName(config, p);
+  return {
+    id: 'create',
+    title: `ollama create ${name}`,
+    command: ollama,
+    args: ['create', name, '-f', p.modelfile],
+    cwd,
+    env,
+  };
 }

@@ -53,3 +53,4 @@ export { ChildProcessRunner, type Step, type StepOutcome, type StepRunner } from
 export type { Tools, TrainEval, TrainProgress } from './training';
 export { knownBaseTags, resolveBaseModel, type BaseModel } from './baseModels';
 export { OllamaClient, deployMethodFor, ADAPTER_REMOVED_IN } from './ollama';
+export { convertModel, MODEL_ARCHITECTURES, MODEL_OUT_TYPES, type ModelOutType } from './modelConvert';

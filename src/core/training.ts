@@ -36,6 +36,8 @@ export interface AdapterPaths {
   progress: string;
   gguf: string;
   ggufBackup: string;
+  /** The merged Hugging Face model, kept only while it is converted. */
+  mergedHf: string;
   merged: string;
   mergedBackup: string;
   launcher: string;
@@ -57,8 +59,9 @@ export function adapterPaths(agentDir: string, role: string, tier?: string): Ada
     progress: path.join(dir, 'training', 'progress.jsonl'),
     gguf: path.join(dir, 'adapter.gguf'),
     ggufBackup: path.join(dir, 'adapter.backup.gguf'),
-    merged: path.join(dir, 'merged'),
-    mergedBackup: path.join(dir, 'merged.backup'),
+    mergedHf: path.join(dir, 'merged-hf'),
+    merged: path.join(dir, 'merged.gguf'),
+    mergedBackup: path.join(dir, 'merged.backup.gguf'),
     launcher: path.join(agentDir, `train_${key}.py`),
     lastTrain: path.join(agentDir, `last-train-${key}.txt`),
     modelfile: path.join(agentDir, `Modelfile.${key}`),

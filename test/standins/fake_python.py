@@ -247,14 +247,9 @@ def run_merge(argv: List[str]) -> int:
         dtype = {"bfloat16": "BF16", "float16": "F16"}[args.dtype]
         output = Path(args.output)
         staging = staging_dir(output)
-        tensors: List[Tensor] = [
-            ("model.embed_tokens.weight", [VOCAB, HIDDEN], values(VOCAB * HIDDEN, 1)),
-            ("model.norm.weight", [HIDDEN], [1.0] * HIDDEN),
-            ("lm_head.weight", [VOCAB, HIDDEN], values(VOCAB * HIDDEN, 2)),
-        ]
-        write_safetensors(staging / "model.safetensors", tensors, dtype)
+        write_safetensors(staging / "model.safetensors", merged_tensors(model_type(args.base_model)), dtype)
         (staging / "config.json").write_text(json.dumps(base_config(args.base_model, args.dtype), indent=2) + "\n")
-        (staging / "tokenizer.json").write_text(json.dumps(TOKENIZER, indent=2) + "\n")
+        (staging / "tokenizer.json").write_text(json.dumps(tokenizer(model_type(args.base_model)), indent=2) + "\n")
         (staging / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
         publish(staging, output, last="config.json", stale=merge_lora.MERGED_WEIGHTS)
         print(f"Merged model saved to {args.output}", flush=True)
@@ -263,20 +258,74 @@ def run_merge(argv: List[str]) -> int:
         return report(err)
 
 
-TOKENIZER = {
-    "version": "1.0",
-    "truncation": None,
-    "padding": None,
-    "added_tokens": [],
-    "normalizer": None,
-    "pre_tokenizer": None,
-    "post_processor": None,
-    "decoder": None,
-    "model": {"type": "BPE", "dropout": None, "unk_token": None, "vocab": {"a": 0, "b": 1}, "merges": []},
-}
+def merged_tensors(kind: str) -> List[Tensor]:
+    """Every weight of a (tiny) merged qwen2/llama model, with the names and shapes transformers saves."""
+    head_dim = HIDDEN // HEADS
+    kv = KV_HEADS * head_dim
+    tensors: List[Tensor] = [
+        ("model.embed_tokens.weight", [VOCAB, HIDDEN], values(VOCAB * HIDDEN, 1)),
+        ("model.norm.weight", [HIDDEN], [1.0] * HIDDEN),
+        ("lm_head.weight", [VOCAB, HIDDEN], values(VOCAB * HIDDEN, 2)),
+    ]
+    for i in range(LAYERS):
+        layer = f"model.layers.{i}"
+        shapes = {
+            "self_attn.q_proj.weight": [HEADS * head_dim, HIDDEN],
+            "self_attn.k_proj.weight": [kv, HIDDEN],
+            "self_attn.v_proj.weight": [kv, HIDDEN],
+            "self_attn.o_proj.weight": [HIDDEN, HEADS * head_dim],
+            "mlp.gate_proj.weight": [INTERMEDIATE, HIDDEN],
+            "mlp.up_proj.weight": [INTERMEDIATE, HIDDEN],
+            "mlp.down_proj.weight": [HIDDEN, INTERMEDIATE],
+        }
+        if kind == "qwen2":  # qwen2 has biases on q, k and v
+            shapes.update({"self_attn.q_proj.bias": [HEADS * head_dim], "self_attn.k_proj.bias": [kv],
+                           "self_attn.v_proj.bias": [kv]})
+        for j, (name, shape) in enumerate(sorted(shapes.items())):
+            count = 1
+            for d in shape:
+                count *= d
+            tensors.append((f"{layer}.{name}", shape, values(count, 10 + 20 * i + j)))
+        tensors.append((f"{layer}.input_layernorm.weight", [HIDDEN], [1.0] * HIDDEN))
+        tensors.append((f"{layer}.post_attention_layernorm.weight", [HIDDEN], [1.0] * HIDDEN))
+    return tensors
+
+
+# The pre-tokenizer regexes of Qwen2.5 and Llama 3 (as in their tokenizer.json): a GGUF converter needs to know which.
+QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def tokenizer(kind: str) -> Dict[str, object]:
+    """A byte-level BPE tokenizer.json of VOCAB tokens, with the base family's pre-tokenizer."""
+    letters = [chr(ord("a") + i) for i in range(26)]
+    vocab = {t: i for i, t in enumerate(letters + ["ab", "ba", "Ġa", "Ġ"])}
+    added = [{"id": VOCAB - 2, "content": "<|im_start|>", "special": True, "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": False},
+             {"id": VOCAB - 1, "content": "<|im_end|>", "special": True, "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": False}]
+    split = QWEN2_SPLIT if kind == "qwen2" else LLAMA3_SPLIT
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": split}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "vocab": vocab, "merges": ["a b", "b a"]},
+    }
+
 TOKENIZER_CONFIG = {
     "tokenizer_class": "PreTrainedTokenizerFast",
-    "eos_token": "</s>",
+    "eos_token": "<|im_end|>",
     "model_max_length": 2048,
     "chat_template": "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}",
 }

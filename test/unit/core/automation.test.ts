@@ -148,44 +148,43 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
       assert.notEqual(pipeline.selectModel('medium', undefined, 'judge').id, 'my-coder-tuned-coder');
   });
 
-  it('merges and imports with --quantize on Ollama 0.34.1, where ADAPTER is rejected (llama base)', async () => {
-    const automation = await setUp('0.34.1', {
-      ...CONFIG,
-      autoTrain: { ...CONFIG.autoTrain, baseModel: 'llama3.1:8b' },
-    });
-    await pull('llama3.1:8b');
-    await record(12, 'llama3.1:8b', 'good');
-    const p = adapterPaths(pipeline.agentDir, 'coder');
-    await automation.train('coder');
-    const deployed = await automation.deploy('coder');
-    assert.equal(deployed.method, 'merged');
-    const modelfile = fs.readFileSync(p.modelfile, 'utf8');
-    assert.match(modelfile, /^FROM \.\/lora\/coder\/merged$/m);
-    assert.doesNotMatch(modelfile, /ADAPTER/);
-    assert.ok(fs.existsSync(path.join(p.merged, 'config.json')));
-    assert.deepEqual(creates()[0]!.argv, [
-      'create',
-      'my-coder-tuned-coder',
-      '-f',
-      p.modelfile,
-      '--quantize',
-      'int4',
-    ]);
-  });
+  for (const [base, hf] of [
+    ['qwen2.5-coder:7b', 'qwen2'],
+    ['llama3.1:8b', 'llama'],
+  ] as const) {
+    it(`on Ollama 0.34.1, which refuses ADAPTER, merges and imports a GGUF model we convert (${hf})`, async () => {
+      const automation = await setUp('0.34.1', {
+        ...CONFIG,
+        autoTrain: { ...CONFIG.autoTrain, baseModel: base },
+      });
+      await pull(base);
+      await record(12, base, 'good');
+      const p = adapterPaths(pipeline.agentDir, 'coder');
+      await automation.train('coder');
+      const deployed = await automation.deploy('coder');
+      assert.equal(deployed.method, 'merged');
+      const modelfile = fs.readFileSync(p.modelfile, 'utf8');
+      assert.match(modelfile, /^FROM \.\/lora\/coder\/merged\.gguf$/m);
+      assert.doesNotMatch(modelfile, /ADAPTER/);
+      assert.equal(fs.readFileSync(p.merged).subarray(0, 4).toString(), 'GGUF');
+      assert.ok(!fs.existsSync(p.mergedHf), 'the merged Hugging Face copy is removed once converted');
+      assert.deepEqual(creates()[0]!.argv, ['create', 'my-coder-tuned-coder', '-f', p.modelfile]);
+      const show = await fetch(`http://${ollama.host}/api/show`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'my-coder-tuned-coder' }),
+      });
+      const shown = (await show.json()) as { model_info: Record<string, unknown> };
+      assert.equal(shown.model_info['general.architecture'], hf);
 
-  it('reports Ollama 0.34.1 refusing a merged qwen2 model, leaving nothing behind', async () => {
-    const automation = await setUp('0.34.1');
-    await pull('qwen2.5-coder:7b');
-    await record(12, 'qwen2.5-coder:7b', 'good');
-    const p = adapterPaths(pipeline.agentDir, 'coder');
-    await automation.train('coder');
-    await assert.rejects(
-      automation.deploy('coder'),
-      /ollama create my-coder-tuned-coder failed: it exited with code 1 \(Error: .*\)/,
-    );
-    assert.deepEqual(fs.readdirSync(p.dir).sort(), ['trained']);
-    assert.ok(!fs.existsSync(p.modelfile));
-  });
+      // A second deploy keeps the first model as the backup, and a rollback brings it back.
+      const first = fs.readFileSync(p.merged);
+      await automation.train('coder');
+      await automation.deploy('coder');
+      assert.deepEqual(fs.readFileSync(p.mergedBackup), first);
+      assert.equal((await automation.rollback('coder')).action, 'restored');
+      assert.deepEqual(fs.readFileSync(p.merged), first);
+    });
+  }
 
   it('refuses "method": "adapter" on Ollama 0.34.1 and says what to set, changing nothing', async () => {
     const automation = await setUp('0.34.1', { ...CONFIG, autoDeploy: { method: 'adapter' } });

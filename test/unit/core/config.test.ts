@@ -103,7 +103,7 @@ describe('config', () => {
         // ours: the deploy gate, the deploy path (by Ollama's version) and a merged model's quantisation
         requireImprovement: true,
         method: 'auto',
-        quantize: 'int4',
+        quantize: 'q8_0',
       });
     });
 

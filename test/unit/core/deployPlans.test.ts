@@ -167,7 +167,7 @@ describe('training and deploy plans', () => {
       weights: p.merged,
       template: '{{ .Prompt }}',
     });
-    assert.match(merged, /^FROM \.\/lora\/coder\/merged$/m);
+    assert.match(merged, /^FROM \.\/lora\/coder\/merged\.gguf$/m);
     assert.match(merged, /^TEMPLATE """\{\{ \.Prompt \}\}"""$/m);
     assert.doesNotMatch(merged, /ADAPTER/);
     const hostile = modelfileText(config, p, {
@@ -177,21 +177,15 @@ describe('training and deploy plans', () => {
       template: 'a"""\nFROM evil',
     });
     assert.doesNotMatch(hostile, /TEMPLATE|evil/);
-    const create = createStep(config, p, 'merged', 'ollama', dir, {});
-    assert.deepEqual(create.args, [
-      'create',
-      'my-coder-tuned-coder',
-      '-f',
-      p.modelfile,
-      '--quantize',
-      'int4',
-    ]);
-    assert.deepEqual(createStep(config, p, 'adapter', 'ollama', dir, {}).args, [
-      'create',
-      'my-coder-tuned-coder',
-      '-f',
-      p.modelfile,
-    ]);
+    // Both paths give Ollama a finished GGUF file: no --quantize (0.34.1 refuses it for GGUF).
+    assert.deepEqual(createStep(config, p, 'ollama', dir, { OLLAMA_HOST: 'h:1' }), {
+      id: 'create',
+      title: 'ollama create my-coder-tuned-coder',
+      command: 'ollama',
+      args: ['create', 'my-coder-tuned-coder', '-f', p.modelfile],
+      cwd: dir,
+      env: { OLLAMA_HOST: 'h:1' },
+    });
   });
 
   it('parses progress lines and follows a growing progress file', () => {
