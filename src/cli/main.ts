@@ -412,13 +412,15 @@ async function automationCmd(
 }
 
 function cliTools(): Tools {
-  // Bundled, this file is dist/cli.js and python/ sits beside dist/.
-  const here = __dirname;
+  // Bundled, this file is dist/cli.js with python/ beside dist/; from source (tsx) it is src/cli/main.ts.
+  const root = path.resolve(__dirname, '..', fs.existsSync(path.join(__dirname, 'cli.js')) ? '' : '..');
   return {
     python: process.env.AGENT_LEARNING_PYTHON || 'python3',
-    pythonDir: path.resolve(here, '..', 'python'),
+    pythonDir: path.join(root, 'python'),
     node: process.execPath,
-    cli: path.join(here, 'cli.js'),
+    // The way this process was started (a loader from source; nothing when bundled) runs the conversion too.
+    nodeArgs: process.execArgv,
+    cli: fs.existsSync(path.join(__dirname, 'cli.js')) ? path.join(__dirname, 'cli.js') : __filename,
     ollama: process.env.AGENT_LEARNING_OLLAMA || 'ollama',
   };
 }

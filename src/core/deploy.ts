@@ -46,7 +46,16 @@ export function modelfileText(config: LearningConfig, p: AdapterPaths, src: Mode
 }
 
 export function convertStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: string, out: string): Step {
-  const args = [tools.cli, 'convert-lora', p.trained, '--out', out, '--arch', base.arch];
+  const args = [
+    ...(tools.nodeArgs ?? []),
+    tools.cli,
+    'convert-lora',
+    p.trained,
+    '--out',
+    out,
+    '--arch',
+    base.arch,
+  ];
   if (base.heads) args.push('--heads', String(base.heads), '--kv-heads', String(base.kvHeads ?? base.heads));
   return {
     id: 'convert',
@@ -69,7 +78,16 @@ export function convertModelStep(
     id: 'convert',
     title: `Convert merged model to GGUF (${p.key})`,
     command: tools.node,
-    args: [tools.cli, 'convert-model', p.mergedHf, '--out', out, '--outtype', config.autoDeploy.quantize],
+    args: [
+      ...(tools.nodeArgs ?? []),
+      tools.cli,
+      'convert-model',
+      p.mergedHf,
+      '--out',
+      out,
+      '--outtype',
+      config.autoDeploy.quantize,
+    ],
     cwd,
     ...(tools.nodeEnv && { env: tools.nodeEnv }),
   };

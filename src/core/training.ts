@@ -16,6 +16,8 @@ export interface Tools {
   pythonDir: string;
   /** A Node.js binary and our bundled CLI, for conversion as a visible step. */
   node: string;
+  /** Before the CLI's path: how this Node.js runs it (e.g. a loader when running from source). */
+  nodeArgs?: string[];
   nodeEnv?: Record<string, string>;
   cli: string;
   /** The `ollama` CLI. */
