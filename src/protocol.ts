@@ -120,6 +120,17 @@ export interface DashboardState {
   training: TrainingProgress | null;
 }
 
+/**
+ * A state as a page keeps it: embedded in the page's HTML for its first paint (src/extension/webviewHtml.ts), and
+ * saved with setState. `pageId` is fresh for every HTML the host renders, so a saved state with the page's own id
+ * is newer than the embedded one (VS Code re-creates a hidden view from the same HTML), while one with another id,
+ * or none, is older (a state restored after a reload of the window).
+ */
+export interface PageState<S> {
+  pageId: string | null;
+  state: S;
+}
+
 /** Host → webview. */
 export type HostMessage =
   | { type: 'sidebar'; state: SidebarState }

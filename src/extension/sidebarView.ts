@@ -1,19 +1,35 @@
 // The sidebar: a WebviewViewProvider rendering SidebarState, with Accept/Reject and the action buttons.
 
+import { isDeepStrictEqual } from 'node:util';
 import * as vscode from 'vscode';
-import type { HostMessage, WebviewMessage } from '../protocol';
+import type { LearningPipeline } from '../core/pipeline';
+import type { HostMessage, PageState, SidebarState, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
 import { sidebarState } from './viewState';
+import { makeNonce } from './webviewHtml';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const SIDEBAR_VIEW_ID = 'agentLearning.sidebar';
+
+/** While the view is hidden, how long after the last change its state is computed ahead of the next showing. */
+const PREPARE_DELAY_MS = 1000;
 
 export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   /** Coalesces bursts of changes (an agent recording many runs) into one render. */
-  private readonly updates = new Coalescer(100, () => this.update());
+  private readonly updates = new Coalescer(100, () => this.update(true));
+  private preparation: NodeJS.Timeout | undefined;
+  /**
+   * The state last computed, for the pipeline it came from, and whether nothing changed since. Computing it runs
+   * the store's queries (tens of ms at 100,000 runs), so it is done ahead, while the view is hidden, rather than
+   * on the way to its first paint.
+   */
+  private computed: { pipeline: LearningPipeline; state: SidebarState; current: boolean } | undefined;
+  /** What the page was last given, embedded in its HTML or posted. */
+  private shown: SidebarState | undefined;
+  private wasReady = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -23,33 +39,83 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   ) {
     this.disposables.push(
       this.updates,
-      service.onDidChange(() => this.view?.visible && this.updates.schedule()),
+      { dispose: () => clearTimeout(this.preparation) },
+      service.onDidChange(() => this.changed()),
     );
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     view.webview.options = webviewOptions(this.extensionUri);
+    // The state goes into the HTML: the first paint needs no ready → state round trip, nor VS Code handing the
+    // message over, which it holds until the page has loaded. A state from before the last change still goes in
+    // at once, and the current one follows it.
+    const known = this.knownState();
+    const state = known?.state ?? this.state();
+    const initialState: PageState<SidebarState> | undefined = state && { pageId: makeNonce(), state };
+    this.shown = state;
     this.disposables.push(
       loadWebviewPage(view.webview, this.extensionUri, 'sidebar', this.output, {
-        onReady: () => this.update(),
+        // Only what changed after the HTML was made: the page already shows the rest.
+        onReady: () => this.update(true),
         onMessage: this.onMessage,
+        initialState,
       }),
       view.onDidChangeVisibility(() => view.visible && this.update()),
     );
+    // On a timer set after the HTML's: the extension host sends its messages on one, and this one's queries
+    // must not hold the HTML back.
+    if (known && !known.current) setTimeout(() => this.update(true), 0);
   }
 
-  private update(): void {
-    if (!this.view || !this.service.hasPipeline) return;
-    const folder = this.service.folder!;
-    const message: HostMessage = {
-      type: 'sidebar',
-      state: sidebarState(this.service.pipeline, {
-        workspaceName: folder.name,
-        trusted: vscode.workspace.isTrusted,
-        ready: this.service.ready,
-      }),
-    };
+  private changed(): void {
+    if (this.computed) this.computed.current = false;
+    const becameReady = this.service.ready && !this.wasReady;
+    this.wasReady = this.service.ready;
+    if (this.view?.visible) {
+      // The database has just opened: its numbers replace "Opening the experience database…" now.
+      if (this.shown?.ready === false && this.service.ready) this.update();
+      else this.updates.schedule();
+    } else {
+      // Once things are quiet (a burst of runs costs one computation), or at once when the database opens.
+      clearTimeout(this.preparation);
+      this.preparation = setTimeout(() => this.state(), becameReady ? 0 : PREPARE_DELAY_MS);
+    }
+  }
+
+  /** The state last computed for today's pipeline, current or not. */
+  private knownState(): { state: SidebarState; current: boolean } | undefined {
+    const pipeline = this.service.hasPipeline ? this.service.pipeline : undefined;
+    return this.computed?.pipeline === pipeline ? this.computed : undefined;
+  }
+
+  /** The state as it is now, computed only when something changed since the last time. */
+  private state(): SidebarState | undefined {
+    if (!this.service.hasPipeline) return undefined;
+    const known = this.knownState();
+    if (known?.current) return known.state;
+    const pipeline = this.service.pipeline;
+    const state = sidebarState(pipeline, {
+      workspaceName: this.service.folder!.name,
+      trusted: vscode.workspace.isTrusted,
+      ready: this.service.ready,
+    });
+    this.computed = { pipeline, state, current: true };
+    return state;
+  }
+
+  /**
+   * Posts the state as it is now; with `ifChanged`, only when it differs from what the page was given (a config
+   * file saved again, or the database's own mirror files, change nothing the sidebar shows). A page VS Code
+   * re-creates when the view shows again gets it in any case.
+   */
+  private update(ifChanged = false): void {
+    const state = this.state();
+    if (!this.view || !state) return;
+    const same = isDeepStrictEqual(state, this.shown);
+    this.shown = state;
+    if (ifChanged && same) return;
+    const message: HostMessage = { type: 'sidebar', state };
     void this.view.webview.postMessage(message);
   }
 

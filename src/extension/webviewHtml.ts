@@ -1,15 +1,57 @@
-// The HTML shell of both webviews: a strict nonce-based CSP, the stylesheets, an empty root and one script.
+// The HTML shell of both webviews: a strict nonce-based CSP, the stylesheet, an empty root, the state for the first
+// paint (as JSON data, never markup) and one script; stylesheet and script linked, or inlined under the nonce.
 // Pure (no vscode import) so the Chromium tests serve exactly what VS Code gets.
 
 import { randomBytes } from 'node:crypto';
+
+export type WebviewPageName = 'sidebar' | 'dashboard';
+
+/** The id of the element holding the embedded state (src/webview/vscodeApi.ts reads it). */
+export const INITIAL_STATE_ID = 'initial-state';
+
+export interface WebviewPageFiles {
+  script: string[];
+  style: string[];
+  font: string[];
+  /**
+   * Whether the script and stylesheet go in the HTML itself rather than load through VS Code's webview service
+   * worker (tens of ms before the script can run): the sidebar's (50 KB together), which has to show at once;
+   * not the dashboard's, whose script alone (Chart.js) is 190 KB. Such a page then has nothing to load before
+   * its load event, and asks for its icon font after it (media/sidebar.css).
+   */
+  inline: boolean;
+}
+
+/**
+ * What a page loads, as paths from the extension's root: one stylesheet (codicons, the shared rules and the
+ * page's own, bundled by esbuild.js so no `@import` chains a second request), one script, and the codicon font.
+ */
+export function webviewPageFiles(page: WebviewPageName): WebviewPageFiles {
+  return {
+    script: ['dist', 'webview', `${page}.js`],
+    style: ['dist', 'webview', `${page}.css`],
+    font: ['dist', 'webview', 'codicon.ttf'],
+    inline: page === 'sidebar',
+  };
+}
+
+/** A file the page loads by URI, or its text put in the page itself (see pageResource). */
+export type PageResource = { uri: string } | { text: string };
 
 export interface WebviewHtmlOptions {
   /** `webview.cspSource`: the origin the webview's local resources are served from. */
   cspSource: string;
   nonce: string;
-  scriptUri: string;
-  styleUris: readonly string[];
+  script: PageResource;
+  style: PageResource;
+  /**
+   * Fonts the first paint draws with, fetched at once beside everything else instead of after the first layout:
+   * VS Code shows a webview only once its page has loaded, fonts included.
+   */
+  fontUris?: readonly string[];
   title: string;
+  /** Data the page renders before any message from the host (a PageState of src/protocol.ts). */
+  initialState?: unknown;
 }
 
 /** A fresh nonce per render: 128 random bits, base64 (the CSP grammar allows its alphabet). */
@@ -17,39 +59,94 @@ export function makeNonce(): string {
   return randomBytes(16).toString('base64');
 }
 
+/**
+ * A script or stylesheet as the page gets it: its `text`, read only for an inlined page (WebviewPageFiles.inline),
+ * goes in the HTML unless it would end its element early or late; else the page loads it from `uri`. A
+ * stylesheet's relative `url(...)`s are made absolute against `uri`, where it would have been loaded from.
+ */
+export function pageResource(kind: 'script' | 'style', uri: string, text?: () => string): PageResource {
+  if (!text) return { uri };
+  const content = text();
+  // In a script, `<!--` can also keep the parser from ending the element where it should.
+  if ((kind === 'script' ? /<\/script|<!--/i : /<\/style/i).test(content)) return { uri };
+  if (kind === 'script') return { text: content };
+  return {
+    text: content.replace(
+      /url\((["']?)(\.{1,2}\/[^"')]*)\1\)/g,
+      (_match, _quote: string, relative: string) => `url("${new URL(relative, uri).toString()}")`,
+    ),
+  };
+}
+
 export function renderWebviewHtml({
   cspSource,
   nonce,
-  scriptUri,
-  styleUris,
+  script,
+  style,
+  fontUris = [],
   title,
+  initialState,
 }: WebviewHtmlOptions): string {
-  // No 'unsafe-inline' anywhere: the page's DOM is built by the script, and styles come only from files.
+  // No 'unsafe-inline' anywhere: the page's DOM is built by the script, and what runs or styles the page comes
+  // from the extension's files, as files or as elements carrying the nonce.
+  const nonceSource = `'nonce-${nonce}'`;
   const csp = [
     "default-src 'none'",
     `img-src ${cspSource} data:`,
-    `style-src ${cspSource}`,
+    'text' in style ? `style-src ${cspSource} ${nonceSource}` : `style-src ${cspSource}`,
     `font-src ${cspSource}`,
-    `script-src 'nonce-${nonce}'`,
+    `script-src ${nonceSource}`,
   ].join('; ');
-  const styles = styleUris
-    .map((uri) => `    <link rel="stylesheet" href="${escapeAttribute(uri)}">`)
-    .join('\n');
+  const nonceAttribute = `nonce="${escapeAttribute(nonce)}"`;
+  // Fonts are fetched in CORS mode, so their preload says crossorigin, or the browser would fetch them twice.
+  const head = [
+    ...fontUris.map(
+      (uri) => `<link rel="preload" href="${escapeAttribute(uri)}" as="font" type="font/ttf" crossorigin>`,
+    ),
+    'text' in style
+      ? `<style ${nonceAttribute}>${style.text}</style>`
+      : `<link rel="stylesheet" href="${escapeAttribute(style.uri)}">`,
+  ];
+  // A data block, not a script: browsers never run type="application/json"; the page parses it as JSON.
+  const body = [
+    '<div id="root"></div>',
+    ...(initialState === undefined
+      ? []
+      : [
+          `<script type="application/json" id="${INITIAL_STATE_ID}" ${nonceAttribute}>` +
+            `${jsonForScriptElement(initialState)}</script>`,
+        ]),
+    'text' in script
+      ? `<script ${nonceAttribute}>${script.text}</script>`
+      : `<script ${nonceAttribute} src="${escapeAttribute(script.uri)}"></script>`,
+  ];
+  const indent = (lines: string[]) => lines.map((line) => `    ${line}\n`).join('');
   return `<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="UTF-8">
     <meta http-equiv="Content-Security-Policy" content="${escapeAttribute(csp)};">
     <meta name="viewport" content="width=device-width, initial-scale=1.0">
-${styles}
-    <title>${escapeText(title)}</title>
+${indent(head)}    <title>${escapeText(title)}</title>
   </head>
   <body>
-    <div id="root"></div>
-    <script nonce="${escapeAttribute(nonce)}" src="${escapeAttribute(scriptUri)}"></script>
-  </body>
+${indent(body)}  </body>
 </html>
 `;
+}
+
+/**
+ * JSON that can sit inside a <script> element: the HTML parser ends the element at the first `</script` (and
+ * `<!--` changes how it scans), so every `<`, `>` and `&` is written as a JSON escape; JSON.parse reads the same
+ * value back. U+2028 and U+2029 are escaped too, so the text stays valid JavaScript as well.
+ */
+function jsonForScriptElement(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function escapeText(value: string): string {

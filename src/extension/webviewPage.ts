@@ -1,11 +1,19 @@
 // Setting up a webview page (sidebar or dashboard): its options, its HTML, and its incoming messages — validated
 // against the protocol, unknown ones logged and dropped.
 
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { webviewMessageSchema, type WebviewMessage } from '../protocol';
-import { makeNonce, renderWebviewHtml } from './webviewHtml';
+import {
+  makeNonce,
+  pageResource,
+  renderWebviewHtml,
+  webviewPageFiles,
+  type PageResource,
+  type WebviewPageName,
+} from './webviewHtml';
 
-export type WebviewPageName = 'sidebar' | 'dashboard';
+export type { WebviewPageName } from './webviewHtml';
 
 /** Scripts allowed; local resources only from dist/ and media/. */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -18,6 +26,13 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   };
 }
 
+export interface WebviewPageHandlers {
+  onReady: () => unknown;
+  onMessage: (message: WebviewMessage) => unknown;
+  /** Embedded in the HTML (a PageState of src/protocol.ts), so the first paint waits for no message. */
+  initialState?: unknown;
+}
+
 /**
  * Renders the page into `webview` and routes its messages: `ready` to `onReady` (send the state), the rest to
  * `onMessage`. The returned disposable stops listening.
@@ -27,16 +42,24 @@ export function loadWebviewPage(
   extensionUri: vscode.Uri,
   page: WebviewPageName,
   output: vscode.OutputChannel,
-  handlers: { onReady: () => unknown; onMessage: (message: WebviewMessage) => unknown },
+  handlers: WebviewPageHandlers,
 ): vscode.Disposable {
-  const asUri = (...parts: string[]) =>
-    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
+  const files = webviewPageFiles(page);
+  const resource = (kind: 'script' | 'style', parts: string[]): PageResource => {
+    const file = vscode.Uri.joinPath(extensionUri, ...parts);
+    const read = files.inline ? () => fs.readFileSync(file.fsPath, 'utf8') : undefined;
+    return pageResource(kind, webview.asWebviewUri(file).toString(), read);
+  };
+  const font = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...files.font)).toString();
   webview.html = renderWebviewHtml({
     cspSource: webview.cspSource,
     nonce: makeNonce(),
-    scriptUri: asUri('dist', 'webview', `${page}.js`),
-    styleUris: [asUri('dist', 'webview', 'codicon.css'), asUri('media', `${page}.css`)],
+    script: resource('script', files.script),
+    style: resource('style', files.style),
+    // An inlined page asks for its font only after its load event (WebviewPageFiles.inline).
+    fontUris: files.inline ? [] : [font],
     title: 'Agent Learning',
+    initialState: handlers.initialState,
   });
   return webview.onDidReceiveMessage((raw: unknown) => {
     const parsed = webviewMessageSchema.safeParse(raw);

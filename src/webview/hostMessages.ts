@@ -8,6 +8,7 @@ import type {
   EventView,
   HostMessage,
   ModelView,
+  PageState,
   PROTOCOL_VERSION,
   PromptView,
   RewardPoint,
@@ -76,6 +77,11 @@ export const isSidebarState = object<SidebarState>({
   recentRuns: arrayOf(isRunRow),
   problems: arrayOf(isString),
 });
+
+/** A state as a page embeds and saves it (src/protocol.ts's PageState). */
+export function pageStateOf<S>(isState: Check<S>): Check<PageState<S>> {
+  return object<PageState<S>>({ pageId: nullable(isString), state: isState });
+}
 
 export const isTrainingProgress = object<TrainingProgress>({
   role: isString,

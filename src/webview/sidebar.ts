@@ -1,26 +1,38 @@
-// Entry of the sidebar webview (dist/webview/sidebar.js): shows the saved state at once, then the host's.
+// Entry of the sidebar webview (dist/webview/sidebar.js): shows the newest state it has at once (the one embedded
+// in its HTML, or the one it saved), then the host's.
 
 import type { SidebarState, Verdict } from '../protocol';
 import { startAgeClock } from './ageClock';
 import { pageRoot, renderInto } from './dom';
-import { isSidebarState } from './hostMessages';
+import { isSidebarState, pageStateOf } from './hostMessages';
 import { sidebarContent, type SidebarActions } from './sidebarView';
-import { connectToHost } from './vscodeApi';
+import { connectToHost, embeddedState } from './vscodeApi';
 
+const isSidebarPageState = pageStateOf(isSidebarState);
 const root = pageRoot();
-const host = connectToHost(isSidebarState);
-let state: SidebarState | undefined = host.savedState();
+const host = connectToHost(isSidebarPageState);
+const embedded = embeddedState(isSidebarPageState);
+const saved = host.savedState();
+/** Marks the states this HTML saves (see PageState). */
+const pageId = embedded?.pageId ?? null;
+// A state saved by a page of this same HTML is newer than the one it embeds; any other saved state is older.
+let state: SidebarState | undefined =
+  saved && (!embedded || saved.pageId === embedded.pageId) ? saved.state : embedded?.state;
+
+function keep(next: SidebarState): void {
+  state = next;
+  host.saveState({ pageId, state });
+}
 
 const actions: SidebarActions = {
   feedback(runId: string, verdict: Verdict) {
     host.post({ type: 'feedback', runId, verdict });
     // Show the verdict now; the host's next state (with the reward it changed) confirms it.
     if (state) {
-      state = {
+      keep({
         ...state,
         recentRuns: state.recentRuns.map((r) => (r.id === runId ? { ...r, human: verdict } : r)),
-      };
-      host.saveState(state);
+      });
       render();
     }
   },
@@ -36,10 +48,15 @@ host.onMessage((message) => {
     console.warn(`Agent Learning: the sidebar ignores "${message.type}" messages`);
     return;
   }
-  state = message.state;
-  host.saveState(state);
+  keep(message.state);
   render();
 });
+// Saved at once, so that what the page shows is always what it saved.
+if (state) keep(state);
 render();
 startAgeClock(root);
+// The icon font, after the load event that VS Code waits for before it shows the page (media/sidebar.css).
+const loadIcons = () => document.documentElement.classList.add('codicons');
+if (document.readyState === 'complete') loadIcons();
+else window.addEventListener('load', loadIcons, { once: true });
 host.post({ type: 'ready' });

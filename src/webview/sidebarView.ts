@@ -144,7 +144,8 @@ function kpi(key: string, label: string, value: string, note: Child | Child[] = 
     'div',
     { class: 'kpi', attrs: { 'data-kpi': key } },
     h('dt', { class: 'kpi-label' }, label),
-    h('dd', { class: 'kpi-value' }, value),
+    // Element Timing: the browser records when this figure is first painted (test/bench/ui.ts reads it).
+    h('dd', { class: 'kpi-value', attrs: { elementtiming: `kpi-${key}` } }, value),
     ...notes.map((n) => n && h('dd', { class: 'kpi-note muted' }, n)),
   );
 }

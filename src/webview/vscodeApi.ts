@@ -1,5 +1,5 @@
 // The page's side of the webview bridge: VS Code's acquireVsCodeApi, typed to the protocol, plus the saved state
-// that lets a view come back as it was after being hidden or reloaded.
+// that lets a view come back as it was after being hidden or reloaded, and the state the host embedded in the HTML.
 
 import type { HostMessage, WebviewMessage } from '../protocol';
 import type { Check } from './guards';
@@ -20,6 +20,26 @@ export interface HostBridge<S> {
   saveState(state: S): void;
   /** Calls `handler` with every protocol message from the host; anything else is logged and dropped. */
   onMessage(handler: (message: HostMessage) => void): void;
+}
+
+/** webviewHtml.ts's INITIAL_STATE_ID (not imported: that module is Node code; the Chromium tests hold both). */
+const INITIAL_STATE_ID = 'initial-state';
+
+/**
+ * The state the host embedded in the page's HTML (src/extension/webviewHtml.ts) for the first paint, if any and
+ * if it matches today's protocol.
+ */
+export function embeddedState<S>(isState: Check<S>): S | undefined {
+  const text = document.getElementById(INITIAL_STATE_ID)?.textContent;
+  if (!text) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isState(value)) return value;
+  } catch {
+    // reported below
+  }
+  console.warn('Agent Learning: ignoring an embedded state that is not in the protocol');
+  return undefined;
 }
 
 export function connectToHost<S>(isState: Check<S>): HostBridge<S> {

@@ -3,7 +3,8 @@
 // e2e harness, test/e2e/codeServer.ts). Each repetition opens two fresh windows on a workspace whose database
 // was built once with dist/core.js, and measures, after the database has opened:
 //   - activation: the extension's own activate() (it logs "activated in X ms" to its output channel);
-//   - sidebar first render (first window): click on the activity bar icon → the KPIs show every run;
+//   - sidebar first render (first window): click on the activity bar icon → the Runs figure, showing every run,
+//     painted (Element Timing);
 //   - dashboard first render (second window): Enter on "Agent Learning: Open Dashboard" → charts drawn and
 //     tables rendered;
 // each also split at the moment VS Code has the webview's document ready (what follows is the extension's part);
@@ -46,9 +47,12 @@ interface Rep {
   activationMs: number[];
   /** From the workbench showing to the status bar counting every run: the database opened in the background. */
   readyMs: number;
+  /** Until the browser paints the Runs figure (Element Timing). */
   sidebarMs: number;
-  /** The part after VS Code has set up the webview's document: our resources, script, state message, render. */
+  /** The part after VS Code has set up the webview's document: our page, its state, its render and paint. */
   sidebarOursMs: number;
+  /** Until polling the frames finds the Runs figure in the DOM: what this benchmark measured before. */
+  sidebarPolledMs: number;
   dashboardMs: number;
   dashboardOursMs: number;
 }
@@ -58,6 +62,16 @@ interface ViewTiming {
   readyMs: number;
   totalMs: number;
   oursMs: number;
+  polledMs: number;
+}
+
+/** When a view was opened and when its content showed (epoch ms), and the content's frame. */
+interface Shown {
+  start: number;
+  end: number;
+  /** When polling found the content, where `end` comes from the page's own timeline. */
+  polled?: number;
+  frame: Frame;
 }
 
 function log(line: string): void {
@@ -176,7 +190,7 @@ async function measureView(
   workspace: string,
   extensionsDir: string,
   name: string,
-  open: (session: CodeServerSession) => Promise<{ start: number; end: number; frame: Frame }>,
+  open: (session: CodeServerSession) => Promise<Shown>,
 ): Promise<ViewTiming> {
   const session = await CodeServerSession.start({ workspace, extensionsDir, name, startTimeoutMs: 120_000 });
   try {
@@ -190,9 +204,15 @@ async function measureView(
     );
     const readyMs = Date.now() - shown;
     const activation = await activationMs(session);
-    const { start, end, frame } = await open(session);
+    const { start, end, polled = end, frame } = await open(session);
     const documentReady = await webviewDocumentReadyAt(frame);
-    return { activationMs: activation, readyMs, totalMs: end - start, oursMs: end - documentReady };
+    return {
+      activationMs: activation,
+      readyMs,
+      totalMs: end - start,
+      oursMs: end - documentReady,
+      polledMs: polled - start,
+    };
   } catch (err) {
     const dir = await session.saveDiagnostics('bench-failed');
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n(diagnostics in ${dir})`, {
@@ -203,10 +223,48 @@ async function measureView(
   }
 }
 
-/** Sidebar: a click on the activity bar icon, until its KPIs show every run. */
-async function openSidebar(
-  session: CodeServerSession,
-): Promise<{ start: number; end: number; frame: Frame }> {
+/**
+ * When (epoch ms) the browser first painted `selector`'s element, from the Element Timing entry it records for an
+ * element marked `elementtiming` (the sidebar's Runs figure is): undefined for a page that does not mark it. A
+ * webview is painted only once VS Code shows it, after its page's load event; this is when the user can see it.
+ */
+async function paintedAt(frame: Frame, selector: string): Promise<number | undefined> {
+  const at = await frame.$eval(
+    selector,
+    (element, timeoutMs) =>
+      new Promise<number | null>((resolve, reject) => {
+        if (!element.hasAttribute('elementtiming')) return resolve(null);
+        const g = globalThis as unknown as {
+          performance: { timeOrigin: number };
+          PerformanceObserver: new (
+            callback: (list: {
+              getEntries(): { element: unknown; renderTime: number; loadTime: number }[];
+            }) => void,
+          ) => { observe(options: object): void; disconnect(): void };
+        };
+        const observer = new g.PerformanceObserver((list) => {
+          const entry = list.getEntries().find((e) => e.element === element);
+          if (!entry) return;
+          observer.disconnect();
+          resolve(g.performance.timeOrigin + (entry.renderTime || entry.loadTime));
+        });
+        observer.observe({ type: 'element', buffered: true });
+        setTimeout(() => {
+          observer.disconnect();
+          reject(new Error(`${selector} was not painted within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
+    10_000,
+  );
+  return at ?? undefined;
+}
+
+/**
+ * Sidebar: a click on the activity bar icon, until its KPIs show every run, painted. Polling finds the figure in
+ * the DOM; the browser's Element Timing entry then says when it was painted (polling alone reads late: each look
+ * is a DevTools round trip per frame, tens of ms on two busy cores).
+ */
+async function openSidebar(session: CodeServerSession): Promise<Shown> {
   const runsText = RUNS.toLocaleString('en-US');
   const icon = session.activityBarItem('Agent Learning');
   await icon.waitFor({ state: 'visible', timeout: 15_000 });
@@ -218,16 +276,16 @@ async function openSidebar(
     '[data-kpi="runs"] .kpi-value',
     async (f) => (await f.locator('[data-kpi="runs"] .kpi-value').textContent()) === runsText,
   );
-  return { start, end: at, frame };
+  const painted = await paintedAt(frame, '[data-kpi="runs"] .kpi-value');
+  if (painted === undefined) log('the Runs figure has no Element Timing mark: timed by polling');
+  return { start, end: painted ?? at, polled: at, frame };
 }
 
 /**
  * Dashboard: Enter on the palette's command, until its tables are rendered (right after the charts, in the same
  * task) with the full count in its header; then the charts must hold drawn pixels.
  */
-async function openDashboard(
-  session: CodeServerSession,
-): Promise<{ start: number; end: number; frame: Frame }> {
+async function openDashboard(session: CodeServerSession): Promise<Shown> {
   const runsText = RUNS.toLocaleString('en-US');
   let start = 0;
   await session.runCommand('Agent Learning: Open Dashboard', { beforeEnter: () => (start = Date.now()) });
@@ -252,6 +310,7 @@ async function measureOnce(workspace: string, extensionsDir: string, rep: number
     readyMs: (sidebar.readyMs + dashboard.readyMs) / 2,
     sidebarMs: sidebar.totalMs,
     sidebarOursMs: sidebar.oursMs,
+    sidebarPolledMs: sidebar.polledMs,
     dashboardMs: dashboard.totalMs,
     dashboardOursMs: dashboard.oursMs,
   };
@@ -309,6 +368,7 @@ function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
     ),
     row('sidebar first render, ms', of('sidebarMs'), TARGETS.sidebarMs),
     row('… of which after VS Code set up the webview, ms', of('sidebarOursMs'), null),
+    row('… found in the DOM by polling (the measure before), ms', of('sidebarPolledMs'), null),
     row('dashboard first render, ms', of('dashboardMs'), TARGETS.dashboardMs),
     row('… of which after VS Code set up the webview, ms', of('dashboardOursMs'), null),
     row('database ready after the window shows, ms', of('readyMs'), null),
@@ -318,21 +378,26 @@ function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
     'its output channel ("Agent Learning: activated in X ms"), read from VS Code\'s log of that channel; one sample',
     "per window. It is the extension's own work before any view asks for data: the database opens in the",
     'background after it. **sidebar first render**: from the click on the Agent Learning icon in the activity bar',
-    "to the sidebar webview's Runs figure reading the full count. **dashboard first render**: from Enter on",
-    '"Agent Learning: Open Dashboard" in the palette to the dashboard\'s tables being in the DOM with the full',
-    'count in its header; the tables are rendered right after the three Chart.js charts, in the same task, and the',
-    'charts are then checked to hold drawn pixels. Both include VS Code opening the view or editor and setting up',
-    'the webview (its host frame, the webview service worker, an empty document); **of which after VS Code set up',
-    "the webview** starts at that empty document's DOMContentLoaded (before VS Code writes our HTML into it) and",
-    'covers what the extension controls: loading our CSS and script through the webview service worker, the',
-    'script, the `ready` → state message round trip (`getStats()` and `getInsights()` in the extension host) and',
-    `the render. Content is found by polling the page's frames every ${POLL_MS} ms plus a DevTools round trip per`,
-    'frame, so end times read up to ~20 ms late. One view per window: in code-server all webviews share one origin',
-    'and each registers the webview service worker under its own URL, so a second webview in a window waits about',
-    'a second for the worker to be replaced (desktop VS Code gives each webview its own origin). **database',
-    'ready**: from the workbench showing to the status bar counting every run (no target; until then the views',
-    'say "Opening the experience database…"). **.vsix size**: `agent-learning.vsix` as `npm run package` writes',
-    'it (MB = 10⁶ bytes).',
+    "to the browser painting the sidebar webview's Runs figure with the full count: the figure is marked for",
+    'Element Timing (`elementtiming`), so the browser records when it first paints it, and a webview is painted',
+    "only once VS Code shows it, after its page's load event. **… found in the DOM by polling** is what this",
+    'benchmark measured before: the same figure found by polling the frames, which reads late (each look is a',
+    'DevTools round trip per frame: tens of ms on these two busy cores) and can find content VS Code still hides.',
+    '**dashboard first render**: from Enter on "Agent Learning: Open Dashboard" in the palette to the',
+    "dashboard's tables being found in the DOM, by polling, with the full count in its header; the tables are",
+    'rendered right after the three Chart.js charts, in the same task, and the charts are then checked to hold',
+    'drawn pixels. Both include VS Code opening the view or editor and setting up the webview (its host frame, the',
+    'webview service worker, an empty document); **of which after VS Code set up the webview** starts at that empty',
+    "document's DOMContentLoaded (before VS Code writes our HTML into it) and covers what the page does: loading",
+    'what it loads through the webview service worker (the sidebar carries its script, stylesheet and state in its',
+    'HTML; the dashboard loads its stylesheet and script, then asks the host for its state: `getStats()` and',
+    '`getInsights()`), its script, its render and, for the sidebar, the paint.',
+    `Frames are polled every ${POLL_MS} ms. One view per window: in code-server all webviews share one origin and`,
+    'each registers the webview service worker under its own URL, so a second webview in a window waits about a',
+    'second for the worker to be replaced (desktop VS Code gives each webview its own origin). **database ready**:',
+    'from the workbench showing to the status bar counting every run (no target; until then the views say "Opening',
+    'the experience database…"). **.vsix size**: `agent-learning.vsix` as `npm run package` writes it (MB = 10⁶',
+    'bytes).',
   ].join('\n');
 }
 
@@ -362,8 +427,9 @@ async function main(): Promise<void> {
       reps.push(rep);
       log(
         `#${i}: activation ${rep.activationMs.map((a) => a.toFixed(1)).join(' / ')} ms, database ready ` +
-          `${rep.readyMs.toFixed(0)} ms, sidebar ${rep.sidebarMs} ms (ours ${rep.sidebarOursMs}), dashboard ` +
-          `${rep.dashboardMs} ms (ours ${rep.dashboardOursMs})`,
+          `${rep.readyMs.toFixed(0)} ms, sidebar ${rep.sidebarMs.toFixed(0)} ms (ours ${rep.sidebarOursMs.toFixed(0)}, ` +
+          `polled ${rep.sidebarPolledMs}), dashboard ` +
+          `${rep.dashboardMs} ms (ours ${rep.dashboardOursMs.toFixed(0)})`,
       );
     }
   } finally {

@@ -249,6 +249,26 @@ describe('dashboard webview (Chromium)', () => {
     });
   }
 
+  it('fetches its stylesheet, script and icon font once each, the font from the start', async () => {
+    const v = await open();
+    await show(v);
+    await v.page.evaluate(() => document.fonts.ready);
+    const files = await v.page.evaluate(
+      () =>
+        performance
+          .getEntriesByType('resource')
+          .map((r) => r.name.split('/').pop())
+          .filter((file) => file !== 'favicon.ico'), // the harness's Chromium asks; VS Code's webviews don't
+    );
+    assert.deepEqual(files.sort(), ['codicon.ttf', 'dashboard.css', 'dashboard.js']);
+    assert.equal(await v.page.evaluate(() => document.fonts.check('16px codicon')), true);
+    // A preload the page did not use would be fetched twice and warned about.
+    assert.deepEqual(
+      v.warnings.filter((w) => w.includes('preload')),
+      [],
+    );
+  });
+
   it('fits a narrow editor column in one column', async () => {
     const v = await open('dark', 520);
     await show(v);

@@ -257,6 +257,76 @@ describe('sidebar webview (Chromium)', () => {
     await v.screenshot('sidebar-hostile-dark');
   });
 
+  it('shows the state embedded in its HTML at once, before any message from the host', async () => {
+    const v = await open();
+    await v.load({ pageId: 'page-1', state: sidebarState() });
+    // The page said ready right after its first render: the figures were already there.
+    assert.equal(await text(v, '[data-kpi="runs"] .kpi-value'), '1,234');
+    assert.equal(await text(v, '[data-run-id="r1"] .task'), 'fix-login');
+    assert.deepEqual(await v.posted(), [{ type: 'ready' }]);
+    await v.send({ type: 'sidebar', state: sidebarState({ kpis: { ...sidebarState().kpis, runs: 1235 } }) });
+    assert.equal(await text(v, '[data-kpi="runs"] .kpi-value'), '1,235');
+  });
+
+  it("keeps what it saved over the state its own HTML embeds, and a newer HTML's state over an older save", async () => {
+    const runs = (n: number) => sidebarState({ kpis: { ...sidebarState().kpis, runs: n } });
+    const v = await open();
+    await v.load({ pageId: 'page-1', state: runs(1000) });
+    await v.send({ type: 'sidebar', state: runs(2000) });
+    // VS Code re-creates a hidden view from the HTML it was given: the state saved since is the newer one.
+    await v.page.reload();
+    await v.waitForPosted((m) => m.type === 'ready');
+    assert.equal(await text(v, '[data-kpi="runs"] .kpi-value'), '2,000');
+    // After a reload of the window the host renders new HTML: its state is newer than the one saved before.
+    await v.load({ pageId: 'page-2', state: runs(3000) });
+    assert.equal(await text(v, '[data-kpi="runs"] .kpi-value'), '3,000');
+    // Without an embedded state, the saved one shows: what the page showed last.
+    await v.load(undefined);
+    assert.equal(await text(v, '[data-kpi="runs"] .kpi-value'), '3,000');
+  });
+
+  it('ignores an embedded state that is not in the protocol', async () => {
+    const v = await open();
+    await v.load({ pageId: 'page-1', state: { ...sidebarState(), version: 2 } });
+    assert.match(await text(v, '#root'), /Connecting to Agent Learning/);
+    assert.ok(v.warnings.some((w) => w.includes('embedded state that is not in the protocol')));
+  });
+
+  it('shows hostile names from an embedded state as text, runs no script and breaks no CSP rule', async () => {
+    const v = await open();
+    const hostile = Object.values(HOSTILE);
+    const state = sidebarState({
+      workspaceName: HOSTILE.scriptBreakout,
+      problems: [HOSTILE.scriptBreakout, '<!-- <script>window.__pwned=1</script>'],
+      recentRuns: hostile.map((slug, i) => run(`h${i}`, { taskSlug: slug })),
+    });
+    await v.load({ pageId: HOSTILE.scriptBreakout, state });
+    assert.deepEqual(await v.page.locator('.run .task').allTextContents(), hostile);
+    assert.deepEqual(await v.page.locator('.problem').allTextContents(), state.problems);
+    assert.equal(await v.page.locator('script').count(), 2, 'the embedded state and the page script');
+    assert.equal(await v.page.locator('#root img, #root script, #root iframe').count(), 0);
+    assert.equal(await v.pwned(), undefined);
+    assert.deepEqual(await v.cspViolations(), []);
+  });
+
+  it('loads nothing before its load event, then its icon font, and shows its icons', async () => {
+    const v = await open();
+    await v.load({ pageId: 'page-1', state: sidebarState() });
+    await v.page.waitForFunction(() => document.documentElement.classList.contains('codicons'));
+    await v.page.evaluate(() => document.fonts.ready);
+    const loads = await v.page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      return performance
+        .getEntriesByType('resource')
+        .filter((r) => !r.name.endsWith('/favicon.ico')) // the harness's Chromium asks; VS Code's webviews don't
+        .map((r) => ({ file: r.name.split('/').pop(), afterLoad: r.startTime >= nav.loadEventStart }));
+    });
+    assert.deepEqual(loads, [{ file: 'codicon.ttf', afterLoad: true }]);
+    assert.equal(await v.page.evaluate(() => document.fonts.check('16px codicon')), true);
+    assert.equal(await v.css('.actions .button .codicon', 'visibility'), 'visible');
+    assert.equal(await v.css('.actions .button .codicon', 'width'), '16px');
+  });
+
   for (const theme of ['light', 'dark', 'high-contrast'] as const) {
     it(`follows the ${theme} theme's colours with readable text`, async () => {
       const v = await open(theme);

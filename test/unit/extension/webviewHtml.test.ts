@@ -1,46 +1,135 @@
 import assert from 'node:assert/strict';
-import { makeNonce, renderWebviewHtml } from '../../../src/extension/webviewHtml';
+import {
+  INITIAL_STATE_ID,
+  makeNonce,
+  pageResource,
+  renderWebviewHtml,
+  webviewPageFiles,
+} from '../../../src/extension/webviewHtml';
 
 describe('webview HTML', () => {
+  const origin = 'https://file+.vscode-resource.vscode-cdn.net';
   const options = {
-    cspSource: 'https://file+.vscode-resource.vscode-cdn.net',
+    cspSource: origin,
     nonce: 'abc123+/=',
-    scriptUri: 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/sidebar.js',
-    styleUris: [
-      'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/codicon.css',
-      'https://file+.vscode-resource.vscode-cdn.net/ext/media/sidebar.css',
-    ],
+    script: { uri: `${origin}/ext/dist/webview/dashboard.js` },
+    style: { uri: `${origin}/ext/dist/webview/dashboard.css` },
+    fontUris: [`${origin}/ext/dist/webview/codicon.ttf`],
     title: 'Agent Learning',
   };
+  const scripts = (html: string) =>
+    [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].map((m) => [m[1], m[2]]);
 
   it('sets a strict CSP: nothing by default, resources from the webview origin, scripts only with the nonce', () => {
     const html = renderWebviewHtml(options);
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1];
     assert.equal(
       csp,
-      "default-src 'none'; img-src https://file+.vscode-resource.vscode-cdn.net data:; " +
-        'style-src https://file+.vscode-resource.vscode-cdn.net; font-src https://file+.vscode-resource.vscode-cdn.net; ' +
+      `default-src 'none'; img-src ${origin} data:; style-src ${origin}; font-src ${origin}; ` +
         "script-src 'nonce-abc123+/=';",
     );
     assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
   });
 
-  it('has one root, the stylesheets, and one script with the nonce, and nothing inline', () => {
+  it('has one root, the stylesheet, the font preload and one script with the nonce, and nothing inline', () => {
     const html = renderWebviewHtml(options);
     assert.equal(html.match(/<div id="root"><\/div>/g)?.length, 1);
     assert.deepEqual(
       [...html.matchAll(/<link rel="stylesheet" href="([^"]*)">/g)].map((m) => m[1]),
-      options.styleUris,
+      [options.style.uri],
     );
+    // A font is fetched in CORS mode: a preload without crossorigin would be fetched a second time.
     assert.deepEqual(
-      [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].map((m) => [m[1], m[2]]),
-      [[` nonce="abc123+/=" src="${options.scriptUri}"`, '']],
+      [...html.matchAll(/<link rel="preload" href="([^"]*)" as="font" type="font\/ttf" crossorigin>/g)].map(
+        (m) => m[1],
+      ),
+      options.fontUris,
     );
+    assert.deepEqual(scripts(html), [[` nonce="abc123+/=" src="${options.script.uri}"`, '']]);
     assert.doesNotMatch(html, /<style|style=|\son[a-z]+=/i);
   });
 
+  it('puts an inlined script and stylesheet in nonce-carrying elements, adding only the nonce to the CSP', () => {
+    const html = renderWebviewHtml({
+      ...options,
+      script: { text: 'document.title = "x";' },
+      style: { text: 'body { color: red; }' },
+      fontUris: [],
+    });
+    assert.match(html, /style-src https:\/\/file\+\.vscode-resource\.vscode-cdn\.net 'nonce-abc123\+\/=';/);
+    assert.match(html, /<style nonce="abc123\+\/=">body \{ color: red; \}<\/style>/);
+    assert.deepEqual(scripts(html), [[' nonce="abc123+/="', 'document.title = "x";']]);
+    assert.doesNotMatch(html, /<link|unsafe-inline|\son[a-z]+=/i);
+  });
+
+  it('embeds the initial state as JSON that no string in it can break out of', () => {
+    const state = {
+      pageId: 'p1',
+      state: {
+        slug: '</script><script>window.__pwned=1</script>',
+        comment: '<!-- <script>',
+        amp: 'a & b > c',
+        separators: 'line\u2028paragraph\u2029end',
+      },
+    };
+    const html = renderWebviewHtml({ ...options, initialState: state });
+    const found = scripts(html);
+    assert.equal(found.length, 2, 'the data block and the page script, nothing more');
+    const [attributes, json] = found[0]!;
+    assert.equal(attributes, ` type="application/json" id="${INITIAL_STATE_ID}" nonce="abc123+/="`);
+    assert.doesNotMatch(json!, /[<>&\u2028\u2029]/);
+    assert.deepEqual(JSON.parse(json!), state);
+  });
+
+  it("inlines a page only when its text cannot end its element, and rebases the stylesheet's urls", () => {
+    const uri = `${origin}/ext/dist/webview/sidebar.css`;
+    assert.deepEqual(pageResource('script', 'a.js'), { uri: 'a.js' });
+    assert.deepEqual(
+      pageResource('script', 'a.js', () => 'x()'),
+      { text: 'x()' },
+    );
+    assert.deepEqual(
+      pageResource('script', 'a.js', () => 'x("</SCRIPT>")'),
+      { uri: 'a.js' },
+    );
+    assert.deepEqual(
+      pageResource('script', 'a.js', () => 'x("<!--")'),
+      { uri: 'a.js' },
+    );
+    assert.deepEqual(
+      pageResource('style', uri, () => 'a{content:"</style>"}'),
+      { uri },
+    );
+    assert.deepEqual(
+      pageResource(
+        'style',
+        uri,
+        () => '@font-face{src:url("./codicon.ttf") format("truetype")}a{b:url(../x.svg)}',
+      ),
+      {
+        text:
+          `@font-face{src:url("${origin}/ext/dist/webview/codicon.ttf") format("truetype")}` +
+          `a{b:url("${origin}/ext/dist/x.svg")}`,
+      },
+    );
+  });
+
+  it('inlines the sidebar, which has to show at once, and not the dashboard with its charting library', () => {
+    assert.deepEqual(webviewPageFiles('sidebar'), {
+      script: ['dist', 'webview', 'sidebar.js'],
+      style: ['dist', 'webview', 'sidebar.css'],
+      font: ['dist', 'webview', 'codicon.ttf'],
+      inline: true,
+    });
+    assert.equal(webviewPageFiles('dashboard').inline, false);
+  });
+
   it('escapes what it puts in attributes and text', () => {
-    const html = renderWebviewHtml({ ...options, title: '</title><script>x()</script>', scriptUri: 'a"b' });
+    const html = renderWebviewHtml({
+      ...options,
+      title: '</title><script>x()</script>',
+      script: { uri: 'a"b' },
+    });
     assert.match(html, /<title>&lt;\/title&gt;&lt;script&gt;x\(\)&lt;\/script&gt;<\/title>/);
     assert.match(html, /src="a&quot;b"/);
   });

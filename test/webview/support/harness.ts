@@ -8,7 +8,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { makeNonce, renderWebviewHtml } from '../../../src/extension/webviewHtml';
+import {
+  makeNonce,
+  pageResource,
+  renderWebviewHtml,
+  webviewPageFiles,
+} from '../../../src/extension/webviewHtml';
 import { THEMES, type ThemeName } from './themes';
 
 declare global {
@@ -31,7 +36,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const SERVED = ['dist/webview/', 'media/'];
+const SERVED = ['dist/webview/'];
 const STAND_IN = fs.readFileSync(path.join(__dirname, 'vscodeStandIn.js'), 'utf8');
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript',
@@ -54,7 +59,8 @@ export class Harness {
     for (const bundle of [
       'dist/webview/sidebar.js',
       'dist/webview/dashboard.js',
-      'dist/webview/codicon.css',
+      'dist/webview/sidebar.css',
+      'dist/webview/dashboard.css',
     ]) {
       if (!fs.existsSync(path.join(ROOT, bundle)))
         throw new Error(`${bundle} is missing: run npm run build first`);
@@ -98,16 +104,29 @@ export class Harness {
   }
 }
 
+/** States to embed in a page's HTML, by the `embed` query parameter of its URL (WebviewPage.load). */
+const embeddedStates = new Map<string, unknown>();
+
 function serve(req: http.IncomingMessage, res: http.ServerResponse, origin: string): void {
   const url = new URL(req.url ?? '/', origin);
   const page = /^\/(sidebar|dashboard)\.html$/.exec(url.pathname)?.[1];
   if (page) {
+    const files = webviewPageFiles(page as View);
+    // As webviewPage.ts does it: the same files, inlined for the same pages.
+    const resource = (kind: 'script' | 'style', parts: string[]) =>
+      pageResource(
+        kind,
+        `${origin}/${parts.join('/')}`,
+        files.inline ? () => fs.readFileSync(path.join(ROOT, ...parts), 'utf8') : undefined,
+      );
     const html = renderWebviewHtml({
       cspSource: origin,
       nonce: makeNonce(),
-      scriptUri: `${origin}/dist/webview/${page}.js`,
-      styleUris: [`${origin}/dist/webview/codicon.css`, `${origin}/media/${page}.css`],
+      script: resource('script', files.script),
+      style: resource('style', files.style),
+      fontUris: files.inline ? [] : [`${origin}/${files.font.join('/')}`],
       title: 'Agent Learning',
+      initialState: embeddedStates.get(url.searchParams.get('embed') ?? ''),
     });
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(html);
@@ -164,6 +183,19 @@ export class WebviewPage {
         }),
       message,
     );
+  }
+
+  /**
+   * Loads the page again, its HTML carrying `initialState` the way the host embeds it, in the same tab (so what
+   * the page saved with setState is still there), and resolves once the new page has said it is ready.
+   */
+  async load(initialState: unknown): Promise<void> {
+    const key = String(embeddedStates.size + 1);
+    embeddedStates.set(key, initialState);
+    const url = new URL(this.page.url());
+    url.search = `?embed=${key}`;
+    await this.page.goto(url.toString());
+    await this.waitForPosted((m) => m.type === 'ready');
   }
 
   async posted(): Promise<Record<string, unknown>[]> {
