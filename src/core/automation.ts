@@ -513,7 +513,9 @@ export class Automation implements Disposable {
 
   private async judge(e: Evaluation): Promise<void> {
     const { driftDetection } = this.config;
-    const tuned = this.pipeline.rewards(e.role, e.model, e.tier, { afterPk: e.deployPk, limit: 10_000 });
+    // Runs after every change: read no more than the detector can look at (it decides by maxEvaluationRuns).
+    const limit = Math.max(driftDetection.evaluationRuns, driftDetection.maxEvaluationRuns);
+    const tuned = this.pipeline.rewards(e.role, e.model, e.tier, { afterPk: e.deployPk, limit });
     if (tuned.length < Math.min(driftDetection.evaluationRuns, 5)) return;
     const verdict = assessDrift(this.baseline(e), tuned, driftDetection);
     if (verdict.decision === 'wait') return;

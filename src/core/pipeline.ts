@@ -362,42 +362,7 @@ export class LearningPipeline {
     if (tier !== undefined && !COMPLEXITIES.includes(tier))
       throw new LearningError(`Unknown complexity ${JSON.stringify(tier)}; use small, medium or large.`);
     await this.openStore();
-    return tier === undefined ? this.runExport(role) : this.runTierExport(role, tier);
-  }
-
-  /**
-   * A curriculum dataset: one tier's runs. Its own files and event kind, so the role's export progress and
-   * auto-train trigger are not reset by it.
-   */
-  private runTierExport(role: string, tier: Complexity): ExportResult {
-    const durable = this.durable!;
-    const { autoExport } = this.config;
-    const key = `${role}-${tier}`;
-    const file = path.join(this.agentDir, 'sft', `${key}_sft.jsonl`);
-    const result = exportSft(durable.db, {
-      role,
-      tier,
-      minReward: autoExport.minReward,
-      maxExamples: autoExport.maxExamples,
-      systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
-      file,
-    });
-    const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
-    const at = this.now();
-    fs.writeFileSync(
-      path.join(this.agentDir, `last-export-${key}.txt`),
-      `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
-    );
-    durable.markChanged();
-    durable.db.addEvent(at, 'export-tier', role, `Exported ${result.count} ${key} examples to ${rel}`, {
-      tier,
-      count: result.count,
-      file: rel,
-      watermarkPk: result.watermarkPk,
-    });
-    this.log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
-    this.afterChange('local');
-    return result;
+    return this.runExport(role, tier);
   }
 
   /** Roles that have runs. */
@@ -692,12 +657,18 @@ export class LearningPipeline {
     }
   }
 
-  private runExport(role: string): ExportResult {
+  /**
+   * Writes a role's dataset, or with a tier the curriculum dataset of that tier's runs. A tier's export has its own
+   * files and event kind, so the role's export progress and auto-train trigger are not reset by it.
+   */
+  private runExport(role: string, tier?: Complexity): ExportResult {
     const durable = this.durable!;
     const { autoExport, autoTrain, enabled } = this.config;
-    const file = path.join(this.agentDir, 'sft', `${role}_sft.jsonl`);
+    const key = tier ? `${role}-${tier}` : role;
+    const file = path.join(this.agentDir, 'sft', `${key}_sft.jsonl`);
     const result = exportSft(durable.db, {
       role,
+      ...(tier && { tier }),
       minReward: autoExport.minReward,
       maxExamples: autoExport.maxExamples,
       systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
@@ -706,22 +677,33 @@ export class LearningPipeline {
     const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
     const at = this.now();
     fs.writeFileSync(
-      path.join(this.agentDir, `last-export-${role}.txt`),
+      path.join(this.agentDir, `last-export-${key}.txt`),
       `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
     );
     // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
     durable.markChanged();
-    durable.db.addEvent(at, 'export', role, `Exported ${result.count} ${role} examples to ${rel}`, {
-      count: result.count,
-      file: rel,
-      watermarkPk: result.watermarkPk,
-      minReward: result.minReward,
-      duplicatesSkipped: result.duplicatesSkipped,
-      secretsRedacted: result.secretsRedacted,
-    });
-    this.log(`✅ Exported ${result.count} ${role} examples to ${rel}`);
+    durable.db.addEvent(
+      at,
+      tier ? 'export-tier' : 'export',
+      role,
+      `Exported ${result.count} ${key} examples to ${rel}`,
+      {
+        ...(tier && { tier }),
+        count: result.count,
+        file: rel,
+        watermarkPk: result.watermarkPk,
+        minReward: result.minReward,
+        duplicatesSkipped: result.duplicatesSkipped,
+        secretsRedacted: result.secretsRedacted,
+      },
+    );
+    this.log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
     if (result.secretsRedacted > 0)
       this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
+    if (tier) {
+      this.afterChange('local');
+      return result;
+    }
     this.didExport.fire(result);
     this.afterChange('local');
     if (enabled && autoTrain.enabled && result.count >= autoTrain.minExamples) {
