@@ -151,14 +151,18 @@ export class LearningPipeline {
   private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
-  private readonly didChange = new Emitter<{ source: 'local' | 'inbox' }>();
+  /** `config`: the config or variants files changed on disk and were read again. */
+  private readonly didChange = new Emitter<{ source: 'local' | 'inbox' | 'config' }>();
   private readonly didExport = new Emitter<ExportResult>();
   private readonly trainingDue = new Emitter<TrainingDue>();
   private readonly problem = new Emitter<LearningError>();
 
   /** Fired after each run this process records. */
   readonly onDidRecordRun = this.didRecordRun.event;
-  /** Fired after any change to the data: a run, a verdict, an export, or entries ingested from the inbox. */
+  /**
+   * Fired after any change to the data (a run, a verdict, an export, entries ingested from the inbox) or to the
+   * config and variants files, once read again.
+   */
   readonly onDidChange = this.didChange.event;
   readonly onDidExport = this.didExport.event;
   /** Fired when an export reaches `autoTrain.minExamples` and auto-train is on. */
@@ -749,7 +753,7 @@ export class LearningPipeline {
     if (!db) return;
     this.mirrorsDirty = false;
     // Pick up the user's latest edits first: their part of the files is written back as they left it.
-    if (this.filesStamp() !== this.configStamp) this.loadConfig();
+    this.reloadConfigIfChanged();
     const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
       const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
       for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
@@ -792,7 +796,18 @@ export class LearningPipeline {
     const t = Date.now();
     if (t - this.configCheckedAt < 1000) return;
     this.configCheckedAt = t;
-    if (this.filesStamp() !== this.configStamp) this.loadConfig();
+    this.reloadConfigIfChanged();
+  }
+
+  /**
+   * Re-reads the config and variants files if they changed since the pipeline last read or wrote them, and then
+   * tells onDidChange. A file watcher calls it: the pipeline's own mirror writes are no change.
+   */
+  reloadConfigIfChanged(): boolean {
+    if (this.filesStamp() === this.configStamp) return false;
+    this.loadConfig();
+    if (!this.closed) this.didChange.fire({ source: 'config' });
+    return true;
   }
 
   /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */

@@ -98,10 +98,9 @@ export class LearningService implements vscode.Disposable {
       '.agent/{learning-config,prompt_variants,model_variants}.json',
     );
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
-    const reload = () => {
-      pipeline.reloadConfig();
-      this.changed.fire();
-    };
+    // The pipeline's own mirror writes (when the database opens, then every few seconds) reach the watcher too:
+    // only a real edit reloads, and the pipeline's onDidChange then tells the views.
+    const reload = () => void pipeline.reloadConfigIfChanged();
     this.perPipeline.push(
       watcher,
       watcher.onDidChange(reload),

@@ -344,6 +344,25 @@ describe('LearningPipeline', () => {
     });
   });
 
+  describe('reloadConfigIfChanged', () => {
+    it("ignores the pipeline's own mirror writes and reports a user's edit once", async () => {
+      await open();
+      await pipeline.flush(); // writes prompt_variants.json and model_variants.json again
+      const changes: string[] = [];
+      pipeline.onDidChange((e) => changes.push(e.source));
+
+      assert.equal(pipeline.reloadConfigIfChanged(), false);
+      assert.deepEqual(changes, []);
+
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 9 } });
+      assert.equal(pipeline.reloadConfigIfChanged(), true);
+      assert.equal(pipeline.reloadConfigIfChanged(), false);
+
+      assert.deepEqual(changes, ['config']);
+      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 9);
+    });
+  });
+
   it('records nothing while learning is disabled, without failing the agent', async () => {
     writeAgentFile(ws, 'learning-config.json', { enabled: false });
     await open();
