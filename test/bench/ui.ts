@@ -8,10 +8,12 @@
 //   - dashboard first render (second window): Enter on "Agent Learning: Open Dashboard" → charts drawn and
 //     tables rendered;
 // each also split at the moment VS Code has the webview's document ready (what follows is the extension's part);
-// and the size of agent-learning.vsix. Prints the figures and writes the "UI benchmark" section of BENCHMARKS.md
+// and the size of agent-learning.vsix. With UI_BENCH_BASELINE, another build's .vsix is measured in the same run,
+// alternating with this one repetition by repetition, so both see the same machine. Prints the figures and writes the "UI benchmark" section of BENCHMARKS.md
 // (between its markers; the rest of the file belongs to the other benchmarks).
 //
 // Environment: UI_BENCH_REPS (default 5), UI_BENCH_RUNS (default 100000; another count prints only),
+// UI_BENCH_BASELINE (path of a baseline .vsix, e.g. one `npm run package` made at an earlier commit),
 // BENCH_NO_WRITE=1 (print only). Needs test/e2e/setup.sh to have run (npm run test:e2e does).
 
 import { execFileSync } from 'node:child_process';
@@ -31,6 +33,7 @@ const REPS = Number(process.env.UI_BENCH_REPS ?? 5);
 const RUNS = Number(process.env.UI_BENCH_RUNS ?? 100_000);
 const WRITE = process.env.BENCH_NO_WRITE !== '1' && RUNS === 100_000 && REPS >= 3;
 const VSIX = path.join(REPO_ROOT, 'agent-learning.vsix');
+const BASELINE = process.env.UI_BENCH_BASELINE ? path.resolve(process.env.UI_BENCH_BASELINE) : undefined;
 const BENCHMARKS = path.join(REPO_ROOT, 'BENCHMARKS.md');
 const SECTION_START = '<!-- ui-bench:start -->';
 const SECTION_END = '<!-- ui-bench:end -->';
@@ -53,8 +56,11 @@ interface Rep {
   sidebarOursMs: number;
   /** Until polling the frames finds the Runs figure in the DOM: what this benchmark measured before. */
   sidebarPolledMs: number;
+  /** Until the browser paints the run count above the charts (Element Timing; polled for a build without it). */
   dashboardMs: number;
   dashboardOursMs: number;
+  /** Until polling the frames finds the tables: what this benchmark measured for the dashboard before. */
+  dashboardPolledMs: number;
 }
 
 interface ViewTiming {
@@ -299,7 +305,10 @@ async function openDashboard(session: CodeServerSession): Promise<Shown> {
   if (paint.length !== 3 || paint.some((p) => p.painted === 0)) {
     throw new Error(`the dashboard showed its tables before its charts were drawn: ${JSON.stringify(paint)}`);
   }
-  return { start, end: at, frame };
+  // The run count is rendered in the same task as the charts and tables, so it is painted in the same frame.
+  const painted = await paintedAt(frame, '.total-runs');
+  if (painted === undefined) log('the run count has no Element Timing mark: timed by polling');
+  return { start, end: painted ?? at, polled: at, frame };
 }
 
 async function measureOnce(workspace: string, extensionsDir: string, rep: number): Promise<Rep> {
@@ -313,6 +322,7 @@ async function measureOnce(workspace: string, extensionsDir: string, rep: number
     sidebarPolledMs: sidebar.polledMs,
     dashboardMs: dashboard.totalMs,
     dashboardOursMs: dashboard.oursMs,
+    dashboardPolledMs: dashboard.polledMs,
   };
 }
 
@@ -331,17 +341,33 @@ function codeServerVersion(): string {
   }
 }
 
-function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
+interface Baseline {
+  reps: Rep[];
+  vsixBytes: number;
+  /** What it was built from, as the user named it (UI_BENCH_BASELINE). */
+  name: string;
+}
+
+function report(reps: Rep[], vsixBytes: number, dbBytes: number, baseline?: Baseline): string {
   const fmt = (v: number, digits: number) => v.toFixed(digits);
-  const row = (label: string, values: number[], target: number | null, digits = 0) => {
-    const med = median(values);
+  type Values = (r: Rep) => number[];
+  const row = (label: string, values: Values, target: number | null, digits = 0) => {
+    const all = reps.flatMap(values);
+    const med = median(all);
     const verdict = target === null ? '' : med <= target ? 'met' : '**not met**';
-    return `| ${label} | ${fmt(med, digits)} | ${fmt(Math.min(...values), digits)} | ${fmt(Math.max(...values), digits)} | ${
+    const base = baseline ? median(baseline.reps.flatMap(values)) : NaN;
+    const compared = baseline ? ` ${fmt(base, digits)} | ${(med / base).toFixed(2)}× |` : '';
+    return `| ${label} | ${fmt(med, digits)} | ${fmt(Math.min(...all), digits)} | ${fmt(Math.max(...all), digits)} |${compared} ${
       target === null ? '—' : `≤ ${target}`
     } | ${verdict} |`;
   };
-  const of = (key: Exclude<keyof Rep, 'activationMs'>) => reps.map((r) => r[key]);
+  const of =
+    (key: Exclude<keyof Rep, 'activationMs'>): Values =>
+    (r) => [r[key]];
   const vsixMB = vsixBytes / 1e6;
+  const vsixCompared = baseline
+    ? ` ${(baseline.vsixBytes / 1e6).toFixed(2)} | ${(vsixBytes / baseline.vsixBytes).toFixed(2)}× |`
+    : '';
   const cpus = os.cpus();
   return [
     '## UI benchmark',
@@ -357,22 +383,26 @@ function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpus[0]?.model.trim() ?? '?'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`,
     `- Repetitions: ${reps.length}`,
+    ...(baseline
+      ? [
+          `- Baseline: \`${baseline.name}\`, measured in the same run, alternating with this build (which one`,
+          '  goes first changes every repetition); its median and the ratio this build / baseline are shown.',
+        ]
+      : []),
     '',
-    '| measure | median | min | max | target | |',
-    '| --- | --- | --- | --- | --- | --- |',
-    row(
-      'activation, ms',
-      reps.flatMap((r) => r.activationMs),
-      TARGETS.activationMs,
-      1,
-    ),
+    baseline
+      ? '| measure | median | min | max | baseline median | ratio | target | |'
+      : '| measure | median | min | max | target | |',
+    baseline ? '| --- | --- | --- | --- | --- | --- | --- | --- |' : '| --- | --- | --- | --- | --- | --- |',
+    row('activation, ms', (r) => r.activationMs, TARGETS.activationMs, 1),
     row('sidebar first render, ms', of('sidebarMs'), TARGETS.sidebarMs),
     row('… of which after VS Code set up the webview, ms', of('sidebarOursMs'), null),
     row('… found in the DOM by polling (the measure before), ms', of('sidebarPolledMs'), null),
     row('dashboard first render, ms', of('dashboardMs'), TARGETS.dashboardMs),
     row('… of which after VS Code set up the webview, ms', of('dashboardOursMs'), null),
+    row('… found in the DOM by polling (the measure before), ms', of('dashboardPolledMs'), null),
     row('database ready after the window shows, ms', of('readyMs'), null),
-    `| .vsix size, MB | ${vsixMB.toFixed(2)} | | | ≤ ${TARGETS.vsixMB} | ${vsixMB <= TARGETS.vsixMB ? 'met' : '**not met**'} |`,
+    `| .vsix size, MB | ${vsixMB.toFixed(2)} | | |${vsixCompared} ≤ ${TARGETS.vsixMB} | ${vsixMB <= TARGETS.vsixMB ? 'met' : '**not met**'} |`,
     '',
     '**activation**: `activate()` of the extension, timed with `performance.now()` around its body and logged to',
     'its output channel ("Agent Learning: activated in X ms"), read from VS Code\'s log of that channel; one sample',
@@ -383,10 +413,11 @@ function report(reps: Rep[], vsixBytes: number, dbBytes: number): string {
     "only once VS Code shows it, after its page's load event. **… found in the DOM by polling** is what this",
     'benchmark measured before: the same figure found by polling the frames, which reads late (each look is a',
     'DevTools round trip per frame: tens of ms on these two busy cores) and can find content VS Code still hides.',
-    '**dashboard first render**: from Enter on "Agent Learning: Open Dashboard" in the palette to the',
-    "dashboard's tables being found in the DOM, by polling, with the full count in its header; the tables are",
-    'rendered right after the three Chart.js charts, in the same task, and the charts are then checked to hold',
-    'drawn pixels. Both include VS Code opening the view or editor and setting up the webview (its host frame, the',
+    '**dashboard first render**: from Enter on "Agent Learning: Open Dashboard" in the palette to the browser',
+    "painting the dashboard's header with the full run count, marked for Element Timing the same way; the header,",
+    'the three Chart.js charts and the tables are rendered in one task, so they are painted in one frame, and the',
+    'charts are then checked to hold drawn pixels (**… found in the DOM by polling**: the tables found by polling,',
+    'what this benchmark measured before). Both include VS Code opening the view or editor and setting up the webview (its host frame, the',
     'webview service worker, an empty document); **of which after VS Code set up the webview** starts at that empty',
     "document's DOMContentLoaded (before VS Code writes our HTML into it) and covers what the page does: loading",
     'what it loads through the webview service worker (the sidebar carries its script, stylesheet and state in its',
@@ -418,25 +449,36 @@ async function main(): Promise<void> {
     throw new Error(`${VSIX} is missing: run \`npm run package\` (npm run bench:ui does).`);
   const vsixBytes = fs.statSync(VSIX).size;
   log(`agent-learning.vsix: ${mb(vsixBytes)} MB`);
-  const extensionsDir = await installExtensions([VSIX]);
+  if (BASELINE && !fs.existsSync(BASELINE)) throw new Error(`UI_BENCH_BASELINE: ${BASELINE} does not exist`);
+  const builds = [{ name: 'this build', vsix: VSIX, reps: [] as Rep[], extensionsDir: '' }];
+  if (BASELINE) builds.push({ name: 'baseline', vsix: BASELINE, reps: [], extensionsDir: '' });
   const { dir, dbBytes } = await buildWorkspace(RUNS);
-  const reps: Rep[] = [];
   try {
+    for (const build of builds) build.extensionsDir = await installExtensions([build.vsix]);
     for (let i = 1; i <= REPS; i++) {
-      const rep = await measureOnce(dir, extensionsDir, i);
-      reps.push(rep);
-      log(
-        `#${i}: activation ${rep.activationMs.map((a) => a.toFixed(1)).join(' / ')} ms, database ready ` +
-          `${rep.readyMs.toFixed(0)} ms, sidebar ${rep.sidebarMs.toFixed(0)} ms (ours ${rep.sidebarOursMs.toFixed(0)}, ` +
-          `polled ${rep.sidebarPolledMs}), dashboard ` +
-          `${rep.dashboardMs} ms (ours ${rep.dashboardOursMs.toFixed(0)})`,
-      );
+      // Alternate which build goes first, so a machine growing busier or quieter favours neither.
+      for (const build of i % 2 ? builds : [...builds].reverse()) {
+        const rep = await measureOnce(dir, build.extensionsDir, i);
+        build.reps.push(rep);
+        log(
+          `#${i} ${build.name}: activation ${rep.activationMs.map((a) => a.toFixed(1)).join(' / ')} ms, ` +
+            `database ready ${rep.readyMs.toFixed(0)} ms, sidebar ${rep.sidebarMs.toFixed(0)} ms ` +
+            `(ours ${rep.sidebarOursMs.toFixed(0)}, polled ${rep.sidebarPolledMs}), dashboard ` +
+            `${rep.dashboardMs.toFixed(0)} ms (ours ${rep.dashboardOursMs.toFixed(0)}, polled ${rep.dashboardPolledMs})`,
+        );
+      }
     }
   } finally {
-    removeExtensionsDir(extensionsDir);
+    for (const build of builds) if (build.extensionsDir) removeExtensionsDir(build.extensionsDir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const text = report(reps, vsixBytes, dbBytes);
+  const [current, base] = builds;
+  const text = report(
+    current!.reps,
+    vsixBytes,
+    dbBytes,
+    base && { reps: base.reps, vsixBytes: fs.statSync(base.vsix).size, name: path.basename(base.vsix) },
+  );
   process.stdout.write(`\n${text}\n\n`);
   if (WRITE) {
     writeSection(text);
