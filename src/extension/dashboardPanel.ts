@@ -1,7 +1,8 @@
 // The dashboard: one WebviewPanel (revived after a reload by its serializer) rendering DashboardState.
 
+import { isDeepStrictEqual } from 'node:util';
 import * as vscode from 'vscode';
-import type { HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
+import type { DashboardState, HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
 import { dashboardState } from './viewState';
@@ -16,6 +17,10 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   /** The dashboard aggregates more than the sidebar: updates are coalesced over half a second. */
   private readonly updates = new Coalescer(500, () => this.update());
   private training: TrainingProgress | null = null;
+  /** The state last computed, and whether nothing changed since (then `ready` needs no new computation). */
+  private computed: { state: DashboardState; current: boolean } | undefined;
+  /** What the page was last given. */
+  private shown: DashboardState | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -25,7 +30,10 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   ) {
     this.disposables.push(
       this.updates,
-      service.onDidChange(() => this.panel?.visible && this.updates.schedule()),
+      service.onDidChange(() => {
+        if (this.computed) this.computed.current = false;
+        if (this.panel?.visible) this.updates.schedule();
+      }),
     );
   }
 
@@ -52,16 +60,19 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   /** Live training progress (from the training task), pushed without rebuilding the whole state. */
   setTraining(progress: TrainingProgress | null): void {
     this.training = progress;
+    if (this.computed) this.computed.current = false;
     const message: HostMessage = { type: 'training', progress };
     void this.panel?.webview.postMessage(message);
   }
 
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
+    this.shown = undefined;
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'agent-learning.svg');
     this.panelDisposables.push(
       loadWebviewPage(panel.webview, this.extensionUri, 'dashboard', this.output, {
-        onReady: () => this.update(),
+        // The state went out right after the HTML (below): only what changed since.
+        onReady: () => this.update(true),
         onMessage: this.onMessage,
       }),
       panel.onDidChangeViewState(() => panel.visible && this.update()),
@@ -71,13 +82,21 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
         this.panel = undefined;
       }),
     );
+    // The state is computed while VS Code creates the webview and the page loads its script (Chart.js), and
+    // posted at once: VS Code holds it until the page has loaded, so the first render waits for no ready → state
+    // round trip, nor for the store's queries after it. On a timer, so the HTML goes out first.
+    setTimeout(() => this.update(), 0);
   }
 
-  private update(): void {
+  /**
+   * Posts the state as it is now; with `ifChanged`, only when it differs from what the page was given (a page
+   * VS Code re-creates shows what it saved, which is what it was given).
+   */
+  private update(ifChanged = false): void {
     if (!this.panel || !this.service.hasPipeline) return;
-    const message: HostMessage = {
-      type: 'dashboard',
-      state: dashboardState(
+    let state = this.computed?.current ? this.computed.state : undefined;
+    if (!state) {
+      state = dashboardState(
         this.service.pipeline,
         {
           workspaceName: this.service.folder!.name,
@@ -85,8 +104,13 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
           ready: this.service.ready,
         },
         this.training,
-      ),
-    };
+      );
+      this.computed = { state, current: true };
+    }
+    const same = isDeepStrictEqual(state, this.shown);
+    this.shown = state;
+    if (ifChanged && same) return;
+    const message: HostMessage = { type: 'dashboard', state };
     void this.panel.webview.postMessage(message);
   }
 

@@ -210,8 +210,14 @@ async function measureView(
     );
     const readyMs = Date.now() - shown;
     const activation = await activationMs(session);
-    const { start, end, polled = end, frame } = await open(session);
-    const documentReady = await webviewDocumentReadyAt(frame);
+    // A Playwright call that never settles (a frame going away mid-call) must fail the run, not hang it.
+    const {
+      start,
+      end,
+      polled = end,
+      frame,
+    } = await withDeadline(open(session), 120_000, `${name}: the view`);
+    const documentReady = await withDeadline(webviewDocumentReadyAt(frame), 10_000, `${name}: the timeline`);
     return {
       activationMs: activation,
       readyMs,
@@ -226,6 +232,19 @@ async function measureView(
     });
   } finally {
     await session.close();
+  }
+}
+
+/** `promise`, or an error once `ms` have passed without it settling. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -8,8 +8,9 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { recordedId, runCli } from './cli';
-import { isAlive, useVsCode, waitForRunsInDb } from './fixtures';
+import { EXTENSIONS_DIR_ENV, isAlive, useVsCode, waitForRunsInDb } from './fixtures';
 import {
   EXPORT_COMMAND,
   EXPORT_RUNS,
@@ -32,6 +33,43 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 describe('Agent Learning in a real VS Code (code-server)', function () {
+  describe('the installed .vsix', function () {
+    it('holds the bundles, the wasm, the schema, the icon and the Python scripts, and no sources or maps', function () {
+      const extensionsDir = process.env[EXTENSIONS_DIR_ENV]!;
+      const [installed] = fs
+        .readdirSync(extensionsDir)
+        .filter((n) => n.startsWith('agent-learning.agent-learning-'));
+      assert.ok(installed, `Agent Learning is not installed in ${extensionsDir}`);
+      const root = path.join(extensionsDir, installed);
+      const files = (fs.readdirSync(root, { recursive: true }) as string[])
+        .filter((f) => fs.statSync(path.join(root, f)).isFile())
+        .map((f) => f.split(path.sep).join('/'));
+      for (const needed of [
+        'dist/extension.js',
+        'dist/core.js',
+        'dist/cli.js',
+        'dist/sql-wasm.wasm',
+        'dist/learning-config.schema.json',
+        'dist/webview/sidebar.js',
+        'dist/webview/dashboard.js',
+        'dist/webview/codicon.ttf',
+        'media/agent-learning.svg',
+        'python/train_lora.py',
+        'python/merge_lora.py',
+        'python/requirements.txt',
+      ]) {
+        assert.ok(files.includes(needed), `${needed} is missing from the .vsix`);
+      }
+      const unwanted = files.filter((f) => /^(src|test|node_modules)\//.test(f) || /\.(map|ts|css)$/.test(f));
+      // The pages' stylesheets are bundled into dist/webview/*.css; the sources in media/ are not shipped.
+      assert.deepEqual(
+        unwanted.filter((f) => !/^dist\/webview\/[a-z]+\.css$/.test(f)),
+        [],
+        'files the extension never loads are in the .vsix',
+      );
+    });
+  });
+
   describe('an agent records runs through the extension API', function () {
     const vscode = useVsCode('api-record', { plan: FIVE_RUNS });
     const result = once(() => vscode.workspace.waitForResult('', { detail: vscode.detail }));
