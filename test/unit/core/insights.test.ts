@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { withInterval } from '../../../src/core/insights';
 import { LearningPipeline } from '../../../src/core/pipeline';
 import { mulberry32 } from '../../support/random';
@@ -53,7 +55,59 @@ describe('insights', () => {
     assert.ok(certain.low >= 0 && certain.high <= 1);
   });
 
-  it('downsamples each role’s reward series in SQL to the requested number of points, with a rolling mean', async () => {
+  it('buckets a reward series exactly as SQLite’s ROW_NUMBER() window grouped by bucket would', async () => {
+    const random = mulberry32(17);
+    for (let i = 0; i < 253; i++) {
+      const total = 1 + Math.floor(random() * 5);
+      await p.recordRun(
+        `t${i}`,
+        'm',
+        'default',
+        {
+          input: 'i',
+          output: 'o',
+          compile: random() < 0.7,
+          tests: { passed: Math.floor(random() * total), total },
+        },
+        i % 3 === 0 ? 'tester' : 'coder',
+      );
+    }
+    await p.flush();
+    const { rewardSeries } = p.getInsights(40);
+
+    const db = new Database(path.join(ws, '.agent', 'experience.db'), {
+      readonly: true,
+      fileMustExist: true,
+    });
+    try {
+      for (const { role, points } of rewardSeries) {
+        const runs = (db.prepare('SELECT COUNT(*) AS n FROM runs WHERE role = ?').get(role) as { n: number })
+          .n;
+        const expected = db
+          .prepare(
+            `SELECT MAX(rn) AS run, MAX(created_at) AS at, AVG(reward) AS reward FROM (
+               SELECT ROW_NUMBER() OVER (ORDER BY pk) AS rn, created_at, reward FROM runs WHERE role = ?)
+             GROUP BY (rn - 1) / CAST(? AS INTEGER) ORDER BY 1`, // better-sqlite3 binds numbers as REAL
+          )
+          .all(role, Math.ceil(runs / 40)) as { run: number; at: number; reward: number }[];
+        assert.ok(
+          expected.length > 1 && expected.at(-1)!.run % Math.ceil(runs / 40) !== 0,
+          'a partial last bucket',
+        );
+        assert.deepEqual(
+          points.map(({ run, at }) => ({ run, at })),
+          expected.map(({ run, at }) => ({ run, at })),
+        );
+        points.forEach((x, i) =>
+          assert.ok(Math.abs(x.reward - expected[i]!.reward) < 1e-12, `${role} point ${i}`),
+        );
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('downsamples each role’s reward series to the requested number of points, with a rolling mean', async () => {
     for (let i = 0; i < 250; i++) {
       await p.recordRun(`t${i}`, 'm', 'default', { input: 'i', output: 'o', compile: i % 2 === 0 }, 'coder');
     }
