@@ -55,9 +55,8 @@ const webviewEntries = [
 ];
 
 /**
- * codicon.css asks for `codicon.ttf?<hash>`; the dashboard preloads `codicon.ttf` (webviewHtml.ts), and a preload
- * serves only a request for the very same URL. The hash busts caches that the webview's URLs, which name the
- * extension's version, never meet.
+ * codicon.css asks for `codicon.ttf?<hash>`: resolved to the file itself, so the pages share one codicon.ttf under
+ * a plain name. The hash busts caches that the webview's URLs, which name the extension's version, never meet.
  */
 function fontUrlWithoutQuery() {
   return {

@@ -1,5 +1,6 @@
 // The HTML shell of both webviews: a strict nonce-based CSP, the stylesheet, an empty root, the state for the first
-// paint (as JSON data, never markup) and one script; stylesheet and script linked, or inlined under the nonce.
+// paint (as JSON data, never markup) and one script; stylesheet and script inlined under the nonce (or linked, when
+// their text could end its element).
 // Pure (no vscode import) so the Chromium tests serve exactly what VS Code gets.
 
 import { randomBytes } from 'node:crypto';
@@ -12,27 +13,17 @@ export const INITIAL_STATE_ID = 'initial-state';
 export interface WebviewPageFiles {
   script: string[];
   style: string[];
-  font: string[];
-  /**
-   * Whether the script and stylesheet go in the HTML itself rather than load through VS Code's webview service
-   * worker (tens of ms before the script can run): the sidebar's (50 KB together), which has to show at once;
-   * not the dashboard's, whose script alone (Chart.js) is 190 KB. Such a page then has nothing to load before
-   * its load event, and asks for its icon font after it (media/sidebar.css).
-   */
-  inline: boolean;
 }
 
 /**
- * What a page loads, as paths from the extension's root: one stylesheet (codicons, the shared rules and the
- * page's own, bundled by esbuild.js so no `@import` chains a second request), one script, and the codicon font.
+ * A page's script and stylesheet, as paths from the extension's root: the stylesheet holds the codicons, the
+ * shared rules and the page's own (bundled by esbuild.js, so no `@import` chains a second request). Both go in the
+ * HTML itself (pageResource) rather than load through VS Code's webview service worker, which costs tens of ms
+ * before the script can run, more on a busy machine; the dashboard's 230 KB with Chart.js too. A page then has
+ * nothing to load before its load event, and asks for the codicon font after it (media/common.css).
  */
 export function webviewPageFiles(page: WebviewPageName): WebviewPageFiles {
-  return {
-    script: ['dist', 'webview', `${page}.js`],
-    style: ['dist', 'webview', `${page}.css`],
-    font: ['dist', 'webview', 'codicon.ttf'],
-    inline: page === 'sidebar',
-  };
+  return { script: ['dist', 'webview', `${page}.js`], style: ['dist', 'webview', `${page}.css`] };
 }
 
 /** A file the page loads by URI, or its text put in the page itself (see pageResource). */
@@ -44,11 +35,6 @@ export interface WebviewHtmlOptions {
   nonce: string;
   script: PageResource;
   style: PageResource;
-  /**
-   * Fonts the first paint draws with, fetched at once beside everything else instead of after the first layout:
-   * VS Code shows a webview only once its page has loaded, fonts included.
-   */
-  fontUris?: readonly string[];
   title: string;
   /** Data the page renders before any message from the host (a PageState of src/protocol.ts). */
   initialState?: unknown;
@@ -60,8 +46,8 @@ export function makeNonce(): string {
 }
 
 /**
- * A script or stylesheet as the page gets it: its `text`, read only for an inlined page (WebviewPageFiles.inline),
- * goes in the HTML unless it would end its element early or late; else the page loads it from `uri`. A
+ * A script or stylesheet as the page gets it: its `text` goes in the HTML unless it would end its element early or
+ * late; else (or without `text`) the page loads it from `uri`. A
  * stylesheet's relative `url(...)`s are made absolute against `uri`, where it would have been loaded from.
  */
 export function pageResource(kind: 'script' | 'style', uri: string, text?: () => string): PageResource {
@@ -83,7 +69,6 @@ export function renderWebviewHtml({
   nonce,
   script,
   style,
-  fontUris = [],
   title,
   initialState,
 }: WebviewHtmlOptions): string {
@@ -98,11 +83,7 @@ export function renderWebviewHtml({
     `script-src ${nonceSource}`,
   ].join('; ');
   const nonceAttribute = `nonce="${escapeAttribute(nonce)}"`;
-  // Fonts are fetched in CORS mode, so their preload says crossorigin, or the browser would fetch them twice.
   const head = [
-    ...fontUris.map(
-      (uri) => `<link rel="preload" href="${escapeAttribute(uri)}" as="font" type="font/ttf" crossorigin>`,
-    ),
     'text' in style
       ? `<style ${nonceAttribute}>${style.text}</style>`
       : `<link rel="stylesheet" href="${escapeAttribute(style.uri)}">`,

@@ -47,17 +47,15 @@ export function loadWebviewPage(
   const files = webviewPageFiles(page);
   const resource = (kind: 'script' | 'style', parts: string[]): PageResource => {
     const file = vscode.Uri.joinPath(extensionUri, ...parts);
-    const read = files.inline ? () => fs.readFileSync(file.fsPath, 'utf8') : undefined;
-    return pageResource(kind, webview.asWebviewUri(file).toString(), read);
+    return pageResource(kind, webview.asWebviewUri(file).toString(), () =>
+      fs.readFileSync(file.fsPath, 'utf8'),
+    );
   };
-  const font = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...files.font)).toString();
   webview.html = renderWebviewHtml({
     cspSource: webview.cspSource,
     nonce: makeNonce(),
     script: resource('script', files.script),
     style: resource('style', files.style),
-    // An inlined page asks for its font only after its load event (WebviewPageFiles.inline).
-    fontUris: files.inline ? [] : [font],
     title: 'Agent Learning',
     initialState: handlers.initialState,
   });

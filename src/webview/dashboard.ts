@@ -1,7 +1,7 @@
 // Entry of the dashboard webview (dist/webview/dashboard.js): shows the saved state at once, then the host's,
 // and live training progress between states.
 
-import { pageRoot } from './dom';
+import { iconFontAfterLoad, pageRoot } from './dom';
 import { startAgeClock } from './ageClock';
 import { DashboardView } from './dashboardView';
 import { isDashboardState } from './hostMessages';
@@ -34,4 +34,5 @@ host.onMessage((message) => {
 });
 onThemeChange(() => view.retheme());
 startAgeClock(root);
+iconFontAfterLoad();
 host.post({ type: 'ready' });

@@ -2,6 +2,16 @@
 // (task slugs, model names) cannot inject HTML; and no inline style or handler attribute is ever written.
 
 /** The page's #root, which webviewHtml.ts always renders. */
+/**
+ * Lets the codicon font load once the page has: VS Code shows a webview only after its load event, which would
+ * otherwise wait for the font (media/common.css).
+ */
+export function iconFontAfterLoad(): void {
+  const loadIcons = () => document.documentElement.classList.add('codicons');
+  if (document.readyState === 'complete') loadIcons();
+  else window.addEventListener('load', loadIcons, { once: true });
+}
+
 export function pageRoot(): HTMLElement {
   const root = document.getElementById('root');
   if (!root) throw new Error('Agent Learning: the page has no #root element');

@@ -3,7 +3,7 @@
 
 import type { SidebarState, Verdict } from '../protocol';
 import { startAgeClock } from './ageClock';
-import { pageRoot, renderInto } from './dom';
+import { iconFontAfterLoad, pageRoot, renderInto } from './dom';
 import { isSidebarState, pageStateOf } from './hostMessages';
 import { sidebarContent, type SidebarActions } from './sidebarView';
 import { connectToHost, embeddedState } from './vscodeApi';
@@ -55,8 +55,5 @@ host.onMessage((message) => {
 if (state) keep(state);
 render();
 startAgeClock(root);
-// The icon font, after the load event that VS Code waits for before it shows the page (media/sidebar.css).
-const loadIcons = () => document.documentElement.classList.add('codicons');
-if (document.readyState === 'complete') loadIcons();
-else window.addEventListener('load', loadIcons, { once: true });
+iconFontAfterLoad();
 host.post({ type: 'ready' });

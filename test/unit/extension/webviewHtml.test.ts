@@ -14,7 +14,6 @@ describe('webview HTML', () => {
     nonce: 'abc123+/=',
     script: { uri: `${origin}/ext/dist/webview/dashboard.js` },
     style: { uri: `${origin}/ext/dist/webview/dashboard.css` },
-    fontUris: [`${origin}/ext/dist/webview/codicon.ttf`],
     title: 'Agent Learning',
   };
   const scripts = (html: string) =>
@@ -31,20 +30,14 @@ describe('webview HTML', () => {
     assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
   });
 
-  it('has one root, the stylesheet, the font preload and one script with the nonce, and nothing inline', () => {
+  it('has one root, the linked stylesheet and one linked script with the nonce, and nothing inline', () => {
     const html = renderWebviewHtml(options);
     assert.equal(html.match(/<div id="root"><\/div>/g)?.length, 1);
     assert.deepEqual(
       [...html.matchAll(/<link rel="stylesheet" href="([^"]*)">/g)].map((m) => m[1]),
       [options.style.uri],
     );
-    // A font is fetched in CORS mode: a preload without crossorigin would be fetched a second time.
-    assert.deepEqual(
-      [...html.matchAll(/<link rel="preload" href="([^"]*)" as="font" type="font\/ttf" crossorigin>/g)].map(
-        (m) => m[1],
-      ),
-      options.fontUris,
-    );
+    assert.equal(html.match(/<link/g)?.length, 1, 'no preload: fonts load after the page (media/common.css)');
     assert.deepEqual(scripts(html), [[` nonce="abc123+/=" src="${options.script.uri}"`, '']]);
     assert.doesNotMatch(html, /<style|style=|\son[a-z]+=/i);
   });
@@ -54,7 +47,6 @@ describe('webview HTML', () => {
       ...options,
       script: { text: 'document.title = "x";' },
       style: { text: 'body { color: red; }' },
-      fontUris: [],
     });
     assert.match(html, /style-src https:\/\/file\+\.vscode-resource\.vscode-cdn\.net 'nonce-abc123\+\/=';/);
     assert.match(html, /<style nonce="abc123\+\/=">body \{ color: red; \}<\/style>/);
@@ -114,14 +106,15 @@ describe('webview HTML', () => {
     );
   });
 
-  it('inlines the sidebar, which has to show at once, and not the dashboard with its charting library', () => {
+  it("names each page's own bundled script and stylesheet", () => {
     assert.deepEqual(webviewPageFiles('sidebar'), {
       script: ['dist', 'webview', 'sidebar.js'],
       style: ['dist', 'webview', 'sidebar.css'],
-      font: ['dist', 'webview', 'codicon.ttf'],
-      inline: true,
     });
-    assert.equal(webviewPageFiles('dashboard').inline, false);
+    assert.deepEqual(webviewPageFiles('dashboard'), {
+      script: ['dist', 'webview', 'dashboard.js'],
+      style: ['dist', 'webview', 'dashboard.css'],
+    });
   });
 
   it('escapes what it puts in attributes and text', () => {

@@ -112,19 +112,16 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, origin: stri
   const page = /^\/(sidebar|dashboard)\.html$/.exec(url.pathname)?.[1];
   if (page) {
     const files = webviewPageFiles(page as View);
-    // As webviewPage.ts does it: the same files, inlined for the same pages.
+    // As webviewPage.ts does it: the same files, inlined the same way.
     const resource = (kind: 'script' | 'style', parts: string[]) =>
-      pageResource(
-        kind,
-        `${origin}/${parts.join('/')}`,
-        files.inline ? () => fs.readFileSync(path.join(ROOT, ...parts), 'utf8') : undefined,
+      pageResource(kind, `${origin}/${parts.join('/')}`, () =>
+        fs.readFileSync(path.join(ROOT, ...parts), 'utf8'),
       );
     const html = renderWebviewHtml({
       cspSource: origin,
       nonce: makeNonce(),
       script: resource('script', files.script),
       style: resource('style', files.style),
-      fontUris: files.inline ? [] : [`${origin}/${files.font.join('/')}`],
       title: 'Agent Learning',
       initialState: embeddedStates.get(url.searchParams.get('embed') ?? ''),
     });
