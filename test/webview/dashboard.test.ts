@@ -252,16 +252,7 @@ describe('dashboard webview (Chromium)', () => {
   it('loads nothing before its load event (Chart.js and its styles are in the page), then its icon font', async () => {
     const v = await open();
     await show(v);
-    await v.page.waitForFunction(() => document.documentElement.classList.contains('codicons'));
-    await v.page.evaluate(() => document.fonts.ready);
-    const loads = await v.page.evaluate(() => {
-      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-      return performance
-        .getEntriesByType('resource')
-        .filter((r) => !r.name.endsWith('/favicon.ico')) // the harness's Chromium asks; VS Code's webviews don't
-        .map((r) => ({ file: r.name.split('/').pop(), afterLoad: r.startTime >= nav.loadEventStart }));
-    });
-    assert.deepEqual(loads, [{ file: 'codicon.ttf', afterLoad: true }]);
+    assert.deepEqual(await v.loadsOnceIconsShow(), [{ file: 'codicon.ttf', afterLoad: true }]);
     assert.equal(await v.page.evaluate(() => document.fonts.check('16px codicon')), true);
     assert.equal(await v.css('.header h1 .codicon', 'visibility'), 'visible');
   });

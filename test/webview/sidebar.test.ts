@@ -312,16 +312,7 @@ describe('sidebar webview (Chromium)', () => {
   it('loads nothing before its load event, then its icon font, and shows its icons', async () => {
     const v = await open();
     await v.load({ pageId: 'page-1', state: sidebarState() });
-    await v.page.waitForFunction(() => document.documentElement.classList.contains('codicons'));
-    await v.page.evaluate(() => document.fonts.ready);
-    const loads = await v.page.evaluate(() => {
-      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-      return performance
-        .getEntriesByType('resource')
-        .filter((r) => !r.name.endsWith('/favicon.ico')) // the harness's Chromium asks; VS Code's webviews don't
-        .map((r) => ({ file: r.name.split('/').pop(), afterLoad: r.startTime >= nav.loadEventStart }));
-    });
-    assert.deepEqual(loads, [{ file: 'codicon.ttf', afterLoad: true }]);
+    assert.deepEqual(await v.loadsOnceIconsShow(), [{ file: 'codicon.ttf', afterLoad: true }]);
     assert.equal(await v.page.evaluate(() => document.fonts.check('16px codicon')), true);
     assert.equal(await v.css('.actions .button .codicon', 'visibility'), 'visible');
     assert.equal(await v.css('.actions .button .codicon', 'width'), '16px');

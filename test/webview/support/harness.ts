@@ -244,6 +244,22 @@ export class WebviewPage {
     );
   }
 
+  /**
+   * Once the page has asked for its icon font (after its load event) and the font has loaded: every file the page
+   * fetched, and whether it asked only after its load event.
+   */
+  async loadsOnceIconsShow(): Promise<{ file: string | undefined; afterLoad: boolean }[]> {
+    await this.page.waitForFunction(() => document.documentElement.classList.contains('codicons'));
+    await this.page.evaluate(() => document.fonts.ready);
+    return this.page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      return performance
+        .getEntriesByType('resource')
+        .filter((r) => !r.name.endsWith('/favicon.ico')) // the harness's Chromium asks; VS Code's webviews don't
+        .map((r) => ({ file: r.name.split('/').pop(), afterLoad: r.startTime >= nav.loadEventStart }));
+    });
+  }
+
   async cspViolations(): Promise<string[]> {
     return this.page.evaluate(() => window.__cspViolations);
   }
