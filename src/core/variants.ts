@@ -121,8 +121,8 @@ export function writePromptMirror(
   algorithm: Algorithm,
   stats: Record<string, ArmSummary[]>,
   now: number,
-): void {
-  writeMirror(file, {
+): boolean {
+  return writeMirror(file, {
     $comment:
       'Add prompts or override a prompt\'s text in "variants" ({"id": "...", "text": "..."}); remove built-in ones ' +
       'from promptBandit.variants in learning-config.json. "active", "stats" and "updatedAt" are written by ' +
@@ -141,8 +141,8 @@ export function writeModelMirror(
   algorithm: Algorithm,
   stats: Record<string, ArmSummary[]>,
   now: number,
-): void {
-  writeMirror(file, {
+): boolean {
+  return writeMirror(file, {
     $comment:
       'Edit "variants" to add models (costPer1kTokens in USD per 1,000 tokens; tiers small/medium/large). ' +
       '"stats" is written by Agent Learning from .agent/experience.db.',
@@ -153,17 +153,21 @@ export function writeModelMirror(
   });
 }
 
-/** Writes the mirror unless the file on disk is invalid: a user's half-finished edit is never overwritten. */
-function writeMirror(file: string, content: object): void {
+/**
+ * Writes the mirror unless the file on disk is invalid: a user's half-finished edit is never overwritten. Returns
+ * whether it wrote.
+ */
+function writeMirror(file: string, content: object): boolean {
   const text = readIfExists(file);
   if (text !== undefined) {
     try {
       JSON.parse(text);
     } catch {
-      return;
+      return false;
     }
   }
   writeFileAtomicSync(file, JSON.stringify(content, null, 2) + '\n');
+  return true;
 }
 
 function readIfExists(file: string): string | undefined {

@@ -361,6 +361,29 @@ describe('LearningPipeline', () => {
       assert.deepEqual(changes, ['config']);
       assert.equal(pipeline.getConfig().config.autoExport.minRuns, 9);
     });
+
+    it('does not take an edit made while it writes the mirror files for its own write', async () => {
+      let editNow = false;
+      pipeline = await LearningPipeline.open(ws, {
+        pollIntervalMs: 0,
+        log: () => {},
+        random: mulberry32(1),
+        // The mirrors' write asks the time after it has checked the files and before it writes them.
+        now: () => {
+          if (editNow) {
+            editNow = false;
+            writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 11 } });
+          }
+          return Date.now();
+        },
+      });
+      editNow = true;
+      await pipeline.flush();
+      assert.equal(editNow, false, 'the edit was made during the flush');
+
+      assert.equal(pipeline.reloadConfigIfChanged(), true);
+      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 11);
+    });
   });
 
   it('records nothing while learning is disabled, without failing the agent', async () => {
