@@ -19,6 +19,8 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   private training: TrainingProgress | null = null;
   /** The state last computed, and whether nothing changed since (then `ready` needs no new computation). */
   private computed: { state: DashboardState; current: boolean } | undefined;
+  /** Counts changes: a change that arrives while a state is computed (a config file read again) makes it stale. */
+  private generation = 0;
   /** What the page was last given. */
   private shown: DashboardState | undefined;
 
@@ -31,6 +33,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     this.disposables.push(
       this.updates,
       service.onDidChange(() => {
+        this.generation++;
         if (this.computed) this.computed.current = false;
         if (this.panel?.visible) this.updates.schedule();
       }),
@@ -96,6 +99,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     if (!this.panel || !this.service.hasPipeline) return;
     let state = this.computed?.current ? this.computed.state : undefined;
     if (!state) {
+      const generation = this.generation;
       state = dashboardState(
         this.service.pipeline,
         {
@@ -105,7 +109,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
         },
         this.training,
       );
-      this.computed = { state, current: true };
+      this.computed = { state, current: generation === this.generation };
     }
     const same = isDeepStrictEqual(state, this.shown);
     this.shown = state;

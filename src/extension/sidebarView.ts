@@ -27,6 +27,8 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
    * on the way to its first paint.
    */
   private computed: { pipeline: LearningPipeline; state: SidebarState; current: boolean } | undefined;
+  /** Counts changes: a change that arrives while a state is computed (a config file read again) makes it stale. */
+  private generation = 0;
   /** What the page was last given, embedded in its HTML or posted. */
   private shown: SidebarState | undefined;
   private wasReady = false;
@@ -69,6 +71,7 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   }
 
   private changed(): void {
+    this.generation++;
     if (this.computed) this.computed.current = false;
     const becameReady = this.service.ready && !this.wasReady;
     this.wasReady = this.service.ready;
@@ -95,12 +98,13 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     const known = this.knownState();
     if (known?.current) return known.state;
     const pipeline = this.service.pipeline;
+    const generation = this.generation;
     const state = sidebarState(pipeline, {
       workspaceName: this.service.folder!.name,
       trusted: vscode.workspace.isTrusted,
       ready: this.service.ready,
     });
-    this.computed = { pipeline, state, current: true };
+    this.computed = { pipeline, state, current: generation === this.generation };
     return state;
   }
 

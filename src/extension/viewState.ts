@@ -51,9 +51,10 @@ export function dashboardState(
   ctx: ViewContext,
   training: TrainingProgress | null,
 ): DashboardState {
+  // The config first: reading it may pick up an edited file, and the figures below then follow it.
+  const { config } = p.getConfig();
   const stats = p.getStats();
   const insights = p.getInsights();
-  const { config } = p.getConfig();
   return {
     version: PROTOCOL_VERSION,
     ...ctx,

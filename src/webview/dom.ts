@@ -1,7 +1,6 @@
 // Element helpers: every string becomes a text node or an attribute value, never markup, so data from agents
 // (task slugs, model names) cannot inject HTML; and no inline style or handler attribute is ever written.
 
-/** The page's #root, which webviewHtml.ts always renders. */
 /**
  * Lets the codicon font load once the page has: VS Code shows a webview only after its load event, which would
  * otherwise wait for the font (media/common.css).
@@ -12,6 +11,7 @@ export function iconFontAfterLoad(): void {
   else window.addEventListener('load', loadIcons, { once: true });
 }
 
+/** The page's #root, which webviewHtml.ts always renders. */
 export function pageRoot(): HTMLElement {
   const root = document.getElementById('root');
   if (!root) throw new Error('Agent Learning: the page has no #root element');

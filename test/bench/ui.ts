@@ -508,20 +508,26 @@ async function main(): Promise<void> {
   const vsixBytes = fs.statSync(VSIX).size;
   log(`agent-learning.vsix: ${mb(vsixBytes)} MB`);
   if (BASELINE && !fs.existsSync(BASELINE)) throw new Error(`UI_BENCH_BASELINE: ${BASELINE} does not exist`);
-  const builds = [{ name: 'this build', vsix: VSIX, reps: [] as Rep[], extensionsDir: '' }];
-  if (BASELINE) builds.push({ name: 'baseline', vsix: BASELINE, reps: [], extensionsDir: '' });
+  const builds = [{ name: 'this build', vsix: VSIX, reps: [] as Rep[], extensionsDir: '', workspace: '' }];
+  if (BASELINE) builds.push({ name: 'baseline', vsix: BASELINE, reps: [], extensionsDir: '', workspace: '' });
   const { dir, dbBytes } = await buildWorkspace(RUNS);
   try {
-    for (const build of builds) build.extensionsDir = await installExtensions([build.vsix]);
+    for (const build of builds) {
+      build.extensionsDir = await installExtensions([build.vsix]);
+      // Each build its own copy: a window writes to the workspace (mirror files, the database when it saves), and
+      // what one build writes must not change what the other opens.
+      build.workspace = builds.length > 1 ? `${dir}-${builds.indexOf(build)}` : dir;
+      if (build.workspace !== dir) fs.cpSync(dir, build.workspace, { recursive: true });
+    }
     for (let i = 1; i <= REPS; i++) {
       // Alternate which build goes first, so a machine growing busier or quieter favours neither.
       for (const build of i % 2 ? builds : [...builds].reverse()) {
-        const rep = await measureOnce(dir, build.extensionsDir, i).catch((err: unknown) => {
+        const rep = await measureOnce(build.workspace, build.extensionsDir, i).catch((err: unknown) => {
           // Once: a window whose view never showed (see withDeadline) says nothing about the build's speed.
           log(
             `#${i} ${build.name} failed, measured again: ${err instanceof Error ? err.message : String(err)}`,
           );
-          return measureOnce(dir, build.extensionsDir, i);
+          return measureOnce(build.workspace, build.extensionsDir, i);
         });
         build.reps.push(rep);
         log(
@@ -534,6 +540,8 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const build of builds) if (build.extensionsDir) removeExtensionsDir(build.extensionsDir);
+    for (const build of builds)
+      if (build.workspace) fs.rmSync(build.workspace, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const [current, base] = builds;
