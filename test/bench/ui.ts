@@ -27,7 +27,7 @@ import type { LearningPipeline } from '../../src/core/pipeline';
 import { CodeServerSession, REPO_ROOT, installExtensions, removeExtensionsDir } from '../e2e/codeServer';
 import { paintedCanvases } from '../e2e/pageChecks';
 import { realisticRuns, writeInboxFile, writeModelVariants } from '../e2e/realisticRuns';
-import { waitFor } from '../e2e/wait';
+import { waitFor, withDeadline } from '../e2e/wait';
 
 const REPS = Number(process.env.UI_BENCH_REPS ?? 5);
 const RUNS = Number(process.env.UI_BENCH_RUNS ?? 100_000);
@@ -265,19 +265,6 @@ async function armGesture(
     if (at === undefined) log(`no ${type} reached the workbench: timed from the harness's call`);
     return at ?? called;
   };
-}
-
-/** `promise`, or an error once `ms` have passed without it settling. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

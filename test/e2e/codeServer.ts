@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
-import { waitFor, type WaitOptions } from './wait';
+import { waitFor, withDeadline, type WaitOptions } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const CODE_SERVER_BIN = path.join(REPO_ROOT, '.vscode-test/code-server/node_modules/.bin/code-server');
@@ -485,7 +485,8 @@ export class CodeServerSession {
       async () => {
         for (const frame of this.page.frames()) {
           if (frame.isDetached()) continue;
-          if (await frame.$(selector).catch(() => null)) return frame;
+          // A frame VS Code replaced without detaching it never gets a context: a query on it would wait forever.
+          if (await withDeadline(frame.$(selector), 2000, 'a frame query').catch(() => null)) return frame;
         }
         return undefined;
       },

@@ -70,3 +70,16 @@ export function waitForJson<T>(
 ): Promise<T> {
   return waitForFile<T>(file, { ...options, parse: (text) => JSON.parse(text) as T });
 }
+
+/** `promise`, or an error once `ms` have passed without it settling. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
