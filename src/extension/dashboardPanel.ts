@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { DashboardState, HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
+import { StateCache } from './stateCache';
 import { dashboardState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
@@ -17,10 +18,8 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   /** The dashboard aggregates more than the sidebar: updates are coalesced over half a second. */
   private readonly updates = new Coalescer(500, () => this.update());
   private training: TrainingProgress | null = null;
-  /** The state last computed, and whether nothing changed since (then `ready` needs no new computation). */
-  private computed: { state: DashboardState; current: boolean } | undefined;
-  /** Counts changes: a change that arrives while a state is computed (a config file read again) makes it stale. */
-  private generation = 0;
+  /** The state last computed: while nothing changed, `ready` needs no new computation. */
+  private readonly cache = new StateCache<DashboardState>();
   /** What the page was last given. */
   private shown: DashboardState | undefined;
 
@@ -33,8 +32,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     this.disposables.push(
       this.updates,
       service.onDidChange(() => {
-        this.generation++;
-        if (this.computed) this.computed.current = false;
+        this.cache.invalidate();
         if (this.panel?.visible) this.updates.schedule();
       }),
     );
@@ -63,7 +61,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
   /** Live training progress (from the training task), pushed without rebuilding the whole state. */
   setTraining(progress: TrainingProgress | null): void {
     this.training = progress;
-    if (this.computed) this.computed.current = false;
+    this.cache.invalidate();
     const message: HostMessage = { type: 'training', progress };
     void this.panel?.webview.postMessage(message);
   }
@@ -97,20 +95,18 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
    */
   private update(ifChanged = false): void {
     if (!this.panel || !this.service.hasPipeline) return;
-    let state = this.computed?.current ? this.computed.state : undefined;
-    if (!state) {
-      const generation = this.generation;
-      state = dashboardState(
-        this.service.pipeline,
+    const pipeline = this.service.pipeline;
+    const state = this.cache.get(pipeline, () =>
+      dashboardState(
+        pipeline,
         {
           workspaceName: this.service.folder!.name,
           trusted: vscode.workspace.isTrusted,
           ready: this.service.ready,
         },
         this.training,
-      );
-      this.computed = { state, current: generation === this.generation };
-    }
+      ),
+    );
     const same = isDeepStrictEqual(state, this.shown);
     this.shown = state;
     if (ifChanged && same) return;

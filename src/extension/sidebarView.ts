@@ -2,10 +2,10 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import * as vscode from 'vscode';
-import type { LearningPipeline } from '../core/pipeline';
 import type { HostMessage, PageState, SidebarState, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
 import type { LearningService } from './learningService';
+import { StateCache } from './stateCache';
 import { sidebarState } from './viewState';
 import { makeNonce } from './webviewHtml';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
@@ -22,13 +22,10 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   private readonly updates = new Coalescer(100, () => this.update(true));
   private preparation: NodeJS.Timeout | undefined;
   /**
-   * The state last computed, for the pipeline it came from, and whether nothing changed since. Computing it runs
-   * the store's queries (tens of ms at 100,000 runs), so it is done ahead, while the view is hidden, rather than
-   * on the way to its first paint.
+   * The state last computed, for the pipeline it came from. Computing it runs the store's queries, so it is done
+   * ahead, while the view is hidden, rather than on the way to its first paint.
    */
-  private computed: { pipeline: LearningPipeline; state: SidebarState; current: boolean } | undefined;
-  /** Counts changes: a change that arrives while a state is computed (a config file read again) makes it stale. */
-  private generation = 0;
+  private readonly cache = new StateCache<SidebarState>();
   /** What the page was last given, embedded in its HTML or posted. */
   private shown: SidebarState | undefined;
   private wasReady = false;
@@ -71,8 +68,7 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   }
 
   private changed(): void {
-    this.generation++;
-    if (this.computed) this.computed.current = false;
+    this.cache.invalidate();
     const becameReady = this.service.ready && !this.wasReady;
     this.wasReady = this.service.ready;
     if (this.view?.visible) {
@@ -88,24 +84,20 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
 
   /** The state last computed for today's pipeline, current or not. */
   private knownState(): { state: SidebarState; current: boolean } | undefined {
-    const pipeline = this.service.hasPipeline ? this.service.pipeline : undefined;
-    return this.computed?.pipeline === pipeline ? this.computed : undefined;
+    return this.cache.known(this.service.hasPipeline ? this.service.pipeline : undefined);
   }
 
   /** The state as it is now, computed only when something changed since the last time. */
   private state(): SidebarState | undefined {
     if (!this.service.hasPipeline) return undefined;
-    const known = this.knownState();
-    if (known?.current) return known.state;
     const pipeline = this.service.pipeline;
-    const generation = this.generation;
-    const state = sidebarState(pipeline, {
-      workspaceName: this.service.folder!.name,
-      trusted: vscode.workspace.isTrusted,
-      ready: this.service.ready,
-    });
-    this.computed = { pipeline, state, current: generation === this.generation };
-    return state;
+    return this.cache.get(pipeline, () =>
+      sidebarState(pipeline, {
+        workspaceName: this.service.folder!.name,
+        trusted: vscode.workspace.isTrusted,
+        ready: this.service.ready,
+      }),
+    );
   }
 
   /**
