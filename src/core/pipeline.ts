@@ -543,14 +543,15 @@ export class LearningPipeline {
 
   private writeModelVariants(): void {
     const db = this.durable?.db;
-    const wrote = writeModelMirror(
-      path.join(this.agentDir, 'model_variants.json'),
-      this.modelVariants,
-      this.config.modelRouter.algorithm,
-      db ? { '*': summarise(db.armStats('model', undefined)) } : {},
-      this.now(),
+    this.writeMirrorFile('model_variants.json', (file) =>
+      writeModelMirror(
+        file,
+        this.modelVariants,
+        this.config.modelRouter.algorithm,
+        db ? { '*': summarise(db.armStats('model', undefined)) } : {},
+        this.now(),
+      ),
     );
-    if (wrote) this.restamp('model_variants.json');
     this.mirrorsDirty = true;
   }
 
@@ -766,33 +767,43 @@ export class LearningPipeline {
     };
     const now = this.now();
     try {
-      const prompts = this.promptFileOk
-        ? writePromptMirror(
-            path.join(this.agentDir, 'prompt_variants.json'),
+      if (this.promptFileOk) {
+        this.writeMirrorFile('prompt_variants.json', (file) =>
+          writePromptMirror(
+            file,
             this.promptFileVariants,
             this.promptVariants,
             this.config.promptBandit.algorithm,
             summaries('prompt'),
             now,
-          )
-        : false;
-      if (prompts) this.restamp('prompt_variants.json');
-      const models = this.modelFileOk
-        ? writeModelMirror(
-            path.join(this.agentDir, 'model_variants.json'),
+          ),
+        );
+      }
+      if (this.modelFileOk) {
+        this.writeMirrorFile('model_variants.json', (file) =>
+          writeModelMirror(
+            file,
             this.modelVariants,
             this.config.modelRouter.algorithm,
             summaries('model'),
             now,
-          )
-        : false;
-      if (models) this.restamp('model_variants.json');
+          ),
+        );
+      }
     } catch (err) {
       this.log(`⚠️ Could not write the variants files: ${describe(err)}`);
     }
   }
 
-  /** Takes in the stamp of a file the pipeline has just written itself. */
+  /**
+   * Writes one variants file with `write` (false: it left the file as it was) and takes in its new stamp, so the
+   * write is not seen as an edit.
+   */
+  private writeMirrorFile(name: ConfigFileName, write: (file: string) => boolean): void {
+    if (write(path.join(this.agentDir, name))) this.restamp(name);
+  }
+
+  /** Takes in a file's stamp as it is now: one the pipeline has just read or written itself. */
   private restamp(file: ConfigFileName): void {
     this.stamps.set(file, fileStamp(path.join(this.agentDir, file)));
   }
