@@ -1,5 +1,5 @@
 """The adapter folder train_lora.py writes: PEFT's LoRA files, plain LoRA only, on a llama/qwen2 block's seven
-linear layers. Our GGUF converter (src/core/loraConvert.ts) and llama.cpp take nothing else: llama.cpp scales an
+linear layers. Our GGUF converter (src/core/convert/loraConvert.ts) and llama.cpp take nothing else: llama.cpp scales an
 adapter by alpha/r, which rsLoRA (alpha/sqrt(r)) and DoRA (magnitude vectors) break, and a GGUF adapter cannot
 carry LoRA on embeddings or lm_head, nor modules_to_save copies."""
 

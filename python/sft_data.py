@@ -1,7 +1,7 @@
 """The SFT dataset: reading and validating the exporter's chat JSONL, the held-out split, and the batch order.
 
 Each line is `{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}`, the format
-src/core/sftExport.ts writes and TRL, Unsloth and OpenAI fine-tuning read. Everything here is stdlib only, so a bad
+src/core/dataset/sftExport.ts writes and TRL, Unsloth and OpenAI fine-tuning read. Everything here is stdlib only, so a bad
 dataset is reported (file and 1-based line) before torch is even imported.
 """
 

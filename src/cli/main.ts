@@ -4,24 +4,30 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readConfigFile, defaultConfig, type LearningConfig } from '../core/config';
+import { readConfigFile, defaultConfig, type LearningConfig } from '../core/workspace/config';
 import { LearningError, describe } from '../core/errors';
-import { InboxWriter } from '../core/inbox';
-import { WriterLock } from '../core/lock';
+import { InboxWriter } from '../core/store/inbox';
+import { WriterLock } from '../core/store/lock';
 import {
   convertLora,
   LORA_ARCHITECTURES,
   LORA_OUT_TYPES,
   type ConvertLoraOptions,
-} from '../core/loraConvert';
-import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/modelConvert';
-import { Automation } from '../core/automation';
-import { checkRole } from '../core/names';
+} from '../core/convert/loraConvert';
+import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/convert/modelConvert';
+import { Automation } from '../core/automation/automation';
+import { checkRole } from '../core/workspace/names';
 import { LearningPipeline, type LearningStats } from '../core/pipeline';
-import { computeReward } from '../core/reward';
-import { checkVerdict, newRunId, toRunRecord, validateRunArgs, type RunRecord } from '../core/runResult';
-import { ChildProcessRunner } from '../core/steps';
-import type { Tools } from '../core/training';
+import { computeReward } from '../core/learning/reward';
+import {
+  checkVerdict,
+  newRunId,
+  toRunRecord,
+  validateRunArgs,
+  type RunRecord,
+} from '../core/learning/runResult';
+import { ChildProcessRunner } from '../core/automation/steps';
+import type { Tools } from '../core/automation/training';
 
 const USAGE = `Usage: agent-learning <command> [options]
 

@@ -11,8 +11,8 @@ export type {
   SelectedPrompt,
   TrainingDue,
 } from './pipeline';
-export { configJsonSchema, defaultConfig, parseConfig, ALGORITHMS } from './config';
-export type { LearningConfig, LearningConfigInput, Algorithm } from './config';
+export { configJsonSchema, defaultConfig, parseConfig, ALGORITHMS } from './workspace/config';
+export type { LearningConfig, LearningConfigInput, Algorithm } from './workspace/config';
 export {
   ConfigError,
   ConvertError,
@@ -22,24 +22,30 @@ export {
   NewerSchemaError,
   NoEligibleModelError,
 } from './errors';
-export { computeReward } from './reward';
-export { scrubSecrets } from './secrets';
-export { ROLE_PATTERN, BUILTIN_ROLES } from './names';
-export { COMPLEXITIES } from './runResult';
-export type { RunResult, Complexity, Verdict } from './runResult';
-export type { ExportResult } from './sftExport';
-export type { WebKnowledge } from './webKnowledge';
-export type { LearningEvent, RecentRun } from './store';
-export { inboxEntrySchema, InboxWriter } from './inbox';
-export type { InboxEntry } from './inbox';
+export { computeReward } from './learning/reward';
+export { scrubSecrets } from './dataset/secrets';
+export { ROLE_PATTERN, BUILTIN_ROLES } from './workspace/names';
+export { COMPLEXITIES } from './learning/runResult';
+export type { RunResult, Complexity, Verdict } from './learning/runResult';
+export type { ExportResult } from './dataset/sftExport';
+export type { WebKnowledge } from './web/webKnowledge';
+export type { LearningEvent, RecentRun } from './store/store';
+export { inboxEntrySchema, InboxWriter } from './store/inbox';
+export type { InboxEntry } from './store/inbox';
 export {
   convertLora,
   LORA_ARCHITECTURES,
   LORA_OUT_TYPES,
   type ConvertLoraOptions,
   type ConvertLoraResult,
-} from './loraConvert';
-export { assessDrift, DRIFT_METHODS, type DriftMethod, type DriftOptions, type DriftVerdict } from './drift';
+} from './convert/loraConvert';
+export {
+  assessDrift,
+  DRIFT_METHODS,
+  type DriftMethod,
+  type DriftOptions,
+  type DriftVerdict,
+} from './automation/drift';
 export {
   Automation,
   StepFailedError,
@@ -48,9 +54,14 @@ export {
   type ProgressEvent,
   type RollbackOutcome,
   type TrainOutcome,
-} from './automation';
-export { ChildProcessRunner, type Step, type StepOutcome, type StepRunner } from './steps';
-export type { Tools, TrainEval, TrainProgress } from './training';
-export { knownBaseTags, resolveBaseModel, type BaseModel } from './baseModels';
-export { OllamaClient, deployMethodFor, ADAPTER_REMOVED_IN } from './ollama';
-export { convertModel, MODEL_ARCHITECTURES, MODEL_OUT_TYPES, type ModelOutType } from './modelConvert';
+} from './automation/automation';
+export { ChildProcessRunner, type Step, type StepOutcome, type StepRunner } from './automation/steps';
+export type { Tools, TrainEval, TrainProgress } from './automation/training';
+export { knownBaseTags, resolveBaseModel, type BaseModel } from './automation/baseModels';
+export { OllamaClient, deployMethodFor, ADAPTER_REMOVED_IN } from './automation/ollama';
+export {
+  convertModel,
+  MODEL_ARCHITECTURES,
+  MODEL_OUT_TYPES,
+  type ModelOutType,
+} from './convert/modelConvert';

@@ -3,19 +3,27 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chooseArm, DROP_DETECTION, hasDropped, mean, sinceDrop, type Arm, type Reason } from './bandit';
-import { defaultConfig, readConfigFile, type LearningConfig } from './config';
-import { DurableStore } from './durableStore';
+import {
+  chooseArm,
+  DROP_DETECTION,
+  hasDropped,
+  mean,
+  sinceDrop,
+  type Arm,
+  type Reason,
+} from './learning/bandit';
+import { defaultConfig, readConfigFile, type LearningConfig } from './workspace/config';
+import { DurableStore } from './store/durableStore';
 import {
   preferredArm,
   rewardSeries,
   withInterval,
   type ArmSummaryWithInterval,
   type RewardSeries,
-} from './insights';
+} from './learning/stats';
 import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
 import { Emitter } from './events';
-import { checkRole } from './names';
+import { checkRole } from './workspace/names';
 import {
   checkVerdict,
   COMPLEXITIES,
@@ -25,10 +33,10 @@ import {
   type Complexity,
   type RunResult,
   type Verdict,
-} from './runResult';
-import { computeReward } from './reward';
-import { exportSft, type ExportResult } from './sftExport';
-import type { ArmStats, LearningEvent, RecentRun } from './store';
+} from './learning/runResult';
+import { computeReward } from './learning/reward';
+import { exportSft, type ExportResult } from './dataset/sftExport';
+import type { ArmStats, LearningEvent, RecentRun } from './store/store';
 import {
   mergePrompts,
   readModelVariants,
@@ -39,8 +47,8 @@ import {
   type ArmSummary,
   type ModelVariant,
   type PromptVariant,
-} from './variants';
-import { WebKnowledgeFetcher, type WebKnowledge } from './webKnowledge';
+} from './workspace/variants';
+import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */

@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Automation, type ProgressEvent } from '../core/automation';
+import { Automation, type ProgressEvent } from '../core/automation/automation';
 import { describe, LearningError } from '../core/errors';
 import type { LearningPipeline } from '../core/pipeline';
-import { COMPLEXITIES, type Complexity } from '../core/runResult';
-import { adapterPaths, type Tools } from '../core/training';
+import { COMPLEXITIES, type Complexity } from '../core/learning/runResult';
+import { adapterPaths, type Tools } from '../core/automation/training';
 import type { DashboardPanel } from './dashboardPanel';
 import type { LearningService } from './learningService';
 import { TaskRunner } from './taskRunner';

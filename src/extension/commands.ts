@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import type { RunResult, Verdict } from '../core/runResult';
+import type { RunResult, Verdict } from '../core/learning/runResult';
 import type { WebviewCommand, WebviewMessage } from '../protocol';
 import type { AutomationHost } from './automationHost';
 import type { DashboardPanel } from './dashboardPanel';

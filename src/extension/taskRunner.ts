@@ -3,7 +3,7 @@
 // nothing from config or run data is ever parsed by a shell.
 
 import * as vscode from 'vscode';
-import type { Step, StepOutcome, StepRunner } from '../core/steps';
+import type { Step, StepOutcome, StepRunner } from '../core/automation/steps';
 
 export const TASK_TYPE = 'agentLearning';
 

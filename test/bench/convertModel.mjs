@@ -1,7 +1,7 @@
 // Model conversion benchmark: a synthetic Hugging Face folder with Qwen2.5-Coder-7B-Instruct's shapes (hidden 3584,
 // intermediate 18944, 28 heads / 4 key-value heads, vocab 152064 with a 151,665-token BPE vocabulary and 151,387
 // merges, untied lm_head, bf16 weights in ~4 GB shards with model.safetensors.index.json) converted to GGUF by
-// convertModel. Runs dist/core.js when the core exports convertModel, else src/core/modelConvert.ts through tsx.
+// convertModel. Runs dist/core.js when the core exports convertModel, else src/core/convert/modelConvert.ts through tsx.
 //
 //   node test/bench/convertModel.mjs            BENCH_LAYERS=28 (the whole 7B: 15 GB in, ~8 GB out for q8_0)
 //   BENCH_LAYERS=4 BENCH_OUTTYPES=q8_0,f16 node test/bench/convertModel.mjs
@@ -176,7 +176,9 @@ async function child([hfDir, out, outType]) {
     // no dist build
   }
   if (!convertModel)
-    ({ convertModel } = await import(pathToFileURL(path.join(ROOT, 'src', 'core', 'modelConvert.ts')).href));
+    ({ convertModel } = await import(
+      pathToFileURL(path.join(ROOT, 'src', 'core', 'convert', 'modelConvert.ts')).href
+    ));
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
   const result = await convertModel(hfDir, out, { outType });

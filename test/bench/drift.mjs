@@ -1,6 +1,6 @@
 // Drift benchmark: how often each drift method rolls back a tuned model that is no worse, and how often and how
 // fast it catches one that is, on simulated reward streams. `npm run bench:drift` (builds first) runs assessDrift
-// from dist/core.js; before the core re-exports it, the benchmark falls back to src/core/drift.ts through tsx.
+// from dist/core.js; before the core re-exports it, the benchmark falls back to src/core/automation/drift.ts through tsx.
 //
 // The reward model: each run's reward is Beta-distributed with the stream's mean and a standard deviation of exactly
 // 0.2 (a clipped normal would lose spread and shift the mean near 0 and 1; a Beta is bounded and keeps both). The
@@ -48,10 +48,13 @@ async function loadAssessDrift() {
       return { assessDrift: core.assessDrift, from: 'dist/core.js' };
   }
   const { tsImport } = await import('tsx/esm/api');
-  const mod = await tsImport(pathToFileURL(path.join(ROOT, 'src', 'core', 'drift.ts')).href, import.meta.url);
+  const mod = await tsImport(
+    pathToFileURL(path.join(ROOT, 'src', 'core', 'automation', 'drift.ts')).href,
+    import.meta.url,
+  );
   return {
     assessDrift: mod.assessDrift,
-    from: 'src/core/drift.ts (via tsx: dist/core.js does not export it)',
+    from: 'src/core/automation/drift.ts (via tsx: dist/core.js does not export it)',
   };
 }
 

@@ -30,7 +30,7 @@ function hostileRun(n: number, taskSlug: string): PlannedRun {
   return { ...goodRun(n), taskSlug };
 }
 
-/** The reward rule (src/core/reward.ts) with the default weights, 0.25 each: the mean of the signals present. */
+/** The reward rule (src/core/learning/reward.ts) with the default weights, 0.25 each: the mean of the signals present. */
 function expectedReward(run: PlannedRun, human: 'accept' | 'reject' | null): number {
   const r = run.result as {
     compile?: boolean;

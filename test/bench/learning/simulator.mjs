@@ -3,7 +3,7 @@
 // (the real LearningPipeline over a real store, and the reference oracle and uniform learners); and the episode
 // runner that scores a learner against the ground truth.
 //
-// Ground truth and human feedback. A run's reward is the weighted mean of the signals present (src/core/reward.ts).
+// Ground truth and human feedback. A run's reward is the weighted mean of the signals present (src/core/learning/reward.ts).
 // The simulator gives each run one quality signal: `compile` (Bernoulli arm with p: reward 1 with probability p)
 // or `tests` (Beta arm: a pass rate x ~ Beta, reward ≈ x). A human verdict, when one comes, is an accept with
 // probability equal to the run's quality (p for a Bernoulli arm, the drawn x for a Beta arm). The reward after

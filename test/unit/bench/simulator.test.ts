@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../../src/core/config';
+import { defaultConfig } from '../../../src/core/workspace/config';
 import { LearningPipeline } from '../../../src/core/pipeline';
-import { computeReward } from '../../../src/core/reward';
-import { toRunRecord, validateRunArgs } from '../../../src/core/runResult';
+import { computeReward } from '../../../src/core/learning/reward';
+import { toRunRecord, validateRunArgs } from '../../../src/core/learning/runResult';
 import type { Core, LearnerDef, Scenario } from '../../bench/learning/simulator.mjs' with {
   'resolution-mode': 'import',
 };

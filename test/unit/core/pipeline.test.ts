@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultConfig } from '../../../src/core/config';
+import { defaultConfig } from '../../../src/core/workspace/config';
 import { ConfigError, InvalidInputError, NoEligibleModelError } from '../../../src/core/errors';
 import { LearningPipeline } from '../../../src/core/pipeline';
-import type { RunResult } from '../../../src/core/runResult';
+import type { RunResult } from '../../../src/core/learning/runResult';
 import { mulberry32 } from '../../support/random';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { convertLora } from '../../../src/core/loraConvert';
+import { convertLora } from '../../../src/core/convert/loraConvert';
 import { SMALL, syntheticTensors, writeAdapter, writeSafetensors } from '../../support/peft';
 import { makeWorkspace, removeWorkspace } from '../../support/workspace';
 

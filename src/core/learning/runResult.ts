@@ -1,0 +1,136 @@
+// The run result an agent hands to recordRun, validated at the edge; and the stored shape of a run.
+
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { InvalidInputError } from '../errors';
+
+export const COMPLEXITIES = ['small', 'medium', 'large'] as const;
+export type Complexity = (typeof COMPLEXITIES)[number];
+export type Verdict = 'accept' | 'reject';
+
+const count = z.number().int().min(0);
+
+export const runResultSchema = z
+  .object({
+    input: z.string(),
+    output: z.string(),
+    compile: z.boolean().optional(),
+    tests: z
+      .object({ passed: count, total: count })
+      .strict()
+      .refine((t) => t.passed <= t.total, 'passed must not exceed total')
+      .optional(),
+    errors: z
+      .object({
+        lint: count.optional(),
+        type: count.optional(),
+        schema: count.optional(),
+        boundary: count.optional(),
+      })
+      .strict()
+      .optional(),
+    human: z.enum(['accept', 'reject']).optional(),
+    costTokens: count.optional(),
+    durationMs: z.number().min(0).optional(),
+    iterations: count.optional(),
+    complexity: z.enum(COMPLEXITIES).optional(),
+  })
+  .strip();
+
+export type RunResult = z.input<typeof runResultSchema>;
+
+/** A run as stored: the agent's result plus identity and the reward computed from it. */
+export interface RunRecord {
+  id: string;
+  createdAt: number;
+  taskSlug: string;
+  role: string;
+  modelId: string;
+  promptId: string;
+  complexity: Complexity | null;
+  input: string;
+  output: string;
+  compile: boolean | null;
+  testsPassed: number | null;
+  testsTotal: number | null;
+  lintErrors: number | null;
+  typeErrors: number | null;
+  schemaErrors: number | null;
+  boundaryErrors: number | null;
+  human: Verdict | null;
+  humanAt: number | null;
+  reward: number;
+  costTokens: number | null;
+  durationMs: number | null;
+  iterations: number | null;
+}
+
+const idSchema = z.string().min(1).max(200);
+
+/** Validates recordRun's arguments; throws InvalidInputError naming the first bad field. */
+export function validateRunArgs(
+  taskSlug: unknown,
+  modelId: unknown,
+  promptId: unknown,
+  result: unknown,
+): { taskSlug: string; modelId: string; promptId: string; result: z.output<typeof runResultSchema> } {
+  for (const [field, value] of [
+    ['taskSlug', taskSlug],
+    ['modelId', modelId],
+    ['promptId', promptId],
+  ] as const) {
+    const r = idSchema.safeParse(value);
+    if (!r.success)
+      throw new InvalidInputError(field, `expected a non-empty string of at most 200 characters`);
+  }
+  const parsed = runResultSchema.safeParse(result);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = ['result', ...issue.path.map(String)].join('.');
+    throw new InvalidInputError(field, issue.message);
+  }
+  return {
+    taskSlug: taskSlug as string,
+    modelId: modelId as string,
+    promptId: promptId as string,
+    result: parsed.data,
+  };
+}
+
+export function checkVerdict(verdict: unknown): Verdict {
+  if (verdict !== 'accept' && verdict !== 'reject') {
+    throw new InvalidInputError('verdict', `expected "accept" or "reject", got ${JSON.stringify(verdict)}`);
+  }
+  return verdict;
+}
+
+/** Run ids are made by the writer (any process), sortable by time, unique without a central counter. */
+export function newRunId(now: number): string {
+  return `r-${now.toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+/** A validated result as a stored run, before its reward is computed (reward 0). */
+export function toRunRecord(
+  ids: { id: string; createdAt: number; taskSlug: string; role: string; modelId: string; promptId: string },
+  result: z.output<typeof runResultSchema>,
+): RunRecord {
+  return {
+    ...ids,
+    complexity: result.complexity ?? null,
+    input: result.input,
+    output: result.output,
+    compile: result.compile ?? null,
+    testsPassed: result.tests?.passed ?? null,
+    testsTotal: result.tests?.total ?? null,
+    lintErrors: result.errors?.lint ?? null,
+    typeErrors: result.errors?.type ?? null,
+    schemaErrors: result.errors?.schema ?? null,
+    boundaryErrors: result.errors?.boundary ?? null,
+    human: result.human ?? null,
+    humanAt: result.human ? ids.createdAt : null,
+    reward: 0,
+    costTokens: result.costTokens ?? null,
+    durationMs: result.durationMs ?? null,
+    iterations: result.iterations ?? null,
+  };
+}

@@ -1,0 +1,513 @@
+// The durable, multi-process store: one process owns `.agent/experience.db` (lock file) and saves it atomically
+// in batches; every recorded run or verdict is first appended to an fsync'ed inbox journal, so it survives a
+// crash the moment recordRun resolves. Other processes journal into the inbox and the owner ingests their files.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { SqlJsStatic } from 'sql.js';
+import { TEMP_MARKER, writeFileAtomic } from '../workspace/atomicFile';
+import { CorruptDatabaseError, LearningError, NewerSchemaError, describe } from '../errors';
+import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './inbox';
+import { WriterLock } from './lock';
+import { checkRole } from '../workspace/names';
+import { computeReward, type RewardWeights } from '../learning/reward';
+import {
+  checkVerdict,
+  toRunRecord,
+  validateRunArgs,
+  type RunRecord,
+  type Verdict,
+} from '../learning/runResult';
+import { loadSqlJs } from './sqljs';
+import { SCHEMA_VERSION, Store, type InboxProgress } from './store';
+
+export interface DurableStoreOptions {
+  agentDir: string;
+  now: () => number;
+  log: (line: string) => void;
+  weights: () => RewardWeights;
+  /** How often to ingest the inbox and, when not the owner, try to become it. 0: only when asked. */
+  pollIntervalMs: number;
+  /** Shortest pause between saves (ms); the pause grows with the time a save takes. Default 1000. */
+  saveDelayMs?: number;
+  /** Called after entries written by other processes were applied. */
+  onExternalChange?: (runs: number, verdicts: number) => void;
+}
+
+export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
+
+interface InboxFileState extends InboxProgress {
+  size: number;
+  mtimeMs: number;
+  /** The last read reached the end of the data. */
+  complete: boolean;
+}
+
+const LOCK_TOUCH_MS = 30_000;
+
+/**
+ * Crash tests: `AGENT_LEARNING_CRASH_POINT=name:n` kills this process with SIGKILL the n-th time it passes the
+ * named point, so tests can put a crash exactly between two steps of a save or an append.
+ */
+const crashAt = /^([a-z-]+):(\d+)$/.exec(process.env.AGENT_LEARNING_CRASH_POINT ?? '');
+let crashCountdown = crashAt ? Number(crashAt[2]) : 0;
+function crashPoint(name: string): void {
+  if (crashAt && crashAt[1] === name && --crashCountdown === 0) process.kill(process.pid, 'SIGKILL');
+}
+/** Own journal entries after which a save is started at once, bounding replay after a crash (~0.2 ms each). */
+const MAX_UNSAVED_ENTRIES = 5_000;
+/** Verdicts for runs that never arrived are dropped after this long. */
+const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
+/** The longest pause between saves while runs come in. */
+const MAX_SAVE_DELAY_MS = 5 * 60_000;
+
+export class DurableStore {
+  /** Non-fatal problems met while opening (a corrupt database moved aside), for the caller to show. */
+  readonly problems: LearningError[] = [];
+
+  private store: Store;
+  private readonly lock: WriterLock;
+  private readonly writer: InboxWriter;
+  private readonly dbFile: string;
+  private readonly inboxDir: string;
+  /** Inbox files seen (by name from the directory listing), how far they are read, and what they looked like. */
+  private files = new Map<string, InboxFileState>();
+  /** Progress from the saved database, consulted only for names the directory actually lists. */
+  private savedProgress = new Map<string, InboxProgress>();
+  /** This process's rotated journal files, removed once the save that contains their entries is on disk. */
+  private sealed: string[] = [];
+  private dirty = false;
+  private unsavedEntries = 0;
+  private saving: Promise<void> | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastSaveMs = 50;
+  private lastTouch = 0;
+  private snapshotStamp = '';
+  private closed = false;
+
+  private constructor(
+    private readonly SQL: SqlJsStatic,
+    private readonly opts: DurableStoreOptions,
+  ) {
+    this.dbFile = path.join(opts.agentDir, 'experience.db');
+    this.inboxDir = path.join(opts.agentDir, 'inbox');
+    this.lock = new WriterLock(`${this.dbFile}.lock`);
+    this.writer = new InboxWriter(this.inboxDir, opts.now);
+    this.store = undefined as unknown as Store;
+  }
+
+  static async open(opts: DurableStoreOptions): Promise<DurableStore> {
+    const SQL = await loadSqlJs();
+    fs.mkdirSync(path.join(opts.agentDir, 'inbox'), { recursive: true });
+    const ds = new DurableStore(SQL, opts);
+    try {
+      if (ds.lock.tryAcquire()) {
+        ds.removeTempFiles();
+        ds.loadSnapshot(true);
+        ds.savedProgress = ds.store.inboxProgress();
+        const applied = ds.ingestInbox();
+        if (applied > 0 || !fs.existsSync(ds.dbFile)) {
+          ds.dirty = true;
+          // A failed save is not fatal: everything is still in the journals, and the next save retries.
+          await ds.save().catch((err) => ds.saveFailed(err));
+        }
+      } else {
+        ds.loadSnapshot(false);
+        ds.ingestInbox();
+      }
+    } catch (err) {
+      ds.lock.release();
+      throw err;
+    }
+    if (opts.pollIntervalMs > 0) {
+      ds.pollTimer = setInterval(() => {
+        try {
+          ds.sync();
+        } catch (err) {
+          opts.log(`⚠️ ${describe(err)}`);
+        }
+      }, opts.pollIntervalMs);
+      ds.pollTimer.unref();
+    }
+    return ds;
+  }
+
+  get db(): Store {
+    return this.store;
+  }
+
+  get isOwner(): boolean {
+    return this.lock.isHeld;
+  }
+
+  /** Journals the run, then applies it. The entry must carry id and createdAt. */
+  record(entry: RunEntry & { id: string; createdAt: number }): RunRecord {
+    this.assertOpen();
+    this.writer.append(entry, () => crashPoint('append-partial'));
+    const { record } = this.applyRun(entry);
+    this.changed();
+    return record;
+  }
+
+  /** Journals the verdict, then applies it. The new reward, or undefined when the run is not known (yet). */
+  feedback(runId: string, verdict: Verdict, at: number): number | undefined {
+    this.assertOpen();
+    this.writer.append({ type: 'feedback', runId, verdict, at });
+    const reward = this.applyFeedback(runId, verdict, at);
+    this.changed();
+    return reward;
+  }
+
+  /** For changes made directly on `db` (events) that are not journalled: saved with the next save. */
+  markChanged(): void {
+    this.changed();
+  }
+
+  /** Reads what other processes (and agents) wrote to the inbox since last time and applies it. */
+  ingestInbox(): number {
+    if (this.closed) return 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.inboxDir).filter((n) => n.endsWith('.jsonl'));
+    } catch {
+      return 0;
+    }
+    names.sort();
+    const own = new Set([
+      path.basename(this.writer.currentFile),
+      ...this.sealed.map((f) => path.basename(f)),
+    ]);
+    const listed = new Set(names);
+    for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
+    let runs = 0;
+    let verdicts = 0;
+    const now = this.opts.now();
+    for (const name of names) {
+      if (this.isOwner && own.has(name)) continue;
+      const file = path.join(this.inboxDir, name);
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        continue;
+      }
+      const known = this.files.get(name) ?? this.savedProgress.get(name);
+      const sameFile = known !== undefined && known.ino === st.ino && known.birth === st.birthtimeMs;
+      const previous = this.files.get(name);
+      if (previous && sameFile && previous.size === st.size && previous.mtimeMs === st.mtimeMs) continue; // unchanged
+      let from = sameFile ? known.offset : 0;
+      if (from > st.size) from = 0;
+      if (known && known.offset > 0 && from === 0) {
+        this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
+      }
+      const read = readInboxFile(file, from, !writerMayAppend(name, st.mtimeMs, now));
+      if (read.tornTail) {
+        // Its writer is gone mid-line (killed during an append): that entry never resolved, so nothing is lost.
+        this.opts.log(`⚠️ Ignored an incomplete last line in inbox/${name} (its writer stopped mid-write).`);
+      }
+      const identity = { ino: st.ino, birth: st.birthtimeMs };
+      if (read.lines.length > 0) {
+        this.store.transaction(() => {
+          for (const line of read.lines) {
+            const where = from === 0 ? `line ${line.lineNumber}` : `byte ${line.offset}`;
+            if (line.error || !line.entry) {
+              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
+              continue;
+            }
+            try {
+              if (line.entry.type === 'run') {
+                const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
+                if (this.applyRun({ ...line.entry, id }).inserted) runs++;
+              } else {
+                // A verdict written without a time counts from when it is first read.
+                this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
+                verdicts++;
+              }
+            } catch (err) {
+              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
+            }
+          }
+        });
+      }
+      this.files.set(name, {
+        offset: read.endOffset,
+        ...identity,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        complete: read.endOffset >= read.dataEnd,
+      });
+      if (this.isOwner && read.endOffset !== from) this.dirty = true;
+    }
+    if (runs + verdicts > 0) {
+      if (this.isOwner) this.scheduleSave();
+      this.opts.onExternalChange?.(runs, verdicts);
+    }
+    return runs + verdicts;
+  }
+
+  /** Saves now if anything changed (the owner only). Resolves when the file is on disk. */
+  async save(): Promise<void> {
+    while (this.saving) await this.saving;
+    if (!this.dirty || !this.isOwner) return;
+    this.saving = this.doSave().finally(() => (this.saving = undefined));
+    await this.saving;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.saveTimer);
+    if (this.isOwner) {
+      this.ingestInbox();
+      try {
+        await this.save(); // only when something changed: at 100k runs a save writes ~0.5 GB
+      } catch (err) {
+        this.saveFailed(err); // the journal stays and is replayed on the next open
+      }
+      this.writer.close();
+      if (!this.dirty) fs.rmSync(this.writer.currentFile, { force: true });
+      this.lock.release();
+    }
+    // What is still in our journals (a reader's runs, or a failed save's) is left for the next owner, marked
+    // closed so it can be removed once ingested even while this process lives on.
+    this.writer.finish();
+    for (const file of this.sealed) {
+      try {
+        fs.renameSync(file, file.replace(/\.jsonl$/, '.closed.jsonl'));
+      } catch {
+        // already gone
+      }
+    }
+    this.writer.close();
+    this.closed = true;
+    this.store.close();
+  }
+
+  // ---- applying entries ----
+
+  private applyRun(entry: RunEntry & { id: string }): { record: RunRecord; inserted: boolean } {
+    const id = entry.id;
+    const { taskSlug, modelId, promptId, result } = validateRunArgs(
+      entry.taskSlug,
+      entry.modelId,
+      entry.promptId,
+      entry.result,
+    );
+    const role = checkRole(entry.role ?? 'coder');
+    const createdAt = entry.createdAt ?? this.opts.now();
+    const record = toRunRecord({ id, createdAt, taskSlug, role, modelId, promptId }, result);
+    const pending = this.store.takePendingFeedback(id);
+    if (pending && (record.humanAt === null || pending.at >= record.humanAt)) {
+      record.human = pending.verdict;
+      record.humanAt = pending.at;
+    }
+    record.reward = computeReward(record, this.opts.weights());
+    return { record, inserted: this.store.insertRun(record) };
+  }
+
+  private applyFeedback(runId: string, verdict: Verdict, at: number): number | undefined {
+    const run = this.store.getRun(runId);
+    if (!run) {
+      this.store.addPendingFeedback(runId, verdict, at);
+      return undefined;
+    }
+    if (run.humanAt !== null && at < run.humanAt) return run.reward;
+    const reward = computeReward({ ...run, human: verdict }, this.opts.weights());
+    this.store.setVerdict(runId, verdict, at, reward);
+    return reward;
+  }
+
+  // ---- saving ----
+
+  private changed(): void {
+    if (!this.isOwner) return;
+    this.dirty = true;
+    this.unsavedEntries++;
+    if (this.unsavedEntries >= MAX_UNSAVED_ENTRIES) void this.save().catch((e) => this.saveFailed(e));
+    else this.scheduleSave();
+  }
+
+  /**
+   * Saving costs about as much as the database is big (a synchronous export: ~1.5 s at 100k runs), so the pause
+   * between saves grows with it, keeping saves under ~5% of the time. The journal keeps runs safe meanwhile.
+   */
+  private scheduleSave(): void {
+    if (this.saveTimer || this.closed) return;
+    const min = this.opts.saveDelayMs ?? 1_000;
+    const delay = Math.min(Math.max(MAX_SAVE_DELAY_MS, min), Math.max(min, this.lastSaveMs * 20));
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save().catch((e) => this.saveFailed(e));
+    }, delay);
+    this.saveTimer.unref();
+  }
+
+  private saveFailed(err: unknown): void {
+    this.opts.log(`❌ Could not save ${this.dbFile}: ${describe(err)}. Runs stay safe in .agent/inbox/.`);
+  }
+
+  private async doSave(): Promise<void> {
+    if (!this.lock.verify()) {
+      this.opts.log(
+        '⚠️ Another process took over the experience database; this one now writes to the inbox.',
+      );
+      return;
+    }
+    const started = Date.now();
+    // Everything journalled so far is in the image below; later entries go to a fresh journal file.
+    this.sealed.push(this.writer.rotate());
+    const sealedNow = [...this.sealed];
+    const finished = this.finishedInboxFiles();
+    this.store.setInboxProgress(
+      new Map([...this.files].map(([name, f]) => [name, { offset: f.offset, ino: f.ino, birth: f.birth }])),
+    );
+    this.store.prunePendingFeedback(this.opts.now() - PENDING_FEEDBACK_MS);
+    const image = this.store.export();
+    this.dirty = false;
+    this.unsavedEntries = 0;
+    crashPoint('save-exported');
+    try {
+      await writeFileAtomic(this.dbFile, image, () => crashPoint('save-before-rename'));
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+    this.snapshotStamp = stamp(this.dbFile);
+    crashPoint('save-renamed');
+    for (const file of sealedNow) fs.rmSync(file, { force: true });
+    this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
+    for (const name of finished) {
+      // Checked again: a writer that appended during the save keeps its file (and the next read takes it).
+      const f = this.files.get(name);
+      const st = statOrUndefined(path.join(this.inboxDir, name));
+      if (f && st && st.size === f.size && st.mtimeMs === f.mtimeMs && st.ino === f.ino) {
+        fs.rmSync(path.join(this.inboxDir, name), { force: true });
+        this.files.delete(name);
+      }
+    }
+    this.lastSaveMs = Date.now() - started;
+  }
+
+  /** Inbox files read to their end whose writers are gone: to be removed once this save is on disk. */
+  private finishedInboxFiles(): string[] {
+    const now = this.opts.now();
+    return [...this.files]
+      .filter(([name, f]) => f.complete && !writerMayAppend(name, f.mtimeMs, now))
+      .map(([name]) => name);
+  }
+
+  // ---- ownership and snapshots ----
+
+  /**
+   * What the poll timer does, also callable directly: the owner ingests the inbox; any other process takes over
+   * a database nobody owns any more, or reloads the saved file when it changed and reads the inbox on top.
+   * Returns the number of entries applied.
+   */
+  sync(): number {
+    if (this.closed) return 0;
+    if (this.isOwner) {
+      if (Date.now() - this.lastTouch > LOCK_TOUCH_MS) {
+        this.lock.touch();
+        this.lastTouch = Date.now();
+      }
+      return this.ingestInbox();
+    }
+    if (this.lock.tryAcquire()) return this.promote();
+    if (stamp(this.dbFile) !== this.snapshotStamp) {
+      this.loadSnapshot(false);
+      const applied = this.ingestInbox();
+      if (applied === 0) this.opts.onExternalChange?.(0, 0);
+      return applied;
+    }
+    return this.ingestInbox();
+  }
+
+  /** The previous owner has gone: load what it saved, ingest everything (our own journal too), and save. */
+  private promote(): number {
+    this.opts.log('🔒 This process now owns the experience database.');
+    this.removeTempFiles();
+    this.loadSnapshot(true);
+    this.savedProgress = this.store.inboxProgress();
+    this.files = new Map();
+    // Our journal so far is read like any other file this once, then removed with the save.
+    const former = this.writer.rotate();
+    const applied = this.ingestInbox();
+    this.files.delete(path.basename(former));
+    this.sealed.push(former);
+    this.dirty = true;
+    void this.save().catch((e) => this.saveFailed(e));
+    return applied;
+  }
+
+  /** (Re)loads the saved database. The owner moves a corrupt file aside; a reader just starts empty. */
+  private loadSnapshot(asOwner: boolean): void {
+    let bytes: Uint8Array | undefined;
+    const before = stamp(this.dbFile);
+    try {
+      bytes = fs.readFileSync(this.dbFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    let opened = Store.open(this.SQL, bytes);
+    if (!(opened instanceof Store)) {
+      if (opened.kind === 'newer') {
+        if (asOwner) this.lock.release();
+        throw new NewerSchemaError(this.dbFile, opened.version, SCHEMA_VERSION);
+      }
+      const cause = opened.cause;
+      if (asOwner) {
+        const aside = `${this.dbFile}.corrupt-${new Date(this.opts.now()).toISOString().replace(/[:.]/g, '-')}`;
+        fs.renameSync(this.dbFile, aside);
+        const problem = new CorruptDatabaseError(this.dbFile, aside, cause);
+        this.problems.push(problem);
+        this.opts.log(`❌ ${problem.message}`);
+      } else {
+        this.opts.log(`⚠️ ${this.dbFile} is unreadable (${describe(cause)}); its owner will set it aside.`);
+      }
+      opened = Store.open(this.SQL, undefined) as Store;
+    }
+    this.store?.close();
+    this.store = opened;
+    this.snapshotStamp = before;
+    if (!asOwner) this.files = new Map();
+  }
+
+  private removeTempFiles(): void {
+    const base = path.basename(this.dbFile) + TEMP_MARKER;
+    for (const name of fs.readdirSync(this.opts.agentDir)) {
+      if (name.startsWith(base)) fs.rmSync(path.join(this.opts.agentDir, name), { force: true });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LearningError('The learning pipeline is closed.');
+  }
+}
+
+/**
+ * Stable id for an entry an agent wrote without one: the same line of the same file always gets the same id (so
+ * replays never duplicate it), and a new file under a reused name gets new ones.
+ */
+function derivedId(name: string, file: { ino: number; birth: number }, offset: number, text: string): string {
+  const key = `${name}\0${file.ino}\0${file.birth}\0${offset}\0${text}`;
+  return 'in-' + createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function stamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,136 @@
+// Documentation fetched for the agent's prompt: off by default (it sends the library name out), cached under
+// `.agent/knowledge/` with size and age limits, and never throws into the agent.
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomicSync } from '../workspace/atomicFile';
+import type { LearningConfig } from '../workspace/config';
+import { describe } from '../errors';
+
+export interface WebKnowledge {
+  text: string;
+  source: string | null;
+  fromCache: boolean;
+  /** Why the text is empty, when it is. */
+  error?: string;
+}
+
+interface CacheEntry {
+  url: string;
+  fetchedAt: number;
+  text: string;
+}
+
+export class WebKnowledgeFetcher {
+  constructor(
+    private readonly dir: string,
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async fetch(
+    settings: LearningConfig['webKnowledge'],
+    query: string,
+    library: string,
+  ): Promise<WebKnowledge> {
+    if (!settings.enabled) {
+      return { text: '', source: null, fromCache: false, error: 'webKnowledge.enabled is false' };
+    }
+    const url = settings.urlTemplate
+      .replaceAll('{library}', encodeURIComponent(library))
+      .replaceAll('{query}', encodeURIComponent(query));
+    const cacheFile = path.join(
+      this.dir,
+      createHash('sha256').update(url).digest('hex').slice(0, 32) + '.json',
+    );
+    const cached = this.readCache(cacheFile);
+    if (cached && this.now() - cached.fetchedAt < settings.maxAgeHours * 3_600_000) {
+      return { text: cached.text, source: url, fromCache: true };
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(settings.timeoutMs), redirect: 'follow' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const text = truncate(
+        extractText(await res.text(), res.headers.get('content-type') ?? ''),
+        settings.maxBytes,
+      );
+      fs.mkdirSync(this.dir, { recursive: true });
+      writeFileAtomicSync(
+        cacheFile,
+        JSON.stringify({ url, fetchedAt: this.now(), text } satisfies CacheEntry),
+      );
+      this.prune(settings.maxCacheBytes);
+      return { text, source: url, fromCache: false };
+    } catch (err) {
+      const reason = `could not fetch ${url}: ${describe(err)}`;
+      this.log(`⚠️ Web knowledge: ${reason}`);
+      if (cached)
+        return { text: cached.text, source: url, fromCache: true, error: `${reason} (stale cache used)` };
+      return { text: '', source: url, fromCache: false, error: reason };
+    }
+  }
+
+  private readCache(file: string): CacheEntry | undefined {
+    try {
+      const v = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheEntry;
+      return typeof v.text === 'string' && typeof v.fetchedAt === 'number' ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Drops the oldest cache files until the folder fits. */
+  private prune(maxBytes: number): void {
+    const files = fs
+      .readdirSync(this.dir)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => {
+        const st = fs.statSync(path.join(this.dir, n));
+        return { file: path.join(this.dir, n), size: st.size, mtime: st.mtimeMs };
+      })
+      .sort((a, b) => a.mtime - b.mtime);
+    let total = files.reduce((t, f) => t + f.size, 0);
+    for (const f of files) {
+      if (total <= maxBytes) break;
+      fs.rmSync(f.file, { force: true });
+      total -= f.size;
+    }
+  }
+}
+
+/** Registry JSON → its readme; HTML → its text; anything else as is. */
+function extractText(body: string, contentType: string): string {
+  if (contentType.includes('json')) {
+    try {
+      const v = JSON.parse(body) as { readme?: unknown; description?: unknown };
+      if (typeof v.readme === 'string' && v.readme) return v.readme;
+      if (typeof v.description === 'string') return v.description;
+    } catch {
+      // fall through to the raw body
+    }
+  }
+  if (contentType.includes('html')) {
+    return body
+      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&')
+      .replace(/[ \t]+/g, ' ')
+      .replace(/\n\s*\n+/g, '\n\n')
+      .trim();
+  }
+  return body;
+}
+
+function truncate(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  // Cut on a character boundary.
+  return buf
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}

@@ -1,0 +1,24 @@
+// Strict patterns for names that become file names, command arguments or Ollama model names.
+
+import { InvalidInputError } from '../errors';
+
+/** Roles become file names (`sft/{role}_sft.jsonl`), so they are kept to a safe alphabet. */
+export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const BUILTIN_ROLES = ['coder', 'fixer', 'judge'] as const;
+
+/** Ollama model tags: `name[:tag]` with an optional namespace, no shell metacharacters. */
+export const MODEL_TAG_PATTERN =
+  /^[a-z0-9][a-z0-9._-]{0,63}(\/[a-z0-9][a-z0-9._-]{0,63})?(:[a-zA-Z0-9._-]{1,64})?$/;
+
+/** The prefix of deployed model names (`{prefix}-{role}`). */
+export const MODEL_PREFIX_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export function checkRole(role: unknown, field = 'role'): string {
+  if (typeof role !== 'string' || !ROLE_PATTERN.test(role)) {
+    throw new InvalidInputError(
+      field,
+      `${JSON.stringify(role)} is not a valid role; use a lower-case name matching ${ROLE_PATTERN} (e.g. coder, fixer, judge)`,
+    );
+  }
+  return role;
+}

@@ -1,0 +1,874 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { gguf, GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
+import { ConvertError } from '../../../../src/core/errors';
+import { writeGguf } from '../../../../src/core/convert/gguf';
+import { convertModel, type ConvertModelOptions } from '../../../../src/core/convert/modelConvert';
+import { decodeHalf, encode, writeSafetensors, type Dtype, type RawTensor } from '../../../support/peft';
+import { mulberry32 } from '../../../support/random';
+import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
+
+// Tiny Hugging Face model folders written byte by byte, converted, and read back with Hugging Face's GGUF parser
+// (not our writer's code). Expectations follow llama.cpp's convert_hf_to_gguf.py and gguf-py.
+
+type Arch = 'qwen2' | 'llama';
+
+interface Shape {
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+}
+
+/** intermediate 80: ffn_down's rows (80 values) are not whole Q8_0 blocks, so llama.cpp keeps it in f16. */
+const QWEN: Shape = { layers: 2, hidden: 64, intermediate: 80, heads: 4, kvHeads: 2, vocab: 40 };
+const LLAMA: Shape = { layers: 2, hidden: 64, intermediate: 96, heads: 4, kvHeads: 2, vocab: 40 };
+const HEAD = 16;
+
+const QWEN2_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+const BASE_VOCAB = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'Ġ', 'Ċ'].concat([
+  'ab',
+  'abc',
+  'cd',
+  'Ġa',
+  'Ġab',
+  'ef',
+  'gh',
+  'efg',
+  'Ġx',
+  'y',
+]);
+const QWEN_ADDED = [
+  { id: 20, content: '<|endoftext|>', special: true },
+  { id: 21, content: '<|im_start|>', special: true },
+  { id: 22, content: '<|im_end|>', special: true },
+  { id: 23, content: '<tool_call>', special: false },
+  { id: 24, content: '<|fim_pad|>', special: false }, // looks special: llama.cpp makes it a control token
+  { id: 25, content: '\u2581x', special: false }, // user-defined: its ▁ becomes a space
+];
+const LLAMA_ADDED = [
+  { id: 20, content: '<|begin_of_text|>', special: true },
+  { id: 21, content: '<|end_of_text|>', special: true },
+  { id: 22, content: '<|eot_id|>', special: true },
+];
+const QWEN_MERGES = ['a b', 'ab c', 'c d', 'Ġ a', 'Ġa b', 'e f', 'g h', 'ef g'];
+const LLAMA_MERGES = [
+  ['a', 'b'],
+  ['ab', 'c'],
+  ['c', 'd'],
+  ['Ġ', 'a'],
+  ['Ġa', 'b'],
+  ['e', 'f'],
+  [' x', 'y'],
+];
+const QWEN_TEMPLATE =
+  "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}";
+const LLAMA_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}<|eot_id|>{% endfor %}";
+
+function tokenizerJson(arch: Arch): Record<string, unknown> {
+  const added = arch === 'qwen2' ? QWEN_ADDED : LLAMA_ADDED;
+  const bos = { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } };
+  return {
+    version: '1.0',
+    added_tokens: added.map((t) => ({
+      ...t,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+    })),
+    normalizer: arch === 'qwen2' ? { type: 'NFC' } : null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: arch === 'qwen2' ? QWEN2_REGEX : LLAMA3_REGEX },
+          behavior: 'Isolated',
+          invert: false,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
+      ],
+    },
+    post_processor:
+      arch === 'qwen2'
+        ? { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false }
+        : {
+            type: 'Sequence',
+            processors: [
+              { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+              {
+                type: 'TemplateProcessing',
+                single: [bos, { Sequence: { id: 'A', type_id: 0 } }],
+                pair: [
+                  bos,
+                  { Sequence: { id: 'A', type_id: 0 } },
+                  bos,
+                  { Sequence: { id: 'B', type_id: 1 } },
+                ],
+                special_tokens: {},
+              },
+            ],
+          },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      byte_fallback: false,
+      ignore_merges: arch === 'llama',
+      vocab: Object.fromEntries(BASE_VOCAB.map((t, i) => [t, i])),
+      merges: arch === 'qwen2' ? QWEN_MERGES : LLAMA_MERGES,
+    },
+  };
+}
+
+function tokenizerConfig(arch: Arch): Record<string, unknown> {
+  return arch === 'qwen2'
+    ? {
+        add_bos_token: false,
+        add_prefix_space: false, // qwen2 ignores it; llama writes it
+        bos_token: null,
+        eos_token: '<|im_end|>',
+        pad_token: '<|endoftext|>',
+        unk_token: null,
+        chat_template: QWEN_TEMPLATE,
+        tokenizer_class: 'Qwen2Tokenizer',
+      }
+    : {
+        add_prefix_space: false,
+        bos_token: '<|begin_of_text|>',
+        eos_token: { content: '<|eot_id|>', lstrip: false },
+        tokenizer_class: 'PreTrainedTokenizerFast',
+      };
+}
+
+function modelConfig(arch: Arch, s: Shape, tied: boolean): Record<string, unknown> {
+  const common = {
+    hidden_size: s.hidden,
+    intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    tie_word_embeddings: tied,
+    torch_dtype: 'bfloat16',
+  };
+  return arch === 'qwen2'
+    ? {
+        ...common,
+        architectures: ['Qwen2ForCausalLM'],
+        model_type: 'qwen2',
+        max_position_embeddings: 32768,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1000000.0,
+        rope_scaling: null,
+        bos_token_id: 20,
+        eos_token_id: 20,
+        sliding_window: 131072,
+        use_sliding_window: false,
+      }
+    : {
+        ...common,
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        head_dim: HEAD,
+        max_position_embeddings: 131072,
+        rms_norm_eps: 1e-5,
+        rope_theta: 500000.0,
+        rope_scaling: {
+          factor: 8.0,
+          low_freq_factor: 1.0,
+          high_freq_factor: 4.0,
+          original_max_position_embeddings: 8192,
+          rope_type: 'llama3',
+        },
+        attention_bias: true,
+        bos_token_id: 20,
+        eos_token_id: [21, 22],
+      };
+}
+
+interface HfTensor extends RawTensor {
+  values: number[];
+}
+
+/** A checkpoint's tensors with seeded values k/64 (|k| ≤ 128): exact in f32, f16 and bf16. */
+function hfTensors(arch: Arch, s: Shape, dtype: Dtype, tied: boolean, seed = 1): HfTensor[] {
+  const rand = mulberry32(seed);
+  const q = s.heads * HEAD;
+  const kv = s.kvHeads * HEAD;
+  const biases = true; // qwen2 always has q/k/v biases; our llama has attention_bias
+  const specs: Array<[string, number[]]> = [['model.embed_tokens.weight', [s.vocab, s.hidden]]];
+  for (let l = 0; l < s.layers; l++) {
+    const p = `model.layers.${l}.`;
+    specs.push([`${p}input_layernorm.weight`, [s.hidden]]);
+    specs.push([`${p}self_attn.q_proj.weight`, [q, s.hidden]]);
+    if (biases) specs.push([`${p}self_attn.q_proj.bias`, [q]]);
+    specs.push([`${p}self_attn.k_proj.weight`, [kv, s.hidden]]);
+    if (biases) specs.push([`${p}self_attn.k_proj.bias`, [kv]]);
+    specs.push([`${p}self_attn.v_proj.weight`, [kv, s.hidden]]);
+    if (biases) specs.push([`${p}self_attn.v_proj.bias`, [kv]]);
+    specs.push([`${p}self_attn.o_proj.weight`, [s.hidden, q]]);
+    if (arch === 'llama') specs.push([`${p}self_attn.o_proj.bias`, [s.hidden]]);
+    specs.push([`${p}post_attention_layernorm.weight`, [s.hidden]]);
+    specs.push([`${p}mlp.gate_proj.weight`, [s.intermediate, s.hidden]]);
+    specs.push([`${p}mlp.up_proj.weight`, [s.intermediate, s.hidden]]);
+    specs.push([`${p}mlp.down_proj.weight`, [s.hidden, s.intermediate]]);
+  }
+  specs.push(['model.norm.weight', [s.hidden]]);
+  if (!tied) specs.push(['lm_head.weight', [s.vocab, s.hidden]]);
+  return specs.map(([name, shape]) => {
+    const values = Array.from({ length: shape.reduce((n, d) => n * d, 1) }, () =>
+      name.includes('layernorm') || name.includes('norm.weight')
+        ? 1 + Math.round(rand() * 32 - 16) / 64
+        : Math.round(rand() * 256 - 128) / 64,
+    );
+    return { name, dtype, shape, values, data: encode(values, dtype) };
+  });
+}
+
+/** llama.cpp's names (gguf-py TensorNameMap), spelled out independently of the converter's table. */
+function ggufNameOf(hf: string): string {
+  const fixed: Record<string, string> = {
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
+  };
+  if (fixed[hf]) return fixed[hf];
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf)!;
+  const module: Record<string, string> = {
+    'input_layernorm.weight': 'attn_norm.weight',
+    'post_attention_layernorm.weight': 'ffn_norm.weight',
+    'self_attn.q_proj.weight': 'attn_q.weight',
+    'self_attn.q_proj.bias': 'attn_q.bias',
+    'self_attn.k_proj.weight': 'attn_k.weight',
+    'self_attn.k_proj.bias': 'attn_k.bias',
+    'self_attn.v_proj.weight': 'attn_v.weight',
+    'self_attn.v_proj.bias': 'attn_v.bias',
+    'self_attn.o_proj.weight': 'attn_output.weight',
+    'self_attn.o_proj.bias': 'attn_output.bias',
+    'mlp.gate_proj.weight': 'ffn_gate.weight',
+    'mlp.up_proj.weight': 'ffn_up.weight',
+    'mlp.down_proj.weight': 'ffn_down.weight',
+  };
+  return `blk.${m[1]}.${module[m[2]!]}`;
+}
+
+interface ModelFolder {
+  tensors?: HfTensor[];
+  config?: Record<string, unknown>;
+  tokenizer?: Record<string, unknown> | null;
+  tokenizerConfig?: Record<string, unknown> | null;
+  /** Split the weights over this many files with a model.safetensors.index.json. */
+  shards?: number;
+}
+
+function writeModel(dir: string, arch: Arch, s: Shape, tensors: HfTensor[], folder: ModelFolder = {}): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const shards = folder.shards ?? 1;
+  if (shards === 1) writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  else {
+    const weightMap: Record<string, string> = {};
+    for (let i = 0; i < shards; i++) {
+      const file = `model-0000${i + 1}-of-0000${shards}.safetensors`;
+      const part = tensors.filter((_, j) => Math.floor((j * shards) / tensors.length) === i);
+      writeSafetensors(path.join(dir, file), part, { metadata: { format: 'pt' } });
+      for (const t of part) weightMap[t.name] = file;
+    }
+    fs.writeFileSync(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }),
+    );
+  }
+  const tied = !tensors.some((t) => t.name === 'lm_head.weight');
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify(folder.config ?? modelConfig(arch, s, tied)),
+  );
+  if (folder.tokenizer !== null)
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify(folder.tokenizer ?? tokenizerJson(arch)),
+    );
+  if (folder.tokenizerConfig !== null) {
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer_config.json'),
+      JSON.stringify(folder.tokenizerConfig ?? tokenizerConfig(arch)),
+    );
+  }
+  if (arch === 'llama') fs.writeFileSync(path.join(dir, 'chat_template.jinja'), LLAMA_TEMPLATE);
+}
+
+interface ReadTensor {
+  shape: number[];
+  dtype: GGMLQuantizationType;
+  values: number[];
+  raw: Buffer;
+}
+
+/** Reads a GGUF file with Hugging Face's parser and decodes every tensor (F32, F16, BF16, Q8_0). */
+async function readGguf(file: string) {
+  const parsed = await gguf(file, { allowLocalFile: true, typedMetadata: true });
+  const bytes = fs.readFileSync(file);
+  const tensors = new Map<string, ReadTensor>();
+  for (const info of parsed.tensorInfos) {
+    const shape = info.shape.map(Number);
+    const count = shape.reduce((n, d) => n * d, 1);
+    const start = Number(parsed.tensorDataOffset + info.offset);
+    const values: number[] = [];
+    let size: number;
+    if (info.dtype === GGMLQuantizationType.F32) {
+      size = count * 4;
+      for (let i = 0; i < count; i++) values.push(bytes.readFloatLE(start + 4 * i));
+    } else if (info.dtype === GGMLQuantizationType.F16) {
+      size = count * 2;
+      for (let i = 0; i < count; i++) values.push(decodeHalf(bytes.readUInt16LE(start + 2 * i)));
+    } else if (info.dtype === GGMLQuantizationType.BF16) {
+      size = count * 2;
+      const f = Buffer.alloc(4);
+      for (let i = 0; i < count; i++) {
+        f.writeUInt32LE((bytes.readUInt16LE(start + 2 * i) << 16) >>> 0);
+        values.push(f.readFloatLE(0));
+      }
+    } else if (info.dtype === GGMLQuantizationType.Q8_0) {
+      size = (count / 32) * 34;
+      for (let b = 0; b < count / 32; b++) {
+        const d = decodeHalf(bytes.readUInt16LE(start + 34 * b));
+        for (let j = 0; j < 32; j++) values.push(d * bytes.readInt8(start + 34 * b + 2 + j));
+      }
+    } else throw new Error(`unexpected dtype ${info.dtype} for ${info.name}`);
+    tensors.set(info.name, { shape, dtype: info.dtype, values, raw: bytes.subarray(start, start + size) });
+  }
+  const kv = Object.fromEntries(
+    Object.entries(parsed.typedMetadata)
+      .filter(([k]) => !['version', 'tensor_count', 'kv_count'].includes(k))
+      .map(([k, v]) => [k, [v.value, v.type]]),
+  );
+  return { ...parsed, tensors, kv, size: bytes.length };
+}
+
+/** The binary16 bits nearest a positive normal value, ties to even. */
+function halfBits(v: number): number {
+  if (v === 0) return 0;
+  let e = Math.floor(Math.log2(v));
+  if (v / 2 ** e >= 2) e++;
+  if (v / 2 ** e < 1) e--;
+  const m = (v / 2 ** e - 1) * 1024;
+  const low = Math.floor(m);
+  let q = m - low > 0.5 || (m - low === 0.5 && low % 2 === 1) ? low + 1 : low;
+  if (q === 1024) {
+    q = 0;
+    e++;
+  }
+  return ((e + 15) << 10) | q;
+}
+
+/** gguf-py's quants.Q8_0, written from its definition: float32 arithmetic, rounding half away from zero. */
+function quantizeQ8_0(values: readonly number[]): Buffer {
+  const out = Buffer.alloc((values.length / 32) * 34);
+  for (let b = 0; b < values.length / 32; b++) {
+    const block = values.slice(b * 32, b * 32 + 32).map(Math.fround);
+    const d = Math.fround(Math.max(...block.map(Math.abs)) / 127);
+    const id = d === 0 ? 0 : Math.fround(1 / d);
+    out.writeUInt16LE(halfBits(d), b * 34);
+    block.forEach((x, j) => {
+      const v = Math.fround(x * id);
+      out.writeInt8(Math.sign(v) * Math.floor(Math.abs(v) + 0.5), b * 34 + 2 + j);
+    });
+  }
+  return out;
+}
+
+/** convert_hf_to_gguf.py's LlamaModel.permute, the NumPy way: reshape(n_head, 2, rows/n_head/2, r), swapaxes(1, 2). */
+function permuteLikeLlamaCpp(values: readonly number[], rows: number, r: number, nHead: number): number[] {
+  const half = rows / nHead / 2;
+  const row = (i: number) => values.slice(i * r, (i + 1) * r);
+  const blocks = Array.from({ length: nHead }, (_, h) =>
+    [0, 1].map((two) => Array.from({ length: half }, (_, i) => row((h * 2 + two) * half + i))),
+  );
+  return blocks.map((b) => Array.from({ length: half }, (_, i) => [b[0]![i]!, b[1]![i]!])).flat(3);
+}
+
+/** What llama.cpp stores for a source tensor: llama's q/k rows permuted by their head counts. */
+function expectedValues(arch: Arch, s: Shape, t: HfTensor): number[] {
+  if (arch !== 'llama') return t.values;
+  const r = t.shape.length === 1 ? 1 : t.shape[1]!;
+  if (t.name.includes('q_proj')) return permuteLikeLlamaCpp(t.values, t.shape[0]!, r, s.heads);
+  if (t.name.includes('k_proj')) return permuteLikeLlamaCpp(t.values, t.shape[0]!, r, s.kvHeads);
+  return t.values;
+}
+
+function expectedVocabulary(arch: Arch): { tokens: string[]; types: number[] } {
+  const added = arch === 'qwen2' ? QWEN_ADDED : LLAMA_ADDED;
+  const tokens = [...BASE_VOCAB];
+  const types = BASE_VOCAB.map(() => 1);
+  for (const t of added) {
+    const userDefined = !t.special && !(t.content.startsWith('<|') && t.content.endsWith('|>'));
+    tokens.push(userDefined ? t.content.replace('\u2581', ' ') : t.content);
+    types.push(userDefined ? 4 : 3);
+  }
+  for (let i = tokens.length; i < 40; i++) {
+    tokens.push(`[PAD${i}]`);
+    types.push(5);
+  }
+  return { tokens, types };
+}
+
+/** Llama 3.1's rope frequency factors in double precision (transformers' _compute_llama3_parameters). */
+function llama3Factors(base: number, dim: number): number[] {
+  return Array.from({ length: dim / 2 }, (_, i) => {
+    const wavelen = (2 * Math.PI) / (1 / base ** ((2 * i) / dim));
+    if (wavelen < 8192 / 4) return 1;
+    if (wavelen > 8192 / 1) return 8;
+    const smooth = (8192 / wavelen - 1) / (4 - 1);
+    return 1 / ((1 - smooth) / 8 + smooth);
+  });
+}
+
+describe('convertModel', function () {
+  let dir: string;
+  let model: string;
+  let outDir: string;
+  let out: string;
+
+  beforeEach(() => {
+    dir = makeWorkspace();
+    model = path.join(dir, 'merged');
+    outDir = path.join(dir, 'out');
+    fs.mkdirSync(outDir);
+    out = path.join(outDir, 'model.gguf');
+  });
+
+  afterEach(() => removeWorkspace(dir));
+
+  it('converts a qwen2 model (tied embeddings, q/k/v biases) to q8_0 by default, with llama.cpp’s metadata, vocabulary, names and types', async () => {
+    const tensors = hfTensors('qwen2', QWEN, 'BF16', true);
+    writeModel(model, 'qwen2', QWEN, tensors);
+
+    const result = await convertModel(model, out);
+
+    const g = await readGguf(out);
+    const { tokens, types } = expectedVocabulary('qwen2');
+    const T = GGUFValueType;
+    const expected: Record<string, [unknown, GGUFValueType]> = {
+      'general.architecture': ['qwen2', T.STRING],
+      'general.type': ['model', T.STRING],
+      'general.name': ['merged', T.STRING],
+      'qwen2.block_count': [2, T.UINT32],
+      'qwen2.context_length': [32768, T.UINT32],
+      'qwen2.embedding_length': [64, T.UINT32],
+      'qwen2.feed_forward_length': [80, T.UINT32],
+      'qwen2.attention.head_count': [4, T.UINT32],
+      'qwen2.attention.head_count_kv': [2, T.UINT32],
+      'qwen2.rope.freq_base': [1000000, T.FLOAT32],
+      'qwen2.attention.layer_norm_rms_epsilon': [Math.fround(1e-6), T.FLOAT32],
+      'general.file_type': [7, T.UINT32],
+      'general.quantization_version': [2, T.UINT32],
+      'tokenizer.ggml.model': ['gpt2', T.STRING],
+      'tokenizer.ggml.pre': ['qwen2', T.STRING],
+      'tokenizer.ggml.tokens': [tokens, T.ARRAY],
+      'tokenizer.ggml.token_type': [types, T.ARRAY],
+      'tokenizer.ggml.merges': [QWEN_MERGES, T.ARRAY],
+      // tokenizer_config.json first (eos, pad), then config.json for what is still unset (bos)
+      'tokenizer.ggml.eos_token_id': [22, T.UINT32],
+      'tokenizer.ggml.padding_token_id': [20, T.UINT32],
+      'tokenizer.ggml.bos_token_id': [20, T.UINT32],
+      'tokenizer.ggml.add_bos_token': [false, T.BOOL],
+      'tokenizer.chat_template': [QWEN_TEMPLATE, T.STRING],
+    };
+    assert.deepEqual(g.kv, expected);
+    assert.deepEqual(Object.keys(g.kv), Object.keys(expected), 'in convert_hf_to_gguf.py’s order');
+    assert.equal(g.typedMetadata['tokenizer.ggml.tokens']!.subType, T.STRING);
+    assert.equal(g.typedMetadata['tokenizer.ggml.token_type']!.subType, T.INT32);
+    assert.equal(g.typedMetadata['tokenizer.ggml.merges']!.subType, T.STRING);
+
+    // no output.weight: llama.cpp reads token_embd for the output of a tied model
+    assert.deepEqual(
+      g.tensorInfos.map((t) => t.name),
+      tensors.map((t) => ggufNameOf(t.name)),
+    );
+    for (const t of tensors) {
+      const r = g.tensors.get(ggufNameOf(t.name))!;
+      assert.deepEqual(r.shape, [...t.shape].reverse(), `${t.name} ne`);
+      const oneD = t.shape.length === 1;
+      const wholeBlocks = t.shape[t.shape.length - 1]! % 32 === 0;
+      const type = oneD
+        ? GGMLQuantizationType.F32
+        : wholeBlocks
+          ? GGMLQuantizationType.Q8_0
+          : GGMLQuantizationType.F16;
+      assert.equal(r.dtype, type, `${t.name} type`);
+      if (type === GGMLQuantizationType.Q8_0) {
+        assert.deepEqual(r.raw, quantizeQ8_0(t.values), `${t.name}: bit-exact with gguf-py's Q8_0`);
+        for (let b = 0; b < t.values.length / 32; b++) {
+          const block = t.values.slice(b * 32, b * 32 + 32);
+          const step = Math.max(...block.map(Math.abs)) / 127;
+          block.forEach((v, j) => assert.ok(Math.abs(r.values[b * 32 + j]! - v) <= step, `${t.name} value`));
+        }
+      } else assert.deepEqual(r.values, t.values, `${t.name} values`);
+    }
+    assert.equal(
+      g.tensors.get('blk.0.ffn_down.weight')!.dtype,
+      GGMLQuantizationType.F16,
+      'rows of 80: not Q8_0',
+    );
+    assert.equal(g.tensorDataOffset % 32n, 0n);
+    for (const info of g.tensorInfos) assert.equal(info.offset % 32n, 0n, `${info.name} aligned`);
+    assert.deepEqual(result, {
+      file: out,
+      arch: 'qwen2',
+      outType: 'q8_0',
+      tensors: tensors.length,
+      bytes: g.size,
+    });
+    assert.deepEqual(fs.readdirSync(outDir), ['model.gguf']);
+  });
+
+  for (const [outType, type, fileType] of [
+    ['f16', GGMLQuantizationType.F16, 1],
+    ['bf16', GGMLQuantizationType.BF16, 32],
+    ['f32', GGMLQuantizationType.F32, 0],
+  ] as const) {
+    it(`writes ${outType} exactly, keeping norms and biases in f32`, async () => {
+      const tensors = hfTensors('qwen2', QWEN, outType === 'f16' ? 'BF16' : 'F16', true, 2);
+      writeModel(model, 'qwen2', QWEN, tensors);
+
+      const result = await convertModel(model, out, { outType, name: 'Coder 7B' });
+
+      const g = await readGguf(out);
+      assert.deepEqual(g.kv['general.file_type'], [fileType, GGUFValueType.UINT32]);
+      assert.deepEqual(g.kv['general.name'], ['Coder 7B', GGUFValueType.STRING]);
+      for (const t of tensors) {
+        const r = g.tensors.get(ggufNameOf(t.name))!;
+        assert.equal(r.dtype, t.shape.length === 1 ? GGMLQuantizationType.F32 : type, `${t.name} type`);
+        assert.deepEqual(r.values, t.values, `${t.name} values`);
+      }
+      assert.equal(result.outType, outType);
+    });
+  }
+
+  for (const outType of ['f32', 'q8_0'] as const) {
+    it(`converts a llama model to ${outType}: untied output, q/k rows permuted per head, Llama 3 rope_freqs and vocabulary flags`, async () => {
+      const tensors = hfTensors('llama', LLAMA, 'F16', false, 3);
+      writeModel(model, 'llama', LLAMA, tensors);
+
+      await convertModel(model, out, { outType });
+
+      const g = await readGguf(out);
+      const { tokens, types } = expectedVocabulary('llama');
+      const T = GGUFValueType;
+      const expected: Record<string, [unknown, GGUFValueType]> = {
+        'general.architecture': ['llama', T.STRING],
+        'general.type': ['model', T.STRING],
+        'general.name': ['merged', T.STRING],
+        'llama.block_count': [2, T.UINT32],
+        'llama.context_length': [131072, T.UINT32],
+        'llama.embedding_length': [64, T.UINT32],
+        'llama.feed_forward_length': [96, T.UINT32],
+        'llama.attention.head_count': [4, T.UINT32],
+        'llama.attention.head_count_kv': [2, T.UINT32],
+        'llama.rope.freq_base': [500000, T.FLOAT32],
+        'llama.attention.layer_norm_rms_epsilon': [Math.fround(1e-5), T.FLOAT32],
+        'llama.attention.key_length': [16, T.UINT32],
+        'llama.attention.value_length': [16, T.UINT32],
+        'general.file_type': [outType === 'f32' ? 0 : 7, T.UINT32],
+        'llama.vocab_size': [40, T.UINT32],
+        'llama.rope.dimension_count': [16, T.UINT32],
+        'general.quantization_version': [2, T.UINT32],
+        'tokenizer.ggml.add_space_prefix': [false, T.BOOL],
+        'tokenizer.ggml.model': ['gpt2', T.STRING],
+        'tokenizer.ggml.pre': ['llama-bpe', T.STRING],
+        'tokenizer.ggml.tokens': [tokens, T.ARRAY],
+        'tokenizer.ggml.token_type': [types, T.ARRAY],
+        // [a, b] pairs joined by a space; a space inside a token becomes Ġ (U+0120)
+        'tokenizer.ggml.merges': [['a b', 'ab c', 'c d', 'Ġ a', 'Ġa b', 'e f', 'Ġx y'], T.ARRAY],
+        // config.json's eos_token_id list is not an id: tokenizer_config.json's eos_token is used
+        'tokenizer.ggml.bos_token_id': [20, T.UINT32],
+        'tokenizer.ggml.eos_token_id': [22, T.UINT32],
+        // the post-processor template starts every sequence with <|begin_of_text|>
+        'tokenizer.ggml.add_bos_token': [true, T.BOOL],
+        'tokenizer.ggml.add_sep_token': [false, T.BOOL],
+        'tokenizer.chat_template': [LLAMA_TEMPLATE, T.STRING], // from chat_template.jinja
+      };
+      assert.deepEqual(g.kv, expected);
+      assert.deepEqual(Object.keys(g.kv), Object.keys(expected));
+
+      assert.deepEqual(
+        g.tensorInfos.map((t) => t.name),
+        ['rope_freqs.weight', ...tensors.map((t) => ggufNameOf(t.name))],
+      );
+      const freqs = g.tensors.get('rope_freqs.weight')!;
+      assert.equal(freqs.dtype, GGMLQuantizationType.F32);
+      assert.deepEqual(freqs.shape, [HEAD / 2]);
+      const factors = llama3Factors(500000, HEAD);
+      assert.ok(factors.includes(1) && factors.includes(8) && factors.some((f) => f > 1 && f < 8));
+      factors.forEach((f, i) => assert.ok(Math.abs(freqs.values[i]! - f) <= f * 1e-5, `rope factor ${i}`));
+
+      assert.ok(g.tensors.has('output.weight'));
+      for (const t of tensors) {
+        const r = g.tensors.get(ggufNameOf(t.name))!;
+        const values = expectedValues('llama', LLAMA, t);
+        if (t.name.includes('q_proj') || t.name.includes('k_proj')) assert.notDeepEqual(values, t.values);
+        if (outType === 'q8_0' && t.shape.length === 2) {
+          assert.equal(r.dtype, GGMLQuantizationType.Q8_0, `${t.name} type`);
+          assert.deepEqual(r.raw, quantizeQ8_0(values), `${t.name} quantized after permuting`);
+        } else {
+          assert.equal(r.dtype, GGMLQuantizationType.F32, `${t.name} type`);
+          assert.deepEqual(r.values, values, `${t.name} values`);
+        }
+      }
+    });
+  }
+
+  it('reads sharded weights through model.safetensors.index.json into the same file', async () => {
+    const tensors = hfTensors('qwen2', QWEN, 'BF16', false, 4);
+    writeModel(model, 'qwen2', QWEN, tensors, { shards: 3 });
+    writeModel(path.join(dir, 'single'), 'qwen2', QWEN, tensors);
+    assert.equal(fs.readdirSync(model).filter((f) => f.endsWith('.safetensors')).length, 3);
+
+    await convertModel(model, out, { name: 'm' });
+    await convertModel(path.join(dir, 'single'), path.join(outDir, 'single.gguf'), { name: 'm' });
+
+    assert.deepEqual(fs.readFileSync(out), fs.readFileSync(path.join(outDir, 'single.gguf')));
+    assert.ok((await readGguf(out)).tensors.has('output.weight'));
+  });
+
+  it('writes yarn rope scaling for qwen2 and linear for llama, and refuses others', async () => {
+    const qwen = hfTensors('qwen2', QWEN, 'BF16', true);
+    const yarn = { type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 };
+    writeModel(model, 'qwen2', QWEN, qwen, {
+      config: { ...modelConfig('qwen2', QWEN, true), rope_scaling: yarn },
+    });
+    await convertModel(model, out);
+    const g = await readGguf(out);
+    assert.deepEqual(g.kv['qwen2.rope.scaling.type'], ['yarn', GGUFValueType.STRING]);
+    assert.deepEqual(g.kv['qwen2.rope.scaling.factor'], [4, GGUFValueType.FLOAT32]);
+    assert.deepEqual(g.kv['qwen2.rope.scaling.original_context_length'], [32768, GGUFValueType.UINT32]);
+
+    const llama = path.join(dir, 'llama');
+    const linear = { rope_type: 'linear', factor: 2.0 };
+    writeModel(llama, 'llama', LLAMA, hfTensors('llama', LLAMA, 'F16', true), {
+      config: { ...modelConfig('llama', LLAMA, true), rope_scaling: linear },
+    });
+    await convertModel(llama, out, { outType: 'f16' });
+    const l = await readGguf(out);
+    assert.deepEqual(l.kv['llama.rope.scaling.type'], ['linear', GGUFValueType.STRING]);
+    assert.deepEqual(l.kv['llama.rope.scaling.factor'], [2, GGUFValueType.FLOAT32]);
+    assert.ok(!l.tensors.has('rope_freqs.weight'));
+    assert.ok(!l.tensors.has('output.weight'), 'tied');
+
+    fs.writeFileSync(
+      path.join(model, 'config.json'),
+      JSON.stringify({ ...modelConfig('qwen2', QWEN, true), rope_scaling: { type: 'dynamic', factor: 2 } }),
+    );
+    await assert.rejects(convertModel(model, path.join(outDir, 'x.gguf')), {
+      name: 'ConvertError',
+      key: 'rope_scaling',
+      message: /rope scaling "dynamic" is not supported for qwen2/,
+    });
+  });
+
+  describe('refuses, writing nothing,', () => {
+    let tensors: HfTensor[];
+    const weights = () => path.join(model, 'model.safetensors');
+
+    beforeEach(() => {
+      tensors = hfTensors('qwen2', QWEN, 'BF16', true);
+      writeModel(model, 'qwen2', QWEN, tensors);
+    });
+
+    async function rejects(
+      expected: { file: string; key?: string; message: RegExp },
+      options?: ConvertModelOptions,
+    ) {
+      fs.writeFileSync(out, 'previous model');
+      await assert.rejects(convertModel(model, out, options), (err: unknown) => {
+        assert.ok(err instanceof ConvertError, String(err));
+        assert.equal(err.file, expected.file);
+        assert.equal(err.key, expected.key);
+        assert.match(err.message, expected.message);
+        assert.match(err.message, /Nothing was written\.$/);
+        return true;
+      });
+      assert.equal(fs.readFileSync(out, 'utf8'), 'previous model');
+      assert.deepEqual(fs.readdirSync(outDir), ['model.gguf'], 'no temp file is left');
+    }
+
+    function rewrite(list: HfTensor[]): void {
+      writeSafetensors(weights(), list);
+    }
+
+    it('a folder without config.json or tokenizer.json', async () => {
+      fs.rmSync(path.join(model, 'tokenizer.json'));
+      await rejects({ file: path.join(model, 'tokenizer.json'), message: /does not exist.*tokenizer/ });
+      fs.rmSync(path.join(model, 'config.json'));
+      await rejects({
+        file: path.join(model, 'config.json'),
+        message: /does not exist.*Hugging Face model folder/,
+      });
+    });
+
+    it('an architecture it does not know', async () => {
+      const config = { ...modelConfig('qwen2', QWEN, true), architectures: ['GPT2LMHeadModel'] };
+      fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify(config));
+      await rejects({
+        file: path.join(model, 'config.json'),
+        key: 'architectures',
+        message: /architecture GPT2LMHeadModel is not supported/,
+      });
+    });
+
+    it('a layer without q_proj, and an untied model without lm_head', async () => {
+      rewrite(tensors.filter((t) => t.name !== 'model.layers.1.self_attn.q_proj.weight'));
+      await rejects({ file: model, key: 'model.layers.1.self_attn.q_proj.weight', message: /missing/ });
+      rewrite(tensors);
+      fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify(modelConfig('qwen2', QWEN, false)));
+      await rejects({ file: model, key: 'lm_head.weight', message: /tie_word_embeddings/ });
+    });
+
+    it('shapes that do not match config.json, and layers beyond it', async () => {
+      const config = { ...modelConfig('qwen2', QWEN, true), intermediate_size: 96 };
+      fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify(config));
+      await rejects({
+        file: weights(),
+        key: 'model.layers.0.mlp.gate_proj.weight',
+        message: /shape \[80, 64\] does not match config.json, which implies \[96, 64\]/,
+      });
+      fs.writeFileSync(
+        path.join(model, 'config.json'),
+        JSON.stringify({ ...modelConfig('qwen2', QWEN, true), num_hidden_layers: 1 }),
+      );
+      await rejects({
+        file: weights(),
+        key: 'model.layers.1.input_layernorm.weight',
+        message: /beyond config.json's num_hidden_layers \(1\)/,
+      });
+    });
+
+    it('unknown tensors and unsupported dtypes', async () => {
+      const extra = { ...tensors[1]!, name: 'model.layers.0.self_attn.rotary_emb.cos_cached' };
+      rewrite([...tensors, extra]);
+      await rejects({ file: weights(), key: extra.name, message: /unknown tensor/ });
+      const ints = { ...tensors[1]!, dtype: 'I32', data: new Uint8Array(tensors[1]!.values.length * 4) };
+      rewrite([ints, ...tensors.slice(2)]);
+      await rejects({ file: weights(), key: ints.name, message: /dtype I32 is not supported/ });
+    });
+
+    it('a truncated safetensors file, and an index that lists a tensor a shard lacks', async () => {
+      const bytes = fs.readFileSync(weights());
+      fs.writeFileSync(weights(), bytes.subarray(0, bytes.length - 10));
+      await rejects({ file: weights(), key: tensors[tensors.length - 1]!.name, message: /truncated/ });
+
+      fs.rmSync(weights());
+      writeModel(model, 'qwen2', QWEN, tensors, { shards: 2 });
+      const index = JSON.parse(fs.readFileSync(path.join(model, 'model.safetensors.index.json'), 'utf8'));
+      index.weight_map['model.layers.9.mlp.up_proj.weight'] = 'model-00002-of-00002.safetensors';
+      fs.writeFileSync(path.join(model, 'model.safetensors.index.json'), JSON.stringify(index));
+      await rejects({
+        file: path.join(model, 'model-00002-of-00002.safetensors'),
+        key: 'model.layers.9.mlp.up_proj.weight',
+        message: /lists the tensor in this file, but it is not there/,
+      });
+    });
+
+    it('tokenizers it cannot reproduce in llama.cpp', async () => {
+      const tokenizer = tokenizerJson('qwen2');
+      fs.writeFileSync(path.join(model, 'tokenizer.model'), 'sentencepiece');
+      await rejects({ file: path.join(model, 'tokenizer.model'), message: /SentencePiece/ });
+      fs.rmSync(path.join(model, 'tokenizer.model'));
+
+      const other = structuredClone(tokenizer) as {
+        pre_tokenizer: { pretokenizers: Array<{ pattern?: unknown }> };
+      };
+      other.pre_tokenizer.pretokenizers[0]!.pattern = { Regex: "'s|'t| ?\\p{L}+| ?\\p{N}+" };
+      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(other));
+      await rejects({
+        file: path.join(model, 'tokenizer.json'),
+        key: 'pre_tokenizer',
+        message: /not one this/,
+      });
+
+      const wordLevel = { ...tokenizer, model: { type: 'WordLevel', vocab: { a: 0 } } };
+      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(wordLevel));
+      await rejects({ file: path.join(model, 'tokenizer.json'), key: 'model.type', message: /WordLevel/ });
+
+      const tooBig = { ...tokenizer, added_tokens: [{ id: 40, content: '<|x|>', special: true }] };
+      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(tooBig));
+      await rejects({
+        file: path.join(model, 'tokenizer.json'),
+        key: 'model.vocab',
+        message: /vocab_size is 40/,
+      });
+    });
+
+    it('a quantized model', async () => {
+      const config = {
+        ...modelConfig('qwen2', QWEN, true),
+        quantization_config: { quant_method: 'bitsandbytes' },
+      };
+      fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify(config));
+      await rejects({
+        file: path.join(model, 'config.json'),
+        key: 'quantization_config',
+        message: /quantized/,
+      });
+    });
+  });
+
+  describe('streams the file', () => {
+    const metadata = new Map([['general.architecture', { type: 'string' as const, value: 'llama' }]]);
+
+    it('removing the temp file and keeping the old target when a tensor fails mid-way', async () => {
+      fs.writeFileSync(out, 'previous model');
+      const failing = {
+        name: 'a.weight',
+        ne: [64],
+        type: 0 as const,
+        produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
+          await write(new Uint8Array(128));
+          throw new Error('disk on fire');
+        },
+      };
+      await assert.rejects(writeGguf(out, metadata, [failing]), /disk on fire/);
+      assert.equal(fs.readFileSync(out, 'utf8'), 'previous model');
+      assert.deepEqual(fs.readdirSync(outDir), ['model.gguf']);
+    });
+
+    it('refusing a tensor that produces the wrong number of bytes', async () => {
+      const short = { name: 'a.weight', ne: [64], type: 0 as const, produce: async () => undefined };
+      await assert.rejects(writeGguf(out, metadata, [short]), /produced 0 bytes, expected 256/);
+      assert.deepEqual(fs.readdirSync(outDir), []);
+    });
+
+    it('in chunks larger than its write buffer, padding each tensor to the alignment', async () => {
+      const big = new Float32Array(3_000_001).map((_, i) => i % 1000);
+      const tensors = [
+        { name: 'odd.weight', ne: [3], type: 0 as const, values: new Float32Array([1, 2, 3]) },
+        { name: 'big.weight', ne: [big.length], type: 0 as const, values: big },
+      ].map((t) => ({
+        ...t,
+        produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
+          // the big one in one 12 MB chunk, then the small one byte by byte
+          if (t.values.length > 3) await write(new Uint8Array(t.values.buffer));
+          else for (const b of new Uint8Array(t.values.buffer)) await write(Uint8Array.of(b));
+        },
+      }));
+      const bytes = await writeGguf(out, metadata, tensors);
+      const g = await readGguf(out);
+      assert.equal(g.size, bytes);
+      assert.deepEqual(g.tensors.get('odd.weight')!.values, [1, 2, 3]);
+      assert.equal(g.tensorInfos[1]!.offset, 32n);
+      const read = g.tensors.get('big.weight')!.values;
+      assert.equal(read.length, big.length);
+      assert.equal(read[2_999_999], 999);
+    });
+  });
+});

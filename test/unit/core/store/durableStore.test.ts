@@ -1,0 +1,555 @@
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { LearningPipeline } from '../../../../src/core/pipeline';
+import { CorruptDatabaseError, NewerSchemaError } from '../../../../src/core/errors';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const RECORDER = path.join(ROOT, 'test/fixtures/recorder.cjs');
+
+const quiet = { log: () => {}, pollIntervalMs: 0 };
+
+function run(i: number, extra: Record<string, unknown> = {}) {
+  return { input: `input ${i}`, output: `output ${i}`, compile: true, ...extra };
+}
+
+/** Run ids in the saved file, read with an independent SQLite (better-sqlite3), plus its integrity check. */
+function savedRuns(dir: string): { ids: Set<string>; integrity: string } {
+  const db = new Database(path.join(dir, '.agent', 'experience.db'), { readonly: true, fileMustExist: true });
+  try {
+    const ids = new Set(db.prepare('SELECT id FROM runs').pluck().all() as string[]);
+    const integrity = db.pragma('integrity_check', { simple: true }) as string;
+    return { ids, integrity };
+  } finally {
+    db.close();
+  }
+}
+
+/** Resolves with the child's stdout lines so far once `until` says so (or it exits). */
+function readLines(child: ChildProcess, until: (lines: string[]) => boolean): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const lines: string[] = [];
+    let buffer = '';
+    let stderr = '';
+    let settled = false;
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop()!;
+      lines.push(...parts);
+      if (!settled && until(lines)) {
+        settled = true;
+        resolve(lines);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (settled) return;
+      settled = true;
+      if (code === 0 || signal) resolve(lines);
+      else reject(new Error(`child exited ${code}: ${stderr}`));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+describe('durable store', function () {
+  let dir: string;
+
+  before(function () {
+    this.timeout(120_000);
+    execFileSync('node', ['esbuild.js'], { cwd: ROOT, stdio: 'ignore' });
+  });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-durable-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps every resolved run when the recording process is killed with SIGKILL, 20 times over', async function () {
+    this.timeout(180_000);
+    const resolved: string[] = [];
+    let seed = 12345;
+    const nextRandom = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 20; round++) {
+      // Saves every 5 ms so that kills land in saves as well as in appends.
+      const child = spawn('node', [RECORDER, dir, '100000', `k${round}`, '5'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const killAfter = 1 + Math.floor(nextRandom() * 300);
+      const lines = await readLines(child, (l) => l.filter((x) => x.startsWith('r-')).length >= killAfter);
+      child.kill('SIGKILL');
+      await exited(child);
+      resolved.push(...lines.filter((x) => x.startsWith('r-')));
+    }
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs >= resolved.length, true);
+    await p.close();
+    const { ids, integrity } = savedRuns(dir);
+    assert.equal(integrity, 'ok');
+    const missing = resolved.filter((id) => !ids.has(id));
+    assert.deepEqual(missing, [], `${missing.length} of ${resolved.length} resolved runs lost`);
+    // Nothing left behind: no stale lock, no temp files, inbox drained.
+    const agent = fs.readdirSync(path.join(dir, '.agent'));
+    assert.deepEqual(
+      agent.filter((n) => n.includes('.tmp-') || n.endsWith('.lock')),
+      [],
+    );
+    assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
+  });
+
+  for (const point of ['append-partial:40', 'save-exported:2', 'save-before-rename:2', 'save-renamed:2']) {
+    it(`keeps every resolved run when the process dies at ${point}`, async function () {
+      this.timeout(60_000);
+      const child = spawn('node', [RECORDER, dir, '100000', 'c', '5'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, AGENT_LEARNING_CRASH_POINT: point },
+      });
+      const lines = await readLines(child, () => false);
+      assert.equal(child.signalCode, 'SIGKILL', 'the crash point was reached');
+      const resolved = lines.filter((x) => x.startsWith('r-'));
+      assert.ok(resolved.length > 0);
+      const p = await LearningPipeline.open(dir, quiet);
+      await p.close();
+      const { ids, integrity } = savedRuns(dir);
+      assert.equal(integrity, 'ok');
+      assert.deepEqual(
+        resolved.filter((id) => !ids.has(id)),
+        [],
+      );
+      assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), [], 'the inbox is drained');
+    });
+  }
+
+  it('loses nothing when two processes record 500 runs each at the same time', async function () {
+    this.timeout(120_000);
+    const children = ['a', 'b'].map((label) =>
+      spawn('node', [RECORDER, dir, '500', label], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    const outputs = await Promise.all(children.map((c) => readLines(c, (l) => l.includes('done'))));
+    await Promise.all(children.map(exited));
+    const roles = outputs.map((l) => l.find((x) => x.startsWith('ready')));
+    assert.deepEqual([...roles].sort(), ['ready owner', 'ready reader'], 'one owner, one inbox writer');
+    const ids = outputs.flatMap((l) => l.filter((x) => x.startsWith('r-')));
+    assert.equal(ids.length, 1000);
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs, 1000);
+    await p.close();
+    const saved = savedRuns(dir);
+    assert.equal(saved.ids.size, 1000);
+    assert.deepEqual(
+      ids.filter((id) => !saved.ids.has(id)),
+      [],
+    );
+  });
+
+  it('lets a second pipeline on the same workspace record through the inbox, and the owner ingests it', async () => {
+    const owner = await LearningPipeline.open(dir, quiet);
+    const other = await LearningPipeline.open(dir, quiet);
+    assert.equal(owner.isOwner, true);
+    assert.equal(other.isOwner, false);
+    const { id } = await other.recordRun('t', 'm', 'default', run(1), 'fixer');
+    assert.equal(owner.getStats().totals.runs, 0);
+    let changes = 0;
+    owner.onDidChange(() => changes++);
+    assert.equal(await owner.ingestInbox(), 1);
+    assert.equal(changes > 0, true);
+    assert.equal(owner.getStats().totals.byRole.fixer, 1);
+    assert.equal(owner.getStats().recentRuns[0]!.id, id);
+    await other.close();
+    await owner.close();
+    assert.equal(savedRuns(dir).ids.has(id), true);
+  });
+
+  it('hands the database to a waiting process when its owner closes, losing neither side’s runs', async () => {
+    const first = await LearningPipeline.open(dir, quiet);
+    const second = await LearningPipeline.open(dir, quiet);
+    const a = await first.recordRun('t', 'm', 'default', run(1));
+    const b = await second.recordRun('t', 'm', 'default', run(2));
+    await first.close();
+
+    await second.ingestInbox();
+
+    assert.equal(second.isOwner, true);
+    assert.equal(second.getStats().totals.runs, 2);
+    const c = await second.recordRun('t', 'm', 'default', run(3));
+    await second.close();
+    const { ids } = savedRuns(dir);
+    assert.deepEqual([...ids].sort(), [a.id, b.id, c.id].sort());
+    assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
+  });
+
+  it('shows a waiting process what the owner saved', async () => {
+    const owner = await LearningPipeline.open(dir, quiet);
+    const reader = await LearningPipeline.open(dir, quiet);
+    await owner.recordRun('t', 'm', 'default', run(1));
+    await owner.recordFeedback(owner.lastRunId()!, 'reject');
+    assert.equal(reader.getStats().totals.runs, 0);
+    await owner.flush();
+    // The journal is gone with the save: only the reloaded file can tell the reader about the run.
+    assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
+
+    await reader.ingestInbox();
+
+    assert.equal(reader.isOwner, false);
+    assert.equal(reader.getStats().totals.runs, 1);
+    assert.equal(reader.getStats().recentRuns[0]!.human, 'reject');
+    await reader.close();
+    await owner.close();
+  });
+
+  it('leaves auto-export to the owner, so two windows never both export', async () => {
+    fs.mkdirSync(path.join(dir, '.agent'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '.agent', 'learning-config.json'), '{"autoExport":{"minRuns":3}}');
+    const ownerLogs: string[] = [];
+    const owner = await LearningPipeline.open(dir, { ...quiet, log: (l) => ownerLogs.push(l) });
+    const other = await LearningPipeline.open(dir, quiet);
+    for (let i = 0; i < 3; i++) await other.recordRun('t', 'm', 'default', run(i));
+    assert.equal(fs.existsSync(path.join(dir, '.agent', 'sft', 'coder_sft.jsonl')), false);
+
+    await owner.ingestInbox();
+
+    assert.ok(
+      ownerLogs.includes('✅ Exported 3 coder examples to .agent/sft/coder_sft.jsonl'),
+      ownerLogs.join('\n'),
+    );
+    await other.close();
+    await owner.close();
+  });
+
+  it('averages cost over the runs that reported one', async () => {
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', { ...run(1), costTokens: 1000 });
+    await p.recordRun('t', 'm', 'default', run(2));
+    assert.equal(p.getStats().modelPerformance[0]!.avg_cost, 1000);
+    await p.close();
+  });
+
+  it('ingests inbox lines an agent wrote itself, skips invalid ones with a located message, and never duplicates on replay', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const entry = {
+      type: 'run',
+      taskSlug: 't',
+      modelId: 'm',
+      promptId: 'default',
+      role: 'judge',
+      result: run(1),
+    };
+    fs.writeFileSync(
+      path.join(inbox, 'my-agent.jsonl'),
+      [
+        JSON.stringify(entry),
+        '{not json',
+        JSON.stringify({ ...entry, result: { input: 'x' } }),
+        JSON.stringify({ ...entry, result: run(2) }),
+        '',
+      ].join('\n') + JSON.stringify({ ...entry, result: run(3) }), // no trailing newline: not complete yet
+    );
+    const logs: string[] = [];
+    const p = await LearningPipeline.open(dir, { ...quiet, log: (l) => logs.push(l) });
+    assert.equal(p.getStats().totals.runs, 2);
+    assert.equal(
+      logs.some((l) => l.includes('inbox/my-agent.jsonl line 2') && l.includes('not valid JSON')),
+      true,
+    );
+    assert.equal(
+      logs.some((l) => l.includes('line 3') && l.includes('result.output')),
+      true,
+    );
+    // The agent finishes its last line later.
+    fs.appendFileSync(path.join(inbox, 'my-agent.jsonl'), '\n');
+    assert.equal(await p.ingestInbox(), 1);
+    assert.equal(p.getStats().totals.runs, 3);
+    await p.close();
+    const again = await LearningPipeline.open(dir, quiet);
+    assert.equal(again.getStats().totals.runs, 3);
+    await again.close();
+  });
+
+  it('never deletes a file outside the inbox, whatever the saved progress says', async () => {
+    const first = await LearningPipeline.open(dir, quiet);
+    await first.recordRun('t', 'm', 'default', run(1));
+    await first.close();
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'keep me');
+    const st = fs.statSync(victim);
+    const db = new Database(path.join(dir, '.agent', 'experience.db'));
+    db.prepare('INSERT INTO inbox_progress (file, offset, ino, birth) VALUES (?, ?, ?, ?)').run(
+      '../../victim.txt',
+      st.size,
+      st.ino,
+      st.birthtimeMs,
+    );
+    db.close();
+
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(2));
+    await p.close();
+
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me');
+  });
+
+  it('reads a new file under a reused name as new, even with the same lines', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const line =
+      JSON.stringify({ type: 'run', taskSlug: 't', modelId: 'm', promptId: 'default', result: run(1) }) +
+      '\n';
+    fs.writeFileSync(path.join(inbox, 'agent.jsonl'), line);
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs, 1);
+
+    fs.rmSync(path.join(inbox, 'agent.jsonl'));
+    fs.writeFileSync(path.join(inbox, 'agent.jsonl'), line);
+    await p.ingestInbox();
+
+    assert.equal(p.getStats().totals.runs, 2);
+    await p.close();
+  });
+
+  it('reads a rewritten (shorter) file again from its start', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const entry = (i: number) =>
+      JSON.stringify({ type: 'run', taskSlug: `t${i}`, modelId: 'm', promptId: 'default', result: run(i) }) +
+      '\n';
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(file, entry(1) + entry(2));
+    const logs: string[] = [];
+    const p = await LearningPipeline.open(dir, { ...quiet, log: (l) => logs.push(l) });
+
+    fs.truncateSync(file, 0);
+    fs.appendFileSync(file, entry(3));
+    await p.ingestInbox();
+
+    assert.deepEqual(
+      p
+        .getStats()
+        .recentRuns.map((r) => r.taskSlug)
+        .sort(),
+      ['t1', 't2', 't3'],
+    );
+    assert.ok(logs.some((l) => l.includes('agent.jsonl was replaced or rewritten')));
+    await p.close();
+  });
+
+  it('takes a last line without a newline once its writer is gone, and removes the file after saving', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ type: 'run', taskSlug: 'last', modelId: 'm', promptId: 'default', result: run(1) }),
+    );
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    fs.utimesSync(file, longAgo, longAgo); // an agent's file untouched for ten minutes: its writer is done
+
+    const p = await LearningPipeline.open(dir, quiet);
+
+    assert.deepEqual(
+      p.getStats().recentRuns.map((r) => r.taskSlug),
+      ['last'],
+    );
+    await p.close();
+    assert.equal(fs.existsSync(file), false);
+  });
+
+  it('removes journals that dead writers left empty', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const dead = spawn('node', ['-e', '0']);
+    await exited(dead);
+    const host = os
+      .hostname()
+      .replace(/[^A-Za-z0-9.]/g, '_')
+      .slice(0, 64);
+    const journal = path.join(inbox, `0000000000001-${host}-${dead.pid}-0123abcd.jsonl`);
+    fs.writeFileSync(journal, Buffer.alloc(65536)); // preallocated, then killed before its first entry
+
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+
+    assert.deepEqual(fs.readdirSync(inbox), []);
+  });
+
+  it('applies feedback written to the inbox before its run was ingested', async () => {
+    const inbox = path.join(dir, '.agent', 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    fs.writeFileSync(
+      path.join(inbox, '1-feedback.jsonl'),
+      JSON.stringify({ type: 'feedback', runId: 'agent-run-1', verdict: 'reject', at: 10 }) + '\n',
+    );
+    fs.writeFileSync(
+      path.join(inbox, '2-run.jsonl'),
+      JSON.stringify({
+        type: 'run',
+        id: 'agent-run-1',
+        createdAt: 5,
+        taskSlug: 't',
+        modelId: 'm',
+        promptId: 'default',
+        result: run(1),
+      }) + '\n',
+    );
+    const p = await LearningPipeline.open(dir, quiet);
+    const [r] = p.getStats().recentRuns;
+    assert.equal(r!.human, 'reject');
+    assert.equal(r!.reward, 0.5); // compile 1, human 0, equal weights
+    await p.close();
+  });
+
+  it('keeps a corrupt database aside and starts fresh', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const garbage = Buffer.from('this is not a database '.repeat(100));
+    fs.writeFileSync(path.join(agent, 'experience.db'), garbage);
+    const logs: string[] = [];
+    const p = await LearningPipeline.open(dir, { ...quiet, log: (l) => logs.push(l) });
+    const [problem] = p.problems();
+    assert.ok(problem instanceof CorruptDatabaseError);
+    assert.match(problem.message, /kept aside as .*experience\.db\.corrupt-/);
+    const aside = fs.readdirSync(agent).filter((n) => n.startsWith('experience.db.corrupt-'));
+    assert.equal(aside.length, 1);
+    assert.deepEqual(fs.readFileSync(path.join(agent, aside[0]!)), garbage);
+    await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    assert.equal(savedRuns(dir).ids.size, 1);
+    assert.equal(
+      logs.some((l) => l.includes('kept aside')),
+      true,
+    );
+  });
+
+  it('keeps a foreign SQLite file aside instead of writing into it', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const foreign = new Database(path.join(agent, 'experience.db'));
+    foreign.exec('CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES (1)');
+    foreign.close();
+    const before = fs.readFileSync(path.join(agent, 'experience.db'));
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.ok(p.problems()[0] instanceof CorruptDatabaseError);
+    await p.close();
+    const aside = fs.readdirSync(agent).find((n) => n.startsWith('experience.db.corrupt-'))!;
+    assert.deepEqual(fs.readFileSync(path.join(agent, aside)), before);
+  });
+
+  it('refuses a database from a newer schema version and leaves it untouched', async () => {
+    const p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    const file = path.join(dir, '.agent', 'experience.db');
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    const before = fs.readFileSync(file);
+    await assert.rejects(LearningPipeline.open(dir, quiet), (err: unknown) => {
+      assert.ok(err instanceof NewerSchemaError);
+      assert.match(err.message, /schema version 99/);
+      return true;
+    });
+    assert.deepEqual(fs.readFileSync(file), before);
+    assert.equal(fs.existsSync(`${file}.lock`), false, 'the lock is released');
+  });
+
+  it('takes over a lock left by a dead process', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const dead = spawn('node', ['-e', '0']);
+    await exited(dead);
+    fs.writeFileSync(
+      path.join(agent, 'experience.db.lock'),
+      JSON.stringify({ pid: dead.pid, host: os.hostname(), nonce: 'x', since: 0 }),
+    );
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.isOwner, true);
+    await p.close();
+  });
+
+  it('takes over a lock that names its own pid but was not taken by it (a pid reused after a restart)', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    fs.writeFileSync(
+      path.join(agent, 'experience.db.lock'),
+      JSON.stringify({ pid: process.pid, host: os.hostname(), nonce: 'from-before-the-restart', since: 0 }),
+    );
+    const p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.isOwner, true);
+    await p.close();
+  });
+
+  it('takes over a lock whose pid now belongs to a process started after the lock was taken', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      fs.writeFileSync(
+        path.join(agent, 'experience.db.lock'),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'old', since: Date.now() - 3_600_000 }),
+      );
+      const p = await LearningPipeline.open(dir, quiet);
+      assert.equal(p.isOwner, true);
+      await p.close();
+    } finally {
+      other.kill();
+      await exited(other);
+    }
+  });
+
+  it('respects a lock held by a live process that took it', async () => {
+    const agent = path.join(dir, '.agent');
+    fs.mkdirSync(agent, { recursive: true });
+    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      fs.writeFileSync(
+        path.join(agent, 'experience.db.lock'),
+        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'theirs', since: Date.now() + 60_000 }),
+      );
+      const p = await LearningPipeline.open(dir, quiet);
+      assert.equal(p.isOwner, false);
+      await p.close();
+    } finally {
+      other.kill();
+      await exited(other);
+    }
+  });
+
+  it('writes a file any SQLite tool reads, with inputs and outputs kept apart from the stats columns', async () => {
+    const p = await LearningPipeline.open(dir, quiet);
+    const { id } = await p.recordRun('task', 'model', 'default', {
+      input: 'in',
+      output: 'out',
+      tests: { passed: 1, total: 2 },
+      costTokens: 12,
+      durationMs: 30,
+      iterations: 2,
+      complexity: 'small',
+    });
+    await p.close();
+    const db = new Database(path.join(dir, '.agent', 'experience.db'), { readonly: true });
+    const row = db
+      .prepare('SELECT * FROM runs r JOIN run_texts t ON t.pk = r.pk WHERE r.id = ?')
+      .get(id) as Record<string, unknown>;
+    db.close();
+    assert.equal(row.input, 'in');
+    assert.equal(row.output, 'out');
+    assert.equal(row.tests_passed, 1);
+    assert.equal(row.cost_tokens, 12);
+    assert.equal(row.complexity, 'small');
+    assert.equal(row.reward, 0.5);
+  });
+});

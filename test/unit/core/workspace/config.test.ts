@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultConfig, parseConfig, readConfigFile } from '../../../../src/core/workspace/config';
+import { ConfigError } from '../../../../src/core/errors';
+import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
+
+// The example `.agent/learning-config.json` from the seed's Quick Start, verbatim.
+const SEED_EXAMPLE = `{
+  "enabled": true,
+  "autoExport": {
+    "enabled": true,
+    "minRuns": 100,
+    "minReward": 0.7,
+    "maxExamples": 1000
+  },
+  "autoTrain": {
+    "enabled": true,
+    "minExamples": 500,
+    "baseModel": "qwen2.5-coder:7b",
+    "loraRank": 16,
+    "epochs": 3
+  },
+  "autoDeploy": {
+    "enabled": true,
+    "modelNamePrefix": "my-coder-tuned"
+  }
+}
+`;
+
+describe('config', () => {
+  let dir: string;
+  let file: string;
+
+  beforeEach(() => {
+    dir = makeWorkspace();
+    file = path.join(dir, 'learning-config.json');
+  });
+
+  afterEach(() => removeWorkspace(dir));
+
+  /** Writes the config file and reads it back, returning the ConfigError it throws (failing if none). */
+  function configErrorFor(text: string): ConfigError {
+    fs.writeFileSync(file, text);
+    try {
+      readConfigFile(file);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      return err;
+    }
+    assert.fail('expected readConfigFile to throw a ConfigError');
+  }
+
+  describe('defaults', () => {
+    it('gives the seed reward weights of 0.25 each', () => {
+      assert.deepEqual(defaultConfig().rewardWeights, {
+        compile: 0.25,
+        tests: 0.25,
+        errors: 0.25,
+        human: 0.25,
+      });
+    });
+
+    it('gives the seed prompt bandit: epsilon 0.1 over default, detailed and concise', () => {
+      const { promptBandit } = defaultConfig();
+      assert.equal(promptBandit.epsilon, 0.1);
+      assert.deepEqual(promptBandit.variants, ['default', 'detailed', 'concise']);
+    });
+
+    it('gives the seed model router: epsilon 0.1 and a cost cap of 0.002', () => {
+      const { modelRouter } = defaultConfig();
+      assert.equal(modelRouter.epsilon, 0.1);
+      assert.equal(modelRouter.maxCostPerToken, 0.002);
+    });
+
+    it('gives the seed auto-export thresholds', () => {
+      assert.deepEqual(defaultConfig().autoExport, {
+        enabled: true,
+        minRuns: 100,
+        minReward: 0.7,
+        maxExamples: 1000,
+      });
+    });
+
+    it('gives the seed auto-train settings', () => {
+      const { autoTrain } = defaultConfig();
+      assert.equal(autoTrain.enabled, true);
+      assert.equal(autoTrain.minExamples, 500);
+      assert.equal(autoTrain.baseModel, 'qwen2.5-coder:7b');
+      assert.equal(autoTrain.loraRank, 16);
+      assert.equal(autoTrain.epochs, 3);
+      assert.equal(autoTrain.batchSize, 2);
+      assert.equal(autoTrain.learningRate, 2e-4);
+    });
+
+    it('gives the seed auto-deploy settings', () => {
+      assert.deepEqual(defaultConfig().autoDeploy, {
+        enabled: true,
+        modelNamePrefix: 'my-coder-tuned',
+        temperature: 0.2,
+        topP: 0.9,
+        topK: 40,
+        // ours: the deploy gate, the deploy path (by Ollama's version) and a merged model's quantisation
+        requireImprovement: true,
+        method: 'auto',
+        quantize: 'q8_0',
+      });
+    });
+
+    it('gives the seed drift detection settings', () => {
+      assert.deepEqual(defaultConfig().driftDetection, {
+        enabled: true,
+        minPerformanceDrop: 0.05,
+        evaluationRuns: 20,
+        // ours: a sequential test that does not roll back on noise, and how long it may watch
+        method: 'sprt',
+        maxEvaluationRuns: 200,
+      });
+    });
+
+    it('is enabled, with web knowledge off', () => {
+      const config = defaultConfig();
+      assert.equal(config.enabled, true);
+      assert.equal(config.webKnowledge.enabled, false);
+    });
+  });
+
+  describe('readConfigFile', () => {
+    it('gives the defaults when the file is missing', () => {
+      assert.deepEqual(readConfigFile(path.join(dir, 'no-such-file.json')), defaultConfig());
+    });
+
+    it('merges a partial section over the defaults, keeping the keys it does not name', () => {
+      fs.writeFileSync(file, JSON.stringify({ autoExport: { minRuns: 5 } }));
+
+      const config = readConfigFile(file);
+
+      const defaults = defaultConfig();
+      assert.deepEqual(config.autoExport, { ...defaults.autoExport, minRuns: 5 });
+      assert.deepEqual({ ...config, autoExport: defaults.autoExport }, defaults);
+    });
+
+    it("parses the seed's example config file", () => {
+      fs.writeFileSync(file, SEED_EXAMPLE);
+
+      const config = readConfigFile(file);
+
+      assert.equal(config.autoExport.minRuns, 100);
+      assert.equal(config.autoTrain.minExamples, 500);
+      assert.equal(config.autoDeploy.modelNamePrefix, 'my-coder-tuned');
+      assert.equal(config.autoTrain.batchSize, 2, 'keys the example leaves out take their defaults');
+    });
+
+    it('reports invalid JSON as a ConfigError with the line and column of the fault', () => {
+      // Line 3 starts a property without a comma after line 2's.
+      const error = configErrorFor('{\n  "enabled": true\n  "autoExport": {}\n}\n');
+
+      const issue = error.issues[0]!;
+      assert.equal(issue.line, 3);
+      assert.equal(issue.column, 3);
+      assert.match(issue.reason, /JSON syntax error/);
+      assert.match(error.message, /line 3, column 3/);
+    });
+
+    it('names the key and line of an out-of-range value', () => {
+      const error = configErrorFor('{\n  "autoExport": {\n    "minRuns": 5,\n    "minReward": 1.5\n  }\n}\n');
+
+      const issue = error.issues.find((i) => i.key === 'autoExport.minReward');
+      assert.ok(issue, `issues: ${JSON.stringify(error.issues)}`);
+      assert.equal(issue.line, 4);
+      assert.match(error.message, /autoExport\.minReward \(line 4/);
+    });
+
+    it('reports an unknown key such as a misspelt section name', () => {
+      const error = configErrorFor('{\n  "autoExprot": { "minRuns": 5 }\n}\n');
+
+      const issue = error.issues.find((i) => i.key === 'autoExprot');
+      assert.ok(issue, `issues: ${JSON.stringify(error.issues)}`);
+      assert.match(issue.reason, /unknown key/);
+      assert.equal(issue.line, 2);
+    });
+
+    it('rejects a base model containing shell metacharacters', () => {
+      const error = configErrorFor(JSON.stringify({ autoTrain: { baseModel: 'qwen; rm -rf /' } }));
+
+      assert.deepEqual(
+        error.issues.map((i) => i.key),
+        ['autoTrain.baseModel'],
+      );
+    });
+
+    it('rejects a model name prefix with spaces or upper case', () => {
+      for (const prefix of ['my coder', 'My-Coder']) {
+        const error = configErrorFor(JSON.stringify({ autoDeploy: { modelNamePrefix: prefix } }));
+
+        assert.deepEqual(
+          error.issues.map((i) => i.key),
+          ['autoDeploy.modelNamePrefix'],
+          prefix,
+        );
+      }
+    });
+  });
+
+  describe('parseConfig', () => {
+    it('throws a ConfigError naming the key for an invalid object', () => {
+      assert.throws(
+        () => parseConfig({ promptBandit: { epsilon: -0.1 } }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.issues.some((i) => i.key === 'promptBandit.epsilon'),
+      );
+    });
+  });
+});
