@@ -98,6 +98,25 @@ export class ConvertError extends LearningError {
   }
 }
 
+/**
+ * The deploy gate held an adapter back: its held-out loss did not improve on the base model's. A judgement the user
+ * may overrule for one deploy (`force`), so callers branch on this type, not on the message.
+ */
+export class DeployGateError extends LearningError {
+  constructor(
+    /** The adapter: a role, or role-tier (`coder-large`). */
+    readonly key: string,
+    readonly lossBefore: number | null | undefined,
+    readonly lossAfter: number | null | undefined,
+  ) {
+    super(
+      `Not deploying ${key}: its held-out loss did not improve on the base model's ` +
+        `(${lossBefore?.toFixed(3)} → ${lossAfter?.toFixed(3)}). Collect more data and ` +
+        'train again, or set "autoDeploy.requireImprovement": false.',
+    );
+  }
+}
+
 export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

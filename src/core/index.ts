@@ -17,6 +17,7 @@ export {
   ConfigError,
   ConvertError,
   CorruptDatabaseError,
+  DeployGateError,
   InvalidInputError,
   LearningError,
   NewerSchemaError,

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Automation, type ProgressEvent } from '../core/automation/automation';
-import { describe, LearningError } from '../core/errors';
+import { DeployGateError, describe } from '../core/errors';
 import type { LearningPipeline } from '../core/pipeline';
 import { COMPLEXITIES, type Complexity } from '../core/learning/runResult';
 import { adapterPaths, type Tools } from '../core/automation/training';
@@ -112,7 +112,7 @@ export class AutomationHost implements vscode.Disposable {
         return result;
       } catch (err) {
         // The deploy gate is a judgement the user may overrule for one deploy.
-        if (!force && err instanceof LearningError && /did not improve/.test(err.message)) {
+        if (!force && err instanceof DeployGateError) {
           const anyway = 'Deploy Anyway';
           const choice = await vscode.window.showWarningMessage(`Agent Learning: ${err.message}`, anyway);
           return choice === anyway ? this.deploy(target.role, target.opts.tier, true) : undefined;

@@ -16,7 +16,7 @@ import {
   type ModelfileSource,
 } from './deploy';
 import { assessDrift, type DriftVerdict } from './drift';
-import { describe, LearningError } from '../errors';
+import { DeployGateError, describe, LearningError } from '../errors';
 import { Emitter, type Disposable } from '../events';
 import { checkRole } from '../workspace/names';
 import {
@@ -276,12 +276,9 @@ export class Automation implements Disposable {
         );
       const evaluation = readTrainEval(p.trained);
       if (config.autoDeploy.requireImprovement && !opts.force && evaluation && !evaluation.improved) {
-        const msg =
-          `Not deploying ${p.key}: its held-out loss did not improve on the base model's ` +
-          `(${evaluation.lossBefore?.toFixed(3)} → ${evaluation.lossAfter?.toFixed(3)}). Collect more data and ` +
-          'train again, or set "autoDeploy.requireImprovement": false.';
-        this.pipeline.recordEvent('deploy-skipped', role, msg, { key: p.key });
-        throw new LearningError(msg);
+        const gate = new DeployGateError(p.key, evaluation.lossBefore, evaluation.lossAfter);
+        this.pipeline.recordEvent('deploy-skipped', role, gate.message, { key: p.key });
+        throw gate;
       }
 
       const client = new OllamaClient(this.options.ollamaHost, this.options.fetch);

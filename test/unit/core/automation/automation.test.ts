@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Automation, StepFailedError } from '../../../../src/core/automation/automation';
 import { LearningPipeline } from '../../../../src/core/pipeline';
+import { DeployGateError } from '../../../../src/core/errors';
 import { ChildProcessRunner } from '../../../../src/core/automation/steps';
 import { adapterPaths, type Tools } from '../../../../src/core/automation/training';
 import {
@@ -215,7 +216,11 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     process.env.AGENT_LEARNING_STANDIN_EVAL = 'worse';
     const trained = await automation.train('coder');
     assert.equal(trained.eval?.improved, false);
-    await assert.rejects(automation.deploy('coder'), /did not improve/);
+    await assert.rejects(
+      automation.deploy('coder'),
+      (err: unknown) =>
+        err instanceof DeployGateError && err.key === 'coder' && /did not improve/.test(err.message),
+    );
     assert.equal(creates().length, 0);
     assert.equal(pipeline.lastEvent('deploy-skipped', 'coder')?.role, 'coder');
     await automation.deploy('coder', { force: true });
