@@ -121,7 +121,7 @@ def _load_peft(args: argparse.Namespace, device: str) -> Tuple[Any, Any]:
         dtype = torch.float32
     tokenizer = AutoTokenizer.from_pretrained(args.base_model)
     model = AutoModelForCausalLM.from_pretrained(
-        args.base_model, torch_dtype=dtype, device_map={"": 0 if device == "cuda" else "cpu"}
+        args.base_model, dtype=dtype, device_map={"": 0 if device == "cuda" else "cpu"}
     )
     model.config.use_cache = False  # the KV cache is for generation and conflicts with gradient checkpointing
     if device == "cuda":

@@ -3,7 +3,7 @@
 tokenizer), which `ollama create --quantize q4_K_M` imports directly.
 
     python merge_lora.py --base-model Qwen/Qwen2.5-Coder-7B-Instruct --adapter .agent/lora/coder \\
-        --output .agent/merged/coder [--dtype bfloat16|float16] [--allow-cpu]
+        --output .agent/merged/coder [--dtype bfloat16|float16|float32] [--allow-cpu]
 
 Exit codes as train_lora.py: 0 ok, 1 failed, 2 bad arguments, 3 adapter folder missing or not a PEFT LoRA adapter,
 4 missing packages, 5 no CUDA GPU (pass --allow-cpu). The adapter is checked before torch is imported.
@@ -24,7 +24,8 @@ from cli_errors import AdapterError, CliError, RunFailed, is_out_of_memory, out_
 from preflight import import_failed, require_cuda, require_packages
 
 REQUIRED_MODULES = ("torch", "transformers", "peft", "accelerate", "safetensors")
-DTYPES = ("bfloat16", "float16")
+#: float32 keeps the merge exact (for an f32 GGUF, or a CPU without fast 16-bit arithmetic).
+DTYPES = ("bfloat16", "float16", "float32")
 DEFAULT_DTYPE = "bfloat16"
 #: Weight files of an earlier merge that the new one does not overwrite (a different shard count) are removed.
 MERGED_WEIGHTS = ("model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin")
@@ -114,7 +115,7 @@ def merge(args: argparse.Namespace) -> None:
 
     print(f"Loading {args.base_model} ({args.dtype}) on {device} ...", flush=True)
     base = AutoModelForCausalLM.from_pretrained(
-        args.base_model, torch_dtype=getattr(torch, args.dtype), device_map={"": 0 if device == "cuda" else "cpu"}
+        args.base_model, dtype=getattr(torch, args.dtype), device_map={"": 0 if device == "cuda" else "cpu"}
     )
     model = PeftModel.from_pretrained(base, args.adapter)
     print(f"Merging {args.adapter} ...", flush=True)

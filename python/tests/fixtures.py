@@ -82,6 +82,11 @@ def run_script(script: Path, args: Sequence[str], cwd: Optional[Path] = None, en
     return run([sys.executable, "-S", script, *args], cwd=cwd, env=env)
 
 
+def run_real(script: Path, args: Sequence[str], cwd: Optional[Path] = None):
+    """The real script with this interpreter's site-packages: torch, transformers and PEFT as installed."""
+    return run([sys.executable, script, *args], cwd=cwd)
+
+
 def run_standin(args: Sequence[str], cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None):
     return run([STANDIN, *args], cwd=cwd, env=env)
 

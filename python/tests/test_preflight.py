@@ -1,3 +1,4 @@
+import re
 import unittest
 from pathlib import Path
 
@@ -42,13 +43,25 @@ class MissingPackagesTest(unittest.TestCase):
         self.assertIn("failed to import (peft): No module named", str(err))
         self.assertIn("pip install -r", str(err))
 
-    def test_requirements_pin_the_packages_the_scripts_check(self):
-        pinned = {
-            line.split("==")[0]
-            for line in Path(REQUIREMENTS_FILE).read_text().splitlines()
-            if line and not line.startswith("#")
-        }
-        self.assertEqual(pinned, {"torch", "transformers", "peft", "accelerate", "safetensors"})
+    def test_requirements_name_the_packages_the_scripts_check(self):
+        named = {re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0] for line in _requirement_lines(REQUIREMENTS_FILE)}
+        self.assertEqual(named, {"torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers"})
+
+    def test_the_lock_pins_every_package_exactly_within_the_ranges(self):
+        from packaging.requirements import Requirement
+
+        lock = Path(REQUIREMENTS_FILE).with_name("requirements.lock")
+        pinned = dict(line.split("==", 1) for line in _requirement_lines(lock))
+        self.assertTrue(all(v and "," not in v for v in pinned.values()), pinned)
+        for line in _requirement_lines(REQUIREMENTS_FILE):
+            requirement = Requirement(line)
+            version = pinned.get(requirement.name) or pinned.get(requirement.name.replace("-", "_"))
+            self.assertIsNotNone(version, f"{requirement.name} is not in {lock.name}")
+            self.assertIn(version, requirement.specifier, f"{lock.name} pins {requirement.name}=={version}")
+
+
+def _requirement_lines(path) -> list:
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
 class RequireCudaTest(unittest.TestCase):
