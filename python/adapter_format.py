@@ -18,13 +18,13 @@ BASE_CONFIG_FILE = "config.json"
 EVAL_FILE = "eval.json"
 
 
-def lora_settings(rank: int, alpha: float) -> Dict[str, Any]:
-    """peft.LoraConfig's arguments."""
+def lora_settings(rank: int, alpha: float, dropout: float = LORA_DROPOUT) -> Dict[str, Any]:
+    """peft.LoraConfig's arguments. Dropout only regularises training; the adapter's weights do not carry it."""
     return {
         "r": rank,
         "lora_alpha": alpha,
         "target_modules": list(TARGET_MODULES),
-        "lora_dropout": LORA_DROPOUT,
+        "lora_dropout": dropout,
         "bias": "none",
         "task_type": "CAUSAL_LM",
         "use_rslora": False,

@@ -28,6 +28,8 @@ Span = Tuple[int, int]
 class Encoded:
     input_ids: List[int]
     labels: List[int]
+    #: The conversation was longer than max_seq_length and was cut (its last answer lost its end).
+    truncated: bool = False
 
     @property
     def trainable_tokens(self) -> int:
@@ -61,7 +63,9 @@ def encode(messages: Sequence[Message], render: Render, max_seq_length: int) -> 
     labels = [IGNORE_INDEX] * len(ids)
     for start, end in spans:
         labels[start:end] = ids[start:end]
-    return Encoded(input_ids=ids[:max_seq_length], labels=labels[:max_seq_length])
+    return Encoded(
+        input_ids=ids[:max_seq_length], labels=labels[:max_seq_length], truncated=len(ids) > max_seq_length
+    )
 
 
 def encode_examples(

@@ -1,8 +1,9 @@
 """Training progress: one JSON line per optimizer step for the extension's progress bar, one readable line for
 the terminal the training task runs in.
 
-The JSON line is `{"step": int, "total": int, "loss": float, "eta_s": float}`, appended and flushed at once so a
-reader tailing the file never sees half a line.
+The JSON line is `{"step": int, "total": int, "loss": float, "eta_s": float}` plus what the trainer adds (`epoch`,
+`lr`, `tokens_per_s`, `max_seq_length`, `truncated`), appended and flushed at once so a reader tailing the file
+never sees half a line.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class ProgressReporter:
         """Marks the start of the first step; the ETA extrapolates from the time since then."""
         self._started = self._clock()
 
-    def step(self, step: int, loss: float) -> dict:
+    def step(self, step: int, loss: float, **extra: object) -> dict:
         if not math.isfinite(loss):
             raise ValueError(f"loss is {loss} at step {step}")
         if self._started is None:
@@ -45,13 +46,16 @@ class ProgressReporter:
         elapsed = self._clock() - self._started  # type: ignore[operator]
         eta = elapsed / step * (self.total - step) if step > 0 else 0.0
         record = {"step": step, "total": self.total, "loss": round(float(loss), 6), "eta_s": round(max(0.0, eta), 1)}
+        record.update({k: v for k, v in extra.items() if v is not None})
         if self.file is not None:
             with self.file.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
                 f.flush()
         percent = 100 * step // self.total if self.total else 100
+        rate = f"  {record['tokens_per_s']:.0f} tok/s" if "tokens_per_s" in record else ""
+        lr = f"  lr {record['lr']:.2e}" if isinstance(record.get("lr"), float) else ""
         print(
-            f"step {step}/{self.total} ({percent}%)  loss {loss:.4f}  eta {format_duration(record['eta_s'])}",
+            f"step {step}/{self.total} ({percent}%)  loss {loss:.4f}{lr}{rate}  eta {format_duration(record['eta_s'])}",
             file=self._out or sys.stdout,
             flush=True,
         )

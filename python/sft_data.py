@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 from cli_errors import DatasetError
 
 ROLES = ("system", "user", "assistant")
-#: The held-out set never has fewer examples than this, so its loss is not one example's noise.
-MIN_EVAL_EXAMPLES = 2
+#: The held-out set never has fewer examples than this: the deploy gate (eval_gate.py) needs three for an interval.
+MIN_EVAL_EXAMPLES = 3
 #: The smallest dataset that can be split: MIN_EVAL_EXAMPLES held out and one to train on.
 MIN_DATASET_SIZE = MIN_EVAL_EXAMPLES + 1
 
@@ -141,8 +141,14 @@ def total_steps(train_examples: int, batch_size: int, epochs: int) -> int:
     return epochs * steps_per_epoch(train_examples, batch_size)
 
 
+def optimizer_steps(train_examples: int, batch_size: int, epochs: int, grad_accum: int = 1) -> int:
+    """Optimizer steps with gradient accumulation: every `grad_accum` batches of an epoch (the last group may be
+    short), so an epoch's tail is never carried into the next."""
+    return epochs * math.ceil(steps_per_epoch(train_examples, batch_size) / grad_accum)
+
+
 def epoch_batches(train_examples: int, batch_size: int, epochs: int, seed: int) -> List[List[int]]:
-    """The index batches of every optimizer step: each epoch reshuffled, deterministically for a seed."""
+    """The index batches of every epoch, in order: each epoch reshuffled, deterministically for a seed."""
     batches: List[List[int]] = []
     for epoch in range(epochs):
         order = list(range(train_examples))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -28,7 +29,8 @@ from typing import Any, Dict, Optional, Sequence
 
 from adapter_format import EVAL_FILE
 from cli_errors import CliError, RunFailed, is_out_of_memory, out_of_memory, report
-from preflight import import_failed, require_packages
+from eval_gate import deploy_gate
+from preflight import import_failed, offline_base, require_packages
 from publish import publish, staging_dir
 from sft_data import MIN_DATASET_SIZE, Split, load_examples, split_examples
 
@@ -44,7 +46,13 @@ DEFAULTS: Dict[str, Any] = {
     "eval_fraction": 0.1,
     "min_examples": 10,
     "seed": 42,
+    "grad_accum": 1,
+    "max_steps": 0,
+    "lr_scheduler": "linear",
+    "warmup_ratio": 0.05,
 }
+#: --lr-scheduler → transformers.get_scheduler's name (every one warms up over --warmup-ratio of the steps).
+SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 def _int_at_least(minimum: int):
@@ -77,6 +85,16 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
 
 
@@ -122,10 +140,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS["min_examples"],
         help="refuse smaller datasets (default 10)",
     )
+    parser.add_argument(
+        "--grad-accum", type=_int_at_least(1), default=DEFAULTS["grad_accum"],
+        help="batches per optimizer step (gradient accumulation; default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-steps", type=_int_at_least(0), default=DEFAULTS["max_steps"],
+        help="stop after this many optimizer steps (default 0: all epochs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lr-scheduler", choices=sorted(SCHEDULERS), default=DEFAULTS["lr_scheduler"],
+        help="learning-rate schedule after the warm-up (default linear decay to 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--warmup-ratio", type=_unit_interval, default=DEFAULTS["warmup_ratio"],
+        help="share of the steps spent warming up the learning rate (default 0.05)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lora-dropout", type=_unit_interval, default=None,
+        help="LoRA dropout (default 0.05 with PEFT, 0 with Unsloth, whose fast kernels need 0)",
+    )  # fmt: skip
     parser.add_argument("--progress-file", help="append one JSON line per optimizer step here")
     parser.add_argument("--seed", type=_int_at_least(0), default=DEFAULTS["seed"], help="(default 42)")
     parser.add_argument("--allow-cpu", action="store_true", help="train on the CPU when there is no CUDA GPU (slow)")
     parser.add_argument("--no-unsloth", action="store_true", help="use plain transformers + PEFT even with Unsloth")
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="no network: the base must be a folder or cached (a folder or a cached base is loaded offline anyway)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue from the last epoch's checkpoint of an interrupted run with the same dataset and settings",
+    )  # fmt: skip
     return parser
 
 
@@ -152,27 +198,32 @@ def plan_training(args: argparse.Namespace) -> TrainingPlan:
     return TrainingPlan(data=data, split=split_examples(examples, args.eval_fraction, args.seed))
 
 
-def eval_report(
-    args: argparse.Namespace,
-    train_examples: int,
-    eval_examples: int,
-    loss_before: float,
-    loss_after: float,
-    backend: str,
-    seconds: float,
-) -> Dict[str, Any]:
-    """eval.json: the held-out loss before and after training, which the extension shows and may gate deploys on."""
+def eval_report(args: argparse.Namespace, result: Any, seconds: float) -> Dict[str, Any]:
+    """eval.json: the held-out loss before and after training, which the extension shows, and the deploy gate:
+    `improved` is true only when the fall is larger than the held-out set's noise (`gate.reason` says why)."""
+    gate = deploy_gate(result.eval_losses_before, result.eval_losses_after)
     return {
         "base_model": args.base_model,
-        "train_examples": train_examples,
-        "eval_examples": eval_examples,
-        "eval_loss_before": loss_before,
-        "eval_loss_after": loss_after,
-        "improved": loss_after < loss_before,
-        "backend": backend,
+        "train_examples": result.train_examples,
+        "eval_examples": result.eval_examples,
+        "eval_loss_before": result.eval_loss_before,
+        "eval_loss_after": result.eval_loss_after,
+        "improved": gate.passed,
+        "gate": gate.as_json(),
+        "backend": result.backend,
         "seconds": round(seconds, 3),
         "rank": args.rank,
         "alpha": args.alpha,
+        "lora_dropout": result.lora_dropout,
+        "max_seq_length": args.max_seq_length,
+        "truncated_examples": result.truncated_examples,
+        "steps": result.steps,
+        "grad_accum": args.grad_accum,
+        "lr_scheduler": args.lr_scheduler,
+        "epoch_eval_losses": result.epoch_losses,
+        "best_epoch": result.best_epoch,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "tokens_per_s": round(result.tokens_per_s, 1) if result.tokens_per_s else None,
     }
 
 
@@ -189,8 +240,8 @@ def describe_plan(args: argparse.Namespace, plan: TrainingPlan) -> str:
         f"Dataset: {plan.data} ({len(split.train) + len(split.eval)} examples: {len(split.train)} to train on, "
         f"{len(split.eval)} held out)\n"
         f"Base model: {args.base_model}\n"
-        f"LoRA r={args.rank} alpha={args.alpha}, {args.epochs} epochs, batch {args.batch_size}, "
-        f"lr {args.learning_rate}, max {args.max_seq_length} tokens\n"
+        f"LoRA r={args.rank} alpha={args.alpha}, {args.epochs} epochs, batch {args.batch_size} x {args.grad_accum}, "
+        f"lr {args.learning_rate} ({args.lr_scheduler}), max {args.max_seq_length} tokens\n"
         f"Output: {args.output}"
     )
 
@@ -203,25 +254,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         plan = plan_training(args)
         print(describe_plan(args, plan), flush=True)
         require_packages(REQUIRED_MODULES)
+        args.local_files_only = offline_base(args.base_model, args.offline, os.environ)
+        if args.local_files_only:
+            # Before huggingface_hub is imported: no lookup at load or save time (PEFT asks the Hub about the base).
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        args.lr_scheduler_name = SCHEDULERS[args.lr_scheduler]
         import lora_training  # torch, transformers, peft: only now that the cheap checks passed
 
         staging = staging_dir(Path(args.output))
         result = lora_training.train(args, plan, staging)
-        report_ = eval_report(
-            args,
-            result.train_examples,
-            result.eval_examples,
-            result.eval_loss_before,
-            result.eval_loss_after,
-            result.backend,
-            time.monotonic() - started,
-        )
+        report_ = eval_report(args, result, time.monotonic() - started)
         finish(staging, Path(args.output), report_)
         staging = None
+        shutil.rmtree(lora_training.checkpoint_dir(Path(args.output)), ignore_errors=True)
         verdict = "improved" if report_["improved"] else "did NOT improve"
         print(
-            f"Held-out loss {result.eval_loss_before:.4f} -> {result.eval_loss_after:.4f} ({verdict}). "
-            f"Adapter saved to {args.output}",
+            f"Held-out loss {result.eval_loss_before:.4f} -> {result.eval_loss_after:.4f} ({verdict}: "
+            f"{report_['gate']['reason']}). Adapter saved to {args.output}",
             flush=True,
         )
         return 0

@@ -9,7 +9,11 @@ These need the packages of python/requirements.lock: `npm run test:python` runs 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -39,6 +43,22 @@ def learnable_dataset(path: Path, n: int = 24) -> Path:
     return path
 
 
+def rendered_length(base: Path, data: Path) -> int:
+    """Tokens of the shortest example as the base's chat template renders it."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    lengths = []
+    for line in data.read_text().splitlines():
+        text = tokenizer.apply_chat_template(json.loads(line)["messages"], tokenize=False)
+        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return min(lengths)
+
+
+def tail(result) -> str:
+    return (result.stderr + result.stdout)[-3000:]
+
+
 class RealTrainingTest(unittest.TestCase):
     tmp: Path
     data: Path
@@ -60,7 +80,7 @@ class RealTrainingTest(unittest.TestCase):
             "--data", str(self.data), "--base-model", str(base), "--output", str(adapter), "--allow-cpu",
             "--epochs", "4", "--learning-rate", "3e-3", "--progress-file", str(progress),
         ])  # fmt: skip
-        self.assertEqual(trained.returncode, 0, trained.stderr + trained.stdout)
+        self.assertEqual(trained.returncode, 0, tail(trained))
 
         report = json.loads((adapter / EVAL_FILE).read_text())
         self.assertEqual(report["backend"], "peft")
@@ -90,7 +110,7 @@ class RealTrainingTest(unittest.TestCase):
             "--base-model", str(base), "--adapter", str(adapter), "--output", str(merged),
             "--allow-cpu", "--dtype", "float32",
         ])  # fmt: skip
-        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertEqual(result.returncode, 0, tail(result))
         self.assertTrue((merged / "model.safetensors").is_file())
         self.assert_merged_computes_base_plus_adapter(base, adapter, merged)
 
@@ -109,6 +129,61 @@ class RealTrainingTest(unittest.TestCase):
         self.assertLess(float((actual - expected).abs().max()), 1e-4)
         # ... and the adapter changed something, so the comparison above is not between two copies of the base.
         self.assertGreater(float((expected - untuned).abs().max()), 1e-2)
+
+    def test_accumulation_truncation_schedule_and_offline_are_reported(self):
+        base = tiny_models.build("qwen2", self.tmp / "short")
+        adapter = self.tmp / "short-adapter"
+        progress = self.tmp / "short.progress"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # a local base needs no network, at load or save time
+        limit = rendered_length(base, self.data) - 3  # cuts the end of every answer (and its end-of-turn token)
+        trained = subprocess.run(
+            [sys.executable, str(TRAIN_SCRIPT), "--data", str(self.data), "--base-model", str(base), "--output",
+             str(adapter), "--allow-cpu", "--epochs", "2", "--grad-accum", "2", "--max-seq-length", str(limit),
+             "--lr-scheduler", "cosine", "--progress-file", str(progress)],
+            capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+        self.assertEqual(trained.returncode, 0, tail(trained))
+        report = json.loads((adapter / EVAL_FILE).read_text())
+        # 21 training examples in batches of 2: 11 batches an epoch, 6 optimizer steps with 2 accumulated.
+        self.assertEqual((report["steps"], report["grad_accum"], report["lr_scheduler"]), (12, 2, "cosine"))
+        self.assertEqual(report["max_seq_length"], limit)
+        self.assertEqual(report["truncated_examples"], 24)
+        self.assertIn("were cut", trained.stdout)
+        self.assertEqual(len(report["epoch_eval_losses"]), 2)
+        self.assertIn(report["best_epoch"], (1, 2))
+        self.assertEqual(report["gate"]["examples"], 3)
+        self.assertIsInstance(report["gate"]["reason"], str)
+        lines = [json.loads(line) for line in progress.read_text().splitlines()]
+        self.assertEqual(len(lines), 12)
+        self.assertEqual({(line["max_seq_length"], line["truncated"]) for line in lines}, {(limit, 24)})
+        self.assertTrue(all(line["tokens_per_s"] > 0 and line["lr"] >= 0 for line in lines))
+        self.assertEqual([line["epoch"] for line in lines], [1] * 6 + [2] * 6)
+
+    def test_resume_continues_after_the_last_finished_epoch(self):
+        base = tiny_models.build("qwen2", self.tmp / "resume")
+        adapter = self.tmp / "resume-adapter"
+        command = [sys.executable, str(TRAIN_SCRIPT), "--data", str(self.data), "--base-model", str(base),
+                   "--output", str(adapter), "--allow-cpu", "--epochs", "40", "--resume"]  # fmt: skip
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert first.stdout is not None
+            for line in first.stdout:  # epoch 2's line means epoch 1's checkpoint is on disk
+                if line.startswith("Epoch 2/40"):
+                    break
+        finally:
+            first.kill()
+            first.wait()
+            first.stdout.close()
+        self.assertFalse((adapter / EVAL_FILE).exists())
+        second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        self.assertEqual(second.returncode, 0, tail(second))
+        resumed = re.search(r"--resume: continuing after epoch (\d+) ", second.stdout)
+        self.assertIsNotNone(resumed, tail(second))
+        report = json.loads((adapter / EVAL_FILE).read_text())
+        self.assertGreaterEqual(report["resumed_from_epoch"], 1)
+        self.assertEqual(report["resumed_from_epoch"], int(resumed.group(1)))
+        self.assertEqual(len(report["epoch_eval_losses"]), 40)
+        self.assertFalse(any(p.name.endswith(".checkpoint") for p in self.tmp.iterdir()))
 
     def test_qwen2_trains_and_merges(self):
         self.train_and_merge("qwen2")

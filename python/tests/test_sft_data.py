@@ -113,11 +113,11 @@ class SplitTest(unittest.TestCase):
 
         return [Example(line=i + 1, messages=({"role": "assistant", "content": str(i)},)) for i in range(n)]
 
-    def test_holds_out_a_tenth_but_at_least_two_and_leaves_one_to_train(self):
-        cases = {3: 2, 4: 2, 10: 2, 20: 2, 21: 3, 100: 10, 105: 11, 500: 50}
+    def test_holds_out_a_tenth_but_at_least_three_and_leaves_one_to_train(self):
+        cases = {4: 3, 10: 3, 30: 3, 31: 4, 100: 10, 105: 11, 500: 50}
         for total, held in cases.items():
             self.assertEqual(eval_count(total, 0.1), held, total)
-        self.assertEqual(eval_count(3, 0.9), 2)
+        self.assertEqual(eval_count(4, 0.9), 3)
         self.assertEqual(eval_count(10, 0.5), 5)
 
     def test_is_deterministic_for_a_seed_and_keeps_file_order(self):

@@ -104,9 +104,21 @@ class StandinTrainTest(TempDirTestCase):
                 "seconds",
                 "rank",
                 "alpha",
+                "gate",
+                "lora_dropout",
+                "max_seq_length",
+                "truncated_examples",
+                "steps",
+                "grad_accum",
+                "lr_scheduler",
+                "epoch_eval_losses",
+                "best_epoch",
+                "resumed_from_epoch",
+                "tokens_per_s",
             },
         )
-        self.assertEqual((report["train_examples"], report["eval_examples"]), (10, 2))
+        self.assertEqual((report["train_examples"], report["eval_examples"]), (9, 3))
+        self.assertTrue(report["gate"]["passed"], report["gate"])
         self.assertLess(report["eval_loss_after"], report["eval_loss_before"])
         self.assertEqual(
             (report["improved"], report["backend"], report["rank"], report["alpha"]), (True, "standin", 16, 32)

@@ -1,6 +1,7 @@
 import contextlib
 import io
 import json
+import types
 
 import train_lora
 from adapter_format import TARGET_MODULES, adapter_config, lora_settings
@@ -14,7 +15,8 @@ import types
 class OutOfMemoryError(RuntimeError):
     pass
 cuda = types.SimpleNamespace(is_available=lambda: True, OutOfMemoryError=OutOfMemoryError,
-                             is_bf16_supported=lambda: True)
+                             is_bf16_supported=lambda: True, get_device_capability=lambda: (8, 0),
+                             get_device_properties=lambda i: types.SimpleNamespace(total_memory=24 * 2**30))
 version = types.SimpleNamespace(cuda="12.6")
 bfloat16 = "bfloat16"
 def no_grad():
@@ -24,6 +26,10 @@ def manual_seed(seed):
 """
 OOM_TRANSFORMERS = """
 import torch
+class AutoConfig:
+    @staticmethod
+    def from_pretrained(*args, **kwargs):
+        return type("Config", (), {"to_dict": lambda self: {}})()
 class AutoTokenizer:
     @staticmethod
     def from_pretrained(*args, **kwargs):
@@ -72,18 +78,33 @@ class ParseArgsTest(TempDirTestCase):
                 "--eval-fraction",
                 "0.2",
                 "--min-examples",
-                "3",
+                "4",
                 "--progress-file",
                 "p.jsonl",
                 "--seed",
                 "7",
                 "--allow-cpu",
                 "--no-unsloth",
+                "--grad-accum",
+                "4",
+                "--max-steps",
+                "100",
+                "--lr-scheduler",
+                "cosine",
+                "--warmup-ratio",
+                "0.1",
+                "--lora-dropout",
+                "0",
+                "--offline",
+                "--resume",
             ]
         )
+        self.assertEqual((args.grad_accum, args.max_steps, args.lr_scheduler), (4, 100, "cosine"))
+        self.assertEqual((args.warmup_ratio, args.lora_dropout), (0.1, 0.0))
+        self.assertTrue(args.offline and args.resume)
         self.assertEqual((args.rank, args.alpha, args.epochs, args.batch_size), (8, 16, 1, 4))
         self.assertEqual((args.learning_rate, args.max_seq_length, args.eval_fraction), (1e-4, 512, 0.2))
-        self.assertEqual((args.min_examples, args.progress_file, args.seed), (3, "p.jsonl", 7))
+        self.assertEqual((args.min_examples, args.progress_file, args.seed), (4, "p.jsonl", 7))
         self.assertTrue(args.allow_cpu and args.no_unsloth)
 
     def test_a_fractional_alpha_stays_a_float_and_a_whole_one_an_int(self):
@@ -145,9 +166,17 @@ class AdapterFormatTest(TempDirTestCase):
             (config["peft_type"], config["modules_to_save"], config["fan_in_fan_out"]), ("LORA", None, False)
         )
 
-    def test_eval_report_has_the_documented_keys(self):
+    def test_eval_report_has_the_documented_keys_and_gates_on_the_interval(self):
         args = train_lora.parse_args(REQUIRED)
-        report = train_lora.eval_report(args, 90, 10, 2.0, 1.5, "peft", 12.3456)
+        result = types.SimpleNamespace(
+            train_examples=90, eval_examples=10, eval_loss_before=2.0, eval_loss_after=1.5,
+            eval_losses_before=[2.0] * 5, eval_losses_after=[1.4, 1.5, 1.6, 1.5, 1.5], backend="peft",
+            lora_dropout=0.05, truncated_examples=2, steps=135, epoch_losses=[1.7, 1.55, 1.5], best_epoch=3,
+            resumed_from_epoch=None, tokens_per_s=1234.56,
+        )  # fmt: skip
+        report = train_lora.eval_report(args, result, 12.3456)
+        self.assertEqual(report["gate"]["passed"], True)
+        del report["gate"]
         self.assertEqual(
             report,
             {
@@ -161,9 +190,23 @@ class AdapterFormatTest(TempDirTestCase):
                 "seconds": 12.346,
                 "rank": 16,
                 "alpha": 32,
+                "lora_dropout": 0.05,
+                "max_seq_length": 2048,
+                "truncated_examples": 2,
+                "steps": 135,
+                "grad_accum": 1,
+                "lr_scheduler": "linear",
+                "epoch_eval_losses": [1.7, 1.55, 1.5],
+                "best_epoch": 3,
+                "resumed_from_epoch": None,
+                "tokens_per_s": 1234.6,
             },
         )
-        self.assertFalse(train_lora.eval_report(args, 90, 10, 1.5, 1.5, "peft", 1)["improved"])
+        # A lower mean carried by one example of three is noise: `after < before` alone is not enough.
+        noisy = types.SimpleNamespace(**{**vars(result), "eval_losses_before": [2.0] * 3, "eval_losses_after": [0.5, 2.1, 2.2]})
+        report = train_lora.eval_report(args, noisy, 1)
+        self.assertFalse(report["improved"])
+        self.assertIn("noise", report["gate"]["reason"])
 
 
 class TrainScriptTest(TempDirTestCase):
@@ -191,7 +234,7 @@ class TrainScriptTest(TempDirTestCase):
         self.assertEqual(result.returncode, 4, result.stderr)
         self.assertIn("missing Python packages: torch, transformers, peft, accelerate, safetensors", result.stderr)
         self.assertIn(f"pip install -r {TRAIN_SCRIPT.parent / 'requirements.txt'}", result.stderr)
-        self.assertIn("12 examples: 10 to train on, 2 held out", result.stdout)
+        self.assertIn("12 examples: 9 to train on, 3 held out", result.stdout)
 
     def test_names_only_the_packages_that_are_missing(self):
         self.dataset(12, "d.jsonl")
@@ -231,5 +274,5 @@ class TrainScriptTest(TempDirTestCase):
         stubs = self.stub_packages()
         result = run_script(TRAIN_SCRIPT, [*REQUIRED, "--allow-cpu"], cwd=self.tmp, env={"PYTHONPATH": str(stubs)})
         self.assertEqual(result.returncode, 4, result.stderr)
-        self.assertIn("a Python package failed to import (peft): cannot import name", result.stderr)
+        self.assertIn("a Python package failed to import (transformers): cannot import name", result.stderr)
         self.assertIn("pip install -r", result.stderr)

@@ -108,11 +108,13 @@ export class DeployGateError extends LearningError {
     readonly key: string,
     readonly lossBefore: number | null | undefined,
     readonly lossAfter: number | null | undefined,
+    /** The trainer's reason (eval.json `gate.reason`): a fall within the held-out set's noise does not pass. */
+    readonly reason?: string | null,
   ) {
     super(
       `Not deploying ${key}: its held-out loss did not improve on the base model's ` +
-        `(${lossBefore?.toFixed(3)} → ${lossAfter?.toFixed(3)}). Collect more data and ` +
-        'train again, or set "autoDeploy.requireImprovement": false.',
+        `(${lossBefore?.toFixed(3)} → ${lossAfter?.toFixed(3)}${reason ? `; ${reason}` : ''}). Collect more ` +
+        'data and train again, or set "autoDeploy.requireImprovement": false.',
     );
   }
 }

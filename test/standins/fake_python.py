@@ -19,6 +19,7 @@ import os
 import struct
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -188,7 +189,7 @@ def run_train(argv: List[str]) -> int:
     from cli_errors import CliError, report
     from progress import ProgressReporter
     from publish import staging_dir
-    from sft_data import total_steps
+    from sft_data import optimizer_steps
 
     args = train_lora.parse_args(argv)
     started = time.monotonic()
@@ -200,7 +201,9 @@ def run_train(argv: List[str]) -> int:
         worse = os.environ.get(EVAL_ENV, "").strip().lower() == "worse"
         loss_before, loss_after = (1.4, 1.9) if worse else (2.1, 1.3)
 
-        total = total_steps(train_examples, args.batch_size, args.epochs)
+        total = optimizer_steps(train_examples, args.batch_size, args.epochs, args.grad_accum)
+        if args.max_steps:
+            total = min(total, args.max_steps)
         now = [0.0]
         progress = ProgressReporter(total, args.progress_file, clock=lambda: now[0])
         progress.start()
@@ -220,9 +223,15 @@ def run_train(argv: List[str]) -> int:
         )
         write_safetensors(staging / ADAPTER_WEIGHTS_FILE, adapter_tensors(args.rank, args.seed))
         (staging / BASE_CONFIG_FILE).write_text(json.dumps(base_config(args.base_model), indent=2) + "\n")
-        report_ = train_lora.eval_report(
-            args, train_examples, eval_examples, loss_before, loss_after, "standin", time.monotonic() - started
-        )
+        # Every held-out example moves the same way (a little apart, so the gate's interval has a width).
+        result = types.SimpleNamespace(
+            train_examples=train_examples, eval_examples=eval_examples, eval_loss_before=loss_before,
+            eval_loss_after=loss_after, eval_losses_before=[loss_before] * eval_examples,
+            eval_losses_after=[loss_after + 0.01 * (i % 3) for i in range(eval_examples)], backend="standin",
+            lora_dropout=0.05 if args.lora_dropout is None else args.lora_dropout, truncated_examples=0,
+            steps=total, epoch_losses=[], best_epoch=None, resumed_from_epoch=None, tokens_per_s=None,
+        )  # fmt: skip
+        report_ = train_lora.eval_report(args, result, time.monotonic() - started)
         train_lora.finish(staging, output, report_)
         verdict = "improved" if report_["improved"] else "did NOT improve"
         print(f"Held-out loss {loss_before:.4f} -> {loss_after:.4f} ({verdict}). Adapter saved to {output}", flush=True)

@@ -276,7 +276,12 @@ export class Automation implements Disposable {
         );
       const evaluation = readTrainEval(p.trained);
       if (config.autoDeploy.requireImprovement && !opts.force && evaluation && !evaluation.improved) {
-        const gate = new DeployGateError(p.key, evaluation.lossBefore, evaluation.lossAfter);
+        const gate = new DeployGateError(
+          p.key,
+          evaluation.lossBefore,
+          evaluation.lossAfter,
+          evaluation.gateReason,
+        );
         this.pipeline.recordEvent('deploy-skipped', role, gate.message, { key: p.key });
         throw gate;
       }

@@ -92,6 +92,15 @@ export function trainerArgs(p: AdapterPaths, hfModel: string, config: LearningCo
     String(t.learningRate),
     '--max-seq-length',
     String(t.maxSeqLength),
+    '--grad-accum',
+    String(t.gradientAccumulation),
+    '--max-steps',
+    String(t.maxSteps),
+    '--lr-scheduler',
+    t.lrScheduler,
+    '--warmup-ratio',
+    String(t.warmupRatio),
+    ...(t.loraDropout === undefined ? [] : ['--lora-dropout', String(t.loraDropout)]),
     '--progress-file',
     p.progress,
   ];
@@ -242,13 +251,20 @@ const evalSchema = z.looseObject({
   train_examples: z.number().optional(),
   eval_examples: z.number().optional(),
   backend: z.string().optional(),
+  gate: z.looseObject({ reason: z.string().optional() }).optional(),
+  truncated_examples: z.number().optional(),
+  max_seq_length: z.number().optional(),
 });
 
 export interface TrainEval {
   lossBefore: number | null;
   lossAfter: number | null;
-  /** The held-out loss went down (the deploy gate). */
+  /** The held-out loss went down by more than its noise (the deploy gate). */
   improved: boolean;
+  /** Why the gate passed or failed, in the trainer's words (older eval.json files have none). */
+  gateReason: string | null;
+  /** Examples longer than maxSeqLength, cut in training. */
+  truncatedExamples: number | null;
   trainExamples: number | null;
   evalExamples: number | null;
   backend: string | null;
@@ -267,6 +283,8 @@ export function readTrainEval(dir: string): TrainEval | undefined {
       trainExamples: r.data.train_examples ?? null,
       evalExamples: r.data.eval_examples ?? null,
       backend: r.data.backend ?? null,
+      gateReason: r.data.gate?.reason ?? null,
+      truncatedExamples: r.data.truncated_examples ?? null,
     };
   } catch {
     return undefined;

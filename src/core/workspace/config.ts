@@ -89,6 +89,14 @@ const configSchema = z
         batchSize: positiveInt.max(1024).default(2),
         learningRate: z.number().positive().max(1).default(2e-4),
         maxSeqLength: positiveInt.max(131072).default(2048),
+        /** Batches per optimizer step (gradient accumulation): a larger effective batch in the same memory. */
+        gradientAccumulation: positiveInt.max(1024).default(1),
+        /** Stop after this many optimizer steps (0: train every epoch). */
+        maxSteps: z.number().int().min(0).default(0),
+        lrScheduler: z.enum(['linear', 'cosine', 'constant']).default('linear'),
+        warmupRatio: z.number().min(0).lt(1).default(0.05),
+        /** LoRA dropout; unset: 0.05 with PEFT, 0 with Unsloth (whose fast kernels need 0). */
+        loraDropout: z.number().min(0).lt(1).optional(),
         /** Continuous learning: train again once this many new high-quality runs arrived since the last training. */
         retrainMinNewExamples: positiveInt.default(200),
         /** Curriculum: also train one adapter per complexity tier (`{prefix}-{role}-{tier}`) when a tier has data. */
