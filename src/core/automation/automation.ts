@@ -24,6 +24,8 @@ import {
   OllamaClient,
   ADAPTER_REMOVED_IN,
   compareVersions,
+  OllamaError,
+  UNSTAMPED_VERSION,
   type DeployMethod,
 } from './ollama';
 import type { LearningPipeline, TrainingDue } from '../pipeline';
@@ -287,10 +289,10 @@ export class Automation implements Disposable {
       }
 
       const client = new OllamaClient(this.options.ollamaHost, this.options.fetch);
-      const version = await client.version();
-      const method = this.method(config, version);
+      const version = await asStep('Deploy', () => client.version());
+      const method = this.method(config, version, client.baseUrl);
       const baseTag = config.autoTrain.baseModel;
-      const baseInfo = await client.show(baseTag);
+      const baseInfo = await asStep('Deploy', () => client.show(baseTag));
       if (!baseInfo) {
         throw new StepFailedError(
           'Deploy',
@@ -420,7 +422,7 @@ export class Automation implements Disposable {
       let action: RollbackOutcome['action'] = 'withdrawn';
       let why = 'there is no previous adapter';
       if (fs.existsSync(backup)) {
-        const baseInfo = await client.show(record.base);
+        const baseInfo = await asStep('Roll back', () => client.show(record.base));
         // An adapter applied to other weights of the same shapes runs but is wrong: never restore across a re-pull.
         if (
           record.method === 'adapter' &&
@@ -610,8 +612,17 @@ export class Automation implements Disposable {
     return this.pipeline.lastEvent('deploy', p.role, p.key)?.data as unknown as DeployRecord | undefined;
   }
 
-  private method(config: LearningConfig, version: string): DeployMethod {
+  private method(config: LearningConfig, version: string, url: string): DeployMethod {
     const wanted = config.autoDeploy.method;
+    if (wanted === 'auto' && version === UNSTAMPED_VERSION) {
+      // A source build says 0.0.0 whatever it is, so it cannot tell whether its `ollama create` takes ADAPTER.
+      throw new StepFailedError(
+        'Deploy',
+        `Ollama at ${url} says its version is ${UNSTAMPED_VERSION} (a build without a version stamp, e.g. from ` +
+          '"go install"), so the deploy path cannot be chosen by version: set "autoDeploy.method" to "merged" ' +
+          `(any version) or "adapter" (Ollama before ${ADAPTER_REMOVED_IN}).`,
+      );
+    }
     if (wanted === 'auto') return deployMethodFor(version);
     if (wanted === 'adapter' && compareVersions(version, ADAPTER_REMOVED_IN) >= 0) {
       throw new StepFailedError(
@@ -676,7 +687,12 @@ export class Automation implements Disposable {
         : step.id === 'merge'
           ? trainerExitReason(outcome.exitCode)
           : `it exited with code ${outcome.exitCode}`;
-    const failure = new StepFailedError(step.title, reason + lastLine(outcome.output));
+    // A failed create is undone by the caller (FileSwap) before this error reaches anyone.
+    const undone =
+      step.id === 'create'
+        ? ". The previous model and its files are as they were; the log has Ollama's whole output"
+        : '';
+    const failure = new StepFailedError(step.title, reason + lastLine(outcome.output) + undone);
     this.pipeline.recordEvent('deploy-failed', role, failure.message, { key: p.key, step: step.id });
     throw failure;
   }
@@ -736,6 +752,16 @@ function verdictData(e: Evaluation, v: DriftVerdict): Record<string, unknown> {
     drop: v.drop,
     runs: v.runs,
   };
+}
+
+/** Ollama's own errors before anything is changed (not reachable, not Ollama) say which step they stopped. */
+async function asStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OllamaError) throw new StepFailedError(step, err.message);
+    throw err;
+  }
 }
 
 function lastLine(output: string | undefined): string {

@@ -19,7 +19,11 @@ export interface ModelfileSource {
   base: string;
   /** For `adapter`: the GGUF adapter; for `merged`: the merged GGUF model. */
   weights: string;
-  /** The base model's chat template (from /api/show): an imported safetensors model would otherwise guess it. */
+  /**
+   * The base model's template from /api/show, kept for the merged model when it is a Go template (Ollama's own).
+   * From 0.34 /api/show gives the GGUF's Jinja chat template instead, which TEMPLATE refuses ("template: :1: bad
+   * character U+005B '['"); the merged GGUF carries that chat template itself, and Ollama reads it from there.
+   */
   template?: string;
 }
 
@@ -34,7 +38,7 @@ export function modelfileText(config: LearningConfig, p: AdapterPaths, src: Mode
   if (src.method === 'adapter') lines.push(`FROM ${src.base}`, `ADAPTER ${rel(src.weights)}`);
   else lines.push(`FROM ${rel(src.weights)}`);
   // A template holding the Modelfile's own quote cannot be written safely; Ollama then reads the tokenizer's.
-  if (src.method === 'merged' && src.template && !src.template.includes('"""'))
+  if (src.method === 'merged' && src.template && !src.template.includes('"""') && !isJinja(src.template))
     lines.push(`TEMPLATE """${src.template}"""`);
   lines.push(
     `PARAMETER temperature ${d.temperature}`,
@@ -43,6 +47,11 @@ export function modelfileText(config: LearningConfig, p: AdapterPaths, src: Mode
     '',
   );
   return lines.join('\n');
+}
+
+/** Jinja's statement and comment tags: Go's text/template has neither (its actions are only `{{ … }}`). */
+function isJinja(template: string): boolean {
+  return /\{%|\{#/.test(template);
 }
 
 export function convertStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: string, out: string): Step {

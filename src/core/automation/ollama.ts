@@ -24,6 +24,19 @@ export interface OllamaModelInfo {
 
 export class OllamaError extends LearningError {}
 
+/** What an unstamped build says: `go install github.com/ollama/ollama@…` without Ollama's release -ldflags. */
+export const UNSTAMPED_VERSION = '0.0.0';
+
+/** The server answered, but not as Ollama does: `answer` says how (status and the start of the body). */
+class OllamaAnswerError extends OllamaError {
+  constructor(
+    message: string,
+    readonly answer: string,
+  ) {
+    super(message);
+  }
+}
+
 type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 
 export class OllamaClient {
@@ -38,9 +51,21 @@ export class OllamaClient {
   }
 
   async version(): Promise<string> {
-    const body = (await this.request('GET', '/api/version')) as { version?: unknown };
-    if (typeof body.version !== 'string')
-      throw new OllamaError(`${this.baseUrl}/api/version gave no version.`);
+    // The first request of every deploy: whatever answers here decides whether the server is Ollama at all.
+    const notOllama = (answer: string) =>
+      new OllamaError(
+        `Something at ${this.baseUrl} answered GET /api/version with ${answer}, so it is not Ollama: is another ` +
+          'program using that port? Start Ollama ("ollama serve") on a free port and set "agentLearning.ollamaHost" ' +
+          '(OLLAMA_HOST for the CLI) to it.',
+      );
+    let body: { version?: unknown } | undefined;
+    try {
+      body = (await this.request('GET', '/api/version')) as { version?: unknown };
+    } catch (err) {
+      if (err instanceof OllamaAnswerError) throw notOllama(err.answer);
+      throw err;
+    }
+    if (typeof body?.version !== 'string') throw notOllama('JSON without a version');
     return body.version;
   }
 
@@ -99,12 +124,18 @@ export class OllamaClient {
       } catch {
         // not JSON: the text itself is the best reason we have
       }
-      throw new OllamaError(`Ollama ${method} ${route} failed (${res.status}): ${reason.slice(0, 500)}`);
+      throw new OllamaAnswerError(
+        `Ollama ${method} ${route} failed (${res.status}): ${reason.slice(0, 500)}`,
+        `${res.status} ${reason.slice(0, 100).trim()}`.trim(),
+      );
     }
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      throw new OllamaError(`Ollama ${method} ${route} answered something that is not JSON.`);
+      throw new OllamaAnswerError(
+        `Ollama ${method} ${route} answered something that is not JSON.`,
+        `${res.status} and a body that is not JSON`,
+      );
     }
   }
 }

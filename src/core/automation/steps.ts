@@ -28,6 +28,18 @@ export interface StepRunner {
   run(step: Step, signal?: AbortSignal): Promise<StepOutcome>;
 }
 
+/**
+ * A line without terminal control sequences: the `ollama` CLI draws its progress with them even into a pipe
+ * (`\x1B[?25l\x1B[1Ggathering model components \x1B[K`), which a log or an error message should not show.
+ */
+// CSI sequences (ESC [ parameters, final byte), then any other ESC pair.
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
+const CONTROL_SEQUENCE = /\x1B\[[0-?]*[ -/]*[@-~]|\x1B[@-_]/g;
+
+function plainText(line: string): string {
+  return line.replace(CONTROL_SEQUENCE, '').trimEnd();
+}
+
 /** Runs steps as child processes, without a shell; output goes to `log` line by line and the tail is kept. */
 export class ChildProcessRunner implements StepRunner {
   constructor(private readonly log: (line: string) => void = () => undefined) {}
@@ -42,7 +54,8 @@ export class ChildProcessRunner implements StepRunner {
       });
       const tail: string[] = [];
       const onData = (buf: Buffer) => {
-        for (const line of buf.toString('utf8').split(/\r?\n/)) {
+        for (const raw of buf.toString('utf8').split(/\r?\n/)) {
+          const line = plainText(raw);
           if (!line) continue;
           this.log(`   ${line}`);
           tail.push(line);

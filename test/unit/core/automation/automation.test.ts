@@ -202,6 +202,22 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     assert.ok(!fs.existsSync(adapterPaths(pipeline.agentDir, 'coder').modelfile));
   });
 
+  it('asks for "autoDeploy.method" when Ollama says 0.0.0 (a source build without a version), changing nothing', async () => {
+    // `go install github.com/ollama/ollama@…` without Ollama's release -ldflags answers 0.0.0 on /api/version.
+    const automation = await setUp('0.0.0');
+    await pull('qwen2.5-coder:7b');
+    await record(12, 'qwen2.5-coder:7b', 'good');
+    await automation.train('coder');
+    await assert.rejects(automation.deploy('coder'), (err: Error) => {
+      assert.ok(err instanceof StepFailedError);
+      assert.equal(err.step, 'Deploy');
+      assert.match(err.message, /version is 0\.0\.0 .*"autoDeploy\.method" to "merged"/s);
+      return true;
+    });
+    assert.equal(creates().length, 0);
+    assert.ok(!fs.existsSync(adapterPaths(pipeline.agentDir, 'coder').modelfile));
+  });
+
   it('says to pull the base model when Ollama does not have it', async () => {
     const automation = await setUp('0.34.0');
     await record(12, 'qwen2.5-coder:7b', 'good');
