@@ -5,12 +5,18 @@ searching for marker tokens we render prefixes of the conversation with the mode
 token counts: an assistant turn starts where the template's generation prompt for it ends, and ends where the
 conversation rendered through that turn ends. This needs nothing from the template but `apply_chat_template`, and
 is testable without a tokenizer.
+
+It holds only for templates that render a conversation's beginning the same whether or not more follows (the
+prefix property). A template that rewrites earlier turns (Mistral's puts the system prompt into the last user
+turn) breaks it, and the turn would start in the wrong place: such templates are refused (UnmaskableTemplate),
+never masked wrongly. Text a template puts before the answer itself (the empty `<think></think>` block of Qwen3's
+template) is found by decoding the turn and left out of the loss, so the model does not learn to skip thinking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from cli_errors import DatasetError
 from sft_data import Example
@@ -21,7 +27,18 @@ IGNORE_INDEX = -100
 Message = Dict[str, str]
 #: render(messages, add_generation_prompt) → token ids of the messages formatted by the chat template.
 Render = Callable[[Sequence[Message], bool], Sequence[int]]
+#: decode(token ids) → text, to find where an assistant turn's own content starts.
+Decode = Callable[[Sequence[int]], str]
 Span = Tuple[int, int]
+#: How much of an answer's start (whitespace collapsed) identifies it inside its rendered turn.
+CONTENT_HEAD_CHARS = 24
+#: The longest template text before an answer that is looked past (Qwen3's empty think block is 4-6 tokens).
+MAX_PREAMBLE_TOKENS = 32
+
+
+class UnmaskableTemplate(Exception):
+    """The chat template breaks the prefix property, or does not render an answer as written: which tokens the
+    assistant wrote cannot be told, so training would learn the wrong ones."""
 
 
 @dataclass(frozen=True)
@@ -37,29 +54,59 @@ class Encoded:
         return sum(1 for label in self.labels[1:] if label != IGNORE_INDEX)
 
 
-def assistant_spans(messages: Sequence[Message], render: Render) -> Tuple[List[int], List[Span]]:
+def assistant_spans(
+    messages: Sequence[Message], render: Render, decode: Optional[Decode] = None
+) -> Tuple[List[int], List[Span]]:
     """The whole conversation's token ids and the [start, end) token spans of its assistant turns.
 
     A span covers the turn's content and the template's end-of-turn token(s), so the model learns to stop. Where a
     template tokenizes a turn differently once more follows it (rare), the span ends where the renderings agree,
-    which only ever drops tokens from the loss, never adds prompt tokens to it.
+    which only ever drops tokens from the loss, never adds prompt tokens to it. With `decode`, template text
+    before the content (a think block) is left out too. Raises UnmaskableTemplate when the generation prompt's
+    rendering is not where the whole conversation has it.
     """
     full = list(render(messages, False))
     spans: List[Span] = []
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        start = len(render(messages[:index], True))
+        prompt = list(render(messages[:index], True))
+        if full[: len(prompt)] != prompt:
+            raise UnmaskableTemplate(
+                f"the conversation rendered up to assistant message {index} (with the generation prompt) is not the "
+                "start of the whole conversation rendered: the template rewrites earlier turns once more follow "
+                "(as Mistral's moves the system prompt into the last user turn)"
+            )
+        start = len(prompt)
         through = list(render(messages[: index + 1], False))
         end = min(_common_prefix(through, full), len(through))
+        if decode is not None and message["content"].strip() and end > start:
+            start = _content_start(full, start, end, message["content"], decode, index)
         if end > start:
             spans.append((start, end))
     return full, spans
 
 
-def encode(messages: Sequence[Message], render: Render, max_seq_length: int) -> Encoded:
+def _content_start(ids: Sequence[int], start: int, end: int, content: str, decode: Decode, index: int) -> int:
+    """The first token position in [start, end) from which the turn reads as the answer itself: the tokens a
+    template puts before it (`<think>\n\n</think>\n\n`) are not the assistant's to learn. Such preambles are a few
+    tokens long, so only the first MAX_PREAMBLE_TOKENS positions are tried."""
+    head = " ".join(content.split())[:CONTENT_HEAD_CHARS]
+    for position in range(start, min(end, start + MAX_PREAMBLE_TOKENS + 1)):
+        if " ".join(decode(ids[position:end]).split()).startswith(head):
+            while position + 1 < end and not decode(ids[position : position + 1]).strip():
+                position += 1  # the template's whitespace before the answer is not the answer's
+            return position
+    raise UnmaskableTemplate(
+        f"assistant message {index} does not appear as written at the start of its rendered turn (the template "
+        "changes answers, or puts more than a short preamble before them), so its tokens cannot be told from the "
+        "template's"
+    )
+
+
+def encode(messages: Sequence[Message], render: Render, max_seq_length: int, decode: Optional[Decode] = None) -> Encoded:
     """Token ids and labels (IGNORE_INDEX outside assistant turns), truncated to max_seq_length tokens."""
-    ids, spans = assistant_spans(messages, render)
+    ids, spans = assistant_spans(messages, render, decode)
     labels = [IGNORE_INDEX] * len(ids)
     for start, end in spans:
         labels[start:end] = ids[start:end]
@@ -69,7 +116,7 @@ def encode(messages: Sequence[Message], render: Render, max_seq_length: int) -> 
 
 
 def encode_examples(
-    examples: Sequence[Example], render: Render, max_seq_length: int, path: str
+    examples: Sequence[Example], render: Render, max_seq_length: int, path: str, decode: Optional[Decode] = None
 ) -> Tuple[List[Encoded], List[Example]]:
     """Encodes every example; returns those with assistant tokens within max_seq_length, and the ones without.
 
@@ -80,7 +127,9 @@ def encode_examples(
     dropped: List[Example] = []
     for example in examples:
         try:
-            encoded = encode(example.messages, render, max_seq_length)
+            encoded = encode(example.messages, render, max_seq_length, decode)
+        except UnmaskableTemplate:
+            raise  # the template's fault, not this example's: the caller names the template
         except Exception as err:  # templates raise jinja2 errors, ValueError, TypeError...
             raise DatasetError(
                 path, f"the base model's chat template cannot format this example: {err}", example.line

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from adapter_format import ADAPTER_WEIGHTS_FILE, BASE_CONFIG_FILE, lora_settings
-from assistant_mask import IGNORE_INDEX, Encoded, encode_examples, pad_batch
+from assistant_mask import IGNORE_INDEX, Encoded, UnmaskableTemplate, encode_examples, pad_batch
 from cli_errors import DatasetError, RunFailed, UsageError
 from preflight import cuda_dtype, require_cuda, require_memory
 from progress import ProgressReporter
@@ -79,8 +79,19 @@ def train(args: argparse.Namespace, plan: Any, staging: Path, log: Log = _log) -
 
     render = _renderer(tokenizer, args.base_model)
     path = str(plan.data)
-    train_set, dropped_train = encode_examples(plan.split.train, render, args.max_seq_length, path)
-    eval_set, dropped_eval = encode_examples(plan.split.eval, render, args.max_seq_length, path)
+
+    def decode(ids: Sequence[int]) -> str:
+        return tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    try:
+        train_set, dropped_train = encode_examples(plan.split.train, render, args.max_seq_length, path, decode)
+        eval_set, dropped_eval = encode_examples(plan.split.eval, render, args.max_seq_length, path, decode)
+    except UnmaskableTemplate as err:
+        raise UsageError(
+            f"--base-model {args.base_model}: its chat template cannot be used for assistant-only loss: {err}. "
+            "Use a base whose template renders each turn the same whatever follows (Qwen2.5, Llama 3 and most "
+            "ChatML templates do)."
+        ) from err
     dropped = dropped_train + dropped_eval
     if dropped:
         lines = ", ".join(str(e.line) for e in dropped[:10]) + (" ..." if len(dropped) > 10 else "")

@@ -148,3 +148,89 @@ class PadBatchTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TemplatePropertyTest(unittest.TestCase):
+    """Templates the prefix-rendering method cannot mask are refused; a think block before the answer is not
+    trained."""
+
+    conversation = (
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": "Write f"},
+        {"role": "assistant", "content": "def f ( ) : return 1"},
+    )
+
+    def test_a_mistral_style_template_that_moves_the_system_prompt_is_refused(self):
+        from assistant_mask import UnmaskableTemplate
+
+        vocab = Vocab()
+
+        def mistral_like(messages, add_generation_prompt):
+            # Mistral's template puts the system message into the LAST user turn: the prompt rendered up to the
+            # assistant turn is then not the start of the whole conversation once more turns follow.
+            system = next((m["content"] for m in messages if m["role"] == "system"), None)
+            users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+            tokens = ["<s>"]
+            for i, m in enumerate(messages):
+                if m["role"] == "user":
+                    extra = system.split() + ["\n\n"] if system and i == users[-1] else []
+                    tokens += ["[INST]", *extra, *m["content"].split(), "[/INST]"]
+                elif m["role"] == "assistant":
+                    tokens += [*m["content"].split(), "</s>"]
+            return vocab.encode(tokens)
+
+        two_turns = (*self.conversation, {"role": "user", "content": "Now g"}, {"role": "assistant", "content": "g"})
+        with self.assertRaises(UnmaskableTemplate) as caught:
+            assistant_spans(two_turns, mistral_like)
+        self.assertIn("rewrites earlier turns", str(caught.exception))
+        examples = [Example(line=1, messages=two_turns)]
+        with self.assertRaises(UnmaskableTemplate):  # not a DatasetError about line 1: the template is at fault
+            encode_examples(examples, mistral_like, 100, "d.jsonl")
+
+    def test_an_empty_think_block_before_the_answer_is_not_trained(self):
+        vocab = Vocab()
+
+        def qwen3_like(messages, add_generation_prompt):
+            tokens = []
+            for i, m in enumerate(messages):
+                tokens += ["<|im_start|>", m["role"], "\n"]
+                if m["role"] == "assistant":
+                    tokens += ["<think>", "\n\n", "</think>", "\n\n"]
+                tokens += [*m["content"].split(), "<|im_end|>", "\n"]
+            if add_generation_prompt:
+                tokens += ["<|im_start|>", "assistant", "\n"]
+            return vocab.encode(tokens)
+
+        def decode(ids):
+            return " ".join(vocab.decode(ids))
+
+        ids, spans = assistant_spans(self.conversation, qwen3_like, decode)
+        (start, end) = spans[0]
+        self.assertEqual(vocab.decode(ids[start:end]), ["def", "f", "(", ")", ":", "return", "1", "<|im_end|>", "\n"])
+        # Without decode (the old behaviour) the think block would have been trained:
+        _, old = assistant_spans(self.conversation, qwen3_like)
+        self.assertEqual(vocab.decode(ids[old[0][0] : old[0][0] + 1]), ["<think>"])
+
+    def test_a_template_that_changes_the_answer_is_refused(self):
+        from assistant_mask import UnmaskableTemplate
+
+        vocab = Vocab()
+
+        def shouting(messages, add_generation_prompt):
+            tokens = []
+            for m in messages:
+                words = m["content"].upper().split() if m["role"] == "assistant" else m["content"].split()
+                tokens += [f"[{m['role']}]", *words, "<eot>"]
+            if add_generation_prompt:
+                tokens += ["[assistant]"]
+            return vocab.encode(tokens)
+
+        with self.assertRaises(UnmaskableTemplate) as caught:
+            assistant_spans(self.conversation, shouting, lambda ids: " ".join(vocab.decode(ids)))
+        self.assertIn("does not appear as written", str(caught.exception))
+
+    def test_chatml_is_unchanged_by_the_checks(self):
+        vocab = Vocab()
+        render = qwen_like(vocab)
+        decode = lambda ids: " ".join(vocab.decode(ids))  # noqa: E731
+        self.assertEqual(assistant_spans(self.conversation, render), assistant_spans(self.conversation, render, decode))
