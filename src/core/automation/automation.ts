@@ -321,7 +321,12 @@ export class Automation implements Disposable {
         await this.runStep(convertStep(p, base, tools, this.root, fresh), role, p, scratch);
       } else {
         // The merged Hugging Face copy is as big as the base model: it lives only until it is converted.
-        await this.runStep(mergeStep(p, base, tools, this.root, p.mergedHf), role, p, scratch);
+        await this.runStep(
+          mergeStep(p, base, tools, this.root, p.mergedHf, config.autoTrain.allowCpu),
+          role,
+          p,
+          scratch,
+        );
         await this.runStep(convertModelStep(config, p, tools, this.root, fresh), role, p, scratch);
         fs.rmSync(p.mergedHf, { recursive: true, force: true });
       }

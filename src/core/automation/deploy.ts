@@ -102,7 +102,14 @@ export function convertModelStep(
   };
 }
 
-export function mergeStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: string, out: string): Step {
+export function mergeStep(
+  p: AdapterPaths,
+  base: BaseModel,
+  tools: Tools,
+  cwd: string,
+  out: string,
+  allowCpu = false,
+): Step {
   return {
     id: 'merge',
     title: `Merge adapter into ${base.hfModel} (${p.key})`,
@@ -115,6 +122,7 @@ export function mergeStep(p: AdapterPaths, base: BaseModel, tools: Tools, cwd: s
       p.trained,
       '--output',
       out,
+      ...(allowCpu ? ['--allow-cpu'] : []),
     ],
     cwd,
   };

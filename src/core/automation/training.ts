@@ -101,6 +101,7 @@ export function trainerArgs(p: AdapterPaths, hfModel: string, config: LearningCo
     '--warmup-ratio',
     String(t.warmupRatio),
     ...(t.loraDropout === undefined ? [] : ['--lora-dropout', String(t.loraDropout)]),
+    ...(t.allowCpu ? ['--allow-cpu'] : []),
     '--progress-file',
     p.progress,
   ];

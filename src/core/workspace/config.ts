@@ -95,6 +95,8 @@ const configSchema = z
         maxSteps: z.number().int().min(0).default(0),
         lrScheduler: z.enum(['linear', 'cosine', 'constant']).default('linear'),
         warmupRatio: z.number().min(0).lt(1).default(0.05),
+        /** Train on the CPU when there is no CUDA GPU (slow: small bases only). */
+        allowCpu: z.boolean().default(false),
         /** LoRA dropout; unset: 0.05 with PEFT, 0 with Unsloth (whose fast kernels need 0). */
         loraDropout: z.number().min(0).lt(1).optional(),
         /** Continuous learning: train again once this many new high-quality runs arrived since the last training. */

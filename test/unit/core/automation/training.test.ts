@@ -28,6 +28,10 @@ describe('training', () => {
       assert.equal(flag('--warmup-ratio'), '0.1');
       assert.equal(flag('--lora-dropout'), '0');
       assert.equal(flag('--output'), p.training);
+      assert.ok(!args.includes('--allow-cpu'), 'the CPU only when asked for');
+      assert.ok(
+        trainerArgs(p, 'm/n', parseConfig({ autoTrain: { allowCpu: true } })).includes('--allow-cpu'),
+      );
     });
 
     it('leaves the dropout to the trainer (0.05 with PEFT, 0 with Unsloth) when it is not configured', () => {
