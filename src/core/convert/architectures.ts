@@ -16,6 +16,11 @@ interface ArchitectureSpec {
   modelTypes: readonly string[];
   /** max_position_embeddings when config.json has none: transformers' Qwen2Config/LlamaConfig default. */
   defaultContextLength: number;
+  /**
+   * rope_theta when config.json has none: the documented default (transformers' default_theta for the config
+   * class). Without one, a config that leaves out rope_theta is refused rather than guessed.
+   */
+  defaultRopeTheta?: number;
   /** qwen2 always has q/k/v biases; llama has them, and o_proj's and the MLP's, only with attention_bias/mlp_bias. */
   biases: 'qkv' | 'optional';
   /** LlamaModel.permute: llama's q/k rows are interleaved per head for llama.cpp's rotary embedding. */
@@ -31,6 +36,7 @@ export const ARCHITECTURE: Readonly<Record<Architecture, ArchitectureSpec>> = {
     hfClasses: ['Qwen2ForCausalLM'],
     modelTypes: ['qwen2'],
     defaultContextLength: 32768,
+    defaultRopeTheta: 10000,
     biases: 'qkv',
     permutesQK: false,
     ropeScalings: ['yarn'],
@@ -40,6 +46,7 @@ export const ARCHITECTURE: Readonly<Record<Architecture, ArchitectureSpec>> = {
     hfClasses: ['LlamaForCausalLM', 'MistralForCausalLM'],
     modelTypes: ['llama', 'mistral'],
     defaultContextLength: 2048,
+    defaultRopeTheta: 10000,
     biases: 'optional',
     permutesQK: true,
     ropeScalings: ['linear', 'llama3'],

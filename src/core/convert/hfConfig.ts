@@ -16,7 +16,7 @@ import {
   type CheckpointDims,
 } from './architectures';
 import { MODEL_FOLDER_HINT, readJson, schemaError } from './inputFiles';
-import { readRope, ropeScalingSchema, type Rope } from './rope';
+import { readRope, ropeFields, type Rope } from './rope';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -35,10 +35,11 @@ const configSchema = z.looseObject({
   max_position_embeddings: positiveInt.nullish(),
   original_max_position_embeddings: positiveInt.nullish(),
   rms_norm_eps: z.number().positive().nullish(),
-  rope_theta: z.number().positive().nullish(),
+  rope_theta: ropeFields.rope_theta,
   tie_word_embeddings: z.boolean().nullish(),
-  rope_scaling: ropeScalingSchema.nullish(),
+  rope_scaling: ropeFields.rope_scaling,
   quantization_config: z.unknown().optional(),
+  rope_parameters: ropeFields.rope_parameters,
 });
 
 export interface ModelConfig extends CheckpointDims {

@@ -94,6 +94,12 @@ describe('hfConfig', () => {
       ],
       ['an odd head size', { ...QWEN2, head_dim: 7 }, 'head_dim', /odd/],
       [
+        'rope_parameters that are not an object',
+        { ...QWEN2, rope_parameters: 'llama3' },
+        'rope_parameters',
+        /rope_parameters: /,
+      ],
+      [
         'heads that do not group by key/value heads',
         { ...QWEN2, num_key_value_heads: 3 },
         'num_key_value_heads',

@@ -675,6 +675,72 @@ describe('convertModel', function () {
     });
   });
 
+  describe('reads transformers 5’s rope_parameters', () => {
+    /** config.json as transformers 5 saves it: the rope settings moved from the top level into rope_parameters. */
+    function transformers5(
+      arch: Arch,
+      tied: boolean,
+      rope: Record<string, unknown>,
+    ): Record<string, unknown> {
+      const config = modelConfig(arch, arch === 'qwen2' ? QWEN : LLAMA, tied);
+      delete config.rope_theta;
+      delete config.rope_scaling;
+      return { ...config, rope_parameters: rope };
+    }
+
+    it('takes a qwen2 model’s rope_theta from rope_parameters instead of falling back to 10,000', async () => {
+      writeModel(model, 'qwen2', QWEN, hfTensors('qwen2', QWEN, 'BF16', true), {
+        config: transformers5('qwen2', true, { rope_type: 'default', rope_theta: 1000000.0 }),
+      });
+      await convertModel(model, out);
+      const g = await readGguf(out);
+      assert.deepEqual(g.kv['qwen2.rope.freq_base'], [1000000, GGUFValueType.FLOAT32]);
+      assert.ok(!('qwen2.rope.scaling.type' in g.kv));
+    });
+
+    it('writes a Llama 3.1 model’s llama3 rope as llama.cpp needs it: freq_base and rope_freqs, the same bytes as from rope_scaling', async () => {
+      const tensors = hfTensors('llama', LLAMA, 'F16', false, 3);
+      writeModel(model, 'llama', LLAMA, tensors, {
+        config: transformers5('llama', false, {
+          rope_type: 'llama3',
+          factor: 8.0,
+          low_freq_factor: 1.0,
+          high_freq_factor: 4.0,
+          original_max_position_embeddings: 8192,
+          rope_theta: 500000.0,
+        }),
+      });
+      const before = path.join(dir, 'transformers4');
+      writeModel(before, 'llama', LLAMA, tensors); // the same model with top-level rope_theta and rope_scaling
+
+      await convertModel(model, out, { outType: 'f32', name: 'm' });
+      await convertModel(before, path.join(outDir, 'before.gguf'), { outType: 'f32', name: 'm' });
+
+      const g = await readGguf(out);
+      assert.deepEqual(g.kv['llama.rope.freq_base'], [500000, GGUFValueType.FLOAT32]);
+      assert.ok(!('llama.rope.scaling.type' in g.kv), 'llama.cpp takes llama3 scaling from rope_freqs alone');
+      const freqs = g.tensors.get('rope_freqs.weight')!;
+      assert.deepEqual(freqs.shape, [HEAD / 2]);
+      llama3Factors(500000, HEAD).forEach((f, i) =>
+        assert.ok(Math.abs(freqs.values[i]! - f) <= f * 1e-5, `rope factor ${i}`),
+      );
+      assert.deepEqual(fs.readFileSync(out), fs.readFileSync(path.join(outDir, 'before.gguf')));
+    });
+
+    it('refuses a rope_type it cannot carry over, naming config.json and rope_parameters', async () => {
+      writeModel(model, 'qwen2', QWEN, hfTensors('qwen2', QWEN, 'BF16', true), {
+        config: transformers5('qwen2', true, { rope_type: 'dynamic', factor: 2.0, rope_theta: 1000000.0 }),
+      });
+      await assert.rejects(convertModel(model, out), {
+        name: 'ConvertError',
+        file: path.join(model, 'config.json'),
+        key: 'rope_parameters',
+        message: /rope_type "dynamic" in rope_parameters is not supported for qwen2 \(default, yarn are\)/,
+      });
+      assert.deepEqual(fs.readdirSync(outDir), []);
+    });
+  });
+
   describe('refuses, writing nothing,', () => {
     let tensors: HfTensor[];
     const weights = () => path.join(model, 'model.safetensors');
