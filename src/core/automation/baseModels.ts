@@ -2,14 +2,14 @@
 // Hugging Face weights, conversion and Ollama need the architecture (llama.cpp refuses an adapter of another one).
 
 import { LearningError } from '../errors';
-import type { LoraArchitecture } from '../convert/loraConvert';
+import { isArchitecture, type Architecture } from '../convert/architectures';
 
 export interface BaseModel {
   /** The Ollama tag as configured (`autoTrain.baseModel`). */
   tag: string;
   /** Hugging Face repository id of the same weights, unquantised. */
   hfModel: string;
-  arch: LoraArchitecture;
+  arch: Architecture;
   /** Attention and key/value heads: llama's q/k rows are permuted by them in conversion. */
   heads?: number;
   kvHeads?: number;
@@ -18,7 +18,7 @@ export interface BaseModel {
 interface Family {
   /** Ollama model name before the `:`. */
   name: string;
-  arch: LoraArchitecture;
+  arch: Architecture;
   /** Size tag → Hugging Face repo of the instruct weights (what Ollama's untagged variants are). */
   sizes: Record<string, string>;
   /** Size tag → [attention heads, key/value heads] (from each repo's config.json); llama needs them. */
@@ -97,7 +97,7 @@ export function knownBaseTags(): string[] {
  */
 export function resolveBaseModel(tag: string, hfModel?: string, arch?: string): BaseModel {
   const found = lookup(tag);
-  const resolvedArch = found?.arch ?? asArch(arch);
+  const resolvedArch = found?.arch ?? (isArchitecture(arch) ? arch : undefined);
   const repo = hfModel ?? found?.hfModel;
   // The head counts belong to the tag's weights; an overriding repository may differ, so its config decides.
   const heads = hfModel === undefined ? found?.heads : undefined;
@@ -119,7 +119,7 @@ export function resolveBaseModel(tag: string, hfModel?: string, arch?: string): 
 
 interface Found {
   hfModel: string;
-  arch: LoraArchitecture;
+  arch: Architecture;
   heads?: [number, number];
 }
 
@@ -139,8 +139,4 @@ function lookup(tag: string): Found | undefined {
   if (!instruct) return undefined;
   if (variant === 'base') return family.base ? found(size, family.base(size)) : undefined;
   return found(size, instruct);
-}
-
-function asArch(arch: string | undefined): LoraArchitecture | undefined {
-  return arch === 'qwen2' || arch === 'llama' ? arch : undefined;
 }

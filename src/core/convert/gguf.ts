@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { syncDirectory, TEMP_MARKER } from '../workspace/atomicFile';
 
 export const GGUF_ALIGNMENT = 32; // general.alignment's default; we never write another
+/** general.quantization_version: ggml's GGML_QNT_VERSION, which gguf-py writes into every file. */
+export const GGML_QUANT_VERSION = 2;
 
 /** ggml tensor types (ggml.h `enum ggml_type`). */
 export const GgmlType = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
@@ -52,6 +54,11 @@ export interface GgufLayout {
 // llama.cpp's limits: GGML_MAX_NAME is 64 bytes with the terminating NUL, GGML_MAX_DIMS is 4.
 const MAX_NAME_BYTES = 63;
 const MAX_DIMS = 4;
+
+/** Values and bytes per block of a ggml type: a row must hold whole blocks. */
+export function ggmlBlock(type: GgmlType): { values: number; bytes: number } {
+  return BLOCK[type];
+}
 
 /** Bytes of a tensor's data (without the alignment padding that follows it). */
 export function ggmlTensorBytes(t: GgufTensorInfo): number {

@@ -10,11 +10,23 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../workspace/atomicFile';
 import { ConvertError, InvalidInputError, LearningError } from '../errors';
-import { GgmlType, layoutGguf, type GgufTensorInfo, type GgufValue } from './gguf';
+import {
+  ARCHITECTURE,
+  ARCHITECTURES,
+  PROJECTION_ORDER,
+  PROJECTIONS,
+  ropeRowOrder,
+  type Architecture,
+  type Projection,
+} from './architectures';
+import { GGML_QUANT_VERSION, GgmlType, layoutGguf, type GgufTensorInfo, type GgufValue } from './gguf';
+import { CONFIG_FILE, readBaseConfig, type BaseConfig } from './hfConfig';
+import { checkOutputFolder, readJson, schemaError } from './inputFiles';
+import { copyHalfRows, decodeRows, encodeF32Bits, isSourceDtype } from './numeric';
 import { SafetensorsFile, type SafetensorsTensor } from './safetensors';
 
-export const LORA_ARCHITECTURES = ['qwen2', 'llama'] as const;
-export type LoraArchitecture = (typeof LORA_ARCHITECTURES)[number];
+export const LORA_ARCHITECTURES = ARCHITECTURES;
+export type LoraArchitecture = Architecture;
 export const LORA_OUT_TYPES = ['f32', 'f16'] as const;
 export type LoraOutType = (typeof LORA_OUT_TYPES)[number];
 /** llama.cpp's convert_lora_to_gguf.py writes f32 unless told otherwise; so do we (lossless for f32/bf16 input). */
@@ -43,42 +55,15 @@ export interface ConvertLoraResult {
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
-const BASE_CONFIG_FILE = 'config.json';
 
-/** PEFT module under `model.layers.N.` → llama.cpp tensor under `blk.N.` (the same for llama and qwen2). */
-const MODULES = {
-  'self_attn.q_proj': 'attn_q',
-  'self_attn.k_proj': 'attn_k',
-  'self_attn.v_proj': 'attn_v',
-  'self_attn.o_proj': 'attn_output',
-  'mlp.gate_proj': 'ffn_gate',
-  'mlp.up_proj': 'ffn_up',
-  'mlp.down_proj': 'ffn_down',
-} as const;
-type Module = keyof typeof MODULES;
-const MODULE_ORDER = Object.keys(MODULES) as Module[];
-/** Modules that read the hidden state (their input size is the model's hidden size) and that write it. */
-const READS_HIDDEN: readonly Module[] = [
-  'self_attn.q_proj',
-  'self_attn.k_proj',
-  'self_attn.v_proj',
-  'mlp.gate_proj',
-  'mlp.up_proj',
-];
-const WRITES_HIDDEN: readonly Module[] = ['self_attn.o_proj', 'mlp.down_proj'];
-
-const TENSOR_NAME =
-  /^base_model\.model\.(model\.layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj))\.lora_([AB])\.weight$/;
+/** PEFT's name of a LoRA tensor on one of the projections: module path, layer, projection, A or B. */
+const TENSOR_NAME = new RegExp(
+  `^base_model\\.model\\.(model\\.layers\\.(\\d+)\\.(${PROJECTION_ORDER.map((p) => p.replaceAll('.', '\\.')).join('|')}))` +
+    '\\.lora_([AB])\\.weight$',
+);
+type TensorNameMatch = [name: string, peftModule: string, layer: string, module: Projection, which: string];
 const EXPECTED_NAMES =
   'base_model.model.model.layers.N.{self_attn.q_proj|k_proj|v_proj|o_proj|mlp.gate_proj|up_proj|down_proj}.lora_{A|B}.weight';
-const SUPPORTED_DTYPES = ['F32', 'F16', 'BF16'];
-
-/** model_type in a Hugging Face config.json → the GGUF architecture convert_hf_to_gguf.py gives it. */
-const ARCH_OF_MODEL_TYPE: Readonly<Record<string, LoraArchitecture>> = {
-  llama: 'llama',
-  mistral: 'llama',
-  qwen2: 'qwen2',
-};
 
 const MERGE_HINT = 'or merge the adapter into the base model and convert the merged model instead.';
 
@@ -96,15 +81,9 @@ const adapterConfigSchema = z.looseObject({
 });
 type AdapterConfig = z.infer<typeof adapterConfigSchema>;
 
-const baseConfigSchema = z.looseObject({
-  model_type: z.string(),
-  num_attention_heads: z.number().int().positive().optional(),
-  num_key_value_heads: z.number().int().positive().optional(),
-});
-
 interface LoraPair {
   layer: number;
-  module: Module;
+  module: Projection;
   /** The module's name as PEFT's rank_pattern sees it: `model.layers.N.self_attn.q_proj`. */
   peftModule: string;
   a?: SafetensorsTensor;
@@ -146,7 +125,9 @@ export async function convertLora(
     const pairs = pairTensors(weightsFile, weights.tensors);
     checkShapes(weightsFile, path.join(peftDir, ADAPTER_CONFIG_FILE), config, pairs);
     const type = outType === 'f16' ? GgmlType.F16 : GgmlType.F32;
-    const heads = arch === 'llama' ? resolveHeads(peftDir, weightsFile, options, base, pairs) : undefined;
+    const heads = ARCHITECTURE[arch].permutesQK
+      ? resolveHeads(peftDir, weightsFile, options, base, pairs)
+      : undefined;
     const planned = pairs.flatMap((p) => planPair(p, type, heads));
 
     const metadata = new Map<string, GgufValue>([
@@ -155,7 +136,7 @@ export async function convertLora(
       ['adapter.type', { type: 'string', value: 'lora' }],
       ['general.name', { type: 'string', value: options.name ?? path.basename(path.resolve(peftDir)) }],
       ['adapter.lora.alpha', { type: 'float32', value: config.lora_alpha }],
-      ['general.quantization_version', { type: 'uint32', value: 2 }], // GGML_QUANT_VERSION, as gguf-py writes
+      ['general.quantization_version', { type: 'uint32', value: GGML_QUANT_VERSION }],
     ]);
     const layout = layoutGguf(
       metadata,
@@ -191,32 +172,6 @@ function checkOptions(options: ConvertLoraOptions): void {
     if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
       throw new InvalidInputError(key, 'must be a positive integer');
   }
-}
-
-export function readJson(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ConvertError(file, `the file does not exist: ${what}`);
-    }
-    throw new ConvertError(file, `it cannot be read (${String(err)}).`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ConvertError(
-      file,
-      `it is not valid JSON (${err instanceof Error ? err.message : String(err)}).`,
-    );
-  }
-}
-
-export function schemaError(file: string, error: z.ZodError): ConvertError {
-  const issue = error.issues[0]!;
-  const key = issue.path.join('.');
-  return new ConvertError(file, `${key || '(file)'}: ${issue.message}.`, key || undefined);
 }
 
 function readAdapterConfig(peftDir: string): AdapterConfig {
@@ -273,33 +228,6 @@ function modulesToSave(modules: readonly string[]): string {
   );
 }
 
-interface BaseConfig {
-  file: string;
-  arch: LoraArchitecture;
-  heads?: number;
-  kvHeads?: number;
-}
-
-/** The base model's config.json, when the adapter folder holds one (llama.cpp's `--base`). */
-function readBaseConfig(peftDir: string): BaseConfig | undefined {
-  const file = path.join(peftDir, BASE_CONFIG_FILE);
-  if (!fs.existsSync(file)) return undefined;
-  const parsed = baseConfigSchema.safeParse(readJson(file, ''));
-  if (!parsed.success) throw schemaError(file, parsed.error);
-  const c = parsed.data;
-  const arch = ARCH_OF_MODEL_TYPE[c.model_type];
-  if (!arch) {
-    throw new ConvertError(
-      file,
-      `model_type "${c.model_type}" is not supported; the converter knows ${Object.keys(ARCH_OF_MODEL_TYPE).join(', ')}.`,
-      'model_type',
-    );
-  }
-  const heads = c.num_attention_heads;
-  // Hugging Face's default: no num_key_value_heads means one key/value head per attention head.
-  return { file, arch, heads, kvHeads: c.num_key_value_heads ?? heads };
-}
-
 function resolveArch(
   peftDir: string,
   options: ConvertLoraOptions,
@@ -318,17 +246,10 @@ function resolveArch(
     throw new ConvertError(
       peftDir,
       `the base model's architecture is unknown: pass --arch ${LORA_ARCHITECTURES.join('|')}, or put the base ` +
-        `model's ${BASE_CONFIG_FILE} in the folder.`,
+        `model's ${CONFIG_FILE} in the folder.`,
     );
   }
   return arch;
-}
-
-function checkOutputFolder(outFile: string): void {
-  const dir = path.dirname(path.resolve(outFile));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new ConvertError(outFile, `its folder ${dir} does not exist; create it first.`);
-  }
 }
 
 /** Groups lora_A/lora_B tensors by layer and module, refusing anything a GGUF LoRA adapter cannot carry. */
@@ -337,7 +258,7 @@ function pairTensors(file: string, tensors: ReadonlyMap<string, SafetensorsTenso
   for (const [name, tensor] of tensors) {
     const m = TENSOR_NAME.exec(name);
     if (!m) throw unsupportedTensor(file, name);
-    const [, peftModule, layerText, module, which] = m as unknown as [string, string, string, Module, string];
+    const [, peftModule, layerText, module, which] = m as unknown as TensorNameMatch;
     const layer = Number(layerText);
     const key = `${layer} ${module}`;
     let pair = pairs.get(key);
@@ -352,7 +273,7 @@ function pairTensors(file: string, tensors: ReadonlyMap<string, SafetensorsTenso
     throw new ConvertError(file, `it holds no LoRA tensors; expected names like ${EXPECTED_NAMES}.`);
   }
   return [...pairs.values()].sort(
-    (x, y) => x.layer - y.layer || MODULE_ORDER.indexOf(x.module) - MODULE_ORDER.indexOf(y.module),
+    (x, y) => x.layer - y.layer || PROJECTION_ORDER.indexOf(x.module) - PROJECTION_ORDER.indexOf(y.module),
   );
 }
 
@@ -385,7 +306,7 @@ function checkShapes(
   pairs: readonly LoraPair[],
 ): void {
   const rankOf = rankPattern(configFile, config);
-  const seen = new Map<Module, { name: string; in: number; out: number }>();
+  const seen = new Map<Projection, { name: string; in: number; out: number }>();
   let hidden: { name: string; size: number } | undefined;
   const sameHidden = (name: string, size: number, what: string) => {
     if (!hidden) hidden = { name, size };
@@ -405,7 +326,7 @@ function checkShapes(
     if (!pair.b)
       throw new ConvertError(file, `it has no matching ${bName}; the adapter is incomplete.`, aName);
     for (const t of [pair.a, pair.b]) {
-      if (!SUPPORTED_DTYPES.includes(t.dtype)) {
+      if (!isSourceDtype(t.dtype)) {
         throw new ConvertError(
           file,
           `dtype ${t.dtype} is not supported; save the adapter in float32, float16 or bfloat16.`,
@@ -445,8 +366,8 @@ function checkShapes(
       );
     }
     if (!prev) seen.set(pair.module, { name: aName, in: inSize, out: outSize });
-    if (READS_HIDDEN.includes(pair.module)) sameHidden(aName, inSize, 'input');
-    if (WRITES_HIDDEN.includes(pair.module)) sameHidden(bName, outSize, 'output');
+    if (PROJECTIONS[pair.module].in === 'hidden') sameHidden(aName, inSize, 'input');
+    if (PROJECTIONS[pair.module].out === 'hidden') sameHidden(bName, outSize, 'output');
   }
 }
 
@@ -507,7 +428,7 @@ function resolveHeads(
       peftDir,
       "llama's q_proj/k_proj adapters must be permuted like the base weights, which needs the base model's head " +
         `counts: pass --heads N --kv-heads N (num_attention_heads, num_key_value_heads in its config.json), or put ` +
-        `that ${BASE_CONFIG_FILE} in the folder.`,
+        `that ${CONFIG_FILE} in the folder.`,
     );
   }
   const rowsPerHead = (pair: LoraPair | undefined, n: number, option: string): number | undefined => {
@@ -538,7 +459,7 @@ function resolveHeads(
 function planPair(pair: LoraPair, type: GgmlType, heads: Heads | undefined): PlannedTensor[] {
   const a = pair.a!;
   const b = pair.b!;
-  const base = `blk.${pair.layer}.${MODULES[pair.module]}.weight`;
+  const base = `blk.${pair.layer}.${PROJECTIONS[pair.module].gguf}.weight`;
   const [rank, inSize] = a.shape as [number, number];
   const outSize = b.shape[0]!;
   let rowOrder: Int32Array | undefined;
@@ -551,22 +472,6 @@ function planPair(pair: LoraPair, type: GgmlType, heads: Heads | undefined): Pla
   ];
 }
 
-/**
- * `w.reshape(n_head, 2, rows / n_head / 2, …).swapaxes(1, 2).reshape(w.shape)`: within each head, the two halves
- * of the rotary dimensions are interleaved. Returns, for each output row, the input row it comes from.
- */
-export function ropeRowOrder(rows: number, nHead: number): Int32Array {
-  const half = rows / nHead / 2;
-  const order = new Int32Array(rows);
-  for (let h = 0; h < nHead; h++) {
-    for (let i = 0; i < half; i++) {
-      order[h * 2 * half + i * 2] = h * 2 * half + i;
-      order[h * 2 * half + i * 2 + 1] = h * 2 * half + half + i;
-    }
-  }
-  return order;
-}
-
 /** Converts one tensor's raw bytes into its GGUF data region, reordering rows when asked. */
 function convertTensor(
   raw: Uint8Array,
@@ -575,98 +480,23 @@ function convertTensor(
   type: GgmlType,
   rowOrder: Int32Array | undefined,
 ): void {
-  const rowLength = source.shape[1]!;
-  const copyRows = (copy: (from: number, to: number, n: number) => void) => {
-    if (!rowOrder) copy(0, 0, rowLength * source.shape[0]!);
-    else for (let r = 0; r < rowOrder.length; r++) copy(rowOrder[r]! * rowLength, r * rowLength, rowLength);
-  };
-  // All conversions work on bit patterns, so NaN payloads and -0 survive and nothing depends on float rounding.
-  const src16 = () => new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-  const src32 = () => new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  const [rows, cols] = source.shape as [number, number];
+  const dtype = source.dtype;
+  if (!isSourceDtype(dtype)) throw new Error(`${source.name}: dtype ${dtype} was checked but cannot be read`);
   if (type === GgmlType.F32) {
-    const dst = new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-    if (source.dtype === 'F32') {
-      const src = src32();
-      copyRows((from, to, n) => dst.set(src.subarray(from, from + n), to));
-    } else if (source.dtype === 'F16') {
-      const src = src16();
-      const table = f16ToF32Table();
-      copyRows((from, to, n) => {
-        for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i]!]!;
-      });
-    } else {
-      const src = src16();
-      copyRows((from, to, n) => {
-        for (let i = 0; i < n; i++) dst[to + i] = src[from + i]! << 16;
-      });
-    }
+    decodeRows(
+      raw,
+      dtype,
+      new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4),
+      rows,
+      cols,
+      rowOrder,
+    );
+  } else if (dtype === 'F16') {
+    copyHalfRows(raw, out, rows, cols, rowOrder); // f16 to f16 bit for bit, signalling NaNs included
   } else {
-    const dst = new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
-    if (source.dtype === 'F16') {
-      const src = src16();
-      copyRows((from, to, n) => dst.set(src.subarray(from, from + n), to));
-    } else if (source.dtype === 'F32') {
-      const src = src32();
-      copyRows((from, to, n) => {
-        for (let i = 0; i < n; i++) dst[to + i] = f32BitsToF16(src[from + i]!);
-      });
-    } else {
-      const src = src16();
-      copyRows((from, to, n) => {
-        for (let i = 0; i < n; i++) dst[to + i] = f32BitsToF16(src[from + i]! << 16);
-      });
-    }
+    const bits = new Uint32Array(rows * cols);
+    decodeRows(raw, dtype, bits, rows, cols, rowOrder);
+    encodeF32Bits(type, bits, rows * cols, out);
   }
-}
-
-/** IEEE 754 binary32 → binary16 bits, rounding to nearest even like NumPy and PyTorch's `.to(float16)`. */
-export function f32BitsToF16(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  let mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200 | (mantissa >>> 13)); // inf, quiet NaN
-  const e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // too large: infinity
-  if (e <= 0) {
-    // subnormal half (or zero): shift the mantissa, with its implicit 1, into place and round
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mantissa & ((1 << shift) - 1);
-    let h = mantissa >>> shift;
-    if (rest > half || (rest === half && (h & 1) === 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++; // a carry correctly bumps the exponent, up to inf
-  return sign | h;
-}
-
-let f16Table: Uint32Array | undefined;
-
-/** binary16 bits → binary32 bits for all 65,536 halves (256 KiB, built on first use). */
-export function f16ToF32Table(): Uint32Array {
-  if (f16Table) return f16Table;
-  const table = new Uint32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exponent = (h >>> 10) & 0x1f;
-    let mantissa = h & 0x3ff;
-    if (exponent === 0x1f) table[h] = sign | 0x7f800000 | (mantissa << 13);
-    else if (exponent !== 0) table[h] = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
-    else if (mantissa === 0) table[h] = sign;
-    else {
-      // subnormal half: normalise it
-      let e = -14;
-      while ((mantissa & 0x400) === 0) {
-        mantissa <<= 1;
-        e--;
-      }
-      table[h] = sign | ((e + 127) << 23) | ((mantissa & 0x3ff) << 13);
-    }
-  }
-  f16Table = table;
-  return table;
 }

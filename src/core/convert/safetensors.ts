@@ -24,6 +24,13 @@ const DTYPE_BYTES: Readonly<Record<string, number>> = {
   F64: 8,
 };
 
+/** Bytes per value of `dtype`, one of the dtypes a file's header may name. */
+export function bytesPerValue(dtype: string): number {
+  const bytes = DTYPE_BYTES[dtype];
+  if (bytes === undefined) throw new Error(`safetensors has no dtype ${dtype}`);
+  return bytes;
+}
+
 /** The safetensors library refuses headers above 100 MB; so do we, before allocating one. */
 const MAX_HEADER_BYTES = 100_000_000;
 

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gguf, GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import { ConvertError } from '../../../../src/core/errors';
-import { writeGguf } from '../../../../src/core/convert/gguf';
 import { convertModel, type ConvertModelOptions } from '../../../../src/core/convert/modelConvert';
 import { decodeHalf, writeSafetensors } from '../../../support/peft';
 import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
@@ -425,6 +424,72 @@ describe('convertModel', function () {
     });
   });
 
+  describe('reads transformers 5’s rope_parameters', () => {
+    /** config.json as transformers 5 saves it: the rope settings moved from the top level into rope_parameters. */
+    function transformers5(
+      arch: Arch,
+      tied: boolean,
+      rope: Record<string, unknown>,
+    ): Record<string, unknown> {
+      const config = modelConfig(arch, arch === 'qwen2' ? QWEN : LLAMA, tied);
+      delete config.rope_theta;
+      delete config.rope_scaling;
+      return { ...config, rope_parameters: rope };
+    }
+
+    it('takes a qwen2 model’s rope_theta from rope_parameters instead of falling back to 10,000', async () => {
+      writeModel(model, 'qwen2', QWEN, hfTensors('qwen2', QWEN, 'BF16', true), {
+        config: transformers5('qwen2', true, { rope_type: 'default', rope_theta: 1000000.0 }),
+      });
+      await convertModel(model, out);
+      const g = await readGguf(out);
+      assert.deepEqual(g.kv['qwen2.rope.freq_base'], [1000000, GGUFValueType.FLOAT32]);
+      assert.ok(!('qwen2.rope.scaling.type' in g.kv));
+    });
+
+    it('writes a Llama 3.1 model’s llama3 rope as llama.cpp needs it: freq_base and rope_freqs, the same bytes as from rope_scaling', async () => {
+      const tensors = hfTensors('llama', LLAMA, 'F16', false, 3);
+      writeModel(model, 'llama', LLAMA, tensors, {
+        config: transformers5('llama', false, {
+          rope_type: 'llama3',
+          factor: 8.0,
+          low_freq_factor: 1.0,
+          high_freq_factor: 4.0,
+          original_max_position_embeddings: 8192,
+          rope_theta: 500000.0,
+        }),
+      });
+      const before = path.join(dir, 'transformers4');
+      writeModel(before, 'llama', LLAMA, tensors); // the same model with top-level rope_theta and rope_scaling
+
+      await convertModel(model, out, { outType: 'f32', name: 'm' });
+      await convertModel(before, path.join(outDir, 'before.gguf'), { outType: 'f32', name: 'm' });
+
+      const g = await readGguf(out);
+      assert.deepEqual(g.kv['llama.rope.freq_base'], [500000, GGUFValueType.FLOAT32]);
+      assert.ok(!('llama.rope.scaling.type' in g.kv), 'llama.cpp takes llama3 scaling from rope_freqs alone');
+      const freqs = g.tensors.get('rope_freqs.weight')!;
+      assert.deepEqual(freqs.shape, [HEAD / 2]);
+      llama3Factors(500000, HEAD).forEach((f, i) =>
+        assert.ok(Math.abs(freqs.values[i]! - f) <= f * 1e-5, `rope factor ${i}`),
+      );
+      assert.deepEqual(fs.readFileSync(out), fs.readFileSync(path.join(outDir, 'before.gguf')));
+    });
+
+    it('refuses a rope_type it cannot carry over, naming config.json and rope_parameters', async () => {
+      writeModel(model, 'qwen2', QWEN, hfTensors('qwen2', QWEN, 'BF16', true), {
+        config: transformers5('qwen2', true, { rope_type: 'dynamic', factor: 2.0, rope_theta: 1000000.0 }),
+      });
+      await assert.rejects(convertModel(model, out), {
+        name: 'ConvertError',
+        file: path.join(model, 'config.json'),
+        key: 'rope_parameters',
+        message: /rope_type "dynamic" in rope_parameters is not supported for qwen2 \(default, yarn are\)/,
+      });
+      assert.deepEqual(fs.readdirSync(outDir), []);
+    });
+  });
+
   describe('refuses, writing nothing,', () => {
     let tensors: HfTensor[];
     const weights = () => path.join(model, 'model.safetensors');
@@ -569,55 +634,6 @@ describe('convertModel', function () {
         key: 'quantization_config',
         message: /quantized/,
       });
-    });
-  });
-
-  describe('streams the file', () => {
-    const metadata = new Map([['general.architecture', { type: 'string' as const, value: 'llama' }]]);
-
-    it('removing the temp file and keeping the old target when a tensor fails mid-way', async () => {
-      fs.writeFileSync(out, 'previous model');
-      const failing = {
-        name: 'a.weight',
-        ne: [64],
-        type: 0 as const,
-        produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
-          await write(new Uint8Array(128));
-          throw new Error('disk on fire');
-        },
-      };
-      await assert.rejects(writeGguf(out, metadata, [failing]), /disk on fire/);
-      assert.equal(fs.readFileSync(out, 'utf8'), 'previous model');
-      assert.deepEqual(fs.readdirSync(outDir), ['model.gguf']);
-    });
-
-    it('refusing a tensor that produces the wrong number of bytes', async () => {
-      const short = { name: 'a.weight', ne: [64], type: 0 as const, produce: async () => undefined };
-      await assert.rejects(writeGguf(out, metadata, [short]), /produced 0 bytes, expected 256/);
-      assert.deepEqual(fs.readdirSync(outDir), []);
-    });
-
-    it('in chunks larger than its write buffer, padding each tensor to the alignment', async () => {
-      const big = new Float32Array(3_000_001).map((_, i) => i % 1000);
-      const tensors = [
-        { name: 'odd.weight', ne: [3], type: 0 as const, values: new Float32Array([1, 2, 3]) },
-        { name: 'big.weight', ne: [big.length], type: 0 as const, values: big },
-      ].map((t) => ({
-        ...t,
-        produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
-          // the big one in one 12 MB chunk, then the small one byte by byte
-          if (t.values.length > 3) await write(new Uint8Array(t.values.buffer));
-          else for (const b of new Uint8Array(t.values.buffer)) await write(Uint8Array.of(b));
-        },
-      }));
-      const bytes = await writeGguf(out, metadata, tensors);
-      const g = await readGguf(out);
-      assert.equal(g.size, bytes);
-      assert.deepEqual(g.tensors.get('odd.weight')!.values, [1, 2, 3]);
-      assert.equal(g.tensorInfos[1]!.offset, 32n);
-      const read = g.tensors.get('big.weight')!.values;
-      assert.equal(read.length, big.length);
-      assert.equal(read[2_999_999], 999);
     });
   });
 });
