@@ -2,6 +2,24 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/** A folder of src/core that may not import `forbidden` (gitignore-style patterns of relative imports). */
+function coreLayer(folder, why, forbidden) {
+  return [
+    {
+      files: [`src/core/${folder}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            paths: ['vscode'],
+            patterns: [{ group: forbidden, message: `src/core/${folder}/ ${why} (see README, Layout).` }],
+          },
+        ],
+      },
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'out/', 'demo-workspace/', '.vscode-test/', 'test-artifacts/'] },
   js.configs.recommended,
@@ -16,6 +34,64 @@ export default tseslint.config(
     rules: {
       // The core is a library for the extension host, the CLI and tests alike: it must never pull in vscode.
       'no-restricted-imports': ['error', { paths: ['vscode'] }],
+    },
+  },
+  // The core's layering (README, "Layout"): each stage folder imports only the stages below it. `patterns` match
+  // the import as written, so each rule lists the relative forms a file in that folder would use.
+  ...coreLayer('convert', 'converts model files: it needs only errors, atomicFile and itself', [
+    '../*',
+    '!../errors',
+    '!../workspace',
+    '../workspace/*',
+    '!../workspace/atomicFile',
+  ]),
+  ...coreLayer('web', 'fetches web knowledge: errors and workspace only', [
+    '../*',
+    '!../errors',
+    '!../workspace',
+  ]),
+  ...coreLayer('store', 'stores: it never reaches up to automation, export, the web or the pipeline', [
+    '../automation/*',
+    '../dataset/*',
+    '../web/*',
+    '../convert/*',
+    '../pipeline',
+  ]),
+  ...coreLayer('learning', 'is the learning logic: no automation, export, web, conversion or pipeline', [
+    '../automation/*',
+    '../dataset/*',
+    '../web/*',
+    '../convert/*',
+    '../pipeline',
+  ]),
+  ...coreLayer('dataset', 'exports datasets: no automation, web, conversion or pipeline', [
+    '../automation/*',
+    '../web/*',
+    '../convert/*',
+    '../pipeline',
+  ]),
+  ...coreLayer('workspace', 'holds the workspace files: nothing from the stages that use them', [
+    '../store/*',
+    '../dataset/*',
+    '../web/*',
+    '../convert/*',
+    '../pipeline',
+  ]),
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['vscode'],
+          patterns: [
+            {
+              group: ['**/extension/*', '**/cli/*', '**/webview/*'],
+              message: 'The core never imports its hosts.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
