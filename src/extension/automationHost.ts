@@ -10,7 +10,8 @@ import { DeployGateError, describe } from '../core/errors';
 import type { LearningPipeline } from '../core/pipeline';
 import { COMPLEXITIES, type Complexity } from '../core/learning/runResult';
 import { adapterPaths, type Tools } from '../core/automation/training';
-import type { DashboardPanel } from './dashboardPanel';
+import type { TrainingProgress } from '../protocol';
+import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 import { TaskRunner } from './taskRunner';
 
@@ -25,19 +26,21 @@ interface Activity {
   percent: number;
 }
 
-export class AutomationHost implements vscode.Disposable {
+export class AutomationHost extends Disposable {
   private automation: Automation | undefined;
   private pipeline: LearningPipeline | undefined;
   private readonly activities = new Map<string, Activity>();
   private readonly tools: Tools;
-  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly training = this._register(new vscode.EventEmitter<TrainingProgress | null>());
+  /** A training's progress (null when none runs), for the dashboard's bar. */
+  readonly onDidChangeTraining = this.training.event;
 
   constructor(
     private readonly service: LearningService,
-    private readonly dashboard: DashboardPanel,
     private readonly output: vscode.OutputChannel,
     extensionUri: vscode.Uri,
   ) {
+    super();
     this.tools = {
       python: 'python3',
       pythonDir: path.join(extensionUri.fsPath, 'python'),
@@ -47,13 +50,13 @@ export class AutomationHost implements vscode.Disposable {
       cli: path.join(extensionUri.fsPath, 'dist', 'cli.js'),
       ollama: 'ollama',
     };
-    this.subscriptions.push(service.onDidChange(() => this.sync()));
-  }
-
-  dispose(): void {
-    this.automation?.dispose();
-    for (const s of this.subscriptions) s.dispose();
-    for (const a of this.activities.values()) a.done();
+    this._register(service.onDidChange(() => this.sync()));
+    this._register({
+      dispose: () => {
+        this.automation?.dispose();
+        for (const a of this.activities.values()) a.done();
+      },
+    });
   }
 
   /** What is running now, for the views. */
@@ -255,7 +258,7 @@ export class AutomationHost implements vscode.Disposable {
   }
 
   private onProgress(e: ProgressEvent): void {
-    this.dashboard.setTraining(
+    this.training.fire(
       e.progress && {
         role: e.key,
         step: e.progress.step,

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as vscode from 'vscode';
 import type { DashboardState, HostMessage, TrainingProgress, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
+import { Disposable, disposeAll } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
 import { dashboardState } from './viewState';
@@ -11,12 +12,12 @@ import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const DASHBOARD_VIEW_TYPE = 'agentLearning.dashboard';
 
-export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Disposable {
+export class DashboardPanel extends Disposable implements vscode.WebviewPanelSerializer {
   private panel: vscode.WebviewPanel | undefined;
-  private panelDisposables: vscode.Disposable[] = [];
-  private readonly disposables: vscode.Disposable[] = [];
+  /** What lives as long as the panel (a dashboard closed and opened again gets new ones). */
+  private readonly panelDisposables: vscode.Disposable[] = [];
   /** The dashboard aggregates more than the sidebar: updates are coalesced over half a second. */
-  private readonly updates = new Coalescer(500, () => this.update());
+  private readonly updates = this._register(new Coalescer(500, () => this.update()));
   private training: TrainingProgress | null = null;
   /** The state last computed: while nothing changed, `ready` needs no new computation. */
   private readonly cache = new StateCache<DashboardState>();
@@ -28,14 +29,18 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     private readonly service: LearningService,
     private readonly output: vscode.OutputChannel,
     private readonly onMessage: (message: WebviewMessage) => unknown,
+    /** Live training progress (the automation's), pushed without rebuilding the whole state. */
+    onDidChangeTraining: vscode.Event<TrainingProgress | null>,
   ) {
-    this.disposables.push(
-      this.updates,
+    super();
+    this._register(
       service.onDidChange(() => {
         this.cache.invalidate();
         if (this.panel?.visible) this.updates.schedule();
       }),
     );
+    this._register(onDidChangeTraining((progress) => this.setTraining(progress)));
+    this._register({ dispose: () => this.panel?.dispose() });
   }
 
   show(): void {
@@ -58,8 +63,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     this.attach(panel);
   }
 
-  /** Live training progress (from the training task), pushed without rebuilding the whole state. */
-  setTraining(progress: TrainingProgress | null): void {
+  private setTraining(progress: TrainingProgress | null): void {
     this.training = progress;
     this.cache.invalidate();
     const message: HostMessage = { type: 'training', progress };
@@ -78,8 +82,7 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
       }),
       panel.onDidChangeViewState(() => panel.visible && this.update()),
       panel.onDidDispose(() => {
-        for (const d of this.panelDisposables) d.dispose();
-        this.panelDisposables = [];
+        disposeAll(this.panelDisposables);
         this.panel = undefined;
       }),
     );
@@ -112,10 +115,5 @@ export class DashboardPanel implements vscode.WebviewPanelSerializer, vscode.Dis
     if (ifChanged && same) return;
     const message: HostMessage = { type: 'dashboard', state };
     void this.panel.webview.postMessage(message);
-  }
-
-  dispose(): void {
-    this.panel?.dispose();
-    for (const d of this.disposables) d.dispose();
   }
 }

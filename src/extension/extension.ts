@@ -8,7 +8,7 @@ import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { LearningService } from './learningService';
 import { RunNotifier } from './runNotifier';
-import { SIDEBAR_VIEW_ID, SidebarView } from './sidebarView';
+import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
 
 let service: LearningService | undefined;
@@ -20,9 +20,15 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
   const learning = service;
   const onMessage = (message: Parameters<typeof handleWebviewMessage>[1]) =>
     handleWebviewMessage(learning, message);
-  const dashboard = new DashboardPanel(context.extensionUri, learning, output, onMessage);
-  const sidebar = new SidebarView(context.extensionUri, learning, output, onMessage);
-  const automation = new AutomationHost(learning, dashboard, output, context.extensionUri);
+  const automation = new AutomationHost(learning, output, context.extensionUri);
+  const dashboard = new DashboardPanel(
+    context.extensionUri,
+    learning,
+    output,
+    onMessage,
+    automation.onDidChangeTraining,
+  );
+  const sidebar = new SidebarProvider(context.extensionUri, learning, output, onMessage);
   context.subscriptions.push(
     output,
     learning,

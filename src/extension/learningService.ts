@@ -6,14 +6,18 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LearningError } from '../core/errors';
 import { LearningPipeline, type RecordedRun } from '../core/pipeline';
+import { Disposable, disposeAll } from './dispose';
 
 const FOLDER_KEY = 'agentLearning.folder';
 
-export class LearningService implements vscode.Disposable {
+export class LearningService extends Disposable {
   private current: { folder: vscode.WorkspaceFolder; pipeline: LearningPipeline; ready: boolean } | undefined;
-  private perPipeline: vscode.Disposable[] = [];
-  private readonly changed = new vscode.EventEmitter<void>();
-  private readonly recorded = new vscode.EventEmitter<RecordedRun & { role: string; taskSlug: string }>();
+  /** What lives as long as the current folder's pipeline. */
+  private readonly perPipeline: vscode.Disposable[] = [];
+  private readonly changed = this._register(new vscode.EventEmitter<void>());
+  private readonly recorded = this._register(
+    new vscode.EventEmitter<RecordedRun & { role: string; taskSlug: string }>(),
+  );
 
   /** Any change: data from any source, config, readiness, the folder. */
   readonly onDidChange = this.changed.event;
@@ -22,7 +26,11 @@ export class LearningService implements vscode.Disposable {
   constructor(
     private readonly output: vscode.OutputChannel,
     private readonly memento: vscode.Memento,
-  ) {}
+  ) {
+    super();
+    // First of all on dispose (registered last): the pipeline closes while its events can still be told.
+    this._register({ dispose: () => void this.close() });
+  }
 
   get folder(): vscode.WorkspaceFolder | undefined {
     return this.current?.folder;
@@ -66,15 +74,8 @@ export class LearningService implements vscode.Disposable {
   async close(): Promise<void> {
     const current = this.current;
     this.current = undefined;
-    for (const d of this.perPipeline) d.dispose();
-    this.perPipeline = [];
+    disposeAll(this.perPipeline);
     await current?.pipeline.close();
-  }
-
-  dispose(): void {
-    void this.close();
-    this.changed.dispose();
-    this.recorded.dispose();
   }
 
   private open(folder: vscode.WorkspaceFolder): void {

@@ -2,21 +2,20 @@
 
 import * as vscode from 'vscode';
 import { Coalescer } from './coalescer';
+import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 
-export class StatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem(
-    'agentLearning.status',
-    vscode.StatusBarAlignment.Right,
-    100,
+export class StatusBar extends Disposable {
+  private readonly item = this._register(
+    vscode.window.createStatusBarItem('agentLearning.status', vscode.StatusBarAlignment.Right, 100),
   );
-  private readonly subscription: vscode.Disposable;
-  private readonly updates = new Coalescer(250, () => this.update());
+  private readonly updates = this._register(new Coalescer(250, () => this.update()));
 
   constructor(private readonly service: LearningService) {
+    super();
     this.item.name = 'Agent Learning';
     this.item.command = 'agentLearning.openDashboard';
-    this.subscription = service.onDidChange(() => this.updates.schedule());
+    this._register(service.onDidChange(() => this.updates.schedule()));
     this.update();
   }
 
@@ -43,11 +42,5 @@ export class StatusBar implements vscode.Disposable {
         );
     }
     this.item.show();
-  }
-
-  dispose(): void {
-    this.updates.dispose();
-    this.subscription.dispose();
-    this.item.dispose();
   }
 }

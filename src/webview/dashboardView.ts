@@ -13,7 +13,7 @@ import type {
 import { age } from './ageClock';
 import type { ChartType } from 'chart.js';
 import { ChartSlot, modelChart, promptChart, rewardChart } from './charts';
-import { append, h, icon, progress, type Child } from './dom';
+import { append, h, icon, notice, progress, type Child } from './dom';
 import { formatCount, formatDateTime, formatReward, formatSeconds, formatUsd, truncate } from './format';
 import { readChartTheme } from './theme';
 
@@ -151,9 +151,9 @@ export class DashboardView {
         : null,
     );
     const notices: Child[] = [];
-    if (!state) notices.push(notice('loading', 'Connecting to Agent Learning…', true));
+    if (!state) notices.push(notice('loading~spin', 'Connecting to Agent Learning…'));
     else if (!state.ready)
-      notices.push(notice('loading', `Opening the experience database of ${state.workspaceName}…`, true));
+      notices.push(notice('loading~spin', `Opening the experience database of ${state.workspaceName}…`));
     if (state && !state.trusted) {
       notices.push(
         notice('shield', 'Restricted Mode: training and deploy wait until you trust this workspace.'),
@@ -368,15 +368,6 @@ function eventKind(kind: string): keyof typeof EVENT_KINDS {
   if (k.startsWith('drift')) return 'drift';
   if (k.startsWith('rollback') || k.startsWith('roll-back')) return 'rollback';
   return 'other';
-}
-
-function notice(codicon: string, text: string, spin = false): HTMLElement {
-  return h(
-    'p',
-    { class: 'notice', attrs: { role: 'status' } },
-    icon(codicon, spin ? 'codicon-modifier-spin' : ''),
-    h('span', {}, text),
-  );
 }
 
 function name(text: string): HTMLElement {

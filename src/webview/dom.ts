@@ -76,6 +76,17 @@ export interface ButtonOptions {
 }
 
 /** A plain button styled like VS Code's (media/*.css `.button`): keyboard-reachable, labelled. */
+/** A status line: a codicon (`loading~spin` for a spinning one) and text, announced politely to screen readers. */
+export function notice(codicon: string, text: string): HTMLElement {
+  const [name, modifier] = codicon.split('~');
+  return h(
+    'p',
+    { class: 'notice', attrs: { role: 'status' } },
+    icon(name ?? codicon, modifier ? `codicon-modifier-${modifier}` : ''),
+    h('span', {}, text),
+  );
+}
+
 export function button(options: ButtonOptions): HTMLButtonElement {
   const kind = options.kind ?? 'secondary';
   const attrs: Record<string, string> = { type: 'button' };

@@ -3,7 +3,7 @@
 
 import type { ArmView, RoleProgressView, RunRow, SidebarState, Verdict, WebviewCommand } from '../protocol';
 import { age } from './ageClock';
-import { button, h, icon, progress, type Child } from './dom';
+import { button, h, icon, notice, progress, type Child } from './dom';
 import { formatCount, formatDurationMs, formatReward, formatRewardDelta, truncate } from './format';
 
 export interface SidebarActions {
@@ -53,16 +53,6 @@ export function sidebarContent(
     recentRuns(state.recentRuns, actions, now),
     footer(actions),
   ];
-}
-
-function notice(codicon: string, text: string): HTMLElement {
-  const [name, modifier] = codicon.split('~');
-  return h(
-    'p',
-    { class: 'notice', attrs: { role: 'status' } },
-    icon(name ?? codicon, modifier ? `codicon-modifier-${modifier}` : ''),
-    h('span', {}, text),
-  );
 }
 
 function problemList(problems: string[]): Child {

@@ -1,9 +1,11 @@
-// The sidebar: a WebviewViewProvider rendering SidebarState, with Accept/Reject and the action buttons.
+// The sidebar's host side: a WebviewViewProvider rendering SidebarState (the page itself is
+// src/webview/sidebarView.ts), with Accept/Reject and the action buttons.
 
 import { isDeepStrictEqual } from 'node:util';
 import * as vscode from 'vscode';
 import type { HostMessage, PageState, SidebarState, WebviewMessage } from '../protocol';
 import { Coalescer } from './coalescer';
+import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
 import { sidebarState } from './viewState';
@@ -15,11 +17,10 @@ export const SIDEBAR_VIEW_ID = 'agentLearning.sidebar';
 /** While the view is hidden, how long after the last change its state is computed ahead of the next showing. */
 const PREPARE_DELAY_MS = 1000;
 
-export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposable {
+export class SidebarProvider extends Disposable implements vscode.WebviewViewProvider {
   private view: vscode.WebviewView | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
   /** Coalesces bursts of changes (an agent recording many runs) into one render. */
-  private readonly updates = new Coalescer(100, () => this.update(true));
+  private readonly updates = this._register(new Coalescer(100, () => this.update(true)));
   private preparation: NodeJS.Timeout | undefined;
   /**
    * The state last computed, for the pipeline it came from. Computing it runs the store's queries, so it is done
@@ -36,11 +37,9 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     private readonly output: vscode.OutputChannel,
     private readonly onMessage: (message: WebviewMessage) => unknown,
   ) {
-    this.disposables.push(
-      this.updates,
-      { dispose: () => clearTimeout(this.preparation) },
-      service.onDidChange(() => this.changed()),
-    );
+    super();
+    this._register({ dispose: () => clearTimeout(this.preparation) });
+    this._register(service.onDidChange(() => this.changed()));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -53,15 +52,15 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     const state = known?.state ?? this.state();
     const initialState: PageState<SidebarState> | undefined = state && { pageId: makeNonce(), state };
     this.shown = state;
-    this.disposables.push(
+    this._register(
       loadWebviewPage(view.webview, this.extensionUri, 'sidebar', this.output, {
         // Only what changed after the HTML was made: the page already shows the rest.
         onReady: () => this.update(true),
         onMessage: this.onMessage,
         initialState,
       }),
-      view.onDidChangeVisibility(() => view.visible && this.update()),
     );
+    this._register(view.onDidChangeVisibility(() => view.visible && this.update()));
     // On a timer set after the HTML's: the extension host sends its messages on one, and this one's queries
     // must not hold the HTML back.
     if (known && !known.current) setTimeout(() => this.update(true), 0);
@@ -113,9 +112,5 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     if (ifChanged && same) return;
     const message: HostMessage = { type: 'sidebar', state };
     void this.view.webview.postMessage(message);
-  }
-
-  dispose(): void {
-    for (const d of this.disposables) d.dispose();
   }
 }
