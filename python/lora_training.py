@@ -55,6 +55,8 @@ class TrainingResult:
     best_epoch: Optional[int] = None
     resumed_from_epoch: Optional[int] = None
     tokens_per_s: Optional[float] = None
+    #: The most memory training held: GPU memory allocated by torch on CUDA, the process's peak RSS on the CPU.
+    peak_memory_bytes: Optional[int] = None
 
 
 def _log(message: str) -> None:
@@ -146,7 +148,19 @@ def train(args: argparse.Namespace, plan: Any, staging: Path, log: Log = _log) -
         run.best_epoch,
         run.resumed_from_epoch,
         run.tokens_per_s,
+        peak_memory(device),
     )
+
+
+def peak_memory(device: str) -> Optional[int]:
+    if device == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+    except (ImportError, OSError):
+        return None
 
 
 def load_model(args: argparse.Namespace, device: str, fast: Any, log: Log, peft_loader: Any = None) -> Tuple[Any, Any, str]:
@@ -326,6 +340,8 @@ class _Run:
     best_epoch: Optional[int] = None
     resumed_from_epoch: Optional[int] = None
     tokens_per_s: Optional[float] = None
+    #: The most memory training held: GPU memory allocated by torch on CUDA, the process's peak RSS on the CPU.
+    peak_memory_bytes: Optional[int] = None
 
 
 def _train_loop(

@@ -224,6 +224,7 @@ def eval_report(args: argparse.Namespace, result: Any, seconds: float) -> Dict[s
         "best_epoch": result.best_epoch,
         "resumed_from_epoch": result.resumed_from_epoch,
         "tokens_per_s": round(result.tokens_per_s, 1) if result.tokens_per_s else None,
+        "peak_memory_bytes": getattr(result, "peak_memory_bytes", None),
     }
 
 

@@ -87,6 +87,7 @@ class RealTrainingTest(unittest.TestCase):
         self.assertEqual(report["base_model"], str(base))
         self.assertLess(report["eval_loss_after"], 0.9 * report["eval_loss_before"], report)
         self.assertTrue(report["improved"])
+        self.assertGreater(report["peak_memory_bytes"], 50 * 2**20)  # torch alone is more than 50 MiB
 
         lines = [json.loads(line) for line in progress.read_text().splitlines()]
         total = lines[0]["total"]

@@ -115,6 +115,7 @@ class StandinTrainTest(TempDirTestCase):
                 "best_epoch",
                 "resumed_from_epoch",
                 "tokens_per_s",
+                "peak_memory_bytes",
             },
         )
         self.assertEqual((report["train_examples"], report["eval_examples"]), (9, 3))

@@ -200,6 +200,7 @@ class AdapterFormatTest(TempDirTestCase):
                 "best_epoch": 3,
                 "resumed_from_epoch": None,
                 "tokens_per_s": 1234.6,
+                "peak_memory_bytes": None,
             },
         )
         # A lower mean carried by one example of three is noise: `after < before` alone is not enough.
