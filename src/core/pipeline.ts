@@ -26,7 +26,7 @@ import { Emitter } from './events';
 import { checkRole } from './workspace/names';
 import {
   checkVerdict,
-  COMPLEXITIES,
+  checkComplexity,
   newRunId,
   toRunRecord,
   validateRunArgs,
@@ -248,11 +248,7 @@ export class LearningPipeline {
    * `modelRouter.maxCostPerToken`). Among equally rewarded models the cheaper one wins.
    */
   selectModel(complexity: Complexity = 'medium', maxCostPerToken?: number, role?: string): SelectedModel {
-    if (!COMPLEXITIES.includes(complexity)) {
-      throw new LearningError(
-        `Unknown complexity ${JSON.stringify(complexity)}; use small, medium or large.`,
-      );
-    }
+    checkComplexity(complexity);
     if (role !== undefined) checkRole(role);
     this.maybeReloadConfig();
     const { modelRouter } = this.config;
@@ -375,8 +371,7 @@ export class LearningPipeline {
   /** Writes `.agent/sft/{role}_sft.jsonl` now; with a tier, `{role}-{tier}_sft.jsonl` of that tier's runs only. */
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
-    if (tier !== undefined && !COMPLEXITIES.includes(tier))
-      throw new LearningError(`Unknown complexity ${JSON.stringify(tier)}; use small, medium or large.`);
+    if (tier !== undefined) checkComplexity(tier);
     await this.openStore();
     return this.runExport(role, tier);
   }

@@ -29,7 +29,7 @@ import {
   type DeployMethod,
 } from './ollama';
 import type { LearningPipeline, TrainingDue } from '../pipeline';
-import { COMPLEXITIES } from '../learning/runResult';
+import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
 import type { Step, StepRunner } from './steps';
 import {
   adapterPaths,
@@ -201,7 +201,7 @@ export class Automation implements Disposable {
       const config = this.config;
       const base = resolveBaseModel(config.autoTrain.baseModel, config.autoTrain.hfModel);
       // A tier's dataset is exported for each training; the role's comes from auto-export, or now.
-      if (p.tier) await this.pipeline.exportDataset(role, p.tier as (typeof COMPLEXITIES)[number]);
+      if (p.tier) await this.pipeline.exportDataset(role, checkComplexity(p.tier, 'tier'));
       else if (!fs.existsSync(p.dataset)) await this.pipeline.exportDataset(role);
       const watermarkPk = this.pipeline.lastRunPk();
       const started = Date.now();
@@ -361,7 +361,7 @@ export class Automation implements Disposable {
       this.pipeline.addModelVariant({
         id: name,
         costPer1kTokens: 0,
-        tiers: p.tier ? [p.tier as (typeof COMPLEXITIES)[number]] : [...COMPLEXITIES],
+        tiers: p.tier ? [checkComplexity(p.tier, 'tier')] : [...COMPLEXITIES],
         roles: [role],
       });
       this.log(`✅ Added ${name} to model variants`);
@@ -654,8 +654,7 @@ export class Automation implements Disposable {
 
   private paths(role: string, tier?: string): AdapterPaths {
     checkRole(role);
-    if (tier !== undefined && !(COMPLEXITIES as readonly string[]).includes(tier))
-      throw new LearningError(`Unknown tier ${JSON.stringify(tier)}; use small, medium or large.`);
+    if (tier !== undefined) checkComplexity(tier, 'tier');
     return adapterPaths(this.pipeline.agentDir, role, tier);
   }
 

@@ -2,10 +2,17 @@
 
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, LearningError } from '../errors';
 
 export const COMPLEXITIES = ['small', 'medium', 'large'] as const;
 export type Complexity = (typeof COMPLEXITIES)[number];
+
+/** `value` as a complexity tier, or a LearningError naming it (`what`: "complexity" or "tier", as the caller says). */
+export function checkComplexity(value: unknown, what = 'complexity'): Complexity {
+  if (typeof value === 'string' && (COMPLEXITIES as readonly string[]).includes(value))
+    return value as Complexity;
+  throw new LearningError(`Unknown ${what} ${JSON.stringify(value)}; use small, medium or large.`);
+}
 export type Verdict = 'accept' | 'reject';
 
 const count = z.number().int().min(0);

@@ -5,7 +5,7 @@ class Owner extends Disposable {
   register(d: { dispose(): void }) {
     return this._register(d);
   }
-  get disposed() {
+  get gone() {
     return this.isDisposed;
   }
 }
@@ -19,7 +19,7 @@ describe('Disposable', () => {
     owner.dispose();
     owner.dispose();
     assert.deepEqual(order, ['second', 'first']);
-    assert.equal(owner.disposed, true);
+    assert.equal(owner.gone, true);
   });
 
   it('disposes at once what is registered after it was disposed', () => {
