@@ -17,6 +17,7 @@ import {
 import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/convert/modelConvert';
 import { Automation } from '../core/automation/automation';
 import { checkRole } from '../core/workspace/names';
+import { agentDirOf, configFile, inboxDir, lockFile } from '../core/workspace/agentDir';
 import { LearningPipeline, type LearningStats } from '../core/pipeline';
 import { computeReward } from '../core/learning/reward';
 import {
@@ -149,7 +150,7 @@ function withReward(run: RunRecord, config: LearningConfig): RunRecord {
 
 /** Reading commands never create .agent/ in a folder that has none. */
 function requireAgentDir(workspace: string): void {
-  if (!fs.existsSync(path.join(workspace, '.agent'))) {
+  if (!fs.existsSync(agentDirOf(workspace))) {
     throw new LearningError(
       `${workspace} has no .agent/ folder: nothing recorded here yet (or pass --workspace DIR).`,
     );
@@ -165,10 +166,10 @@ function expectArgs(rest: string[], n: number, form: string): void {
  * process owns the database, ingests it so thresholds and auto-export run.
  */
 async function record(workspace: string, input: string, io: Io): Promise<number> {
-  const agentDir = path.join(workspace, '.agent');
+  const agentDir = agentDirOf(workspace);
   let config: LearningConfig;
   try {
-    config = readConfigFile(path.join(agentDir, 'learning-config.json'));
+    config = readConfigFile(configFile(agentDir));
   } catch (err) {
     io.err(
       `agent-learning: ${describe(err).replace(/ Fix the file;.*$/, '')} The runs are recorded; the rewards printed here use the default weights.\n`,
@@ -178,9 +179,9 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
   const items = parseJsonInput(input);
   if (items.length === 0)
     throw new UsageError('record reads one JSON object or JSON lines on stdin; got nothing');
-  const writer = new InboxWriter(path.join(agentDir, 'inbox'), Date.now);
+  const writer = new InboxWriter(inboxDir(agentDir), Date.now);
   let failed = 0;
-  fs.mkdirSync(path.join(agentDir, 'inbox'), { recursive: true });
+  fs.mkdirSync(inboxDir(agentDir), { recursive: true });
   for (const item of items) {
     try {
       if ('error' in item) throw new LearningError(item.error);
@@ -202,7 +203,7 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
 }
 
 async function ingestIfUnowned(workspace: string, agentDir: string, io: Io): Promise<void> {
-  const probe = new WriterLock(path.join(agentDir, 'experience.db.lock'));
+  const probe = new WriterLock(lockFile(agentDir));
   if (!probe.tryAcquire()) return; // the owner (e.g. VS Code) ingests within a second
   probe.release();
   const pipeline = await LearningPipeline.open(workspace, {

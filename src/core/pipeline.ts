@@ -13,6 +13,17 @@ import {
   type Reason,
 } from './learning/bandit';
 import { defaultConfig, readConfigFile, type LearningConfig } from './workspace/config';
+import {
+  adapterKey,
+  agentDirOf,
+  configFile,
+  configFiles,
+  knowledgeDir,
+  lastExportFile,
+  modelVariantsFile,
+  promptVariantsFile,
+  sftFile,
+} from './workspace/agentDir';
 import { DurableStore } from './store/durableStore';
 import {
   preferredArm,
@@ -142,7 +153,7 @@ export class LearningPipeline {
    * Each config or variants file's stamp (mtime and size) as the pipeline last read or wrote it, kept per file: a
    * mirror write takes in only its own file's new stamp, never an edit of another file made meanwhile.
    */
-  private stamps = new Map<ConfigFileName, string>();
+  private stamps = new Map<string, string>();
   private configCheckedAt = 0;
   private promptVariants: PromptVariant[] = [];
   /** The `variants` written in prompt_variants.json by the user (kept as written when we rewrite the file). */
@@ -184,13 +195,13 @@ export class LearningPipeline {
 
   /** Starts opening `.agent/` under `repoRoot`; selection works at once, recording waits until it is open. */
   constructor(repoRoot: string, options: PipelineOptions = {}) {
-    this.agentDir = path.join(path.resolve(repoRoot), '.agent');
+    this.agentDir = agentDirOf(repoRoot);
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.log = options.log ?? ((line) => console.log(line));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.saveDelayMs = options.saveDelayMs;
-    this.webKnowledge = new WebKnowledgeFetcher(path.join(this.agentDir, 'knowledge'), this.now, this.log);
+    this.webKnowledge = new WebKnowledgeFetcher(knowledgeDir(this.agentDir), this.now, this.log);
     this.loadConfig();
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
@@ -546,7 +557,7 @@ export class LearningPipeline {
 
   private writeModelVariants(): void {
     const db = this.durable?.db;
-    this.writeMirrorFile('model_variants.json', (file) =>
+    this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
       writeModelMirror(
         file,
         this.modelVariants,
@@ -677,8 +688,8 @@ export class LearningPipeline {
   private runExport(role: string, tier?: Complexity): ExportResult {
     const durable = this.durable!;
     const { autoExport, autoTrain, enabled } = this.config;
-    const key = tier ? `${role}-${tier}` : role;
-    const file = path.join(this.agentDir, 'sft', `${key}_sft.jsonl`);
+    const key = adapterKey(role, tier);
+    const file = sftFile(this.agentDir, role, tier);
     const result = exportSft(durable.db, {
       role,
       ...(tier && { tier }),
@@ -690,7 +701,7 @@ export class LearningPipeline {
     const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
     const at = this.now();
     fs.writeFileSync(
-      path.join(this.agentDir, `last-export-${key}.txt`),
+      lastExportFile(this.agentDir, role, tier),
       `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
     );
     // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
@@ -771,7 +782,7 @@ export class LearningPipeline {
     const now = this.now();
     try {
       if (this.promptFileOk) {
-        this.writeMirrorFile('prompt_variants.json', (file) =>
+        this.writeMirrorFile(promptVariantsFile(this.agentDir), (file) =>
           writePromptMirror(
             file,
             this.promptFileVariants,
@@ -783,7 +794,7 @@ export class LearningPipeline {
         );
       }
       if (this.modelFileOk) {
-        this.writeMirrorFile('model_variants.json', (file) =>
+        this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
           writeModelMirror(
             file,
             this.modelVariants,
@@ -802,18 +813,18 @@ export class LearningPipeline {
    * Writes one variants file with `write` (false: it left the file as it was) and takes in its new stamp, so the
    * write is not seen as an edit.
    */
-  private writeMirrorFile(name: ConfigFileName, write: (file: string) => boolean): void {
-    if (write(path.join(this.agentDir, name))) this.restamp(name);
+  private writeMirrorFile(file: string, write: (file: string) => boolean): void {
+    if (write(file)) this.restamp(file);
   }
 
   /** Takes in a file's stamp as it is now: one the pipeline has just read or written itself. */
-  private restamp(file: ConfigFileName): void {
-    this.stamps.set(file, fileStamp(path.join(this.agentDir, file)));
+  private restamp(file: string): void {
+    this.stamps.set(file, fileStamp(file));
   }
 
   /** Whether any config or variants file differs from what the pipeline last read or wrote. */
   private filesChanged(): boolean {
-    return CONFIG_FILES.some((f) => fileStamp(path.join(this.agentDir, f)) !== this.stamps.get(f));
+    return configFiles(this.agentDir).some((f) => fileStamp(f) !== this.stamps.get(f));
   }
 
   private maybeReloadConfig(): void {
@@ -842,18 +853,18 @@ export class LearningPipeline {
 
   private loadConfig(): void {
     // Stamped before reading: an edit made while the files are read is seen as a change next time.
-    for (const f of CONFIG_FILES) this.restamp(f);
+    for (const f of configFiles(this.agentDir)) this.restamp(f);
     this.configCheckedAt = Date.now();
     const errors: ConfigError[] = [];
     try {
-      this.config = readConfigFile(path.join(this.agentDir, 'learning-config.json'));
+      this.config = readConfigFile(configFile(this.agentDir));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       errors.push(err);
     }
     let promptFile: ReturnType<typeof readPromptVariants>;
     try {
-      promptFile = readPromptVariants(path.join(this.agentDir, 'prompt_variants.json'));
+      promptFile = readPromptVariants(promptVariantsFile(this.agentDir));
       this.promptFileOk = true;
       this.promptFileVariants = promptFile?.variants ?? [];
       this.mirrorStats.prompt = promptFile?.stats;
@@ -866,7 +877,7 @@ export class LearningPipeline {
         this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
     }
     try {
-      const modelFile = readModelVariants(path.join(this.agentDir, 'model_variants.json'));
+      const modelFile = readModelVariants(modelVariantsFile(this.agentDir));
       this.modelFileOk = true;
       this.mirrorStats.model = modelFile?.stats;
       this.modelVariants = modelFile?.variants ?? DEFAULT_MODELS;
@@ -918,9 +929,6 @@ function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
   }
   return out;
 }
-
-const CONFIG_FILES = ['learning-config.json', 'prompt_variants.json', 'model_variants.json'] as const;
-type ConfigFileName = (typeof CONFIG_FILES)[number];
 
 function fileStamp(file: string): string {
   try {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
+import { agentDirOf, configFile } from '../core/workspace/agentDir';
 import type { RunResult, Verdict } from '../core/learning/runResult';
 import type { WebviewCommand, WebviewMessage } from '../protocol';
 import type { AutomationHost } from './automationHost';
@@ -83,7 +84,7 @@ export function registerCommands(
   register('agentLearning.openConfig', async () => {
     const folder = service.folder;
     if (!folder) return;
-    const file = path.join(folder.uri.fsPath, '.agent', 'learning-config.json');
+    const file = configFile(agentDirOf(folder.uri.fsPath));
     if (!fs.existsSync(file)) {
       // Only on the user's request, and only when there is none: an empty object means "all defaults".
       fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -2,10 +2,10 @@
 // files when they change, switches folders, and tells the views when anything changed.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LearningError } from '../core/errors';
 import { LearningPipeline, type RecordedRun } from '../core/pipeline';
+import { agentDirOf, CONFIG_FILES_GLOB } from '../core/workspace/agentDir';
 import { Disposable, disposeAll } from './dispose';
 
 const FOLDER_KEY = 'agentLearning.folder';
@@ -94,10 +94,7 @@ export class LearningService extends Disposable {
         void vscode.window.showErrorMessage(`Agent Learning: ${message}`);
       },
     );
-    const pattern = new vscode.RelativePattern(
-      folder,
-      '.agent/{learning-config,prompt_variants,model_variants}.json',
-    );
+    const pattern = new vscode.RelativePattern(folder, CONFIG_FILES_GLOB);
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
     // The pipeline's own mirror writes (when the database opens, then every few seconds) reach the watcher too:
     // only a real edit reloads, and the pipeline's onDidChange then tells the views.
@@ -120,7 +117,7 @@ export class LearningService extends Disposable {
 }
 
 export function pickFolder(folders: readonly vscode.WorkspaceFolder[]): vscode.WorkspaceFolder | undefined {
-  return folders.find((f) => fs.existsSync(path.join(f.uri.fsPath, '.agent'))) ?? folders[0];
+  return folders.find((f) => fs.existsSync(agentDirOf(f.uri.fsPath))) ?? folders[0];
 }
 
 function toVsDisposable(d: { dispose(): void }): vscode.Disposable {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveBaseModel, type BaseModel } from './baseModels';
+import { adapterPaths, type AdapterPaths } from '../workspace/agentDir';
 import type { LearningConfig } from '../workspace/config';
 import {
   convertModelStep,
@@ -32,7 +33,6 @@ import type { LearningPipeline, TrainingDue } from '../pipeline';
 import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
 import type { Step, StepRunner } from './steps';
 import {
-  adapterPaths,
   launcherSource,
   ProgressTail,
   readLastTrain,
@@ -40,7 +40,6 @@ import {
   trainerExitReason,
   trainStep,
   writeLastTrain,
-  type AdapterPaths,
   type TrainEval,
   type TrainProgress,
   type Tools,

@@ -4,10 +4,11 @@
 
 import * as path from 'node:path';
 import type { BaseModel } from './baseModels';
+import type { AdapterPaths } from '../workspace/agentDir';
 import type { LearningConfig } from '../workspace/config';
 import type { DeployMethod } from './ollama';
 import type { Step } from './steps';
-import type { AdapterPaths, Tools } from './training';
+import type { Tools } from './training';
 
 export function modelName(config: LearningConfig, p: AdapterPaths): string {
   return `${config.autoDeploy.modelNamePrefix}-${p.key}`;

@@ -1,10 +1,11 @@
-// Training as data: where a role's adapter lives, the trainer's command line, the generated launcher users can
-// rerun by hand, the progress lines the trainer writes, its eval.json, and `.agent/last-train-{role}.txt`.
+// Training as data: the trainer's command line, the generated launcher users can rerun by hand, the progress lines
+// the trainer writes, its eval.json, and `.agent/last-train-{role}.txt`.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
+import type { AdapterPaths } from '../workspace/agentDir';
 import type { LearningConfig } from '../workspace/config';
 import type { Step } from './steps';
 
@@ -22,52 +23,6 @@ export interface Tools {
   cli: string;
   /** The `ollama` CLI. */
   ollama: string;
-}
-
-/** The files of one adapter: a role's, or a role's for one complexity tier (curriculum). */
-export interface AdapterPaths {
-  /** `coder` or `coder-large`: names files, folders, the Modelfile and the Ollama model. */
-  key: string;
-  role: string;
-  tier: string | undefined;
-  dataset: string;
-  dir: string;
-  /** Where a training writes; becomes `trained` only when it succeeds, so a failure loses nothing. */
-  training: string;
-  trained: string;
-  progress: string;
-  gguf: string;
-  ggufBackup: string;
-  /** The merged Hugging Face model, kept only while it is converted. */
-  mergedHf: string;
-  merged: string;
-  mergedBackup: string;
-  launcher: string;
-  lastTrain: string;
-  modelfile: string;
-}
-
-export function adapterPaths(agentDir: string, role: string, tier?: string): AdapterPaths {
-  const key = tier ? `${role}-${tier}` : role;
-  const dir = path.join(agentDir, 'lora', key);
-  return {
-    key,
-    role,
-    tier,
-    dataset: path.join(agentDir, 'sft', `${key}_sft.jsonl`),
-    dir,
-    training: path.join(dir, 'training'),
-    trained: path.join(dir, 'trained'),
-    progress: path.join(dir, 'training', 'progress.jsonl'),
-    gguf: path.join(dir, 'adapter.gguf'),
-    ggufBackup: path.join(dir, 'adapter.backup.gguf'),
-    mergedHf: path.join(dir, 'merged-hf'),
-    merged: path.join(dir, 'merged.gguf'),
-    mergedBackup: path.join(dir, 'merged.backup.gguf'),
-    launcher: path.join(agentDir, `train_${key}.py`),
-    lastTrain: path.join(agentDir, `last-train-${key}.txt`),
-    modelfile: path.join(agentDir, `Modelfile.${key}`),
-  };
 }
 
 /** train_lora.py's arguments for this adapter: everything from config, nothing through a shell. */

@@ -11,6 +11,7 @@ import { CorruptDatabaseError, LearningError, NewerSchemaError, describe } from 
 import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './inbox';
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
+import { corruptDatabaseFile, databaseFile, inboxDir, lockFile } from '../workspace/agentDir';
 import { computeReward, type RewardWeights } from '../learning/reward';
 import {
   checkVerdict,
@@ -91,16 +92,16 @@ export class DurableStore {
     private readonly SQL: SqlJsStatic,
     private readonly opts: DurableStoreOptions,
   ) {
-    this.dbFile = path.join(opts.agentDir, 'experience.db');
-    this.inboxDir = path.join(opts.agentDir, 'inbox');
-    this.lock = new WriterLock(`${this.dbFile}.lock`);
+    this.dbFile = databaseFile(opts.agentDir);
+    this.inboxDir = inboxDir(opts.agentDir);
+    this.lock = new WriterLock(lockFile(opts.agentDir));
     this.writer = new InboxWriter(this.inboxDir, opts.now);
     this.store = undefined as unknown as Store;
   }
 
   static async open(opts: DurableStoreOptions): Promise<DurableStore> {
     const SQL = await loadSqlJs();
-    fs.mkdirSync(path.join(opts.agentDir, 'inbox'), { recursive: true });
+    fs.mkdirSync(inboxDir(opts.agentDir), { recursive: true });
     const ds = new DurableStore(SQL, opts);
     try {
       if (ds.lock.tryAcquire()) {
@@ -458,7 +459,7 @@ export class DurableStore {
       }
       const cause = opened.cause;
       if (asOwner) {
-        const aside = `${this.dbFile}.corrupt-${new Date(this.opts.now()).toISOString().replace(/[:.]/g, '-')}`;
+        const aside = corruptDatabaseFile(this.opts.agentDir, this.opts.now());
         fs.renameSync(this.dbFile, aside);
         const problem = new CorruptDatabaseError(this.dbFile, aside, cause);
         this.problems.push(problem);

@@ -5,7 +5,8 @@ import { Automation, StepFailedError } from '../../../../src/core/automation/aut
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { DeployGateError } from '../../../../src/core/errors';
 import { ChildProcessRunner } from '../../../../src/core/automation/steps';
-import { adapterPaths, type Tools } from '../../../../src/core/automation/training';
+import type { Tools } from '../../../../src/core/automation/training';
+import { adapterPaths } from '../../../../src/core/workspace/agentDir';
 import {
   OLLAMA_STANDIN,
   PYTHON_STANDIN,

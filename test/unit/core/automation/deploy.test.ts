@@ -14,7 +14,6 @@ import {
   OllamaClient,
 } from '../../../../src/core/automation/ollama';
 import {
-  adapterPaths,
   launcherSource,
   parseProgressLine,
   ProgressTail,
@@ -23,6 +22,7 @@ import {
   writeLastTrain,
   type Tools,
 } from '../../../../src/core/automation/training';
+import { adapterPaths } from '../../../../src/core/workspace/agentDir';
 
 const tools: Tools = {
   python: 'python3',

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeployGateError } from '../../../../src/core/errors';
-import { adapterPaths, readTrainEval, trainerArgs } from '../../../../src/core/automation/training';
+import { readTrainEval, trainerArgs } from '../../../../src/core/automation/training';
+import { adapterPaths } from '../../../../src/core/workspace/agentDir';
 import { defaultConfig, parseConfig } from '../../../../src/core/workspace/config';
 
 describe('training', () => {
