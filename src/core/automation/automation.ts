@@ -29,6 +29,7 @@ import {
   type DeployMethod,
 } from './ollama';
 import type { LearningPipeline, TrainingDue } from '../pipeline';
+import type { DeployRecord, EventData } from '../store/eventLog';
 import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
 import type { Step, StepRunner } from './steps';
 import {
@@ -107,20 +108,6 @@ interface Evaluation {
   tier: string | undefined;
   model: string;
   deployPk: number;
-}
-
-/** What a deployment recorded in its event, read back for drift checks and rollbacks. */
-interface DeployRecord {
-  key: string;
-  role: string;
-  tier?: string;
-  model: string;
-  method: DeployMethod;
-  base: string;
-  baseDigest: string;
-  deployPk: number;
-  /** Base digest the backup (the previous deployment) was built on; null: no backup. */
-  backupBaseDigest: string | null;
 }
 
 export class Automation implements Disposable {
@@ -366,7 +353,7 @@ export class Automation implements Disposable {
       });
       this.log(`✅ Added ${name} to model variants`);
       const deployPk = this.pipeline.lastRunPk();
-      const record: DeployRecord = {
+      this.pipeline.recordEvent('deploy', role, `Deployed ${name} (${method}, Ollama ${version})`, {
         key: p.key,
         role,
         ...(p.tier && { tier: p.tier }),
@@ -376,9 +363,6 @@ export class Automation implements Disposable {
         baseDigest: baseInfo.digest,
         deployPk,
         backupBaseDigest: hadLive ? (previous?.baseDigest ?? null) : null,
-      };
-      this.pipeline.recordEvent('deploy', role, `Deployed ${name} (${method}, Ollama ${version})`, {
-        ...record,
         ollamaVersion: version,
         evalLossBefore: evaluation?.lossBefore ?? null,
         evalLossAfter: evaluation?.lossAfter ?? null,
@@ -601,12 +585,12 @@ export class Automation implements Disposable {
       for (const tier of [undefined, ...COMPLEXITIES]) {
         const { key } = this.paths(role, tier);
         const deploy = this.pipeline.lastEvent('deploy', role, key);
-        if (!deploy?.data) continue;
-        const ended = ['evaluated', 'rollback', 'drift'].some(
+        if (!deploy) continue;
+        const ended = (['evaluated', 'rollback', 'drift'] as const).some(
           (k) => (this.pipeline.lastEvent(k, role, key)?.id ?? 0) > deploy.id,
         );
         if (ended) continue;
-        const d = deploy.data as unknown as DeployRecord;
+        const d = deploy.data;
         this.evaluations.set(key, { key, role, tier: d.tier, model: d.model, deployPk: d.deployPk });
         this.pipeline.setEvaluating(role, d.tier, d.model);
       }
@@ -614,7 +598,7 @@ export class Automation implements Disposable {
   }
 
   private lastDeploy(p: AdapterPaths): DeployRecord | undefined {
-    return this.pipeline.lastEvent('deploy', p.role, p.key)?.data as unknown as DeployRecord | undefined;
+    return this.pipeline.lastEvent('deploy', p.role, p.key)?.data;
   }
 
   private method(config: LearningConfig, version: string, url: string): DeployMethod {
@@ -746,7 +730,7 @@ function replaceDir(from: string, to: string): void {
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-function verdictData(e: Evaluation, v: DriftVerdict): Record<string, unknown> {
+function verdictData(e: Evaluation, v: DriftVerdict): EventData<'drift'> {
   return {
     key: e.key,
     model: e.model,
