@@ -48,6 +48,7 @@ import {
 import { computeReward } from './learning/reward';
 import { exportSft, type ExportResult } from './dataset/sftExport';
 import type { ArmStats, LearningEvent, RecentRun } from './store/store';
+import type { EventData, EventKind, TypedEvent } from './store/eventLog';
 import {
   mergePrompts,
   readModelVariants,
@@ -395,9 +396,10 @@ export class LearningPipeline {
   // ---- stats ----
 
   getStats(): LearningStats {
-    const db = this.durable?.db;
+    const durable = this.durable;
+    const db = durable?.db;
     const { autoExport, autoTrain } = this.config;
-    if (!db) {
+    if (!durable || !db) {
       return {
         recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
         modelPerformance: [],
@@ -412,15 +414,14 @@ export class LearningPipeline {
     const prompts = db.armStats('prompt', undefined);
     const byRole = db.runsPerRole();
     const roles: RoleProgress[] = [...byRole.entries()].sort().map(([role, runs]) => {
-      const last = db.lastEvent('export', role);
-      const data = (last?.data ?? {}) as { watermarkPk?: number; count?: number; file?: string };
+      const last = durable.events.last('export', role);
       return {
         role,
         runs,
-        highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, data.watermarkPk ?? 0),
+        highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, last?.data.watermarkPk ?? 0),
         exportThreshold: autoExport.minRuns,
-        lastExport: last ? { at: last.at, count: data.count ?? 0, file: data.file ?? '' } : null,
-        exportedExamples: data.count ?? 0,
+        lastExport: last ? { at: last.at, count: last.data.count, file: last.data.file } : null,
+        exportedExamples: last?.data.count ?? 0,
         trainThreshold: autoTrain.minExamples,
       };
     });
@@ -440,7 +441,7 @@ export class LearningPipeline {
       totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
       roles,
       recentRuns: db.recentRuns(20),
-      events: db.events(50),
+      events: durable.events.recent(50),
     };
   }
 
@@ -492,19 +493,14 @@ export class LearningPipeline {
   // ---- for the automation (train, deploy, drift): the owner process only ----
 
   /** Adds an event to the timeline (kinds: training, deploy, drift, rollback, …); saved with the next save. */
-  recordEvent(kind: string, role: string, message: string, data?: Record<string, unknown>): void {
-    const durable = this.ownerStore();
-    durable.db.addEvent(this.now(), kind, role, message, data);
-    durable.markChanged();
+  recordEvent<K extends EventKind>(kind: K, role: string, message: string, data: EventData<K>): void {
+    this.ownerStore().events.add(this.now(), kind, role, message, data);
     this.afterChange('local');
   }
 
   /** The role's latest event of this kind; with `key`, the latest whose data names that adapter (`coder-large`). */
-  lastEvent(kind: string, role: string, key?: string): LearningEvent | undefined {
-    const db = this.ownerStore().db;
-    if (key === undefined) return db.lastEvent(kind, role);
-    // A role has at most four adapters (its own and three tiers): their latest events are among its last few.
-    return db.eventsOf(kind, role, 50).find((e) => e.data?.key === key);
+  lastEvent<K extends EventKind>(kind: K, role: string, key?: string): TypedEvent<K> | undefined {
+    return this.ownerStore().events.last(kind, role, key);
   }
 
   /** See `Store.rewards`. */
@@ -666,12 +662,12 @@ export class LearningPipeline {
   }
 
   private maybeAutoExport(role: string): void {
-    const db = this.durable?.db;
+    const durable = this.durable;
     const { enabled, autoExport } = this.config;
     // Only the owner: its export event is saved, and two windows must not both export (and train).
-    if (!db || !this.durable!.isOwner || !enabled || !autoExport.enabled) return;
-    const last = db.lastEvent('export', role);
-    const watermark = ((last?.data ?? {}) as { watermarkPk?: number }).watermarkPk ?? 0;
+    if (!durable?.isOwner || !enabled || !autoExport.enabled) return;
+    const db = durable.db;
+    const watermark = durable.events.last('export', role)?.data.watermarkPk ?? 0;
     if (db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
     this.log(`📦 Auto-exporting SFT dataset for ${role}...`);
     try {
@@ -705,8 +701,7 @@ export class LearningPipeline {
       `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
     );
     // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
-    durable.markChanged();
-    durable.db.addEvent(
+    durable.events.add(
       at,
       tier ? 'export-tier' : 'export',
       role,

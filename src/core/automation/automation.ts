@@ -30,7 +30,9 @@ import {
   type DeployMethod,
 } from './ollama';
 import type { LearningPipeline, TrainingDue } from '../pipeline';
+import type { DeployRecord, EventData } from '../store/eventLog';
 import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
+import { FileSwap, replaceDir } from './fileSwap';
 import type { Step, StepRunner } from './steps';
 import {
   launcherSource,
@@ -106,20 +108,6 @@ interface Evaluation {
   tier: string | undefined;
   model: string;
   deployPk: number;
-}
-
-/** What a deployment recorded in its event, read back for drift checks and rollbacks. */
-interface DeployRecord {
-  key: string;
-  role: string;
-  tier?: string;
-  model: string;
-  method: DeployMethod;
-  base: string;
-  baseDigest: string;
-  deployPk: number;
-  /** Base digest the backup (the previous deployment) was built on; null: no backup. */
-  backupBaseDigest: string | null;
 }
 
 export class Automation implements Disposable {
@@ -365,7 +353,7 @@ export class Automation implements Disposable {
       });
       this.log(`✅ Added ${name} to model variants`);
       const deployPk = this.pipeline.lastRunPk();
-      const record: DeployRecord = {
+      this.pipeline.recordEvent('deploy', role, `Deployed ${name} (${method}, Ollama ${version})`, {
         key: p.key,
         role,
         ...(p.tier && { tier: p.tier }),
@@ -375,9 +363,6 @@ export class Automation implements Disposable {
         baseDigest: baseInfo.digest,
         deployPk,
         backupBaseDigest: hadLive ? (previous?.baseDigest ?? null) : null,
-      };
-      this.pipeline.recordEvent('deploy', role, `Deployed ${name} (${method}, Ollama ${version})`, {
-        ...record,
         ollamaVersion: version,
         evalLossBefore: evaluation?.lossBefore ?? null,
         evalLossAfter: evaluation?.lossAfter ?? null,
@@ -600,12 +585,12 @@ export class Automation implements Disposable {
       for (const tier of [undefined, ...COMPLEXITIES]) {
         const { key } = this.paths(role, tier);
         const deploy = this.pipeline.lastEvent('deploy', role, key);
-        if (!deploy?.data) continue;
-        const ended = ['evaluated', 'rollback', 'drift'].some(
+        if (!deploy) continue;
+        const ended = (['evaluated', 'rollback', 'drift'] as const).some(
           (k) => (this.pipeline.lastEvent(k, role, key)?.id ?? 0) > deploy.id,
         );
         if (ended) continue;
-        const d = deploy.data as unknown as DeployRecord;
+        const d = deploy.data;
         this.evaluations.set(key, { key, role, tier: d.tier, model: d.model, deployPk: d.deployPk });
         this.pipeline.setEvaluating(role, d.tier, d.model);
       }
@@ -613,7 +598,7 @@ export class Automation implements Disposable {
   }
 
   private lastDeploy(p: AdapterPaths): DeployRecord | undefined {
-    return this.pipeline.lastEvent('deploy', p.role, p.key)?.data as unknown as DeployRecord | undefined;
+    return this.pipeline.lastEvent('deploy', p.role, p.key)?.data;
   }
 
   private method(config: LearningConfig, version: string, url: string): DeployMethod {
@@ -701,51 +686,7 @@ export class Automation implements Disposable {
   }
 }
 
-/** Renames and writes that can be undone together: a deploy either lands whole or leaves the files as they were. */
-class FileSwap {
-  private readonly undo: (() => void)[] = [];
-  private readonly held: string[] = [];
-
-  move(from: string, to: string): void {
-    this.hold(to);
-    fs.renameSync(from, to);
-    this.undo.push(() => fs.renameSync(to, from));
-  }
-
-  write(file: string, text: string): void {
-    this.hold(file);
-    fs.writeFileSync(file, text);
-    this.undo.push(() => fs.rmSync(file, { force: true }));
-  }
-
-  commit(): void {
-    for (const h of this.held) fs.rmSync(h, { recursive: true, force: true });
-  }
-
-  rollback(): void {
-    for (const u of this.undo.splice(0).reverse()) u();
-  }
-
-  /** Whatever is at `target` is set aside, restored by rollback, deleted by commit. */
-  private hold(target: string): void {
-    if (!fs.existsSync(target)) return;
-    const aside = `${target}.undo-${this.held.length}`;
-    fs.rmSync(aside, { recursive: true, force: true });
-    fs.renameSync(target, aside);
-    this.held.push(aside);
-    this.undo.push(() => fs.renameSync(aside, target));
-  }
-}
-
-function replaceDir(from: string, to: string): void {
-  const old = `${to}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(to)) fs.renameSync(to, old);
-  fs.renameSync(from, to);
-  fs.rmSync(old, { recursive: true, force: true });
-}
-
-function verdictData(e: Evaluation, v: DriftVerdict): Record<string, unknown> {
+function verdictData(e: Evaluation, v: DriftVerdict): EventData<'drift'> {
   return {
     key: e.key,
     model: e.model,

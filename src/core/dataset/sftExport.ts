@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
 import { scrubSecrets } from './secrets';
-import type { Store } from '../store/store';
+import type { StoreReader } from '../store/store';
 
 export interface ExportOptions {
   role: string;
@@ -30,7 +30,7 @@ export interface ExportResult {
   minReward: number;
 }
 
-export function exportSft(store: Store, opts: ExportOptions): ExportResult {
+export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
   const seen = new Set<string>();
   const lines: string[] = [];
   let duplicatesSkipped = 0;

@@ -21,7 +21,8 @@ import {
   type Verdict,
 } from '../learning/runResult';
 import { loadSqlJs } from './sqljs';
-import { SCHEMA_VERSION, Store, type InboxProgress } from './store';
+import { SCHEMA_VERSION, Store, type InboxProgress, type StoreReader } from './store';
+import { EventLog } from './eventLog';
 
 export interface DurableStoreOptions {
   agentDir: string;
@@ -135,9 +136,16 @@ export class DurableStore {
     return ds;
   }
 
-  get db(): Store {
+  /** The store's questions; writes go through `record`, `feedback` and `events`. */
+  get db(): StoreReader {
     return this.store;
   }
+
+  /** The timeline. Events are not journalled: they are saved with the next save. */
+  readonly events = new EventLog(
+    () => this.store,
+    () => this.changed(),
+  );
 
   get isOwner(): boolean {
     return this.lock.isHeld;
@@ -159,11 +167,6 @@ export class DurableStore {
     const reward = this.applyFeedback(runId, verdict, at);
     this.changed();
     return reward;
-  }
-
-  /** For changes made directly on `db` (events) that are not journalled: saved with the next save. */
-  markChanged(): void {
-    this.changed();
   }
 
   /** Reads what other processes (and agents) wrote to the inbox since last time and applies it. */

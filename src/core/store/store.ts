@@ -122,6 +122,25 @@ export interface ArmStats {
   durationSum: number;
 }
 
+/** The questions the rest of the core may ask the store; writes go through the durable store. */
+export type StoreReader = Pick<
+  Store,
+  | 'getRun'
+  | 'lastRunId'
+  | 'maxPk'
+  | 'recentRuns'
+  | 'armStats'
+  | 'windowArmStats'
+  | 'latestRewards'
+  | 'runsPerRole'
+  | 'recentStats'
+  | 'earlierAvgReward'
+  | 'rewardSeries'
+  | 'countHighQuality'
+  | 'rewards'
+  | 'exportCandidates'
+>;
+
 export interface LearningEvent {
   id: number;
   at: number;
