@@ -34,7 +34,11 @@ export function withInterval(s: ArmStats): ArmSummaryWithInterval {
 }
 
 /** Per-role reward series of at most ~`maxPoints` points each, with a rolling mean over 20 points. */
-export function rewardSeries(store: StoreReader, roles: Map<string, number>, maxPoints = 500): RewardSeries[] {
+export function rewardSeries(
+  store: StoreReader,
+  roles: Map<string, number>,
+  maxPoints = 500,
+): RewardSeries[] {
   return [...roles.entries()].sort().map(([role, runs]) => {
     const raw = store.rewardSeries(role, Math.ceil(runs / maxPoints));
     const points = raw.map((p, i) => {
