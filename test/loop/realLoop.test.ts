@@ -7,7 +7,6 @@
 // cannot do is load a model (see test/ollama/setup.sh), so nothing is generated from it.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,14 +16,15 @@ import type { Tools } from '../../src/core/automation/training';
 import { adapterPaths } from '../../src/core/workspace/agentDir';
 import { LearningPipeline } from '../../src/core/pipeline';
 import { REAL_OLLAMA_VERSIONS, startRealOllama, type RealOllama } from '../support/realOllama';
+import { makeTinyBase, TINY_BASE_REPO, TINY_BASE_TAG, VENV_PYTHON } from '../support/tinyBase';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../support/workspace';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = path.join(ROOT, 'src', 'cli', 'main.ts');
-const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
-const BASE_TAG = 'qwen2.5-coder:0.5b';
-const BASE_REPO = 'Qwen/Qwen2.5-Coder-0.5B-Instruct';
+const PYTHON = VENV_PYTHON;
+const BASE_TAG = TINY_BASE_TAG;
+const BASE_REPO = TINY_BASE_REPO;
 const MODEL = 'my-coder-tuned-coder';
 
 const CONFIG = {
@@ -54,19 +54,9 @@ describe('The real loop: export, train_lora.py, merge_lora.py, convert-model, a 
   before(() => {
     assert.ok(fs.existsSync(PYTHON), `no ${PYTHON}: run "bash test/python/setup.sh" (npm test does)`);
     dir = makeWorkspace();
-    // The tiny base as a Hugging Face download leaves it: refs/main naming a snapshot folder.
-    hubCache = path.join(dir, 'hub');
-    const snapshot = path.join(hubCache, `models--${BASE_REPO.replace('/', '--')}`, 'snapshots', '0123abcd');
-    execFileSync(PYTHON, ['-m', 'tests.tiny_models', path.join(dir, 'tiny')], {
-      cwd: path.join(ROOT, 'python'),
-      stdio: 'ignore',
-    });
-    fs.mkdirSync(path.dirname(snapshot), { recursive: true });
-    fs.renameSync(path.join(dir, 'tiny', 'qwen2'), snapshot);
-    fs.mkdirSync(path.join(path.dirname(path.dirname(snapshot)), 'refs'));
-    fs.writeFileSync(path.join(path.dirname(path.dirname(snapshot)), 'refs', 'main'), '0123abcd');
-    baseGguf = path.join(dir, 'base.gguf');
-    execFileSync(TSX, [CLI, 'convert-model', snapshot, '--out', baseGguf, '--outtype', 'f16']);
+    const base = makeTinyBase(dir);
+    hubCache = base.hubCache;
+    baseGguf = base.gguf;
     // Training and merging run in child processes, which inherit this: the cache, and no network at all.
     process.env.HF_HUB_CACHE = hubCache;
     process.env.HF_HUB_OFFLINE = '1';
