@@ -29,7 +29,8 @@ import {
   UNSTAMPED_VERSION,
   type DeployMethod,
 } from './ollama';
-import type { LearningPipeline, TrainingDue } from '../pipeline';
+import type { TrainingDue } from '../pipeline';
+import type { AutomationPort } from './port';
 import type { DeployRecord, EventData } from '../store/eventLog';
 import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
 import { FileSwap, replaceDir } from './fileSwap';
@@ -131,7 +132,7 @@ export class Automation implements Disposable {
   readonly onNotice = this.notice.event;
 
   constructor(
-    private readonly pipeline: LearningPipeline,
+    private readonly pipeline: AutomationPort,
     private readonly options: AutomationOptions,
   ) {
     this.log = options.log ?? (() => undefined);
