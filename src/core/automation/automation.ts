@@ -59,6 +59,8 @@ export interface AutomationOptions {
   trusted?: () => boolean;
   log?: (line: string) => void;
   fetch?: Fetch;
+  /** Clock in ms since the epoch (training time, the last-train stamp); default `Date.now`. */
+  now?: () => number;
 }
 
 /** A step that failed: which one and why, in words a user can act on. */
@@ -112,6 +114,7 @@ export class Automation implements Disposable {
   private readonly notice = new Emitter<Notice>();
   private untrustedLogged = false;
   private readonly log: (line: string) => void;
+  private readonly now: () => number;
   private readonly driftWatch: DriftWatch;
 
   /** Training progress as the trainer reports it; `progress: null` when a training ends. */
@@ -126,6 +129,7 @@ export class Automation implements Disposable {
     private readonly options: AutomationOptions,
   ) {
     this.log = options.log ?? (() => undefined);
+    this.now = options.now ?? Date.now;
     this.driftWatch = new DriftWatch(pipeline, {
       trusted: () => this.trusted,
       log: this.log,
@@ -184,7 +188,7 @@ export class Automation implements Disposable {
       if (p.tier) await this.pipeline.exportDataset(role, checkComplexity(p.tier, 'tier'));
       else if (!fs.existsSync(p.dataset)) await this.pipeline.exportDataset(role);
       const watermarkPk = this.pipeline.lastRunPk();
-      const started = Date.now();
+      const started = this.now();
       fs.mkdirSync(p.dir, { recursive: true });
       fs.writeFileSync(p.launcher, launcherSource(p, base.hfModel, config, this.options.tools));
       fs.rmSync(p.training, { recursive: true, force: true });
@@ -222,7 +226,7 @@ export class Automation implements Disposable {
       replaceDir(p.training, p.trained);
       const evaluation = readTrainEval(p.trained);
       const examples = (evaluation?.trainExamples ?? 0) + (evaluation?.evalExamples ?? 0);
-      writeLastTrain(p.lastTrain, { at: new Date().toISOString(), examples, watermarkPk });
+      writeLastTrain(p.lastTrain, { at: new Date(this.now()).toISOString(), examples, watermarkPk });
       const loss =
         evaluation?.lossBefore != null && evaluation.lossAfter != null
           ? `held-out loss ${evaluation.lossBefore.toFixed(3)} → ${evaluation.lossAfter.toFixed(3)}`
@@ -231,7 +235,7 @@ export class Automation implements Disposable {
         key: p.key,
         tier: p.tier ?? null,
         baseModel: base.hfModel,
-        seconds: Math.round((Date.now() - started) / 1000),
+        seconds: Math.round((this.now() - started) / 1000),
         evalLossBefore: evaluation?.lossBefore ?? null,
         evalLossAfter: evaluation?.lossAfter ?? null,
         improved: evaluation?.improved ?? null,
