@@ -16,7 +16,7 @@ import {
   modelName,
   type ModelfileSource,
 } from './deploy';
-import { assessDrift, type DriftVerdict } from './drift';
+import { DriftWatch } from './driftWatch';
 import { DeployGateError, describe, LearningError } from '../errors';
 import { Emitter, type Disposable } from '../events';
 import { checkRole } from '../workspace/names';
@@ -29,8 +29,9 @@ import {
   UNSTAMPED_VERSION,
   type DeployMethod,
 } from './ollama';
-import type { LearningPipeline, TrainingDue } from '../pipeline';
-import type { DeployRecord, EventData } from '../store/eventLog';
+import type { TrainingDue } from '../pipeline';
+import type { AutomationPort } from './port';
+import type { DeployRecord } from '../store/eventLog';
 import { checkComplexity, COMPLEXITIES } from '../learning/runResult';
 import { FileSwap, replaceDir } from './fileSwap';
 import type { Step, StepRunner } from './steps';
@@ -58,6 +59,8 @@ export interface AutomationOptions {
   trusted?: () => boolean;
   log?: (line: string) => void;
   fetch?: Fetch;
+  /** Clock in ms since the epoch (training time, the last-train stamp); default `Date.now`. */
+  now?: () => number;
 }
 
 /** A step that failed: which one and why, in words a user can act on. */
@@ -102,26 +105,17 @@ export interface ProgressEvent {
   progress: TrainProgress | null;
 }
 
-interface Evaluation {
-  key: string;
-  role: string;
-  tier: string | undefined;
-  model: string;
-  deployPk: number;
-}
-
 export class Automation implements Disposable {
   /** key → what is running for it (Training, Deploying, Rolling back). */
   private readonly running = new Map<string, string>();
-  private readonly evaluations = new Map<string, Evaluation>();
   private readonly subscriptions: Disposable[] = [];
   private readonly progress = new Emitter<ProgressEvent>();
   private readonly changed = new Emitter<void>();
   private readonly notice = new Emitter<Notice>();
-  private driftCheck: Promise<void> | undefined;
-  private driftAgain = false;
   private untrustedLogged = false;
   private readonly log: (line: string) => void;
+  private readonly now: () => number;
+  private readonly driftWatch: DriftWatch;
 
   /** Training progress as the trainer reports it; `progress: null` when a training ends. */
   readonly onProgress = this.progress.event;
@@ -131,10 +125,17 @@ export class Automation implements Disposable {
   readonly onNotice = this.notice.event;
 
   constructor(
-    private readonly pipeline: LearningPipeline,
+    private readonly pipeline: AutomationPort,
     private readonly options: AutomationOptions,
   ) {
     this.log = options.log ?? (() => undefined);
+    this.now = options.now ?? Date.now;
+    this.driftWatch = new DriftWatch(pipeline, {
+      trusted: () => this.trusted,
+      log: this.log,
+      notify: (notice) => this.notice.fire(notice),
+      rollback: (role, opts) => this.rollback(role, opts),
+    });
   }
 
   private get root(): string {
@@ -151,7 +152,7 @@ export class Automation implements Disposable {
 
   /** Trains on due exports and watches deployed models; call once the pipeline is open. */
   attach(): Disposable {
-    this.restoreEvaluations();
+    this.driftWatch.restore();
     this.subscriptions.push(
       this.pipeline.onTrainingDue((due) => void this.onTrainingDue(due)),
       this.pipeline.onDidChange(() => void this.checkDrift()),
@@ -170,11 +171,7 @@ export class Automation implements Disposable {
 
   /** Deployed models under evaluation. */
   evaluating(): { key: string; model: string; runs: number }[] {
-    return [...this.evaluations.values()].map((e) => ({
-      key: e.key,
-      model: e.model,
-      runs: this.pipeline.rewards(e.role, e.model, e.tier, { afterPk: e.deployPk, limit: 10_000 }).length,
-    }));
+    return this.driftWatch.evaluating();
   }
 
   // ---- train ----
@@ -191,7 +188,7 @@ export class Automation implements Disposable {
       if (p.tier) await this.pipeline.exportDataset(role, checkComplexity(p.tier, 'tier'));
       else if (!fs.existsSync(p.dataset)) await this.pipeline.exportDataset(role);
       const watermarkPk = this.pipeline.lastRunPk();
-      const started = Date.now();
+      const started = this.now();
       fs.mkdirSync(p.dir, { recursive: true });
       fs.writeFileSync(p.launcher, launcherSource(p, base.hfModel, config, this.options.tools));
       fs.rmSync(p.training, { recursive: true, force: true });
@@ -229,7 +226,7 @@ export class Automation implements Disposable {
       replaceDir(p.training, p.trained);
       const evaluation = readTrainEval(p.trained);
       const examples = (evaluation?.trainExamples ?? 0) + (evaluation?.evalExamples ?? 0);
-      writeLastTrain(p.lastTrain, { at: new Date().toISOString(), examples, watermarkPk });
+      writeLastTrain(p.lastTrain, { at: new Date(this.now()).toISOString(), examples, watermarkPk });
       const loss =
         evaluation?.lossBefore != null && evaluation.lossAfter != null
           ? `held-out loss ${evaluation.lossBefore.toFixed(3)} → ${evaluation.lossAfter.toFixed(3)}`
@@ -238,7 +235,7 @@ export class Automation implements Disposable {
         key: p.key,
         tier: p.tier ?? null,
         baseModel: base.hfModel,
-        seconds: Math.round((Date.now() - started) / 1000),
+        seconds: Math.round((this.now() - started) / 1000),
         evalLossBefore: evaluation?.lossBefore ?? null,
         evalLossAfter: evaluation?.lossAfter ?? null,
         improved: evaluation?.improved ?? null,
@@ -367,10 +364,8 @@ export class Automation implements Disposable {
         evalLossBefore: evaluation?.lossBefore ?? null,
         evalLossAfter: evaluation?.lossAfter ?? null,
       });
-      if (config.driftDetection.enabled) {
-        this.evaluations.set(p.key, { key: p.key, role, tier: p.tier, model: name, deployPk });
-        this.pipeline.setEvaluating(role, p.tier, name);
-      }
+      if (config.driftDetection.enabled)
+        this.driftWatch.watch({ key: p.key, role, tier: p.tier, model: name, deployPk });
       return { key: p.key, model: name, method, ollamaVersion: version };
     });
   }
@@ -379,24 +374,7 @@ export class Automation implements Disposable {
 
   /** Judges every deployed model under evaluation on the runs recorded since its deploy. */
   checkDrift(): Promise<void> {
-    this.driftAgain = true;
-    if (this.driftCheck) return this.driftCheck;
-    this.driftCheck = (async () => {
-      // After the assignment: a judgement records events, which call back in here synchronously.
-      await Promise.resolve();
-      try {
-        while (this.driftAgain) {
-          this.driftAgain = false;
-          for (const e of [...this.evaluations.values()]) await this.judge(e);
-        }
-      } catch (err) {
-        this.log(`❌ Drift check failed: ${describe(err)}`);
-      } finally {
-        // In the same step as the last look at driftAgain, so no change can slip between them.
-        this.driftCheck = undefined;
-      }
-    })();
-    return this.driftCheck;
+    return this.driftWatch.check();
   }
 
   async rollback(role: string, opts: { tier?: string; reason?: string } = {}): Promise<RollbackOutcome> {
@@ -404,7 +382,7 @@ export class Automation implements Disposable {
     return this.exclusive(p, 'Rolling back', async () => {
       const record = this.lastDeploy(p);
       if (!record) throw new LearningError(`There is no deployment of ${p.key} to roll back.`);
-      this.stopEvaluating(p, record);
+      this.driftWatch.stop(p.key, record.role, record.tier);
       const [live, backup] =
         record.method === 'adapter' ? [p.gguf, p.ggufBackup] : [p.merged, p.mergedBackup];
       const client = new OllamaClient(this.options.ollamaHost, this.options.fetch);
@@ -504,99 +482,6 @@ export class Automation implements Disposable {
     }
   }
 
-  private async judge(e: Evaluation): Promise<void> {
-    const { driftDetection } = this.config;
-    // Runs after every change: read no more than the detector can look at (it decides by maxEvaluationRuns).
-    const limit = Math.max(driftDetection.evaluationRuns, driftDetection.maxEvaluationRuns);
-    const tuned = this.pipeline.rewards(e.role, e.model, e.tier, { afterPk: e.deployPk, limit });
-    if (tuned.length < Math.min(driftDetection.evaluationRuns, 5)) return;
-    const verdict = assessDrift(this.baseline(e), tuned, driftDetection);
-    if (verdict.decision === 'wait') return;
-    if (verdict.decision === 'keep') {
-      this.evaluations.delete(e.key);
-      this.pipeline.setEvaluating(e.role, e.tier, undefined);
-      this.pipeline.recordEvent(
-        'evaluated',
-        e.role,
-        `Kept ${e.model}: ${verdict.reason}`,
-        verdictData(e, verdict),
-      );
-      this.log(`✅ ${e.model} passed drift detection: ${verdict.reason}`);
-      return;
-    }
-    this.pipeline.recordEvent(
-      'drift',
-      e.role,
-      `Drift: ${e.model} ${verdict.reason}`,
-      verdictData(e, verdict),
-    );
-    this.log(`⚠️ Drift detected for ${e.model}: ${verdict.reason}. Rolling back.`);
-    if (!this.trusted) {
-      // Rebuilding a model runs Ollama; in an untrusted workspace the router just stops using it.
-      this.evaluations.delete(e.key);
-      this.pipeline.setEvaluating(e.role, e.tier, undefined);
-      this.pipeline.withdrawModelVariant(e.model);
-      this.log(`↩️ Withdrew ${e.model} from the model variants (untrusted workspace: Ollama is not called).`);
-      this.notice.fire({
-        severity: 'warning',
-        message: `${e.model} did worse than the model it replaced (${verdict.reason}); it was withdrawn from the model router.`,
-      });
-      return;
-    }
-    try {
-      const r = await this.rollback(e.role, { tier: e.tier, reason: verdict.reason });
-      this.notice.fire({
-        severity: 'warning',
-        message:
-          `${e.model} did worse than the model it replaced (${verdict.reason}); ` +
-          (r.action === 'restored'
-            ? 'the previous adapter is back.'
-            : 'it was withdrawn from the model router.'),
-      });
-    } catch (err) {
-      this.log(`❌ ${describe(err)}`);
-      this.notice.fire({
-        severity: 'error',
-        message: `Rolling back ${e.model} after drift failed: ${describe(err)}`,
-      });
-    }
-  }
-
-  /** The replaced model's recent rewards: the same name's previous version, else the base tag, else the role's. */
-  private baseline(e: Evaluation): number[] {
-    // 200 runs: the baseline mean's own error is what limits detection (BENCHMARKS.md, drift).
-    const range = { atMostPk: e.deployPk, limit: 200 };
-    const candidates = [e.model, this.config.autoTrain.baseModel, undefined];
-    for (const model of candidates) {
-      const r = this.pipeline.rewards(e.role, model, e.tier, range);
-      if (r.length > 0) return r;
-    }
-    return [];
-  }
-
-  private stopEvaluating(p: AdapterPaths, record: DeployRecord): void {
-    this.evaluations.delete(p.key);
-    this.pipeline.setEvaluating(record.role, record.tier, undefined);
-  }
-
-  private restoreEvaluations(): void {
-    if (!this.config.driftDetection.enabled) return;
-    for (const role of this.pipeline.roles()) {
-      for (const tier of [undefined, ...COMPLEXITIES]) {
-        const { key } = this.paths(role, tier);
-        const deploy = this.pipeline.lastEvent('deploy', role, key);
-        if (!deploy) continue;
-        const ended = (['evaluated', 'rollback', 'drift'] as const).some(
-          (k) => (this.pipeline.lastEvent(k, role, key)?.id ?? 0) > deploy.id,
-        );
-        if (ended) continue;
-        const d = deploy.data;
-        this.evaluations.set(key, { key, role, tier: d.tier, model: d.model, deployPk: d.deployPk });
-        this.pipeline.setEvaluating(role, d.tier, d.model);
-      }
-    }
-  }
-
   private lastDeploy(p: AdapterPaths): DeployRecord | undefined {
     return this.pipeline.lastEvent('deploy', p.role, p.key)?.data;
   }
@@ -684,18 +569,6 @@ export class Automation implements Disposable {
     this.pipeline.recordEvent('deploy-failed', role, failure.message, { key: p.key, step: step.id });
     throw failure;
   }
-}
-
-function verdictData(e: Evaluation, v: DriftVerdict): EventData<'drift'> {
-  return {
-    key: e.key,
-    model: e.model,
-    decision: v.decision,
-    baselineMean: v.baselineMean,
-    tunedMean: v.tunedMean,
-    drop: v.drop,
-    runs: v.runs,
-  };
 }
 
 /** Ollama's own errors before anything is changed (not reachable, not Ollama) say which step they stopped. */

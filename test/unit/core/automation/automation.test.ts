@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Automation, StepFailedError } from '../../../../src/core/automation/automation';
+import {
+  Automation,
+  StepFailedError,
+  type AutomationOptions,
+} from '../../../../src/core/automation/automation';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { DeployGateError } from '../../../../src/core/errors';
 import { ChildProcessRunner } from '../../../../src/core/automation/steps';
@@ -42,7 +46,11 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
   let logs: string[];
   let savedEnv: NodeJS.ProcessEnv;
 
-  async function setUp(version: string, config: object = CONFIG): Promise<Automation> {
+  async function setUp(
+    version: string,
+    config: object = CONFIG,
+    options: Partial<AutomationOptions> = {},
+  ): Promise<Automation> {
     ws = makeWorkspace();
     writeAgentFile(ws, 'learning-config.json', config);
     ollama = await startOllama(version);
@@ -56,6 +64,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
       tools,
       ollamaHost: ollama.host,
       log: (l) => logs.push(l),
+      ...options,
     });
     return automation;
   }
@@ -259,6 +268,26 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     });
     assert.deepEqual(fs.readFileSync(path.join(p.trained, 'adapter_model.safetensors')), before);
     assert.match(pipeline.lastEvent('training-failed', 'coder')!.message, /Training coder failed/);
+  });
+
+  it('stamps the last training and its duration with the injected clock', async () => {
+    let clock = Date.UTC(2030, 0, 2, 3, 4, 5);
+    const runner = new ChildProcessRunner();
+    // The training takes 90 s by this clock, however long the stand-in trainer really takes.
+    const automation = await setUp('0.34.0', MANUAL, {
+      now: () => clock,
+      runner: {
+        run: (step) => {
+          clock += 90_000;
+          return runner.run(step);
+        },
+      },
+    });
+    await record(12, 'qwen2.5-coder:7b', 'good');
+    await automation.train('coder');
+    const lastTrain = fs.readFileSync(adapterPaths(pipeline.agentDir, 'coder').lastTrain, 'utf8');
+    assert.equal(lastTrain.split('\n')[0], '2030-01-02T03:05:35.000Z');
+    assert.equal(pipeline.lastEvent('training', 'coder')!.data.seconds, 90);
   });
 
   it('reports a missing dataset line by the trainer exit code, before anything is trained', async () => {
