@@ -338,7 +338,6 @@ export class LearningPipeline {
     this.disabledLogged = false;
     const id = newRunId(this.now());
     const run = durable.record({
-      type: 'run',
       id,
       createdAt: this.now(),
       taskSlug: args.taskSlug,
@@ -624,7 +623,7 @@ export class LearningPipeline {
       agentDir: this.agentDir,
       now: this.now,
       log: this.log,
-      weights: () => this.config.rewardWeights,
+      reward: (run) => computeReward(run, this.config.rewardWeights),
       pollIntervalMs: this.pollIntervalMs,
       onExternalChange: () => this.onExternalChange(),
     });

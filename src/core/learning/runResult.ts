@@ -45,6 +45,8 @@ export const runResultSchema = z
   .strip();
 
 export type RunResult = z.input<typeof runResultSchema>;
+/** A run result that passed the schema (defaults applied). */
+export type ValidRunResult = z.output<typeof runResultSchema>;
 
 /** A run as stored: the agent's result plus identity and the reward computed from it. */
 export interface RunRecord {
@@ -80,7 +82,7 @@ export function validateRunArgs(
   modelId: unknown,
   promptId: unknown,
   result: unknown,
-): { taskSlug: string; modelId: string; promptId: string; result: z.output<typeof runResultSchema> } {
+): { taskSlug: string; modelId: string; promptId: string; result: ValidRunResult } {
   for (const [field, value] of [
     ['taskSlug', taskSlug],
     ['modelId', modelId],
@@ -119,7 +121,7 @@ export function newRunId(now: number): string {
 /** A validated result as a stored run, before its reward is computed (reward 0). */
 export function toRunRecord(
   ids: { id: string; createdAt: number; taskSlug: string; role: string; modelId: string; promptId: string },
-  result: z.output<typeof runResultSchema>,
+  result: ValidRunResult,
 ): RunRecord {
   return {
     ...ids,

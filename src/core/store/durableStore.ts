@@ -12,12 +12,13 @@ import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
 import { corruptDatabaseFile, databaseFile, inboxDir, lockFile } from '../workspace/agentDir';
-import { computeReward, type RewardWeights } from '../learning/reward';
+import type { RewardSignals } from '../learning/reward';
 import {
   checkVerdict,
   toRunRecord,
   validateRunArgs,
   type RunRecord,
+  type ValidRunResult,
   type Verdict,
 } from '../learning/runResult';
 import { loadSqlJs } from './sqljs';
@@ -28,7 +29,8 @@ export interface DurableStoreOptions {
   agentDir: string;
   now: () => number;
   log: (line: string) => void;
-  weights: () => RewardWeights;
+  /** A run's reward from its signals (learning/reward.ts, under the config's weights at the time). */
+  reward: (run: RewardSignals) => number;
   /** How often to ingest the inbox and, when not the owner, try to become it. 0: only when asked. */
   pollIntervalMs: number;
   /** Shortest pause between saves (ms); the pause grows with the time a save takes. Default 1000. */
@@ -38,6 +40,17 @@ export interface DurableStoreOptions {
 }
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
+
+/** A run whose arguments were checked: by the pipeline for its own, by `journalRun` for another process's. */
+export interface ValidRun {
+  id: string;
+  createdAt: number;
+  taskSlug: string;
+  modelId: string;
+  promptId: string;
+  role: string;
+  result: ValidRunResult;
+}
 
 interface InboxFileState extends InboxProgress {
   size: number;
@@ -151,11 +164,11 @@ export class DurableStore {
     return this.lock.isHeld;
   }
 
-  /** Journals the run, then applies it. The entry must carry id and createdAt. */
-  record(entry: RunEntry & { id: string; createdAt: number }): RunRecord {
+  /** Journals the run, then applies it. */
+  record(run: ValidRun): RunRecord {
     this.assertOpen();
-    this.writer.append(entry, () => crashPoint('append-partial'));
-    const { record } = this.applyRun(entry);
+    this.writer.append({ type: 'run', ...run }, () => crashPoint('append-partial'));
+    const { record } = this.applyRun(run);
     this.changed();
     return record;
   }
@@ -223,7 +236,7 @@ export class DurableStore {
             try {
               if (line.entry.type === 'run') {
                 const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
-                if (this.applyRun({ ...line.entry, id }).inserted) runs++;
+                if (this.applyRun(journalRun(line.entry, id, this.opts.now)).inserted) runs++;
               } else {
                 // A verdict written without a time counts from when it is first read.
                 this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
@@ -291,23 +304,14 @@ export class DurableStore {
 
   // ---- applying entries ----
 
-  private applyRun(entry: RunEntry & { id: string }): { record: RunRecord; inserted: boolean } {
-    const id = entry.id;
-    const { taskSlug, modelId, promptId, result } = validateRunArgs(
-      entry.taskSlug,
-      entry.modelId,
-      entry.promptId,
-      entry.result,
-    );
-    const role = checkRole(entry.role ?? 'coder');
-    const createdAt = entry.createdAt ?? this.opts.now();
-    const record = toRunRecord({ id, createdAt, taskSlug, role, modelId, promptId }, result);
-    const pending = this.store.takePendingFeedback(id);
+  private applyRun(run: ValidRun): { record: RunRecord; inserted: boolean } {
+    const record = toRunRecord(run, run.result);
+    const pending = this.store.takePendingFeedback(run.id);
     if (pending && (record.humanAt === null || pending.at >= record.humanAt)) {
       record.human = pending.verdict;
       record.humanAt = pending.at;
     }
-    record.reward = computeReward(record, this.opts.weights());
+    record.reward = this.opts.reward(record);
     return { record, inserted: this.store.insertRun(record) };
   }
 
@@ -318,7 +322,7 @@ export class DurableStore {
       return undefined;
     }
     if (run.humanAt !== null && at < run.humanAt) return run.reward;
-    const reward = computeReward({ ...run, human: verdict }, this.opts.weights());
+    const reward = this.opts.reward({ ...run, human: verdict });
     this.store.setVerdict(runId, verdict, at, reward);
     return reward;
   }
@@ -514,4 +518,16 @@ function stamp(file: string): string {
   } catch {
     return 'missing';
   }
+}
+
+/** A run another process journalled: any agent may write the inbox, so it is checked as the API checks a run. */
+function journalRun(entry: RunEntry, id: string, now: () => number): ValidRun {
+  const { taskSlug, modelId, promptId, result } = validateRunArgs(
+    entry.taskSlug,
+    entry.modelId,
+    entry.promptId,
+    entry.result,
+  );
+  const role = checkRole(entry.role ?? 'coder');
+  return { id, createdAt: entry.createdAt ?? now(), taskSlug, modelId, promptId, role, result };
 }
