@@ -12,12 +12,11 @@ import {
   type Arm,
   type Reason,
 } from './learning/bandit';
-import { defaultConfig, readConfigFile, type LearningConfig } from './workspace/config';
+import type { LearningConfig } from './workspace/config';
+import { ConfigFiles } from './workspace/configFiles';
 import {
   adapterKey,
   agentDirOf,
-  configFile,
-  configFiles,
   knowledgeDir,
   lastExportFile,
   modelVariantsFile,
@@ -50,12 +49,8 @@ import { exportSft, type ExportResult } from './dataset/sftExport';
 import type { ArmStats, LearningEvent, RecentRun } from './store/store';
 import type { EventData, EventKind, TypedEvent } from './store/eventLog';
 import {
-  mergePrompts,
-  readModelVariants,
-  readPromptVariants,
   writeModelMirror,
   writePromptMirror,
-  DEFAULT_MODELS,
   type ArmSummary,
   type ModelVariant,
   type PromptVariant,
@@ -148,22 +143,7 @@ export class LearningPipeline {
   private readonly pollIntervalMs: number;
   private readonly saveDelayMs: number | undefined;
 
-  private config: LearningConfig = defaultConfig();
-  private configError: ConfigError | undefined;
-  /**
-   * Each config or variants file's stamp (mtime and size) as the pipeline last read or wrote it, kept per file: a
-   * mirror write takes in only its own file's new stamp, never an edit of another file made meanwhile.
-   */
-  private stamps = new Map<string, string>();
-  private configCheckedAt = 0;
-  private promptVariants: PromptVariant[] = [];
-  /** The `variants` written in prompt_variants.json by the user (kept as written when we rewrite the file). */
-  private promptFileVariants: { id: string; text?: string }[] = [];
-  private modelVariants: ModelVariant[] = DEFAULT_MODELS;
-  private promptFileOk = true;
-  private modelFileOk = true;
-  /** Bandit statistics read from the mirror files, used only until the database is open. */
-  private mirrorStats: { prompt?: unknown; model?: unknown } = {};
+  private readonly files: ConfigFiles;
 
   /** `role|tier` (tier `*` for all) → the deployed model under evaluation, set by the automation. */
   private readonly evaluating = new Map<string, string>();
@@ -203,7 +183,13 @@ export class LearningPipeline {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.saveDelayMs = options.saveDelayMs;
     this.webKnowledge = new WebKnowledgeFetcher(knowledgeDir(this.agentDir), this.now, this.log);
-    this.loadConfig();
+    this.files = new ConfigFiles(this.agentDir, {
+      log: this.log,
+      onProblem: (err) => this.problem.fire(err),
+      onChange: () => {
+        if (!this.closed) this.didChange.fire({ source: 'config' });
+      },
+    });
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
     this.ready.catch(() => undefined);
@@ -226,27 +212,27 @@ export class LearningPipeline {
 
   /** The configuration in force (the last valid one) and the current file's error, if any. */
   getConfig(): { config: LearningConfig; error: ConfigError | undefined } {
-    this.maybeReloadConfig();
-    return { config: this.config, error: this.configError };
+    this.files.maybeReload();
+    return { config: this.files.config, error: this.files.error };
   }
 
   // ---- selection ----
 
   selectPrompt(role?: string): SelectedPrompt {
     if (role !== undefined) checkRole(role);
-    this.maybeReloadConfig();
-    const { promptBandit } = this.config;
+    this.files.maybeReload();
+    const { promptBandit } = this.files.config;
     const stats = this.armStats(
       'prompt',
       role,
       undefined,
       promptBandit,
-      this.promptVariants.map((v) => v.id),
+      this.files.promptVariants.map((v) => v.id),
     );
-    const arms = this.promptVariants.map((v) => toArm(v.id, stats));
+    const arms = this.files.promptVariants.map((v) => toArm(v.id, stats));
     const choice = chooseArm(arms, { ...promptBandit, random: this.random });
     const arm = arms.find((a) => a.id === choice.id)!;
-    const variant = this.promptVariants.find((v) => v.id === choice.id)!;
+    const variant = this.files.promptVariants.find((v) => v.id === choice.id)!;
     return {
       ...variant,
       reason: this.durable ? choice.reason : 'warming-up',
@@ -262,12 +248,12 @@ export class LearningPipeline {
   selectModel(complexity: Complexity = 'medium', maxCostPerToken?: number, role?: string): SelectedModel {
     checkComplexity(complexity);
     if (role !== undefined) checkRole(role);
-    this.maybeReloadConfig();
-    const { modelRouter } = this.config;
+    this.files.maybeReload();
+    const { modelRouter } = this.files.config;
     const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
     // A tuned model serves the role (and tier) it was trained for; the seed's role default is coder.
     const forRole = role ?? 'coder';
-    const eligible = this.modelVariants.filter(
+    const eligible = this.files.modelVariants.filter(
       (m) =>
         m.tiers.includes(complexity) &&
         m.costPer1kTokens <= cap &&
@@ -323,15 +309,15 @@ export class LearningPipeline {
     const args = validateRunArgs(taskSlug, modelId, promptId, result);
     checkRole(role);
     const durable = await this.openStore();
-    this.maybeReloadConfig();
-    if (!this.config.enabled) {
+    this.files.maybeReload();
+    if (!this.files.config.enabled) {
       // Switched off by the user: the agent keeps working, nothing is recorded or learned.
       if (!this.disabledLogged)
         this.log('⏸️ Learning is disabled ("enabled": false): runs are not recorded.');
       this.disabledLogged = true;
       const reward = computeReward(
         toRunRecord({ id: '', createdAt: 0, taskSlug, role, modelId, promptId }, args.result),
-        this.config.rewardWeights,
+        this.files.config.rewardWeights,
       );
       return { id: '', reward, recorded: false };
     }
@@ -398,7 +384,7 @@ export class LearningPipeline {
   getStats(): LearningStats {
     const durable = this.durable;
     const db = durable?.db;
-    const { autoExport, autoTrain } = this.config;
+    const { autoExport, autoTrain } = this.files.config;
     if (!durable || !db) {
       return {
         recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
@@ -452,13 +438,13 @@ export class LearningPipeline {
    */
   getInsights(maxPointsPerRole = 500): Insights {
     const db = this.durable?.db;
-    const { autoExport, autoTrain, autoDeploy, enabled } = this.config;
+    const { autoExport, autoTrain, autoDeploy, enabled } = this.files.config;
     const automation = {
       autoExport: enabled && autoExport.enabled,
       autoTrain: enabled && autoTrain.enabled,
       autoDeploy: enabled && autoDeploy.enabled,
     };
-    const modelCosts = Object.fromEntries(this.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
+    const modelCosts = Object.fromEntries(this.files.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
     if (!db) {
       return {
         previousAvgReward: null,
@@ -471,8 +457,8 @@ export class LearningPipeline {
       };
     }
     const prompts = db.armStats('prompt', undefined);
-    const ids = this.promptVariants.map((v) => v.id);
-    const current = this.armStats('prompt', undefined, undefined, this.config.promptBandit, ids);
+    const ids = this.files.promptVariants.map((v) => v.id);
+    const current = this.armStats('prompt', undefined, undefined, this.files.config.promptBandit, ids);
     return {
       previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
       models: db
@@ -520,21 +506,21 @@ export class LearningPipeline {
 
   /** High-quality runs of a role (and tier) (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
   highQualityRunsSince(role: string, afterPk: number, tier?: string): number {
-    return this.ownerStore().db.countHighQuality(role, this.config.autoExport.minReward, afterPk, tier);
+    return this.ownerStore().db.countHighQuality(role, this.files.config.autoExport.minReward, afterPk, tier);
   }
 
   /** Adds (or replaces) a model in the router's variants and model_variants.json. */
   addModelVariant(variant: ModelVariant): void {
-    this.modelVariants = [...this.modelVariants.filter((m) => m.id !== variant.id), variant];
+    this.files.modelVariants = [...this.files.modelVariants.filter((m) => m.id !== variant.id), variant];
     this.writeModelVariants();
   }
 
   /** Takes a model out of the router's variants; false when it was not there. */
   withdrawModelVariant(id: string): boolean {
-    const before = this.modelVariants.length;
-    const rest = this.modelVariants.filter((m) => m.id !== id);
+    const before = this.files.modelVariants.length;
+    const rest = this.files.modelVariants.filter((m) => m.id !== id);
     if (rest.length === before || rest.length === 0) return false;
-    this.modelVariants = rest;
+    this.files.modelVariants = rest;
     this.writeModelVariants();
     return true;
   }
@@ -556,8 +542,8 @@ export class LearningPipeline {
     this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
       writeModelMirror(
         file,
-        this.modelVariants,
-        this.config.modelRouter.algorithm,
+        this.files.modelVariants,
+        this.files.config.modelRouter.algorithm,
         db ? { '*': summarise(db.armStats('model', undefined)) } : {},
         this.now(),
       ),
@@ -567,12 +553,12 @@ export class LearningPipeline {
 
   async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
     try {
-      this.maybeReloadConfig();
+      this.files.maybeReload();
       const card = designCard as { name?: unknown } | undefined;
       const q = [typeof card?.name === 'string' ? card.name : '', String(query ?? '')]
         .filter(Boolean)
         .join(' ');
-      return await this.webKnowledge.fetch(this.config.webKnowledge, q, String(library ?? ''));
+      return await this.webKnowledge.fetch(this.files.config.webKnowledge, q, String(library ?? ''));
     } catch (err) {
       this.log(`⚠️ Web knowledge: ${describe(err)}`);
       return { text: '', source: null, fromCache: false, error: describe(err) };
@@ -590,7 +576,7 @@ export class LearningPipeline {
 
   /** Problems met while opening (e.g. a corrupt database set aside). */
   problems(): LearningError[] {
-    return [...(this.durable?.problems ?? []), ...(this.configError ? [this.configError] : [])];
+    return [...(this.durable?.problems ?? []), ...(this.files.error ? [this.files.error] : [])];
   }
 
   /** Saves experience.db and the mirror files now (the owner only; otherwise the owner saves). */
@@ -624,7 +610,7 @@ export class LearningPipeline {
       agentDir: this.agentDir,
       now: this.now,
       log: this.log,
-      weights: () => this.config.rewardWeights,
+      weights: () => this.files.config.rewardWeights,
       pollIntervalMs: this.pollIntervalMs,
       onExternalChange: () => this.onExternalChange(),
     });
@@ -663,7 +649,7 @@ export class LearningPipeline {
 
   private maybeAutoExport(role: string): void {
     const durable = this.durable;
-    const { enabled, autoExport } = this.config;
+    const { enabled, autoExport } = this.files.config;
     // Only the owner: its export event is saved, and two windows must not both export (and train).
     if (!durable?.isOwner || !enabled || !autoExport.enabled) return;
     const db = durable.db;
@@ -683,7 +669,7 @@ export class LearningPipeline {
    */
   private runExport(role: string, tier?: Complexity): ExportResult {
     const durable = this.durable!;
-    const { autoExport, autoTrain, enabled } = this.config;
+    const { autoExport, autoTrain, enabled } = this.files.config;
     const key = adapterKey(role, tier);
     const file = sftFile(this.agentDir, role, tier);
     const result = exportSft(durable.db, {
@@ -691,7 +677,7 @@ export class LearningPipeline {
       ...(tier && { tier }),
       minReward: autoExport.minReward,
       maxExamples: autoExport.maxExamples,
-      systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
+      systemPrompt: (promptId) => this.files.promptVariants.find((p) => p.id === promptId)?.text ?? '',
       file,
     });
     const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
@@ -745,7 +731,7 @@ export class LearningPipeline {
     const db = this.durable?.db;
     if (!db)
       return mirrorArmStats(
-        kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model,
+        kind === 'prompt' ? this.files.fileStats.prompt : this.files.fileStats.model,
         role ?? '*',
       );
     const byArm = (stats: ArmStats[]) => new Map(stats.map((s) => [s.arm, s]));
@@ -768,7 +754,7 @@ export class LearningPipeline {
     if (!db) return;
     this.mirrorsDirty = false;
     // Pick up the user's latest edits first: their part of the files is written back as they left it.
-    this.reloadConfigIfChanged();
+    this.files.reloadIfChanged();
     const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
       const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
       for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
@@ -776,24 +762,24 @@ export class LearningPipeline {
     };
     const now = this.now();
     try {
-      if (this.promptFileOk) {
+      if (this.files.promptFileOk) {
         this.writeMirrorFile(promptVariantsFile(this.agentDir), (file) =>
           writePromptMirror(
             file,
-            this.promptFileVariants,
-            this.promptVariants,
-            this.config.promptBandit.algorithm,
+            this.files.userPromptVariants,
+            this.files.promptVariants,
+            this.files.config.promptBandit.algorithm,
             summaries('prompt'),
             now,
           ),
         );
       }
-      if (this.modelFileOk) {
+      if (this.files.modelFileOk) {
         this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
           writeModelMirror(
             file,
-            this.modelVariants,
-            this.config.modelRouter.algorithm,
+            this.files.modelVariants,
+            this.files.config.modelRouter.algorithm,
             summaries('model'),
             now,
           ),
@@ -809,24 +795,7 @@ export class LearningPipeline {
    * write is not seen as an edit.
    */
   private writeMirrorFile(file: string, write: (file: string) => boolean): void {
-    if (write(file)) this.restamp(file);
-  }
-
-  /** Takes in a file's stamp as it is now: one the pipeline has just read or written itself. */
-  private restamp(file: string): void {
-    this.stamps.set(file, fileStamp(file));
-  }
-
-  /** Whether any config or variants file differs from what the pipeline last read or wrote. */
-  private filesChanged(): boolean {
-    return configFiles(this.agentDir).some((f) => fileStamp(f) !== this.stamps.get(f));
-  }
-
-  private maybeReloadConfig(): void {
-    const t = Date.now();
-    if (t - this.configCheckedAt < 1000) return;
-    this.configCheckedAt = t;
-    this.reloadConfigIfChanged();
+    if (write(file)) this.files.restamp(file);
   }
 
   /**
@@ -834,65 +803,12 @@ export class LearningPipeline {
    * tells onDidChange. A file watcher calls it: the pipeline's own mirror writes are no change.
    */
   reloadConfigIfChanged(): boolean {
-    if (!this.filesChanged()) return false;
-    this.loadConfig();
-    if (!this.closed) this.didChange.fire({ source: 'config' });
-    return true;
+    return this.files.reloadIfChanged();
   }
 
   /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */
   reloadConfig(): ConfigError | undefined {
-    this.loadConfig();
-    return this.configError;
-  }
-
-  private loadConfig(): void {
-    // Stamped before reading: an edit made while the files are read is seen as a change next time.
-    for (const f of configFiles(this.agentDir)) this.restamp(f);
-    this.configCheckedAt = Date.now();
-    const errors: ConfigError[] = [];
-    try {
-      this.config = readConfigFile(configFile(this.agentDir));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      errors.push(err);
-    }
-    let promptFile: ReturnType<typeof readPromptVariants>;
-    try {
-      promptFile = readPromptVariants(promptVariantsFile(this.agentDir));
-      this.promptFileOk = true;
-      this.promptFileVariants = promptFile?.variants ?? [];
-      this.mirrorStats.prompt = promptFile?.stats;
-      this.promptVariants = mergePrompts(this.config.promptBandit.variants, promptFile?.variants);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.promptFileOk = false;
-      errors.push(err);
-      if (this.promptVariants.length === 0)
-        this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
-    }
-    try {
-      const modelFile = readModelVariants(modelVariantsFile(this.agentDir));
-      this.modelFileOk = true;
-      this.mirrorStats.model = modelFile?.stats;
-      this.modelVariants = modelFile?.variants ?? DEFAULT_MODELS;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.modelFileOk = false;
-      errors.push(err);
-    }
-    const previous = this.configError?.message;
-    this.configError =
-      errors.length <= 1
-        ? errors[0]
-        : new ConfigError(
-            errors.map((e) => e.file).join(', '),
-            errors.flatMap((e) => e.issues),
-          );
-    if (this.configError && this.configError.message !== previous) {
-      this.log(`❌ ${this.configError.message}`);
-      this.problem.fire(this.configError);
-    }
+    return this.files.reload();
   }
 }
 
@@ -923,13 +839,4 @@ function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
     });
   }
   return out;
-}
-
-function fileStamp(file: string): string {
-  try {
-    const st = fs.statSync(file);
-    return `${st.mtimeMs}:${st.size}`;
-  } catch {
-    return '-';
-  }
 }

@@ -318,32 +318,6 @@ describe('LearningPipeline', () => {
     }
   });
 
-  describe('reloadConfig', () => {
-    it('clears the error and applies the new values once the file is fixed', async () => {
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: -1 } });
-      await open();
-      assert.ok(pipeline.getConfig().error instanceof ConfigError);
-
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
-      const error = pipeline.reloadConfig();
-
-      assert.equal(error, undefined);
-      assert.equal(pipeline.getConfig().error, undefined);
-      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
-    });
-
-    it('keeps the last valid values when the file turns invalid', async () => {
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
-      await open();
-
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 'many' } });
-      const error = pipeline.reloadConfig();
-
-      assert.ok(error instanceof ConfigError);
-      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
-    });
-  });
-
   describe('reloadConfigIfChanged', () => {
     it("ignores the pipeline's own mirror writes and reports a user's edit once", async () => {
       await open();
