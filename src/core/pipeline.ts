@@ -14,15 +14,7 @@ import {
 } from './learning/bandit';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
-import {
-  adapterKey,
-  agentDirOf,
-  knowledgeDir,
-  lastExportFile,
-  modelVariantsFile,
-  promptVariantsFile,
-  sftFile,
-} from './workspace/agentDir';
+import { adapterKey, agentDirOf, knowledgeDir, lastExportFile, sftFile } from './workspace/agentDir';
 import { DurableStore } from './store/durableStore';
 import {
   preferredArm,
@@ -48,13 +40,8 @@ import { computeReward } from './learning/reward';
 import { exportSft, type ExportResult } from './dataset/sftExport';
 import type { ArmStats, LearningEvent, RecentRun } from './store/store';
 import type { EventData, EventKind, TypedEvent } from './store/eventLog';
-import {
-  writeModelMirror,
-  writePromptMirror,
-  type ArmSummary,
-  type ModelVariant,
-  type PromptVariant,
-} from './workspace/variants';
+import type { ModelVariant, PromptVariant } from './workspace/variants';
+import { MirrorWriter } from './workspace/mirrors';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
 
 export interface PipelineOptions {
@@ -151,7 +138,7 @@ export class LearningPipeline {
   private readonly ready: Promise<void>;
   private closed = false;
   private readonly webKnowledge: WebKnowledgeFetcher;
-  private mirrorsDirty = false;
+  private readonly mirrors: MirrorWriter;
   private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
@@ -189,6 +176,14 @@ export class LearningPipeline {
       onChange: () => {
         if (!this.closed) this.didChange.fire({ source: 'config' });
       },
+    });
+    this.mirrors = new MirrorWriter({
+      agentDir: this.agentDir,
+      files: this.files,
+      now: this.now,
+      log: this.log,
+      store: () => this.durable?.db,
+      isOwner: () => this.isOwner,
     });
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
@@ -512,7 +507,7 @@ export class LearningPipeline {
   /** Adds (or replaces) a model in the router's variants and model_variants.json. */
   addModelVariant(variant: ModelVariant): void {
     this.files.modelVariants = [...this.files.modelVariants.filter((m) => m.id !== variant.id), variant];
-    this.writeModelVariants();
+    this.mirrors.writeModels();
   }
 
   /** Takes a model out of the router's variants; false when it was not there. */
@@ -521,7 +516,7 @@ export class LearningPipeline {
     const rest = this.files.modelVariants.filter((m) => m.id !== id);
     if (rest.length === before || rest.length === 0) return false;
     this.files.modelVariants = rest;
-    this.writeModelVariants();
+    this.mirrors.writeModels();
     return true;
   }
 
@@ -535,20 +530,6 @@ export class LearningPipeline {
   private ownerStore(): DurableStore {
     if (!this.durable) throw new LearningError('The experience database is not open yet.');
     return this.durable;
-  }
-
-  private writeModelVariants(): void {
-    const db = this.durable?.db;
-    this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
-      writeModelMirror(
-        file,
-        this.files.modelVariants,
-        this.files.config.modelRouter.algorithm,
-        db ? { '*': summarise(db.armStats('model', undefined)) } : {},
-        this.now(),
-      ),
-    );
-    this.mirrorsDirty = true;
   }
 
   async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
@@ -583,7 +564,7 @@ export class LearningPipeline {
   async flush(): Promise<void> {
     const durable = await this.openStore();
     if (!durable.isOwner) return;
-    this.writeMirrors();
+    this.mirrors.write();
     await durable.save();
   }
 
@@ -591,13 +572,14 @@ export class LearningPipeline {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.mirrors.stop();
     try {
       await this.ready;
     } catch {
       return;
     }
     const durable = this.durable!;
-    if (durable.isOwner) this.writeMirrors();
+    if (durable.isOwner) this.mirrors.write();
     await durable.close();
     for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem])
       e.dispose();
@@ -615,7 +597,7 @@ export class LearningPipeline {
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
-    if (this.durable.isOwner) this.writeMirrors();
+    if (this.durable.isOwner) this.mirrors.write();
   }
 
   private async openStore(): Promise<DurableStore> {
@@ -630,21 +612,8 @@ export class LearningPipeline {
   }
 
   private afterChange(source: 'local' | 'inbox'): void {
-    this.mirrorsDirty = true;
+    this.mirrors.changed();
     this.didChange.fire({ source });
-    this.scheduleMirrors();
-  }
-
-  private mirrorTimer: NodeJS.Timeout | undefined;
-
-  /** Mirrors are small but still I/O: written at most every two seconds, not per run. */
-  private scheduleMirrors(): void {
-    if (this.mirrorTimer || this.closed) return;
-    this.mirrorTimer = setTimeout(() => {
-      this.mirrorTimer = undefined;
-      if (this.mirrorsDirty && !this.closed && this.durable?.isOwner) this.writeMirrors();
-    }, 2000);
-    this.mirrorTimer.unref();
   }
 
   private maybeAutoExport(role: string): void {
@@ -749,55 +718,6 @@ export class LearningPipeline {
     return all;
   }
 
-  private writeMirrors(): void {
-    const db = this.durable?.db;
-    if (!db) return;
-    this.mirrorsDirty = false;
-    // Pick up the user's latest edits first: their part of the files is written back as they left it.
-    this.files.reloadIfChanged();
-    const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
-      const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
-      for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
-      return out;
-    };
-    const now = this.now();
-    try {
-      if (this.files.promptFileOk) {
-        this.writeMirrorFile(promptVariantsFile(this.agentDir), (file) =>
-          writePromptMirror(
-            file,
-            this.files.userPromptVariants,
-            this.files.promptVariants,
-            this.files.config.promptBandit.algorithm,
-            summaries('prompt'),
-            now,
-          ),
-        );
-      }
-      if (this.files.modelFileOk) {
-        this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
-          writeModelMirror(
-            file,
-            this.files.modelVariants,
-            this.files.config.modelRouter.algorithm,
-            summaries('model'),
-            now,
-          ),
-        );
-      }
-    } catch (err) {
-      this.log(`⚠️ Could not write the variants files: ${describe(err)}`);
-    }
-  }
-
-  /**
-   * Writes one variants file with `write` (false: it left the file as it was) and takes in its new stamp, so the
-   * write is not seen as an edit.
-   */
-  private writeMirrorFile(file: string, write: (file: string) => boolean): void {
-    if (write(file)) this.files.restamp(file);
-  }
-
   /**
    * Re-reads the config and variants files if they changed since the pipeline last read or wrote them, and then
    * tells onDidChange. A file watcher calls it: the pipeline's own mirror writes are no change.
@@ -815,10 +735,6 @@ export class LearningPipeline {
 function toArm(id: string, stats: Map<string, ArmStats>): Arm {
   const s = stats.get(id);
   return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0, rewardSq: s?.rewardSq ?? 0 };
-}
-
-function summarise(stats: ArmStats[]): ArmSummary[] {
-  return stats.map((s) => ({ id: s.arm, n: s.n, meanReward: Number((s.rewardSum / s.n).toFixed(4)) }));
 }
 
 /** Mirror-file stats as arm sums (before the database is open). Tolerant: a malformed section is ignored. */
