@@ -3,27 +3,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  chooseArm,
-  DROP_DETECTION,
-  hasDropped,
-  mean,
-  sinceDrop,
-  type Arm,
-  type Reason,
-} from './learning/bandit';
+import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { adapterKey, agentDirOf, knowledgeDir, lastExportFile, sftFile } from './workspace/agentDir';
 import { DurableStore } from './store/durableStore';
-import {
-  preferredArm,
-  rewardSeries,
-  withInterval,
-  type ArmSummaryWithInterval,
-  type RewardSeries,
-} from './learning/stats';
-import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
+import { rewardSeries, withInterval, type ArmSummaryWithInterval, type RewardSeries } from './learning/stats';
+import { ConfigError, LearningError, describe } from './errors';
 import { Emitter } from './events';
 import { checkRole } from './workspace/names';
 import {
@@ -38,11 +24,13 @@ import {
 } from './learning/runResult';
 import { computeReward } from './learning/reward';
 import { exportSft, type ExportResult } from './dataset/sftExport';
-import type { ArmStats, LearningEvent, RecentRun } from './store/store';
+import type { LearningEvent, RecentRun } from './store/store';
 import type { EventData, EventKind, TypedEvent } from './store/eventLog';
-import type { ModelVariant, PromptVariant } from './workspace/variants';
+import type { ModelVariant } from './workspace/variants';
 import { MirrorWriter } from './workspace/mirrors';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
+
+export type { SelectedModel, SelectedPrompt } from './learning/selection';
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */
@@ -55,20 +43,6 @@ export interface PipelineOptions {
   pollIntervalMs?: number;
   /** Shortest pause between saves of experience.db (ms); runs are safe in the journal meanwhile. Default 1000. */
   saveDelayMs?: number;
-}
-
-export interface SelectedPrompt extends PromptVariant {
-  reason: Reason | 'warming-up';
-  meanReward: number;
-  count: number;
-}
-
-export interface SelectedModel extends ModelVariant {
-  tier: Complexity;
-  /** `evaluating`: a freshly deployed tuned model gets the role's runs until drift detection has judged it. */
-  reason: Reason | 'warming-up' | 'evaluating';
-  meanReward: number;
-  count: number;
 }
 
 export interface RecordedRun {
@@ -132,13 +106,12 @@ export class LearningPipeline {
 
   private readonly files: ConfigFiles;
 
-  /** `role|tier` (tier `*` for all) → the deployed model under evaluation, set by the automation. */
-  private readonly evaluating = new Map<string, string>();
   private durable: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
   private readonly webKnowledge: WebKnowledgeFetcher;
   private readonly mirrors: MirrorWriter;
+  private readonly selector: Selector;
   private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
@@ -177,6 +150,7 @@ export class LearningPipeline {
         if (!this.closed) this.didChange.fire({ source: 'config' });
       },
     });
+    this.selector = new Selector({ random: this.random, files: this.files, store: () => this.durable?.db });
     this.mirrors = new MirrorWriter({
       agentDir: this.agentDir,
       files: this.files,
@@ -216,24 +190,7 @@ export class LearningPipeline {
   selectPrompt(role?: string): SelectedPrompt {
     if (role !== undefined) checkRole(role);
     this.files.maybeReload();
-    const { promptBandit } = this.files.config;
-    const stats = this.armStats(
-      'prompt',
-      role,
-      undefined,
-      promptBandit,
-      this.files.promptVariants.map((v) => v.id),
-    );
-    const arms = this.files.promptVariants.map((v) => toArm(v.id, stats));
-    const choice = chooseArm(arms, { ...promptBandit, random: this.random });
-    const arm = arms.find((a) => a.id === choice.id)!;
-    const variant = this.files.promptVariants.find((v) => v.id === choice.id)!;
-    return {
-      ...variant,
-      reason: this.durable ? choice.reason : 'warming-up',
-      meanReward: mean(arm),
-      count: arm.n,
-    };
+    return this.selector.selectPrompt(role);
   }
 
   /**
@@ -244,48 +201,7 @@ export class LearningPipeline {
     checkComplexity(complexity);
     if (role !== undefined) checkRole(role);
     this.files.maybeReload();
-    const { modelRouter } = this.files.config;
-    const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
-    // A tuned model serves the role (and tier) it was trained for; the seed's role default is coder.
-    const forRole = role ?? 'coder';
-    const eligible = this.files.modelVariants.filter(
-      (m) =>
-        m.tiers.includes(complexity) &&
-        m.costPer1kTokens <= cap &&
-        (m.roles === undefined || m.roles.includes(forRole)),
-    );
-    if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
-    const canary = [`${forRole}|${complexity}`, `${forRole}|*`]
-      .map((k) => this.evaluating.get(k))
-      .find((id) => id !== undefined && eligible.some((m) => m.id === id));
-    if (canary !== undefined) {
-      const model = eligible.find((m) => m.id === canary)!;
-      return { ...model, tier: complexity, reason: 'evaluating', meanReward: 0, count: 0 };
-    }
-    const stats = this.armStats(
-      'model',
-      role,
-      complexity,
-      modelRouter,
-      eligible.map((m) => m.id),
-    );
-    const arms = eligible.map((m) => toArm(m.id, stats));
-    const cost = new Map(eligible.map((m) => [m.id, m.costPer1kTokens]));
-    const choice = chooseArm(arms, {
-      ...modelRouter,
-      random: this.random,
-      cost: (id) => cost.get(id)!,
-      tolerance: modelRouter.costTolerance,
-    });
-    const arm = arms.find((a) => a.id === choice.id)!;
-    const model = eligible.find((m) => m.id === choice.id)!;
-    return {
-      ...model,
-      tier: complexity,
-      reason: this.durable ? choice.reason : 'warming-up',
-      meanReward: mean(arm),
-      count: arm.n,
-    };
+    return this.selector.selectModel(complexity, maxCostPerToken, role);
   }
 
   // ---- recording ----
@@ -452,8 +368,6 @@ export class LearningPipeline {
       };
     }
     const prompts = db.armStats('prompt', undefined);
-    const ids = this.files.promptVariants.map((v) => v.id);
-    const current = this.armStats('prompt', undefined, undefined, this.files.config.promptBandit, ids);
     return {
       previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
       models: db
@@ -461,7 +375,7 @@ export class LearningPipeline {
         .map(withInterval)
         .sort((a, b) => b.avgReward - a.avgReward),
       prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
-      preferredPrompt: preferredArm(ids.map((id) => toArm(id, current))),
+      preferredPrompt: this.selector.preferredPrompt(),
       rewardSeries: maxPointsPerRole > 0 ? rewardSeries(db, db.runsPerRole(), maxPointsPerRole) : [],
       modelCosts,
       automation,
@@ -522,9 +436,7 @@ export class LearningPipeline {
 
   /** While set, `selectModel` for the role (and tier; undefined: all) returns this model when it is eligible. */
   setEvaluating(role: string, tier: string | undefined, model: string | undefined): void {
-    const key = `${role}|${tier ?? '*'}`;
-    if (model === undefined) this.evaluating.delete(key);
-    else this.evaluating.set(key, model);
+    this.selector.setEvaluating(role, tier, model);
   }
 
   private ownerStore(): DurableStore {
@@ -687,38 +599,6 @@ export class LearningPipeline {
   }
 
   /**
-   * The sums each arm is judged by: its last `window` runs; or all its runs, less those before a drop in its reward
-   * (with `changeDetection`). O(arms) queries, each bounded by the arm's index: never O(runs).
-   */
-  private armStats(
-    kind: 'prompt' | 'model',
-    role: string | undefined,
-    tier: string | undefined,
-    learning: { window: number; changeDetection: boolean },
-    arms: readonly string[],
-  ): Map<string, ArmStats> {
-    const db = this.durable?.db;
-    if (!db)
-      return mirrorArmStats(
-        kind === 'prompt' ? this.files.fileStats.prompt : this.files.fileStats.model,
-        role ?? '*',
-      );
-    const byArm = (stats: ArmStats[]) => new Map(stats.map((s) => [s.arm, s]));
-    if (learning.window > 0) return byArm(db.windowArmStats(kind, role, tier, learning.window, arms));
-    const all = byArm(db.armStats(kind, role, tier));
-    if (!learning.changeDetection) return all;
-    const tested = arms.filter((id) => (all.get(id)?.n ?? 0) >= 2 * DROP_DETECTION.runs);
-    for (const recent of db.windowArmStats(kind, role, tier, DROP_DETECTION.runs, tested)) {
-      const total = all.get(recent.arm)!;
-      if (!hasDropped(total, recent)) continue;
-      // Rare (after a real drop) and bounded: the arm's latest maxScan rewards, to find where the drop began.
-      const latest = db.latestRewards(kind, role, tier, recent.arm, DROP_DETECTION.maxScan);
-      all.set(recent.arm, { ...total, ...sinceDrop(total, latest) });
-    }
-    return all;
-  }
-
-  /**
    * Re-reads the config and variants files if they changed since the pipeline last read or wrote them, and then
    * tells onDidChange. A file watcher calls it: the pipeline's own mirror writes are no change.
    */
@@ -730,29 +610,4 @@ export class LearningPipeline {
   reloadConfig(): ConfigError | undefined {
     return this.files.reload();
   }
-}
-
-function toArm(id: string, stats: Map<string, ArmStats>): Arm {
-  const s = stats.get(id);
-  return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0, rewardSq: s?.rewardSq ?? 0 };
-}
-
-/** Mirror-file stats as arm sums (before the database is open). Tolerant: a malformed section is ignored. */
-function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
-  const section = (stats as Record<string, unknown> | undefined)?.[role];
-  const out = new Map<string, ArmStats>();
-  if (!Array.isArray(section)) return out;
-  for (const s of section as { id?: unknown; n?: unknown; meanReward?: unknown }[]) {
-    if (typeof s.id !== 'string' || typeof s.n !== 'number' || typeof s.meanReward !== 'number') continue;
-    out.set(s.id, {
-      arm: s.id,
-      n: s.n,
-      rewardSum: s.meanReward * s.n,
-      rewardSq: s.meanReward * s.n, // as if 0/1 rewards: the widest spread that mean allows
-      costSum: 0,
-      costN: 0,
-      durationSum: 0,
-    });
-  }
-  return out;
 }

@@ -1,7 +1,6 @@
 // What the sidebar and dashboard show beyond getStats(): intervals, trends and downsampled series, all computed
 // from the store's aggregates so a view never scans the runs' texts.
 
-import { mean, type Arm } from './bandit';
 import type { ArmStats, StoreReader } from '../store/store';
 
 export interface ArmSummaryWithInterval {
@@ -48,11 +47,4 @@ export function rewardSeries(
     });
     return { role, points };
   });
-}
-
-/** The arm the policy would exploit now: the best mean (untried arms count as 0). */
-export function preferredArm(arms: Arm[]): string | undefined {
-  let best: Arm | undefined;
-  for (const a of arms) if (!best || mean(a) > mean(best)) best = a;
-  return best?.id;
 }
