@@ -1,16 +1,14 @@
 // LearningPipeline: the seed's API (selectPrompt, selectModel, recordRun, recordFeedback, getStats,
 // fetchWebKnowledge, close) over the durable store, the bandit, the router and the automation.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
-import { adapterKey, agentDirOf, knowledgeDir, lastExportFile, sftFile } from './workspace/agentDir';
+import { agentDirOf, knowledgeDir } from './workspace/agentDir';
 import { DurableStore } from './store/durableStore';
 import { rewardSeries, withInterval, type ArmSummaryWithInterval, type RewardSeries } from './learning/stats';
 import { ConfigError, LearningError, describe } from './errors';
-import { Emitter } from './events';
+import { Emitter, type Event } from './events';
 import { checkRole } from './workspace/names';
 import {
   checkVerdict,
@@ -23,7 +21,8 @@ import {
   type Verdict,
 } from './learning/runResult';
 import { computeReward } from './learning/reward';
-import { exportSft, type ExportResult } from './dataset/sftExport';
+import type { ExportResult } from './dataset/sftExport';
+import { Exporter, type TrainingDue } from './dataset/exporter';
 import type { LearningEvent, RecentRun } from './store/store';
 import type { EventData, EventKind, TypedEvent } from './store/eventLog';
 import type { ModelVariant } from './workspace/variants';
@@ -31,6 +30,7 @@ import { MirrorWriter } from './workspace/mirrors';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
 
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
+export type { TrainingDue } from './dataset/exporter';
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */
@@ -88,12 +88,6 @@ export interface Insights {
   automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
 }
 
-export interface TrainingDue {
-  role: string;
-  dataset: string;
-  examples: number;
-}
-
 const RECENT_WINDOW = 100;
 
 export class LearningPipeline {
@@ -112,13 +106,12 @@ export class LearningPipeline {
   private readonly webKnowledge: WebKnowledgeFetcher;
   private readonly mirrors: MirrorWriter;
   private readonly selector: Selector;
+  private readonly exporter: Exporter;
   private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
   /** `config`: the config or variants files changed on disk and were read again. */
   private readonly didChange = new Emitter<{ source: 'local' | 'inbox' | 'config' }>();
-  private readonly didExport = new Emitter<ExportResult>();
-  private readonly trainingDue = new Emitter<TrainingDue>();
   private readonly problem = new Emitter<LearningError>();
 
   /** Fired after each run this process records. */
@@ -128,9 +121,9 @@ export class LearningPipeline {
    * config and variants files, once read again.
    */
   readonly onDidChange = this.didChange.event;
-  readonly onDidExport = this.didExport.event;
+  readonly onDidExport: Event<ExportResult>;
   /** Fired when an export reaches `autoTrain.minExamples` and auto-train is on. */
-  readonly onTrainingDue = this.trainingDue.event;
+  readonly onTrainingDue: Event<TrainingDue>;
   /** Invalid config, a corrupt database set aside, a failed save. */
   readonly onProblem = this.problem.event;
 
@@ -159,6 +152,16 @@ export class LearningPipeline {
       store: () => this.durable?.db,
       isOwner: () => this.isOwner,
     });
+    this.exporter = new Exporter({
+      agentDir: this.agentDir,
+      now: this.now,
+      log: this.log,
+      config: () => this.files.config,
+      promptText: (id) => this.files.promptVariants.find((p) => p.id === id)?.text ?? '',
+      changed: () => this.afterChange('local'),
+    });
+    this.onDidExport = this.exporter.onDidExport;
+    this.onTrainingDue = this.exporter.onTrainingDue;
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
     this.ready.catch(() => undefined);
@@ -248,7 +251,7 @@ export class LearningPipeline {
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
     this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
-    this.maybeAutoExport(role);
+    this.exporter.maybeAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
 
@@ -265,7 +268,7 @@ export class LearningPipeline {
     this.log(`👍 Feedback for run ${runId}: ${v} (reward: ${reward.toFixed(2)})`);
     this.afterChange('local');
     const run = durable.db.getRun(runId);
-    if (run) this.maybeAutoExport(run.role);
+    if (run) this.exporter.maybeAutoExport(durable, run.role);
     return { id: runId, reward };
   }
 
@@ -281,8 +284,7 @@ export class LearningPipeline {
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
     if (tier !== undefined) checkComplexity(tier);
-    await this.openStore();
-    return this.runExport(role, tier);
+    return this.exporter.export(await this.openStore(), role, tier);
   }
 
   /** Roles that have runs. */
@@ -493,8 +495,8 @@ export class LearningPipeline {
     const durable = this.durable!;
     if (durable.isOwner) this.mirrors.write();
     await durable.close();
-    for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem])
-      e.dispose();
+    for (const e of [this.didRecordRun, this.didChange, this.problem]) e.dispose();
+    this.exporter.dispose();
   }
 
   // ---- internals ----
@@ -520,82 +522,12 @@ export class LearningPipeline {
 
   private onExternalChange(): void {
     this.afterChange('inbox');
-    for (const role of this.roles()) this.maybeAutoExport(role);
+    for (const role of this.roles()) this.exporter.maybeAutoExport(this.durable!, role);
   }
 
   private afterChange(source: 'local' | 'inbox'): void {
     this.mirrors.changed();
     this.didChange.fire({ source });
-  }
-
-  private maybeAutoExport(role: string): void {
-    const durable = this.durable;
-    const { enabled, autoExport } = this.files.config;
-    // Only the owner: its export event is saved, and two windows must not both export (and train).
-    if (!durable?.isOwner || !enabled || !autoExport.enabled) return;
-    const db = durable.db;
-    const watermark = durable.events.last('export', role)?.data.watermarkPk ?? 0;
-    if (db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
-    this.log(`📦 Auto-exporting SFT dataset for ${role}...`);
-    try {
-      this.runExport(role);
-    } catch (err) {
-      this.log(`❌ Export for ${role} failed: ${describe(err)}`);
-    }
-  }
-
-  /**
-   * Writes a role's dataset, or with a tier the curriculum dataset of that tier's runs. A tier's export has its own
-   * files and event kind, so the role's export progress and auto-train trigger are not reset by it.
-   */
-  private runExport(role: string, tier?: Complexity): ExportResult {
-    const durable = this.durable!;
-    const { autoExport, autoTrain, enabled } = this.files.config;
-    const key = adapterKey(role, tier);
-    const file = sftFile(this.agentDir, role, tier);
-    const result = exportSft(durable.db, {
-      role,
-      ...(tier && { tier }),
-      minReward: autoExport.minReward,
-      maxExamples: autoExport.maxExamples,
-      systemPrompt: (promptId) => this.files.promptVariants.find((p) => p.id === promptId)?.text ?? '',
-      file,
-    });
-    const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
-    const at = this.now();
-    fs.writeFileSync(
-      lastExportFile(this.agentDir, role, tier),
-      `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
-    );
-    // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
-    durable.events.add(
-      at,
-      tier ? 'export-tier' : 'export',
-      role,
-      `Exported ${result.count} ${key} examples to ${rel}`,
-      {
-        ...(tier && { tier }),
-        count: result.count,
-        file: rel,
-        watermarkPk: result.watermarkPk,
-        minReward: result.minReward,
-        duplicatesSkipped: result.duplicatesSkipped,
-        secretsRedacted: result.secretsRedacted,
-      },
-    );
-    this.log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
-    if (result.secretsRedacted > 0)
-      this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
-    if (tier) {
-      this.afterChange('local');
-      return result;
-    }
-    this.didExport.fire(result);
-    this.afterChange('local');
-    if (enabled && autoTrain.enabled && result.count >= autoTrain.minExamples) {
-      this.trainingDue.fire({ role, dataset: file, examples: result.count });
-    }
-    return result;
   }
 
   /**
