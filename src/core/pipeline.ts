@@ -6,7 +6,7 @@ import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { agentDirOf, knowledgeDir } from './workspace/agentDir';
 import { DurableStore } from './store/durableStore';
-import { rewardSeries, withInterval, type ArmSummaryWithInterval, type RewardSeries } from './learning/stats';
+import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
 import { ConfigError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
 import { checkRole } from './workspace/names';
@@ -23,7 +23,6 @@ import {
 import { computeReward } from './learning/reward';
 import type { ExportResult } from './dataset/sftExport';
 import { Exporter, type TrainingDue } from './dataset/exporter';
-import type { LearningEvent, RecentRun } from './store/store';
 import type { EventData, EventKind, TypedEvent } from './store/eventLog';
 import type { ModelVariant } from './workspace/variants';
 import { MirrorWriter } from './workspace/mirrors';
@@ -31,6 +30,7 @@ import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
 
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
 export type { TrainingDue } from './dataset/exporter';
+export type { Insights, LearningStats, RoleProgress } from './learning/stats';
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */
@@ -52,43 +52,6 @@ export interface RecordedRun {
   /** False when learning is disabled in the config: the reward is computed but nothing is stored. */
   recorded?: boolean;
 }
-
-export interface RoleProgress {
-  role: string;
-  runs: number;
-  /** High-quality runs since the last export, toward `autoExport.minRuns`. */
-  highQualitySinceExport: number;
-  exportThreshold: number;
-  lastExport: { at: number; count: number; file: string } | null;
-  /** Examples in the latest export, toward `autoTrain.minExamples`. */
-  exportedExamples: number;
-  trainThreshold: number;
-}
-
-export interface LearningStats {
-  recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
-  modelPerformance: { model_name: string; avg_reward: number; count: number; avg_cost: number }[];
-  promptPerformance: { prompt_id: string; avg_reward: number; count: number }[];
-  totals: { runs: number; byRole: Record<string, number> };
-  roles: RoleProgress[];
-  recentRuns: RecentRun[];
-  events: LearningEvent[];
-}
-
-export interface Insights {
-  /** Average reward of the 100 runs before the last 100 (the trend's baseline); null with fewer than 200. */
-  previousAvgReward: number | null;
-  models: ArmSummaryWithInterval[];
-  prompts: ArmSummaryWithInterval[];
-  /** The prompt the bandit would exploit now. */
-  preferredPrompt: string | undefined;
-  rewardSeries: RewardSeries[];
-  /** USD per 1,000 tokens of the configured models. */
-  modelCosts: Record<string, number>;
-  automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
-}
-
-const RECENT_WINDOW = 100;
 
 export class LearningPipeline {
   readonly agentDir: string;
@@ -279,7 +242,6 @@ export class LearningPipeline {
 
   // ---- export ----
 
-  /** Writes `.agent/sft/{role}_sft.jsonl` now, whatever the thresholds. */
   /** Writes `.agent/sft/{role}_sft.jsonl` now; with a tier, `{role}-{tier}_sft.jsonl` of that tier's runs only. */
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
@@ -295,53 +257,7 @@ export class LearningPipeline {
   // ---- stats ----
 
   getStats(): LearningStats {
-    const durable = this.durable;
-    const db = durable?.db;
-    const { autoExport, autoTrain } = this.files.config;
-    if (!durable || !db) {
-      return {
-        recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
-        modelPerformance: [],
-        promptPerformance: [],
-        totals: { runs: 0, byRole: {} },
-        roles: [],
-        recentRuns: [],
-        events: [],
-      };
-    }
-    const models = db.armStats('model', undefined);
-    const prompts = db.armStats('prompt', undefined);
-    const byRole = db.runsPerRole();
-    const roles: RoleProgress[] = [...byRole.entries()].sort().map(([role, runs]) => {
-      const last = durable.events.last('export', role);
-      return {
-        role,
-        runs,
-        highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, last?.data.watermarkPk ?? 0),
-        exportThreshold: autoExport.minRuns,
-        lastExport: last ? { at: last.at, count: last.data.count, file: last.data.file } : null,
-        exportedExamples: last?.data.count ?? 0,
-        trainThreshold: autoTrain.minExamples,
-      };
-    });
-    return {
-      recentStats: db.recentStats(RECENT_WINDOW),
-      modelPerformance: models
-        .map((m) => ({
-          model_name: m.arm,
-          avg_reward: m.rewardSum / m.n,
-          count: m.n,
-          avg_cost: m.costN ? m.costSum / m.costN : 0,
-        }))
-        .sort((a, b) => b.avg_reward - a.avg_reward),
-      promptPerformance: prompts
-        .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
-        .sort((a, b) => b.avg_reward - a.avg_reward),
-      totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
-      roles,
-      recentRuns: db.recentRuns(20),
-      events: durable.events.recent(50),
-    };
+    return learningStats(this.durable, this.files.config);
   }
 
   /**
@@ -350,38 +266,9 @@ export class LearningPipeline {
    * it (the sidebar does not show it).
    */
   getInsights(maxPointsPerRole = 500): Insights {
-    const db = this.durable?.db;
-    const { autoExport, autoTrain, autoDeploy, enabled } = this.files.config;
-    const automation = {
-      autoExport: enabled && autoExport.enabled,
-      autoTrain: enabled && autoTrain.enabled,
-      autoDeploy: enabled && autoDeploy.enabled,
-    };
-    const modelCosts = Object.fromEntries(this.files.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
-    if (!db) {
-      return {
-        previousAvgReward: null,
-        models: [],
-        prompts: [],
-        preferredPrompt: undefined,
-        rewardSeries: [],
-        modelCosts,
-        automation,
-      };
-    }
-    const prompts = db.armStats('prompt', undefined);
-    return {
-      previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
-      models: db
-        .armStats('model', undefined)
-        .map(withInterval)
-        .sort((a, b) => b.avgReward - a.avgReward),
-      prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
-      preferredPrompt: this.selector.preferredPrompt(),
-      rewardSeries: maxPointsPerRole > 0 ? rewardSeries(db, db.runsPerRole(), maxPointsPerRole) : [],
-      modelCosts,
-      automation,
-    };
+    const { config, modelVariants } = this.files;
+    const preferredPrompt = () => this.selector.preferredPrompt();
+    return insights(this.durable?.db, { config, modelVariants, preferredPrompt }, maxPointsPerRole);
   }
 
   // ---- web knowledge ----
