@@ -1,15 +1,18 @@
 // LearningPipeline: the seed's API (selectPrompt, selectModel, recordRun, recordFeedback, getStats,
-// fetchWebKnowledge, close) over the durable store, the bandit, the router and the automation.
+// fetchWebKnowledge, close) as a facade: it checks arguments and wires the stages, whose modules hold the logic
+// (ConfigFiles, MirrorWriter, Selector, Exporter, the stats projections, the durable store).
 
-import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
-import type { LearningConfig } from './workspace/config';
-import { ConfigFiles } from './workspace/configFiles';
-import { agentDirOf, knowledgeDir } from './workspace/agentDir';
-import { DurableStore } from './store/durableStore';
-import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
 import { ConfigError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
+import { agentDirOf, knowledgeDir } from './workspace/agentDir';
+import type { LearningConfig } from './workspace/config';
+import { ConfigFiles } from './workspace/configFiles';
+import { MirrorWriter } from './workspace/mirrors';
 import { checkRole } from './workspace/names';
+import type { ModelVariant } from './workspace/variants';
+import { DurableStore } from './store/durableStore';
+import type { EventData, EventKind, TypedEvent } from './store/eventLog';
+import { computeReward } from './learning/reward';
 import {
   checkVerdict,
   checkComplexity,
@@ -20,12 +23,10 @@ import {
   type RunResult,
   type Verdict,
 } from './learning/runResult';
-import { computeReward } from './learning/reward';
-import type { ExportResult } from './dataset/sftExport';
+import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
+import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
 import { Exporter, type TrainingDue } from './dataset/exporter';
-import type { EventData, EventKind, TypedEvent } from './store/eventLog';
-import type { ModelVariant } from './workspace/variants';
-import { MirrorWriter } from './workspace/mirrors';
+import type { ExportResult } from './dataset/sftExport';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
 
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
@@ -271,9 +272,6 @@ export class LearningPipeline {
     return insights(this.durable?.db, { config, modelVariants, preferredPrompt }, maxPointsPerRole);
   }
 
-  // ---- web knowledge ----
-
-  /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
   // ---- for the automation (train, deploy, drift): the owner process only ----
 
   /** Adds an event to the timeline (kinds: training, deploy, drift, rollback, …); saved with the next save. */
@@ -333,6 +331,9 @@ export class LearningPipeline {
     return this.durable;
   }
 
+  // ---- web knowledge ----
+
+  /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
   async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
     try {
       this.files.maybeReload();
