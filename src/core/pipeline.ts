@@ -1,40 +1,18 @@
 // LearningPipeline: the seed's API (selectPrompt, selectModel, recordRun, recordFeedback, getStats,
-// fetchWebKnowledge, close) over the durable store, the bandit, the router and the automation.
+// fetchWebKnowledge, close) as a facade: it checks arguments and wires the stages, whose modules hold the logic
+// (ConfigFiles, MirrorWriter, Selector, Exporter, the stats projections, the durable store).
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import {
-  chooseArm,
-  DROP_DETECTION,
-  hasDropped,
-  mean,
-  sinceDrop,
-  type Arm,
-  type Reason,
-} from './learning/bandit';
-import { defaultConfig, readConfigFile, type LearningConfig } from './workspace/config';
-import {
-  adapterKey,
-  agentDirOf,
-  configFile,
-  configFiles,
-  knowledgeDir,
-  lastExportFile,
-  modelVariantsFile,
-  promptVariantsFile,
-  sftFile,
-} from './workspace/agentDir';
-import { DurableStore } from './store/durableStore';
-import {
-  preferredArm,
-  rewardSeries,
-  withInterval,
-  type ArmSummaryWithInterval,
-  type RewardSeries,
-} from './learning/stats';
-import { ConfigError, LearningError, NoEligibleModelError, describe } from './errors';
-import { Emitter } from './events';
+import { ConfigError, LearningError, describe } from './errors';
+import { Emitter, type Event } from './events';
+import { agentDirOf, knowledgeDir } from './workspace/agentDir';
+import type { LearningConfig } from './workspace/config';
+import { ConfigFiles } from './workspace/configFiles';
+import { MirrorWriter } from './workspace/mirrors';
 import { checkRole } from './workspace/names';
+import type { ModelVariant } from './workspace/variants';
+import { DurableStore } from './store/durableStore';
+import type { EventData, EventKind, TypedEvent } from './store/eventLog';
+import { computeReward } from './learning/reward';
 import {
   checkVerdict,
   checkComplexity,
@@ -45,22 +23,15 @@ import {
   type RunResult,
   type Verdict,
 } from './learning/runResult';
-import { computeReward } from './learning/reward';
-import { exportSft, type ExportResult } from './dataset/sftExport';
-import type { ArmStats, LearningEvent, RecentRun } from './store/store';
-import type { EventData, EventKind, TypedEvent } from './store/eventLog';
-import {
-  mergePrompts,
-  readModelVariants,
-  readPromptVariants,
-  writeModelMirror,
-  writePromptMirror,
-  DEFAULT_MODELS,
-  type ArmSummary,
-  type ModelVariant,
-  type PromptVariant,
-} from './workspace/variants';
+import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
+import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
+import { Exporter, type TrainingDue } from './dataset/exporter';
+import type { ExportResult } from './dataset/sftExport';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
+
+export type { SelectedModel, SelectedPrompt } from './learning/selection';
+export type { TrainingDue } from './dataset/exporter';
+export type { Insights, LearningStats, RoleProgress } from './learning/stats';
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */
@@ -75,20 +46,6 @@ export interface PipelineOptions {
   saveDelayMs?: number;
 }
 
-export interface SelectedPrompt extends PromptVariant {
-  reason: Reason | 'warming-up';
-  meanReward: number;
-  count: number;
-}
-
-export interface SelectedModel extends ModelVariant {
-  tier: Complexity;
-  /** `evaluating`: a freshly deployed tuned model gets the role's runs until drift detection has judged it. */
-  reason: Reason | 'warming-up' | 'evaluating';
-  meanReward: number;
-  count: number;
-}
-
 export interface RecordedRun {
   /** '' when nothing was recorded (learning disabled). */
   id: string;
@@ -96,49 +53,6 @@ export interface RecordedRun {
   /** False when learning is disabled in the config: the reward is computed but nothing is stored. */
   recorded?: boolean;
 }
-
-export interface RoleProgress {
-  role: string;
-  runs: number;
-  /** High-quality runs since the last export, toward `autoExport.minRuns`. */
-  highQualitySinceExport: number;
-  exportThreshold: number;
-  lastExport: { at: number; count: number; file: string } | null;
-  /** Examples in the latest export, toward `autoTrain.minExamples`. */
-  exportedExamples: number;
-  trainThreshold: number;
-}
-
-export interface LearningStats {
-  recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
-  modelPerformance: { model_name: string; avg_reward: number; count: number; avg_cost: number }[];
-  promptPerformance: { prompt_id: string; avg_reward: number; count: number }[];
-  totals: { runs: number; byRole: Record<string, number> };
-  roles: RoleProgress[];
-  recentRuns: RecentRun[];
-  events: LearningEvent[];
-}
-
-export interface Insights {
-  /** Average reward of the 100 runs before the last 100 (the trend's baseline); null with fewer than 200. */
-  previousAvgReward: number | null;
-  models: ArmSummaryWithInterval[];
-  prompts: ArmSummaryWithInterval[];
-  /** The prompt the bandit would exploit now. */
-  preferredPrompt: string | undefined;
-  rewardSeries: RewardSeries[];
-  /** USD per 1,000 tokens of the configured models. */
-  modelCosts: Record<string, number>;
-  automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
-}
-
-export interface TrainingDue {
-  role: string;
-  dataset: string;
-  examples: number;
-}
-
-const RECENT_WINDOW = 100;
 
 export class LearningPipeline {
   readonly agentDir: string;
@@ -148,37 +62,20 @@ export class LearningPipeline {
   private readonly pollIntervalMs: number;
   private readonly saveDelayMs: number | undefined;
 
-  private config: LearningConfig = defaultConfig();
-  private configError: ConfigError | undefined;
-  /**
-   * Each config or variants file's stamp (mtime and size) as the pipeline last read or wrote it, kept per file: a
-   * mirror write takes in only its own file's new stamp, never an edit of another file made meanwhile.
-   */
-  private stamps = new Map<string, string>();
-  private configCheckedAt = 0;
-  private promptVariants: PromptVariant[] = [];
-  /** The `variants` written in prompt_variants.json by the user (kept as written when we rewrite the file). */
-  private promptFileVariants: { id: string; text?: string }[] = [];
-  private modelVariants: ModelVariant[] = DEFAULT_MODELS;
-  private promptFileOk = true;
-  private modelFileOk = true;
-  /** Bandit statistics read from the mirror files, used only until the database is open. */
-  private mirrorStats: { prompt?: unknown; model?: unknown } = {};
+  private readonly files: ConfigFiles;
 
-  /** `role|tier` (tier `*` for all) → the deployed model under evaluation, set by the automation. */
-  private readonly evaluating = new Map<string, string>();
   private durable: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
   private readonly webKnowledge: WebKnowledgeFetcher;
-  private mirrorsDirty = false;
+  private readonly mirrors: MirrorWriter;
+  private readonly selector: Selector;
+  private readonly exporter: Exporter;
   private disabledLogged = false;
 
   private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
   /** `config`: the config or variants files changed on disk and were read again. */
   private readonly didChange = new Emitter<{ source: 'local' | 'inbox' | 'config' }>();
-  private readonly didExport = new Emitter<ExportResult>();
-  private readonly trainingDue = new Emitter<TrainingDue>();
   private readonly problem = new Emitter<LearningError>();
 
   /** Fired after each run this process records. */
@@ -188,9 +85,9 @@ export class LearningPipeline {
    * config and variants files, once read again.
    */
   readonly onDidChange = this.didChange.event;
-  readonly onDidExport = this.didExport.event;
+  readonly onDidExport: Event<ExportResult>;
   /** Fired when an export reaches `autoTrain.minExamples` and auto-train is on. */
-  readonly onTrainingDue = this.trainingDue.event;
+  readonly onTrainingDue: Event<TrainingDue>;
   /** Invalid config, a corrupt database set aside, a failed save. */
   readonly onProblem = this.problem.event;
 
@@ -203,7 +100,32 @@ export class LearningPipeline {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.saveDelayMs = options.saveDelayMs;
     this.webKnowledge = new WebKnowledgeFetcher(knowledgeDir(this.agentDir), this.now, this.log);
-    this.loadConfig();
+    this.files = new ConfigFiles(this.agentDir, {
+      log: this.log,
+      onProblem: (err) => this.problem.fire(err),
+      onChange: () => {
+        if (!this.closed) this.didChange.fire({ source: 'config' });
+      },
+    });
+    this.selector = new Selector({ random: this.random, files: this.files, store: () => this.durable?.db });
+    this.mirrors = new MirrorWriter({
+      agentDir: this.agentDir,
+      files: this.files,
+      now: this.now,
+      log: this.log,
+      store: () => this.durable?.db,
+      isOwner: () => this.isOwner,
+    });
+    this.exporter = new Exporter({
+      agentDir: this.agentDir,
+      now: this.now,
+      log: this.log,
+      config: () => this.files.config,
+      promptText: (id) => this.files.promptVariants.find((p) => p.id === id)?.text ?? '',
+      changed: () => this.afterChange('local'),
+    });
+    this.onDidExport = this.exporter.onDidExport;
+    this.onTrainingDue = this.exporter.onTrainingDue;
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
     this.ready.catch(() => undefined);
@@ -226,33 +148,16 @@ export class LearningPipeline {
 
   /** The configuration in force (the last valid one) and the current file's error, if any. */
   getConfig(): { config: LearningConfig; error: ConfigError | undefined } {
-    this.maybeReloadConfig();
-    return { config: this.config, error: this.configError };
+    this.files.maybeReload();
+    return { config: this.files.config, error: this.files.error };
   }
 
   // ---- selection ----
 
   selectPrompt(role?: string): SelectedPrompt {
     if (role !== undefined) checkRole(role);
-    this.maybeReloadConfig();
-    const { promptBandit } = this.config;
-    const stats = this.armStats(
-      'prompt',
-      role,
-      undefined,
-      promptBandit,
-      this.promptVariants.map((v) => v.id),
-    );
-    const arms = this.promptVariants.map((v) => toArm(v.id, stats));
-    const choice = chooseArm(arms, { ...promptBandit, random: this.random });
-    const arm = arms.find((a) => a.id === choice.id)!;
-    const variant = this.promptVariants.find((v) => v.id === choice.id)!;
-    return {
-      ...variant,
-      reason: this.durable ? choice.reason : 'warming-up',
-      meanReward: mean(arm),
-      count: arm.n,
-    };
+    this.files.maybeReload();
+    return this.selector.selectPrompt(role);
   }
 
   /**
@@ -262,49 +167,8 @@ export class LearningPipeline {
   selectModel(complexity: Complexity = 'medium', maxCostPerToken?: number, role?: string): SelectedModel {
     checkComplexity(complexity);
     if (role !== undefined) checkRole(role);
-    this.maybeReloadConfig();
-    const { modelRouter } = this.config;
-    const cap = maxCostPerToken ?? modelRouter.maxCostPerToken;
-    // A tuned model serves the role (and tier) it was trained for; the seed's role default is coder.
-    const forRole = role ?? 'coder';
-    const eligible = this.modelVariants.filter(
-      (m) =>
-        m.tiers.includes(complexity) &&
-        m.costPer1kTokens <= cap &&
-        (m.roles === undefined || m.roles.includes(forRole)),
-    );
-    if (eligible.length === 0) throw new NoEligibleModelError(complexity, cap);
-    const canary = [`${forRole}|${complexity}`, `${forRole}|*`]
-      .map((k) => this.evaluating.get(k))
-      .find((id) => id !== undefined && eligible.some((m) => m.id === id));
-    if (canary !== undefined) {
-      const model = eligible.find((m) => m.id === canary)!;
-      return { ...model, tier: complexity, reason: 'evaluating', meanReward: 0, count: 0 };
-    }
-    const stats = this.armStats(
-      'model',
-      role,
-      complexity,
-      modelRouter,
-      eligible.map((m) => m.id),
-    );
-    const arms = eligible.map((m) => toArm(m.id, stats));
-    const cost = new Map(eligible.map((m) => [m.id, m.costPer1kTokens]));
-    const choice = chooseArm(arms, {
-      ...modelRouter,
-      random: this.random,
-      cost: (id) => cost.get(id)!,
-      tolerance: modelRouter.costTolerance,
-    });
-    const arm = arms.find((a) => a.id === choice.id)!;
-    const model = eligible.find((m) => m.id === choice.id)!;
-    return {
-      ...model,
-      tier: complexity,
-      reason: this.durable ? choice.reason : 'warming-up',
-      meanReward: mean(arm),
-      count: arm.n,
-    };
+    this.files.maybeReload();
+    return this.selector.selectModel(complexity, maxCostPerToken, role);
   }
 
   // ---- recording ----
@@ -323,15 +187,15 @@ export class LearningPipeline {
     const args = validateRunArgs(taskSlug, modelId, promptId, result);
     checkRole(role);
     const durable = await this.openStore();
-    this.maybeReloadConfig();
-    if (!this.config.enabled) {
+    this.files.maybeReload();
+    if (!this.files.config.enabled) {
       // Switched off by the user: the agent keeps working, nothing is recorded or learned.
       if (!this.disabledLogged)
         this.log('⏸️ Learning is disabled ("enabled": false): runs are not recorded.');
       this.disabledLogged = true;
       const reward = computeReward(
         toRunRecord({ id: '', createdAt: 0, taskSlug, role, modelId, promptId }, args.result),
-        this.config.rewardWeights,
+        this.files.config.rewardWeights,
       );
       return { id: '', reward, recorded: false };
     }
@@ -350,7 +214,7 @@ export class LearningPipeline {
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
     this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
-    this.maybeAutoExport(role);
+    this.exporter.maybeAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
 
@@ -367,7 +231,7 @@ export class LearningPipeline {
     this.log(`👍 Feedback for run ${runId}: ${v} (reward: ${reward.toFixed(2)})`);
     this.afterChange('local');
     const run = durable.db.getRun(runId);
-    if (run) this.maybeAutoExport(run.role);
+    if (run) this.exporter.maybeAutoExport(durable, run.role);
     return { id: runId, reward };
   }
 
@@ -378,13 +242,11 @@ export class LearningPipeline {
 
   // ---- export ----
 
-  /** Writes `.agent/sft/{role}_sft.jsonl` now, whatever the thresholds. */
   /** Writes `.agent/sft/{role}_sft.jsonl` now; with a tier, `{role}-{tier}_sft.jsonl` of that tier's runs only. */
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
     if (tier !== undefined) checkComplexity(tier);
-    await this.openStore();
-    return this.runExport(role, tier);
+    return this.exporter.export(await this.openStore(), role, tier);
   }
 
   /** Roles that have runs. */
@@ -395,53 +257,7 @@ export class LearningPipeline {
   // ---- stats ----
 
   getStats(): LearningStats {
-    const durable = this.durable;
-    const db = durable?.db;
-    const { autoExport, autoTrain } = this.config;
-    if (!durable || !db) {
-      return {
-        recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
-        modelPerformance: [],
-        promptPerformance: [],
-        totals: { runs: 0, byRole: {} },
-        roles: [],
-        recentRuns: [],
-        events: [],
-      };
-    }
-    const models = db.armStats('model', undefined);
-    const prompts = db.armStats('prompt', undefined);
-    const byRole = db.runsPerRole();
-    const roles: RoleProgress[] = [...byRole.entries()].sort().map(([role, runs]) => {
-      const last = durable.events.last('export', role);
-      return {
-        role,
-        runs,
-        highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, last?.data.watermarkPk ?? 0),
-        exportThreshold: autoExport.minRuns,
-        lastExport: last ? { at: last.at, count: last.data.count, file: last.data.file } : null,
-        exportedExamples: last?.data.count ?? 0,
-        trainThreshold: autoTrain.minExamples,
-      };
-    });
-    return {
-      recentStats: db.recentStats(RECENT_WINDOW),
-      modelPerformance: models
-        .map((m) => ({
-          model_name: m.arm,
-          avg_reward: m.rewardSum / m.n,
-          count: m.n,
-          avg_cost: m.costN ? m.costSum / m.costN : 0,
-        }))
-        .sort((a, b) => b.avg_reward - a.avg_reward),
-      promptPerformance: prompts
-        .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
-        .sort((a, b) => b.avg_reward - a.avg_reward),
-      totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
-      roles,
-      recentRuns: db.recentRuns(20),
-      events: durable.events.recent(50),
-    };
+    return learningStats(this.durable, this.files.config);
   }
 
   /**
@@ -450,45 +266,11 @@ export class LearningPipeline {
    * it (the sidebar does not show it).
    */
   getInsights(maxPointsPerRole = 500): Insights {
-    const db = this.durable?.db;
-    const { autoExport, autoTrain, autoDeploy, enabled } = this.config;
-    const automation = {
-      autoExport: enabled && autoExport.enabled,
-      autoTrain: enabled && autoTrain.enabled,
-      autoDeploy: enabled && autoDeploy.enabled,
-    };
-    const modelCosts = Object.fromEntries(this.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
-    if (!db) {
-      return {
-        previousAvgReward: null,
-        models: [],
-        prompts: [],
-        preferredPrompt: undefined,
-        rewardSeries: [],
-        modelCosts,
-        automation,
-      };
-    }
-    const prompts = db.armStats('prompt', undefined);
-    const ids = this.promptVariants.map((v) => v.id);
-    const current = this.armStats('prompt', undefined, undefined, this.config.promptBandit, ids);
-    return {
-      previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
-      models: db
-        .armStats('model', undefined)
-        .map(withInterval)
-        .sort((a, b) => b.avgReward - a.avgReward),
-      prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
-      preferredPrompt: preferredArm(ids.map((id) => toArm(id, current))),
-      rewardSeries: maxPointsPerRole > 0 ? rewardSeries(db, db.runsPerRole(), maxPointsPerRole) : [],
-      modelCosts,
-      automation,
-    };
+    const { config, modelVariants } = this.files;
+    const preferredPrompt = () => this.selector.preferredPrompt();
+    return insights(this.durable?.db, { config, modelVariants, preferredPrompt }, maxPointsPerRole);
   }
 
-  // ---- web knowledge ----
-
-  /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
   // ---- for the automation (train, deploy, drift): the owner process only ----
 
   /** Adds an event to the timeline (kinds: training, deploy, drift, rollback, …); saved with the next save. */
@@ -519,30 +301,28 @@ export class LearningPipeline {
 
   /** High-quality runs of a role (and tier) (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
   highQualityRunsSince(role: string, afterPk: number, tier?: string): number {
-    return this.ownerStore().db.countHighQuality(role, this.config.autoExport.minReward, afterPk, tier);
+    return this.ownerStore().db.countHighQuality(role, this.files.config.autoExport.minReward, afterPk, tier);
   }
 
   /** Adds (or replaces) a model in the router's variants and model_variants.json. */
   addModelVariant(variant: ModelVariant): void {
-    this.modelVariants = [...this.modelVariants.filter((m) => m.id !== variant.id), variant];
-    this.writeModelVariants();
+    this.files.modelVariants = [...this.files.modelVariants.filter((m) => m.id !== variant.id), variant];
+    this.mirrors.writeModels();
   }
 
   /** Takes a model out of the router's variants; false when it was not there. */
   withdrawModelVariant(id: string): boolean {
-    const before = this.modelVariants.length;
-    const rest = this.modelVariants.filter((m) => m.id !== id);
+    const before = this.files.modelVariants.length;
+    const rest = this.files.modelVariants.filter((m) => m.id !== id);
     if (rest.length === before || rest.length === 0) return false;
-    this.modelVariants = rest;
-    this.writeModelVariants();
+    this.files.modelVariants = rest;
+    this.mirrors.writeModels();
     return true;
   }
 
   /** While set, `selectModel` for the role (and tier; undefined: all) returns this model when it is eligible. */
   setEvaluating(role: string, tier: string | undefined, model: string | undefined): void {
-    const key = `${role}|${tier ?? '*'}`;
-    if (model === undefined) this.evaluating.delete(key);
-    else this.evaluating.set(key, model);
+    this.selector.setEvaluating(role, tier, model);
   }
 
   private ownerStore(): DurableStore {
@@ -550,28 +330,17 @@ export class LearningPipeline {
     return this.durable;
   }
 
-  private writeModelVariants(): void {
-    const db = this.durable?.db;
-    this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
-      writeModelMirror(
-        file,
-        this.modelVariants,
-        this.config.modelRouter.algorithm,
-        db ? { '*': summarise(db.armStats('model', undefined)) } : {},
-        this.now(),
-      ),
-    );
-    this.mirrorsDirty = true;
-  }
+  // ---- web knowledge ----
 
+  /** Documentation for `library` to put in the agent's prompt. Never throws: failures give empty text. */
   async fetchWebKnowledge(designCard: unknown, query: string, library: string): Promise<WebKnowledge> {
     try {
-      this.maybeReloadConfig();
+      this.files.maybeReload();
       const card = designCard as { name?: unknown } | undefined;
       const q = [typeof card?.name === 'string' ? card.name : '', String(query ?? '')]
         .filter(Boolean)
         .join(' ');
-      return await this.webKnowledge.fetch(this.config.webKnowledge, q, String(library ?? ''));
+      return await this.webKnowledge.fetch(this.files.config.webKnowledge, q, String(library ?? ''));
     } catch (err) {
       this.log(`⚠️ Web knowledge: ${describe(err)}`);
       return { text: '', source: null, fromCache: false, error: describe(err) };
@@ -589,14 +358,14 @@ export class LearningPipeline {
 
   /** Problems met while opening (e.g. a corrupt database set aside). */
   problems(): LearningError[] {
-    return [...(this.durable?.problems ?? []), ...(this.configError ? [this.configError] : [])];
+    return [...(this.durable?.problems ?? []), ...(this.files.error ? [this.files.error] : [])];
   }
 
   /** Saves experience.db and the mirror files now (the owner only; otherwise the owner saves). */
   async flush(): Promise<void> {
     const durable = await this.openStore();
     if (!durable.isOwner) return;
-    this.writeMirrors();
+    this.mirrors.write();
     await durable.save();
   }
 
@@ -604,16 +373,17 @@ export class LearningPipeline {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.mirrors.stop();
     try {
       await this.ready;
     } catch {
       return;
     }
     const durable = this.durable!;
-    if (durable.isOwner) this.writeMirrors();
+    if (durable.isOwner) this.mirrors.write();
     await durable.close();
-    for (const e of [this.didRecordRun, this.didChange, this.didExport, this.trainingDue, this.problem])
-      e.dispose();
+    for (const e of [this.didRecordRun, this.didChange, this.problem]) e.dispose();
+    this.exporter.dispose();
   }
 
   // ---- internals ----
@@ -623,12 +393,12 @@ export class LearningPipeline {
       agentDir: this.agentDir,
       now: this.now,
       log: this.log,
-      reward: (run) => computeReward(run, this.config.rewardWeights),
+      reward: (run) => computeReward(run, this.files.config.rewardWeights),
       pollIntervalMs: this.pollIntervalMs,
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
-    if (this.durable.isOwner) this.writeMirrors();
+    if (this.durable.isOwner) this.mirrors.write();
   }
 
   private async openStore(): Promise<DurableStore> {
@@ -639,193 +409,12 @@ export class LearningPipeline {
 
   private onExternalChange(): void {
     this.afterChange('inbox');
-    for (const role of this.roles()) this.maybeAutoExport(role);
+    for (const role of this.roles()) this.exporter.maybeAutoExport(this.durable!, role);
   }
 
   private afterChange(source: 'local' | 'inbox'): void {
-    this.mirrorsDirty = true;
+    this.mirrors.changed();
     this.didChange.fire({ source });
-    this.scheduleMirrors();
-  }
-
-  private mirrorTimer: NodeJS.Timeout | undefined;
-
-  /** Mirrors are small but still I/O: written at most every two seconds, not per run. */
-  private scheduleMirrors(): void {
-    if (this.mirrorTimer || this.closed) return;
-    this.mirrorTimer = setTimeout(() => {
-      this.mirrorTimer = undefined;
-      if (this.mirrorsDirty && !this.closed && this.durable?.isOwner) this.writeMirrors();
-    }, 2000);
-    this.mirrorTimer.unref();
-  }
-
-  private maybeAutoExport(role: string): void {
-    const durable = this.durable;
-    const { enabled, autoExport } = this.config;
-    // Only the owner: its export event is saved, and two windows must not both export (and train).
-    if (!durable?.isOwner || !enabled || !autoExport.enabled) return;
-    const db = durable.db;
-    const watermark = durable.events.last('export', role)?.data.watermarkPk ?? 0;
-    if (db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
-    this.log(`📦 Auto-exporting SFT dataset for ${role}...`);
-    try {
-      this.runExport(role);
-    } catch (err) {
-      this.log(`❌ Export for ${role} failed: ${describe(err)}`);
-    }
-  }
-
-  /**
-   * Writes a role's dataset, or with a tier the curriculum dataset of that tier's runs. A tier's export has its own
-   * files and event kind, so the role's export progress and auto-train trigger are not reset by it.
-   */
-  private runExport(role: string, tier?: Complexity): ExportResult {
-    const durable = this.durable!;
-    const { autoExport, autoTrain, enabled } = this.config;
-    const key = adapterKey(role, tier);
-    const file = sftFile(this.agentDir, role, tier);
-    const result = exportSft(durable.db, {
-      role,
-      ...(tier && { tier }),
-      minReward: autoExport.minReward,
-      maxExamples: autoExport.maxExamples,
-      systemPrompt: (promptId) => this.promptVariants.find((p) => p.id === promptId)?.text ?? '',
-      file,
-    });
-    const rel = path.relative(path.dirname(this.agentDir), file).split(path.sep).join('/');
-    const at = this.now();
-    fs.writeFileSync(
-      lastExportFile(this.agentDir, role, tier),
-      `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
-    );
-    // Saved with the next save. Lost in a crash, it costs one repeated export, which writes the same file.
-    durable.events.add(
-      at,
-      tier ? 'export-tier' : 'export',
-      role,
-      `Exported ${result.count} ${key} examples to ${rel}`,
-      {
-        ...(tier && { tier }),
-        count: result.count,
-        file: rel,
-        watermarkPk: result.watermarkPk,
-        minReward: result.minReward,
-        duplicatesSkipped: result.duplicatesSkipped,
-        secretsRedacted: result.secretsRedacted,
-      },
-    );
-    this.log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
-    if (result.secretsRedacted > 0)
-      this.log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
-    if (tier) {
-      this.afterChange('local');
-      return result;
-    }
-    this.didExport.fire(result);
-    this.afterChange('local');
-    if (enabled && autoTrain.enabled && result.count >= autoTrain.minExamples) {
-      this.trainingDue.fire({ role, dataset: file, examples: result.count });
-    }
-    return result;
-  }
-
-  /**
-   * The sums each arm is judged by: its last `window` runs; or all its runs, less those before a drop in its reward
-   * (with `changeDetection`). O(arms) queries, each bounded by the arm's index: never O(runs).
-   */
-  private armStats(
-    kind: 'prompt' | 'model',
-    role: string | undefined,
-    tier: string | undefined,
-    learning: { window: number; changeDetection: boolean },
-    arms: readonly string[],
-  ): Map<string, ArmStats> {
-    const db = this.durable?.db;
-    if (!db)
-      return mirrorArmStats(
-        kind === 'prompt' ? this.mirrorStats.prompt : this.mirrorStats.model,
-        role ?? '*',
-      );
-    const byArm = (stats: ArmStats[]) => new Map(stats.map((s) => [s.arm, s]));
-    if (learning.window > 0) return byArm(db.windowArmStats(kind, role, tier, learning.window, arms));
-    const all = byArm(db.armStats(kind, role, tier));
-    if (!learning.changeDetection) return all;
-    const tested = arms.filter((id) => (all.get(id)?.n ?? 0) >= 2 * DROP_DETECTION.runs);
-    for (const recent of db.windowArmStats(kind, role, tier, DROP_DETECTION.runs, tested)) {
-      const total = all.get(recent.arm)!;
-      if (!hasDropped(total, recent)) continue;
-      // Rare (after a real drop) and bounded: the arm's latest maxScan rewards, to find where the drop began.
-      const latest = db.latestRewards(kind, role, tier, recent.arm, DROP_DETECTION.maxScan);
-      all.set(recent.arm, { ...total, ...sinceDrop(total, latest) });
-    }
-    return all;
-  }
-
-  private writeMirrors(): void {
-    const db = this.durable?.db;
-    if (!db) return;
-    this.mirrorsDirty = false;
-    // Pick up the user's latest edits first: their part of the files is written back as they left it.
-    this.reloadConfigIfChanged();
-    const summaries = (kind: 'prompt' | 'model'): Record<string, ArmSummary[]> => {
-      const out: Record<string, ArmSummary[]> = { '*': summarise(db.armStats(kind, undefined)) };
-      for (const role of db.runsPerRole().keys()) out[role] = summarise(db.armStats(kind, role));
-      return out;
-    };
-    const now = this.now();
-    try {
-      if (this.promptFileOk) {
-        this.writeMirrorFile(promptVariantsFile(this.agentDir), (file) =>
-          writePromptMirror(
-            file,
-            this.promptFileVariants,
-            this.promptVariants,
-            this.config.promptBandit.algorithm,
-            summaries('prompt'),
-            now,
-          ),
-        );
-      }
-      if (this.modelFileOk) {
-        this.writeMirrorFile(modelVariantsFile(this.agentDir), (file) =>
-          writeModelMirror(
-            file,
-            this.modelVariants,
-            this.config.modelRouter.algorithm,
-            summaries('model'),
-            now,
-          ),
-        );
-      }
-    } catch (err) {
-      this.log(`⚠️ Could not write the variants files: ${describe(err)}`);
-    }
-  }
-
-  /**
-   * Writes one variants file with `write` (false: it left the file as it was) and takes in its new stamp, so the
-   * write is not seen as an edit.
-   */
-  private writeMirrorFile(file: string, write: (file: string) => boolean): void {
-    if (write(file)) this.restamp(file);
-  }
-
-  /** Takes in a file's stamp as it is now: one the pipeline has just read or written itself. */
-  private restamp(file: string): void {
-    this.stamps.set(file, fileStamp(file));
-  }
-
-  /** Whether any config or variants file differs from what the pipeline last read or wrote. */
-  private filesChanged(): boolean {
-    return configFiles(this.agentDir).some((f) => fileStamp(f) !== this.stamps.get(f));
-  }
-
-  private maybeReloadConfig(): void {
-    const t = Date.now();
-    if (t - this.configCheckedAt < 1000) return;
-    this.configCheckedAt = t;
-    this.reloadConfigIfChanged();
   }
 
   /**
@@ -833,102 +422,11 @@ export class LearningPipeline {
    * tells onDidChange. A file watcher calls it: the pipeline's own mirror writes are no change.
    */
   reloadConfigIfChanged(): boolean {
-    if (!this.filesChanged()) return false;
-    this.loadConfig();
-    if (!this.closed) this.didChange.fire({ source: 'config' });
-    return true;
+    return this.files.reloadIfChanged();
   }
 
   /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */
   reloadConfig(): ConfigError | undefined {
-    this.loadConfig();
-    return this.configError;
-  }
-
-  private loadConfig(): void {
-    // Stamped before reading: an edit made while the files are read is seen as a change next time.
-    for (const f of configFiles(this.agentDir)) this.restamp(f);
-    this.configCheckedAt = Date.now();
-    const errors: ConfigError[] = [];
-    try {
-      this.config = readConfigFile(configFile(this.agentDir));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      errors.push(err);
-    }
-    let promptFile: ReturnType<typeof readPromptVariants>;
-    try {
-      promptFile = readPromptVariants(promptVariantsFile(this.agentDir));
-      this.promptFileOk = true;
-      this.promptFileVariants = promptFile?.variants ?? [];
-      this.mirrorStats.prompt = promptFile?.stats;
-      this.promptVariants = mergePrompts(this.config.promptBandit.variants, promptFile?.variants);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.promptFileOk = false;
-      errors.push(err);
-      if (this.promptVariants.length === 0)
-        this.promptVariants = mergePrompts(this.config.promptBandit.variants, []);
-    }
-    try {
-      const modelFile = readModelVariants(modelVariantsFile(this.agentDir));
-      this.modelFileOk = true;
-      this.mirrorStats.model = modelFile?.stats;
-      this.modelVariants = modelFile?.variants ?? DEFAULT_MODELS;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.modelFileOk = false;
-      errors.push(err);
-    }
-    const previous = this.configError?.message;
-    this.configError =
-      errors.length <= 1
-        ? errors[0]
-        : new ConfigError(
-            errors.map((e) => e.file).join(', '),
-            errors.flatMap((e) => e.issues),
-          );
-    if (this.configError && this.configError.message !== previous) {
-      this.log(`❌ ${this.configError.message}`);
-      this.problem.fire(this.configError);
-    }
-  }
-}
-
-function toArm(id: string, stats: Map<string, ArmStats>): Arm {
-  const s = stats.get(id);
-  return { id, n: s?.n ?? 0, rewardSum: s?.rewardSum ?? 0, rewardSq: s?.rewardSq ?? 0 };
-}
-
-function summarise(stats: ArmStats[]): ArmSummary[] {
-  return stats.map((s) => ({ id: s.arm, n: s.n, meanReward: Number((s.rewardSum / s.n).toFixed(4)) }));
-}
-
-/** Mirror-file stats as arm sums (before the database is open). Tolerant: a malformed section is ignored. */
-function mirrorArmStats(stats: unknown, role: string): Map<string, ArmStats> {
-  const section = (stats as Record<string, unknown> | undefined)?.[role];
-  const out = new Map<string, ArmStats>();
-  if (!Array.isArray(section)) return out;
-  for (const s of section as { id?: unknown; n?: unknown; meanReward?: unknown }[]) {
-    if (typeof s.id !== 'string' || typeof s.n !== 'number' || typeof s.meanReward !== 'number') continue;
-    out.set(s.id, {
-      arm: s.id,
-      n: s.n,
-      rewardSum: s.meanReward * s.n,
-      rewardSq: s.meanReward * s.n, // as if 0/1 rewards: the widest spread that mean allows
-      costSum: 0,
-      costN: 0,
-      durationSum: 0,
-    });
-  }
-  return out;
-}
-
-function fileStamp(file: string): string {
-  try {
-    const st = fs.statSync(file);
-    return `${st.mtimeMs}:${st.size}`;
-  } catch {
-    return '-';
+    return this.files.reload();
   }
 }

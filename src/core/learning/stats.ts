@@ -1,8 +1,48 @@
-// What the sidebar and dashboard show beyond getStats(): intervals, trends and downsampled series, all computed
-// from the store's aggregates so a view never scans the runs' texts.
+// What the sidebar and dashboard show (getStats, getInsights): totals, progress per role, intervals, trends and
+// downsampled series, all computed from the store's aggregates so a view never scans the runs' texts.
 
-import { mean, type Arm } from './bandit';
-import type { ArmStats, StoreReader } from '../store/store';
+import type { EventLog } from '../store/eventLog';
+import type { ArmStats, LearningEvent, RecentRun, StoreReader } from '../store/store';
+import type { LearningConfig } from '../workspace/config';
+import type { ModelVariant } from '../workspace/variants';
+
+/** The trend compares the last 100 runs with the 100 before them. */
+const RECENT_WINDOW = 100;
+
+export interface RoleProgress {
+  role: string;
+  runs: number;
+  /** High-quality runs since the last export, toward `autoExport.minRuns`. */
+  highQualitySinceExport: number;
+  exportThreshold: number;
+  lastExport: { at: number; count: number; file: string } | null;
+  /** Examples in the latest export, toward `autoTrain.minExamples`. */
+  exportedExamples: number;
+  trainThreshold: number;
+}
+
+export interface LearningStats {
+  recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
+  modelPerformance: { model_name: string; avg_reward: number; count: number; avg_cost: number }[];
+  promptPerformance: { prompt_id: string; avg_reward: number; count: number }[];
+  totals: { runs: number; byRole: Record<string, number> };
+  roles: RoleProgress[];
+  recentRuns: RecentRun[];
+  events: LearningEvent[];
+}
+
+export interface Insights {
+  /** Average reward of the 100 runs before the last 100 (the trend's baseline); null with fewer than 200. */
+  previousAvgReward: number | null;
+  models: ArmSummaryWithInterval[];
+  prompts: ArmSummaryWithInterval[];
+  /** The prompt the bandit would exploit now. */
+  preferredPrompt: string | undefined;
+  rewardSeries: RewardSeries[];
+  /** USD per 1,000 tokens of the configured models. */
+  modelCosts: Record<string, number>;
+  automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
+}
 
 export interface ArmSummaryWithInterval {
   id: string;
@@ -50,9 +90,101 @@ export function rewardSeries(
   });
 }
 
-/** The arm the policy would exploit now: the best mean (untried arms count as 0). */
-export function preferredArm(arms: Arm[]): string | undefined {
-  let best: Arm | undefined;
-  for (const a of arms) if (!best || mean(a) > mean(best)) best = a;
-  return best?.id;
+/** getStats(): the seed's numbers plus totals and export/training progress per role; zeros before the store opens. */
+export function learningStats(
+  store: { db: StoreReader; events: EventLog } | undefined,
+  config: LearningConfig,
+): LearningStats {
+  const { autoExport, autoTrain } = config;
+  if (!store) {
+    return {
+      recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
+      modelPerformance: [],
+      promptPerformance: [],
+      totals: { runs: 0, byRole: {} },
+      roles: [],
+      recentRuns: [],
+      events: [],
+    };
+  }
+  const { db, events } = store;
+  const models = db.armStats('model', undefined);
+  const prompts = db.armStats('prompt', undefined);
+  const byRole = db.runsPerRole();
+  const roles: RoleProgress[] = [...byRole.entries()].sort().map(([role, runs]) => {
+    const last = events.last('export', role);
+    return {
+      role,
+      runs,
+      highQualitySinceExport: db.countHighQuality(role, autoExport.minReward, last?.data.watermarkPk ?? 0),
+      exportThreshold: autoExport.minRuns,
+      lastExport: last ? { at: last.at, count: last.data.count, file: last.data.file } : null,
+      exportedExamples: last?.data.count ?? 0,
+      trainThreshold: autoTrain.minExamples,
+    };
+  });
+  return {
+    recentStats: db.recentStats(RECENT_WINDOW),
+    modelPerformance: models
+      .map((m) => ({
+        model_name: m.arm,
+        avg_reward: m.rewardSum / m.n,
+        count: m.n,
+        avg_cost: m.costN ? m.costSum / m.costN : 0,
+      }))
+      .sort((a, b) => b.avg_reward - a.avg_reward),
+    promptPerformance: prompts
+      .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
+      .sort((a, b) => b.avg_reward - a.avg_reward),
+    totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
+    roles,
+    recentRuns: db.recentRuns(20),
+    events: events.recent(50),
+  };
+}
+
+/**
+ * getInsights(): intervals, the trend's baseline and reward series of at most ~`maxPointsPerRole` points (0: none);
+ * empty before the store opens. `preferredPrompt` is asked only when the store is open.
+ */
+export function insights(
+  db: StoreReader | undefined,
+  settings: {
+    config: LearningConfig;
+    modelVariants: ModelVariant[];
+    preferredPrompt: () => string | undefined;
+  },
+  maxPointsPerRole: number,
+): Insights {
+  const { autoExport, autoTrain, autoDeploy, enabled } = settings.config;
+  const automation = {
+    autoExport: enabled && autoExport.enabled,
+    autoTrain: enabled && autoTrain.enabled,
+    autoDeploy: enabled && autoDeploy.enabled,
+  };
+  const modelCosts = Object.fromEntries(settings.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
+  if (!db) {
+    return {
+      previousAvgReward: null,
+      models: [],
+      prompts: [],
+      preferredPrompt: undefined,
+      rewardSeries: [],
+      modelCosts,
+      automation,
+    };
+  }
+  const prompts = db.armStats('prompt', undefined);
+  return {
+    previousAvgReward: db.earlierAvgReward(RECENT_WINDOW, RECENT_WINDOW),
+    models: db
+      .armStats('model', undefined)
+      .map(withInterval)
+      .sort((a, b) => b.avgReward - a.avgReward),
+    prompts: prompts.map(withInterval).sort((a, b) => b.avgReward - a.avgReward),
+    preferredPrompt: settings.preferredPrompt(),
+    rewardSeries: maxPointsPerRole > 0 ? rewardSeries(db, db.runsPerRole(), maxPointsPerRole) : [],
+    modelCosts,
+    automation,
+  };
 }

@@ -236,43 +236,6 @@ describe('LearningPipeline', () => {
   });
 
   describe('selectModel', () => {
-    it('never returns a model above the cost cap or outside the tier, even when it scores better', async () => {
-      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
-      await open();
-      for (let i = 0; i < 10; i++) {
-        await pipeline.recordRun('t', 'pricey', 'default', { input: `i${i}`, output: 'o', compile: true });
-        await pipeline.recordRun('t', 'cheap', 'default', { input: `j${i}`, output: 'o', compile: false });
-      }
-
-      for (let i = 0; i < 100; i++) {
-        assert.equal(pipeline.selectModel('small', 0.002).id, 'cheap');
-        assert.equal(
-          pipeline.selectModel('medium').id,
-          'cheap',
-          'the default cap is modelRouter.maxCostPerToken',
-        );
-        assert.equal(pipeline.selectModel('large', 0.02).id, 'pricey', 'cheap does not serve large');
-      }
-    });
-
-    it('chooses among every model that fits when the cap allows them all', async () => {
-      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
-      await open();
-      const seen = new Set<string>();
-
-      for (let i = 0; i < 50; i++) seen.add(pipeline.selectModel('small', 0.02).id);
-
-      assert.deepEqual([...seen].sort(), ['cheap', 'pricey']);
-    });
-
-    it('throws NoEligibleModelError when no model fits the tier and the cap', async () => {
-      writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
-      await open();
-
-      assert.throws(() => pipeline.selectModel('large', 0.002), NoEligibleModelError);
-      assert.throws(() => pipeline.selectModel('small', 0.0001), NoEligibleModelError);
-    });
-
     it('reports an invalid model_variants.json and keeps the previous variants in force', async () => {
       writeAgentFile(ws, 'model_variants.json', MODEL_VARIANTS);
       await open();
@@ -316,32 +279,6 @@ describe('LearningPipeline', () => {
         assert.equal(fs.readFileSync(file, 'utf8'), text);
       });
     }
-  });
-
-  describe('reloadConfig', () => {
-    it('clears the error and applies the new values once the file is fixed', async () => {
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: -1 } });
-      await open();
-      assert.ok(pipeline.getConfig().error instanceof ConfigError);
-
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
-      const error = pipeline.reloadConfig();
-
-      assert.equal(error, undefined);
-      assert.equal(pipeline.getConfig().error, undefined);
-      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
-    });
-
-    it('keeps the last valid values when the file turns invalid', async () => {
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7 } });
-      await open();
-
-      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 'many' } });
-      const error = pipeline.reloadConfig();
-
-      assert.ok(error instanceof ConfigError);
-      assert.equal(pipeline.getConfig().config.autoExport.minRuns, 7);
-    });
   });
 
   describe('reloadConfigIfChanged', () => {
@@ -436,72 +373,6 @@ describe('LearningPipeline', () => {
         (err: unknown) => err instanceof InvalidInputError && err.field === 'taskSlug',
       );
       assert.equal(pipeline.getStats().totals.runs, 0);
-    });
-  });
-
-  describe('getStats', () => {
-    it("has the seed's shape, plus totals and progress per role", async () => {
-      await open();
-      await pipeline.recordRun('t1', 'model-a', 'default', {
-        input: 'a',
-        output: 'b',
-        compile: true,
-        costTokens: 1000,
-        durationMs: 200,
-      });
-      await pipeline.recordRun(
-        't2',
-        'model-b',
-        'concise',
-        { input: 'c', output: 'd', compile: false, costTokens: 3000, durationMs: 400 },
-        'fixer',
-      );
-
-      const stats = pipeline.getStats();
-
-      assert.deepEqual(
-        { avgReward: stats.recentStats.avgReward, avgCost: stats.recentStats.avgCost },
-        { avgReward: 0.5, avgCost: 2000 },
-      );
-      assert.equal(stats.recentStats.avgDuration, 300);
-      assert.deepEqual(
-        stats.modelPerformance.map(({ model_name, avg_reward, count }) => ({
-          model_name,
-          avg_reward,
-          count,
-        })),
-        [
-          { model_name: 'model-a', avg_reward: 1, count: 1 },
-          { model_name: 'model-b', avg_reward: 0, count: 1 },
-        ],
-      );
-      assert.deepEqual(stats.promptPerformance, [
-        { prompt_id: 'default', avg_reward: 1, count: 1 },
-        { prompt_id: 'concise', avg_reward: 0, count: 1 },
-      ]);
-      assert.deepEqual(stats.totals, { runs: 2, byRole: { coder: 1, fixer: 1 } });
-      assert.deepEqual(
-        stats.roles.map((r) => [
-          r.role,
-          r.runs,
-          r.highQualitySinceExport,
-          r.exportThreshold,
-          r.trainThreshold,
-        ]),
-        [
-          ['coder', 1, 1, 100, 500],
-          ['fixer', 1, 0, 100, 500],
-        ],
-      );
-    });
-
-    it('reports zeros before any run', async () => {
-      await open();
-
-      const stats = pipeline.getStats();
-
-      assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
-      assert.deepEqual(stats.totals, { runs: 0, byRole: {} });
     });
   });
 

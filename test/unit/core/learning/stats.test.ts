@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { withInterval } from '../../../../src/core/learning/stats';
+import { insights, learningStats, withInterval } from '../../../../src/core/learning/stats';
+import { toRunRecord } from '../../../../src/core/learning/runResult';
+import { EventLog } from '../../../../src/core/store/eventLog';
+import { loadSqlJs } from '../../../../src/core/store/sqljs';
+import { Store } from '../../../../src/core/store/store';
+import { defaultConfig, parseConfig } from '../../../../src/core/workspace/config';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { mulberry32 } from '../../../support/random';
 import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
@@ -137,5 +142,188 @@ describe('insights', () => {
     }
     assert.equal(p.getInsights().previousAvgReward, 0);
     assert.equal(p.getStats().recentStats.avgReward, 1);
+  });
+});
+
+describe('getStats', () => {
+  let ws: string;
+  let pipeline: LearningPipeline;
+
+  beforeEach(() => {
+    ws = makeWorkspace();
+  });
+
+  afterEach(async () => {
+    await pipeline?.close();
+    removeWorkspace(ws);
+  });
+
+  async function open(): Promise<LearningPipeline> {
+    pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {}, random: mulberry32(1) });
+    return pipeline;
+  }
+
+  it("has the seed's shape, plus totals and progress per role", async () => {
+    await open();
+    await pipeline.recordRun('t1', 'model-a', 'default', {
+      input: 'a',
+      output: 'b',
+      compile: true,
+      costTokens: 1000,
+      durationMs: 200,
+    });
+    await pipeline.recordRun(
+      't2',
+      'model-b',
+      'concise',
+      { input: 'c', output: 'd', compile: false, costTokens: 3000, durationMs: 400 },
+      'fixer',
+    );
+
+    const stats = pipeline.getStats();
+
+    assert.deepEqual(
+      { avgReward: stats.recentStats.avgReward, avgCost: stats.recentStats.avgCost },
+      { avgReward: 0.5, avgCost: 2000 },
+    );
+    assert.equal(stats.recentStats.avgDuration, 300);
+    assert.deepEqual(
+      stats.modelPerformance.map(({ model_name, avg_reward, count }) => ({
+        model_name,
+        avg_reward,
+        count,
+      })),
+      [
+        { model_name: 'model-a', avg_reward: 1, count: 1 },
+        { model_name: 'model-b', avg_reward: 0, count: 1 },
+      ],
+    );
+    assert.deepEqual(stats.promptPerformance, [
+      { prompt_id: 'default', avg_reward: 1, count: 1 },
+      { prompt_id: 'concise', avg_reward: 0, count: 1 },
+    ]);
+    assert.deepEqual(stats.totals, { runs: 2, byRole: { coder: 1, fixer: 1 } });
+    assert.deepEqual(
+      stats.roles.map((r) => [r.role, r.runs, r.highQualitySinceExport, r.exportThreshold, r.trainThreshold]),
+      [
+        ['coder', 1, 1, 100, 500],
+        ['fixer', 1, 0, 100, 500],
+      ],
+    );
+  });
+
+  it('reports zeros before any run', async () => {
+    await open();
+
+    const stats = pipeline.getStats();
+
+    assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
+    assert.deepEqual(stats.totals, { runs: 0, byRole: {} });
+  });
+});
+
+describe('stats over the store', () => {
+  let db: Store;
+  let events: EventLog;
+  let runs: number;
+
+  beforeEach(async () => {
+    const opened = Store.open(await loadSqlJs(), undefined);
+    assert.ok(opened instanceof Store);
+    db = opened;
+    events = new EventLog(
+      () => db,
+      () => {},
+    );
+    runs = 0;
+  });
+
+  afterEach(() => db.close());
+
+  function record(role: string, reward: number): void {
+    runs++;
+    const ids = { id: `r${runs}`, createdAt: runs, taskSlug: 't', role, modelId: 'm', promptId: 'default' };
+    db.insertRun({ ...toRunRecord(ids, { input: `i${runs}`, output: 'o' }), reward });
+  }
+
+  it('counts each role’s high-quality runs from its last export, toward the configured thresholds', () => {
+    for (let i = 0; i < 3; i++) record('coder', 1);
+    events.add(5000, 'export', 'coder', 'Exported 3 coder examples', {
+      count: 3,
+      file: '.agent/sft/coder_sft.jsonl',
+      watermarkPk: 3,
+      minReward: 0.7,
+      duplicatesSkipped: 0,
+      secretsRedacted: 0,
+    });
+    record('coder', 1);
+    record('coder', 0.5);
+    record('fixer', 1);
+    const config = parseConfig({ autoExport: { minRuns: 10 }, autoTrain: { minExamples: 20 } });
+
+    const { roles, totals, events: timeline } = learningStats({ db, events }, config);
+
+    assert.deepEqual(roles, [
+      {
+        role: 'coder',
+        runs: 5,
+        highQualitySinceExport: 1,
+        exportThreshold: 10,
+        lastExport: { at: 5000, count: 3, file: '.agent/sft/coder_sft.jsonl' },
+        exportedExamples: 3,
+        trainThreshold: 20,
+      },
+      {
+        role: 'fixer',
+        runs: 1,
+        highQualitySinceExport: 1,
+        exportThreshold: 10,
+        lastExport: null,
+        exportedExamples: 0,
+        trainThreshold: 20,
+      },
+    ]);
+    assert.deepEqual(totals, { runs: 6, byRole: { coder: 5, fixer: 1 } });
+    assert.deepEqual(
+      timeline.map((e) => e.kind),
+      ['export'],
+    );
+  });
+
+  it('gives zeros before the store is open', () => {
+    const stats = learningStats(undefined, defaultConfig());
+
+    assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
+    assert.deepEqual([stats.roles, stats.recentRuns, stats.events], [[], [], []]);
+  });
+
+  it('gives the automation switches and model costs before the store is open, and no preferred prompt', () => {
+    const config = parseConfig({ autoTrain: { enabled: false } });
+    const modelVariants = [{ id: 'cheap', costPer1kTokens: 0.0005, tiers: ['small' as const] }];
+    const preferredPrompt = () => assert.fail('asked before the store is open');
+
+    const before = insights(undefined, { config, modelVariants, preferredPrompt }, 500);
+
+    assert.deepEqual(before.automation, { autoExport: true, autoTrain: false, autoDeploy: true });
+    assert.deepEqual(before.modelCosts, { cheap: 0.0005 });
+    assert.equal(before.preferredPrompt, undefined);
+    assert.deepEqual(before.rewardSeries, []);
+  });
+
+  it('asks for the preferred prompt and leaves the series out with 0 points', () => {
+    record('coder', 1);
+
+    const after = insights(
+      db,
+      { config: defaultConfig(), modelVariants: [], preferredPrompt: () => 'detailed' },
+      0,
+    );
+
+    assert.equal(after.preferredPrompt, 'detailed');
+    assert.deepEqual(after.rewardSeries, []);
+    assert.deepEqual(
+      after.prompts.map((p) => [p.id, p.count]),
+      [['default', 1]],
+    );
   });
 });

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Exporter, type ExportStore, type TrainingDue } from '../../../../src/core/dataset/exporter';
+import type { ExportResult } from '../../../../src/core/dataset/sftExport';
+import { toRunRecord, type Complexity } from '../../../../src/core/learning/runResult';
+import { EventLog } from '../../../../src/core/store/eventLog';
+import { loadSqlJs } from '../../../../src/core/store/sqljs';
+import { Store } from '../../../../src/core/store/store';
+import { parseConfig, type LearningConfigInput } from '../../../../src/core/workspace/config';
+import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
+
+const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+describe('Exporter', () => {
+  let ws: string;
+  let agentDir: string;
+  let db: Store;
+  let store: ExportStore & { isOwner: boolean };
+  let logs: string[];
+  let changes: number;
+  let runs: number;
+
+  beforeEach(async () => {
+    ws = makeWorkspace();
+    agentDir = path.join(ws, '.agent');
+    fs.mkdirSync(agentDir);
+    const opened = Store.open(await loadSqlJs(), undefined);
+    assert.ok(opened instanceof Store);
+    db = opened;
+    store = {
+      db,
+      events: new EventLog(
+        () => db,
+        () => {},
+      ),
+      isOwner: true,
+    };
+    logs = [];
+    changes = 0;
+    runs = 0;
+  });
+
+  afterEach(() => {
+    db.close();
+    removeWorkspace(ws);
+  });
+
+  function exporter(config: LearningConfigInput = {}): Exporter {
+    return new Exporter({
+      agentDir,
+      now: () => AT,
+      log: (line) => logs.push(line),
+      config: () => parseConfig(config),
+      promptText: (id) => `system text of ${id}`,
+      changed: () => changes++,
+    });
+  }
+
+  function record(reward: number, role = 'coder', complexity?: Complexity): void {
+    runs++;
+    const ids = { id: `r${runs}`, createdAt: runs, taskSlug: 't', role, modelId: 'm', promptId: 'default' };
+    const run = toRunRecord(ids, { input: `task ${runs}`, output: `code ${runs}`, complexity });
+    db.insertRun({ ...run, reward });
+  }
+
+  it('writes the dataset, the last-export file and an export event, in the seed’s words', () => {
+    record(1);
+    record(0.9);
+    record(0.2);
+
+    const result = exporter().export(store, 'coder');
+
+    assert.equal(result.count, 2);
+    const lines = fs
+      .readFileSync(path.join(agentDir, 'sft', 'coder_sft.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /system text of default/);
+    assert.equal(
+      fs.readFileSync(path.join(agentDir, 'last-export-coder.txt'), 'utf8'),
+      '2026-01-02T03:04:05.000Z\n2 examples\n.agent/sft/coder_sft.jsonl\n',
+    );
+    const event = store.events.last('export', 'coder')!;
+    assert.deepEqual(
+      [event.at, event.message, event.data.count, event.data.watermarkPk],
+      [AT, 'Exported 2 coder examples to .agent/sft/coder_sft.jsonl', 2, 3],
+    );
+    assert.deepEqual(logs, ['✅ Exported 2 coder examples to .agent/sft/coder_sft.jsonl']);
+    assert.equal(changes, 1);
+  });
+
+  it('auto-exports once the role’s high-quality runs since the last export reach minRuns', () => {
+    const auto = exporter({ autoExport: { minRuns: 2 } });
+    record(1);
+    auto.maybeAutoExport(store, 'coder');
+    assert.deepEqual(logs, [], 'one run is below the threshold');
+
+    record(1);
+    auto.maybeAutoExport(store, 'coder');
+    record(1);
+    auto.maybeAutoExport(store, 'coder');
+
+    assert.deepEqual(logs, [
+      '📦 Auto-exporting SFT dataset for coder...',
+      '✅ Exported 2 coder examples to .agent/sft/coder_sft.jsonl',
+    ]);
+  });
+
+  it('does not auto-export in a process that does not own the store, nor with autoExport off', () => {
+    record(1);
+    record(1);
+
+    exporter({ autoExport: { minRuns: 1, enabled: false } }).maybeAutoExport(store, 'coder');
+    store.isOwner = false;
+    exporter({ autoExport: { minRuns: 1 } }).maybeAutoExport(store, 'coder');
+
+    assert.deepEqual(logs, []);
+    assert.equal(store.events.last('export', 'coder'), undefined);
+  });
+
+  it('tells onTrainingDue when a role’s export reaches autoTrain.minExamples', () => {
+    const exports = exporter({ autoTrain: { minExamples: 2 } });
+    const exported: ExportResult[] = [];
+    const due: TrainingDue[] = [];
+    exports.onDidExport((r) => exported.push(r));
+    exports.onTrainingDue((d) => due.push(d));
+    record(1);
+    exports.export(store, 'coder');
+    assert.deepEqual(due, [], 'one example is below minExamples');
+
+    record(1);
+    exports.export(store, 'coder');
+
+    assert.equal(exported.length, 2);
+    assert.deepEqual(due, [
+      { role: 'coder', dataset: path.join(agentDir, 'sft', 'coder_sft.jsonl'), examples: 2 },
+    ]);
+  });
+
+  it('keeps a tier’s export apart: its own files and event, no training due, the role’s count untouched', () => {
+    const exports = exporter({ autoTrain: { minExamples: 1 } });
+    const due: TrainingDue[] = [];
+    exports.onTrainingDue((d) => due.push(d));
+    record(1, 'coder', 'large');
+
+    const result = exports.export(store, 'coder', 'large');
+
+    assert.equal(result.count, 1);
+    assert.ok(fs.existsSync(path.join(agentDir, 'sft', 'coder-large_sft.jsonl')));
+    assert.ok(fs.existsSync(path.join(agentDir, 'last-export-coder-large.txt')));
+    assert.equal(store.events.last('export-tier', 'coder')!.data.tier, 'large');
+    assert.equal(store.events.last('export', 'coder'), undefined);
+    assert.deepEqual(due, []);
+    assert.deepEqual(logs, ['✅ Exported 1 coder-large examples to .agent/sft/coder-large_sft.jsonl']);
+  });
+
+  it('logs a failed auto-export and does not throw', () => {
+    record(1);
+    fs.writeFileSync(path.join(agentDir, 'sft'), 'a file where the folder goes');
+
+    exporter({ autoExport: { minRuns: 1 } }).maybeAutoExport(store, 'coder');
+
+    assert.equal(logs[0], '📦 Auto-exporting SFT dataset for coder...');
+    assert.match(logs[1]!, /^❌ Export for coder failed: /);
+  });
+});
