@@ -3,16 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { knownBaseTags, resolveBaseModel } from '../../../../src/core/automation/baseModels';
 import { defaultConfig, parseConfig } from '../../../../src/core/workspace/config';
 import { createStep, modelfileText } from '../../../../src/core/automation/deploy';
-import { LearningError } from '../../../../src/core/errors';
-import {
-  compareVersions,
-  deployMethodFor,
-  normaliseHost,
-  OllamaClient,
-} from '../../../../src/core/automation/ollama';
 import {
   launcherSource,
   parseProgressLine,
@@ -31,79 +23,6 @@ const tools: Tools = {
   cli: path.resolve('dist/cli.js'),
   ollama: 'ollama',
 };
-
-describe('base model table', () => {
-  it('maps Ollama tags to their Hugging Face repositories and architectures', () => {
-    assert.deepEqual(resolveBaseModel('qwen2.5-coder:7b'), {
-      tag: 'qwen2.5-coder:7b',
-      hfModel: 'Qwen/Qwen2.5-Coder-7B-Instruct',
-      arch: 'qwen2',
-    });
-    assert.equal(resolveBaseModel('qwen2.5-coder').hfModel, 'Qwen/Qwen2.5-Coder-7B-Instruct');
-    assert.equal(
-      resolveBaseModel('qwen2.5-coder:1.5b-instruct-q4_K_M').hfModel,
-      'Qwen/Qwen2.5-Coder-1.5B-Instruct',
-    );
-    assert.equal(resolveBaseModel('qwen2.5-coder:32b-base').hfModel, 'Qwen/Qwen2.5-Coder-32B');
-    const llama = resolveBaseModel('llama3.1:8b');
-    assert.deepEqual(llama, {
-      tag: 'llama3.1:8b',
-      hfModel: 'meta-llama/Llama-3.1-8B-Instruct',
-      arch: 'llama',
-      heads: 32,
-      kvHeads: 8,
-    });
-    assert.equal(resolveBaseModel('llama3.2:3b').heads, 24);
-    for (const tag of knownBaseTags()) assert.ok(resolveBaseModel(tag).hfModel.includes('/'), tag);
-  });
-
-  it('takes autoTrain.hfModel over the table, and needs an architecture for unknown tags', () => {
-    assert.equal(resolveBaseModel('qwen2.5-coder:7b', 'me/my-qwen').hfModel, 'me/my-qwen');
-    assert.deepEqual(resolveBaseModel('my-model:1b', 'me/my-llama', 'llama'), {
-      tag: 'my-model:1b',
-      hfModel: 'me/my-llama',
-      arch: 'llama',
-    });
-    assert.throws(
-      () => resolveBaseModel('mistral:7b'),
-      (e: Error) => {
-        assert.ok(e instanceof LearningError);
-        assert.match(e.message, /"autoTrain\.hfModel"/);
-        assert.match(e.message, /qwen2\.5-coder:7b/);
-        return true;
-      },
-    );
-    assert.throws(
-      () => resolveBaseModel('phi3:mini', 'microsoft/Phi-3-mini', 'phi3'),
-      /architecture of "phi3:mini"/,
-    );
-  });
-});
-
-describe('Ollama client and versions', () => {
-  it('reads OLLAMA_HOST forms as the ollama CLI does', () => {
-    assert.equal(normaliseHost('127.0.0.1:11434'), 'http://127.0.0.1:11434');
-    assert.equal(normaliseHost('http://localhost:8080/'), 'http://localhost:8080');
-    assert.equal(normaliseHost('ollama.internal'), 'http://ollama.internal:11434');
-    assert.equal(normaliseHost('https://ollama.example.com'), 'https://ollama.example.com');
-    assert.equal(normaliseHost('0.0.0.0'), 'http://127.0.0.1:11434');
-  });
-
-  it('chooses the adapter path up to 0.34.0 and the merged path from 0.34.1', () => {
-    assert.equal(deployMethodFor('0.34.0'), 'adapter');
-    assert.equal(deployMethodFor('0.5.12'), 'adapter');
-    assert.equal(deployMethodFor('0.34.1'), 'merged');
-    assert.equal(deployMethodFor('0.35.0-rc1'), 'merged');
-    assert.equal(deployMethodFor('1.0'), 'merged');
-    assert.equal(compareVersions('0.34', '0.34.0'), 0);
-    assert.equal(compareVersions('v0.10.2', '0.9.9'), 1);
-  });
-
-  it('says how to start Ollama when it is not reachable', async () => {
-    const client = new OllamaClient('127.0.0.1:9', fetch, 2000);
-    await assert.rejects(client.version(), /not reachable at http:\/\/127\.0\.0\.1:9.*ollama serve/s);
-  });
-});
 
 describe('training and deploy plans', () => {
   let dir: string;
