@@ -48,4 +48,26 @@ describe('base model table', () => {
       /architecture of "phi3:mini"/,
     );
   });
+
+  it('reads library/ names and :latest as Ollama does, and -base tags only where the family ships base weights', () => {
+    assert.deepEqual(resolveBaseModel('library/qwen2.5-coder:latest'), {
+      tag: 'library/qwen2.5-coder:latest',
+      hfModel: 'Qwen/Qwen2.5-Coder-7B-Instruct',
+      arch: 'qwen2',
+    });
+    assert.equal(resolveBaseModel('llama3.2').hfModel, 'meta-llama/Llama-3.2-3B-Instruct');
+    assert.equal(resolveBaseModel('llama3.1:8b-base').hfModel, 'meta-llama/Llama-3.1-8B');
+    // Llama 3.2 has no -base tags in the table, and a size the family does not have is no size at all.
+    assert.throws(() => resolveBaseModel('llama3.2:3b-base'), /"autoTrain\.hfModel"/);
+    assert.throws(() => resolveBaseModel('qwen2.5-coder:99b'), /"autoTrain\.hfModel"/);
+  });
+
+  it("leaves the head counts to the repository's own config when autoTrain.hfModel overrides the table", () => {
+    assert.deepEqual(resolveBaseModel('llama3.1:70b', 'me/my-llama-70b'), {
+      tag: 'llama3.1:70b',
+      hfModel: 'me/my-llama-70b',
+      arch: 'llama',
+    });
+    assert.equal(resolveBaseModel('llama3.1:70b').heads, 64);
+  });
 });
