@@ -78,5 +78,67 @@ describe('SafetensorsFile', () => {
       rewriteHeader(raw, header);
       await rejects({ key: name, message: /span 1024 bytes but F32 \[4, 63\] needs 1008/ });
     });
+
+    it('tensors whose data overlap, and a dtype the format does not have', async () => {
+      const data = new Uint8Array(16);
+      const entry = (begin: number, dtype = 'F32') => ({
+        dtype,
+        shape: [2],
+        data_offsets: [begin, begin + 8],
+      });
+      const write = (header: object) => {
+        const json = Buffer.from(JSON.stringify(header));
+        const length = Buffer.alloc(8);
+        length.writeBigUInt64LE(BigInt(json.length));
+        fs.writeFileSync(file, Buffer.concat([length, json, data]));
+      };
+
+      write({ a: entry(0), b: entry(4) });
+      await rejects({ key: 'b', message: /its data overlaps a's/ });
+
+      write({ a: entry(0, 'F128') });
+      await rejects({ key: 'a', message: /unknown dtype "F128"/ });
+    });
+
+    it('a header that is not an object, or that claims more than the 100 MB the safetensors library allows', async () => {
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(2n);
+      fs.writeFileSync(file, Buffer.concat([length, Buffer.from('[]')]));
+      await rejects({ message: /the header is not a JSON object/ });
+
+      length.writeBigUInt64LE(100_000_001n);
+      fs.writeFileSync(file, length);
+      await rejects({ message: /claims 100000001 bytes, more than the 100000000 allowed/ });
+    });
+  });
+
+  it('gives each tensor its byte range in the file and reads exactly those bytes', async () => {
+    const tensors = syntheticTensors(SMALL, { projections: ['q_proj'], dtype: 'BF16' });
+    writeSafetensors(file, tensors, { metadata: { format: 'pt' } });
+
+    const st = await SafetensorsFile.open(file);
+    try {
+      assert.deepEqual(st.metadata, { format: 'pt' });
+      assert.deepEqual(
+        [...st.tensors.keys()],
+        tensors.map((t) => t.name),
+      );
+      const bytes = fs.readFileSync(file);
+      for (const t of tensors) {
+        const found = st.tensors.get(t.name)!;
+        assert.deepEqual([found.dtype, found.shape], [t.dtype, t.shape]);
+        assert.deepEqual(bytes.subarray(found.begin, found.end), Buffer.from(t.data), t.name);
+        assert.deepEqual(Buffer.from(await st.read(found)), Buffer.from(t.data), t.name);
+      }
+      // Into a caller's buffer: the tensor's bytes at its start, the rest left alone.
+      const first = st.tensors.get(tensors[0]!.name)!;
+      const into = new Uint8Array(first.end - first.begin + 4).fill(7);
+      const read = await st.read(first, into);
+      assert.equal(read.buffer, into.buffer);
+      assert.deepEqual(Buffer.from(read), Buffer.from(tensors[0]!.data));
+      assert.deepEqual([...into.subarray(-4)], [7, 7, 7, 7]);
+    } finally {
+      await st.close();
+    }
   });
 });
