@@ -575,21 +575,10 @@ describe('convertModel', function () {
       await rejects({ file: weights(), key: ints.name, message: /dtype I32 is not supported/ });
     });
 
-    it('a truncated safetensors file, and an index that lists a tensor a shard lacks', async () => {
+    it('a truncated safetensors file', async () => {
       const bytes = fs.readFileSync(weights());
       fs.writeFileSync(weights(), bytes.subarray(0, bytes.length - 10));
       await rejects({ file: weights(), key: tensors[tensors.length - 1]!.name, message: /truncated/ });
-
-      fs.rmSync(weights());
-      writeModel(model, 'qwen2', QWEN, tensors, { shards: 2 });
-      const index = JSON.parse(fs.readFileSync(path.join(model, 'model.safetensors.index.json'), 'utf8'));
-      index.weight_map['model.layers.9.mlp.up_proj.weight'] = 'model-00002-of-00002.safetensors';
-      fs.writeFileSync(path.join(model, 'model.safetensors.index.json'), JSON.stringify(index));
-      await rejects({
-        file: path.join(model, 'model-00002-of-00002.safetensors'),
-        key: 'model.layers.9.mlp.up_proj.weight',
-        message: /lists the tensor in this file, but it is not there/,
-      });
     });
 
     it('a quantized model', async () => {
