@@ -448,49 +448,10 @@ describe('convertLora', () => {
       await rejects(qwen2, { file: weights(), key: peftName(1, 'gate_proj', 'A'), message: /98×64/ });
     });
 
-    it('a truncated safetensors file', async () => {
-      writeAdapter(peft, syntheticTensors(SMALL));
-      const bytes = fs.readFileSync(weights());
-      fs.writeFileSync(weights(), bytes.subarray(0, bytes.length - 10));
-      await rejects(qwen2, { file: weights(), key: peftName(1, 'down_proj', 'B'), message: /truncated/ });
-    });
-
-    it('a safetensors header that is not JSON, runs past the file, or is cut short', async () => {
-      writeAdapter(peft, syntheticTensors(SMALL));
-      const bytes = fs.readFileSync(weights());
-      bytes.write('#', 8);
-      fs.writeFileSync(weights(), bytes);
-      await rejects(qwen2, { file: weights(), message: /not valid UTF-8 JSON/ });
-
-      const length = Buffer.alloc(8);
-      length.writeBigUInt64LE(BigInt(bytes.length));
-      fs.writeFileSync(weights(), Buffer.concat([length, bytes.subarray(8)]));
-      await rejects(qwen2, { file: weights(), message: /header claims .* \(truncated\?\)/ });
-
-      fs.writeFileSync(weights(), bytes.subarray(0, 5));
-      await rejects(qwen2, { file: weights(), message: /too short/ });
-    });
-
-    it('data_offsets that do not fit the shape, and a dtype the converter cannot read', async () => {
+    it('a dtype the converter cannot read', async () => {
       const name = peftName(0, 'q_proj', 'A');
-      writeAdapter(peft, syntheticTensors(SMALL));
-      const raw = fs.readFileSync(weights());
-      const headerLength = Number(raw.readBigUInt64LE(0));
-      const header = JSON.parse(raw.subarray(8, 8 + headerLength).toString()) as Record<
-        string,
-        { shape: number[] }
-      >;
-      header[name]!.shape = [SMALL.rank, SMALL.hidden - 1]; // same length in JSON
-      rewriteHeader(raw, header);
-      await rejects(qwen2, {
-        file: weights(),
-        key: name,
-        message: /span 1024 bytes but F32 \[4, 63\] needs 1008/,
-      });
-
-      const tensors = without(name);
       writeAdapter(peft, [
-        ...tensors,
+        ...without(name),
         {
           name,
           dtype: 'F64',
@@ -500,13 +461,6 @@ describe('convertLora', () => {
       ]);
       await rejects(qwen2, { file: weights(), key: name, message: /dtype F64 is not supported/ });
     });
-
-    function rewriteHeader(raw: Buffer, header: object): void {
-      const headerLength = Number(raw.readBigUInt64LE(0));
-      const json = Buffer.from(JSON.stringify(header).padEnd(headerLength, ' '));
-      assert.equal(json.length, headerLength);
-      fs.writeFileSync(weights(), Buffer.concat([raw.subarray(0, 8), json, raw.subarray(8 + headerLength)]));
-    }
 
     it('a folder that is not a PEFT adapter, or whose config is broken', async () => {
       writeAdapter(peft, syntheticTensors(SMALL));

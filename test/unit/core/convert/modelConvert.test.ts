@@ -18,7 +18,6 @@ import {
   QWEN_ADDED,
   QWEN_MERGES,
   QWEN_TEMPLATE,
-  tokenizerJson,
   writeModel,
   type Arch,
   type HfTensor,
@@ -576,51 +575,10 @@ describe('convertModel', function () {
       await rejects({ file: weights(), key: ints.name, message: /dtype I32 is not supported/ });
     });
 
-    it('a truncated safetensors file, and an index that lists a tensor a shard lacks', async () => {
+    it('a truncated safetensors file', async () => {
       const bytes = fs.readFileSync(weights());
       fs.writeFileSync(weights(), bytes.subarray(0, bytes.length - 10));
       await rejects({ file: weights(), key: tensors[tensors.length - 1]!.name, message: /truncated/ });
-
-      fs.rmSync(weights());
-      writeModel(model, 'qwen2', QWEN, tensors, { shards: 2 });
-      const index = JSON.parse(fs.readFileSync(path.join(model, 'model.safetensors.index.json'), 'utf8'));
-      index.weight_map['model.layers.9.mlp.up_proj.weight'] = 'model-00002-of-00002.safetensors';
-      fs.writeFileSync(path.join(model, 'model.safetensors.index.json'), JSON.stringify(index));
-      await rejects({
-        file: path.join(model, 'model-00002-of-00002.safetensors'),
-        key: 'model.layers.9.mlp.up_proj.weight',
-        message: /lists the tensor in this file, but it is not there/,
-      });
-    });
-
-    it('tokenizers it cannot reproduce in llama.cpp', async () => {
-      const tokenizer = tokenizerJson('qwen2');
-      fs.writeFileSync(path.join(model, 'tokenizer.model'), 'sentencepiece');
-      await rejects({ file: path.join(model, 'tokenizer.model'), message: /SentencePiece/ });
-      fs.rmSync(path.join(model, 'tokenizer.model'));
-
-      const other = structuredClone(tokenizer) as {
-        pre_tokenizer: { pretokenizers: Array<{ pattern?: unknown }> };
-      };
-      other.pre_tokenizer.pretokenizers[0]!.pattern = { Regex: "'s|'t| ?\\p{L}+| ?\\p{N}+" };
-      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(other));
-      await rejects({
-        file: path.join(model, 'tokenizer.json'),
-        key: 'pre_tokenizer',
-        message: /not one this/,
-      });
-
-      const wordLevel = { ...tokenizer, model: { type: 'WordLevel', vocab: { a: 0 } } };
-      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(wordLevel));
-      await rejects({ file: path.join(model, 'tokenizer.json'), key: 'model.type', message: /WordLevel/ });
-
-      const tooBig = { ...tokenizer, added_tokens: [{ id: 40, content: '<|x|>', special: true }] };
-      fs.writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(tooBig));
-      await rejects({
-        file: path.join(model, 'tokenizer.json'),
-        key: 'model.vocab',
-        message: /vocab_size is 40/,
-      });
     });
 
     it('a quantized model', async () => {

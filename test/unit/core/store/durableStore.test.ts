@@ -466,68 +466,6 @@ describe('durable store', function () {
     assert.equal(fs.existsSync(`${file}.lock`), false, 'the lock is released');
   });
 
-  it('takes over a lock left by a dead process', async () => {
-    const agent = path.join(dir, '.agent');
-    fs.mkdirSync(agent, { recursive: true });
-    const dead = spawn('node', ['-e', '0']);
-    await exited(dead);
-    fs.writeFileSync(
-      path.join(agent, 'experience.db.lock'),
-      JSON.stringify({ pid: dead.pid, host: os.hostname(), nonce: 'x', since: 0 }),
-    );
-    const p = await LearningPipeline.open(dir, quiet);
-    assert.equal(p.isOwner, true);
-    await p.close();
-  });
-
-  it('takes over a lock that names its own pid but was not taken by it (a pid reused after a restart)', async () => {
-    const agent = path.join(dir, '.agent');
-    fs.mkdirSync(agent, { recursive: true });
-    fs.writeFileSync(
-      path.join(agent, 'experience.db.lock'),
-      JSON.stringify({ pid: process.pid, host: os.hostname(), nonce: 'from-before-the-restart', since: 0 }),
-    );
-    const p = await LearningPipeline.open(dir, quiet);
-    assert.equal(p.isOwner, true);
-    await p.close();
-  });
-
-  it('takes over a lock whose pid now belongs to a process started after the lock was taken', async () => {
-    const agent = path.join(dir, '.agent');
-    fs.mkdirSync(agent, { recursive: true });
-    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
-    try {
-      fs.writeFileSync(
-        path.join(agent, 'experience.db.lock'),
-        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'old', since: Date.now() - 3_600_000 }),
-      );
-      const p = await LearningPipeline.open(dir, quiet);
-      assert.equal(p.isOwner, true);
-      await p.close();
-    } finally {
-      other.kill();
-      await exited(other);
-    }
-  });
-
-  it('respects a lock held by a live process that took it', async () => {
-    const agent = path.join(dir, '.agent');
-    fs.mkdirSync(agent, { recursive: true });
-    const other = spawn('node', ['-e', 'setInterval(() => {}, 1000)']);
-    try {
-      fs.writeFileSync(
-        path.join(agent, 'experience.db.lock'),
-        JSON.stringify({ pid: other.pid, host: os.hostname(), nonce: 'theirs', since: Date.now() + 60_000 }),
-      );
-      const p = await LearningPipeline.open(dir, quiet);
-      assert.equal(p.isOwner, false);
-      await p.close();
-    } finally {
-      other.kill();
-      await exited(other);
-    }
-  });
-
   it('writes a file any SQLite tool reads, with inputs and outputs kept apart from the stats columns', async () => {
     const p = await LearningPipeline.open(dir, quiet);
     const { id } = await p.recordRun('task', 'model', 'default', {

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import type { SqlJsStatic } from 'sql.js';
+import type { RunRecord } from '../../../../src/core/learning/runResult';
+import { loadSqlJs } from '../../../../src/core/store/sqljs';
+import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
+
+let nextId = 0;
+
+/** A run of the coder role with no signals; `fields` override any column. */
+function run(fields: Partial<RunRecord> = {}): RunRecord {
+  nextId++;
+  return {
+    id: `r-${nextId}`,
+    createdAt: nextId * 1000,
+    taskSlug: 't',
+    role: 'coder',
+    modelId: 'm',
+    promptId: 'p',
+    complexity: null,
+    input: `input ${nextId}`,
+    output: `output ${nextId}`,
+    compile: null,
+    testsPassed: null,
+    testsTotal: null,
+    lintErrors: null,
+    typeErrors: null,
+    schemaErrors: null,
+    boundaryErrors: null,
+    human: null,
+    humanAt: null,
+    reward: 0.5,
+    costTokens: null,
+    durationMs: null,
+    iterations: null,
+    ...fields,
+  };
+}
+
+describe('Store', () => {
+  let SQL: SqlJsStatic;
+  let store: Store;
+
+  before(async () => (SQL = await loadSqlJs()));
+
+  beforeEach(() => {
+    const opened = Store.open(SQL, undefined);
+    assert.ok(opened instanceof Store);
+    store = opened;
+  });
+
+  afterEach(() => store.close());
+
+  /** The database in `setUp`'s state, as the bytes of a SQLite file. */
+  function fileImage(setUp: string): Uint8Array {
+    const db = new SQL.Database();
+    db.run(setUp);
+    const bytes = db.export();
+    db.close();
+    return bytes;
+  }
+
+  describe('open', () => {
+    it('makes a new database ours (application id and schema version) and reopens its own file with every run', () => {
+      const r = run({ complexity: 'large', compile: true, testsPassed: 1, testsTotal: 2, human: 'accept' });
+      store.insertRun(r);
+
+      const image = store.export();
+      const check = new SQL.Database(image);
+      assert.equal(check.exec('PRAGMA application_id')[0]?.values[0]?.[0], APPLICATION_ID);
+      assert.equal(check.exec('PRAGMA user_version')[0]?.values[0]?.[0], SCHEMA_VERSION);
+      check.close();
+      const reopened = Store.open(SQL, image);
+      assert.ok(reopened instanceof Store);
+
+      const reread = reopened.getRun(r.id);
+      assert.deepEqual({ ...reread, input: r.input, output: r.output }, r);
+      reopened.close();
+    });
+
+    it("reports someone else's SQLite file, a newer schema and bytes that are no database instead of using them", () => {
+      const foreign = Store.open(SQL, fileImage('CREATE TABLE customers (name TEXT)'));
+      const newer = Store.open(SQL, fileImage('PRAGMA user_version = 99'));
+      const garbage = Store.open(SQL, new TextEncoder().encode('not a database '.repeat(100)));
+
+      assert.ok(!(foreign instanceof Store) && foreign.kind === 'corrupt');
+      assert.deepEqual(newer, { kind: 'newer', version: 99 });
+      assert.ok(!(garbage instanceof Store) && garbage.kind === 'corrupt');
+    });
+  });
+
+  it('inserts a run once: a replay of the same id changes nothing', () => {
+    const r = run();
+
+    assert.equal(store.insertRun(r), true);
+    assert.equal(store.insertRun({ ...r, reward: 1 }), false);
+
+    assert.equal(store.getRun(r.id)?.reward, 0.5);
+    assert.equal(store.maxPk(), 1);
+    assert.equal(store.armStats('prompt', 'coder')[0]?.n, 1);
+  });
+
+  it("keeps each arm's sums in step with its runs, through a verdict that changes a reward", () => {
+    store.insertRun(run({ promptId: 'a', modelId: 'm1', complexity: 'large', reward: 0.2, costTokens: 100 }));
+    const judged = run({ promptId: 'a', modelId: 'm1', reward: 0.4, durationMs: 30 });
+    store.insertRun(judged);
+    store.insertRun(run({ promptId: 'b', modelId: 'm1', complexity: 'small', reward: 0.9, role: 'fixer' }));
+
+    store.setVerdict(judged.id, 'accept', 5, 0.8);
+
+    const prompts = store.armStats('prompt', 'coder');
+    assert.deepEqual(
+      prompts.map((a) => [a.arm, a.n, a.costSum, a.costN, a.durationSum]),
+      [['a', 2, 100, 1, 30]],
+    );
+    assert.ok(Math.abs(prompts[0]!.rewardSum - (0.2 + 0.8)) < 1e-12);
+    assert.ok(Math.abs(prompts[0]!.rewardSq - (0.04 + 0.64)) < 1e-12);
+    // A model's tier counts its untiered runs too; no role sums over roles.
+    assert.deepEqual(
+      store.armStats('model', 'coder', 'large').map((a) => [a.arm, a.n]),
+      [['m1', 2]],
+    );
+    assert.deepEqual(
+      store.armStats('model', 'coder', 'small').map((a) => [a.arm, a.n]),
+      [['m1', 1]],
+    );
+    assert.deepEqual(
+      store.armStats('prompt', undefined).map((a) => [a.arm, a.n]),
+      [
+        ['a', 2],
+        ['b', 1],
+      ],
+    );
+    assert.deepEqual(
+      store.runsPerRole(),
+      new Map([
+        ['coder', 2],
+        ['fixer', 1],
+      ]),
+    );
+  });
+
+  it("sums only each arm's own last runs, within the tier and untiered", () => {
+    for (const reward of [0.1, 0.2, 0.3, 0.4]) store.insertRun(run({ promptId: 'a', reward }));
+    store.insertRun(run({ promptId: 'b', reward: 1 }));
+    store.insertRun(run({ modelId: 'tiered', complexity: 'large', reward: 0.6 }));
+    store.insertRun(run({ modelId: 'tiered', complexity: 'small', reward: 0.9 }));
+
+    const window = store.windowArmStats('prompt', 'coder', undefined, 2, ['a', 'b', 'never-run']);
+
+    assert.deepEqual(
+      window.map((a) => [a.arm, a.n, Math.round(a.rewardSum * 10) / 10]),
+      [
+        ['a', 2, 0.7],
+        ['b', 1, 1],
+      ],
+    );
+    assert.deepEqual(store.latestRewards('prompt', 'coder', undefined, 'a', 3), [0.4, 0.3, 0.2]);
+    assert.deepEqual(store.latestRewards('model', 'coder', 'large', 'tiered', 5), [0.6]);
+  });
+
+  it("averages a role's rewards over buckets of runs, the last bucket over the runs it has", () => {
+    for (const reward of [0, 1, 0.5, 0.5, 0.2]) store.insertRun(run({ reward }));
+    store.insertRun(run({ role: 'fixer', reward: 1 }));
+
+    const series = store.rewardSeries('coder', 2);
+
+    assert.deepEqual(
+      series.map((p) => [p.run, p.reward]),
+      [
+        [2, 0.5],
+        [4, 0.5],
+        [5, 0.2],
+      ],
+    );
+    assert.ok(series[1]!.at > series[0]!.at, 'each point carries the time of its last run');
+  });
+
+  it('gives the rewards after a run or up to one, oldest first, for one model or for all', () => {
+    const rewards = [0.1, 0.2, 0.3, 0.4, 0.5];
+    rewards.forEach((reward, i) => store.insertRun(run({ reward, modelId: i % 2 ? 'odd' : 'even' })));
+
+    assert.deepEqual(store.rewards('coder', undefined, undefined, { afterPk: 1, limit: 2 }), [0.2, 0.3]);
+    assert.deepEqual(store.rewards('coder', undefined, undefined, { atMostPk: 4, limit: 2 }), [0.3, 0.4]);
+    assert.deepEqual(store.rewards('coder', 'even', undefined, { afterPk: 0, limit: 10 }), [0.1, 0.3, 0.5]);
+    assert.deepEqual(store.rewards('fixer', undefined, undefined, { afterPk: 0, limit: 10 }), []);
+  });
+
+  it('offers export candidates best first, the newest first among equals, with their texts', () => {
+    const low = run({ reward: 0.5 });
+    const older = run({ reward: 0.9, complexity: 'large' });
+    const newer = run({ reward: 0.9 });
+    const best = run({ reward: 1, role: 'fixer' });
+    for (const r of [low, older, newer, best]) store.insertRun(r);
+
+    const candidates = [...store.exportCandidates('coder', 0.8)];
+
+    assert.deepEqual(
+      candidates.map((c) => [c.id, c.input, c.output]),
+      [
+        [newer.id, newer.input, newer.output],
+        [older.id, older.input, older.output],
+      ],
+    );
+    assert.deepEqual(
+      [...store.exportCandidates('coder', 0.8, 'large')].map((c) => c.id),
+      [older.id],
+    );
+    assert.equal(store.countHighQuality('coder', 0.8, 0), 2);
+    assert.equal(store.countHighQuality('coder', 0.8, 2), 1, 'after the second run (pk 2)');
+  });
+
+  it('keeps the latest verdict for a run that has not arrived, hands it over once, and prunes old ones', () => {
+    store.addPendingFeedback('r-later', 'accept', 20);
+    store.addPendingFeedback('r-later', 'reject', 10); // an older verdict arriving late does not win
+    store.addPendingFeedback('r-mistyped', 'accept', 1);
+
+    store.prunePendingFeedback(5);
+
+    assert.deepEqual(store.takePendingFeedback('r-later'), { verdict: 'accept', at: 20 });
+    assert.equal(store.takePendingFeedback('r-later'), undefined);
+    assert.equal(store.takePendingFeedback('r-mistyped'), undefined);
+  });
+
+  it("undoes a failed inner transaction and keeps the outer one's work", () => {
+    const kept = run();
+    const undone = run();
+
+    store.transaction(() => {
+      store.insertRun(kept);
+      assert.throws(() =>
+        store.transaction(() => {
+          store.insertRun(undone);
+          throw new Error('fails midway');
+        }),
+      );
+    });
+
+    assert.ok(store.getRun(kept.id));
+    assert.equal(store.getRun(undone.id), undefined);
+    assert.equal(store.armStats('prompt', 'coder')[0]?.n, 1);
+  });
+
+  it('averages the runs before the latest ones only when there are enough of them', () => {
+    for (const reward of [0.2, 0.4, 1, 1]) store.insertRun(run({ reward }));
+
+    assert.ok(Math.abs(store.earlierAvgReward(2, 2)! - 0.3) < 1e-12);
+    assert.equal(store.earlierAvgReward(2, 3), null);
+  });
+});
