@@ -18,7 +18,7 @@ import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/conver
 import { Automation } from '../core/automation/automation';
 import { checkRole } from '../core/workspace/names';
 import { agentDirOf, configFile, inboxDir, lockFile } from '../core/workspace/agentDir';
-import { LearningPipeline, type LearningStats } from '../core/pipeline';
+import { automationPort, LearningPipeline, type LearningStats } from '../core/pipeline';
 import { computeReward } from '../core/learning/reward';
 import {
   checkVerdict,
@@ -397,7 +397,7 @@ async function automationCmd(
   const log = (line: string) => io.err(`${line}\n`);
   const pipeline = await LearningPipeline.open(workspace, { log, pollIntervalMs: 0 });
   try {
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner(log),
       tools: cliTools(),
       ollamaHost: process.env.OLLAMA_HOST || undefined,

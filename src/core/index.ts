@@ -1,6 +1,6 @@
 // The core as a library: `require('agent-learning/dist/core.js')`.
 
-export { LearningPipeline } from './pipeline';
+export { LearningPipeline, automationPort } from './pipeline';
 export type {
   Insights,
   LearningStats,
@@ -56,6 +56,7 @@ export {
   type RollbackOutcome,
   type TrainOutcome,
 } from './automation/automation';
+export type { AutomationPort } from './automation/port';
 export { ChildProcessRunner, type Step, type StepOutcome, type StepRunner } from './automation/steps';
 export type { Tools, TrainEval, TrainProgress } from './automation/training';
 export { knownBaseTags, resolveBaseModel, type BaseModel } from './automation/baseModels';

@@ -9,9 +9,7 @@ import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { MirrorWriter } from './workspace/mirrors';
 import { checkRole } from './workspace/names';
-import type { ModelVariant } from './workspace/variants';
 import { DurableStore } from './store/durableStore';
-import type { EventData, EventKind, TypedEvent } from './store/eventLog';
 import { computeReward } from './learning/reward';
 import {
   checkVerdict,
@@ -28,6 +26,7 @@ import { insights, learningStats, type Insights, type LearningStats } from './le
 import { Exporter, type TrainingDue } from './dataset/exporter';
 import type { ExportResult } from './dataset/sftExport';
 import { WebKnowledgeFetcher, type WebKnowledge } from './web/webKnowledge';
+import type { AutomationPort } from './automation/port';
 
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
 export type { TrainingDue } from './dataset/exporter';
@@ -53,6 +52,9 @@ export interface RecordedRun {
   /** False when learning is disabled in the config: the reward is computed but nothing is stored. */
   recorded?: boolean;
 }
+
+/** Each pipeline's automation port, kept here so that its members stay off `LearningPipeline`'s public surface. */
+const ports = new WeakMap<LearningPipeline, AutomationPort>();
 
 export class LearningPipeline {
   readonly agentDir: string;
@@ -126,6 +128,7 @@ export class LearningPipeline {
     });
     this.onDidExport = this.exporter.onDidExport;
     this.onTrainingDue = this.exporter.onTrainingDue;
+    ports.set(this, this.makePort());
     this.ready = this.open();
     // Failures surface from recordRun/ready; an unobserved rejection must not crash the host.
     this.ready.catch(() => undefined);
@@ -271,58 +274,42 @@ export class LearningPipeline {
     return insights(this.durable?.db, { config, modelVariants, preferredPrompt }, maxPointsPerRole);
   }
 
-  // ---- for the automation (train, deploy, drift): the owner process only ----
+  // ---- for the automation (train, deploy, drift): the owner process only, through automationPort() ----
 
-  /** Adds an event to the timeline (kinds: training, deploy, drift, rollback, …); saved with the next save. */
-  recordEvent<K extends EventKind>(kind: K, role: string, message: string, data: EventData<K>): void {
-    this.ownerStore().events.add(this.now(), kind, role, message, data);
-    this.afterChange('local');
-  }
-
-  /** The role's latest event of this kind; with `key`, the latest whose data names that adapter (`coder-large`). */
-  lastEvent<K extends EventKind>(kind: K, role: string, key?: string): TypedEvent<K> | undefined {
-    return this.ownerStore().events.last(kind, role, key);
-  }
-
-  /** See `Store.rewards`. */
-  rewards(
-    role: string,
-    model: string | undefined,
-    tier: string | undefined,
-    range: { afterPk: number; limit: number } | { atMostPk: number; limit: number },
-  ): number[] {
-    return this.ownerStore().db.rewards(role, model, tier, range);
-  }
-
-  /** The newest run's position: runs recorded later have a higher one. */
-  lastRunPk(): number {
-    return this.ownerStore().db.maxPk();
-  }
-
-  /** High-quality runs of a role (and tier) (reward ≥ autoExport.minReward) recorded after run `afterPk`. */
-  highQualityRunsSince(role: string, afterPk: number, tier?: string): number {
-    return this.ownerStore().db.countHighQuality(role, this.files.config.autoExport.minReward, afterPk, tier);
-  }
-
-  /** Adds (or replaces) a model in the router's variants and model_variants.json. */
-  addModelVariant(variant: ModelVariant): void {
-    this.files.modelVariants = [...this.files.modelVariants.filter((m) => m.id !== variant.id), variant];
-    this.mirrors.writeModels();
-  }
-
-  /** Takes a model out of the router's variants; false when it was not there. */
-  withdrawModelVariant(id: string): boolean {
-    const before = this.files.modelVariants.length;
-    const rest = this.files.modelVariants.filter((m) => m.id !== id);
-    if (rest.length === before || rest.length === 0) return false;
-    this.files.modelVariants = rest;
-    this.mirrors.writeModels();
-    return true;
-  }
-
-  /** While set, `selectModel` for the role (and tier; undefined: all) returns this model when it is eligible. */
-  setEvaluating(role: string, tier: string | undefined, model: string | undefined): void {
-    this.selector.setEvaluating(role, tier, model);
+  /** What `Automation` works through; built once, handed out by `automationPort()`, not part of the library API. */
+  private makePort(): AutomationPort {
+    return {
+      agentDir: this.agentDir,
+      isOwner: () => this.isOwner,
+      whenReady: () => this.whenReady(),
+      getConfig: () => this.getConfig(),
+      roles: () => this.roles(),
+      onTrainingDue: this.onTrainingDue,
+      onDidChange: this.onDidChange,
+      exportDataset: (role, tier) => this.exportDataset(role, tier),
+      recordEvent: (kind, role, message, data) => {
+        this.ownerStore().events.add(this.now(), kind, role, message, data);
+        this.afterChange('local');
+      },
+      lastEvent: (kind, role, key) => this.ownerStore().events.last(kind, role, key),
+      rewards: (role, model, tier, range) => this.ownerStore().db.rewards(role, model, tier, range),
+      lastRunPk: () => this.ownerStore().db.maxPk(),
+      highQualityRunsSince: (role, afterPk, tier) =>
+        this.ownerStore().db.countHighQuality(role, this.files.config.autoExport.minReward, afterPk, tier),
+      addModelVariant: (variant) => {
+        this.files.modelVariants = [...this.files.modelVariants.filter((m) => m.id !== variant.id), variant];
+        this.mirrors.writeModels();
+      },
+      withdrawModelVariant: (id) => {
+        const before = this.files.modelVariants.length;
+        const rest = this.files.modelVariants.filter((m) => m.id !== id);
+        if (rest.length === before || rest.length === 0) return false;
+        this.files.modelVariants = rest;
+        this.mirrors.writeModels();
+        return true;
+      },
+      setEvaluating: (role, tier, model) => this.selector.setEvaluating(role, tier, model),
+    };
   }
 
   private ownerStore(): DurableStore {
@@ -429,4 +416,12 @@ export class LearningPipeline {
   reloadConfig(): ConfigError | undefined {
     return this.files.reload();
   }
+}
+
+/**
+ * The members `Automation` needs from a pipeline (events, rewards, model variants, routing under evaluation), for
+ * whoever builds one: `new Automation(automationPort(pipeline), options)`.
+ */
+export function automationPort(pipeline: LearningPipeline): AutomationPort {
+  return ports.get(pipeline)!;
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Automation, type ProgressEvent } from '../core/automation/automation';
 import { DeployGateError, describe } from '../core/errors';
-import type { LearningPipeline } from '../core/pipeline';
+import { automationPort, type LearningPipeline } from '../core/pipeline';
 import { COMPLEXITIES, type Complexity } from '../core/learning/runResult';
 import type { Tools } from '../core/automation/training';
 import { adapterPaths } from '../core/workspace/agentDir';
@@ -135,7 +135,11 @@ export class AutomationHost extends Disposable {
         this.targets(
           pipeline,
           (role, tier) =>
-            pipeline.lastEvent('deploy', role, adapterPaths(pipeline.agentDir, role, tier).key) !== undefined,
+            automationPort(pipeline).lastEvent(
+              'deploy',
+              role,
+              adapterPaths(pipeline.agentDir, role, tier).key,
+            ) !== undefined,
         ),
         'There is no deployment to roll back yet.',
       );
@@ -217,7 +221,7 @@ export class AutomationHost extends Disposable {
     this.automation = undefined;
     this.pipeline = pipeline;
     if (!pipeline) return;
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new TaskRunner(() => this.service.folder),
       tools: this.tools,
       ollamaHost: this.setting('ollamaHost') || undefined,

@@ -14,7 +14,7 @@ import { Automation } from '../../src/core/automation/automation';
 import { ChildProcessRunner } from '../../src/core/automation/steps';
 import type { Tools } from '../../src/core/automation/training';
 import { adapterPaths } from '../../src/core/workspace/agentDir';
-import { LearningPipeline } from '../../src/core/pipeline';
+import { LearningPipeline, automationPort } from '../../src/core/pipeline';
 import { REAL_OLLAMA_VERSIONS, startRealOllama, type RealOllama } from '../support/realOllama';
 import { makeTinyBase, TINY_BASE_REPO, TINY_BASE_TAG, VENV_PYTHON } from '../support/tinyBase';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../support/workspace';
@@ -94,7 +94,7 @@ describe('The real loop: export, train_lora.py, merge_lora.py, convert-model, a 
       cli: CLI,
       ollama: ollama.command,
     };
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner((l) => logs.push(l)),
       tools,
       ollamaHost: ollama.host,
@@ -152,7 +152,7 @@ describe('The real loop: export, train_lora.py, merge_lora.py, convert-model, a 
     assert.match(first.modelfile, new RegExp(`^FROM .*sha256-${sha256(p.merged)}$`, 'm'));
     const firstDigest = (await tags()).find((m) => m.name === `${MODEL}:latest`)?.digest;
     assert.equal(
-      pipeline.lastEvent('deploy', 'coder')!.data!.baseDigest,
+      automationPort(pipeline).lastEvent('deploy', 'coder')!.data!.baseDigest,
       (await tags()).find((m) => m.name === BASE_TAG)?.digest,
     );
 

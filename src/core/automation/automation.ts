@@ -534,7 +534,7 @@ export class Automation implements Disposable {
       );
     }
     await this.pipeline.whenReady();
-    if (!this.pipeline.isOwner) {
+    if (!this.pipeline.isOwner()) {
       throw new LearningError(
         'Another process (a second VS Code window or the CLI) owns .agent/experience.db; train and deploy from there.',
       );

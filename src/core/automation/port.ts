@@ -9,16 +9,14 @@ import type { LearningConfig } from '../workspace/config';
 import type { ModelVariant } from '../workspace/variants';
 
 /**
- * The members of the pipeline that `Automation` and its `DriftWatch` use: `LearningPipeline` has them all, so hosts
- * pass the pipeline as it is. Several exist on `LearningPipeline` for the automation alone
- * (`recordEvent`, `lastEvent`, `rewards`, `lastRunPk`, `highQualityRunsSince`, `addModelVariant`,
- * `withdrawModelVariant`, `setEvaluating`); the next step is to take them off its public surface and hand the
- * automation this port instead.
+ * What `Automation` and its `DriftWatch` work through: the pipeline builds it (`automationPort(pipeline)` in
+ * pipeline.ts), so the members the automation alone needs (events, rewards, model variants, routing under
+ * evaluation) are not part of `LearningPipeline`'s public surface.
  */
 export interface AutomationPort {
   readonly agentDir: string;
   /** True once this process owns `.agent/experience.db` (another window or the CLI may). */
-  readonly isOwner: boolean;
+  isOwner(): boolean;
   whenReady(): Promise<void>;
   getConfig(): { config: LearningConfig };
   /** Roles that have runs. */

@@ -6,7 +6,7 @@ import {
   StepFailedError,
   type AutomationOptions,
 } from '../../../../src/core/automation/automation';
-import { LearningPipeline } from '../../../../src/core/pipeline';
+import { LearningPipeline, automationPort } from '../../../../src/core/pipeline';
 import { DeployGateError } from '../../../../src/core/errors';
 import { ChildProcessRunner } from '../../../../src/core/automation/steps';
 import type { Tools } from '../../../../src/core/automation/training';
@@ -59,7 +59,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     Object.assign(process.env, ollama.env);
     logs = [];
     pipeline = await LearningPipeline.open(ws, { log: (l) => logs.push(l), pollIntervalMs: 0 });
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner((l) => logs.push(l)),
       tools,
       ollamaHost: ollama.host,
@@ -154,7 +154,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
         roles: ['coder'],
       },
     );
-    const event = pipeline.lastEvent('deploy', 'coder')!;
+    const event = automationPort(pipeline).lastEvent('deploy', 'coder')!;
     assert.match(String(event.data!.baseDigest), /^[0-9a-f]{64}$/);
     assert.equal(event.data!.method, 'adapter');
     // Until drift detection has judged it, the role's runs go to the tuned model; other roles never get it.
@@ -248,7 +248,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
         err instanceof DeployGateError && err.key === 'coder' && /did not improve/.test(err.message),
     );
     assert.equal(creates().length, 0);
-    assert.equal(pipeline.lastEvent('deploy-skipped', 'coder')?.role, 'coder');
+    assert.equal(automationPort(pipeline).lastEvent('deploy-skipped', 'coder')?.role, 'coder');
     await automation.deploy('coder', { force: true });
     assert.equal(creates().length, 1);
   });
@@ -267,7 +267,10 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
       return true;
     });
     assert.deepEqual(fs.readFileSync(path.join(p.trained, 'adapter_model.safetensors')), before);
-    assert.match(pipeline.lastEvent('training-failed', 'coder')!.message, /Training coder failed/);
+    assert.match(
+      automationPort(pipeline).lastEvent('training-failed', 'coder')!.message,
+      /Training coder failed/,
+    );
   });
 
   it('stamps the last training and its duration with the injected clock', async () => {
@@ -287,7 +290,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await automation.train('coder');
     const lastTrain = fs.readFileSync(adapterPaths(pipeline.agentDir, 'coder').lastTrain, 'utf8');
     assert.equal(lastTrain.split('\n')[0], '2030-01-02T03:05:35.000Z');
-    assert.equal(pipeline.lastEvent('training', 'coder')!.data.seconds, 90);
+    assert.equal(automationPort(pipeline).lastEvent('training', 'coder')!.data.seconds, 90);
   });
 
   it('reports a missing dataset line by the trainer exit code, before anything is trained', async () => {
@@ -333,7 +336,10 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await automation.deploy('coder');
     await record(10, 'my-coder-tuned-coder', 'good', 100);
     await automation.checkDrift();
-    assert.match(pipeline.lastEvent('evaluated', 'coder')!.message, /^Kept my-coder-tuned-coder/);
+    assert.match(
+      automationPort(pipeline).lastEvent('evaluated', 'coder')!.message,
+      /^Kept my-coder-tuned-coder/,
+    );
     assert.equal(pipeline.selectModel('medium', undefined, 'coder').reason === 'evaluating', false);
     const first = fs.readFileSync(p.gguf);
 
@@ -342,8 +348,8 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     assert.deepEqual(fs.readFileSync(p.ggufBackup), first, 'the previous adapter is the backup');
     await record(10, 'my-coder-tuned-coder', 'bad', 200);
     await automation.checkDrift();
-    assert.match(pipeline.lastEvent('drift', 'coder')!.message, /my-coder-tuned-coder/);
-    const rollback = pipeline.lastEvent('rollback', 'coder')!;
+    assert.match(automationPort(pipeline).lastEvent('drift', 'coder')!.message, /my-coder-tuned-coder/);
+    const rollback = automationPort(pipeline).lastEvent('rollback', 'coder')!;
     assert.equal(rollback.data!.action, 'restored');
     assert.deepEqual(fs.readFileSync(p.gguf), first, 'the backup is live again');
     assert.ok(fs.existsSync(path.join(p.dir, 'adapter.rejected.gguf')));
@@ -362,7 +368,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await automation.deploy('coder');
     await record(10, 'my-coder-tuned-coder', 'bad', 100);
     await automation.checkDrift();
-    assert.equal(pipeline.lastEvent('rollback', 'coder')!.data!.action, 'withdrawn');
+    assert.equal(automationPort(pipeline).lastEvent('rollback', 'coder')!.data!.action, 'withdrawn');
     for (let i = 0; i < 20; i++)
       assert.notEqual(pipeline.selectModel('medium', undefined, 'coder').id, 'my-coder-tuned-coder');
   });
@@ -377,7 +383,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await record(10, 'qwen2.5-coder:7b', 'good');
     await done;
     assert.ok(logs.includes('🚀 Auto-training LoRA adapter for coder...'));
-    assert.equal(pipeline.lastEvent('deploy', 'coder')!.data!.model, 'my-coder-tuned-coder');
+    assert.equal(automationPort(pipeline).lastEvent('deploy', 'coder')!.data!.model, 'my-coder-tuned-coder');
     const trainings = () => (logs.join('\n').match(/Auto-training LoRA adapter for coder/g) ?? []).length;
     // A re-export with no new high-quality runs since the training does not train again.
     await pipeline.exportDataset('coder');
@@ -433,7 +439,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await record(3, 'my-coder-tuned-coder', 'good', 100);
     await pipeline.close();
     pipeline = await LearningPipeline.open(ws, { log: (l) => logs.push(l), pollIntervalMs: 0 });
-    const again = new Automation(pipeline, {
+    const again = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner(),
       tools,
       ollamaHost: ollama.host,
@@ -447,7 +453,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
   it('runs nothing in an untrusted workspace', async () => {
     const automation0 = await setUp('0.34.0');
     automation0.dispose();
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner(),
       tools,
       ollamaHost: ollama.host,

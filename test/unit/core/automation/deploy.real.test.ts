@@ -17,7 +17,7 @@ import { Automation, StepFailedError } from '../../../../src/core/automation/aut
 import { ChildProcessRunner } from '../../../../src/core/automation/steps';
 import type { Tools } from '../../../../src/core/automation/training';
 import { adapterPaths } from '../../../../src/core/workspace/agentDir';
-import { LearningPipeline } from '../../../../src/core/pipeline';
+import { LearningPipeline, automationPort } from '../../../../src/core/pipeline';
 import { hfTensors, writeModel, type Shape } from '../../../support/hfModel';
 import { PYTHON_STANDIN } from '../../../support/ollamaStandin';
 import {
@@ -121,7 +121,7 @@ describe('Automation against a real Ollama (built from its Go module)', function
       cli: CLI,
       ollama: ollama.command,
     };
-    const automation = new Automation(pipeline, {
+    const automation = new Automation(automationPort(pipeline), {
       runner: new ChildProcessRunner((l) => logs.push(l)),
       tools,
       ollamaHost: ollama.host,
@@ -185,7 +185,7 @@ describe('Automation against a real Ollama (built from its Go module)', function
     assert.equal(adapterBlob(shown), sha256(p.gguf), 'Ollama serves the adapter our converter wrote');
     const first = { adapter: sha256(p.gguf), digest: await digestOf(`${MODEL}:latest`) };
     assert.match(first.digest!, /^[0-9a-f]{64}$/);
-    const event = pipeline!.lastEvent('deploy', 'coder')!;
+    const event = automationPort(pipeline!).lastEvent('deploy', 'coder')!;
     assert.equal(event.data!.baseDigest, await digestOf(BASE), 'the deploy records the base it was built on');
     assert.equal(event.data!.ollamaVersion, REAL_OLLAMA_VERSIONS.adapter);
     assert.ok(
@@ -200,7 +200,10 @@ describe('Automation against a real Ollama (built from its Go module)', function
     const second = sha256(p.gguf);
     assert.notEqual(second, first.adapter);
     assert.equal(adapterBlob(await show(MODEL)), second);
-    assert.equal(pipeline!.lastEvent('deploy', 'coder')!.data!.backupBaseDigest, await digestOf(BASE));
+    assert.equal(
+      automationPort(pipeline!).lastEvent('deploy', 'coder')!.data!.backupBaseDigest,
+      await digestOf(BASE),
+    );
 
     assert.equal((await automation.rollback('coder')).action, 'restored');
     assert.equal(adapterBlob(await show(MODEL)), first.adapter, 'the previous adapter is live again');
@@ -224,7 +227,10 @@ describe('Automation against a real Ollama (built from its Go module)', function
     assert.equal(modelBlob(shown), sha256(p.merged), 'Ollama serves the GGUF our convert-model wrote');
     assert.doesNotMatch(shown.modelfile, /^ADAPTER/m);
     const first = { weights: sha256(p.merged), digest: await digestOf(`${MODEL}:latest`) };
-    assert.equal(pipeline!.lastEvent('deploy', 'coder')!.data!.baseDigest, await digestOf(BASE));
+    assert.equal(
+      automationPort(pipeline!).lastEvent('deploy', 'coder')!.data!.baseDigest,
+      await digestOf(BASE),
+    );
     assert.ok(!fs.existsSync(p.mergedHf), 'the merged Hugging Face copy is gone once converted');
 
     reconfigure(8, 'f16');
@@ -264,7 +270,7 @@ describe('Automation against a real Ollama (built from its Go module)', function
 
   /** Another Automation on the same pipeline, whose `ollama` CLI is `cli` and whose server is at `host`. */
   function withCli(cli: string, host = ollama!.host): Automation {
-    return new Automation(pipeline!, {
+    return new Automation(automationPort(pipeline!), {
       runner: new ChildProcessRunner((l) => logs.push(l)),
       tools: {
         python: PYTHON_STANDIN,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DriftWatch } from '../../../../src/core/automation/driftWatch';
 import type { Notice, RollbackOutcome } from '../../../../src/core/automation/automation';
 import { COMPLEXITIES } from '../../../../src/core/learning/runResult';
-import { LearningPipeline } from '../../../../src/core/pipeline';
+import { LearningPipeline, automationPort } from '../../../../src/core/pipeline';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
 
 const CONFIG = {
@@ -35,7 +35,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     rollbacks = [];
     trusted = true;
     onRollback = async () => 'restored';
-    watch = new DriftWatch(pipeline, {
+    watch = new DriftWatch(automationPort(pipeline), {
       trusted: () => trusted,
       log: (l) => logs.push(l),
       notify: (n) => notices.push(n),
@@ -74,19 +74,24 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
 
   /** What a deploy leaves behind: the model in the router and an evaluation from the newest run on. */
   function deployed(model = TUNED, role = 'coder'): void {
-    pipeline.addModelVariant({ id: model, costPer1kTokens: 0, tiers: [...COMPLEXITIES], roles: [role] });
-    watch.watch({ key: role, role, tier: undefined, model, deployPk: pipeline.lastRunPk() });
+    automationPort(pipeline).addModelVariant({
+      id: model,
+      costPer1kTokens: 0,
+      tiers: [...COMPLEXITIES],
+      roles: [role],
+    });
+    watch.watch({ key: role, role, tier: undefined, model, deployPk: automationPort(pipeline).lastRunPk() });
   }
 
   function deployEvent(role: string, model: string): void {
-    pipeline.recordEvent('deploy', role, `Deployed ${model}`, {
+    automationPort(pipeline).recordEvent('deploy', role, `Deployed ${model}`, {
       key: role,
       role,
       model,
       method: 'adapter',
       base: BASE,
       baseDigest: 'sha256:base',
-      deployPk: pipeline.lastRunPk(),
+      deployPk: automationPort(pipeline).lastRunPk(),
       backupBaseDigest: null,
       ollamaVersion: '0.34.0',
       evalLossBefore: null,
@@ -101,8 +106,8 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     await record(4, TUNED, 'bad');
     await watch.check();
     assert.deepEqual(watch.evaluating(), [{ key: 'coder', model: TUNED, runs: 4 }]);
-    assert.equal(pipeline.lastEvent('drift', 'coder'), undefined);
-    assert.equal(pipeline.lastEvent('evaluated', 'coder'), undefined);
+    assert.equal(automationPort(pipeline).lastEvent('drift', 'coder'), undefined);
+    assert.equal(automationPort(pipeline).lastEvent('evaluated', 'coder'), undefined);
   });
 
   it('keeps a model that does as well as the base, records the verdict and stops evaluating it', async () => {
@@ -110,7 +115,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     deployed();
     await record(10, TUNED, 'good');
     await watch.check();
-    const kept = pipeline.lastEvent('evaluated', 'coder')!;
+    const kept = automationPort(pipeline).lastEvent('evaluated', 'coder')!;
     assert.match(kept.message, /^Kept my-coder-tuned-coder: /);
     assert.equal(kept.data.decision, 'keep');
     assert.equal(kept.data.runs, 10);
@@ -125,7 +130,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     deployed();
     await record(10, TUNED, 'bad');
     await watch.check();
-    const drift = pipeline.lastEvent('drift', 'coder')!;
+    const drift = automationPort(pipeline).lastEvent('drift', 'coder')!;
     assert.equal(drift.data.decision, 'rollback');
     assert.ok(drift.data.drop! > 0.05);
     assert.equal(rollbacks.length, 1);
@@ -146,7 +151,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     deployed();
     await record(10, TUNED, 'bad');
     await watch.check();
-    assert.equal(pipeline.lastEvent('drift', 'coder')!.data.baselineMean, 1);
+    assert.equal(automationPort(pipeline).lastEvent('drift', 'coder')!.data.baselineMean, 1);
     assert.equal(rollbacks.length, 1);
   });
 
@@ -197,7 +202,10 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     const first = watch.check();
     await first;
     assert.equal(joined, first);
-    assert.match(pipeline.lastEvent('evaluated', 'fixer')!.message, /^Kept my-fixer-tuned-fixer/);
+    assert.match(
+      automationPort(pipeline).lastEvent('evaluated', 'fixer')!.message,
+      /^Kept my-fixer-tuned-fixer/,
+    );
     assert.deepEqual(watch.evaluating(), []);
   });
 
@@ -207,7 +215,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     deployEvent('coder', TUNED);
     await record(3, TUNED, 'good');
     deployEvent('fixer', 'my-fixer-tuned-fixer');
-    pipeline.recordEvent('evaluated', 'fixer', 'Kept my-fixer-tuned-fixer', {
+    automationPort(pipeline).recordEvent('evaluated', 'fixer', 'Kept my-fixer-tuned-fixer', {
       key: 'fixer',
       model: 'my-fixer-tuned-fixer',
       decision: 'keep',
@@ -216,7 +224,12 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
       drop: 0,
       runs: 10,
     });
-    pipeline.addModelVariant({ id: TUNED, costPer1kTokens: 0, tiers: [...COMPLEXITIES], roles: ['coder'] });
+    automationPort(pipeline).addModelVariant({
+      id: TUNED,
+      costPer1kTokens: 0,
+      tiers: [...COMPLEXITIES],
+      roles: ['coder'],
+    });
     watch.restore();
     assert.deepEqual(watch.evaluating(), [{ key: 'coder', model: TUNED, runs: 3 }]);
     assert.equal(pipeline.selectModel('medium', undefined, 'coder').reason, 'evaluating');
@@ -228,7 +241,7 @@ describe('DriftWatch: judges each deployed model on its runs since the deploy', 
     pipeline = await LearningPipeline.open(ws, { log: () => undefined, pollIntervalMs: 0 });
     await record(12, BASE, 'good');
     deployEvent('coder', TUNED);
-    const off = new DriftWatch(pipeline, {
+    const off = new DriftWatch(automationPort(pipeline), {
       trusted: () => true,
       log: () => undefined,
       notify: () => undefined,
