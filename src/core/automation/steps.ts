@@ -2,6 +2,7 @@
 // runner the host has: VS Code Tasks in the extension, child processes in the CLI and tests.
 
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 
 export type StepId = 'train' | 'convert' | 'merge' | 'create';
 
@@ -53,28 +54,49 @@ export class ChildProcessRunner implements StepRunner {
         signal,
       });
       const tail: string[] = [];
-      const onData = (buf: Buffer) => {
-        for (const raw of buf.toString('utf8').split(/\r?\n/)) {
-          const line = plainText(raw);
-          if (!line) continue;
-          this.log(`   ${line}`);
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-        }
+      const onLine = (raw: string) => {
+        const line = plainText(raw);
+        if (!line) return;
+        this.log(`   ${line}`);
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      const streams = [lineReader(onLine), lineReader(onLine)] as const;
+      child.stdout.on('data', streams[0].data);
+      child.stderr.on('data', streams[1].data);
       let startError: string | undefined;
       child.on('error', (err) => {
         startError = err.name === 'AbortError' ? 'cancelled' : err.message;
       });
-      child.on('close', (code) =>
+      child.on('close', (code) => {
+        for (const stream of streams) stream.end();
         resolve({
           exitCode: startError ? undefined : (code ?? undefined),
           output: tail.join('\n'),
           ...(startError !== undefined && { error: startError }),
-        }),
-      );
+        });
+      });
     });
   }
+}
+
+/**
+ * Whole lines from a stream's chunks: a pipe delivers chunks wherever the writer's writes fell, so a line (or a
+ * UTF-8 character) can span two; the rest waits for the next chunk, and `end` gives what is left.
+ */
+function lineReader(onLine: (line: string) => void): { data: (chunk: Buffer) => void; end: () => void } {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  return {
+    data: (chunk) => {
+      const lines = (rest + decoder.write(chunk)).split(/\r?\n/);
+      rest = lines.pop()!;
+      for (const line of lines) onLine(line);
+    },
+    end: () => {
+      const last = rest + decoder.end();
+      rest = '';
+      if (last) onLine(last);
+    },
+  };
 }

@@ -68,6 +68,21 @@ describe('ChildProcessRunner', function () {
     );
   });
 
+  it('logs whole lines, whatever chunks the pipe delivers them in, a character split between two included', async () => {
+    // Each write waits for the one before to leave the child and then a moment, so the parent sees separate chunks.
+    const script = `
+      const parts = [Buffer.from('progress 5'), Buffer.from('0%\\ncaf'), Buffer.from([0xc3]), Buffer.from([0xa9]), Buffer.from(' done')];
+      const next = () => { const p = parts.shift(); if (p) process.stdout.write(p, () => setTimeout(next, 30)); };
+      next();`;
+    const logged: string[] = [];
+
+    const outcome = await new ChildProcessRunner((line) => logged.push(line)).run(nodeStep(script));
+
+    assert.equal(outcome.exitCode, 0);
+    assert.deepEqual(logged, ['   progress 50%', '   café done']);
+    assert.equal(outcome.output, 'progress 50%\ncafé done');
+  });
+
   it('reports a program that cannot start with no exit code and the reason', async () => {
     const outcome = await new ChildProcessRunner().run({
       ...nodeStep(''),
