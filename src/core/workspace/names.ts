@@ -1,6 +1,7 @@
 // Strict patterns for names that become file names, command arguments or Ollama model names.
 
 import { InvalidInputError } from '../errors';
+import { COMPLEXITIES } from '../learning/runResult';
 
 /** Roles become file names (`sft/{role}_sft.jsonl`), so they are kept to a safe alphabet. */
 export const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -18,6 +19,15 @@ export function checkRole(role: unknown, field = 'role'): string {
     throw new InvalidInputError(
       field,
       `${JSON.stringify(role)} is not a valid role; use a lower-case name matching ${ROLE_PATTERN} (e.g. coder, fixer, judge)`,
+    );
+  }
+  // A tier's adapter is named `{role}-{tier}`: role "coder-large" would share its dataset, adapter and Ollama
+  // model with role "coder"'s large tier.
+  const tier = COMPLEXITIES.find((t) => role.endsWith(`-${t}`));
+  if (tier) {
+    throw new InvalidInputError(
+      field,
+      `${JSON.stringify(role)} ends in "-${tier}", which names the ${tier} tier of role ${JSON.stringify(role.slice(0, -tier.length - 1))}; pick another name (e.g. ${role.slice(0, -tier.length - 1)}_${tier})`,
     );
   }
   return role;

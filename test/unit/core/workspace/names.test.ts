@@ -34,6 +34,14 @@ describe('names', () => {
         );
       }
     });
+
+    it("refuses a role that ends in a tier, whose files would be another role's tier adapter's", () => {
+      for (const role of ['coder-large', 'x-small', 'fixer-medium']) {
+        assert.throws(() => checkRole(role), /names the \w+ tier of role/, role);
+      }
+      for (const role of ['coder-larger', 'large', 'coder_large', 'small-coder'])
+        assert.equal(checkRole(role), role);
+    });
   });
 
   describe('model names', () => {
