@@ -382,6 +382,7 @@ export class LearningPipeline {
       log: this.log,
       reward: (run) => computeReward(run, this.files.config.rewardWeights),
       pollIntervalMs: this.pollIntervalMs,
+      saveDelayMs: this.saveDelayMs,
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
