@@ -1,15 +1,11 @@
 // Multi-armed bandit policies over per-arm reward sums: epsilon-greedy (the seed's), Thompson sampling (Beta, or
 // scaled to the rewards' observed spread), UCB1; and the test that tells when an arm's reward has dropped.
 
+import type { ArmStats } from '../store/store';
 import type { Algorithm } from '../workspace/config';
 
-/** An arm's runs as sums; rewards are in [0, 1]. */
-export interface ArmSums {
-  n: number;
-  rewardSum: number;
-  /** Σ reward², for the spread of the rewards. */
-  rewardSq: number;
-}
+/** An arm's runs as sums (the store keeps them per arm); rewards are in [0, 1]. */
+export type ArmSums = Pick<ArmStats, 'n' | 'rewardSum' | 'rewardSq'>;
 
 export interface Arm extends ArmSums {
   id: string;

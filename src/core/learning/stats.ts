@@ -34,8 +34,8 @@ export interface LearningStats {
 export interface Insights {
   /** Average reward of the 100 runs before the last 100 (the trend's baseline); null with fewer than 200. */
   previousAvgReward: number | null;
-  models: ArmSummaryWithInterval[];
-  prompts: ArmSummaryWithInterval[];
+  models: ArmEstimate[];
+  prompts: ArmEstimate[];
   /** The prompt the bandit would exploit now. */
   preferredPrompt: string | undefined;
   rewardSeries: RewardSeries[];
@@ -44,7 +44,8 @@ export interface Insights {
   automation: { autoExport: boolean; autoTrain: boolean; autoDeploy: boolean };
 }
 
-export interface ArmSummaryWithInterval {
+/** An arm's mean reward with its 95% interval, and its average cost: what the dashboard compares. */
+export interface ArmEstimate {
   id: string;
   avgReward: number;
   count: number;
@@ -59,7 +60,7 @@ export interface RewardSeries {
   points: { run: number; at: number; reward: number; mean: number }[];
 }
 
-export function withInterval(s: ArmStats): ArmSummaryWithInterval {
+export function withInterval(s: ArmStats): ArmEstimate {
   const m = s.rewardSum / s.n;
   const variance = s.n > 1 ? Math.max(0, (s.rewardSq - s.n * m * m) / (s.n - 1)) : 0.25;
   const half = 1.96 * Math.sqrt(variance / s.n);

@@ -115,6 +115,7 @@ export interface ArmStats {
   arm: string;
   n: number;
   rewardSum: number;
+  /** Σ reward², for the spread of the rewards. */
   rewardSq: number;
   costSum: number;
   /** Runs that reported a cost. */
