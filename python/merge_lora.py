@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from adapter_format import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE
 from cli_errors import AdapterError, CliError, RunFailed, is_out_of_memory, out_of_memory, report
-from preflight import import_failed, require_cuda, require_packages
+from preflight import import_failed, require_cuda, require_packages, require_tokenizer
 
 REQUIRED_MODULES = ("torch", "transformers", "peft", "accelerate", "safetensors")
 #: float32 keeps the merge exact (for an f32 GGUF, or a CPU without fast 16-bit arithmetic).
@@ -94,6 +94,19 @@ def check_adapter(adapter: Path | str) -> Dict[str, Any]:
     return config
 
 
+def adapter_mismatch(err: RuntimeError, adapter: str, base_model: str) -> Exception:
+    """torch's "size mismatch" when an adapter was trained on a base of other shapes, as an AdapterError (exit 3)
+    that says so in one line; any other error as it is."""
+    first = next((line.strip().rstrip(".") for line in str(err).splitlines() if "size mismatch" in line), None)
+    if first is None:
+        return err
+    return AdapterError(
+        adapter,
+        f"it does not fit {base_model}, whose shapes differ ({first}); it was trained on another base. Merge it into "
+        "the base it was trained on, or train a new adapter on this one. Nothing was written.",
+    )
+
+
 def base_model_note(config: Dict[str, Any], base_model: str) -> Optional[str]:
     """A warning when the adapter was trained on another base: merging it still works if the shapes match, but
     the result is rarely what was meant. A local path and a hub id of the same model also differ, so no error."""
@@ -117,7 +130,10 @@ def merge(args: argparse.Namespace) -> None:
     base = AutoModelForCausalLM.from_pretrained(
         args.base_model, dtype=getattr(torch, args.dtype), device_map={"": 0 if device == "cuda" else "cpu"}
     )
-    model = PeftModel.from_pretrained(base, args.adapter)
+    try:
+        model = PeftModel.from_pretrained(base, args.adapter)
+    except RuntimeError as err:
+        raise adapter_mismatch(err, args.adapter, args.base_model) from err
     print(f"Merging {args.adapter} ...", flush=True)
     merged = model.merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(args.base_model)
@@ -136,6 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         config = check_adapter(args.adapter)
+        require_tokenizer(args.base_model)
         note = base_model_note(config, args.base_model)
         if note:
             print(note, flush=True)

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
-from cli_errors import MissingPackagesError, NoGpuError, RunFailed, UsageError
+from cli_errors import InputError, MissingPackagesError, NoGpuError, RunFailed, UsageError
 
 REQUIREMENTS_FILE = Path(__file__).resolve().parent / "requirements.txt"
 
@@ -127,4 +127,21 @@ def require_memory(config: Mapping[str, Any], bytes_per_parameter: int, availabl
             f"--base-model {base} needs about {needed / 2**30:.1f} GiB for its weights alone, but the {where} has "
             f"{available / 2**30:.1f} GiB; pick a smaller base (autoTrain.baseModel, e.g. a 7B or smaller "
             "model), or train on a machine with more memory."
+        )
+
+
+#: A Hugging Face tokenizer is loaded from one of these; `save_pretrained` of a tokenizer writes them.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
+def require_tokenizer(base_model: str) -> None:
+    """A base that is a local folder must hold its tokenizer: without one, transformers 5 builds an empty tokenizer
+    of the model's class (one token), and training or merging fails later for a reason that names something else.
+    Raises InputError (exit 3) naming the folder. A Hub id or cached repository is left to the Hub's own files."""
+    folder = Path(base_model)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(
+            folder,
+            f"the base model folder has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); copy the tokenizer "
+            "files of the model it was saved from into it (tokenizer.save_pretrained writes them).",
         )

@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Sequence
 from adapter_format import EVAL_FILE
 from cli_errors import CliError, RunFailed, is_out_of_memory, out_of_memory, report
 from eval_gate import deploy_gate
-from preflight import import_failed, offline_base, require_packages
+from preflight import import_failed, offline_base, require_packages, require_tokenizer
 from publish import publish, staging_dir
 from sft_data import MIN_DATASET_SIZE, Split, load_examples, split_examples
 
@@ -255,6 +255,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         plan = plan_training(args)
         print(describe_plan(args, plan), flush=True)
         require_packages(REQUIRED_MODULES)
+        require_tokenizer(args.base_model)
         args.local_files_only = offline_base(args.base_model, args.offline, os.environ)
         if args.local_files_only:
             # Before huggingface_hub is imported: no lookup at load or save time (PEFT asks the Hub about the base).

@@ -1,9 +1,17 @@
 import re
+import tempfile
 import unittest
 from pathlib import Path
 
-from cli_errors import ExitCode, MissingPackagesError, NoGpuError, UsageError, out_of_memory, report
-from preflight import REQUIREMENTS_FILE, import_failed, missing_packages, require_cuda, require_packages
+from cli_errors import ExitCode, InputError, MissingPackagesError, NoGpuError, UsageError, out_of_memory, report
+from preflight import (
+    REQUIREMENTS_FILE,
+    import_failed,
+    missing_packages,
+    require_cuda,
+    require_packages,
+    require_tokenizer,
+)
 
 
 def finder(installed):
@@ -99,3 +107,23 @@ class ReportTest(unittest.TestCase):
         self.assertIn("CUDA out of memory. Tried to allocate 2 GiB", str(err))
         self.assertNotIn("SECOND LINE", str(err))
         self.assertIn("--batch-size (now 4) or --max-seq-length (now 2048)", str(err))
+
+
+class RequireTokenizerTest(unittest.TestCase):
+    def test_a_folder_without_tokenizer_files_is_refused_by_path_with_exit_3(self):
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "config.json").write_text("{}")
+            with self.assertRaises(InputError) as caught:
+                require_tokenizer(folder)
+        self.assertEqual(caught.exception.exit_code, ExitCode.BAD_INPUT)
+        self.assertEqual(caught.exception.path, folder)
+        self.assertIn("has no tokenizer", str(caught.exception))
+
+    def test_any_one_tokenizer_file_is_enough(self):
+        for name in ("tokenizer.json", "tokenizer.model", "vocab.json"):
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / name).write_text("{}")
+                require_tokenizer(folder)
+
+    def test_a_hub_id_is_left_to_the_hub(self):
+        require_tokenizer("Qwen/Qwen2.5-Coder-7B-Instruct")

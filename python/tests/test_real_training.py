@@ -186,6 +186,41 @@ class RealTrainingTest(unittest.TestCase):
         self.assertEqual(len(report["epoch_eval_losses"]), 40)
         self.assertFalse(any(p.name.endswith(".checkpoint") for p in self.tmp.iterdir()))
 
+    def test_an_adapter_of_another_base_exits_3_naming_it_and_writes_nothing(self):
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM, Qwen2Config
+
+        base = tiny_models.build("qwen2", self.tmp / "fits")
+        narrower = Qwen2Config(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                               num_key_value_heads=2, vocab_size=384)  # fmt: skip
+        adapter = self.tmp / "narrow-adapter"
+        config = LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGET_MODULES))
+        get_peft_model(AutoModelForCausalLM.from_config(narrower), config).save_pretrained(str(adapter))
+        merged = self.tmp / "never-merged"
+
+        result = run_real(MERGE_SCRIPT, [
+            "--base-model", str(base), "--adapter", str(adapter), "--output", str(merged), "--allow-cpu",
+        ])  # fmt: skip
+
+        self.assertEqual(result.returncode, 3, tail(result))
+        self.assertIn(f"error: {adapter}: it does not fit {base}, whose shapes differ (size mismatch", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertFalse(merged.exists())
+
+    def test_a_base_folder_without_a_tokenizer_exits_3_before_loading_anything(self):
+        base = tiny_models.build("qwen2", self.tmp / "no-tokenizer")
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            (base / name).unlink(missing_ok=True)
+        out = self.tmp / "no-tokenizer-adapter"
+
+        result = run_real(TRAIN_SCRIPT, [
+            "--data", str(self.data), "--base-model", str(base), "--output", str(out), "--allow-cpu",
+        ])  # fmt: skip
+
+        self.assertEqual(result.returncode, 3, tail(result))
+        self.assertIn(f"error: {base}: the base model folder has no tokenizer", result.stderr)
+        self.assertFalse(out.exists())
+
     def test_qwen2_trains_and_merges(self):
         self.train_and_merge("qwen2")
 
