@@ -6,7 +6,7 @@
 # version, so a second clone, a `git clean` or the next CI run on the same machine reuses it:
 #   ${AGENT_LEARNING_CACHE:-$HOME/.cache/agent-learning}/python/<hash>
 # PyPI's Linux torch wheel is a CUDA build that imports only with NVIDIA's libraries beside it, so those come too
-# (about 5.6 GB installed, about 1.5 minutes cold here); the CPU-only wheels are on pytorch.org, not PyPI. Nothing
+# (about 5.6 GB installed, 1.5 to 3 minutes cold here); the CPU-only wheels are on pytorch.org, not PyPI. Nothing
 # in it needs a GPU: the tests run on the CPU.
 #
 # Prints the environment's python as its last line. AGENT_LEARNING_PYTHON, when set, is used as is instead.
