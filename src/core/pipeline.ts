@@ -8,7 +8,7 @@ import { agentDirOf, knowledgeDir } from './workspace/agentDir';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { MirrorWriter } from './workspace/mirrors';
-import { checkRole } from './workspace/names';
+import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
 import { computeReward } from './learning/reward';
 import {
@@ -252,9 +252,12 @@ export class LearningPipeline {
     return this.exporter.export(await this.openStore(), role, tier);
   }
 
-  /** Roles that have runs. */
+  /**
+   * Roles that have runs, and that datasets and adapters can be named for: a run an older version recorded under a
+   * role now refused (`coder-large`) stays in the stats but starts no export, training or deploy.
+   */
   roles(): string[] {
-    return [...(this.durable?.db.runsPerRole().keys() ?? [])].sort();
+    return [...(this.durable?.db.runsPerRole().keys() ?? [])].filter(isRole).sort();
   }
 
   // ---- stats ----

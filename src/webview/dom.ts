@@ -75,7 +75,6 @@ export interface ButtonOptions {
   onClick: () => void;
 }
 
-/** A plain button styled like VS Code's (media/*.css `.button`): keyboard-reachable, labelled. */
 /** A status line: a codicon (`loading~spin` for a spinning one) and text, announced politely to screen readers. */
 export function notice(codicon: string, text: string): HTMLElement {
   const [name, modifier] = codicon.split('~');
@@ -87,6 +86,7 @@ export function notice(codicon: string, text: string): HTMLElement {
   );
 }
 
+/** A plain button styled like VS Code's (media/*.css `.button`): keyboard-reachable, labelled. */
 export function button(options: ButtonOptions): HTMLButtonElement {
   const kind = options.kind ?? 'secondary';
   const attrs: Record<string, string> = { type: 'button' };

@@ -558,7 +558,7 @@ export class Automation implements Disposable {
       outcome.exitCode === undefined
         ? `it could not be started (${outcome.error ?? 'cancelled'})`
         : step.id === 'merge'
-          ? trainerExitReason(outcome.exitCode)
+          ? trainerExitReason(outcome.exitCode, 'merge')
           : `it exited with code ${outcome.exitCode}`;
     // A failed create is undone by the caller (FileSwap) before this error reaches anyone.
     const undone =

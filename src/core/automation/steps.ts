@@ -89,7 +89,8 @@ function lineReader(onLine: (line: string) => void): { data: (chunk: Buffer) => 
   let rest = '';
   return {
     data: (chunk) => {
-      const lines = (rest + decoder.write(chunk)).split(/\r?\n/);
+      // A lone \r redraws the line (progress bars): each state is a line of its own.
+      const lines = (rest + decoder.write(chunk)).split(/\r\n|\n|\r(?!$)/);
       rest = lines.pop()!;
       for (const line of lines) onLine(line);
     },

@@ -108,17 +108,19 @@ export function launcherSource(
   ].join('\n');
 }
 
-/** Why train_lora.py / merge_lora.py stopped, by exit code (python/README.md lists them). */
-export function trainerExitReason(code: number | undefined): string {
+/** Why train_lora.py (`train`) or merge_lora.py (`merge`) stopped, by exit code (python/README.md lists them). */
+export function trainerExitReason(code: number | undefined, step: 'train' | 'merge' = 'train'): string {
   switch (code) {
     case 2:
-      return 'the trainer rejected its arguments';
+      return `the ${step === 'train' ? 'trainer' : 'merger'} rejected its arguments`;
     case 3:
-      return 'the dataset is missing, empty, malformed or too small';
+      return step === 'train'
+        ? 'the dataset is missing, empty, malformed or too small, or the base model folder has no tokenizer'
+        : 'the adapter is missing or incomplete or was trained on a base of other shapes, or the base model folder has no tokenizer';
     case 4:
       return 'Python packages are missing: run pip install -r python/requirements.txt with that interpreter';
     case 5:
-      return 'no CUDA GPU is available (train on a GPU machine, e.g. through VS Code Remote)';
+      return 'no CUDA GPU is available: use a GPU machine (e.g. through VS Code Remote), or set "autoTrain.allowCpu" for a small model';
     case undefined:
       return 'it could not be started or was cancelled';
     default:

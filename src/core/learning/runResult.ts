@@ -45,7 +45,7 @@ export const runResultSchema = z
   .strip();
 
 export type RunResult = z.input<typeof runResultSchema>;
-/** A run result that passed the schema (defaults applied). */
+/** A run result as the schema keeps it (unknown fields dropped). */
 export type ValidRunResult = z.output<typeof runResultSchema>;
 
 /** A run as stored: the agent's result plus identity and the reward computed from it. */

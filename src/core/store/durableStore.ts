@@ -305,7 +305,8 @@ export class DurableStore {
   // ---- applying entries ----
 
   private applyRun(run: ValidRun): { record: RunRecord; inserted: boolean } {
-    const record = toRunRecord(run, run.result);
+    const { result, ...ids } = run;
+    const record = toRunRecord(ids, result);
     const pending = this.store.takePendingFeedback(run.id);
     if (pending && (record.humanAt === null || pending.at >= record.humanAt)) {
       record.human = pending.verdict;

@@ -9,7 +9,6 @@ const count = z.number().int().min(0);
 const lossOrNull = z.number().nullable();
 
 const exportData = z.object({
-  tier: z.string().optional(),
   count,
   /** The dataset, relative to the workspace folder. */
   file: z.string(),
@@ -56,11 +55,11 @@ export const EVENT_DATA = {
     key: z.string(),
     tier: z.string().nullable(),
     baseModel: z.string(),
-    seconds: z.number().min(0),
+    seconds: z.number(),
     evalLossBefore: lossOrNull,
     evalLossAfter: lossOrNull,
     improved: z.boolean().nullable(),
-    examples: count,
+    examples: z.number().min(0),
   }),
   'training-failed': z.object({ key: z.string() }),
   'deploy-skipped': z.object({ key: z.string() }),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { writeFileAtomicSync } from './atomicFile';
 import { parseJsonFile, type Algorithm } from './config';
 import { ConfigError } from '../errors';
-import { ROLE_PATTERN } from './names';
+import { isRole, ROLE_PATTERN } from './names';
 import { COMPLEXITIES } from '../learning/runResult';
 
 export interface PromptVariant {
@@ -66,7 +66,17 @@ const modelFileSchema = z
               .array(z.enum(COMPLEXITIES))
               .min(1)
               .default([...COMPLEXITIES]),
-            roles: z.array(z.string().regex(ROLE_PATTERN)).min(1).optional(),
+            roles: z
+              .array(
+                z
+                  .string()
+                  .refine(
+                    isRole,
+                    `a role matches ${ROLE_PATTERN} and does not end in -small, -medium or -large`,
+                  ),
+              )
+              .min(1)
+              .optional(),
           })
           .strict(),
       )

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { defaultConfig } from '../../../src/core/workspace/config';
 import { ConfigError, InvalidInputError, NoEligibleModelError } from '../../../src/core/errors';
 import { LearningPipeline } from '../../../src/core/pipeline';
-import type { RunResult } from '../../../src/core/learning/runResult';
+import { toRunRecord, type RunResult } from '../../../src/core/learning/runResult';
+import { loadSqlJs } from '../../../src/core/store/sqljs';
+import { Store } from '../../../src/core/store/store';
 import { mulberry32 } from '../../support/random';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
 
@@ -450,5 +452,27 @@ describe('LearningPipeline', () => {
         [id],
       );
     });
+  });
+
+  it("keeps an older version's runs under a role now refused in the stats, but names no dataset or adapter for it", async () => {
+    pipeline = await LearningPipeline.open(ws, { log: () => {}, pollIntervalMs: 0 });
+    await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+    await pipeline.close();
+    // As an older version recorded it, before roles ending in a tier were refused: straight into the database.
+    const file = path.join(ws, '.agent', 'experience.db');
+    const store = Store.open(await loadSqlJs(), fs.readFileSync(file));
+    assert.ok(store instanceof Store);
+    const old = toRunRecord(
+      { id: 'old-1', createdAt: 1, taskSlug: 't', role: 'coder-large', modelId: 'm', promptId: 'default' },
+      { input: 'i', output: 'o' },
+    );
+    store.insertRun({ ...old, reward: 1 });
+    fs.writeFileSync(file, store.export());
+    store.close();
+
+    pipeline = await LearningPipeline.open(ws, { log: () => {}, pollIntervalMs: 0 });
+
+    assert.deepEqual(pipeline.getStats().totals.byRole, { coder: 1, 'coder-large': 1 });
+    assert.deepEqual(pipeline.roles(), ['coder']);
   });
 });

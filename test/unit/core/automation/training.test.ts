@@ -11,6 +11,7 @@ import {
   readLastTrain,
   readTrainEval,
   trainerArgs,
+  trainerExitReason,
   trainStep,
   writeLastTrain,
   type Tools,
@@ -169,6 +170,18 @@ describe('training', () => {
         examples: 505,
         watermarkPk: 1234,
       });
+    });
+  });
+
+  describe('trainerExitReason', () => {
+    it("says which input of the merger is wrong, not the trainer's dataset", () => {
+      assert.match(trainerExitReason(3, 'train'), /dataset/);
+      assert.match(trainerExitReason(3, 'merge'), /adapter .*other shapes.*tokenizer/);
+      assert.doesNotMatch(trainerExitReason(3, 'merge'), /dataset/);
+    });
+
+    it('names the setting that trains a small model without a GPU', () => {
+      assert.match(trainerExitReason(5), /"autoTrain\.allowCpu"/);
     });
   });
 });
