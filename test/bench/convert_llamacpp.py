@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -356,11 +357,15 @@ def write_section(text: str) -> None:
     file.write_text(current, encoding="utf-8")
 
 
+def wrap(paragraph: str) -> str:
+    """Prose at BENCHMARKS.md's width; a bullet's continuation lines indented under its text."""
+    indent = "  " if paragraph.startswith("- ") else ""
+    return textwrap.fill(paragraph, width=118, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
 def section(info: Dict[str, Any], rows: List[Dict[str, Any]], runs: List[Dict[str, Any]]) -> str:
     gb, mb = (lambda b: f"{b / 1e9:.2f} GB"), (lambda b: f"{b / 1e6:.0f} MB")
-    lines = [
-        "## Model conversion against llama.cpp's convert_hf_to_gguf.py",
-        "",
+    prose = [
         f"`npm run bench:convert-llamacpp` (`test/bench/convert_llamacpp.py`; `BENCH_LAYERS`, `BENCH_REPS`, "
         f"`BENCH_OUTTYPES`): a random Qwen2.5-1.5B-shaped folder ({info['layers']} of its {FULL_LAYERS} layers, "
         f"{info['params'] / 1e9:.2f}B parameters, {gb(info['input_bytes'])} of bf16, the full 151,936-entry "
@@ -370,14 +375,22 @@ def section(info: Dict[str, Any], rows: List[Dict[str, Any]], runs: List[Dict[st
         f"ours with Node {info['node']}). Each conversion is its own process: seconds until the output is fsynced "
         f"(start-up included), peak RSS from wait4. {info['reps']} repetitions per type, the order alternating; "
         f"ratio = ours / llama.cpp per pair, median.",
-        "",
         f"- Commit: `{info['commit']}` · date {info['date']} · benchmark took {info['minutes']:.1f} min",
         f"- Machine: {info['machine']}; shared with other jobs while it ran (load average {info['load_before']} "
         f"before, {info['load_after']} after), so absolute times are high and noisy; the paired ratio is the figure "
         "to read.",
         "- llama.cpp's converter cannot name the synthetic tokenizer's pre-tokenizer (it hashes the tokenization of "
         "a test string, and the hash of a synthetic vocabulary is unknown); the benchmark runs it unchanged except "
-        'that an unknown hash falls back to "qwen2" when the split regex is Qwen2\'s (what ours does).',
+        'that an unknown hash falls back to "qwen2" when the split regex is Qwen2\'s (what ours does). Its Qwen2 '
+        f"vocabulary code imports sentencepiece first, so {SENTENCEPIECE} is installed beside it (not into the "
+        "tests' environment).",
+    ]
+    lines = [
+        "## Model conversion against llama.cpp's convert_hf_to_gguf.py",
+        "",
+        wrap(prose[0]),
+        "",
+        *[wrap(p) for p in prose[1:]],
         "",
         "| type | ours s | llama.cpp s | time ratio | target ≤ 1.0× | ours peak RSS | llama.cpp peak RSS "
         "| RSS ratio | output | identical tensors |",
@@ -396,9 +409,13 @@ def section(info: Dict[str, Any], rows: List[Dict[str, Any]], runs: List[Dict[st
             f"{mb(run['ours_rss'])}, llama.cpp {run['theirs_s']:.1f} s / {mb(run['theirs_rss'])} → "
             f"{run['ours_s'] / run['theirs_s']:.2f}×"
         )
-    notes = [r["note"] for r in rows if r["note"]]
-    if notes:
-        lines += ["", *notes]
+    compared = "; ".join(
+        f"{r['type']}: {r['identical']} of {r['tensors']} tensors byte-identical"
+        + (", the same metadata keys and values" if r["same_metadata"] else "")
+        for r in rows
+    )
+    lines += ["", wrap(f"The first pair of each type read back with gguf-py's reader (`general.*` aside): {compared}.")]
+    lines += [wrap(r["note"]) for r in rows if r["note"]]
     return "\n".join(lines)
 
 
@@ -501,6 +518,7 @@ def main() -> int:
                     "bytes": size,
                     "tensors": check["tensors"],
                     "identical": check["identical"],
+                    "same_metadata": not (check["only_ours"] or check["only_theirs"] or check["values_differ"]),
                     "note": note.strip(),
                 }
             )

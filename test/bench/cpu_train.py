@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,24 +165,37 @@ def write_section(text: str) -> None:
     file.write_text(current, encoding="utf-8")
 
 
+def wrap(paragraph: str) -> str:
+    """Prose at BENCHMARKS.md's width; a bullet's continuation lines indented under its text."""
+    indent = "  " if paragraph.startswith("- ") else ""
+    return textwrap.fill(paragraph, width=118, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
 def section(info: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
-    lines = [
-        "## LoRA training on the CPU (PEFT path)",
-        "",
+    intro = (
         "`npm run bench:train` (`test/bench/cpu_train.py`; `BENCH_REPS`, `BENCH_THREADS`, `BENCH_SHAPES`): the real "
         "`python/train_lora.py --allow-cpu --no-unsloth` on random models built on the spot, float32 on the CPU, "
         f"LoRA r 16 on all linear layers, batch 4, lr 3e-3 (constant), a learnable synthetic chat dataset ({EXAMPLES} "
         f"examples, 10% held out). {info['reps']} runs per shape and thread count (**torch threads**: "
         f"OMP_NUM_THREADS of the trainer; {os.cpu_count()} is torch's default here), interleaved; medians. "
-        "**tokens/s**: "
-        "train_lora.py's own count (every input token of the steps' batches / time since the first step); **peak "
-        "RSS**: eval.json's `peak_memory_bytes` (the trainer's ru_maxrss); **wall s**: the whole command (start-up, "
-        "imports, loading, held-out loss before and after, saving); **train_lora s**: eval.json's `seconds` (its "
-        "main, start to adapter saved).",
+        "**tokens/s**: train_lora.py's own count (every input token of the steps' batches / time since the first "
+        "step); **peak RSS**: eval.json's `peak_memory_bytes` (the trainer's ru_maxrss); **wall s**: the whole "
+        "command (start-up, imports, loading, held-out loss before and after, saving); **train_lora s**: eval.json's "
+        "`seconds` (its main, start to adapter saved). Peak RSS is mostly torch, transformers and PEFT themselves: "
+        "the models weigh 17 MB at most."
+    )
+    lines = [
+        "## LoRA training on the CPU (PEFT path)",
         "",
-        f"- Commit: `{info['commit']}` · date {info['date']} · benchmark took {info['minutes']:.1f} min",
-        f"- Machine: {info['machine']}; {info['versions']}. Shared with other jobs while it ran (load average "
-        f"{info['load_before']} before, {info['load_after']} after), so the figures are low and noisy.",
+        wrap(intro),
+        "",
+        wrap(f"- Commit: `{info['commit']}` · date {info['date']} · benchmark took {info['minutes']:.1f} min"),
+        wrap(
+            f"- Machine: {info['machine']}; {info['versions']}. Shared with other jobs while it ran (load average "
+            f"{info['load_before']} before, {info['load_after']} after), so the figures are low and noisy: with more "
+            "threads than free cores, every operation waits for its descheduled thread, and a run can fall by 10× "
+            "or more (see the runs below)."
+        ),
         "",
         "| model | tokens per example | steps | torch threads | tokens/s | peak RSS | wall s | train_lora s | "
         "held-out loss before → after |",
@@ -193,10 +207,8 @@ def section(info: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
             f"{r['peak_rss'] / 2**20:.0f} MiB | "
             f"{r['wall_s']:.1f} | {r['seconds']:.1f} | {r['loss_before']:.2f} → {r['loss_after']:.2f} |"
         )
-    lines += [
-        "",
-        "tokens/s of every run: " + "; ".join(f"{r['name']} × {r['threads']} {r['all']}" for r in rows) + ".",
-    ]
+    every = "; ".join(f"{r['name']} × {r['threads']} thread(s): {r['all']}" for r in rows)
+    lines += ["", wrap(f"tokens/s of every run, in order: {every}.")]
     return "\n".join(lines)
 
 
