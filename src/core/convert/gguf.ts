@@ -113,8 +113,8 @@ export async function writeGguf(
   const total = header.length + dataSize;
   const tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await fs.promises.open(tmp, 'wx', 0o644);
+  const out = new BufferedWriter(handle);
   try {
-    const out = new BufferedWriter(handle);
     await out.write(header);
     for (let i = 0; i < tensors.length; i++) {
       const t = tensors[i]!;
@@ -131,6 +131,7 @@ export async function writeGguf(
     await out.flush();
     await handle.sync();
   } catch (err) {
+    await out.settle();
     await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true }); // e.g. disk full: leave no half-written temp file behind
     throw err;
@@ -146,9 +147,17 @@ export async function writeGguf(
   return total;
 }
 
+/**
+ * Writes behind: a full buffer goes to the file while the next one fills, so the converters encode the next tensor
+ * chunk while the kernel copies the last one out (two buffers; a chunk is always copied, since its producer reuses
+ * its memory at once). A failed write is reported by the next `write` or `flush`.
+ */
 class BufferedWriter {
-  private readonly buffer = new Uint8Array(WRITE_BUFFER_BYTES);
+  private readonly buffers = [new Uint8Array(WRITE_BUFFER_BYTES), new Uint8Array(WRITE_BUFFER_BYTES)];
+  private current = 0;
   private used = 0;
+  /** The other buffer's write, while it is in flight. */
+  private pending: Promise<void> | undefined;
   /** Bytes accepted so far, buffered or written. */
   position = 0;
 
@@ -156,22 +165,34 @@ class BufferedWriter {
 
   async write(chunk: Uint8Array): Promise<void> {
     this.position += chunk.length;
-    if (this.used + chunk.length <= this.buffer.length) {
-      this.buffer.set(chunk, this.used);
-      this.used += chunk.length;
-      return;
-    }
-    await this.flush();
-    if (chunk.length >= this.buffer.length) await this.writeFully(chunk);
-    else {
-      this.buffer.set(chunk);
-      this.used = chunk.length;
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(WRITE_BUFFER_BYTES - this.used, chunk.length - at);
+      this.buffers[this.current]!.set(chunk.subarray(at, at + n), this.used);
+      this.used += n;
+      at += n;
+      if (this.used === WRITE_BUFFER_BYTES) await this.swap();
     }
   }
 
+  /** Everything accepted is in the file (not yet fsynced). */
   async flush(): Promise<void> {
-    if (this.used === 0) return;
-    await this.writeFully(this.buffer.subarray(0, this.used));
+    if (this.used > 0) await this.swap();
+    await this.pending;
+    this.pending = undefined;
+  }
+
+  /** Waits for a write in flight, whatever its outcome (before the file is closed after an error). */
+  async settle(): Promise<void> {
+    await this.pending?.catch(() => undefined);
+  }
+
+  private async swap(): Promise<void> {
+    await this.pending; // the other buffer is free again (or its write failed: report that now)
+    const full = this.buffers[this.current]!.subarray(0, this.used);
+    this.pending = this.writeFully(full);
+    // Observed by the next swap or flush; until then it must not count as unhandled.
+    this.pending.catch(() => undefined);
+    this.current ^= 1;
     this.used = 0;
   }
 

@@ -84,4 +84,47 @@ describe('writeGguf streams the file', () => {
     assert.equal(read.length, big.length);
     assert.equal(read[2_999_999], 999);
   });
+
+  it('keeping what each write was handed, though the producer refills the same memory at once', async () => {
+    const chunk = new Uint8Array(1 << 20);
+    const chunks = 20; // 20 MiB: more than both of the writer's 8 MiB buffers, so writes are in flight
+    const tensor = {
+      name: 'reused.weight',
+      ne: [(chunks * chunk.length) / 4],
+      type: 0 as const,
+      produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
+        for (let k = 0; k < chunks; k++) {
+          chunk.fill(k + 1);
+          await write(chunk);
+        }
+      },
+    };
+    await writeGguf(out, metadata, [tensor]);
+    const parsed = await gguf(out, { allowLocalFile: true });
+    const bytes = fs.readFileSync(out);
+    const start = Number(parsed.tensorDataOffset);
+    for (let k = 0; k < chunks; k++) {
+      const part = bytes.subarray(start + k * chunk.length, start + (k + 1) * chunk.length);
+      assert.ok(
+        part.every((b) => b === k + 1),
+        `chunk ${k} holds what was written then, not what the buffer held later`,
+      );
+    }
+  });
+
+  it('removing the temp file when a tensor fails while earlier writes are still in flight', async () => {
+    fs.writeFileSync(out, 'previous model');
+    const failing = {
+      name: 'a.weight',
+      ne: [(20 << 20) / 4],
+      type: 0 as const,
+      produce: async (write: (chunk: Uint8Array) => Promise<void>) => {
+        for (let k = 0; k < 17; k++) await write(new Uint8Array(1 << 20));
+        throw new Error('disk on fire');
+      },
+    };
+    await assert.rejects(writeGguf(out, metadata, [failing]), /disk on fire/);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'previous model');
+    assert.deepEqual(fs.readdirSync(outDir), ['model.gguf']);
+  });
 });
