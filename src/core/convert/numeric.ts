@@ -158,24 +158,23 @@ const scaleBits = new Uint32Array(scale.buffer);
 function encodeQ8_0(values: Float32Array, count: number, out: Uint8Array): number {
   const q = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
   const blocks = count / Q8_0.values;
-  for (let b = 0, from = 0, at = 0; b < blocks; b++, from += Q8_0.values, at += Q8_0.bytes) {
+  for (let b = 0; b < blocks; b++) {
+    const from = b * Q8_0.values;
     let amax = 0;
-    for (let j = from, end = from + Q8_0.values; j < end; j++) {
-      const x = values[j]!;
-      const a = x < 0 ? -x : x;
+    for (let j = 0; j < Q8_0.values; j++) {
+      const a = Math.abs(values[from + j]!);
       if (a > amax) amax = a;
     }
     const d = Math.fround(amax / 127);
     const id = d === 0 ? 0 : Math.fround(1 / d);
     scale[0] = d;
     const half = f32BitsToF16(scaleBits[0]!);
+    const at = b * Q8_0.bytes;
     out[at] = half & 0xff;
     out[at + 1] = half >>> 8;
-    for (let j = 0, k = at + 2; j < Q8_0.values; j++, k++) {
+    for (let j = 0; j < Q8_0.values; j++) {
       const v = Math.fround(values[from + j]! * id);
-      // Half away from zero: truncating v ± 0.5 (|v| ≤ 127.5, so `| 0` is exact) is floor(v + 0.5) for v ≥ 0 and
-      // -floor(0.5 - v) below, without two Math.floor calls a value (~27% less time here).
-      q[k] = (v < 0 ? v - 0.5 : v + 0.5) | 0;
+      q[at + 2 + j] = v < 0 ? -Math.floor(0.5 - v) : Math.floor(v + 0.5);
     }
   }
   return blocks * Q8_0.bytes;
