@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +48,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
+
+from bench_report import commit, machine, wrap, write_section  # noqa: E402 (test/bench is sys.path[0])
 
 LLAMA_CPP_PYTHON = "0.3.36"
 SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -327,42 +328,6 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.1f} GiB RAM, {platform.system().lower()} {platform.release()}"
-
-
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
-def write_section(text: str) -> None:
-    file = ROOT / "BENCHMARKS.md"
-    current = file.read_text(encoding="utf-8") if file.exists() else ""
-    block = f"{SECTION_START}\n{text}\n{SECTION_END}"
-    start, end = current.find(SECTION_START), current.find(SECTION_END)
-    if start >= 0 and end > start:
-        current = current[:start] + block + current[end + len(SECTION_END) :]
-    else:
-        current = (current.rstrip("\n") + "\n\n" if current else "") + block + "\n"
-    file.write_text(current, encoding="utf-8")
-
-
-def wrap(paragraph: str) -> str:
-    """Prose at BENCHMARKS.md's width; a bullet's continuation lines indented under its text."""
-    indent = "  " if paragraph.startswith("- ") else ""
-    return textwrap.fill(paragraph, width=118, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
-
-
 def section(info: Dict[str, Any], rows: List[Dict[str, Any]], runs: List[Dict[str, Any]]) -> str:
     gb, mb = (lambda b: f"{b / 1e9:.2f} GB"), (lambda b: f"{b / 1e6:.0f} MB")
     prose = [
@@ -529,7 +494,7 @@ def main() -> int:
     text = section(info, rows, runs)
     print("\n" + text)
     if os.environ.get("BENCH_NO_WRITE") != "1":
-        write_section(text)
+        write_section(text, SECTION_START, SECTION_END)
         print("\nWrote the convert-llamacpp section of BENCHMARKS.md.")
     return 0
 
