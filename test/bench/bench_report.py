@@ -46,3 +46,11 @@ def wrap(paragraph: str) -> str:
     """Prose at BENCHMARKS.md's width; a bullet's continuation lines indented under its text."""
     indent = "  " if paragraph.startswith("- ") else ""
     return textwrap.fill(paragraph, width=118, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def publish(text: str, start_marker: str, end_marker: str, name: str) -> None:
+    """Prints the section, and writes it into BENCHMARKS.md unless BENCH_NO_WRITE=1."""
+    print("\n" + text)
+    if os.environ.get("BENCH_NO_WRITE") != "1":
+        write_section(text, start_marker, end_marker)
+        print(f"\nWrote the {name} section of BENCHMARKS.md.")

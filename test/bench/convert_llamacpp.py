@@ -49,7 +49,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
-from bench_report import commit, machine, wrap, write_section  # noqa: E402 (test/bench is sys.path[0])
+from bench_report import commit, machine, publish, wrap  # noqa: E402 (test/bench is sys.path[0])
 
 LLAMA_CPP_PYTHON = "0.3.36"
 SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -491,11 +491,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     info["minutes"] = (time.monotonic() - started) / 60
     info["load_after"] = f"{os.getloadavg()[0]:.1f}"
-    text = section(info, rows, runs)
-    print("\n" + text)
-    if os.environ.get("BENCH_NO_WRITE") != "1":
-        write_section(text, SECTION_START, SECTION_END)
-        print("\nWrote the convert-llamacpp section of BENCHMARKS.md.")
+    publish(section(info, rows, runs), SECTION_START, SECTION_END, "convert-llamacpp")
     return 0
 
 

@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Tuple
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
-from bench_report import commit, machine, wrap, write_section  # noqa: E402 (test/bench is sys.path[0])
+from bench_report import commit, machine, publish, wrap  # noqa: E402 (test/bench is sys.path[0])
 
 TRAIN_SCRIPT = ROOT / "python" / "train_lora.py"
 SECTION_START = "<!-- train-cpu-bench:start -->"
@@ -239,11 +239,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     info["minutes"] = (time.monotonic() - started) / 60
     info["load_after"] = f"{os.getloadavg()[0]:.1f}"
-    text = section(info, rows)
-    print("\n" + text)
-    if os.environ.get("BENCH_NO_WRITE") != "1":
-        write_section(text, SECTION_START, SECTION_END)
-        print("\nWrote the train-cpu section of BENCHMARKS.md.")
+    publish(section(info, rows), SECTION_START, SECTION_END, "train-cpu")
     return 0
 
 
