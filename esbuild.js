@@ -23,6 +23,8 @@ const common = {
 const entries = [
   { entryPoints: ['src/core/index.ts'], outfile: 'dist/core.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The converters' encode threads (src/core/convert/encodePool.ts looks for it beside the bundle that runs it).
+  { entryPoints: ['src/core/convert/encodeWorker.ts'], outfile: 'dist/encodeWorker.js' },
 ];
 if (fs.existsSync('src/extension/extension.ts')) {
   entries.push({ entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' });

@@ -43,9 +43,10 @@ Commands:
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
                               --arch and, for llama, the head counts come from <peft-dir>/config.json when it
                               holds the base model's config; --outtype defaults to f32, like llama.cpp's script
-  convert-model <hf-dir> --out FILE.gguf [--outtype q8_0|f16|bf16|f32]
+  convert-model <hf-dir> --out FILE.gguf [--outtype q8_0|f16|bf16|f32] [--threads N]
                               Convert a Hugging Face qwen2/llama model folder (e.g. a merged fine-tune) to a GGUF
-                              model for llama.cpp and Ollama (FROM ./FILE.gguf); --outtype defaults to q8_0
+                              model for llama.cpp and Ollama (FROM ./FILE.gguf); --outtype defaults to q8_0,
+                              --threads (encoding threads) to one a core, at most 4
   train --role R [--tier T]   Train a LoRA adapter on .agent/sft/{role}_sft.jsonl (python/train_lora.py)
   deploy --role R [--tier T] [--force]
                               Convert (or merge) the trained adapter and create {prefix}-{role} in Ollama;
@@ -84,6 +85,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         outtype: { type: 'string' },
         heads: { type: 'string' },
         'kv-heads': { type: 'string' },
+        threads: { type: 'string' },
         tier: { type: 'string' },
         force: { type: 'boolean' },
       },
@@ -295,14 +297,17 @@ async function convertLoraCmd(
 
 async function convertModelCmd(
   hfDir: string,
-  values: { out?: string; outtype?: string },
+  values: { out?: string; outtype?: string; threads?: string },
   io: Io,
 ): Promise<number> {
   if (!values.out) throw new UsageError('convert-model needs --out FILE.gguf');
   const outType = values.outtype as ModelOutType | undefined;
   if (outType !== undefined && !MODEL_OUT_TYPES.includes(outType))
     throw new UsageError(`--outtype takes ${MODEL_OUT_TYPES.join(' or ')}`);
-  const r = await convertModel(path.resolve(hfDir), path.resolve(values.out), { outType });
+  if (values.threads !== undefined && !/^[1-9][0-9]{0,2}$/.test(values.threads))
+    throw new UsageError('--threads takes a positive integer');
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  const r = await convertModel(path.resolve(hfDir), path.resolve(values.out), { outType, threads });
   io.out(
     `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, ${(r.bytes / 1e6).toFixed(1)} MB\n`,
   );

@@ -10,17 +10,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConvertError, InvalidInputError, LearningError } from '../errors';
-import {
-  ARCHITECTURE,
-  ARCHITECTURES,
-  checkpointTensors,
-  ropeRowOrder,
-  type Architecture,
-} from './architectures';
+import { ARCHITECTURE, ARCHITECTURES, checkpointTensors, type Architecture } from './architectures';
 import { GGML_QUANT_VERSION, GgmlType, ggmlBlock, writeGguf, type GgufValue } from './gguf';
 import { readModelConfig, type ModelConfig } from './hfConfig';
 import { checkOutputFolder, openWeights, type SourceTensor } from './inputFiles';
-import { decodeRows, encodeF32Bits, isSourceDtype } from './numeric';
+import { ChunkPipeline, type ChunkSpec } from './encodePool';
+import { isSourceDtype } from './numeric';
 import { llama3RopeFactors } from './rope';
 import { bytesPerValue, type SafetensorsTensor } from './safetensors';
 import { addVocabularyMetadata, readVocabulary, type Vocabulary } from './vocab';
@@ -36,6 +31,8 @@ export interface ConvertModelOptions {
   outType?: ModelOutType;
   /** `general.name`; the model folder's name by default, as llama.cpp does without a model card. */
   name?: string;
+  /** Worker threads that encode the tensors; by default one a core, at most four. */
+  threads?: number;
   /** Called after each tensor with the bytes written so far and the file's final size. */
   onProgress?: (written: number, total: number) => void;
 }
@@ -78,14 +75,18 @@ export async function convertModel(
       outType,
       options.name ?? path.basename(path.resolve(hfDir)),
     );
-    const streamer = new TensorStreamer(planned);
-    const bytes = await writeGguf(
-      outFile,
-      metadata,
-      planned.map((t) => ({ ...t.info, produce: (write) => streamer.produce(t, write) })),
-      options.onProgress,
-    );
-    return { file: outFile, arch: config.arch, outType, tensors: planned.length, bytes };
+    const streamer = new TensorStreamer(planned, options.threads);
+    try {
+      const bytes = await writeGguf(
+        outFile,
+        metadata,
+        planned.map((t) => ({ ...t.info, produce: (write) => streamer.produce(t, write) })),
+        options.onProgress,
+      );
+      return { file: outFile, arch: config.arch, outType, tensors: planned.length, bytes };
+    } finally {
+      await streamer.close();
+    }
   } finally {
     await weights.close();
   }
@@ -96,6 +97,8 @@ function checkOptions(options: ConvertModelOptions): void {
     throw new InvalidInputError('outType', `must be one of ${MODEL_OUT_TYPES.join(', ')}`);
   if (options.name !== undefined && options.name.trim() === '')
     throw new InvalidInputError('name', 'must not be empty');
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
+    throw new InvalidInputError('threads', 'must be a whole number of at least 1');
 }
 
 function checkOutput(outFile: string): void {
@@ -248,16 +251,12 @@ function buildMetadata(
 /** Values per chunk: 8 MiB of bf16 read, 16 MiB decoded. */
 const CHUNK_VALUES = 1 << 22;
 
+/** Each planned tensor's data in file order: computed values as they are, read tensors encoded a chunk at a time. */
 class TensorStreamer {
-  private readonly raw: Uint8Array;
-  private readonly bits: Uint32Array;
-  private readonly out: Uint8Array;
+  private readonly pipeline: ChunkPipeline;
 
-  constructor(planned: readonly PlannedTensor[]) {
-    const most = Math.max(1, ...planned.map((t) => (t.source ? chunkRows(t) * rowLength(t) : 0)));
-    this.raw = new Uint8Array(most * 4);
-    this.bits = new Uint32Array(most);
-    this.out = new Uint8Array(most * 4);
+  constructor(planned: readonly PlannedTensor[], threads?: number) {
+    this.pipeline = new ChunkPipeline(planned.flatMap(chunksOf), threads);
   }
 
   async produce(t: PlannedTensor, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
@@ -265,28 +264,45 @@ class TensorStreamer {
       await write(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
       return;
     }
-    const { file, tensor } = t.source!;
-    const dtype = tensor.dtype;
-    if (!isSourceDtype(dtype))
-      throw new Error(`${tensor.name}: dtype ${dtype} was planned but cannot be read`);
-    const cols = rowLength(t);
-    const rows = tensor.shape[0]!;
-    const rowBytes = cols * bytesPerValue(tensor.dtype);
-    const step = chunkRows(t);
-    for (let first = 0; first < rows; first += step) {
-      const n = Math.min(step, rows - first);
-      // A byte range of the tensor, read through the file's own handle.
-      const range: SafetensorsTensor = {
-        ...tensor,
-        begin: tensor.begin + first * rowBytes,
-        end: tensor.begin + (first + n) * rowBytes,
-      };
-      const raw = await file.read(range, this.raw);
-      const order = t.rowsPerHead ? ropeRowOrder(n, n / t.rowsPerHead) : undefined;
-      decodeRows(raw, dtype, this.bits, n, cols, order);
-      await write(encodeF32Bits(t.info.type, this.bits, n * cols, this.out));
-    }
+    const rows = t.source!.tensor.shape[0]!;
+    for (let first = 0; first < rows; first += chunkRows(t))
+      await write(await this.pipeline.next(t.info.name));
   }
+
+  close(): Promise<void> {
+    return this.pipeline.close();
+  }
+}
+
+/** A read tensor's chunks: whole rows, read through its file's own handle. */
+function chunksOf(t: PlannedTensor): ChunkSpec[] {
+  if (t.values) return [];
+  const { file, tensor } = t.source!;
+  const dtype = tensor.dtype;
+  if (!isSourceDtype(dtype)) throw new Error(`${tensor.name}: dtype ${dtype} was planned but cannot be read`);
+  const cols = rowLength(t);
+  const rows = tensor.shape[0]!;
+  const rowBytes = cols * bytesPerValue(dtype);
+  const step = chunkRows(t);
+  const chunks: ChunkSpec[] = [];
+  for (let first = 0; first < rows; first += step) {
+    const n = Math.min(step, rows - first);
+    const range: SafetensorsTensor = {
+      ...tensor,
+      begin: tensor.begin + first * rowBytes,
+      end: tensor.begin + (first + n) * rowBytes,
+    };
+    chunks.push({
+      tensor: t.info.name,
+      dtype,
+      rows: n,
+      cols,
+      rowsPerHead: t.rowsPerHead,
+      type: t.info.type,
+      read: (into) => file.read(range, into),
+    });
+  }
+  return chunks;
 }
 
 function rowLength(t: PlannedTensor): number {
