@@ -24,6 +24,7 @@ import { GGML_QUANT_VERSION, GgmlType, layoutGguf, type GgufTensorInfo, type Ggu
 import { CONFIG_FILE, readBaseConfig, type BaseConfig } from './hfConfig';
 import { checkOutputFolder, readJson, schemaError } from './inputFiles';
 import { copyHalfRows, decodeRows, encodeF32Bits, isSourceDtype } from './numeric';
+import { removeStalePartialOutputs } from './partialOutputs';
 import { SafetensorsFile, type SafetensorsTensor } from './safetensors';
 
 export const LORA_ARCHITECTURES = ARCHITECTURES;
@@ -112,6 +113,7 @@ export async function convertLora(
   const base = readBaseConfig(peftDir);
   const arch = resolveArch(peftDir, options, base);
   checkOutputFolder(outFile);
+  removeStalePartialOutputs(outFile);
 
   const weightsFile = path.join(peftDir, ADAPTER_WEIGHTS_FILE);
   if (!fs.existsSync(weightsFile) && fs.existsSync(path.join(peftDir, 'adapter_model.bin'))) {
