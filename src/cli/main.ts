@@ -15,6 +15,7 @@ import {
   type ConvertLoraOptions,
 } from '../core/convert/loraConvert';
 import { convertModel, MODEL_OUT_TYPES, type ModelOutType } from '../core/convert/modelConvert';
+import { removeOwnPartialOutputs } from '../core/convert/partialOutputs';
 import { Automation } from '../core/automation/automation';
 import { checkRole } from '../core/workspace/names';
 import { agentDirOf, configFile, inboxDir, lockFile } from '../core/workspace/agentDir';
@@ -287,7 +288,10 @@ async function convertLoraCmd(
     heads: count(values.heads, '--heads'),
     kvHeads: count(values['kv-heads'], '--kv-heads'),
   };
-  const r = await convertLora(path.resolve(peftDir), path.resolve(values.out), options);
+  const outFile = path.resolve(values.out);
+  const r = await removingPartialOutputOnSignal(outFile, () =>
+    convertLora(path.resolve(peftDir), outFile, options),
+  );
   io.out(
     `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, lora_alpha ${r.alpha}, ` +
       `${(r.bytes / 1e6).toFixed(1)} MB\n`,
@@ -307,11 +311,33 @@ async function convertModelCmd(
   if (values.threads !== undefined && !/^[1-9][0-9]{0,2}$/.test(values.threads))
     throw new UsageError('--threads takes a positive integer');
   const threads = values.threads === undefined ? undefined : Number(values.threads);
-  const r = await convertModel(path.resolve(hfDir), path.resolve(values.out), { outType, threads });
+  const outFile = path.resolve(values.out);
+  const r = await removingPartialOutputOnSignal(outFile, () =>
+    convertModel(path.resolve(hfDir), outFile, { outType, threads }),
+  );
   io.out(
     `Wrote ${r.file}: ${r.tensors} tensors, ${r.arch}, ${r.outType}, ${(r.bytes / 1e6).toFixed(1)} MB\n`,
   );
   return 0;
+}
+
+/**
+ * Ctrl-C or a kill (the automation stopping a deploy) during a conversion: its partial output, as big as the model,
+ * is removed before the process ends by the same signal, so the caller still sees how it ended.
+ */
+async function removingPartialOutputOnSignal<T>(outFile: string, convert: () => Promise<T>): Promise<T> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    removeOwnPartialOutputs(outFile);
+    for (const s of signals) process.removeListener(s, onSignal);
+    process.kill(process.pid, signal);
+  };
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    return await convert();
+  } finally {
+    for (const s of signals) process.removeListener(s, onSignal);
+  }
 }
 
 /** The seed's "Get Learning Stats" printout, plus progress per role. */

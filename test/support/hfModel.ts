@@ -198,6 +198,18 @@ export interface HfTensor extends RawTensor {
 /** A checkpoint's tensors with seeded values k/64 (|k| ≤ 128): exact in f32, f16 and bf16. */
 export function hfTensors(arch: Arch, s: Shape, dtype: Dtype, tied: boolean, seed = 1): HfTensor[] {
   const rand = mulberry32(seed);
+  return hfTensorShapes(arch, s, tied).map(([name, shape]) => {
+    const values = Array.from({ length: shape.reduce((n, d) => n * d, 1) }, () =>
+      name.includes('layernorm') || name.includes('norm.weight')
+        ? 1 + Math.round(rand() * 32 - 16) / 64
+        : Math.round(rand() * 256 - 128) / 64,
+    );
+    return { name, dtype, shape, values, data: encode(values, dtype) };
+  });
+}
+
+/** A checkpoint's tensor names and PyTorch shapes, in the order hfTensors writes them. */
+export function hfTensorShapes(arch: Arch, s: Shape, tied: boolean): Array<[string, number[]]> {
   const q = s.heads * HEAD;
   const kv = s.kvHeads * HEAD;
   const biases = true; // qwen2 always has q/k/v biases; our llama has attention_bias
@@ -220,14 +232,7 @@ export function hfTensors(arch: Arch, s: Shape, dtype: Dtype, tied: boolean, see
   }
   specs.push(['model.norm.weight', [s.hidden]]);
   if (!tied) specs.push(['lm_head.weight', [s.vocab, s.hidden]]);
-  return specs.map(([name, shape]) => {
-    const values = Array.from({ length: shape.reduce((n, d) => n * d, 1) }, () =>
-      name.includes('layernorm') || name.includes('norm.weight')
-        ? 1 + Math.round(rand() * 32 - 16) / 64
-        : Math.round(rand() * 256 - 128) / 64,
-    );
-    return { name, dtype, shape, values, data: encode(values, dtype) };
-  });
+  return specs;
 }
 
 export interface ModelFolder {

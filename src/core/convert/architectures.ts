@@ -71,6 +71,9 @@ export function architectureOfModelType(modelType: string): Architecture | undef
 export const KNOWN_CLASSES = ARCHITECTURES.flatMap((a) => ARCHITECTURE[a].hfClasses);
 export const KNOWN_MODEL_TYPES = ARCHITECTURES.flatMap((a) => ARCHITECTURE[a].modelTypes).sort();
 
+/** llama.cpp's LLAMA_MAX_LAYERS (src/llama-hparams.h): it loads no model or adapter with more layers. */
+export const MAX_LAYERS = 512;
+
 /** The sizes a layer's tensors are made of. */
 export interface LayerDims {
   hidden: number;

@@ -12,6 +12,7 @@ import {
   architectureOfModelType,
   KNOWN_CLASSES,
   KNOWN_MODEL_TYPES,
+  MAX_LAYERS,
   type Architecture,
   type CheckpointDims,
 } from './architectures';
@@ -82,6 +83,14 @@ export function readModelConfig(hfDir: string): ModelConfig {
       file,
       `hidden_size ${c.hidden_size} does not split into ${c.num_attention_heads} attention heads.`,
       'num_attention_heads',
+    );
+  }
+  if (c.num_hidden_layers > MAX_LAYERS) {
+    throw new ConvertError(
+      file,
+      `num_hidden_layers is ${c.num_hidden_layers}, more than the ${MAX_LAYERS} layers llama.cpp can load ` +
+        '(LLAMA_MAX_LAYERS).',
+      'num_hidden_layers',
     );
   }
   const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;

@@ -13,6 +13,7 @@ import { ConvertError, InvalidInputError, LearningError } from '../errors';
 import {
   ARCHITECTURE,
   ARCHITECTURES,
+  MAX_LAYERS,
   PROJECTION_ORDER,
   PROJECTIONS,
   ropeRowOrder,
@@ -23,6 +24,7 @@ import { GGML_QUANT_VERSION, GgmlType, layoutGguf, type GgufTensorInfo, type Ggu
 import { CONFIG_FILE, readBaseConfig, type BaseConfig } from './hfConfig';
 import { checkOutputFolder, readJson, schemaError } from './inputFiles';
 import { copyHalfRows, decodeRows, encodeF32Bits, isSourceDtype } from './numeric';
+import { removeStalePartialOutputs } from './partialOutputs';
 import { SafetensorsFile, type SafetensorsTensor } from './safetensors';
 
 export const LORA_ARCHITECTURES = ARCHITECTURES;
@@ -111,6 +113,7 @@ export async function convertLora(
   const base = readBaseConfig(peftDir);
   const arch = resolveArch(peftDir, options, base);
   checkOutputFolder(outFile);
+  removeStalePartialOutputs(outFile);
 
   const weightsFile = path.join(peftDir, ADAPTER_WEIGHTS_FILE);
   if (!fs.existsSync(weightsFile) && fs.existsSync(path.join(peftDir, 'adapter_model.bin'))) {
@@ -259,7 +262,7 @@ function pairTensors(file: string, tensors: ReadonlyMap<string, SafetensorsTenso
     const m = TENSOR_NAME.exec(name);
     if (!m) throw unsupportedTensor(file, name);
     const [, peftModule, layerText, module, which] = m as unknown as TensorNameMatch;
-    const layer = Number(layerText);
+    const layer = layerIndex(file, name, layerText);
     const key = `${layer} ${module}`;
     let pair = pairs.get(key);
     if (!pair) {
@@ -275,6 +278,29 @@ function pairTensors(file: string, tensors: ReadonlyMap<string, SafetensorsTenso
   return [...pairs.values()].sort(
     (x, y) => x.layer - y.layer || PROJECTION_ORDER.indexOf(x.module) - PROJECTION_ORDER.indexOf(y.module),
   );
+}
+
+/** The layer of a tensor's name, refusing what would merge with another layer or make no GGUF name. */
+function layerIndex(file: string, name: string, text: string): number {
+  const layer = Number(text);
+  if (layer >= MAX_LAYERS) {
+    throw new ConvertError(
+      file,
+      `layer ${text} is beyond the ${MAX_LAYERS} layers llama.cpp can load (LLAMA_MAX_LAYERS); the adapter is not ` +
+        'for a llama or qwen2 model.',
+      name,
+    );
+  }
+  // `layers.01` would become blk.1 beside `layers.1`'s, and one of the two would be lost.
+  if (String(layer) !== text) {
+    throw new ConvertError(
+      file,
+      `layer "${text}" has a leading zero, so it cannot be told from layer ${layer}; PEFT writes layer numbers ` +
+        'without one: save the adapter again with save_pretrained().',
+      name,
+    );
+  }
+  return layer;
 }
 
 function unsupportedTensor(file: string, name: string): ConvertError {

@@ -16,6 +16,7 @@ import { readModelConfig, type ModelConfig } from './hfConfig';
 import { checkOutputFolder, openWeights, type SourceTensor } from './inputFiles';
 import { ChunkPipeline, type ChunkSpec } from './encodePool';
 import { isSourceDtype } from './numeric';
+import { removeStalePartialOutputs } from './partialOutputs';
 import { llama3RopeFactors } from './rope';
 import { bytesPerValue, type SafetensorsTensor } from './safetensors';
 import { addVocabularyMetadata, readVocabulary, type Vocabulary } from './vocab';
@@ -64,11 +65,14 @@ export async function convertModel(
   checkOptions(options);
   const outType = options.outType ?? DEFAULT_MODEL_OUT_TYPE;
   const config = readModelConfig(hfDir);
-  const vocab = readVocabulary(hfDir, config);
   checkOutput(outFile);
+  removeStalePartialOutputs(outFile);
   const weights = await openWeights(hfDir);
   try {
+    // The sizes config.json claims are checked against the weights' headers before anything is sized by them: the
+    // vocabulary is padded to vocab_size (2e9 took 5.5 GB before failing for want of weights).
     const planned = planTensors(hfDir, config, weights.tensors, outType);
+    const vocab = readVocabulary(hfDir, config);
     const metadata = buildMetadata(
       config,
       vocab,

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
 import type { LearningConfig } from '../workspace/config';
 import { describe } from '../errors';
+import { htmlToText } from './htmlText';
 
 export interface WebKnowledge {
   text: string;
@@ -51,10 +52,7 @@ export class WebKnowledgeFetcher {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(settings.timeoutMs), redirect: 'follow' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = truncate(
-        extractText(await res.text(), res.headers.get('content-type') ?? ''),
-        settings.maxBytes,
-      );
+      const text = truncate(await readText(res, settings), settings.maxBytes);
       fs.mkdirSync(this.dir, { recursive: true });
       writeFileAtomicSync(
         cacheFile,
@@ -99,28 +97,64 @@ export class WebKnowledgeFetcher {
   }
 }
 
-/** Registry JSON → its readme; HTML → its text; anything else as is. */
-function extractText(body: string, contentType: string): string {
-  if (contentType.includes('json')) {
+/**
+ * The body's text, read as a stream and only as far as it is needed: plain text up to `maxBytes`, HTML until its text
+ * reaches `maxBytes`, JSON (whose readme may come last) whole; never past `maxDownloadBytes`, so an endless body
+ * costs neither memory nor the whole timeout.
+ */
+async function readText(res: Response, settings: LearningConfig['webKnowledge']): Promise<string> {
+  const contentType = res.headers.get('content-type') ?? '';
+  const kind = contentType.includes('json') ? 'json' : contentType.includes('html') ? 'html' : 'text';
+  // A few bytes more than maxBytes, so the cut in truncate() falls on a whole character.
+  const wanted = settings.maxBytes + 4;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let nextHtmlCheck = wanted;
+  let complete = false;
+  const reader = res.body?.getReader();
+  if (reader) {
     try {
-      const v = JSON.parse(body) as { readme?: unknown; description?: unknown };
-      if (typeof v.readme === 'string' && v.readme) return v.readme;
-      if (typeof v.description === 'string') return v.description;
-    } catch {
-      // fall through to the raw body
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) {
+          complete = true;
+          break;
+        }
+        chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+        received += value.byteLength;
+        if (kind === 'text' && received >= wanted) break;
+        // Checked at doubling sizes, so the page is extracted a bounded number of times over in all.
+        if (kind === 'html' && received >= nextHtmlCheck) {
+          if (Buffer.byteLength(htmlToText(Buffer.concat(chunks).toString('utf8'))) >= wanted) break;
+          nextHtmlCheck = received * 2;
+        }
+        if (received >= settings.maxDownloadBytes) break;
+      }
+    } finally {
+      if (!complete) await reader.cancel().catch(() => {});
     }
   }
-  if (contentType.includes('html')) {
-    return body
-      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-      .replace(/<[^>]+>/g, ' ')
-      .replace(/&nbsp;/g, ' ')
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>')
-      .replace(/&amp;/g, '&')
-      .replace(/[ \t]+/g, ' ')
-      .replace(/\n\s*\n+/g, '\n\n')
-      .trim();
+  const body = Buffer.concat(chunks).toString('utf8');
+  if (kind === 'json') {
+    if (!complete) {
+      throw new Error(
+        `the document is larger than webKnowledge.maxDownloadBytes (${settings.maxDownloadBytes} bytes); ` +
+          'raise it or point webKnowledge.urlTemplate at a smaller document',
+      );
+    }
+    return readmeOf(body);
+  }
+  return kind === 'html' ? htmlToText(body) : body;
+}
+
+/** A registry JSON document's readme (or its description); the body as is when it has neither. */
+function readmeOf(body: string): string {
+  try {
+    const v = JSON.parse(body) as { readme?: unknown; description?: unknown };
+    if (typeof v.readme === 'string' && v.readme) return v.readme;
+    if (typeof v.description === 'string') return v.description;
+  } catch {
+    // fall through to the raw body
   }
   return body;
 }

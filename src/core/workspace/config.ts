@@ -156,6 +156,8 @@ const configSchema = z
           .refine((s) => /^https?:\/\//.test(s), 'must start with http:// or https://')
           .default('https://registry.npmjs.org/{library}'),
         maxBytes: positiveInt.default(100_000),
+        /** The most of a response body read (a registry document is read whole for its readme). */
+        maxDownloadBytes: positiveInt.default(20_000_000),
         maxAgeHours: z.number().positive().default(168),
         timeoutMs: positiveInt.default(10_000),
         maxCacheBytes: positiveInt.default(20_000_000),

@@ -94,6 +94,12 @@ describe('hfConfig', () => {
       ],
       ['an odd head size', { ...QWEN2, head_dim: 7 }, 'head_dim', /odd/],
       [
+        'more layers than llama.cpp loads',
+        { ...QWEN2, num_hidden_layers: 2e9 },
+        'num_hidden_layers',
+        /num_hidden_layers is 2000000000, more than the 512 layers llama\.cpp can load/,
+      ],
+      [
         'rope_parameters that are not an object',
         { ...QWEN2, rope_parameters: 'llama3' },
         'rope_parameters',

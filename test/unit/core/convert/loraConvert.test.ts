@@ -434,6 +434,37 @@ describe('convertLora', () => {
       await rejects(qwen2, { file: weights(), key: name, message: /unknown tensor/ });
     });
 
+    it('a layer written with a leading zero beside the same layer without one', async () => {
+      // layers.01 would become blk.1 like layers.1: 4 tensors in, 2 out, one adaptation silently lost.
+      const one = syntheticTensors({ ...SMALL, layers: 2 }, { projections: ['q_proj'] }).slice(2);
+      const zeroOne = one.map((t) => ({ ...t, name: t.name.replace('.layers.1.', '.layers.01.') }));
+      writeAdapter(peft, [...one, ...zeroOne]);
+      await rejects(qwen2, {
+        file: weights(),
+        key: zeroOne[0]!.name,
+        message: /layer "01" has a leading zero, so it cannot be told from layer 1/,
+      });
+    });
+
+    it('a layer index beyond any model llama.cpp loads', async () => {
+      const [a, b] = syntheticTensors(SMALL, { projections: ['q_proj'] });
+      const huge = [a!, b!].map((t) => ({
+        ...t,
+        name: t.name.replace('.layers.0.', '.layers.100000000000000000000000.'),
+      }));
+      writeAdapter(peft, huge);
+      await rejects(qwen2, {
+        file: weights(),
+        key: huge[0]!.name,
+        message: /layer 100000000000000000000000 is beyond the 512 layers llama\.cpp can load/,
+      });
+      writeAdapter(
+        peft,
+        [a!, b!].map((t) => ({ ...t, name: t.name.replace('.layers.0.', '.layers.512.') })),
+      );
+      await rejects(qwen2, { file: weights(), key: peftName(512, 'q_proj', 'A'), message: /beyond the 512/ });
+    });
+
     it('shapes that differ between layers', async () => {
       writeAdapter(peft, [
         ...without(peftName(1, 'gate_proj', 'B')),

@@ -143,6 +143,78 @@ describe('fetchWebKnowledge (through LearningPipeline)', () => {
     assert.equal(knowledge.text, 'é'.repeat(25));
   });
 
+  /** Answers with `chunk` forever (as fast as the client reads), counting the bytes the server got to send. */
+  function endless(contentType: string, chunk: string): { sent: () => number } {
+    let sent = 0;
+    respond = (_req, res) => {
+      res.writeHead(200, { 'content-type': contentType });
+      const data = Buffer.from(chunk.repeat(Math.ceil(65_536 / chunk.length)));
+      const pump = (): void => {
+        while (!res.destroyed) {
+          sent += data.length;
+          if (!res.write(data)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    };
+    return { sent: () => sent };
+  }
+
+  it('stops reading an endless text body at maxBytes, long before the timeout', async () => {
+    const server = endless('text/plain', 'endless ');
+    await open(enabled({ maxBytes: 100_000, timeoutMs: 2000 }));
+    const rssBefore = process.memoryUsage.rss();
+
+    const knowledge = await pipeline.fetchWebKnowledge({}, 'usage', 'endless');
+
+    assert.equal(knowledge.error, undefined);
+    assert.equal(knowledge.text, 'endless '.repeat(12_500));
+    // What the server sent includes what the sockets buffered; reading on to the timeout came to gigabytes.
+    assert.ok(server.sent() < 32_000_000, `the server sent ${server.sent()} bytes`);
+    const grownBy = process.memoryUsage.rss() - rssBefore;
+    assert.ok(grownBy < 200_000_000, `the process grew by ${grownBy} bytes`);
+  });
+
+  it('stops reading an endless HTML page once its text reaches maxBytes', async () => {
+    const server = endless('text/html', '<div class="row"><span>cell</span></div>\n');
+    await open(enabled({ maxBytes: 10_000, timeoutMs: 2000 }));
+
+    const knowledge = await pipeline.fetchWebKnowledge({}, 'usage', 'endless');
+
+    assert.equal(knowledge.error, undefined);
+    assert.equal(Buffer.byteLength(knowledge.text), 10_000);
+    assert.match(knowledge.text, /^cell \n cell \n/);
+    assert.ok(server.sent() < 32_000_000, `the server sent ${server.sent()} bytes`);
+  });
+
+  it('refuses a registry document larger than maxDownloadBytes, naming the key, and caches nothing', async () => {
+    const server = endless('application/json', '{"readme": "endless"}');
+    await open(enabled({ maxDownloadBytes: 1_000_000, timeoutMs: 2000 }));
+
+    const knowledge = await pipeline.fetchWebKnowledge({}, 'usage', 'endless');
+
+    assert.equal(knowledge.text, '');
+    assert.match(knowledge.error ?? '', /larger than webKnowledge\.maxDownloadBytes \(1000000 bytes\)/);
+    assert.ok(server.sent() < 32_000_000, `the server sent ${server.sent()} bytes`);
+    assert.ok(!fs.existsSync(path.join(ws, '.agent', 'knowledge')));
+  });
+
+  it("gives a hostile page's text: 420 KB of unclosed `<script` around the documentation", async () => {
+    respond = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<h1>left-pad</h1><p>Pads strings.</p>${'<script'.repeat(60_000)}`);
+    };
+    await open(enabled());
+
+    const knowledge = await pipeline.fetchWebKnowledge({}, 'usage', 'left-pad');
+
+    assert.equal(knowledge.error, undefined);
+    assert.equal(knowledge.text, 'left-pad Pads strings.');
+  });
+
   it("gives a registry JSON document's readme", async () => {
     respond = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
