@@ -58,6 +58,31 @@ describe('LearningPipeline', () => {
       assert.equal(seen.size, 3, 'with no runs yet every variant is untried and gets picked');
     });
 
+    it('treats prompt ids named like Object.prototype members as plain names, in selection and export', async () => {
+      const ids = ['constructor', 'toString', '__proto__', 'hasOwnProperty'];
+      writeAgentFile(ws, 'learning-config.json', { promptBandit: { variants: ids } });
+      await open();
+
+      for (let i = 0; i < 20; i++) {
+        const prompt = pipeline.selectPrompt();
+        assert.ok(ids.includes(prompt.id), prompt.id);
+        assert.equal(prompt.text, '', `${prompt.id} has no built-in text`);
+        await pipeline.recordRun(`task-${i}`, 'toString', prompt.id, {
+          input: `task ${i}`,
+          output: 'code',
+          compile: true,
+        });
+      }
+      const exported = await pipeline.exportDataset('coder');
+
+      assert.equal(exported.count, 20);
+      const lines = fs.readFileSync(exported.file, 'utf8').trim().split('\n');
+      for (const line of lines) {
+        const roles = (JSON.parse(line) as { messages: { role: string }[] }).messages.map((m) => m.role);
+        assert.deepEqual(roles, ['user', 'assistant'], 'no system message from a prototype member');
+      }
+    });
+
     it('converges on the prompt whose runs score clearly higher', async () => {
       await open(99);
       const picks: string[] = [];
@@ -472,7 +497,7 @@ describe('LearningPipeline', () => {
 
     pipeline = await LearningPipeline.open(ws, { log: () => {}, pollIntervalMs: 0 });
 
-    assert.deepEqual(pipeline.getStats().totals.byRole, { coder: 1, 'coder-large': 1 });
+    assert.deepEqual({ ...pipeline.getStats().totals.byRole }, { coder: 1, 'coder-large': 1 });
     assert.deepEqual(pipeline.roles(), ['coder']);
   });
 });
