@@ -1,7 +1,6 @@
 // When and how a role's SFT dataset is exported: on demand, or once enough high-quality runs arrived since the last
 // export; each export is recorded (an event, the last-export file) so the next one counts from it.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportSft, type ExportResult } from './sftExport';
 import { describe } from '../errors';
@@ -9,6 +8,7 @@ import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
 import type { DurableStore } from '../store/durableStore';
 import { adapterKey, lastExportFile, sftFile } from '../workspace/agentDir';
+import { writeFileAtomicSync } from '../workspace/atomicFile';
 import type { LearningConfig } from '../workspace/config';
 
 export interface TrainingDue {
@@ -77,7 +77,8 @@ export class Exporter {
     });
     const rel = path.relative(path.dirname(agentDir), file).split(path.sep).join('/');
     const at = now();
-    fs.writeFileSync(
+    // Atomic, so a link planted in its place (a cloned repository may ship one) is replaced, never written through.
+    writeFileAtomicSync(
       lastExportFile(agentDir, role, tier),
       `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
     );
