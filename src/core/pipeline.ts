@@ -4,12 +4,14 @@
 
 import { ConfigError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
-import { agentDirOf, knowledgeDir } from './workspace/agentDir';
+import { agentDirOf, knowledgeDir, sftDir } from './workspace/agentDir';
+import { removeStaleTempFiles } from './workspace/atomicFile';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { MirrorWriter } from './workspace/mirrors';
 import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
+import { isProcessAlive } from './store/lock';
 import { computeReward } from './learning/reward';
 import {
   checkVerdict,
@@ -389,7 +391,20 @@ export class LearningPipeline {
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
+    this.removeStaleTempFiles();
     if (this.durable.isOwner) this.mirrors.write();
+  }
+
+  /**
+   * A process killed mid-write leaves its atomic write's temp file (`prompt_variants.json.tmp-<pid>-…`): removed
+   * here once that process is gone. The database's own are removed by its owner; the adapters' by the conversion.
+   */
+  private removeStaleTempFiles(): void {
+    for (const dir of [this.agentDir, sftDir(this.agentDir), knowledgeDir(this.agentDir)]) {
+      const removed = removeStaleTempFiles(dir, isProcessAlive);
+      if (removed.length > 0)
+        this.log(`🧹 Removed ${removed.length} temp file(s) left by stopped processes in ${dir}`);
+    }
   }
 
   private async openStore(): Promise<DurableStore> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultConfig } from '../../../src/core/workspace/config';
@@ -401,6 +402,22 @@ describe('LearningPipeline', () => {
       );
       assert.equal(pipeline.getStats().totals.runs, 0);
     });
+  });
+
+  it('removes temp files that stopped processes left in .agent/ and sft/ on start, and no others', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = [
+      `prompt_variants.json.tmp-${dead}-0123abcd`,
+      `last-export-coder.txt.tmp-${dead}-89abcdef`,
+      `sft/coder_sft.jsonl.tmp-${dead}-00ff00ff`,
+    ];
+    const live = [`model_variants.json.tmp-${process.ppid}-0123abcd`, 'sft/coder_sft.jsonl'];
+    for (const name of [...stale, ...live]) writeAgentFile(ws, name, 'x');
+
+    await open();
+
+    for (const name of stale) assert.ok(!fs.existsSync(agentPath(name)), `${name} removed`);
+    for (const name of live) assert.ok(fs.existsSync(agentPath(name)), `${name} kept`);
   });
 
   describe('close', () => {
