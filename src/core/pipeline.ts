@@ -45,6 +45,11 @@ export interface PipelineOptions {
   pollIntervalMs?: number;
   /** Shortest pause between saves of experience.db (ms); runs are safe in the journal meanwhile. Default 1000. */
   saveDelayMs?: number;
+  /**
+   * Workspace Trust: while false, no folder under `.agent/` that a link leads out of the workspace is written
+   * (workspace/links.ts). Default: trusted (CLI, scripts).
+   */
+  trusted?: () => boolean;
 }
 
 export interface RecordedRun {
@@ -65,6 +70,7 @@ export class LearningPipeline {
   private readonly log: (line: string) => void;
   private readonly pollIntervalMs: number;
   private readonly saveDelayMs: number | undefined;
+  private readonly trusted: () => boolean;
 
   private readonly files: ConfigFiles;
 
@@ -103,7 +109,13 @@ export class LearningPipeline {
     this.log = options.log ?? ((line) => console.log(line));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.saveDelayMs = options.saveDelayMs;
-    this.webKnowledge = new WebKnowledgeFetcher(knowledgeDir(this.agentDir), this.now, this.log);
+    this.trusted = options.trusted ?? (() => true);
+    this.webKnowledge = new WebKnowledgeFetcher(
+      knowledgeDir(this.agentDir),
+      this.now,
+      this.log,
+      this.trusted,
+    );
     this.files = new ConfigFiles(this.agentDir, {
       log: this.log,
       onProblem: (err) => this.problem.fire(err),
@@ -125,6 +137,7 @@ export class LearningPipeline {
       now: this.now,
       log: this.log,
       config: () => this.files.config,
+      trusted: this.trusted,
       promptText: (id) => this.files.promptVariants.find((p) => p.id === id)?.text ?? '',
       changed: () => this.afterChange('local'),
     });
@@ -388,6 +401,7 @@ export class LearningPipeline {
       reward: (run) => computeReward(run, this.files.config.rewardWeights),
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
+      trusted: this.trusted,
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);

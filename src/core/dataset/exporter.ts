@@ -7,8 +7,9 @@ import { describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
 import type { DurableStore } from '../store/durableStore';
-import { adapterKey, lastExportFile, sftFile } from '../workspace/agentDir';
+import { adapterKey, lastExportFile, sftDir, sftFile } from '../workspace/agentDir';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
+import { prepareFolder } from '../workspace/links';
 import type { LearningConfig } from '../workspace/config';
 
 export interface TrainingDue {
@@ -26,6 +27,8 @@ export interface ExporterOptions {
   /** Where the seed's log lines go. */
   log: (line: string) => void;
   config: () => LearningConfig;
+  /** Workspace Trust: while false, an `.agent/` or `sft` link out of the workspace is refused. */
+  trusted: () => boolean;
   /** The text of a prompt variant: the system message of the examples recorded with it. */
   promptText: (promptId: string) => string;
   /** Told after each export, which changed the data. */
@@ -67,6 +70,7 @@ export class Exporter {
     const { autoExport, autoTrain, enabled } = this.options.config();
     const key = adapterKey(role, tier);
     const file = sftFile(agentDir, role, tier);
+    prepareFolder(sftDir(agentDir), path.dirname(agentDir), this.options.trusted());
     const result = exportSft(store.db, {
       role,
       ...(tier && { tier }),

@@ -3,7 +3,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultConfig } from '../../../src/core/workspace/config';
-import { ConfigError, InvalidInputError, NoEligibleModelError } from '../../../src/core/errors';
+import {
+  ConfigError,
+  InvalidInputError,
+  NoEligibleModelError,
+  OutsideWorkspaceError,
+} from '../../../src/core/errors';
 import { LearningPipeline } from '../../../src/core/pipeline';
 import { toRunRecord, type RunResult } from '../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../src/core/store/sqljs';
@@ -418,6 +423,66 @@ describe('LearningPipeline', () => {
 
     for (const name of stale) assert.ok(!fs.existsSync(agentPath(name)), `${name} removed`);
     for (const name of live) assert.ok(fs.existsSync(agentPath(name)), `${name} kept`);
+  });
+
+  describe('in an untrusted workspace', () => {
+    let outside: string;
+
+    beforeEach(() => {
+      outside = fs.mkdtempSync(path.join(path.dirname(ws), 'al-outside-'));
+      fs.writeFileSync(path.join(outside, 'victim'), 'precious');
+    });
+
+    afterEach(() => fs.rmSync(outside, { recursive: true, force: true }));
+
+    function openUntrusted(): Promise<LearningPipeline> {
+      const logs: string[] = [];
+      return LearningPipeline.open(ws, { pollIntervalMs: 0, log: (l) => logs.push(l), trusted: () => false });
+    }
+
+    it('records runs but exports through no sft/ link out of the workspace, saying why', async () => {
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 1, minReward: 0 } });
+      fs.symlinkSync(outside, agentPath('sft'));
+      pipeline = await openUntrusted();
+
+      await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+      await assert.rejects(
+        pipeline.exportDataset('coder'),
+        (err: unknown) =>
+          err instanceof OutsideWorkspaceError && /Replace the link with a folder/.test(err.message),
+      );
+
+      assert.equal(pipeline.getStats().totals.runs, 1);
+      assert.deepEqual(fs.readdirSync(outside), ['victim']);
+    });
+
+    for (const link of ['.agent', '.agent/inbox']) {
+      it(`refuses to open when ${link} is a link out of the workspace, writing nothing there`, async () => {
+        if (link === '.agent') fs.symlinkSync(outside, path.join(ws, '.agent'));
+        else {
+          fs.mkdirSync(agentPath(''));
+          fs.symlinkSync(outside, agentPath('inbox'));
+        }
+
+        await assert.rejects(openUntrusted(), OutsideWorkspaceError);
+
+        assert.deepEqual(fs.readdirSync(outside), ['victim']);
+        assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'precious');
+      });
+    }
+
+    it('follows links that stay inside the workspace', async () => {
+      fs.mkdirSync(path.join(ws, 'datasets'));
+      fs.mkdirSync(agentPath(''));
+      fs.symlinkSync(path.join(ws, 'datasets'), agentPath('sft'));
+      pipeline = await openUntrusted();
+
+      await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+      const exported = await pipeline.exportDataset('coder');
+
+      assert.equal(exported.count, 1);
+      assert.deepEqual(fs.readdirSync(path.join(ws, 'datasets')), ['coder_sft.jsonl']);
+    });
   });
 
   describe('close', () => {

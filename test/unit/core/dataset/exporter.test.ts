@@ -20,6 +20,7 @@ describe('Exporter', () => {
   let logs: string[];
   let changes: number;
   let runs: number;
+  let trusted: boolean;
 
   beforeEach(async () => {
     ws = makeWorkspace();
@@ -39,6 +40,7 @@ describe('Exporter', () => {
     logs = [];
     changes = 0;
     runs = 0;
+    trusted = true;
   });
 
   afterEach(() => {
@@ -52,6 +54,7 @@ describe('Exporter', () => {
       now: () => AT,
       log: (line) => logs.push(line),
       config: () => parseConfig(config),
+      trusted: () => trusted,
       promptText: (id) => `system text of ${id}`,
       changed: () => changes++,
     });
