@@ -119,6 +119,26 @@ export class DeployGateError extends LearningError {
   }
 }
 
+/**
+ * In an untrusted workspace, a folder under `.agent/` is a link (or lies behind one) that leads out of the workspace:
+ * nothing is written through it.
+ */
+export class OutsideWorkspaceError extends LearningError {
+  constructor(
+    /** The folder that was to be written. */
+    readonly path: string,
+    /** The link on the way. */
+    readonly link: string,
+    /** Where it leads. */
+    readonly target: string,
+  ) {
+    super(
+      `Not writing to ${path}: ${link} leads to ${target}, outside the workspace, and this workspace is not ` +
+        'trusted. Replace the link with a folder, or trust the workspace to follow it.',
+    );
+  }
+}
+
 export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -4,12 +4,14 @@
 
 import { ConfigError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
-import { agentDirOf, knowledgeDir } from './workspace/agentDir';
+import { agentDirOf, knowledgeDir, sftDir } from './workspace/agentDir';
+import { removeStaleTempFiles } from './workspace/atomicFile';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { MirrorWriter } from './workspace/mirrors';
 import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
+import { isProcessAlive } from './store/lock';
 import { computeReward } from './learning/reward';
 import {
   checkVerdict,
@@ -43,6 +45,11 @@ export interface PipelineOptions {
   pollIntervalMs?: number;
   /** Shortest pause between saves of experience.db (ms); runs are safe in the journal meanwhile. Default 1000. */
   saveDelayMs?: number;
+  /**
+   * Workspace Trust: while false, no folder under `.agent/` that a link leads out of the workspace is written
+   * (workspace/links.ts). Default: trusted (CLI, scripts).
+   */
+  trusted?: () => boolean;
 }
 
 export interface RecordedRun {
@@ -63,6 +70,7 @@ export class LearningPipeline {
   private readonly log: (line: string) => void;
   private readonly pollIntervalMs: number;
   private readonly saveDelayMs: number | undefined;
+  private readonly trusted: () => boolean;
 
   private readonly files: ConfigFiles;
 
@@ -101,7 +109,13 @@ export class LearningPipeline {
     this.log = options.log ?? ((line) => console.log(line));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.saveDelayMs = options.saveDelayMs;
-    this.webKnowledge = new WebKnowledgeFetcher(knowledgeDir(this.agentDir), this.now, this.log);
+    this.trusted = options.trusted ?? (() => true);
+    this.webKnowledge = new WebKnowledgeFetcher(
+      knowledgeDir(this.agentDir),
+      this.now,
+      this.log,
+      this.trusted,
+    );
     this.files = new ConfigFiles(this.agentDir, {
       log: this.log,
       onProblem: (err) => this.problem.fire(err),
@@ -123,6 +137,7 @@ export class LearningPipeline {
       now: this.now,
       log: this.log,
       config: () => this.files.config,
+      trusted: this.trusted,
       promptText: (id) => this.files.promptVariants.find((p) => p.id === id)?.text ?? '',
       changed: () => this.afterChange('local'),
     });
@@ -386,10 +401,24 @@ export class LearningPipeline {
       reward: (run) => computeReward(run, this.files.config.rewardWeights),
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
+      trusted: this.trusted,
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
+    this.removeStaleTempFiles();
     if (this.durable.isOwner) this.mirrors.write();
+  }
+
+  /**
+   * A process killed mid-write leaves its atomic write's temp file (`prompt_variants.json.tmp-<pid>-…`): removed
+   * here once that process is gone. The database's own are removed by its owner; the adapters' by the conversion.
+   */
+  private removeStaleTempFiles(): void {
+    for (const dir of [this.agentDir, sftDir(this.agentDir), knowledgeDir(this.agentDir)]) {
+      const removed = removeStaleTempFiles(dir, isProcessAlive);
+      if (removed.length > 0)
+        this.log(`🧹 Removed ${removed.length} temp file(s) left by stopped processes in ${dir}`);
+    }
   }
 
   private async openStore(): Promise<DurableStore> {

@@ -79,7 +79,11 @@ export class LearningService extends Disposable {
   }
 
   private open(folder: vscode.WorkspaceFolder): void {
-    const pipeline = new LearningPipeline(folder.uri.fsPath, { log: (line) => this.output.appendLine(line) });
+    const pipeline = new LearningPipeline(folder.uri.fsPath, {
+      log: (line) => this.output.appendLine(line),
+      // Restricted Mode: records runs, but writes through no link in .agent/ that leads out of the workspace.
+      trusted: () => vscode.workspace.isTrusted,
+    });
     const entry = { folder, pipeline, ready: false };
     this.current = entry;
     this.output.appendLine(`Agent Learning: using ${folder.uri.fsPath}/.agent`);

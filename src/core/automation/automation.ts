@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveBaseModel, type BaseModel } from './baseModels';
 import { adapterPaths, type AdapterPaths } from '../workspace/agentDir';
+import { writeFileAtomicSync } from '../workspace/atomicFile';
 import type { LearningConfig } from '../workspace/config';
 import {
   convertModelStep,
@@ -190,7 +191,8 @@ export class Automation implements Disposable {
       const watermarkPk = this.pipeline.lastRunPk();
       const started = this.now();
       fs.mkdirSync(p.dir, { recursive: true });
-      fs.writeFileSync(p.launcher, launcherSource(p, base.hfModel, config, this.options.tools));
+      // Replaces a link in its place instead of writing through it.
+      writeFileAtomicSync(p.launcher, launcherSource(p, base.hfModel, config, this.options.tools));
       fs.rmSync(p.training, { recursive: true, force: true });
       fs.mkdirSync(p.training, { recursive: true });
 

@@ -19,10 +19,13 @@ interface Family {
   /** Ollama model name before the `:`. */
   name: string;
   arch: Architecture;
-  /** Size tag → Hugging Face repo of the instruct weights (what Ollama's untagged variants are). */
-  sizes: Record<string, string>;
+  /**
+   * Size tag → Hugging Face repo of the instruct weights (what Ollama's untagged variants are). Maps: the size comes
+   * from the configured tag, and `qwen2.5-coder:constructor` is a valid one.
+   */
+  sizes: ReadonlyMap<string, string>;
   /** Size tag → [attention heads, key/value heads] (from each repo's config.json); llama needs them. */
-  heads?: Record<string, [number, number]>;
+  heads?: ReadonlyMap<string, [number, number]>;
   /** The size Ollama's `latest` tag points at. */
   latest: string;
   /** Hugging Face repo of the base (non-instruct) weights for `{size}-base` tags, when Ollama ships them. */
@@ -36,50 +39,64 @@ const FAMILIES: Family[] = [
   {
     name: 'qwen2.5-coder',
     arch: 'qwen2',
-    sizes: Object.fromEntries(
-      QWEN_CODER_SIZES.map((s) => [s, `Qwen/Qwen2.5-Coder-${s.toUpperCase()}-Instruct`]),
-    ),
+    sizes: new Map(QWEN_CODER_SIZES.map((s) => [s, `Qwen/Qwen2.5-Coder-${s.toUpperCase()}-Instruct`])),
     latest: '7b',
     base: (s) => `Qwen/Qwen2.5-Coder-${s.toUpperCase()}`,
   },
   {
     name: 'qwen2.5',
     arch: 'qwen2',
-    sizes: Object.fromEntries(QWEN_SIZES.map((s) => [s, `Qwen/Qwen2.5-${s.toUpperCase()}-Instruct`])),
+    sizes: new Map(QWEN_SIZES.map((s) => [s, `Qwen/Qwen2.5-${s.toUpperCase()}-Instruct`])),
     latest: '7b',
     base: (s) => `Qwen/Qwen2.5-${s.toUpperCase()}`,
   },
   {
     name: 'llama3.3',
     arch: 'llama',
-    sizes: { '70b': 'meta-llama/Llama-3.3-70B-Instruct' },
-    heads: { '70b': [64, 8] },
+    sizes: new Map([['70b', 'meta-llama/Llama-3.3-70B-Instruct']]),
+    heads: new Map([['70b', [64, 8]]]),
     latest: '70b',
   },
   {
     name: 'llama3.2',
     arch: 'llama',
-    sizes: { '1b': 'meta-llama/Llama-3.2-1B-Instruct', '3b': 'meta-llama/Llama-3.2-3B-Instruct' },
-    heads: { '1b': [32, 8], '3b': [24, 8] },
+    sizes: new Map([
+      ['1b', 'meta-llama/Llama-3.2-1B-Instruct'],
+      ['3b', 'meta-llama/Llama-3.2-3B-Instruct'],
+    ]),
+    heads: new Map([
+      ['1b', [32, 8]],
+      ['3b', [24, 8]],
+    ]),
     latest: '3b',
   },
   {
     name: 'llama3.1',
     arch: 'llama',
-    sizes: {
-      '8b': 'meta-llama/Llama-3.1-8B-Instruct',
-      '70b': 'meta-llama/Llama-3.1-70B-Instruct',
-      '405b': 'meta-llama/Llama-3.1-405B-Instruct',
-    },
-    heads: { '8b': [32, 8], '70b': [64, 8], '405b': [128, 8] },
+    sizes: new Map([
+      ['8b', 'meta-llama/Llama-3.1-8B-Instruct'],
+      ['70b', 'meta-llama/Llama-3.1-70B-Instruct'],
+      ['405b', 'meta-llama/Llama-3.1-405B-Instruct'],
+    ]),
+    heads: new Map([
+      ['8b', [32, 8]],
+      ['70b', [64, 8]],
+      ['405b', [128, 8]],
+    ]),
     latest: '8b',
     base: (s) => `meta-llama/Llama-3.1-${s.toUpperCase()}`,
   },
   {
     name: 'llama3',
     arch: 'llama',
-    sizes: { '8b': 'meta-llama/Meta-Llama-3-8B-Instruct', '70b': 'meta-llama/Meta-Llama-3-70B-Instruct' },
-    heads: { '8b': [32, 8], '70b': [64, 8] },
+    sizes: new Map([
+      ['8b', 'meta-llama/Meta-Llama-3-8B-Instruct'],
+      ['70b', 'meta-llama/Meta-Llama-3-70B-Instruct'],
+    ]),
+    heads: new Map([
+      ['8b', [32, 8]],
+      ['70b', [64, 8]],
+    ]),
     latest: '8b',
     base: (s) => `meta-llama/Meta-Llama-3-${s.toUpperCase()}`,
   },
@@ -87,7 +104,7 @@ const FAMILIES: Family[] = [
 
 /** Every tag the table knows, for documentation and error messages. */
 export function knownBaseTags(): string[] {
-  return FAMILIES.flatMap((f) => Object.keys(f.sizes).map((s) => `${f.name}:${s}`));
+  return FAMILIES.flatMap((f) => [...f.sizes.keys()].map((s) => `${f.name}:${s}`));
 }
 
 /**
@@ -127,15 +144,14 @@ function lookup(tag: string): Found | undefined {
   const [name, rawTag = 'latest'] = tag.replace(/^library\//, '').split(':') as [string, string?];
   const family = FAMILIES.find((f) => f.name === name);
   if (!family) return undefined;
-  const found = (size: string, hfModel: string): Found => ({
-    hfModel,
-    arch: family.arch,
-    ...(family.heads?.[size] && { heads: family.heads[size] }),
-  });
-  if (rawTag === 'latest') return found(family.latest, family.sizes[family.latest]!);
+  const found = (size: string, hfModel: string): Found => {
+    const heads = family.heads?.get(size);
+    return { hfModel, arch: family.arch, ...(heads && { heads }) };
+  };
+  if (rawTag === 'latest') return found(family.latest, family.sizes.get(family.latest)!);
   // `7b-instruct-q4_K_M` → size `7b`, variant `instruct`; the quantisation does not change the source weights.
   const [size, variant] = rawTag.split('-') as [string, string?];
-  const instruct = family.sizes[size];
+  const instruct = family.sizes.get(size);
   if (!instruct) return undefined;
   if (variant === 'base') return family.base ? found(size, family.base(size)) : undefined;
   return found(size, instruct);

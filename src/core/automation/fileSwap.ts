@@ -15,7 +15,8 @@ export class FileSwap {
 
   write(file: string, text: string): void {
     this.hold(file);
-    fs.writeFileSync(file, text);
+    // `wx`: a new file, never through a link raced into the place `hold` just emptied.
+    fs.writeFileSync(file, text, { flag: 'wx' });
     this.undo.push(() => fs.rmSync(file, { force: true }));
   }
 
@@ -29,7 +30,7 @@ export class FileSwap {
 
   /** Whatever is at `target` is set aside, restored by rollback, deleted by commit. */
   private hold(target: string): void {
-    if (!fs.existsSync(target)) return;
+    if (!exists(target)) return;
     const aside = `${target}.undo-${this.held.length}`;
     fs.rmSync(aside, { recursive: true, force: true });
     fs.renameSync(target, aside);
@@ -42,7 +43,17 @@ export class FileSwap {
 export function replaceDir(from: string, to: string): void {
   const old = `${to}.old`;
   fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(to)) fs.renameSync(to, old);
+  if (exists(to)) fs.renameSync(to, old);
   fs.renameSync(from, to);
   fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Whether anything is at `file`, a link too, dangling or not (`existsSync` follows links: a dangling one is "absent"). */
+function exists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

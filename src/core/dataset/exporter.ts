@@ -1,14 +1,15 @@
 // When and how a role's SFT dataset is exported: on demand, or once enough high-quality runs arrived since the last
 // export; each export is recorded (an event, the last-export file) so the next one counts from it.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportSft, type ExportResult } from './sftExport';
 import { describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
 import type { DurableStore } from '../store/durableStore';
-import { adapterKey, lastExportFile, sftFile } from '../workspace/agentDir';
+import { adapterKey, lastExportFile, sftDir, sftFile } from '../workspace/agentDir';
+import { writeFileAtomicSync } from '../workspace/atomicFile';
+import { prepareFolder } from '../workspace/links';
 import type { LearningConfig } from '../workspace/config';
 
 export interface TrainingDue {
@@ -26,6 +27,8 @@ export interface ExporterOptions {
   /** Where the seed's log lines go. */
   log: (line: string) => void;
   config: () => LearningConfig;
+  /** Workspace Trust: while false, an `.agent/` or `sft` link out of the workspace is refused. */
+  trusted: () => boolean;
   /** The text of a prompt variant: the system message of the examples recorded with it. */
   promptText: (promptId: string) => string;
   /** Told after each export, which changed the data. */
@@ -67,6 +70,7 @@ export class Exporter {
     const { autoExport, autoTrain, enabled } = this.options.config();
     const key = adapterKey(role, tier);
     const file = sftFile(agentDir, role, tier);
+    prepareFolder(sftDir(agentDir), path.dirname(agentDir), this.options.trusted());
     const result = exportSft(store.db, {
       role,
       ...(tier && { tier }),
@@ -77,7 +81,8 @@ export class Exporter {
     });
     const rel = path.relative(path.dirname(agentDir), file).split(path.sep).join('/');
     const at = now();
-    fs.writeFileSync(
+    // Atomic, so a link planted in its place (a cloned repository may ship one) is replaced, never written through.
+    writeFileAtomicSync(
       lastExportFile(agentDir, role, tier),
       `${new Date(at).toISOString()}\n${result.count} examples\n${rel}\n`,
     );

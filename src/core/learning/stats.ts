@@ -102,7 +102,7 @@ export function learningStats(
       recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
       modelPerformance: [],
       promptPerformance: [],
-      totals: { runs: 0, byRole: {} },
+      totals: { runs: 0, byRole: dictionary([]) },
       roles: [],
       recentRuns: [],
       events: [],
@@ -137,7 +137,7 @@ export function learningStats(
     promptPerformance: prompts
       .map((p) => ({ prompt_id: p.arm, avg_reward: p.rewardSum / p.n, count: p.n }))
       .sort((a, b) => b.avg_reward - a.avg_reward),
-    totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: Object.fromEntries(byRole) },
+    totals: { runs: [...byRole.values()].reduce((a, b) => a + b, 0), byRole: dictionary(byRole) },
     roles,
     recentRuns: db.recentRuns(20),
     events: events.recent(50),
@@ -163,7 +163,7 @@ export function insights(
     autoTrain: enabled && autoTrain.enabled,
     autoDeploy: enabled && autoDeploy.enabled,
   };
-  const modelCosts = Object.fromEntries(settings.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
+  const modelCosts = dictionary(settings.modelVariants.map((m) => [m.id, m.costPer1kTokens]));
   if (!db) {
     return {
       previousAvgReward: null,
@@ -188,4 +188,12 @@ export function insights(
     modelCosts,
     automation,
   };
+}
+
+/**
+ * A null-prototype object of `entries`: its keys are model ids and roles from run data, which callers look up, and
+ * `constructor` or `toString` must find nothing there rather than Object.prototype's functions (STYLE 17).
+ */
+function dictionary(entries: Iterable<readonly [string, number]>): Record<string, number> {
+  return Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(entries));
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { SqlJsStatic } from 'sql.js';
 import { TEMP_MARKER, writeFileAtomic } from '../workspace/atomicFile';
+import { prepareFolder } from '../workspace/links';
 import { CorruptDatabaseError, LearningError, NewerSchemaError, describe } from '../errors';
 import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './inbox';
 import { WriterLock } from './lock';
@@ -37,6 +38,8 @@ export interface DurableStoreOptions {
   saveDelayMs?: number;
   /** Called after entries written by other processes were applied. */
   onExternalChange?: (runs: number, verdicts: number) => void;
+  /** Workspace Trust: while false, an `.agent/` or inbox link out of the workspace is refused. Default: true. */
+  trusted?: () => boolean;
 }
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
@@ -115,7 +118,7 @@ export class DurableStore {
 
   static async open(opts: DurableStoreOptions): Promise<DurableStore> {
     const SQL = await loadSqlJs();
-    fs.mkdirSync(inboxDir(opts.agentDir), { recursive: true });
+    prepareFolder(inboxDir(opts.agentDir), path.dirname(opts.agentDir), opts.trusted?.() ?? true);
     const ds = new DurableStore(SQL, opts);
     try {
       if (ds.lock.tryAcquire()) {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
+import { prepareFolder } from '../workspace/links';
 import type { LearningConfig } from '../workspace/config';
 import { describe } from '../errors';
 import { htmlToText } from './htmlText';
@@ -28,6 +29,8 @@ export class WebKnowledgeFetcher {
     private readonly dir: string,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    /** Workspace Trust: while false, a cache folder that a link leads out of the workspace is not written. */
+    private readonly trusted: () => boolean = () => true,
   ) {}
 
   async fetch(
@@ -53,12 +56,7 @@ export class WebKnowledgeFetcher {
       const res = await fetch(url, { signal: AbortSignal.timeout(settings.timeoutMs), redirect: 'follow' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const text = truncate(await readText(res, settings), settings.maxBytes);
-      fs.mkdirSync(this.dir, { recursive: true });
-      writeFileAtomicSync(
-        cacheFile,
-        JSON.stringify({ url, fetchedAt: this.now(), text } satisfies CacheEntry),
-      );
-      this.prune(settings.maxCacheBytes);
+      this.store(cacheFile, { url, fetchedAt: this.now(), text }, settings.maxCacheBytes);
       return { text, source: url, fromCache: false };
     } catch (err) {
       const reason = `could not fetch ${url}: ${describe(err)}`;
@@ -66,6 +64,18 @@ export class WebKnowledgeFetcher {
       if (cached)
         return { text: cached.text, source: url, fromCache: true, error: `${reason} (stale cache used)` };
       return { text: '', source: url, fromCache: false, error: reason };
+    }
+  }
+
+  /** Caches a fetched text; a cache that cannot be written costs the next call a fetch, not this call its text. */
+  private store(file: string, entry: CacheEntry, maxCacheBytes: number): void {
+    try {
+      // `.agent/knowledge` → the workspace root.
+      prepareFolder(this.dir, path.dirname(path.dirname(this.dir)), this.trusted());
+      writeFileAtomicSync(file, JSON.stringify(entry));
+      this.prune(maxCacheBytes);
+    } catch (err) {
+      this.log(`⚠️ Web knowledge: not cached: ${describe(err)}`);
     }
   }
 

@@ -72,9 +72,14 @@ export function adapterKey(role: string, tier?: string): string {
   return `${role}-${tier}`;
 }
 
+/** The exported SFT datasets. */
+export function sftDir(agentDir: string): string {
+  return path.join(agentDir, 'sft');
+}
+
 /** The exported SFT dataset of a role, or of one of its tiers. */
 export function sftFile(agentDir: string, role: string, tier?: string): string {
-  return path.join(agentDir, 'sft', `${adapterKey(role, tier)}_sft.jsonl`);
+  return path.join(sftDir(agentDir), `${adapterKey(role, tier)}_sft.jsonl`);
 }
 
 /** When the last export of that dataset ran, how many examples, and where. */

@@ -6,51 +6,82 @@ import { randomBytes } from 'node:crypto';
 
 export const TEMP_MARKER = '.tmp-';
 
+/** `<file>.tmp-<pid>-<8 hex>`: the writer's pid, so a later start can tell a dead writer's leftovers from live ones. */
+const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+function tempName(file: string): string {
+  return `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The rename replaces whatever is at `file`, a link included: a link planted there is never written through. The
+ * temp file is created with `wx`, so it is never a link either; it is removed on every failure.
+ */
 export async function writeFileAtomic(
   file: string,
   data: Uint8Array | string,
   beforeRename?: () => void,
 ): Promise<void> {
-  const tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await fs.promises.open(tmp, 'w', 0o644);
+  const tmp = tempName(file);
+  const handle = await fs.promises.open(tmp, 'wx', 0o644);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await fs.promises.rm(tmp, { force: true }); // e.g. disk full: leave no half-written temp file behind
-    throw err;
-  }
-  await handle.close();
-  beforeRename?.();
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    beforeRename?.();
     await fs.promises.rename(tmp, file);
   } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
+    await fs.promises.rm(tmp, { force: true }); // e.g. disk full: leave no half-written temp file behind
     throw err;
   }
   syncDirectory(path.dirname(file));
 }
 
 export function writeFileAtomicSync(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
+  const tmp = tempName(file);
+  const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
   syncDirectory(path.dirname(file));
+}
+
+/**
+ * Removes the temp files in `dir` whose writer is gone (killed between creating and renaming one), keeping those
+ * of live processes, which may still be writing. Returns the names removed; a missing folder has none.
+ */
+export function removeStaleTempFiles(dir: string, isAlive: (pid: number) => boolean): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    try {
+      if (fs.lstatSync(path.join(dir, name)).isDirectory()) continue;
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // gone meanwhile, or not ours to remove: the next start tries again
+    }
+  }
+  return removed;
 }
 
 /** Makes a rename or a new file in `dir` durable. Some file systems refuse fsync on directories: that is fine. */

@@ -23,14 +23,19 @@ export interface ModelVariant {
   roles?: string[];
 }
 
-export const BUILTIN_PROMPTS: Record<string, string> = {
-  default: 'You are an expert software engineer. Implement the task below with complete, working code.',
-  detailed:
+/** A Map, not an object literal: prompt ids come from config and `constructor` is a valid one (STYLE 17). */
+export const BUILTIN_PROMPTS: ReadonlyMap<string, string> = new Map([
+  ['default', 'You are an expert software engineer. Implement the task below with complete, working code.'],
+  [
+    'detailed',
     'You are an expert software engineer. First restate the requirements and the edge cases, then implement the ' +
-    'task below with complete, working, tested code, and briefly explain the key decisions.',
-  concise:
+      'task below with complete, working, tested code, and briefly explain the key decisions.',
+  ],
+  [
+    'concise',
     'You are an expert software engineer. Implement the task below with minimal, correct code. No explanations.',
-};
+  ],
+]);
 
 export const DEFAULT_MODELS: ModelVariant[] = [
   { id: 'qwen2.5-coder:7b', costPer1kTokens: 0, tiers: ['small', 'medium', 'large'] },
@@ -115,8 +120,9 @@ export function mergePrompts(
   fromFile: { id: string; text?: string }[] | undefined,
 ): PromptVariant[] {
   const byId = new Map<string, PromptVariant>();
-  for (const id of configIds) byId.set(id, { id, text: BUILTIN_PROMPTS[id] ?? '' });
-  for (const v of fromFile ?? []) byId.set(v.id, { id: v.id, text: v.text ?? BUILTIN_PROMPTS[v.id] ?? '' });
+  for (const id of configIds) byId.set(id, { id, text: BUILTIN_PROMPTS.get(id) ?? '' });
+  for (const v of fromFile ?? [])
+    byId.set(v.id, { id: v.id, text: v.text ?? BUILTIN_PROMPTS.get(v.id) ?? '' });
   return [...byId.values()];
 }
 

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultConfig } from '../../../src/core/workspace/config';
-import { ConfigError, InvalidInputError, NoEligibleModelError } from '../../../src/core/errors';
+import {
+  ConfigError,
+  InvalidInputError,
+  NoEligibleModelError,
+  OutsideWorkspaceError,
+} from '../../../src/core/errors';
 import { LearningPipeline } from '../../../src/core/pipeline';
 import { toRunRecord, type RunResult } from '../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../src/core/store/sqljs';
@@ -56,6 +62,31 @@ describe('LearningPipeline', () => {
       }
 
       assert.equal(seen.size, 3, 'with no runs yet every variant is untried and gets picked');
+    });
+
+    it('treats prompt ids named like Object.prototype members as plain names, in selection and export', async () => {
+      const ids = ['constructor', 'toString', '__proto__', 'hasOwnProperty'];
+      writeAgentFile(ws, 'learning-config.json', { promptBandit: { variants: ids } });
+      await open();
+
+      for (let i = 0; i < 20; i++) {
+        const prompt = pipeline.selectPrompt();
+        assert.ok(ids.includes(prompt.id), prompt.id);
+        assert.equal(prompt.text, '', `${prompt.id} has no built-in text`);
+        await pipeline.recordRun(`task-${i}`, 'toString', prompt.id, {
+          input: `task ${i}`,
+          output: 'code',
+          compile: true,
+        });
+      }
+      const exported = await pipeline.exportDataset('coder');
+
+      assert.equal(exported.count, 20);
+      const lines = fs.readFileSync(exported.file, 'utf8').trim().split('\n');
+      for (const line of lines) {
+        const roles = (JSON.parse(line) as { messages: { role: string }[] }).messages.map((m) => m.role);
+        assert.deepEqual(roles, ['user', 'assistant'], 'no system message from a prototype member');
+      }
     });
 
     it('converges on the prompt whose runs score clearly higher', async () => {
@@ -378,6 +409,82 @@ describe('LearningPipeline', () => {
     });
   });
 
+  it('removes temp files that stopped processes left in .agent/ and sft/ on start, and no others', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = [
+      `prompt_variants.json.tmp-${dead}-0123abcd`,
+      `last-export-coder.txt.tmp-${dead}-89abcdef`,
+      `sft/coder_sft.jsonl.tmp-${dead}-00ff00ff`,
+    ];
+    const live = [`model_variants.json.tmp-${process.ppid}-0123abcd`, 'sft/coder_sft.jsonl'];
+    for (const name of [...stale, ...live]) writeAgentFile(ws, name, 'x');
+
+    await open();
+
+    for (const name of stale) assert.ok(!fs.existsSync(agentPath(name)), `${name} removed`);
+    for (const name of live) assert.ok(fs.existsSync(agentPath(name)), `${name} kept`);
+  });
+
+  describe('in an untrusted workspace', () => {
+    let outside: string;
+
+    beforeEach(() => {
+      outside = fs.mkdtempSync(path.join(path.dirname(ws), 'al-outside-'));
+      fs.writeFileSync(path.join(outside, 'victim'), 'precious');
+    });
+
+    afterEach(() => fs.rmSync(outside, { recursive: true, force: true }));
+
+    function openUntrusted(): Promise<LearningPipeline> {
+      const logs: string[] = [];
+      return LearningPipeline.open(ws, { pollIntervalMs: 0, log: (l) => logs.push(l), trusted: () => false });
+    }
+
+    it('records runs but exports through no sft/ link out of the workspace, saying why', async () => {
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 1, minReward: 0 } });
+      fs.symlinkSync(outside, agentPath('sft'));
+      pipeline = await openUntrusted();
+
+      await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+      await assert.rejects(
+        pipeline.exportDataset('coder'),
+        (err: unknown) =>
+          err instanceof OutsideWorkspaceError && /Replace the link with a folder/.test(err.message),
+      );
+
+      assert.equal(pipeline.getStats().totals.runs, 1);
+      assert.deepEqual(fs.readdirSync(outside), ['victim']);
+    });
+
+    for (const link of ['.agent', '.agent/inbox']) {
+      it(`refuses to open when ${link} is a link out of the workspace, writing nothing there`, async () => {
+        if (link === '.agent') fs.symlinkSync(outside, path.join(ws, '.agent'));
+        else {
+          fs.mkdirSync(agentPath(''));
+          fs.symlinkSync(outside, agentPath('inbox'));
+        }
+
+        await assert.rejects(openUntrusted(), OutsideWorkspaceError);
+
+        assert.deepEqual(fs.readdirSync(outside), ['victim']);
+        assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'precious');
+      });
+    }
+
+    it('follows links that stay inside the workspace', async () => {
+      fs.mkdirSync(path.join(ws, 'datasets'));
+      fs.mkdirSync(agentPath(''));
+      fs.symlinkSync(path.join(ws, 'datasets'), agentPath('sft'));
+      pipeline = await openUntrusted();
+
+      await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o', compile: true });
+      const exported = await pipeline.exportDataset('coder');
+
+      assert.equal(exported.count, 1);
+      assert.deepEqual(fs.readdirSync(path.join(ws, 'datasets')), ['coder_sft.jsonl']);
+    });
+  });
+
   describe('close', () => {
     it('writes prompt_variants.json and model_variants.json with the statistics from the store', async () => {
       await open();
@@ -472,7 +579,7 @@ describe('LearningPipeline', () => {
 
     pipeline = await LearningPipeline.open(ws, { log: () => {}, pollIntervalMs: 0 });
 
-    assert.deepEqual(pipeline.getStats().totals.byRole, { coder: 1, 'coder-large': 1 });
+    assert.deepEqual({ ...pipeline.getStats().totals.byRole }, { coder: 1, 'coder-large': 1 });
     assert.deepEqual(pipeline.roles(), ['coder']);
   });
 });

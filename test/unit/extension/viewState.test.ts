@@ -88,4 +88,20 @@ describe('view states', () => {
     );
     assert.equal(d.rewardSeries[0]!.points.length, 20);
   });
+
+  it('gives models and roles named like Object.prototype members no cost and no count of their own', async () => {
+    for (const model of ['constructor', 'toString', '__proto__'])
+      await p.recordRun('t', model, 'default', { input: 'i', output: 'o', compile: true });
+
+    const d = dashboardState(p, ctx, null);
+
+    assert.deepEqual(d.models.map((m) => [m.id, m.costPer1kTokens]).sort(), [
+      ['__proto__', null],
+      ['constructor', null],
+      ['toString', null],
+    ]);
+    const { byRole } = p.getStats().totals;
+    assert.equal(byRole.constructor, undefined);
+    assert.equal(byRole.coder, 3);
+  });
 });

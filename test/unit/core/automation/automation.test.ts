@@ -273,6 +273,32 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     );
   });
 
+  it('writes the launcher and the Modelfile in place of links planted in .agent/, never through them', async () => {
+    const automation = await setUp('0.34.0', MANUAL);
+    const outside = fs.mkdtempSync(path.join(path.dirname(ws), 'al-outside-'));
+    try {
+      const victim = path.join(outside, 'victim.py');
+      fs.writeFileSync(victim, 'precious');
+      const p = adapterPaths(pipeline.agentDir, 'coder');
+      fs.symlinkSync(victim, p.launcher);
+      fs.symlinkSync(path.join(outside, 'Modelfile'), p.modelfile);
+      await pull('qwen2.5-coder:7b');
+      await record(12, 'qwen2.5-coder:7b', 'good');
+
+      await automation.train('coder');
+      await automation.deploy('coder');
+
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+      assert.deepEqual(fs.readdirSync(outside), ['victim.py'], 'no Modelfile created outside');
+      assert.ok(fs.lstatSync(p.launcher).isFile());
+      assert.match(fs.readFileSync(p.launcher, 'utf8'), /runpy\.run_path\(SCRIPT/);
+      assert.ok(fs.lstatSync(p.modelfile).isFile());
+      assert.match(fs.readFileSync(p.modelfile, 'utf8'), /^ADAPTER \.\/lora\/coder\/adapter\.gguf$/m);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('stamps the last training and its duration with the injected clock', async () => {
     let clock = Date.UTC(2030, 0, 2, 3, 4, 5);
     const runner = new ChildProcessRunner();

@@ -62,6 +62,17 @@ describe('base model table', () => {
     assert.throws(() => resolveBaseModel('qwen2.5-coder:99b'), /"autoTrain\.hfModel"/);
   });
 
+  it('knows no size named like an Object.prototype member: asks for autoTrain.hfModel instead', () => {
+    for (const tag of [
+      'qwen2.5-coder:constructor',
+      'llama3.1:__proto__',
+      'qwen2.5:toString',
+      'llama3:valueOf',
+    ])
+      assert.throws(() => resolveBaseModel(tag), /"autoTrain\.hfModel"/, tag);
+    assert.throws(() => resolveBaseModel('llama3.1:constructor-instruct'), /"autoTrain\.hfModel"/);
+  });
+
   it("leaves the head counts to the repository's own config when autoTrain.hfModel overrides the table", () => {
     assert.deepEqual(resolveBaseModel('llama3.1:70b', 'me/my-llama-70b'), {
       tag: 'llama3.1:70b',

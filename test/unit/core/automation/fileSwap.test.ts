@@ -41,6 +41,59 @@ describe('FileSwap', () => {
   });
 });
 
+describe('FileSwap and links', () => {
+  let dir: string;
+  let outside: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fileswap-links-'));
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), 'fileswap-outside-'));
+    fs.writeFileSync(path.join(outside, 'victim'), 'precious');
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  for (const [what, target] of [
+    ['a link to a file outside', 'victim'],
+    ['a dangling link out of the folder', 'created'],
+  ] as const) {
+    it(`writes a regular file in place of ${what}, and puts the link back on rollback`, () => {
+      const modelfile = path.join(dir, 'Modelfile.coder');
+      fs.symlinkSync(path.join(outside, target), modelfile);
+
+      const txn = new FileSwap();
+      txn.write(modelfile, 'FROM base');
+      assert.ok(fs.lstatSync(modelfile).isFile());
+      assert.equal(fs.readFileSync(modelfile, 'utf8'), 'FROM base');
+      txn.rollback();
+
+      assert.equal(fs.readlinkSync(modelfile), path.join(outside, target));
+      assert.deepEqual(fs.readdirSync(outside), ['victim'], 'nothing created outside');
+      assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'precious');
+
+      const again = new FileSwap();
+      again.write(modelfile, 'FROM base');
+      again.commit();
+      assert.ok(fs.lstatSync(modelfile).isFile());
+      assert.deepEqual(fs.readdirSync(dir), ['Modelfile.coder']);
+      assert.deepEqual(fs.readdirSync(outside), ['victim']);
+    });
+  }
+
+  it('replaces a dangling link where the trained folder goes', () => {
+    fs.mkdirSync(path.join(dir, 'training'));
+    fs.symlinkSync(path.join(outside, 'gone'), path.join(dir, 'trained'));
+
+    replaceDir(path.join(dir, 'training'), path.join(dir, 'trained'));
+
+    assert.ok(fs.lstatSync(path.join(dir, 'trained')).isDirectory());
+    assert.deepEqual(fs.readdirSync(dir), ['trained']);
+  });
+});
+
 describe('replaceDir', () => {
   it('puts the new folder in place of the old one and leaves nothing beside it', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replacedir-'));

@@ -20,6 +20,7 @@ describe('Exporter', () => {
   let logs: string[];
   let changes: number;
   let runs: number;
+  let trusted: boolean;
 
   beforeEach(async () => {
     ws = makeWorkspace();
@@ -39,6 +40,7 @@ describe('Exporter', () => {
     logs = [];
     changes = 0;
     runs = 0;
+    trusted = true;
   });
 
   afterEach(() => {
@@ -52,6 +54,7 @@ describe('Exporter', () => {
       now: () => AT,
       log: (line) => logs.push(line),
       config: () => parseConfig(config),
+      trusted: () => trusted,
       promptText: (id) => `system text of ${id}`,
       changed: () => changes++,
     });
@@ -89,6 +92,30 @@ describe('Exporter', () => {
     );
     assert.deepEqual(logs, ['✅ Exported 2 coder examples to .agent/sft/coder_sft.jsonl']);
     assert.equal(changes, 1);
+  });
+
+  it('replaces a link planted as the last-export file and leaves the file it pointed at untouched', () => {
+    const outside = fs.mkdtempSync(path.join(path.dirname(ws), 'al-outside-'));
+    try {
+      const victim = path.join(outside, 'victim.txt');
+      fs.writeFileSync(victim, 'precious');
+      fs.symlinkSync(victim, path.join(agentDir, 'last-export-coder.txt'));
+      fs.symlinkSync(path.join(outside, 'created.txt'), path.join(agentDir, 'last-export-coder-large.txt'));
+      record(1, 'coder', 'large');
+
+      exporter().export(store, 'coder');
+      exporter().export(store, 'coder', 'large');
+
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+      assert.deepEqual(fs.readdirSync(outside), ['victim.txt'], 'nothing created through the dangling link');
+      for (const key of ['coder', 'coder-large']) {
+        const file = path.join(agentDir, `last-export-${key}.txt`);
+        assert.ok(fs.lstatSync(file).isFile(), `${key}: a regular file inside .agent/`);
+        assert.match(fs.readFileSync(file, 'utf8'), /^2026-01-02T03:04:05\.000Z\n1 examples\n/);
+      }
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('auto-exports once the role’s high-quality runs since the last export reach minRuns', () => {

@@ -202,7 +202,8 @@ describe('getStats', () => {
       { prompt_id: 'default', avg_reward: 1, count: 1 },
       { prompt_id: 'concise', avg_reward: 0, count: 1 },
     ]);
-    assert.deepEqual(stats.totals, { runs: 2, byRole: { coder: 1, fixer: 1 } });
+    assert.equal(stats.totals.runs, 2);
+    assert.deepEqual({ ...stats.totals.byRole }, { coder: 1, fixer: 1 });
     assert.deepEqual(
       stats.roles.map((r) => [r.role, r.runs, r.highQualitySinceExport, r.exportThreshold, r.trainThreshold]),
       [
@@ -218,7 +219,8 @@ describe('getStats', () => {
     const stats = pipeline.getStats();
 
     assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
-    assert.deepEqual(stats.totals, { runs: 0, byRole: {} });
+    assert.equal(stats.totals.runs, 0);
+    assert.deepEqual({ ...stats.totals.byRole }, {});
   });
 });
 
@@ -283,7 +285,8 @@ describe('stats over the store', () => {
         trainThreshold: 20,
       },
     ]);
-    assert.deepEqual(totals, { runs: 6, byRole: { coder: 5, fixer: 1 } });
+    assert.equal(totals.runs, 6);
+    assert.deepEqual({ ...totals.byRole }, { coder: 5, fixer: 1 });
     assert.deepEqual(
       timeline.map((e) => e.kind),
       ['export'],
@@ -305,7 +308,7 @@ describe('stats over the store', () => {
     const before = insights(undefined, { config, modelVariants, preferredPrompt }, 500);
 
     assert.deepEqual(before.automation, { autoExport: true, autoTrain: false, autoDeploy: true });
-    assert.deepEqual(before.modelCosts, { cheap: 0.0005 });
+    assert.deepEqual({ ...before.modelCosts }, { cheap: 0.0005 });
     assert.equal(before.preferredPrompt, undefined);
     assert.deepEqual(before.rewardSeries, []);
   });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
+  removeStaleTempFiles,
   syncDirectory,
   TEMP_MARKER,
   writeFileAtomic,
@@ -48,6 +50,20 @@ describe('atomicFile', () => {
       assert.deepEqual(fs.readdirSync(file), ['inside']);
     });
 
+    it('removes its temp file when the step before the rename fails', async () => {
+      fs.writeFileSync(file, 'old');
+
+      await assert.rejects(
+        writeFileAtomic(file, 'new', () => {
+          throw new Error('stopped before the rename');
+        }),
+        /stopped before the rename/,
+      );
+
+      assert.deepEqual(fs.readdirSync(dir), ['experience.db']);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'old');
+    });
+
     it('fails without creating anything when the folder does not exist', async () => {
       await assert.rejects(writeFileAtomic(path.join(dir, 'missing', 'f.json'), '{}'), { code: 'ENOENT' });
       assert.deepEqual(fs.readdirSync(dir), []);
@@ -72,6 +88,59 @@ describe('atomicFile', () => {
 
       assert.deepEqual(fs.readdirSync(dir), ['experience.db']);
       assert.deepEqual(fs.readdirSync(file), ['inside']);
+    });
+  });
+
+  it('replaces a link at the target with a regular file, leaving what it pointed at untouched', () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'al-atomic-outside-'));
+    try {
+      fs.writeFileSync(path.join(outside, 'victim'), 'precious');
+      fs.symlinkSync(path.join(outside, 'victim'), file);
+
+      writeFileAtomicSync(file, 'new');
+
+      assert.ok(fs.lstatSync(file).isFile());
+      assert.equal(fs.readFileSync(file, 'utf8'), 'new');
+      assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'precious');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  describe('removeStaleTempFiles', () => {
+    /** The pid of a process that has exited. */
+    function deadPid(): number {
+      const child = spawnSync(process.execPath, ['-e', '']);
+      return child.pid!;
+    }
+
+    it("removes a dead writer's temp files and keeps live writers' and every other file", () => {
+      const dead = deadPid();
+      const stale = [
+        `prompt_variants.json${TEMP_MARKER}${dead}-0123abcd`,
+        `last-train-coder.txt${TEMP_MARKER}${dead}-ffffffff`,
+      ];
+      const kept = [
+        `model_variants.json${TEMP_MARKER}${process.pid}-0123abcd`, // this process: may be writing right now
+        `model_variants.json${TEMP_MARKER}${process.ppid}-0123abcd`,
+        'prompt_variants.json',
+        'notes.tmp-mine',
+        `experience.db${TEMP_MARKER}${dead}-0123abcd.keep`,
+      ];
+      for (const name of [...stale, ...kept]) fs.writeFileSync(path.join(dir, name), 'x');
+      fs.mkdirSync(path.join(dir, `sft${TEMP_MARKER}${dead}-00000000`));
+
+      const removed = removeStaleTempFiles(dir, (pid) => pid !== dead);
+
+      assert.deepEqual(removed.sort(), [...stale].sort());
+      assert.deepEqual(fs.readdirSync(dir).sort(), [...kept, `sft${TEMP_MARKER}${dead}-00000000`].sort());
+    });
+
+    it('has nothing to remove in a folder that does not exist', () => {
+      assert.deepEqual(
+        removeStaleTempFiles(path.join(dir, 'missing'), () => false),
+        [],
+      );
     });
   });
 

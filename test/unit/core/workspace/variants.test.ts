@@ -88,11 +88,22 @@ describe('variants', () => {
     );
 
     assert.deepEqual(merged, [
-      { id: 'default', text: BUILTIN_PROMPTS.default },
+      { id: 'default', text: BUILTIN_PROMPTS.get('default') },
       { id: 'concise', text: 'Be brief.' },
       { id: 'mine', text: '' },
       { id: 'terse', text: '' },
-      { id: 'detailed', text: BUILTIN_PROMPTS.detailed },
+      { id: 'detailed', text: BUILTIN_PROMPTS.get('detailed') },
+    ]);
+  });
+
+  it('gives prompt ids named like Object.prototype members no built-in text, never a function', () => {
+    const merged = mergePrompts(['constructor', 'toString'], [{ id: '__proto__' }, { id: 'valueOf' }]);
+
+    assert.deepEqual(merged, [
+      { id: 'constructor', text: '' },
+      { id: 'toString', text: '' },
+      { id: '__proto__', text: '' },
+      { id: 'valueOf', text: '' },
     ]);
   });
 
