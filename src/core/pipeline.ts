@@ -384,6 +384,7 @@ export class LearningPipeline {
       now: this.now,
       log: this.log,
       reward: (run) => computeReward(run, this.files.config.rewardWeights),
+      maxTextBytes: () => this.files.config.storage.maxTextBytes,
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
       onExternalChange: () => this.onExternalChange(),
