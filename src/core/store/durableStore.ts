@@ -216,8 +216,12 @@ export class DurableStore {
   /** Journals the verdict, then applies it. The new reward, or undefined when the run is not known (yet). */
   feedback(runId: string, verdict: Verdict, at: number): number | undefined {
     this.assertOpen();
-    this.writer.append({ type: 'feedback', runId, verdict, at });
-    const reward = this.applyFeedback(runId, verdict, at);
+    // Applied first, like a run, so that a verdict the store refuses is never journalled.
+    const reward = this.store.transaction(() => {
+      const reward = this.applyFeedback(runId, verdict, at);
+      this.writer.append({ type: 'feedback', runId, verdict, at });
+      return reward;
+    });
     this.changed();
     return reward;
   }

@@ -3,7 +3,7 @@
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
-import { wellFormed } from './storedText';
+import { isCut, wellFormed } from './storedText';
 
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
@@ -581,7 +581,10 @@ export class Store {
     return after ? rows : rows.reverse();
   }
 
-  /** High-quality runs of a role, best first (ties: newest first), with their texts. */
+  /**
+   * High-quality runs of a role, best first (ties: newest first), with their texts. A run whose input or output was
+   * cut to `storage.maxTextBytes` is left out: half a text and a marker would teach a model the wrong thing.
+   */
   *exportCandidates(role: string, minReward: number, tier?: string): Generator<ExportCandidate> {
     const stmt = this.db.prepare(
       `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output
@@ -593,6 +596,7 @@ export class Store {
       stmt.bind(bindable([role, minReward, tier ?? null]));
       while (stmt.step()) {
         const r = stmt.get();
+        if (isCut(r[5] as string) || isCut(r[6] as string)) continue;
         yield {
           pk: r[0] as number,
           id: r[1] as string,

@@ -47,6 +47,11 @@ export function sameText(a: string, b: string): boolean {
   return x.length <= y.length ? ka !== undefined && y.startsWith(x) : kb !== undefined && x.startsWith(y);
 }
 
+/** Whether `boundText` cut this text. */
+export function isCut(text: string): boolean {
+  return MARKER.test(text);
+}
+
 function keptPart(text: string): string | undefined {
   const m = MARKER.exec(text);
   return m ? text.slice(0, m.index) : undefined;

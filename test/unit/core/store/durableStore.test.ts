@@ -700,6 +700,18 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     assert.equal(again.db.getRun(r.id), undefined, 'no replay brings back a run its caller was told failed');
   });
 
+  it('refuses a verdict whose reward is not a number without journalling it, keeping the run as it was', async () => {
+    const weights = defaultConfig().rewardWeights;
+    const ds = await openStore({ reward: (r) => (r.human === null ? computeReward(r, weights) : NaN) });
+    const r = validRun();
+    ds.record(r);
+
+    assert.throws(() => ds.feedback(r.id, 'accept', 5000), LearningError);
+
+    assert.equal(ds.db.getRun(r.id)?.human, null);
+    assert.equal(journalled().includes('"type":"feedback"'), false);
+  });
+
   it('stores the same run sent twice once, and refuses a different run under a taken id', async () => {
     const ds = await openStore();
     const r = validRun();

@@ -8,6 +8,7 @@ import { LearningError } from '../../../../src/core/errors';
 import type { RunRecord } from '../../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
+import { boundText } from '../../../../src/core/store/storedText';
 
 let nextId = 0;
 
@@ -259,6 +260,18 @@ describe('Store', () => {
     );
     assert.equal(store.countHighQuality('coder', 0.8, 0), 2);
     assert.equal(store.countHighQuality('coder', 0.8, 2), 1, 'after the second run (pk 2)');
+  });
+
+  it('offers no run whose text was cut to the bound as an export candidate', () => {
+    const whole = run({ reward: 1 });
+    const cutOutput = run({ reward: 1, output: boundText('o'.repeat(5000), 1024).text });
+    const cutInput = run({ reward: 1, input: boundText('i'.repeat(5000), 1024).text });
+    for (const r of [whole, cutOutput, cutInput]) store.insertRun(r);
+
+    assert.deepEqual(
+      [...store.exportCandidates('coder', 0.8)].map((c) => c.id),
+      [whole.id],
+    );
   });
 
   it('keeps the latest verdict for a run that has not arrived, hands it over once, and prunes old ones', () => {
