@@ -73,6 +73,35 @@ export class NewerSchemaError extends LearningError {
   }
 }
 
+/**
+ * Saving the database would write a file larger than it can be read back at (Node reads at most 2 GiB in one go):
+ * the save is refused, the file on disk and the inbox journals (which hold every run since) are left as they are.
+ */
+export class DatabaseTooLargeError extends LearningError {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `Not saving ${path}: it would be ${byteSize(size)}, more than the ${byteSize(limit)} it could be read back at. ` +
+        'Runs since the last save stay in .agent/inbox/. Lower storage.maxTextBytes in .agent/learning-config.json, ' +
+        'then close every window and move experience.db aside (any SQLite tool still reads it): the next start ' +
+        'begins a fresh database and takes in the inbox.',
+    );
+  }
+}
+
+/** A different run is already stored under this id; nothing was recorded. */
+export class DuplicateRunError extends LearningError {
+  constructor(readonly runId: string) {
+    super(
+      `A different run is already stored with id ${JSON.stringify(runId)}; this one was not recorded. ` +
+        'Give each run its own id.',
+    );
+  }
+}
+
 /** No model variant fits the complexity tier and the cost cap. */
 export class NoEligibleModelError extends LearningError {
   constructor(tier: string, maxCost: number | undefined) {
@@ -141,4 +170,16 @@ export class OutsideWorkspaceError extends LearningError {
 
 export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A size for messages: bytes, KiB, MiB or GiB. */
+export function byteSize(bytes: number): string {
+  for (const [unit, scale] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
+    if (bytes >= scale) return `${(bytes / scale).toFixed(1)} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }

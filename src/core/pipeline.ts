@@ -399,6 +399,7 @@ export class LearningPipeline {
       now: this.now,
       log: this.log,
       reward: (run) => computeReward(run, this.files.config.rewardWeights),
+      maxTextBytes: () => this.files.config.storage.maxTextBytes,
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
       trusted: this.trusted,

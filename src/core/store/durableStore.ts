@@ -8,7 +8,15 @@ import { createHash } from 'node:crypto';
 import type { SqlJsStatic } from 'sql.js';
 import { TEMP_MARKER, writeFileAtomic } from '../workspace/atomicFile';
 import { prepareFolder } from '../workspace/links';
-import { CorruptDatabaseError, LearningError, NewerSchemaError, describe } from '../errors';
+import {
+  CorruptDatabaseError,
+  DatabaseTooLargeError,
+  DuplicateRunError,
+  LearningError,
+  NewerSchemaError,
+  byteSize,
+  describe,
+} from '../errors';
 import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './inbox';
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
@@ -23,8 +31,9 @@ import {
   type Verdict,
 } from '../learning/runResult';
 import { loadSqlJs } from './sqljs';
-import { SCHEMA_VERSION, Store, type InboxProgress, type StoreReader } from './store';
+import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
+import { boundText, sameText, wellFormed } from './storedText';
 
 export interface DurableStoreOptions {
   agentDir: string;
@@ -36,6 +45,10 @@ export interface DurableStoreOptions {
   pollIntervalMs: number;
   /** Shortest pause between saves (ms); the pause grows with the time a save takes. Default 1000. */
   saveDelayMs?: number;
+  /** The most bytes each of a run's input and output keeps (`storage.maxTextBytes`, read at each run). */
+  maxTextBytes: () => number;
+  /** The largest database file that is saved (and read). Default MAX_IMAGE_BYTES; smaller in tests. */
+  maxImageBytes?: number;
   /** Called after entries written by other processes were applied. */
   onExternalChange?: (runs: number, verdicts: number) => void;
   /** Workspace Trust: while false, an `.agent/` or inbox link out of the workspace is refused. Default: true. */
@@ -79,6 +92,16 @@ const MAX_UNSAVED_ENTRIES = 5_000;
 const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
 /** The longest pause between saves while runs come in. */
 const MAX_SAVE_DELAY_MS = 5 * 60_000;
+/**
+ * The largest file `fs.readFileSync` reads (ERR_FS_FILE_TOO_LARGE above): a bigger database could be saved but
+ * never opened again, so it is not saved.
+ */
+export const MAX_IMAGE_BYTES = 2 ** 31 - 1;
+/** Fractions of MAX_IMAGE_BYTES at which a growing database is reported, each once per process. */
+const GROWTH_WARNINGS = [0.5, 0.75, 0.9];
+
+/** What a run id taken by a different run means, for the caller: the same run again, or another one. */
+type RunOutcome = 'inserted' | 'same' | 'conflict';
 
 export class DurableStore {
   /** Non-fatal problems met while opening (a corrupt database moved aside), for the caller to show. */
@@ -104,6 +127,9 @@ export class DurableStore {
   private lastTouch = 0;
   private snapshotStamp = '';
   private closed = false;
+  private readonly maxImageBytes: number;
+  /** How many GROWTH_WARNINGS were given. */
+  private growthWarnings = 0;
 
   private constructor(
     private readonly SQL: SqlJsStatic,
@@ -113,6 +139,7 @@ export class DurableStore {
     this.inboxDir = inboxDir(opts.agentDir);
     this.lock = new WriterLock(lockFile(opts.agentDir));
     this.writer = new InboxWriter(this.inboxDir, opts.now);
+    this.maxImageBytes = opts.maxImageBytes ?? MAX_IMAGE_BYTES;
     this.store = undefined as unknown as Store;
   }
 
@@ -167,20 +194,37 @@ export class DurableStore {
     return this.lock.isHeld;
   }
 
-  /** Journals the run, then applies it. */
+  /**
+   * Applies the run and journals it, or throws and keeps nothing: a reward that is not a number, a different run
+   * under the same id (DuplicateRunError). The same run sent again is stored once. Texts over
+   * `storage.maxTextBytes` are cut, with a marker and a log line.
+   */
   record(run: ValidRun): RunRecord {
     this.assertOpen();
-    this.writer.append({ type: 'run', ...run }, () => crashPoint('append-partial'));
-    const { record } = this.applyRun(run);
-    this.changed();
+    const storable = this.storable(run, `Run ${run.id}`);
+    // Applied first, in a savepoint, so that a run the store would refuse is never journalled (a replay would
+    // then store a run its caller was told failed); a failed append rolls it back.
+    const { record, outcome } = this.store.transaction(() => {
+      const applied = this.applyRun(storable);
+      if (applied.outcome === 'conflict') throw new DuplicateRunError(storable.id);
+      if (applied.outcome === 'inserted') {
+        this.writer.append({ type: 'run', ...storable }, () => crashPoint('append-partial'));
+      }
+      return applied;
+    });
+    if (outcome === 'inserted') this.changed();
     return record;
   }
 
   /** Journals the verdict, then applies it. The new reward, or undefined when the run is not known (yet). */
   feedback(runId: string, verdict: Verdict, at: number): number | undefined {
     this.assertOpen();
-    this.writer.append({ type: 'feedback', runId, verdict, at });
-    const reward = this.applyFeedback(runId, verdict, at);
+    // Applied first, like a run, so that a verdict the store refuses is never journalled.
+    const reward = this.store.transaction(() => {
+      const reward = this.applyFeedback(runId, verdict, at);
+      this.writer.append({ type: 'feedback', runId, verdict, at });
+      return reward;
+    });
     this.changed();
     return reward;
   }
@@ -239,7 +283,11 @@ export class DurableStore {
             try {
               if (line.entry.type === 'run') {
                 const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
-                if (this.applyRun(journalRun(line.entry, id, this.opts.now)).inserted) runs++;
+                const run = this.storable(
+                  journalRun(line.entry, id, this.opts.now),
+                  `inbox/${name} ${where}`,
+                );
+                if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') runs++;
               } else {
                 // A verdict written without a time counts from when it is first read.
                 this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
@@ -307,16 +355,78 @@ export class DurableStore {
 
   // ---- applying entries ----
 
-  private applyRun(run: ValidRun): { record: RunRecord; inserted: boolean } {
+  /**
+   * Inserts the run, unless its id is taken: by the same run ('same': a replay, or an agent sending it twice) or by
+   * a different one ('conflict'); nothing changes then. Throws when the run cannot be stored (see Store.insertRun).
+   */
+  private applyRun(run: ValidRun): { record: RunRecord; outcome: RunOutcome } {
     const { result, ...ids } = run;
     const record = toRunRecord(ids, result);
-    const pending = this.store.takePendingFeedback(run.id);
-    if (pending && (record.humanAt === null || pending.at >= record.humanAt)) {
-      record.human = pending.verdict;
-      record.humanAt = pending.at;
+    const existing = this.store.getRun(run.id);
+    if (existing) {
+      const same = sameContent(existing, record) && sameTexts(this.store.runTexts(run.id), record);
+      return same
+        ? { record: { ...record, ...existing, input: record.input, output: record.output }, outcome: 'same' }
+        : { record, outcome: 'conflict' };
     }
-    record.reward = this.opts.reward(record);
-    return { record, inserted: this.store.insertRun(record) };
+    return this.store.transaction(() => {
+      const pending = this.store.takePendingFeedback(run.id);
+      if (pending && (record.humanAt === null || pending.at >= record.humanAt)) {
+        record.human = pending.verdict;
+        record.humanAt = pending.at;
+      }
+      record.reward = this.opts.reward(record);
+      if (!this.store.insertRun(record)) throw new LearningError(`Run ${run.id} was not stored.`); // checked above
+      return { record, outcome: 'inserted' as const };
+    });
+  }
+
+  /**
+   * A run another process or an agent journalled. A different run under a stored id is kept under an id derived
+   * from its content (so that reading the line again finds it stored), and the line is named in the log.
+   */
+  private applyJournalRun(run: ValidRun, where: string): RunOutcome {
+    const { outcome } = this.applyRun(run);
+    if (outcome !== 'conflict') return outcome;
+    const id = conflictId(run);
+    const second = this.applyRun({ ...run, id }).outcome;
+    if (second === 'inserted') {
+      this.opts.log(
+        `⚠️ ${where}: a different run is already stored with id ${JSON.stringify(run.id)}; kept this one as ${id}.`,
+      );
+    } else if (second === 'conflict') {
+      this.opts.log(
+        `⚠️ Skipped ${where}: runs with ids ${JSON.stringify(run.id)} and ${id} are already stored.`,
+      );
+    }
+    return second;
+  }
+
+  /**
+   * The run as the store keeps it: valid Unicode in every text (a lone surrogate becomes U+FFFD), and its input and
+   * output cut to `storage.maxTextBytes` with a marker, logged. Journalled like that, so a replay finds it the same.
+   */
+  private storable(run: ValidRun, where: string): ValidRun {
+    const max = this.opts.maxTextBytes();
+    const result = { ...run.result };
+    for (const field of ['input', 'output'] as const) {
+      const bounded = boundText(wellFormed(result[field]), max);
+      if (bounded.truncatedFrom !== undefined) {
+        this.opts.log(
+          `⚠️ ${where}: its ${field} is ${byteSize(bounded.truncatedFrom)}; kept the first ${byteSize(max)} ` +
+            'with a marker saying so (storage.maxTextBytes in .agent/learning-config.json).',
+        );
+      }
+      result[field] = bounded.text;
+    }
+    return {
+      ...run,
+      id: wellFormed(run.id),
+      taskSlug: wellFormed(run.taskSlug),
+      modelId: wellFormed(run.modelId),
+      promptId: wellFormed(run.promptId),
+      result,
+    };
   }
 
   private applyFeedback(runId: string, verdict: Verdict, at: number): number | undefined {
@@ -377,6 +487,12 @@ export class DurableStore {
     );
     this.store.prunePendingFeedback(this.opts.now() - PENDING_FEEDBACK_MS);
     const image = this.store.export();
+    this.warnIfLarge(image.length);
+    if (image.length > this.maxImageBytes) {
+      // Still dirty; the sealed journals and inbox files stay until a save succeeds.
+      this.lastSaveMs = Date.now() - started;
+      throw new DatabaseTooLargeError(this.dbFile, image.length, this.maxImageBytes);
+    }
     this.dirty = false;
     this.unsavedEntries = 0;
     crashPoint('save-exported');
@@ -400,6 +516,19 @@ export class DurableStore {
       }
     }
     this.lastSaveMs = Date.now() - started;
+  }
+
+  /** Logs once per process each time the database passes another of GROWTH_WARNINGS, well before it is refused. */
+  private warnIfLarge(size: number): void {
+    const passed = GROWTH_WARNINGS.filter((f) => size > f * this.maxImageBytes).length;
+    if (passed <= this.growthWarnings) return;
+    this.growthWarnings = passed;
+    this.opts.log(
+      `⚠️ ${this.dbFile} is ${byteSize(size)}, ${Math.floor((size / this.maxImageBytes) * 100)}% of the ` +
+        `${byteSize(this.maxImageBytes)} it can be saved at. Lower storage.maxTextBytes (now ` +
+        `${byteSize(this.opts.maxTextBytes())} per text) in .agent/learning-config.json, or close every window and ` +
+        'move experience.db aside (any SQLite tool still reads it) to begin a fresh one.',
+    );
   }
 
   /** Inbox files read to their end whose writers are gone: to be removed once this save is on disk. */
@@ -456,13 +585,22 @@ export class DurableStore {
   /** (Re)loads the saved database. The owner moves a corrupt file aside; a reader just starts empty. */
   private loadSnapshot(asOwner: boolean): void {
     let bytes: Uint8Array | undefined;
+    let tooLarge: Error | undefined;
     const before = stamp(this.dbFile);
     try {
-      bytes = fs.readFileSync(this.dbFile);
+      const size = fs.statSync(this.dbFile).size;
+      if (size > this.maxImageBytes) {
+        tooLarge = new Error(
+          `it is ${byteSize(size)}, more than the ${byteSize(this.maxImageBytes)} it can be read at`,
+        );
+      } else bytes = fs.readFileSync(this.dbFile);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    let opened = Store.open(this.SQL, bytes);
+    if (bytes) this.warnIfLarge(bytes.length);
+    let opened: Store | OpenProblem = tooLarge
+      ? { kind: 'corrupt', cause: tooLarge }
+      : Store.open(this.SQL, bytes);
     if (!(opened instanceof Store)) {
       if (opened.kind === 'newer') {
         if (asOwner) this.lock.release();
@@ -505,6 +643,40 @@ export class DurableStore {
 function derivedId(name: string, file: { ino: number; birth: number }, offset: number, text: string): string {
   const key = `${name}\0${file.ino}\0${file.birth}\0${offset}\0${text}`;
   return 'in-' + createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
+
+/** The fields that make a run the same run: not its time, and not its verdict or reward, which feedback changes. */
+const CONTENT_FIELDS = [
+  'taskSlug',
+  'role',
+  'modelId',
+  'promptId',
+  'complexity',
+  'compile',
+  'testsPassed',
+  'testsTotal',
+  'lintErrors',
+  'typeErrors',
+  'schemaErrors',
+  'boundaryErrors',
+  'costTokens',
+  'durationMs',
+  'iterations',
+] as const;
+
+function sameContent(stored: Omit<RunRecord, 'input' | 'output'>, run: RunRecord): boolean {
+  return CONTENT_FIELDS.every((f) => stored[f] === run[f]);
+}
+
+function sameTexts(stored: { input: string; output: string } | undefined, run: RunRecord): boolean {
+  return stored !== undefined && sameText(stored.input, run.input) && sameText(stored.output, run.output);
+}
+
+/** The id a different run journalled under a taken id is kept as: the same for the same content, every time. */
+function conflictId(run: ValidRun): string {
+  const { taskSlug, modelId, promptId, role, result } = run;
+  const key = JSON.stringify({ taskSlug, modelId, promptId, role, result });
+  return `${run.id.slice(0, 170)}~${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {

@@ -1,7 +1,9 @@
 // The experience database: schema and migrations, and every SQL statement, as named questions over sql.js.
 
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
+import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
+import { isCut, wellFormed } from './storedText';
 
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
@@ -260,18 +262,25 @@ export class Store {
 
   // ---- runs ----
 
-  /** Inserts a run unless its id is already there (replays are idempotent). True when inserted. */
+  /**
+   * Inserts a run unless its id is already there: true when inserted, false when the id was taken (the caller
+   * decides whether that is a replay). Anything else that keeps the row out (a reward that is not a finite number,
+   * a failed constraint) throws: a run is never dropped without a word.
+   */
   insertRun(r: RunRecord): boolean {
+    checkReward(r.id, r.reward);
     return this.transaction(() => this.insertRunRows(r));
   }
 
   private insertRunRows(r: RunRecord): boolean {
+    // Only a taken id is ignored; `INSERT OR IGNORE` would also swallow a NOT NULL or CHECK failure.
     this.run(
       'insertRun',
-      `INSERT OR IGNORE INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile,
+      `INSERT INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile,
          tests_passed, tests_total, lint_errors, type_errors, schema_errors, boundary_errors, human, human_at,
          reward, cost_tokens, duration_ms, iterations)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
       [
         r.id,
         r.createdAt,
@@ -337,7 +346,18 @@ export class Store {
     };
   }
 
+  /** The run's input and output as stored, or undefined. */
+  runTexts(id: string): { input: string; output: string } | undefined {
+    const row = this.one(
+      'runTexts',
+      'SELECT t.input, t.output FROM runs r JOIN run_texts t ON t.pk = r.pk WHERE r.id = ?',
+      [id],
+    );
+    return row && { input: row[0] as string, output: row[1] as string };
+  }
+
   setVerdict(id: string, verdict: Verdict, at: number, reward: number): void {
+    checkReward(id, reward);
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
       at,
@@ -505,7 +525,7 @@ export class Store {
     let sum = 0;
     let at = -Infinity;
     try {
-      stmt.bind([role]);
+      stmt.bind(bindable([role]));
       while (stmt.step()) {
         const [createdAt, reward] = stmt.get() as [number, number];
         run++;
@@ -561,7 +581,10 @@ export class Store {
     return after ? rows : rows.reverse();
   }
 
-  /** High-quality runs of a role, best first (ties: newest first), with their texts. */
+  /**
+   * High-quality runs of a role, best first (ties: newest first), with their texts. A run whose input or output was
+   * cut to `storage.maxTextBytes` is left out: half a text and a marker would teach a model the wrong thing.
+   */
   *exportCandidates(role: string, minReward: number, tier?: string): Generator<ExportCandidate> {
     const stmt = this.db.prepare(
       `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output
@@ -570,9 +593,10 @@ export class Store {
        ORDER BY r.reward DESC, r.pk DESC`,
     );
     try {
-      stmt.bind([role, minReward, tier ?? null]);
+      stmt.bind(bindable([role, minReward, tier ?? null]));
       while (stmt.step()) {
         const r = stmt.get();
+        if (isCut(r[5] as string) || isCut(r[6] as string)) continue;
         yield {
           pk: r[0] as number,
           id: r[1] as string,
@@ -670,13 +694,13 @@ export class Store {
 
   private run(name: string, sql: string, params: SqlValue[]): void {
     const stmt = this.prepared(name, sql);
-    stmt.run(params);
+    stmt.run(bindable(params));
   }
 
   private one(name: string, sql: string, params: SqlValue[]): SqlValue[] | undefined {
     const stmt = this.prepared(name, sql);
     try {
-      stmt.bind(params);
+      stmt.bind(bindable(params));
       return stmt.step() ? stmt.get() : undefined;
     } finally {
       stmt.reset();
@@ -687,12 +711,29 @@ export class Store {
     const stmt = this.prepared(name, sql);
     const rows: SqlValue[][] = [];
     try {
-      stmt.bind(params);
+      stmt.bind(bindable(params));
       while (stmt.step()) rows.push(stmt.get());
     } finally {
       stmt.reset();
     }
     return rows;
+  }
+}
+
+/**
+ * Every text the store writes or looks up, as valid Unicode: sql.js would write a lone surrogate as bytes that are
+ * not UTF-8 (other SQLite readers then fail on the row), so it becomes U+FFFD, here and in every lookup alike.
+ */
+function bindable(params: SqlValue[]): SqlValue[] {
+  return params.map((p) => (typeof p === 'string' ? wellFormed(p) : p));
+}
+
+function checkReward(runId: string, reward: number): void {
+  if (!Number.isFinite(reward)) {
+    throw new LearningError(
+      `Run ${runId} was not stored: its reward is ${reward}, not a number between 0 and 1. ` +
+        'Check rewardWeights in .agent/learning-config.json.',
+    );
   }
 }
 

@@ -12,6 +12,8 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 
 const unit = z.number().min(0).max(1);
 const positiveInt = z.number().int().positive();
+/** Relative weights: bounded so that their sum, and the weighted sum of signals, stay finite numbers. */
+const weight = z.number().min(0).max(1000);
 
 const configSchema = z
   .object({
@@ -19,10 +21,10 @@ const configSchema = z
     enabled: z.boolean().default(true),
     rewardWeights: z
       .object({
-        compile: z.number().min(0).default(0.25),
-        tests: z.number().min(0).default(0.25),
-        errors: z.number().min(0).default(0.25),
-        human: z.number().min(0).default(0.25),
+        compile: weight.default(0.25),
+        tests: weight.default(0.25),
+        errors: weight.default(0.25),
+        human: weight.default(0.25),
       })
       .strict()
       .prefault({})
@@ -143,6 +145,21 @@ const configSchema = z
         method: z.enum(DRIFT_METHODS).default('sprt'),
         /** sprt: the most runs it watches; with no verdict by then the tuned model is kept. */
         maxEvaluationRuns: positiveInt.default(200),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /**
+         * A run's input and output are each kept up to this many bytes (UTF-8); a longer one is cut at a character
+         * boundary and ends with a marker saying how much was kept. Bounds the database, which must stay under 2 GiB.
+         */
+        maxTextBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(256 * 1024),
       })
       .strict()
       .prefault({}),

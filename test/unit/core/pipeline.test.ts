@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultConfig } from '../../../src/core/workspace/config';
@@ -397,6 +397,72 @@ describe('LearningPipeline', () => {
         assert.equal(pipeline.getStats().totals.runs, 1);
       });
     }
+
+    it('keeps every run when the reward weights are out of bounds: the config is reported, the defaults stay', async () => {
+      // With 1e308 the weights' sum overflowed, the reward was NaN, and recordRun said "recorded" for a dropped run.
+      writeAgentFile(ws, 'learning-config.json', { rewardWeights: { compile: 1e308, tests: 1e308 } });
+      await open();
+
+      const result = await pipeline.recordRun('t', 'm', 'default', {
+        ...valid,
+        tests: { passed: 1, total: 2 },
+      });
+
+      assert.equal(result.recorded, true);
+      assert.equal(result.reward, 0.75);
+      const [problem] = pipeline.problems();
+      assert.ok(problem instanceof ConfigError && problem.issues[0]?.key === 'rewardWeights.compile');
+      await pipeline.close();
+      const store = Store.open(await loadSqlJs(), fs.readFileSync(agentPath('experience.db')));
+      assert.ok(store instanceof Store);
+      assert.equal(store.getRun(result.id)?.reward, 0.75);
+      store.close();
+    });
+
+    it("stores a task slug with a lone surrogate as valid UTF-8 that Python's sqlite3 reads, U+FFFD in its place", async () => {
+      await open();
+
+      const { id } = await pipeline.recordRun('fix-\uD83D-bug', 'm', 'default', {
+        ...valid,
+        output: 'x\uDC00',
+      });
+
+      await pipeline.close();
+      const read = execFileSync(
+        'python3',
+        [
+          '-c',
+          'import sqlite3, sys, json; db = sqlite3.connect(sys.argv[1]); ' +
+            'print(json.dumps(db.execute("SELECT task_slug, output FROM runs r JOIN run_texts t ON t.pk = r.pk ' +
+            'WHERE id = ?", (sys.argv[2],)).fetchone()))',
+          agentPath('experience.db'),
+          id,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.deepEqual(JSON.parse(read), ['fix-\uFFFD-bug', 'x\uFFFD']);
+    });
+
+    it('cuts a text over storage.maxTextBytes with a visible marker and says so in the log', async () => {
+      writeAgentFile(ws, 'learning-config.json', { storage: { maxTextBytes: 2048 } });
+      const logs: string[] = [];
+      pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: (l) => logs.push(l) });
+
+      const { id, recorded } = await pipeline.recordRun('t', 'm', 'default', {
+        ...valid,
+        output: 'o'.repeat(50_000),
+      });
+
+      assert.equal(recorded, true);
+      assert.ok(logs.some((l) => l.includes(`Run ${id}: its output is 48.8 KiB; kept the first 2.0 KiB`)));
+      await pipeline.close();
+      const store = Store.open(await loadSqlJs(), fs.readFileSync(agentPath('experience.db')));
+      assert.ok(store instanceof Store);
+      const { output } = store.runTexts(id)!;
+      store.close();
+      assert.ok(Buffer.byteLength(output) <= 2048);
+      assert.match(output, /^o+\n…\[truncated by Agent Learning: kept \d+ of 50000 bytes\]$/);
+    });
 
     it('throws InvalidInputError naming taskSlug for an empty task slug', async () => {
       await open();

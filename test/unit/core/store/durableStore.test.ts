@@ -5,7 +5,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { LearningPipeline } from '../../../../src/core/pipeline';
-import { CorruptDatabaseError, NewerSchemaError } from '../../../../src/core/errors';
+import {
+  CorruptDatabaseError,
+  DatabaseTooLargeError,
+  DuplicateRunError,
+  LearningError,
+  NewerSchemaError,
+} from '../../../../src/core/errors';
+import {
+  DurableStore,
+  type DurableStoreOptions,
+  type ValidRun,
+} from '../../../../src/core/store/durableStore';
+import { computeReward } from '../../../../src/core/learning/reward';
+import { defaultConfig } from '../../../../src/core/workspace/config';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RECORDER = path.join(ROOT, 'test/fixtures/recorder.cjs');
@@ -489,5 +502,257 @@ describe('durable store', function () {
     assert.equal(row.cost_tokens, 12);
     assert.equal(row.complexity, 'small');
     assert.equal(row.reward, 0.5);
+  });
+});
+
+describe('durable store: never acknowledges a run it did not keep', function () {
+  let dir: string;
+  let agentDir: string;
+  let logs: string[];
+  let opened: DurableStore[];
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-durable-'));
+    agentDir = path.join(dir, '.agent');
+    logs = [];
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const ds of opened) await ds.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openStore(options: Partial<DurableStoreOptions> = {}): Promise<DurableStore> {
+    const weights = defaultConfig().rewardWeights;
+    const ds = await DurableStore.open({
+      agentDir,
+      now: Date.now,
+      log: (l) => logs.push(l),
+      reward: (r) => computeReward(r, weights),
+      pollIntervalMs: 0,
+      saveDelayMs: 60_000, // saved when a test asks
+      maxTextBytes: () => 1024 * 1024,
+      ...options,
+    });
+    opened.push(ds);
+    return ds;
+  }
+
+  let n = 0;
+  function validRun(fields: Partial<ValidRun> = {}, output = `output ${n}`): ValidRun {
+    n++;
+    return {
+      id: `run-${n}`,
+      createdAt: 1000 + n,
+      taskSlug: 't',
+      modelId: 'm',
+      promptId: 'default',
+      role: 'coder',
+      result: { input: `input ${n}`, output, compile: true },
+      ...fields,
+    };
+  }
+
+  function journalled(): string {
+    const inbox = path.join(agentDir, 'inbox');
+    return fs
+      .readdirSync(inbox)
+      .map((name) => fs.readFileSync(path.join(inbox, name), 'utf8'))
+      .join('')
+      .replace(/\0+/g, ''); // journals are grown ahead of their data with zeros
+  }
+
+  it('refuses to save a database it could not read back: the saved file and the journals are kept, and the error says what to do', async () => {
+    const limit = 300 * 1024;
+    const ds = await openStore({ maxImageBytes: limit });
+    ds.record(validRun());
+    await ds.save();
+    const saved = fs.readFileSync(path.join(agentDir, 'experience.db'));
+
+    const big = Array.from({ length: 8 }, (_, i) => validRun({}, `${i}`.repeat(40 * 1024)));
+    for (const r of big) ds.record(r);
+    await assert.rejects(ds.save(), (err: unknown) => {
+      assert.ok(err instanceof DatabaseTooLargeError, String(err));
+      assert.ok(err.size > limit);
+      assert.match(err.message, /could be read back at/);
+      assert.match(err.message, /stay in \.agent\/inbox\//);
+      assert.match(err.message, /storage\.maxTextBytes/);
+      return true;
+    });
+
+    assert.deepEqual(
+      fs.readFileSync(path.join(agentDir, 'experience.db')),
+      saved,
+      'the saved file is untouched',
+    );
+    for (const r of big) assert.ok(journalled().includes(`"id":"${r.id}"`), `${r.id} is still journalled`);
+    await ds.close();
+    assert.ok(
+      logs.some((l) => l.startsWith('❌ Could not save') && l.includes('Runs stay safe in .agent/inbox/')),
+    );
+
+    // With room to save it (as after moving the file aside or raising the limit), nothing was lost.
+    const again = await openStore();
+    for (const r of [...big]) assert.ok(again.db.getRun(r.id), `${r.id} is back`);
+    assert.equal(again.db.maxPk(), 9);
+  });
+
+  it('warns as the database grows past half, three quarters and nine tenths of what it can be saved at, once each', async () => {
+    const limit = 1024 * 1024;
+    const ds = await openStore({ maxImageBytes: limit });
+    const warnings = () => logs.filter((l) => l.includes('% of the 1.0 MiB it can be saved at'));
+
+    for (let i = 0; i < 80 && warnings().length < 3; i++) {
+      ds.record(validRun({}, 'x'.repeat(20 * 1024)));
+      await ds.save();
+    }
+    await ds.save();
+
+    const percents = warnings().map((l) => Number(/, (\d+)% of/.exec(l)![1]));
+    assert.equal(percents.length, 3, logs.join('\n'));
+    assert.ok(percents[0]! >= 50 && percents[0]! < 75, String(percents));
+    assert.ok(percents[1]! >= 75 && percents[1]! < 90, String(percents));
+    assert.ok(percents[2]! >= 90 && percents[2]! <= 100, String(percents));
+    assert.match(warnings()[0]!, /Lower storage\.maxTextBytes \(now 1\.0 MiB per text\)/);
+    assert.equal(
+      logs.some((l) => l.startsWith('❌')),
+      false,
+      'warned before any save was refused',
+    );
+  });
+
+  it('keeps aside a database file larger than it can read, instead of failing to open', async () => {
+    const first = await openStore();
+    first.record(validRun());
+    await first.close();
+    opened = [];
+    const file = path.join(agentDir, 'experience.db');
+    const before = fs.readFileSync(file);
+
+    const ds = await openStore({ maxImageBytes: before.length - 1 });
+
+    const [problem] = ds.problems;
+    assert.ok(problem instanceof CorruptDatabaseError, String(problem));
+    assert.match(problem.message, /more than the .* it can be read at/);
+    assert.deepEqual(fs.readFileSync(problem.movedTo), before);
+  });
+
+  it('cuts a text over storage.maxTextBytes to the bound, with a marker and a log line, in the journal too', async () => {
+    const ds = await openStore({ maxTextBytes: () => 4096 });
+    const r = validRun({}, 'é'.repeat(10_000));
+
+    const record = ds.record(r);
+
+    assert.ok(Buffer.byteLength(record.output) <= 4096);
+    assert.match(record.output, /^é+\n…\[truncated by Agent Learning: kept \d+ of 20000 bytes\]$/);
+    assert.equal(record.input, r.result.input, 'a text within the bound is kept whole');
+    assert.ok(
+      logs.some(
+        (l) => l.includes(`Run ${r.id}: its output is 19.5 KiB`) && l.includes('storage.maxTextBytes'),
+      ),
+    );
+    assert.ok(journalled().length < 6000, 'the journal holds the cut text, not the whole one');
+  });
+
+  it('cuts an agent-written inbox run over the bound too, naming the file and line', async () => {
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    fs.writeFileSync(
+      path.join(inbox, 'agent.jsonl'),
+      JSON.stringify({
+        type: 'run',
+        id: 'big',
+        taskSlug: 't',
+        modelId: 'm',
+        promptId: 'default',
+        result: { input: 'i'.repeat(50_000), output: 'o' },
+      }) + '\n',
+    );
+
+    await openStore({ maxTextBytes: () => 2048 });
+
+    assert.ok(
+      logs.some((l) => l.includes('inbox/agent.jsonl line 1: its input is 48.8 KiB')),
+      logs.join('\n'),
+    );
+    const saved = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    const input = saved.prepare('SELECT input FROM run_texts').pluck().get() as string;
+    saved.close();
+    assert.ok(Buffer.byteLength(input) <= 2048);
+    assert.match(input, /truncated by Agent Learning/);
+  });
+
+  it('refuses a run whose reward is not a number, journals nothing and stores nothing', async () => {
+    const ds = await openStore({ reward: () => NaN });
+    const r = validRun();
+
+    assert.throws(
+      () => ds.record(r),
+      (err: unknown) => err instanceof LearningError && /was not stored: its reward is NaN/.test(err.message),
+    );
+
+    assert.equal(ds.db.getRun(r.id), undefined);
+    assert.equal(journalled().includes(r.id), false);
+    await ds.close();
+    opened = [];
+    const again = await openStore();
+    assert.equal(again.db.getRun(r.id), undefined, 'no replay brings back a run its caller was told failed');
+  });
+
+  it('refuses a verdict whose reward is not a number without journalling it, keeping the run as it was', async () => {
+    const weights = defaultConfig().rewardWeights;
+    const ds = await openStore({ reward: (r) => (r.human === null ? computeReward(r, weights) : NaN) });
+    const r = validRun();
+    ds.record(r);
+
+    assert.throws(() => ds.feedback(r.id, 'accept', 5000), LearningError);
+
+    assert.equal(ds.db.getRun(r.id)?.human, null);
+    assert.equal(journalled().includes('"type":"feedback"'), false);
+  });
+
+  it('stores the same run sent twice once, and refuses a different run under a taken id', async () => {
+    const ds = await openStore();
+    const r = validRun();
+    ds.record(r);
+
+    ds.record(r);
+    assert.throws(
+      () => ds.record({ ...r, result: { ...r.result, output: 'something else' } }),
+      (err: unknown) => err instanceof DuplicateRunError && err.runId === r.id,
+    );
+
+    assert.equal(ds.db.maxPk(), 1);
+    assert.equal(journalled().split(`"id":"${r.id}"`).length - 1, 1, 'journalled once');
+  });
+
+  it('keeps a different inbox run under a taken id as a new id, logging the file and line, and reads it once', async () => {
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const line = (output: string) =>
+      JSON.stringify({
+        type: 'run',
+        id: 'agent-1',
+        taskSlug: 't',
+        modelId: 'm',
+        promptId: 'default',
+        result: { input: 'i', output, compile: true },
+      }) + '\n';
+    fs.writeFileSync(path.join(inbox, 'a.jsonl'), line('first') + line('first') + line('second'));
+
+    const ds = await openStore();
+    fs.writeFileSync(path.join(inbox, 'b.jsonl'), line('second')); // the agent sends it again
+    ds.ingestInbox();
+
+    assert.equal(ds.db.maxPk(), 2);
+    const kept = logs.filter((l) => l.includes('a different run is already stored with id "agent-1"'));
+    assert.equal(kept.length, 1, logs.join('\n'));
+    assert.match(kept[0]!, /^⚠️ inbox\/a\.jsonl line 3: .*kept this one as (agent-1~[0-9a-f]{16})\.$/);
+    const newId = /kept this one as (\S+)\.$/.exec(kept[0]!)![1]!;
+    assert.deepEqual(
+      ds.db.recentRuns(5).map((r) => r.id),
+      [newId, 'agent-1'],
+    );
   });
 });

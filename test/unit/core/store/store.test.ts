@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { SqlJsStatic } from 'sql.js';
+import { LearningError } from '../../../../src/core/errors';
 import type { RunRecord } from '../../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
+import { boundText } from '../../../../src/core/store/storedText';
 
 let nextId = 0;
 
@@ -97,6 +103,53 @@ describe('Store', () => {
     assert.equal(store.getRun(r.id)?.reward, 0.5);
     assert.equal(store.maxPk(), 1);
     assert.equal(store.armStats('prompt', 'coder')[0]?.n, 1);
+  });
+
+  it('refuses a run it cannot store instead of dropping it: a reward that is not a number, a missing column', () => {
+    for (const reward of [NaN, Infinity]) {
+      const r = run({ reward });
+      assert.throws(
+        () => store.insertRun(r),
+        (err: unknown) => err instanceof LearningError && err.message.includes(`Run ${r.id} was not stored`),
+      );
+    }
+    assert.throws(() => store.insertRun(run({ taskSlug: null as unknown as string })), /NOT NULL/);
+
+    assert.equal(store.maxPk(), 0);
+    assert.deepEqual(store.armStats('prompt', 'coder'), []);
+  });
+
+  it('refuses a verdict whose reward is not a number, keeping the run as it was', () => {
+    const r = run();
+    store.insertRun(r);
+
+    assert.throws(() => store.setVerdict(r.id, 'accept', 5, NaN), LearningError);
+
+    assert.equal(store.getRun(r.id)?.reward, 0.5);
+    assert.equal(store.getRun(r.id)?.human, null);
+  });
+
+  it('writes a lone surrogate as U+FFFD, so that any SQLite reader (Python here) can decode every text', () => {
+    const r = run({ id: 'r-\uD800', taskSlug: 'fix-\uD83D', input: 'a\uDC00b', output: 'ok \uD83D\uDE00' });
+    store.insertRun(r);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'al-store-')), 'experience.db');
+    fs.writeFileSync(file, store.export());
+
+    const read = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import sqlite3, sys, json; db = sqlite3.connect(sys.argv[1]); ' +
+          'print(json.dumps(db.execute("SELECT r.id, task_slug, input, output FROM runs r JOIN run_texts t ' +
+          'ON t.pk = r.pk").fetchall()))',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+
+    assert.deepEqual(JSON.parse(read), [['r-\uFFFD', 'fix-\uFFFD', 'a\uFFFDb', 'ok \uD83D\uDE00']]);
+    assert.equal(store.getRun('r-\uD800')?.taskSlug, 'fix-\uFFFD', 'looked up by the id as sent');
   });
 
   it("keeps each arm's sums in step with its runs, through a verdict that changes a reward", () => {
@@ -207,6 +260,18 @@ describe('Store', () => {
     );
     assert.equal(store.countHighQuality('coder', 0.8, 0), 2);
     assert.equal(store.countHighQuality('coder', 0.8, 2), 1, 'after the second run (pk 2)');
+  });
+
+  it('offers no run whose text was cut to the bound as an export candidate', () => {
+    const whole = run({ reward: 1 });
+    const cutOutput = run({ reward: 1, output: boundText('o'.repeat(5000), 1024).text });
+    const cutInput = run({ reward: 1, input: boundText('i'.repeat(5000), 1024).text });
+    for (const r of [whole, cutOutput, cutInput]) store.insertRun(r);
+
+    assert.deepEqual(
+      [...store.exportCandidates('coder', 0.8)].map((c) => c.id),
+      [whole.id],
+    );
   });
 
   it('keeps the latest verdict for a run that has not arrived, hands it over once, and prunes old ones', () => {

@@ -180,6 +180,31 @@ describe('config', () => {
       assert.equal(issue.line, 2);
     });
 
+    it('refuses reward weights so large that their sum is no longer a number, naming the key', () => {
+      // 1e308 passed before: the weights' sum overflowed to Infinity, every reward was NaN and no run was kept.
+      const error = configErrorFor(JSON.stringify({ rewardWeights: { compile: 1e308, tests: 1e308 } }));
+
+      assert.deepEqual(
+        error.issues.map((i) => i.key),
+        ['rewardWeights.compile', 'rewardWeights.tests'],
+      );
+      assert.match(error.message, /rewardWeights\.compile \(line 1, column \d+\): .*1000/);
+      assert.equal(parseConfig({ rewardWeights: { compile: 1000 } }).rewardWeights.compile, 1000);
+    });
+
+    it('bounds the text a run keeps at 256 KiB by default, configurable from 1 KiB to 64 MiB', () => {
+      assert.equal(defaultConfig().storage.maxTextBytes, 262_144);
+      assert.equal(parseConfig({ storage: { maxTextBytes: 4096 } }).storage.maxTextBytes, 4096);
+      for (const bad of [0, 100, 2 ** 31, 1.5e4 + 0.5]) {
+        const error = configErrorFor(JSON.stringify({ storage: { maxTextBytes: bad } }));
+        assert.deepEqual(
+          error.issues.map((i) => i.key),
+          ['storage.maxTextBytes'],
+          String(bad),
+        );
+      }
+    });
+
     it('rejects a base model containing shell metacharacters', () => {
       const error = configErrorFor(JSON.stringify({ autoTrain: { baseModel: 'qwen; rm -rf /' } }));
 
