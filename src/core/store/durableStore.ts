@@ -278,7 +278,8 @@ export class DurableStore {
         line: read.next.line,
         mark: read.next.mark,
         ...identity,
-        size: st.size,
+        // Until the last batch is in, the file must not look unchanged to the next poll (were this one cut short).
+        size: read.more ? -1 : st.size,
         mtimeMs: st.mtimeMs,
         complete: read.endOffset >= read.dataEnd,
       });
