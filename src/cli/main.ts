@@ -206,7 +206,7 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
 }
 
 async function ingestIfUnowned(workspace: string, agentDir: string, io: Io): Promise<void> {
-  const probe = new WriterLock(lockFile(agentDir));
+  const probe = new WriterLock(lockFile(agentDir), (l) => io.err(l + '\n'));
   if (!probe.tryAcquire()) return; // the owner (e.g. VS Code) ingests within a second
   probe.release();
   const pipeline = await LearningPipeline.open(workspace, {

@@ -35,6 +35,17 @@ export class ConfigError extends LearningError {
   }
 }
 
+/** A path that should hold a file holds something else (a directory, a FIFO, a link); it was not opened. */
+export class NotAFileError extends LearningError {
+  constructor(
+    readonly path: string,
+    /** What is there, in words: "a directory", "a symbolic link", … */
+    readonly kind: string,
+  ) {
+    super(`${path} is ${kind}, not a file; it was left as it is.`);
+  }
+}
+
 /** A run result, feedback or argument from an agent failed validation; nothing was written. */
 export class InvalidInputError extends LearningError {
   constructor(

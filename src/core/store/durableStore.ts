@@ -17,9 +17,18 @@ import {
   byteSize,
   describe,
 } from '../errors';
-import { InboxWriter, readInboxFile, writerMayAppend, type InboxEntry } from './inbox';
+import {
+  InboxWriter,
+  readInboxFile,
+  writerMayAppend,
+  type InboxCursor,
+  type InboxEntry,
+  type InboxLimits,
+  type InboxLine,
+} from './inbox';
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
+import { fileKind } from '../workspace/regularFile';
 import { corruptDatabaseFile, databaseFile, inboxDir, lockFile } from '../workspace/agentDir';
 import type { RewardSignals } from '../learning/reward';
 import {
@@ -53,6 +62,8 @@ export interface DurableStoreOptions {
   onExternalChange?: (runs: number, verdicts: number) => void;
   /** Workspace Trust: while false, an `.agent/` or inbox link out of the workspace is refused. Default: true. */
   trusted?: () => boolean;
+  /** Bounds on reading inbox files (tests make them small). Default `INBOX_LIMITS`. */
+  inboxLimits?: InboxLimits;
 }
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
@@ -73,6 +84,9 @@ interface InboxFileState extends InboxProgress {
   mtimeMs: number;
   /** The last read reached the end of the data. */
   complete: boolean;
+  /** Lines before `offset`, and the fingerprint of the bytes before it (see `InboxCursor`). */
+  line?: number;
+  mark?: string;
 }
 
 const LOCK_TOUCH_MS = 30_000;
@@ -114,6 +128,8 @@ export class DurableStore {
   private readonly inboxDir: string;
   /** Inbox files seen (by name from the directory listing), how far they are read, and what they looked like. */
   private files = new Map<string, InboxFileState>();
+  /** The last problem logged for each inbox file, so a file that stays broken is not reported at every poll. */
+  private reported = new Map<string, string>();
   /** Progress from the saved database, consulted only for names the directory actually lists. */
   private savedProgress = new Map<string, InboxProgress>();
   /** This process's rotated journal files, removed once the save that contains their entries is on disk. */
@@ -137,7 +153,7 @@ export class DurableStore {
   ) {
     this.dbFile = databaseFile(opts.agentDir);
     this.inboxDir = inboxDir(opts.agentDir);
-    this.lock = new WriterLock(lockFile(opts.agentDir));
+    this.lock = new WriterLock(lockFile(opts.agentDir), opts.log);
     this.writer = new InboxWriter(this.inboxDir, opts.now);
     this.maxImageBytes = opts.maxImageBytes ?? MAX_IMAGE_BYTES;
     this.store = undefined as unknown as Store;
@@ -245,74 +261,118 @@ export class DurableStore {
     ]);
     const listed = new Set(names);
     for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
-    let runs = 0;
-    let verdicts = 0;
-    const now = this.opts.now();
+    for (const name of [...this.reported.keys()]) if (!listed.has(name)) this.reported.delete(name);
+    const applied = { runs: 0, verdicts: 0 };
     for (const name of names) {
       if (this.isOwner && own.has(name)) continue;
-      const file = path.join(this.inboxDir, name);
-      let st: fs.Stats;
+      // One file's trouble (unreadable, replaced by a directory or a FIFO) must not stop the others or a save.
       try {
-        st = fs.statSync(file);
-      } catch {
-        continue;
+        this.ingestFile(name, applied);
+      } catch (err) {
+        this.reportOnce(
+          name,
+          `⚠️ Could not read inbox/${name}: ${describe(err)} The other inbox files are read.`,
+        );
       }
-      const known = this.files.get(name) ?? this.savedProgress.get(name);
-      const sameFile = known !== undefined && known.ino === st.ino && known.birth === st.birthtimeMs;
-      const previous = this.files.get(name);
-      if (previous && sameFile && previous.size === st.size && previous.mtimeMs === st.mtimeMs) continue; // unchanged
-      let from = sameFile ? known.offset : 0;
-      if (from > st.size) from = 0;
-      if (known && known.offset > 0 && from === 0) {
-        this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
-      }
-      const read = readInboxFile(file, from, !writerMayAppend(name, st.mtimeMs, now));
-      if (read.tornTail) {
-        // Its writer is gone mid-line (killed during an append): that entry never resolved, so nothing is lost.
-        this.opts.log(`⚠️ Ignored an incomplete last line in inbox/${name} (its writer stopped mid-write).`);
-      }
-      const identity = { ino: st.ino, birth: st.birthtimeMs };
-      if (read.lines.length > 0) {
-        this.store.transaction(() => {
-          for (const line of read.lines) {
-            const where = from === 0 ? `line ${line.lineNumber}` : `byte ${line.offset}`;
-            if (line.error || !line.entry) {
-              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
-              continue;
-            }
-            try {
-              if (line.entry.type === 'run') {
-                const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
-                const run = this.storable(
-                  journalRun(line.entry, id, this.opts.now),
-                  `inbox/${name} ${where}`,
-                );
-                if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') runs++;
-              } else {
-                // A verdict written without a time counts from when it is first read.
-                this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
-                verdicts++;
-              }
-            } catch (err) {
-              this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
-            }
-          }
-        });
-      }
-      this.files.set(name, {
-        offset: read.endOffset,
-        ...identity,
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        complete: read.endOffset >= read.dataEnd,
-      });
-      if (this.isOwner && read.endOffset !== from) this.dirty = true;
     }
+    const { runs, verdicts } = applied;
     if (runs + verdicts > 0) {
       if (this.isOwner) this.scheduleSave();
       this.opts.onExternalChange?.(runs, verdicts);
     }
     return runs + verdicts;
+  }
+
+  private ingestFile(name: string, applied: { runs: number; verdicts: number }): void {
+    const file = path.join(this.inboxDir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      return;
+    }
+    if (!st.isFile()) {
+      this.reportOnce(
+        name,
+        `⚠️ Skipped inbox/${name}: it is ${fileKind(st)}, not a file. Only files are read from .agent/inbox/; move it elsewhere.`,
+      );
+      return;
+    }
+    const known = this.files.get(name) ?? this.savedProgress.get(name);
+    const sameFile = known !== undefined && known.ino === st.ino && known.birth === st.birthtimeMs;
+    const previous = this.files.get(name);
+    if (previous && sameFile && previous.size === st.size && previous.mtimeMs === st.mtimeMs) return; // unchanged
+    const identity = { ino: st.ino, birth: st.birthtimeMs };
+    const writerGone = !writerMayAppend(name, st.mtimeMs, this.opts.now());
+    // Line and mark are known only for files read by this process; saved progress has just the offset.
+    let cursor: InboxCursor = sameFile
+      ? { offset: known.offset, line: previous?.line, mark: previous?.mark }
+      : { offset: 0 };
+    for (let first = true; ; first = false) {
+      const read = readInboxFile(file, cursor, writerGone, this.opts.inboxLimits);
+      if (first && known && known.offset > 0 && (!sameFile || read.rewound)) {
+        this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
+      }
+      if (read.tornTail) {
+        // Its writer is gone mid-line (killed during an append): that entry never resolved, so nothing is lost.
+        this.opts.log(
+          `⚠️ Ignored an incomplete last line in inbox/${name} line ${read.next.line} (its writer stopped mid-write).`,
+        );
+      }
+      if (read.lines.length > 0) this.applyLines(name, identity, read.lines, applied);
+      this.files.set(name, {
+        offset: read.endOffset,
+        line: read.next.line,
+        mark: read.next.mark,
+        ...identity,
+        // Until the last batch is in, the file must not look unchanged to the next poll (were this one cut short).
+        size: read.more ? -1 : st.size,
+        mtimeMs: st.mtimeMs,
+        complete: read.endOffset >= read.dataEnd,
+      });
+      if (this.isOwner && (read.endOffset !== cursor.offset || read.rewound)) this.dirty = true;
+      this.reported.delete(name);
+      if (!read.more) return;
+      cursor = read.next;
+    }
+  }
+
+  private applyLines(
+    name: string,
+    identity: { ino: number; birth: number },
+    lines: InboxLine[],
+    applied: { runs: number; verdicts: number },
+  ): void {
+    const now = this.opts.now();
+    this.store.transaction(() => {
+      for (const line of lines) {
+        const where = `line ${line.lineNumber}`;
+        if (line.error || !line.entry) {
+          this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
+          continue;
+        }
+        try {
+          if (line.entry.type === 'run') {
+            const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
+            const run = this.storable(journalRun(line.entry, id, this.opts.now), `inbox/${name} ${where}`);
+            if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
+          } else {
+            // A verdict written without a time counts from when it is first read.
+            this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
+            applied.verdicts++;
+          }
+        } catch (err) {
+          this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
+        }
+      }
+    });
+  }
+
+  /** Logs a problem with one inbox file once, not at every poll, until the file changes or is read again. */
+  private reportOnce(name: string, message: string): void {
+    if (this.reported.get(name) === message) return;
+    this.reported.set(name, message);
+    this.opts.log(message);
   }
 
   /** Saves now if anything changed (the owner only). Resolves when the file is on disk. */
@@ -328,15 +388,23 @@ export class DurableStore {
     clearInterval(this.pollTimer);
     clearTimeout(this.saveTimer);
     if (this.isOwner) {
-      this.ingestInbox();
+      try {
+        this.ingestInbox();
+      } catch (err) {
+        // What was not ingested stays in the inbox for the next owner; the save and the release go ahead.
+        this.opts.log(`⚠️ ${describe(err)}`);
+      }
       try {
         await this.save(); // only when something changed: at 100k runs a save writes ~0.5 GB
       } catch (err) {
         this.saveFailed(err); // the journal stays and is replayed on the next open
       }
-      this.writer.close();
-      if (!this.dirty) fs.rmSync(this.writer.currentFile, { force: true });
-      this.lock.release();
+      try {
+        this.writer.close();
+        if (!this.dirty) fs.rmSync(this.writer.currentFile, { force: true });
+      } finally {
+        this.lock.release();
+      }
     }
     // What is still in our journals (a reader's runs, or a failed save's) is left for the next owner, marked
     // closed so it can be removed once ingested even while this process lives on.

@@ -4,9 +4,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { syncDirectory } from '../workspace/atomicFile';
+import { openRegularFile } from '../workspace/regularFile';
 import { isProcessAlive } from './lock';
 
 /** One line of an inbox file. `id`/`createdAt`/`at` are filled in by our writers; agents may leave them out. */
@@ -45,10 +46,16 @@ const HOST = os
   .replace(/[^A-Za-z0-9.]/g, '_')
   .slice(0, 64);
 const NAME_PATTERN = /^\d+-(.*)-(\d+)-[0-9a-f]{8}\.jsonl$/;
+const JOURNAL_PATTERN = /^\d+-.*-\d+-[0-9a-f]{8}(\.closed)?\.jsonl$/;
 
 /** A new journal file name for this process: sortable by creation time, with host and pid for cleanup. */
 export function newInboxFileName(now: number): string {
   return `${String(now).padStart(13, '0')}-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`;
+}
+
+/** Whether `name` is one of our journals (grown ahead with zeros), rather than a file an agent wrote. */
+function isJournalName(name: string): boolean {
+  return JOURNAL_PATTERN.test(name);
 }
 
 /**
@@ -155,79 +162,217 @@ function writeAll(fd: number, data: Buffer, position: number): void {
   while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
 }
 
+export interface InboxCursor {
+  /** Byte offset where the next read starts. */
+  offset: number;
+  /** Lines before `offset`, when known; otherwise counted, so that every line reported has its number. */
+  line?: number;
+  /** Fingerprint of the bytes just before `offset`, to notice a file rewritten in place with other content. */
+  mark?: string;
+}
+
+export interface InboxLimits {
+  /** The longest line read, in bytes; a longer one is reported and skipped without being held in memory. */
+  maxLineBytes: number;
+  /** About how many bytes of lines one read returns; the caller reads again while `more`. */
+  batchBytes: number;
+}
+
+/**
+ * A run is far smaller than 64 MiB (its texts are what an agent sent a model), and a string that size stays well
+ * under V8's limit (512 MiB), past which a line could never be read at all.
+ */
+export const INBOX_LIMITS: InboxLimits = { maxLineBytes: 64 * 1024 * 1024, batchBytes: 4 * 1024 * 1024 };
+
 export interface InboxRead {
   lines: InboxLine[];
   /** Where the next read starts: after the last complete line (or after everything, once the writer is gone). */
   endOffset: number;
-  /** Where the data ends: the file's size, or its first zero byte (a journal's preallocated tail). */
+  /** Where the next read starts, with what it needs to check the file is still the one read. */
+  next: InboxCursor;
+  /** Where the data ends: the file's size, or, in one of our journals, its first zero byte (the grown-ahead tail). */
   dataEnd: number;
-  /** The writer is gone and left a last line that is not valid JSON: a torn append, dropped. */
+  /** The writer is gone and left a last line that is not valid JSON: a torn append, dropped (line `next.line`). */
   tornTail: boolean;
+  /** The read stopped after `batchBytes`: read again from `next` for the rest. */
+  more: boolean;
+  /** The bytes before the cursor had changed (the file was rewritten in place): it was read from its start. */
+  rewound: boolean;
 }
 
+/** Files are read this much at a time, so no line longer than the limit is ever held whole. */
+const CHUNK_BYTES = 1024 * 1024;
+/** How many bytes before the cursor its mark covers. */
+const MARK_BYTES = 4096;
+const NOT_JSON = 'not valid JSON';
+
 /**
- * Reads the lines of `file` from `fromOffset`. A last line without a newline is left for later while its writer
- * may still finish it; once `writerGone`, it is taken if it parses, and dropped as torn if it does not.
+ * Reads the lines of `file` from `from`. A last line without a newline is left for later while its writer may
+ * still finish it; once `writerGone`, it is taken if it parses, and dropped as torn if it does not.
+ *
+ * Only our own journals (named by `newInboxFileName`) end at their first zero byte; in a file an agent wrote, a
+ * zero byte is part of its line, which is reported. Anything but a regular file throws `NotAFileError`.
  */
-export function readInboxFile(file: string, fromOffset: number, writerGone = false): InboxRead {
-  let buf: Buffer;
+export function readInboxFile(
+  file: string,
+  from: number | InboxCursor,
+  writerGone = false,
+  limits: InboxLimits = INBOX_LIMITS,
+): InboxRead {
+  const cursor = typeof from === 'number' ? { offset: from } : from;
+  let opened: { fd: number; stat: fs.Stats };
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= fromOffset) return { lines: [], endOffset: fromOffset, dataEnd: size, tornTail: false };
-      buf = Buffer.alloc(size - fromOffset);
-      buf = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, fromOffset));
-    } finally {
-      fs.closeSync(fd);
-    }
+    opened = openRegularFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { lines: [], endOffset: fromOffset, dataEnd: fromOffset, tornTail: false };
+      const offset = cursor.offset;
+      const next = { ...cursor };
+      return {
+        lines: [],
+        endOffset: offset,
+        next,
+        dataEnd: offset,
+        tornTail: false,
+        more: false,
+        rewound: false,
+      };
     }
     throw err;
   }
-  const zero = buf.indexOf(0);
-  if (zero >= 0) buf = buf.subarray(0, zero);
-  const dataEnd = fromOffset + buf.length;
+  try {
+    return scan(opened.fd, opened.stat.size, isJournalName(path.basename(file)), cursor, writerGone, limits);
+  } finally {
+    fs.closeSync(opened.fd);
+  }
+}
+
+function scan(
+  fd: number,
+  size: number,
+  zeroTail: boolean,
+  cursor: InboxCursor,
+  writerGone: boolean,
+  limits: InboxLimits,
+): InboxRead {
+  let from = cursor.offset;
+  let rewound = false;
+  if (from > size || (cursor.mark !== undefined && markBefore(fd, from) !== cursor.mark)) {
+    rewound = from > 0;
+    from = 0;
+  }
+  let lineNumber = rewound || from === 0 ? 0 : (cursor.line ?? countLines(fd, from));
   const lines: InboxLine[] = [];
-  let start = 0;
-  let lineNumber = 0;
-  const take = (end: number) => {
-    lineNumber++;
-    const text = buf
-      .subarray(start, end)
-      .toString('utf8')
-      .replace(/^\uFEFF/, '')
-      .trim();
-    const offset = fromOffset + start;
-    if (text !== '') lines.push(parseLine(text, offset, lineNumber));
+  /** The line being read: where it starts, its bytes so far (none once it is too long), and its length. */
+  let lineStart = from;
+  let parts: Buffer[] = [];
+  let lineBytes = 0;
+  let returned = 0;
+  let dataEnd = size;
+  let more = false;
+
+  const add = (bytes: Buffer) => {
+    if (lineBytes + bytes.length <= limits.maxLineBytes)
+      parts.push(Buffer.from(bytes)); // the chunk is reused
+    else parts = [];
+    lineBytes += bytes.length;
   };
-  for (;;) {
-    const nl = buf.indexOf(10, start);
-    if (nl < 0) break;
-    take(nl);
-    start = nl + 1;
-  }
-  let tornTail = false;
-  if (writerGone && start < buf.length) {
-    const tail = buf.subarray(start).toString('utf8').trim();
-    if (tail !== '' && parseLine(tail, fromOffset + start, lineNumber + 1).error === 'not valid JSON') {
-      tornTail = true;
+  const finish = (last: Buffer) => {
+    lineNumber++;
+    const length = lineBytes + last.length;
+    if (length > limits.maxLineBytes) {
+      lines.push({ offset: lineStart, lineNumber, text: '', error: tooLong(length, limits) });
     } else {
-      take(buf.length);
+      const text = decode(parts.length === 0 ? last : Buffer.concat([...parts, last]));
+      if (text !== '') lines.push(parseLine(text, lineStart, lineNumber));
+      returned += length;
     }
-    start = buf.length;
+    parts = [];
+    lineBytes = 0;
+  };
+
+  const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, size - from)));
+  let pos = from;
+  read: while (pos < dataEnd) {
+    const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, dataEnd - pos), pos);
+    if (n === 0) {
+      dataEnd = pos; // the file shrank while being read
+      break;
+    }
+    let view = chunk.subarray(0, n);
+    const zero = zeroTail ? view.indexOf(0) : -1;
+    if (zero >= 0) {
+      view = view.subarray(0, zero);
+      dataEnd = pos + zero;
+    }
+    let start = 0;
+    for (let nl = view.indexOf(10); nl >= 0; nl = view.indexOf(10, start)) {
+      finish(view.subarray(start, nl));
+      start = nl + 1;
+      lineStart = pos + start;
+      if (returned >= limits.batchBytes && lineStart < dataEnd) {
+        more = true;
+        break read;
+      }
+    }
+    add(view.subarray(start));
+    pos += view.length;
   }
-  return { lines, endOffset: fromOffset + start, dataEnd, tornTail };
+
+  let tornTail = false;
+  if (writerGone && !more && lineStart < dataEnd) {
+    lineNumber++;
+    if (lineBytes > limits.maxLineBytes) {
+      lines.push({ offset: lineStart, lineNumber, text: '', error: tooLong(lineBytes, limits) });
+    } else {
+      const text = decode(Buffer.concat(parts));
+      const line = text === '' ? undefined : parseLine(text, lineStart, lineNumber);
+      if (line?.error === NOT_JSON) tornTail = true;
+      else if (line) lines.push(line);
+    }
+    lineStart = dataEnd;
+  }
+  const next = { offset: lineStart, line: lineNumber, mark: markBefore(fd, lineStart) };
+  return { lines, endOffset: lineStart, next, dataEnd, tornTail, more, rewound };
+}
+
+function decode(bytes: Buffer): string {
+  return bytes
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trim();
+}
+
+function tooLong(length: number, limits: InboxLimits): string {
+  return `the line is ${length} bytes long, more than the ${limits.maxLineBytes} bytes one entry may have`;
+}
+
+/** Lines (newlines) before `offset`, read in chunks. */
+function countLines(fd: number, offset: number): number {
+  const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, offset));
+  let count = 0;
+  for (let pos = 0; pos < offset;) {
+    const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, offset - pos), pos);
+    if (n === 0) break;
+    for (let i = chunk.indexOf(10); i >= 0 && i < n; i = chunk.indexOf(10, i + 1)) count++;
+    pos += n;
+  }
+  return count;
+}
+
+function markBefore(fd: number, offset: number): string {
+  const start = Math.max(0, offset - MARK_BYTES);
+  const bytes = Buffer.alloc(offset - start);
+  const n = bytes.length === 0 ? 0 : fs.readSync(fd, bytes, 0, bytes.length, start);
+  return createHash('sha1').update(bytes.subarray(0, n)).digest('base64');
 }
 
 function parseLine(text: string, offset: number, lineNumber: number): InboxLine {
+  if (text.includes('\0')) return { offset, lineNumber, text, error: 'the line contains a zero (NUL) byte' };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    return { offset, lineNumber, text, error: 'not valid JSON' };
+    return { offset, lineNumber, text, error: NOT_JSON };
   }
   const parsed = inboxEntrySchema.safeParse(json);
   if (parsed.success) return { offset, lineNumber, text, entry: parsed.data };

@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { NotAFileError } from '../errors';
+import { openRegularFile } from '../workspace/regularFile';
 
 interface LockContent {
   pid: number;
@@ -10,6 +12,16 @@ interface LockContent {
   nonce: string;
   since: number;
 }
+
+/** Something other than a file at the lock path: a directory, a symbolic link (even a dangling one), a FIFO. */
+interface NotALock {
+  kind: string;
+}
+
+type LockState = LockContent | NotALock | 'missing' | 'unreadable';
+
+/** A lock file is a few dozen bytes; anything longer is not one of ours. */
+const MAX_LOCK_BYTES = 4096;
 
 /** Nonces of the locks this process holds (a process may hold locks of several workspaces). */
 const HELD_HERE = new Set<string>();
@@ -21,7 +33,11 @@ export class WriterLock {
   private readonly nonce = randomBytes(8).toString('hex');
   private held = false;
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** Where to report a lock path that held something else, which was moved aside. */
+    private readonly log: (line: string) => void = () => {},
+  ) {}
 
   get isHeld(): boolean {
     return this.held;
@@ -37,6 +53,10 @@ export class WriterLock {
       }
       const current = readLock(this.file);
       if (current === 'missing') continue;
+      if (isNotALock(current)) {
+        this.moveAside(current);
+        continue;
+      }
       if (!isStale(this.file, current)) return false;
       this.removeStale(current);
     }
@@ -46,8 +66,7 @@ export class WriterLock {
   /** True while the file on disk is still ours (another process may have broken a lock it thought stale). */
   verify(): boolean {
     if (!this.held) return false;
-    const current = readLock(this.file);
-    if (current === 'missing' || current === 'unreadable' || current.nonce !== this.nonce) {
+    if (!isOurs(readLock(this.file), this.nonce)) {
       this.held = false;
       HELD_HERE.delete(this.nonce);
     }
@@ -59,7 +78,7 @@ export class WriterLock {
     if (!this.held) return;
     const now = new Date();
     try {
-      fs.utimesSync(this.file, now, now);
+      fs.lutimesSync(this.file, now, now); // never through a link someone put in its place
     } catch {
       this.held = false;
       HELD_HERE.delete(this.nonce);
@@ -70,10 +89,7 @@ export class WriterLock {
     if (!this.held) return;
     this.held = false;
     HELD_HERE.delete(this.nonce);
-    const current = readLock(this.file);
-    if (current !== 'missing' && current !== 'unreadable' && current.nonce === this.nonce) {
-      fs.rmSync(this.file, { force: true });
-    }
+    if (isOurs(readLock(this.file), this.nonce)) fs.rmSync(this.file, { force: true });
   }
 
   private create(): boolean {
@@ -111,28 +127,80 @@ export class WriterLock {
       return;
     }
     const moved = readLock(aside);
-    const same =
-      stale === 'unreadable'
-        ? moved === 'unreadable'
-        : moved !== 'missing' && moved !== 'unreadable' && moved.nonce === stale.nonce;
-    if (same) {
-      fs.rmSync(aside, { force: true });
+    const same = stale === 'unreadable' ? moved === 'unreadable' : isOurs(moved, stale.nonce);
+    if (!same) {
+      try {
+        fs.linkSync(aside, this.file);
+      } catch {
+        // someone created a new lock meanwhile; theirs stands
+      }
+    }
+    removeIfFile(aside);
+  }
+
+  /**
+   * No process can hold the lock through a directory, a link or a FIFO at its path (locks are created with
+   * O_EXCL, which fails on any of them), yet each stops every process from taking it, silently, for good. So it
+   * is moved aside, a link removed (its target is left alone), anything else kept under a name that says why.
+   */
+  private moveAside(found: NotALock): void {
+    const before = lstatOrUndefined(this.file);
+    if (!before || before.isFile()) return;
+    const aside = `${this.file}.not-a-lock-${Date.now()}-${randomBytes(2).toString('hex')}`;
+    try {
+      fs.renameSync(this.file, aside);
+    } catch {
       return;
     }
-    try {
-      fs.linkSync(aside, this.file);
-    } catch {
-      // someone created a new lock meanwhile; theirs stands
+    const moved = lstatOrUndefined(aside);
+    if (!moved || moved.ino !== before.ino || moved.dev !== before.dev) {
+      // Another process moved it first and took the lock, which this rename then moved: put that lock back.
+      try {
+        fs.linkSync(aside, this.file);
+      } catch {
+        // a newer lock stands
+      }
+      removeIfFile(aside);
+      return;
     }
-    fs.rmSync(aside, { force: true });
+    if (moved.isSymbolicLink()) {
+      const target = readLinkOrUndefined(aside);
+      fs.rmSync(aside, { force: true });
+      this.log(
+        `⚠️ ${this.file} was a symbolic link${target === undefined ? '' : ` to ${target}`}, not a lock file; ` +
+          'removed the link (its target is untouched) so that this workspace has an owner again.',
+      );
+    } else {
+      this.log(
+        `⚠️ ${this.file} was ${found.kind}, not a lock file; moved it to ${aside} (unchanged) ` +
+          'so that this workspace has an owner again.',
+      );
+    }
   }
 }
 
-function readLock(file: string): LockContent | 'missing' | 'unreadable' {
+function isNotALock(state: LockState): state is NotALock {
+  return typeof state === 'object' && 'kind' in state;
+}
+
+function isOurs(state: LockState, nonce: string): boolean {
+  return typeof state === 'object' && !isNotALock(state) && state.nonce === nonce;
+}
+
+function readLock(file: string): LockState {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const { fd } = openRegularFile(file);
+    try {
+      const buf = Buffer.alloc(MAX_LOCK_BYTES + 1);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      if (n > MAX_LOCK_BYTES) return 'unreadable';
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof NotAFileError) return { kind: err.kind };
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
   }
   try {
@@ -142,6 +210,26 @@ function readLock(file: string): LockContent | 'missing' | 'unreadable' {
     // fall through
   }
   return 'unreadable';
+}
+
+function removeIfFile(file: string): void {
+  if (lstatOrUndefined(file)?.isDirectory() === false) fs.rmSync(file, { force: true });
+}
+
+function lstatOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function readLinkOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function isStale(file: string, lock: LockContent | 'unreadable'): boolean {

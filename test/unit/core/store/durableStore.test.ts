@@ -68,6 +68,24 @@ function readLines(child: ChildProcess, until: (lines: string[]) => boolean): Pr
   });
 }
 
+/** An inbox line an agent might write: a run with an id of its own. */
+function agentRun(id: string, taskSlug = id, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    type: 'run',
+    id,
+    taskSlug,
+    modelId: 'm',
+    promptId: 'default',
+    result: run(1, extra),
+  });
+}
+
+/** Sets a file's modification time ten minutes back: an agent's file its writer is done with. */
+function finished(file: string): void {
+  const longAgo = new Date(Date.now() - 10 * 60_000);
+  fs.utimesSync(file, longAgo, longAgo);
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -502,6 +520,162 @@ describe('durable store', function () {
     assert.equal(row.cost_tokens, 12);
     assert.equal(row.complexity, 'small');
     assert.equal(row.reward, 0.5);
+  });
+  describe('hostile and broken inbox and lock files', () => {
+    let inbox: string;
+    let logs: string[];
+    const logged = { ...quiet, log: (l: string) => logs.push(l) };
+
+    beforeEach(() => {
+      inbox = path.join(dir, '.agent', 'inbox');
+      fs.mkdirSync(inbox, { recursive: true });
+      logs = [];
+    });
+
+    it('records, ingests and saves with a FIFO and a directory named like inbox files, which it leaves alone', async function () {
+      this.timeout(60_000);
+      execFileSync('mkfifo', [path.join(inbox, 'pipe.jsonl')]);
+      fs.mkdirSync(path.join(inbox, 'folder.jsonl'));
+      fs.writeFileSync(path.join(inbox, 'agent.jsonl'), agentRun('agent-1') + '\n');
+
+      // In a process of its own: opening the FIFO the plain way hung it for good.
+      const child = spawn('node', [RECORDER, dir, '2', 'f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const limit = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const lines = await readLines(child, () => false).finally(() => clearTimeout(limit));
+
+      assert.equal(child.signalCode, null, 'the recorder finished instead of hanging');
+      assert.equal(lines.at(-1), 'done');
+      const recorded = lines.filter((l) => l.startsWith('r-'));
+      assert.deepEqual([...savedRuns(dir).ids].sort(), ['agent-1', ...recorded].sort());
+      assert.equal(
+        fs.existsSync(path.join(dir, '.agent', 'experience.db.lock')),
+        false,
+        'the lock is released',
+      );
+      assert.equal(fs.lstatSync(path.join(inbox, 'pipe.jsonl')).isFIFO(), true);
+      assert.equal(fs.lstatSync(path.join(inbox, 'folder.jsonl')).isDirectory(), true);
+    });
+
+    it('keeps ingesting, saving and closing when a directory or a link appears in the inbox, reporting each once', async () => {
+      const p = await LearningPipeline.open(dir, logged);
+      const { id } = await p.recordRun('t', 'm', 'default', run(1));
+      fs.mkdirSync(path.join(inbox, 'x.jsonl'));
+      const outside = path.join(dir, 'outside.jsonl');
+      fs.writeFileSync(outside, agentRun('from-outside') + '\n');
+      finished(outside);
+      fs.symlinkSync(outside, path.join(inbox, 'link.jsonl'));
+      fs.writeFileSync(path.join(inbox, 'agent.jsonl'), agentRun('agent-1') + '\n');
+
+      assert.equal(await p.ingestInbox(), 1);
+      assert.equal(await p.ingestInbox(), 0);
+      await p.close();
+
+      assert.deepEqual([...savedRuns(dir).ids].sort(), ['agent-1', id].sort());
+      assert.equal(
+        fs.existsSync(path.join(dir, '.agent', 'experience.db.lock')),
+        false,
+        'the lock is released',
+      );
+      assert.equal(
+        fs.readFileSync(outside, 'utf8'),
+        agentRun('from-outside') + '\n',
+        'the link target is untouched',
+      );
+      assert.deepEqual(
+        logs.filter((l) => l.includes('Skipped inbox/x.jsonl') || l.includes('Skipped inbox/link.jsonl')),
+        [
+          '⚠️ Skipped inbox/link.jsonl: it is a symbolic link, not a file. Only files are read from .agent/inbox/; move it elsewhere.',
+          '⚠️ Skipped inbox/x.jsonl: it is a directory, not a file. Only files are read from .agent/inbox/; move it elsewhere.',
+        ],
+      );
+    });
+
+    it("loses no line of an agent's file after a zero byte, and says which line it skipped", async () => {
+      const file = path.join(inbox, 'agent.jsonl');
+      fs.writeFileSync(
+        file,
+        agentRun('a-1') + '\n' + agentRun('a-2').replace('a-2', 'a-\u0000-2') + '\n' + agentRun('a-3') + '\n',
+      );
+      finished(file);
+
+      const p = await LearningPipeline.open(dir, logged);
+      await p.close();
+
+      assert.deepEqual([...savedRuns(dir).ids].sort(), ['a-1', 'a-3']);
+      assert.ok(
+        logs.includes('⚠️ Skipped inbox/agent.jsonl line 2: the line contains a zero (NUL) byte'),
+        logs.join('\n'),
+      );
+    });
+
+    it('loses no line of a file an agent rewrote in place with longer content', async () => {
+      const file = path.join(inbox, 'agent.jsonl');
+      fs.writeFileSync(file, agentRun('a-1') + '\n');
+      const p = await LearningPipeline.open(dir, logged);
+
+      fs.writeFileSync(file, agentRun('a-2-with-a-longer-id') + '\n' + agentRun('a-3') + '\n');
+      await p.ingestInbox();
+      await p.close();
+
+      assert.deepEqual([...savedRuns(dir).ids].sort(), ['a-1', 'a-2-with-a-longer-id', 'a-3']);
+      assert.ok(logs.some((l) => l.includes('agent.jsonl was replaced or rewritten')));
+    });
+
+    it('names the line of a skipped entry by its number also after a restart', async () => {
+      const file = path.join(inbox, 'agent.jsonl');
+      fs.writeFileSync(file, agentRun('a-1') + '\n' + agentRun('a-2') + '\n');
+      await (await LearningPipeline.open(dir, quiet)).close(); // saves how far the file was read
+
+      fs.appendFileSync(file, agentRun('a-3', 't', { input: 5 }) + '\n');
+      const p = await LearningPipeline.open(dir, logged);
+      await p.close();
+
+      assert.ok(
+        logs.some((l) => l.startsWith('⚠️ Skipped inbox/agent.jsonl line 3: ')),
+        logs.join('\n'),
+      );
+    });
+
+    it('skips a line over the length limit with its number and reads the lines after it', async () => {
+      const file = path.join(inbox, 'agent.jsonl');
+      const long = agentRun('a-2', 't', { input: 'x'.repeat(5_000) });
+      fs.writeFileSync(file, [agentRun('a-1'), long, agentRun('a-3'), agentRun('a-4'), ''].join('\n'));
+      const ds = await DurableStore.open({
+        agentDir: path.join(dir, '.agent'),
+        now: Date.now,
+        log: (l) => logs.push(l),
+        reward: () => 0,
+        pollIntervalMs: 0,
+        maxTextBytes: () => 1024 * 1024,
+        inboxLimits: { maxLineBytes: 1_000, batchBytes: 1 },
+      });
+
+      assert.deepEqual(
+        ['a-1', 'a-2', 'a-3', 'a-4'].map((id) => ds.db.getRun(id) !== undefined),
+        [true, false, true, true],
+      );
+      await ds.close();
+      assert.ok(
+        logs.includes(
+          `⚠️ Skipped inbox/agent.jsonl line 2: the line is ${long.length} bytes long, more than the 1000 bytes one entry may have`,
+        ),
+        logs.join('\n'),
+      );
+    });
+
+    it('becomes the owner past a dangling link at the lock path, and says so', async () => {
+      const lock = path.join(dir, '.agent', 'experience.db.lock');
+      fs.symlinkSync(path.join(dir, 'nowhere', 'x.lock'), lock);
+
+      const p = await LearningPipeline.open(dir, logged);
+      assert.equal(p.isOwner, true);
+      const { id } = await p.recordRun('t', 'm', 'default', run(1));
+      await p.close();
+
+      assert.deepEqual([...savedRuns(dir).ids], [id]);
+      assert.equal(fs.existsSync(path.join(dir, 'nowhere')), false);
+      assert.ok(logs.some((l) => l.includes('was a symbolic link to ')));
+    });
   });
 });
 

@@ -1,18 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { NotAFileError } from '../../../../src/core/errors';
 import {
   InboxWriter,
   newInboxFileName,
   readInboxFile,
   writerMayAppend,
   type InboxEntry,
+  type InboxRead,
 } from '../../../../src/core/store/inbox';
+
+const OPEN_ONCE = path.resolve(__dirname, '../../../fixtures/openOnce.ts');
 
 const feedback = (runId: string): InboxEntry => ({ type: 'feedback', runId, verdict: 'accept', at: 1 });
 const line = (entry: object) => JSON.stringify(entry) + '\n';
+/** Each line's number and what became of it: the run id or verdict's run id, or the error's first words. */
+const outcomes = (read: InboxRead) =>
+  read.lines.map((l) => [l.lineNumber, l.entry?.type === 'feedback' ? l.entry.runId : l.error?.slice(0, 24)]);
 
 describe('inbox', () => {
   let dir: string;
@@ -161,10 +168,147 @@ describe('inbox', () => {
       );
     });
 
+    it("keeps reading an agent's file past a zero byte, reporting the line that holds it", () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(
+        file,
+        line(feedback('r-1')) + '{"type":"feedback","runId":"r\u0000-2"}\n' + line(feedback('r-3')),
+      );
+
+      const read = readInboxFile(file, 0, true);
+
+      assert.deepEqual(outcomes(read), [
+        [1, 'r-1'],
+        [2, 'the line contains a zero'],
+        [3, 'r-3'],
+      ]);
+      assert.equal(read.dataEnd, fs.statSync(file).size, 'the whole file is data');
+      assert.equal(read.endOffset, read.dataEnd);
+    });
+
+    it('reads a file an agent rewrote in place with other, longer content again from its start', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(file, line(feedback('r-1')));
+      const first = readInboxFile(file, 0);
+      const ino = fs.statSync(file).ino;
+
+      fs.writeFileSync(file, line(feedback('r-2-a-longer-id')) + line(feedback('r-3')));
+      assert.equal(fs.statSync(file).ino, ino, 'rewritten in place');
+      const next = readInboxFile(file, first.next);
+
+      assert.equal(next.rewound, true);
+      assert.deepEqual(outcomes(next), [
+        [1, 'r-2-a-longer-id'],
+        [2, 'r-3'],
+      ]);
+    });
+
+    it('goes on where it stopped when the file only grew', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(file, line(feedback('r-1')));
+      const first = readInboxFile(file, 0);
+
+      fs.appendFileSync(file, line(feedback('r-2')));
+      const next = readInboxFile(file, first.next);
+
+      assert.equal(next.rewound, false);
+      assert.deepEqual(outcomes(next), [[2, 'r-2']]);
+    });
+
+    it('numbers lines from the start of the file when reading on from a bare offset (saved progress)', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(file, line(feedback('r-1')) + '\n' + line(feedback('r-2')));
+      const offset = fs.statSync(file).size;
+      fs.appendFileSync(file, '{not json\n');
+
+      assert.deepEqual(outcomes(readInboxFile(file, offset)), [[4, 'not valid JSON']]);
+    });
+
+    it('reports and skips a line over the limit without holding it whole, and reads the lines around it', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      const limits = { maxLineBytes: 2 * 1024 * 1024, batchBytes: 64 * 1024 * 1024 };
+      // 1.5 MiB and 3 MiB lines both cross the reader's 1 MiB chunks.
+      const run = (id: string, bytes: number): InboxEntry => ({
+        type: 'run',
+        id,
+        taskSlug: 't',
+        modelId: 'm',
+        promptId: 'p',
+        result: { input: 'x'.repeat(bytes), output: 'o' },
+      });
+      const big = run('big', 1_500_000);
+      const tooLong = JSON.stringify(run('too-long', 3 * 1024 * 1024));
+      fs.writeFileSync(
+        file,
+        line(feedback('r-1')) + line(big) + tooLong + '\n' + line(feedback('r-4')) + tooLong, // no newline at the end
+      );
+
+      const read = readInboxFile(file, 0, true, limits);
+
+      const message = `the line is ${tooLong.length} bytes long, more than the 2097152 bytes one entry may have`;
+      assert.deepEqual(
+        read.lines.map((l) => [l.lineNumber, l.error ?? 'ok']),
+        [
+          [1, 'ok'],
+          [2, 'ok'],
+          [3, message],
+          [4, 'ok'],
+          [5, message],
+        ],
+      );
+      assert.deepEqual(read.lines[1]!.entry, big);
+      assert.equal(read.endOffset, fs.statSync(file).size);
+    });
+
+    it('returns about batchBytes of lines per read, and the next read goes on from there', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(file, [1, 2, 3].map((i) => line(feedback(`r-${i}`))).join(''));
+      const limits = { maxLineBytes: 1000, batchBytes: 1 };
+
+      const reads = [readInboxFile(file, 0, false, limits)];
+      while (reads.at(-1)!.more) reads.push(readInboxFile(file, reads.at(-1)!.next, false, limits));
+
+      assert.deepEqual(reads.map(outcomes), [[[1, 'r-1']], [[2, 'r-2']], [[3, 'r-3']]]);
+    });
+
+    it('refuses a directory or a symbolic link in place of a file, leaving the link target unread', () => {
+      fs.mkdirSync(path.join(dir, 'folder.jsonl'));
+      const outside = path.join(dir, 'outside.txt');
+      fs.writeFileSync(outside, line(feedback('r-1')));
+      fs.symlinkSync(outside, path.join(dir, 'link.jsonl'));
+
+      for (const name of ['folder.jsonl', 'link.jsonl']) {
+        assert.throws(
+          () => readInboxFile(path.join(dir, name), 0, true),
+          (err: unknown) => err instanceof NotAFileError && err.path === path.join(dir, name),
+        );
+      }
+    });
+
+    it('refuses a FIFO at once instead of waiting for a writer', function () {
+      this.timeout(60_000);
+      const fifo = path.join(dir, 'pipe.jsonl');
+      execFileSync('mkfifo', [fifo]);
+
+      const child = spawnSync(process.execPath, ['--import', 'tsx', OPEN_ONCE, 'inbox', fifo], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+
+      assert.equal(child.signal, null, 'it did not hang');
+      assert.deepEqual(JSON.parse(child.stdout), {
+        error: 'NotAFileError',
+        message: `${fifo} is a FIFO (named pipe), not a file; it was left as it is.`,
+      });
+    });
+
     it('reads a file that is not there as empty', () => {
       const read = readInboxFile(path.join(dir, 'gone.jsonl'), 10);
 
-      assert.deepEqual(read, { lines: [], endOffset: 10, dataEnd: 10, tornTail: false });
+      assert.deepEqual(
+        { lines: read.lines, endOffset: read.endOffset, dataEnd: read.dataEnd, tornTail: read.tornTail },
+        { lines: [], endOffset: 10, dataEnd: 10, tornTail: false },
+      );
     });
   });
 

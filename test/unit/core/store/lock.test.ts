@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isProcessAlive, WriterLock } from '../../../../src/core/store/lock';
+
+const OPEN_ONCE = path.resolve(__dirname, '../../../fixtures/openOnce.ts');
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -29,12 +31,19 @@ describe('WriterLock', () => {
   let dir: string;
   let file: string;
   const held: WriterLock[] = [];
+  let logs: string[];
 
-  /** A lock on `file`, released after the test. */
+  /** A lock on `file`, released after the test; what it reports goes to `logs`. */
   function lock(): WriterLock {
-    const l = new WriterLock(file);
+    const l = new WriterLock(file, (line) => logs.push(line));
     held.push(l);
     return l;
+  }
+
+  /** Our own lock file now holds the path: a regular file naming this process. */
+  function assertOurLockFile(): void {
+    assert.equal(fs.lstatSync(file).isFile(), true);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pid, process.pid);
   }
 
   function writeLock(content: object | string): void {
@@ -42,6 +51,7 @@ describe('WriterLock', () => {
   }
 
   beforeEach(() => {
+    logs = [];
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-lock-'));
     file = path.join(dir, 'experience.db.lock');
   });
@@ -129,6 +139,71 @@ describe('WriterLock', () => {
     mine.release();
 
     assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).nonce, 'theirs');
+  });
+
+  it('takes the lock past a dangling symbolic link at its path, saying so, and creates nothing where it pointed', () => {
+    const nowhere = path.join(dir, 'elsewhere', 'missing.lock');
+    fs.symlinkSync(nowhere, file);
+
+    assert.equal(lock().tryAcquire(), true);
+
+    assertOurLockFile();
+    assert.equal(fs.existsSync(path.dirname(nowhere)), false);
+    assert.deepEqual(logs, [
+      `⚠️ ${file} was a symbolic link to ${nowhere}, not a lock file; removed the link (its target is untouched) ` +
+        'so that this workspace has an owner again.',
+    ]);
+  });
+
+  it('takes the lock past a link to a file elsewhere, and never touches that file through a link', () => {
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'keep me');
+    age(victim, 3_600_000);
+    const before = fs.statSync(victim).mtimeMs;
+    fs.symlinkSync(victim, file);
+    const mine = lock();
+    assert.equal(mine.tryAcquire(), true);
+    // Someone puts the link back in place of the lock while it is held; the periodic touch must not follow it.
+    fs.rmSync(file);
+    fs.symlinkSync(victim, file);
+
+    mine.touch();
+    mine.release();
+
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me');
+    assert.equal(fs.statSync(victim).mtimeMs, before);
+    assert.equal(fs.lstatSync(file).isSymbolicLink(), true, 'not ours to remove');
+  });
+
+  it('moves a directory at the lock path aside, keeping what is in it, and takes the lock', () => {
+    fs.mkdirSync(file);
+    fs.writeFileSync(path.join(file, 'notes.txt'), 'mine');
+
+    assert.equal(lock().tryAcquire(), true);
+
+    assertOurLockFile();
+    const aside = fs.readdirSync(dir).filter((n) => n.startsWith('experience.db.lock.not-a-lock-'));
+    assert.equal(aside.length, 1);
+    assert.equal(fs.readFileSync(path.join(dir, aside[0]!, 'notes.txt'), 'utf8'), 'mine');
+    assert.equal(logs.length, 1);
+    assert.match(logs[0]!, /was a directory, not a lock file; moved it to .*not-a-lock-.* \(unchanged\)/);
+  });
+
+  it('moves a FIFO at the lock path aside at once instead of waiting on it', function () {
+    this.timeout(60_000);
+    execFileSync('mkfifo', [file]);
+
+    const child = spawnSync(process.execPath, ['--import', 'tsx', OPEN_ONCE, 'lock', file], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+    assert.equal(child.signal, null, 'it did not hang');
+    const result = JSON.parse(child.stdout) as { acquired: boolean; logs: string[] };
+    assert.equal(result.acquired, true);
+    assert.match(result.logs[0]!, /was a FIFO \(named pipe\), not a lock file/);
+    const aside = fs.readdirSync(dir).find((n) => n.startsWith('experience.db.lock.not-a-lock-'))!;
+    assert.equal(fs.lstatSync(path.join(dir, aside)).isFIFO(), true, 'kept aside');
   });
 
   it('tells a live process from one that has exited', async () => {
