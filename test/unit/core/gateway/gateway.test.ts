@@ -204,6 +204,16 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
         ]);
       }
       assert.deepEqual(upstream.requests[0]!.body?.messages, messages, 'forwarded unchanged');
+
+      // Accepted, the run is a multi-turn SFT example: its own messages, the tool call, and the tools.
+      await pipeline.recordFeedback(runs[0]!.id, 'accept');
+      const exported = await pipeline.exportDataset('coder');
+      assert.equal(exported.count, 1);
+      const example = JSON.parse(fs.readFileSync(exported.file, 'utf8').trim()) as object;
+      assert.deepEqual(example, {
+        messages: [...messages, JSON.parse(runs[0]!.output) as object],
+        tools,
+      });
     });
 
     it('hands the upstream error status and body to the client as sent, and records no run', async () => {
@@ -241,8 +251,9 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(out.content, 'Hello ');
       assert.equal(run.reward, 0);
       assert.equal(captured[0]?.aborted, true);
+      await pipeline.recordFeedback(run.id, 'accept');
       const exported = await pipeline.exportDataset('coder');
-      assert.equal(exported.count, 0, 'an aborted run is no training example');
+      assert.equal(exported.count, 0, 'an aborted run is no training example, even accepted');
     });
 
     it('lists the upstream models (GET /v1/models) unchanged', async () => {
