@@ -337,11 +337,12 @@ export class Gateway {
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
           upRes.on('data', (chunk: Buffer) => {
-            capture?.push(chunk);
+            // To the client first: the copy is parsed after the bytes are on their way.
             if (!res.write(chunk)) {
               upRes.pause();
               res.once('drain', () => upRes.resume());
             }
+            capture?.push(chunk);
           });
           upRes.on('end', () => {
             res.end();
