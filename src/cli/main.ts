@@ -30,6 +30,7 @@ import {
 } from '../core/learning/runResult';
 import { ChildProcessRunner } from '../core/automation/steps';
 import type { Tools } from '../core/automation/training';
+import { Gateway } from '../core/gateway/gateway';
 
 const USAGE = `Usage: agent-learning <command> [options]
 
@@ -54,6 +55,10 @@ Commands:
                               --force deploys even when the held-out loss did not improve
   rollback --role R [--tier T]
                               Re-create the model from the previous adapter, or withdraw it from the router
+  serve [--port N]            Run the local OpenAI- and Ollama-compatible gateway (config "gateway"; default port
+                              11444) that forwards to OLLAMA_HOST and records every completion, until Ctrl+C.
+                              The OpenAI-compatible upstream's key: the variable "gateway.apiKeyEnv" names
+                              (default AGENT_LEARNING_UPSTREAM_API_KEY)
   Environment for train/deploy/rollback: AGENT_LEARNING_PYTHON (default python3), OLLAMA_HOST
   (default 127.0.0.1:11434), AGENT_LEARNING_OLLAMA (the ollama CLI, default ollama)
 
@@ -89,6 +94,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         threads: { type: 'string' },
         tier: { type: 'string' },
         force: { type: 'boolean' },
+        port: { type: 'string' },
       },
     });
   } catch (err) {
@@ -132,6 +138,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         expectArgs(rest, 0, `${command} --role R`);
         if (!values.role) throw new UsageError(`${command} needs --role R`);
         return await automationCmd(workspace, command, values.role, values.tier, values.force ?? false, io);
+      case 'serve':
+        expectArgs(rest, 0, 'serve [--port N]');
+        return await serve(workspace, values.port, io);
       case undefined:
         throw new UsageError('a command is required');
       default:
@@ -461,4 +470,32 @@ function cliTools(): Tools {
     cli: fs.existsSync(path.join(__dirname, 'cli.js')) ? path.join(__dirname, 'cli.js') : __filename,
     ollama: process.env.AGENT_LEARNING_OLLAMA || 'ollama',
   };
+}
+
+/** The gateway until SIGINT or SIGTERM; then open streams are recorded as aborted and the database saved. */
+async function serve(workspace: string, portArg: string | undefined, io: Io): Promise<number> {
+  if (portArg !== undefined && !/^\d{1,5}$/.test(portArg)) throw new UsageError('--port takes a port number');
+  const port = portArg === undefined ? undefined : Number(portArg);
+  if (port !== undefined && port > 65535) throw new UsageError('--port takes a port number up to 65535');
+  const log = (line: string) => io.err(`${line}\n`);
+  const pipeline = await LearningPipeline.open(workspace, { log });
+  const gateway = new Gateway({
+    recorder: pipeline,
+    ollamaHost: process.env.OLLAMA_HOST || undefined,
+    env: process.env,
+    port,
+    log,
+  });
+  try {
+    const url = await gateway.start();
+    io.out(`${JSON.stringify({ url, openai: `${url}/v1`, ollama: url })}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    return 0;
+  } finally {
+    await gateway.stop();
+    await pipeline.close();
+  }
 }

@@ -6,6 +6,7 @@ import { agentApi, type AgentLearningApi } from './api';
 import { AutomationHost } from './automationHost';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
+import { GatewayHost } from './gatewayHost';
 import { LearningService } from './learningService';
 import { RunNotifier } from './runNotifier';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
@@ -42,7 +43,14 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);
+  const gateway = new GatewayHost(learning, context.secrets, output);
+  context.subscriptions.push(
+    gateway,
+    vscode.commands.registerCommand('agentLearning.toggleGateway', () => gateway.toggle()),
+    vscode.commands.registerCommand('agentLearning.setGatewayApiKey', () => gateway.setApiKey()),
+  );
   learning.start();
+  void gateway.applySetting();
   const api = agentApi(learning);
   // Our own work before any view asks for data (the database opens in the background); read by test/bench/ui.ts.
   output.appendLine(`Agent Learning: activated in ${(performance.now() - started).toFixed(1)} ms`);

@@ -49,11 +49,35 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
       continue;
     }
     seen.add(key);
-    const parts = [opts.systemPrompt(run.promptId, run.role), run.input, run.output].map(scrubSecrets);
+    const system = opts.systemPrompt(run.promptId, run.role);
+    const recorded = recordedChat(run.input, run.output);
+    if (recorded === 'aborted') continue;
+    if (recorded) {
+      // A run recorded as a conversation (the gateway's): its own messages, tool calls and tools.
+      const scrub = (value: unknown): unknown => {
+        if (typeof value === 'string') {
+          const r = scrubSecrets(value);
+          secretsRedacted += Object.values(r.found).reduce((a, b) => a + b, 0);
+          return r.text;
+        }
+        if (Array.isArray(value)) return value.map(scrub);
+        if (typeof value === 'object' && value !== null)
+          return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
+        return value;
+      };
+      const messages = [
+        ...(system ? [{ role: 'system', content: system }] : []),
+        ...recorded.messages,
+        recorded.reply,
+      ];
+      lines.push(JSON.stringify(scrub({ messages, ...(recorded.tools && { tools: recorded.tools }) })));
+      continue;
+    }
+    const parts = [system, run.input, run.output].map(scrubSecrets);
     for (const p of parts) secretsRedacted += Object.values(p.found).reduce((a, b) => a + b, 0);
-    const [system, user, assistant] = parts.map((p) => p.text) as [string, string, string];
+    const [systemText, user, assistant] = parts.map((p) => p.text) as [string, string, string];
     const messages = [
-      ...(system ? [{ role: 'system', content: system }] : []),
+      ...(systemText ? [{ role: 'system', content: systemText }] : []),
       { role: 'user', content: user },
       { role: 'assistant', content: assistant },
     ];
@@ -75,4 +99,28 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
 /** Whitespace-only differences do not make a new example. */
 function normalise(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * A run whose input is `{"messages": [...]}` and whose output is the assistant's message (as the gateway records
+ * them), or `aborted` for one the client abandoned mid-stream: never a training example. Undefined: plain text.
+ */
+function recordedChat(
+  input: string,
+  output: string,
+): { messages: unknown[]; tools?: unknown[]; reply: Record<string, unknown> } | 'aborted' | undefined {
+  if (!input.startsWith('{"messages":') || !output.startsWith('{')) return undefined;
+  try {
+    const conversation = JSON.parse(input) as { messages?: unknown; tools?: unknown };
+    const reply = JSON.parse(output) as Record<string, unknown>;
+    if (!Array.isArray(conversation.messages) || reply.role !== 'assistant') return undefined;
+    if (reply.aborted === true) return 'aborted';
+    return {
+      messages: conversation.messages,
+      ...(Array.isArray(conversation.tools) && { tools: conversation.tools }),
+      reply,
+    };
+  } catch {
+    return undefined;
+  }
 }

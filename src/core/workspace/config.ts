@@ -5,6 +5,7 @@ import { findNodeAtLocation, parseTree, printParseErrorCode, type ParseError } f
 import { z } from 'zod';
 import { DRIFT_METHODS } from '../automation/drift';
 import { ConfigError, type ConfigIssue } from '../errors';
+import { gatewayConfigSchema } from './gatewayConfig';
 import { MODEL_PREFIX_PATTERN, MODEL_TAG_PATTERN } from './names';
 
 export const ALGORITHMS = ['epsilon-greedy', 'thompson', 'thompson-variance', 'ucb1'] as const;
@@ -181,6 +182,8 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The local OpenAI- and Ollama-compatible gateway (src/core/gateway), in gatewayConfig.ts. */
+    gateway: gatewayConfigSchema.prefault({}),
   })
   .strict();
 

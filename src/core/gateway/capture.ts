@@ -1,0 +1,257 @@
+// What the gateway records of a completion: the conversation a request carried, in the SFT `messages` shape, and
+// the completion its response carried (streamed or not, OpenAI or Ollama), with the upstream's token counts.
+// The response is parsed from a copy of the bytes already forwarded; nothing here holds the client up.
+
+/** The three completion endpoints the gateway records. */
+export type CompletionKind = 'openai-chat' | 'ollama-chat' | 'ollama-generate';
+
+type Json = Record<string, unknown>;
+
+export interface Conversation {
+  messages: unknown[];
+  /** The tool definitions offered, as the request gave them (OpenAI's fine-tuning format keeps them beside messages). */
+  tools?: unknown[];
+}
+
+export interface Completion {
+  /** The assistant's message: `content`, and `tool_calls` / `thinking` / `images` when the upstream sent them. */
+  message: Json;
+  /** The model the upstream says answered. */
+  model: string | undefined;
+  /** Prompt + completion tokens, from OpenAI `usage` or Ollama `prompt_eval_count` / `eval_count`. */
+  tokens: number | undefined;
+  /** `stop`, `tool_calls`, `length`, Ollama's `done_reason` …; undefined while the response was cut short. */
+  finishReason: string | undefined;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The conversation of a parsed request body, tool results and images included, unknown fields kept. */
+export function conversationOf(kind: CompletionKind, body: Json): Conversation {
+  const tools = Array.isArray(body.tools) ? { tools: body.tools } : {};
+  if (kind !== 'ollama-generate') {
+    return { messages: Array.isArray(body.messages) ? body.messages : [], ...tools };
+  }
+  const user: Json = { role: 'user', content: typeof body.prompt === 'string' ? body.prompt : '' };
+  if (Array.isArray(body.images)) user.images = body.images;
+  const system =
+    typeof body.system === 'string' && body.system !== '' ? [{ role: 'system', content: body.system }] : [];
+  return { messages: [...system, user], ...tools };
+}
+
+/**
+ * Adds a prompt variant's text to the request's system message (a new first one when there is none). Returns the
+ * body to forward; the caller's object is not changed.
+ */
+export function withSystemText(kind: CompletionKind, body: Json, text: string): Json {
+  if (text === '') return body;
+  if (kind === 'ollama-generate') {
+    const system = typeof body.system === 'string' && body.system !== '' ? `${text}\n\n${body.system}` : text;
+    return { ...body, system };
+  }
+  const messages = Array.isArray(body.messages) ? [...(body.messages as unknown[])] : [];
+  const first = messages[0];
+  if (isObject(first) && first.role === 'system' && typeof first.content === 'string') {
+    messages[0] = { ...first, content: `${text}\n\n${first.content}` };
+  } else {
+    messages.unshift({ role: 'system', content: text });
+  }
+  return { ...body, messages };
+}
+
+/** Accumulates a completion from response bytes as they pass; `finish()` gives what arrived. */
+export interface CompletionCapture {
+  push(chunk: Buffer): void;
+  finish(): Completion;
+}
+
+/**
+ * A capture for the response's framing: server-sent events (OpenAI `stream: true`), JSON lines (Ollama, streamed
+ * or not: a single object is one line) or one JSON document (OpenAI without `stream`).
+ */
+export function captureFor(kind: CompletionKind, contentType: string | undefined): CompletionCapture {
+  if (kind !== 'openai-chat') return new OllamaCapture(kind);
+  if (/^text\/event-stream/i.test(contentType ?? '')) return new OpenAiStreamCapture();
+  return new WholeJsonCapture((doc) => openAiWhole(doc));
+}
+
+/** Splits bytes into lines, across chunk boundaries; decodes UTF-8 per line so no character is split. */
+class Lines {
+  private rest = Buffer.alloc(0);
+  constructor(private readonly onLine: (line: string) => void) {}
+  push(chunk: Buffer): void {
+    let buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    let nl: number;
+    while ((nl = buf.indexOf(10)) >= 0) {
+      this.onLine(buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''));
+      buf = buf.subarray(nl + 1);
+    }
+    this.rest = Buffer.from(buf);
+  }
+  end(): void {
+    if (this.rest.length) this.onLine(this.rest.toString('utf8'));
+    this.rest = Buffer.alloc(0);
+  }
+}
+
+function parse(text: string): Json | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return isObject(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function count(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+function sum(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined && b === undefined ? undefined : (a ?? 0) + (b ?? 0);
+}
+
+function openAiTokens(usage: unknown): number | undefined {
+  if (!isObject(usage)) return undefined;
+  return count(usage.total_tokens) ?? sum(count(usage.prompt_tokens), count(usage.completion_tokens));
+}
+
+function openAiWhole(doc: Json): Completion {
+  const choice = Array.isArray(doc.choices) && isObject(doc.choices[0]) ? doc.choices[0] : {};
+  const message = isObject(choice.message) ? choice.message : { role: 'assistant', content: '' };
+  return {
+    message,
+    model: typeof doc.model === 'string' ? doc.model : undefined,
+    tokens: openAiTokens(doc.usage),
+    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : undefined,
+  };
+}
+
+class WholeJsonCapture implements CompletionCapture {
+  private readonly chunks: Buffer[] = [];
+  constructor(private readonly read: (doc: Json) => Completion) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+  finish(): Completion {
+    const doc = parse(Buffer.concat(this.chunks).toString('utf8'));
+    if (doc) return this.read(doc);
+    return {
+      message: { role: 'assistant', content: '' },
+      model: undefined,
+      tokens: undefined,
+      finishReason: undefined,
+    };
+  }
+}
+
+interface ToolCallParts {
+  id?: string;
+  type?: string;
+  name: string;
+  arguments: string;
+}
+
+/** OpenAI chat-completion chunks: content deltas appended, tool calls assembled by index, usage when sent. */
+class OpenAiStreamCapture implements CompletionCapture {
+  private content = '';
+  private refusal = '';
+  private readonly toolCalls = new Map<number, ToolCallParts>();
+  private model: string | undefined;
+  private tokens: number | undefined;
+  private finishReason: string | undefined;
+  private readonly lines = new Lines((line) => this.onLine(line));
+
+  push(chunk: Buffer): void {
+    this.lines.push(chunk);
+  }
+
+  private onLine(line: string): void {
+    if (!line.startsWith('data:')) return;
+    const data = line.slice(5).trim();
+    if (data === '[DONE]') return;
+    const doc = parse(data);
+    if (!doc) return;
+    if (typeof doc.model === 'string') this.model = doc.model;
+    this.tokens = openAiTokens(doc.usage) ?? this.tokens;
+    const choice = Array.isArray(doc.choices) && isObject(doc.choices[0]) ? doc.choices[0] : undefined;
+    if (!choice) return;
+    if (typeof choice.finish_reason === 'string') this.finishReason = choice.finish_reason;
+    const delta = isObject(choice.delta) ? choice.delta : {};
+    if (typeof delta.content === 'string') this.content += delta.content;
+    if (typeof delta.refusal === 'string') this.refusal += delta.refusal;
+    if (!Array.isArray(delta.tool_calls)) return;
+    for (const part of delta.tool_calls as unknown[]) {
+      if (!isObject(part)) continue;
+      const index = count(part.index) ?? this.toolCalls.size;
+      const call = this.toolCalls.get(index) ?? { name: '', arguments: '' };
+      if (typeof part.id === 'string') call.id = part.id;
+      if (typeof part.type === 'string') call.type = part.type;
+      const fn = isObject(part.function) ? part.function : {};
+      if (typeof fn.name === 'string') call.name += fn.name;
+      if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
+      this.toolCalls.set(index, call);
+    }
+  }
+
+  finish(): Completion {
+    this.lines.end();
+    const message: Json = { role: 'assistant', content: this.content };
+    if (this.refusal) message.refusal = this.refusal;
+    if (this.toolCalls.size) {
+      message.tool_calls = [...this.toolCalls.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([, c]) => ({
+          ...(c.id !== undefined && { id: c.id }),
+          type: c.type ?? 'function',
+          function: { name: c.name, arguments: c.arguments },
+        }));
+    }
+    return { message, model: this.model, tokens: this.tokens, finishReason: this.finishReason };
+  }
+}
+
+/** Ollama's JSON lines (`/api/chat`: `message` parts; `/api/generate`: `response` parts); counts on the last. */
+class OllamaCapture implements CompletionCapture {
+  private content = '';
+  private thinking = '';
+  private readonly toolCalls: unknown[] = [];
+  private images: unknown;
+  private model: string | undefined;
+  private tokens: number | undefined;
+  private finishReason: string | undefined;
+  private readonly lines = new Lines((line) => this.onLine(line));
+
+  constructor(private readonly kind: CompletionKind) {}
+
+  push(chunk: Buffer): void {
+    this.lines.push(chunk);
+  }
+
+  private onLine(line: string): void {
+    const doc = parse(line);
+    if (!doc) return;
+    if (typeof doc.model === 'string') this.model = doc.model;
+    const part = this.kind === 'ollama-chat' ? (isObject(doc.message) ? doc.message : {}) : doc;
+    const text = this.kind === 'ollama-chat' ? part.content : doc.response;
+    if (typeof text === 'string') this.content += text;
+    if (typeof part.thinking === 'string') this.thinking += part.thinking;
+    if (Array.isArray(part.tool_calls)) this.toolCalls.push(...(part.tool_calls as unknown[]));
+    if (part.images !== undefined && part.images !== null) this.images = part.images;
+    if (doc.done === true) {
+      this.tokens = sum(count(doc.prompt_eval_count), count(doc.eval_count));
+      this.finishReason = typeof doc.done_reason === 'string' ? doc.done_reason : 'stop';
+    }
+  }
+
+  finish(): Completion {
+    this.lines.end();
+    const message: Json = { role: 'assistant', content: this.content };
+    if (this.thinking) message.thinking = this.thinking;
+    if (this.toolCalls.length) message.tool_calls = this.toolCalls;
+    if (this.images !== undefined) message.images = this.images;
+    return { message, model: this.model, tokens: this.tokens, finishReason: this.finishReason };
+  }
+}

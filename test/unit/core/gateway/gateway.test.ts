@@ -1,0 +1,561 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { Ollama } from 'ollama';
+import OpenAI from 'openai';
+import { Gateway, type GatewayRun } from '../../../../src/core/gateway/gateway';
+import { LearningPipeline } from '../../../../src/core/pipeline';
+import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
+import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
+
+const KEY = 'sk-test-0123456789abcdefSECRET';
+
+interface StoredRun {
+  id: string;
+  role: string;
+  task_slug: string;
+  model_id: string;
+  prompt_id: string;
+  complexity: string | null;
+  cost_tokens: number | null;
+  duration_ms: number | null;
+  reward: number;
+  input: string;
+  output: string;
+}
+
+describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compatible server)', () => {
+  let ws: string;
+  let upstream: ChatUpstream;
+  let pipeline: LearningPipeline;
+  let gateway: Gateway;
+  let url: string;
+  let logs: string[];
+  let captured: GatewayRun[];
+
+  async function open(config: object = {}, env: Record<string, string> = {}): Promise<void> {
+    writeAgentFile(ws, 'learning-config.json', { gateway: { port: 0, ...config } });
+    logs = [];
+    captured = [];
+    const log = (line: string) => logs.push(line);
+    pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log });
+    gateway = new Gateway({ recorder: pipeline, ollamaHost: upstream.host, env, log });
+    gateway.onDidCapture((run) => captured.push(run));
+    url = await gateway.start();
+  }
+
+  beforeEach(async () => {
+    ws = makeWorkspace();
+    upstream = await startChatUpstream();
+  });
+
+  afterEach(async () => {
+    await gateway?.stop();
+    await pipeline?.close();
+    await upstream.stop();
+    removeWorkspace(ws);
+  });
+
+  /** Every run as saved in .agent/experience.db, read with an independent SQLite. */
+  async function storedRuns(): Promise<StoredRun[]> {
+    await gateway.whenIdle();
+    await pipeline.flush();
+    const db = new Database(path.join(ws, '.agent', 'experience.db'), { readonly: true });
+    try {
+      return db
+        .prepare('SELECT r.*, t.input, t.output FROM runs r JOIN run_texts t ON t.pk = r.pk ORDER BY r.pk')
+        .all() as StoredRun[];
+    } finally {
+      db.close();
+    }
+  }
+
+  function openai(headers: Record<string, string> = {}): OpenAI {
+    return new OpenAI({ baseURL: `${url}/v1`, apiKey: 'not-used', defaultHeaders: headers, maxRetries: 0 });
+  }
+
+  function ollama(): Ollama {
+    return new Ollama({ host: url });
+  }
+
+  /** A raw request, for headers that fetch-based clients cannot set (Host) or browsers add (Origin). */
+  function raw(
+    method: string,
+    pathname: string,
+    headers: http.OutgoingHttpHeaders,
+    body?: string | Buffer,
+  ): Promise<{ status: number; body: string }> {
+    const target = new URL(pathname, url);
+    return new Promise((resolve, reject) => {
+      const req = http.request(target, { method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  describe('OpenAI dialect, with the openai client', () => {
+    beforeEach(() => open());
+
+    it('answers a chat completion as the upstream did and records it with the conversation, usage and model', async () => {
+      const messages = [
+        { role: 'system' as const, content: 'You write TypeScript.' },
+        { role: 'user' as const, content: 'Add two numbers.' },
+      ];
+      const answer = await openai({ 'X-Agent-Learning-Task': 'add-numbers' }).chat.completions.create({
+        model: 'qwen2.5-coder:7b',
+        messages,
+      });
+      assert.equal(answer.choices[0]!.message.content, 'Hello from the stand-in');
+      assert.equal(answer.usage?.total_tokens, 15);
+      assert.equal(answer.system_fingerprint, 'fp_standin', 'unknown fields reach the client');
+
+      const [run] = await storedRuns();
+      assert.ok(run);
+      assert.deepEqual(JSON.parse(run.input), { messages });
+      assert.deepEqual(JSON.parse(run.output), { role: 'assistant', content: 'Hello from the stand-in' });
+      assert.equal(run.model_id, 'qwen2.5-coder:7b');
+      assert.equal(run.role, 'coder');
+      assert.equal(run.task_slug, 'add-numbers');
+      assert.equal(run.prompt_id, 'client');
+      assert.equal(run.cost_tokens, 15, 'usage.total_tokens → costTokens');
+      assert.ok(run.duration_ms !== null && run.duration_ms >= 0);
+      assert.equal(
+        upstream.requests[0]!.headers['x-agent-learning-task'],
+        undefined,
+        'our headers stay here',
+      );
+    });
+
+    it('streams server-sent events through and records the run once, when the stream ends', async () => {
+      const stream = await openai().chat.completions.create({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let text = '';
+      let usage: number | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        usage = chunk.usage?.total_tokens ?? usage;
+      }
+      assert.equal(text, 'Hello from the stand-in');
+      assert.equal(usage, 15);
+      const runs = await storedRuns();
+      assert.equal(runs.length, 1);
+      assert.equal(JSON.parse(runs[0]!.output).content, 'Hello from the stand-in');
+      assert.equal(runs[0]!.cost_tokens, 15);
+    });
+
+    it('passes tool definitions, tool calls and tool results through and records them, streamed and not', async () => {
+      const tools = [
+        {
+          type: 'function' as const,
+          function: {
+            name: 'get_weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ];
+      const messages = [
+        { role: 'user' as const, content: 'Weather in Paris?' },
+        {
+          role: 'assistant' as const,
+          content: null,
+          tool_calls: [
+            { id: 'call_0', type: 'function' as const, function: { name: 'get_weather', arguments: '{}' } },
+          ],
+        },
+        { role: 'tool' as const, tool_call_id: 'call_0', content: 'Sunny' },
+      ];
+      const whole = await openai().chat.completions.create({ model: 'tool-model', messages, tools });
+      assert.equal(whole.choices[0]!.message.tool_calls?.[0]?.id, 'call_standin_1');
+
+      const stream = await openai().chat.completions.create({
+        model: 'tool-model',
+        messages,
+        tools,
+        stream: true,
+      });
+      for await (const chunk of stream) void chunk;
+      const runs = await storedRuns();
+      assert.equal(runs.length, 2);
+      for (const run of runs) {
+        assert.deepEqual(
+          JSON.parse(run.input),
+          { messages, tools },
+          'the tool result is in the recorded input',
+        );
+        const out = JSON.parse(run.output) as { tool_calls: unknown[] };
+        assert.deepEqual(out.tool_calls, [
+          {
+            id: 'call_standin_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+        ]);
+      }
+      assert.deepEqual(upstream.requests[0]!.body?.messages, messages, 'forwarded unchanged');
+
+      // Accepted, the run is a multi-turn SFT example: its own messages, the tool call, and the tools.
+      await pipeline.recordFeedback(runs[0]!.id, 'accept');
+      const exported = await pipeline.exportDataset('coder');
+      assert.equal(exported.count, 1);
+      const example = JSON.parse(fs.readFileSync(exported.file, 'utf8').trim()) as object;
+      assert.deepEqual(example, {
+        messages: [...messages, JSON.parse(runs[0]!.output) as object],
+        tools,
+      });
+    });
+
+    it('hands the upstream error status and body to the client as sent, and records no run', async () => {
+      await assert.rejects(
+        openai().chat.completions.create({
+          model: 'missing-model',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+        (err: InstanceType<typeof OpenAI.APIError>) => {
+          assert.equal(err.status, 404);
+          assert.match(err.message, /model "missing-model" not found, try pulling it first/);
+          return true;
+        },
+      );
+      assert.equal((await storedRuns()).length, 0);
+      assert.ok(logs.some((l) => /upstream answered 404/.test(l)));
+    });
+
+    it('records a stream the client abandons as aborted, with what arrived, and never as high quality', async () => {
+      const stream = await openai().chat.completions.create({
+        model: 'hang-model',
+        messages: [{ role: 'user', content: 'long task' }],
+        stream: true,
+      });
+      let first = '';
+      for await (const chunk of stream) {
+        first += chunk.choices[0]?.delta.content ?? '';
+        if (first) break; // the client library closes the connection
+      }
+      await upstream.hangClosed; // the gateway stopped the upstream's work too
+      const [run] = await storedRuns();
+      assert.ok(run, 'the aborted run is stored, not lost');
+      const out = JSON.parse(run.output) as { content: string; aborted: boolean };
+      assert.equal(out.aborted, true);
+      assert.equal(out.content, 'Hello ');
+      assert.equal(run.reward, 0);
+      assert.equal(captured[0]?.aborted, true);
+      await pipeline.recordFeedback(run.id, 'accept');
+      const exported = await pipeline.exportDataset('coder');
+      assert.equal(exported.count, 0, 'an aborted run is no training example, even accepted');
+    });
+
+    it('lists the upstream models (GET /v1/models) unchanged', async () => {
+      const models = await openai().models.list();
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        ['qwen2.5-coder:7b'],
+      );
+    });
+  });
+
+  describe('Ollama dialect, with the ollama client', () => {
+    beforeEach(() => open());
+
+    it('streams /api/chat as NDJSON and records prompt_eval_count + eval_count as costTokens', async () => {
+      const parts: string[] = [];
+      const stream = await ollama().chat({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi', images: ['aGVsbG8='] }],
+        stream: true,
+      });
+      let last;
+      for await (const part of stream) {
+        parts.push(part.message.content);
+        last = part;
+      }
+      assert.equal(parts.join(''), 'Hello from the stand-in');
+      assert.equal(last?.eval_count, 4);
+      const [run] = await storedRuns();
+      assert.ok(run);
+      assert.deepEqual(JSON.parse(run.input), {
+        messages: [{ role: 'user', content: 'hi', images: ['aGVsbG8='] }],
+      });
+      assert.equal(JSON.parse(run.output).content, 'Hello from the stand-in');
+      assert.equal(run.cost_tokens, 11 + 4);
+    });
+
+    it('answers /api/chat without streaming, tool calls kept in the answer and the run', async () => {
+      const answer = await ollama().chat({
+        model: 'tool-model',
+        messages: [{ role: 'user', content: 'weather?' }],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+        stream: false,
+      });
+      const calls = [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }];
+      assert.deepEqual(answer.message.tool_calls, calls);
+      const [run] = await storedRuns();
+      assert.deepEqual(JSON.parse(run!.output).tool_calls, calls);
+      assert.equal(JSON.parse(run!.input).tools[0].function.name, 'get_weather');
+    });
+
+    it('records /api/generate, streamed and not, as a system and a user message', async () => {
+      const whole = await ollama().generate({
+        model: 'qwen2.5-coder:7b',
+        prompt: 'p',
+        system: 's',
+        stream: false,
+      });
+      assert.equal(whole.response, 'Hello from the stand-in');
+      let streamed = '';
+      for await (const part of await ollama().generate({
+        model: 'qwen2.5-coder:7b',
+        prompt: 'p',
+        stream: true,
+      }))
+        streamed += part.response;
+      assert.equal(streamed, 'Hello from the stand-in');
+      const runs = await storedRuns();
+      assert.equal(runs.length, 2);
+      assert.deepEqual(JSON.parse(runs[0]!.input).messages, [
+        { role: 'system', content: 's' },
+        { role: 'user', content: 'p' },
+      ]);
+      assert.deepEqual(JSON.parse(runs[1]!.input).messages, [{ role: 'user', content: 'p' }]);
+      assert.ok(runs.every((r) => JSON.parse(r.output).content === 'Hello from the stand-in'));
+    });
+
+    it('records an abandoned /api/chat stream as aborted', async () => {
+      const stream = await ollama().chat({
+        model: 'hang-model',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      });
+      await assert.rejects(
+        (async () => {
+          for await (const part of stream) {
+            if (part.message.content) stream.abort();
+          }
+        })(),
+      );
+      await upstream.hangClosed;
+      const [run] = await storedRuns();
+      assert.equal(JSON.parse(run!.output).aborted, true);
+    });
+
+    it('passes an upstream error (404 for a missing model) to the client as sent', async () => {
+      await assert.rejects(
+        ollama().chat({ model: 'missing-model', messages: [{ role: 'user', content: 'x' }] }),
+        (err: Error & { status_code?: number }) => {
+          assert.equal(err.status_code, 404);
+          assert.equal(err.message, "model 'missing-model' not found");
+          return true;
+        },
+      );
+      assert.equal((await storedRuns()).length, 0);
+    });
+
+    it('forwards /api/tags, /api/show and /api/version and records nothing for them', async () => {
+      assert.equal((await ollama().list()).models[0]?.name, 'qwen2.5-coder:7b');
+      assert.equal((await ollama().show({ model: 'qwen2.5-coder:7b' })).details.family, 'qwen2');
+      const version = await raw('GET', '/api/version', { host: '127.0.0.1' });
+      assert.deepEqual(JSON.parse(version.body), { version: '0.12.0' });
+      assert.equal((await storedRuns()).length, 0);
+    });
+  });
+
+  describe('routing', () => {
+    beforeEach(async () => {
+      writeAgentFile(ws, 'model_variants.json', {
+        variants: [
+          { id: 'cheap-model', costPer1kTokens: 0, tiers: ['small', 'medium', 'large'] },
+          { id: 'dear-model', costPer1kTokens: 5, tiers: ['large'] },
+        ],
+      });
+    });
+
+    it('sends `auto` to the model the router picks and records the picked model, role and tier', async () => {
+      await open();
+      await openai().chat.completions.create({
+        model: 'agent-learning/auto/fixer',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      await ollama().chat({ model: 'auto', messages: [{ role: 'user', content: 'x' }], stream: false });
+      assert.deepEqual(
+        upstream.requests.map((r) => r.body?.model),
+        ['cheap-model', 'cheap-model'],
+      );
+      const runs = await storedRuns();
+      assert.deepEqual(
+        runs.map((r) => [r.model_id, r.role, r.complexity]),
+        [
+          ['cheap-model', 'fixer', 'medium'],
+          ['cheap-model', 'coder', 'medium'],
+        ],
+      );
+    });
+
+    it('takes the tier and cost cap from headers, and refuses an impossible one with 400', async () => {
+      await open();
+      const client = openai({ 'X-Agent-Learning-Tier': 'large', 'X-Agent-Learning-Max-Cost': '10' });
+      // Both fit; with no runs yet either may be picked, but only `large` holds dear-model.
+      await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] });
+      assert.ok(['cheap-model', 'dear-model'].includes(upstream.requests[0]!.body?.model as string));
+      const none = openai({ 'X-Agent-Learning-Tier': 'large', 'X-Agent-Learning-Max-Cost': '0' });
+      writeAgentFile(ws, 'model_variants.json', {
+        variants: [{ id: 'dear-model', costPer1kTokens: 5, tiers: ['large'] }],
+      });
+      pipeline.reloadConfig();
+      await assert.rejects(
+        none.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'x' }] }),
+        (err: InstanceType<typeof OpenAI.APIError>) =>
+          err.status === 400 && /No model variant/.test(err.message),
+      );
+      await assert.rejects(
+        openai({ 'X-Agent-Learning-Role': 'Not A Role' }).chat.completions.create({
+          model: 'auto',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+        (err: InstanceType<typeof OpenAI.APIError>) =>
+          err.status === 400 && /x-agent-learning-role/.test(err.message),
+      );
+    });
+
+    it('passes any other model name through unchanged, role from the header', async () => {
+      await open();
+      await openai({ 'X-Agent-Learning-Role': 'judge' }).chat.completions.create({
+        model: 'some/other:model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      assert.equal(upstream.requests[0]!.body?.model, 'some/other:model');
+      const [run] = await storedRuns();
+      assert.deepEqual([run!.model_id, run!.role, run!.complexity], ['some/other:model', 'judge', null]);
+    });
+
+    it('with gateway.promptVariants on, adds the variant text to the system message and records its id', async () => {
+      writeAgentFile(ws, 'prompt_variants.json', { variants: [{ id: 'only', text: 'Be brief.' }] });
+      await open({ promptVariants: true });
+      writeAgentFile(ws, 'learning-config.json', {
+        gateway: { port: 0, promptVariants: true },
+        promptBandit: { variants: ['only'] },
+      });
+      pipeline.reloadConfig();
+      const messages = [
+        { role: 'system' as const, content: 'Agent rules.' },
+        { role: 'user' as const, content: 'x' },
+      ];
+      await openai().chat.completions.create({ model: 'qwen2.5-coder:7b', messages });
+      assert.deepEqual(upstream.requests[0]!.body?.messages, [
+        { role: 'system', content: 'Be brief.\n\nAgent rules.' },
+        { role: 'user', content: 'x' },
+      ]);
+      const [run] = await storedRuns();
+      assert.equal(run!.prompt_id, 'only');
+      assert.deepEqual(
+        JSON.parse(run!.input).messages,
+        messages,
+        'the agent’s conversation; the variant by id',
+      );
+    });
+  });
+
+  describe('security', () => {
+    it('refuses a Host that is not a loopback name (DNS rebinding) with 403 and a clear body', async () => {
+      await open();
+      const r = await raw(
+        'POST',
+        '/api/chat',
+        { host: 'evil.example:11444', 'content-type': 'application/json' },
+        '{}',
+      );
+      assert.equal(r.status, 403);
+      assert.match(
+        JSON.parse(r.body).error,
+        /refused a request for host "evil.example:11444".*gateway.allowedHosts/,
+      );
+      for (const host of ['localhost:1', '127.0.0.1', '[::1]:5']) {
+        assert.equal((await raw('GET', '/api/version', { host })).status, 200, host);
+      }
+      assert.equal(upstream.requests.filter((r) => r.path === '/api/chat').length, 0);
+    });
+
+    it('refuses a browser Origin that is not allowed, and lets an allowed one in', async () => {
+      await open({ allowedOrigins: ['http://localhost:3000'] });
+      const bad = await raw(
+        'POST',
+        '/v1/chat/completions',
+        { host: 'localhost', origin: 'https://evil.example' },
+        '{}',
+      );
+      assert.equal(bad.status, 403);
+      assert.match(
+        JSON.parse(bad.body).error.message,
+        /origin "https:\/\/evil.example".*gateway.allowedOrigins/,
+      );
+      const good = await raw('GET', '/v1/models', { host: 'localhost', origin: 'http://localhost:3000' });
+      assert.equal(good.status, 200);
+      assert.equal(upstream.requests.length, 1);
+    });
+
+    it('answers 413 to a body over gateway.maxBodyBytes without forwarding it', async () => {
+      await open({ maxBodyBytes: 1000 });
+      const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
+      const r = await raw(
+        'POST',
+        '/api/chat',
+        { host: 'localhost', 'content-type': 'application/json' },
+        big,
+      );
+      assert.equal(r.status, 413);
+      assert.match(JSON.parse(r.body).error, /larger than 1000 bytes.*gateway.maxBodyBytes/);
+      assert.equal(upstream.requests.length, 0);
+    });
+
+    it('sends the upstream key from the environment, and no key reaches .agent/ or the log', async () => {
+      const openaiUpstream = await startChatUpstream();
+      try {
+        await open({ openaiBaseUrl: `${openaiUpstream.url}/v1` }, { AGENT_LEARNING_UPSTREAM_API_KEY: KEY });
+        await openai().chat.completions.create({
+          model: 'qwen2.5-coder:7b',
+          messages: [{ role: 'user', content: 'x' }],
+        });
+        assert.equal(openaiUpstream.requests[0]!.headers.authorization, `Bearer ${KEY}`);
+        assert.equal(upstream.requests.length, 0, 'the OpenAI dialect went to the configured upstream');
+        await storedRuns();
+        await pipeline.close();
+        for (const file of walk(path.join(ws, '.agent'))) {
+          assert.ok(!fs.readFileSync(file).includes(KEY), `${file} holds the key`);
+          assert.ok(!fs.readFileSync(file).includes('not-used'), `${file} holds the client's Authorization`);
+        }
+        assert.ok(logs.length > 0);
+        assert.ok(logs.every((l) => !l.includes(KEY) && !l.includes('Bearer')));
+      } finally {
+        await openaiUpstream.stop();
+      }
+    });
+
+    it('answers 502 with what to do when the upstream cannot be reached', async () => {
+      await open();
+      await upstream.stop();
+      const r = await raw('GET', '/api/tags', { host: 'localhost' });
+      assert.equal(r.status, 502);
+      assert.match(
+        JSON.parse(r.body).error,
+        /cannot reach the upstream at http:\/\/127\.0\.0\.1:\d+ .*OLLAMA_HOST/,
+      );
+    });
+  });
+});
+
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
