@@ -5,6 +5,7 @@
 // is not beside this code (a host that bundled the core into a file of its own).
 
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -188,8 +189,13 @@ export class ChunkPipeline {
   private startWorker(file: string): Worker {
     // From the sources (under tsx, as the unit tests run): Node 20 does not hand tsx's loader on to a worker, so
     // the worker registers it before loading the .ts file.
+    // tsx is resolved from the source file, not from the working directory the eval code would resolve it from.
     const worker = file.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true })
+      ? new Worker(
+          `require(${JSON.stringify(createRequire(file).resolve('tsx/cjs/api'))}).register(); ` +
+            `require(${JSON.stringify(file)});`,
+          { eval: true },
+        )
       : new Worker(file);
     worker.on('message', (reply: EncodeReply) => {
       const waiter = this.waiting.get(reply.id);
