@@ -57,7 +57,8 @@ export function segmentsOf(text: string): TextSegment[] {
   let prose: string[] = [];
   let code: { fence: string; language: string; lines: string[] } | undefined;
   const flushProse = () => {
-    if (prose.length > 0 && prose.some((l) => l.trim() !== '')) segments.push({ kind: 'text', text: prose.join('\n') });
+    if (prose.length > 0 && prose.some((l) => l.trim() !== ''))
+      segments.push({ kind: 'text', text: prose.join('\n') });
     prose = [];
   };
   for (const line of lines) {

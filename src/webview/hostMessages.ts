@@ -175,7 +175,9 @@ export const isRunViewState = object<RunViewState>({
   version: isVersion,
   runId: isString,
   run: nullable(isRunDetail),
-  undo: nullable(object<{ verdict: RunDetailView['human'] }>({ verdict: nullable(literal('accept', 'reject')) })),
+  undo: nullable(
+    object<{ verdict: RunDetailView['human'] }>({ verdict: nullable(literal('accept', 'reject')) }),
+  ),
 });
 
 /** The message if it is one the protocol defines, else undefined (with a warning naming its type). */

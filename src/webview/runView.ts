@@ -5,7 +5,14 @@
 import type { RewardTermView, RunDetailView, RunViewState, Verdict } from '../protocol';
 import { conversationOf, segmentsOf } from './conversation';
 import { button, h, icon, notice, type Child } from './dom';
-import { formatCount, formatDateTime, formatDurationMs, formatReward, formatTokens, truncate } from './format';
+import {
+  formatCount,
+  formatDateTime,
+  formatDurationMs,
+  formatReward,
+  formatTokens,
+  truncate,
+} from './format';
 
 export interface RunViewActions {
   feedback(runId: string, verdict: Verdict): void;
@@ -61,7 +68,12 @@ function header(run: RunDetailView, state: RunViewState, actions: RunViewActions
   return h(
     'header',
     { class: 'run-header' },
-    h('h1', {}, icon('history'), h('span', { class: 'task', attrs: { dir: 'auto', title: truncate(run.taskSlug, 200) } }, run.taskSlug)),
+    h(
+      'h1',
+      {},
+      icon('history'),
+      h('span', { class: 'task', attrs: { dir: 'auto', title: truncate(run.taskSlug, 200) } }, run.taskSlug),
+    ),
     h(
       'p',
       { class: 'muted run-summary' },
@@ -122,7 +134,12 @@ function navigation(actions: RunViewActions): HTMLElement {
 }
 
 function section(title: string, name: string, ...children: Child[]): HTMLElement {
-  return h('section', { class: 'section', attrs: { 'data-section': name } }, h('h2', { class: 'section-title' }, title), ...children);
+  return h(
+    'section',
+    { class: 'section', attrs: { 'data-section': name } },
+    h('h2', { class: 'section-title' }, title),
+    ...children,
+  );
 }
 
 function conversation(input: string): HTMLElement {
@@ -171,30 +188,34 @@ function textBlock(text: string): HTMLElement {
 
 function signals(run: RunDetailView): HTMLElement {
   const agent = `from the agent, ${formatDateTime(run.createdAt)}`;
-  const count = (n: number | null, what: string) => (n === null ? null : `${formatCount(n)} ${what}${n === 1 ? '' : 's'}`);
+  const count = (n: number | null, what: string) =>
+    n === null ? null : `${formatCount(n)} ${what}${n === 1 ? '' : 's'}`;
   const rows: [string, string, string | null][] = [
     ['compile', 'Compile', run.compile === null ? null : run.compile ? 'compiled' : 'did not compile'],
     [
       'tests',
       'Tests',
-      run.testsTotal === null ? null : `${formatCount(run.testsPassed ?? 0)} / ${formatCount(run.testsTotal)} passed`,
+      run.testsTotal === null
+        ? null
+        : `${formatCount(run.testsPassed ?? 0)} / ${formatCount(run.testsTotal)} passed`,
     ],
     ['lint', 'Lint', count(run.lintErrors, 'error')],
     ['type', 'Type check', count(run.typeErrors, 'error')],
     ['schema', 'Schema', count(run.schemaErrors, 'error')],
     ['boundary', 'Boundaries', count(run.boundaryErrors, 'error')],
   ];
-  const human =
-    run.human === null
-      ? null
-      : `${run.human === 'accept' ? 'accepted' : 'rejected'}`;
+  const human = run.human === null ? null : `${run.human === 'accept' ? 'accepted' : 'rejected'}`;
   return section(
     'Signals',
     'signals',
     h(
       'table',
       { class: 'signals' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Signal'), h('th', {}, 'Value'), h('th', {}, 'Source and time'))),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', {}, 'Signal'), h('th', {}, 'Value'), h('th', {}, 'Source and time')),
+      ),
       h(
         'tbody',
         {},
@@ -212,7 +233,11 @@ function signals(run: RunDetailView): HTMLElement {
           { attrs: { 'data-signal': 'human' } },
           h('th', { attrs: { scope: 'row' } }, 'Human'),
           h('td', { class: human === null ? 'muted' : '' }, human ?? 'no verdict'),
-          h('td', { class: 'muted' }, human === null || run.humanAt === null ? '—' : `you, ${formatDateTime(run.humanAt)}`),
+          h(
+            'td',
+            { class: 'muted' },
+            human === null || run.humanAt === null ? '—' : `you, ${formatDateTime(run.humanAt)}`,
+          ),
         ),
       ),
     ),
@@ -226,7 +251,12 @@ function reward(run: RunDetailView): HTMLElement {
   return section(
     'Reward',
     'reward',
-    h('p', { class: 'reward-total' }, h('span', { class: 'reward-value' }, formatReward(run.reward)), ' reward'),
+    h(
+      'p',
+      { class: 'reward-total' },
+      h('span', { class: 'reward-value' }, formatReward(run.reward)),
+      ' reward',
+    ),
     run.breakdown.length === 0
       ? h('p', { class: 'muted' }, 'No signal was reported: a run nothing vouches for scores 0.')
       : h(
@@ -235,7 +265,15 @@ function reward(run: RunDetailView): HTMLElement {
           h(
             'thead',
             {},
-            h('tr', {}, h('th', {}, 'Signal'), h('th', {}, 'Score'), h('th', {}, 'Weight'), h('th', {}, 'Share'), h('th', {}, 'Adds')),
+            h(
+              'tr',
+              {},
+              h('th', {}, 'Signal'),
+              h('th', {}, 'Score'),
+              h('th', {}, 'Weight'),
+              h('th', {}, 'Share'),
+              h('th', {}, 'Adds'),
+            ),
           ),
           h(
             'tbody',
@@ -254,14 +292,23 @@ function reward(run: RunDetailView): HTMLElement {
           ),
         ),
     differs
-      ? h('p', { class: 'muted' }, `Today's rewardWeights would give ${formatReward(total)}; the stored reward used the weights of its time.`)
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Today's rewardWeights would give ${formatReward(total)}; the stored reward used the weights of its time.`,
+        )
       : null,
   );
 }
 
 function facts(run: RunDetailView): HTMLElement {
   const row = (key: string, name: string, value: string) =>
-    h('div', { class: 'fact', attrs: { 'data-fact': key } }, h('dt', {}, name), h('dd', { attrs: { dir: 'auto' } }, value));
+    h(
+      'div',
+      { class: 'fact', attrs: { 'data-fact': key } },
+      h('dt', {}, name),
+      h('dd', { attrs: { dir: 'auto' } }, value),
+    );
   return section(
     'Run',
     'facts',

@@ -49,8 +49,13 @@ export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: n
     (n): n is number => n !== null,
   );
   if (errorCounts.length > 0)
-    present.push({ signal: 'errors', score: errorTerm(errorCounts.reduce((a, b) => a + b, 0)), weight: w.errors });
-  if (s.human !== null) present.push({ signal: 'human', score: s.human === 'accept' ? 1 : 0, weight: w.human });
+    present.push({
+      signal: 'errors',
+      score: errorTerm(errorCounts.reduce((a, b) => a + b, 0)),
+      weight: w.errors,
+    });
+  if (s.human !== null)
+    present.push({ signal: 'human', score: s.human === 'accept' ? 1 : 0, weight: w.human });
   let sum = 0;
   let weight = 0;
   for (const t of present) {
@@ -61,7 +66,11 @@ export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: n
   if (weight === 0) return { reward: 0, terms: present.map((t) => ({ ...t, share: 0, contribution: 0 })) };
   return {
     reward: Math.min(1, Math.max(0, sum / weight)),
-    terms: present.map((t) => ({ ...t, share: t.weight / weight, contribution: (t.score * t.weight) / weight })),
+    terms: present.map((t) => ({
+      ...t,
+      share: t.weight / weight,
+      contribution: (t.score * t.weight) / weight,
+    })),
   };
 }
 

@@ -68,7 +68,11 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
   it('pages the runs without a verdict newest first, and filters them', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const r = await pipeline.recordRun(`t${i}`, i % 2 ? 'a' : 'b', 'p', { input: 'i', output: 'o', compile: i % 3 > 0 });
+      const r = await pipeline.recordRun(`t${i}`, i % 2 ? 'a' : 'b', 'p', {
+        input: 'i',
+        output: 'o',
+        compile: i % 3 > 0,
+      });
       ids.push(r.id);
     }
     await pipeline.recordFeedback(ids[11]!, 'accept');
@@ -91,7 +95,12 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
   });
 
   it('clears a verdict: the reward is what it was before, and the clearing survives a restart', async () => {
-    const { id, reward } = await pipeline.recordRun('t', 'm', 'p', { input: 'i', output: 'o', compile: true, tests: { passed: 1, total: 2 } });
+    const { id, reward } = await pipeline.recordRun('t', 'm', 'p', {
+      input: 'i',
+      output: 'o',
+      compile: true,
+      tests: { passed: 1, total: 2 },
+    });
     const rejected = await pipeline.recordFeedback(id, 'reject');
     assert.ok(rejected.reward < reward);
     const cleared = await pipeline.clearFeedback(id);
@@ -105,7 +114,11 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
   });
 
   it('takes a clearing written to the inbox by another process, and an older verdict does not bring it back', async () => {
-    const { id, reward } = await pipeline.recordRun('t', 'm', 'p', { input: 'i', output: 'o', compile: true });
+    const { id, reward } = await pipeline.recordRun('t', 'm', 'p', {
+      input: 'i',
+      output: 'o',
+      compile: true,
+    });
     await pipeline.recordFeedback(id, 'reject');
     const at = clock + 10_000;
     writeAgentFile(
