@@ -45,10 +45,11 @@ const webview = {
 const webviewEntries = [
   { entryPoints: ['src/webview/sidebar.ts'], outfile: 'dist/webview/sidebar.js' },
   { entryPoints: ['src/webview/dashboard.ts'], outfile: 'dist/webview/dashboard.js' },
+  { entryPoints: ['src/webview/run.ts'], outfile: 'dist/webview/run.js' },
   {
-    entryPoints: { sidebar: 'media/sidebar.css', dashboard: 'media/dashboard.css' },
+    entryPoints: { sidebar: 'media/sidebar.css', dashboard: 'media/dashboard.css', run: 'media/run.css' },
     outdir: 'dist/webview',
-    // One codicon.ttf for both pages, under the name webviewHtml.ts knows.
+    // One codicon.ttf for every page, under the name webviewHtml.ts knows.
     loader: { '.ttf': 'file' },
     assetNames: '[name]',
     sourcemap: false,

@@ -1,4 +1,4 @@
-// The messages between the extension host and its webviews (sidebar, dashboard): one definition for both sides.
+// The messages between the extension host and its webviews (sidebar, dashboard, run view): one definition for both sides.
 // Host → webview messages carry plain data; webview → host messages are validated with zod on arrival.
 
 import { z } from 'zod';
@@ -120,6 +120,51 @@ export interface DashboardState {
   training: TrainingProgress | null;
 }
 
+/** One term of a run's reward (src/core/learning/reward.ts's RewardTerm). */
+export interface RewardTermView {
+  signal: 'compile' | 'tests' | 'errors' | 'human';
+  score: number;
+  weight: number;
+  share: number;
+  contribution: number;
+}
+
+/** One run, everything the run view shows; every string in it is run data, shown as text. */
+export interface RunDetailView {
+  id: string;
+  createdAt: number;
+  taskSlug: string;
+  role: string;
+  modelId: string;
+  promptId: string;
+  complexity: string | null;
+  input: string;
+  output: string;
+  compile: boolean | null;
+  testsPassed: number | null;
+  testsTotal: number | null;
+  lintErrors: number | null;
+  typeErrors: number | null;
+  schemaErrors: number | null;
+  boundaryErrors: number | null;
+  human: Verdict | null;
+  humanAt: number | null;
+  reward: number;
+  breakdown: RewardTermView[];
+  costTokens: number | null;
+  durationMs: number | null;
+  iterations: number | null;
+}
+
+export interface RunViewState {
+  version: typeof PROTOCOL_VERSION;
+  runId: string;
+  /** Null when the store has no run with this id (any more). */
+  run: RunDetailView | null;
+  /** What Undo would restore: the verdict before the last one given here; absent when there is nothing to undo. */
+  undo: { verdict: Verdict | null } | null;
+}
+
 /**
  * A state as a page keeps it: embedded in the page's HTML for its first paint (src/extension/webviewHtml.ts), and
  * saved with setState. `pageId` is fresh for every HTML the host renders, so a saved state with the page's own id
@@ -135,6 +180,7 @@ export interface PageState<S> {
 export type HostMessage =
   | { type: 'sidebar'; state: SidebarState }
   | { type: 'dashboard'; state: DashboardState }
+  | { type: 'run'; state: RunViewState }
   | { type: 'training'; progress: TrainingProgress | null };
 
 export const WEBVIEW_COMMANDS = [
@@ -156,5 +202,10 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
     verdict: z.enum(['accept', 'reject']),
   }),
   z.object({ type: z.literal('command'), command: z.enum(WEBVIEW_COMMANDS) }),
+  z.object({ type: z.literal('openRun'), runId: z.string().min(1).max(200) }),
+  /** The run view: take the verdict back (Clear), restore the one before (Undo), go to the queue's next run. */
+  z.object({ type: z.literal('clearVerdict'), runId: z.string().min(1).max(200) }),
+  z.object({ type: z.literal('undoVerdict'), runId: z.string().min(1).max(200) }),
+  z.object({ type: z.literal('navigate'), direction: z.enum(['next', 'previous']) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

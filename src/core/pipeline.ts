@@ -12,7 +12,8 @@ import { MirrorWriter } from './workspace/mirrors';
 import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
 import { isProcessAlive } from './store/lock';
-import { computeReward } from './learning/reward';
+import { computeReward, rewardBreakdown, type RewardTerm } from './learning/reward';
+import type { RunCursor, RunFilter, RunOrder, RunPage } from './store/store';
 import {
   checkVerdict,
   checkComplexity,
@@ -20,6 +21,7 @@ import {
   toRunRecord,
   validateRunArgs,
   type Complexity,
+  type RunRecord,
   type RunResult,
   type Verdict,
 } from './learning/runResult';
@@ -33,6 +35,17 @@ import type { AutomationPort } from './automation/port';
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
 export type { TrainingDue } from './dataset/exporter';
 export type { Insights, LearningStats, RoleProgress } from './learning/stats';
+
+export type { RunCursor, RunFilter, RunOrder, RunPage } from './store/store';
+export type { RewardTerm } from './learning/reward';
+
+/** One run as the run view shows it: every stored field, its texts, and its reward's terms under today's weights. */
+export interface RunDetail extends RunRecord {
+  breakdown: RewardTerm[];
+}
+
+/** The most a page of runs holds, whatever a caller asks for: a page is for a screen, not an export. */
+export const MAX_RUN_PAGE = 500;
 
 export interface PipelineOptions {
   /** Clock in ms since the epoch. */
@@ -245,12 +258,50 @@ export class LearningPipeline {
       durable.sync(); // it may still be waiting in another process's journal
       if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
     }
+    return this.applyFeedback(durable, runId, v);
+  }
+
+  /** Takes the human verdict back (Undo of a first verdict, or Clear in the run view); the reward follows. */
+  async clearFeedback(runId: string): Promise<RecordedRun> {
+    if (typeof runId !== 'string' || runId === '') throw new LearningError('clearFeedback needs a run id.');
+    const durable = await this.openStore();
+    if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
+    return this.applyFeedback(durable, runId, null);
+  }
+
+  private applyFeedback(durable: DurableStore, runId: string, v: Verdict | null): RecordedRun {
     const reward = durable.feedback(runId, v, this.now())!;
-    this.log(`👍 Feedback for run ${runId}: ${v} (reward: ${reward.toFixed(2)})`);
+    this.log(`👍 Feedback for run ${runId}: ${v ?? 'cleared'} (reward: ${reward.toFixed(2)})`);
     this.afterChange('local');
     const run = durable.db.getRun(runId);
     if (run) this.exporter.maybeAutoExport(durable, run.role);
     return { id: runId, reward };
+  }
+
+  // ---- reading runs (the run view and the review queue) ----
+
+  /** One run with its texts and its reward's breakdown, or undefined when there is none with this id. */
+  getRun(id: string): RunDetail | undefined {
+    const db = this.durable?.db;
+    const run = db?.getRun(id);
+    const texts = run && db?.runTexts(id);
+    if (!run || !texts) return undefined;
+    const { terms } = rewardBreakdown(run, this.files.config.rewardWeights);
+    return { ...run, ...texts, breakdown: terms };
+  }
+
+  /**
+   * A page of runs (no texts) matching `filter`, newest or lowest-confidence first; pass the returned `next` to get
+   * the page after it. Keyset paging: a page costs about `limit` rows, not the history (see Store.runPage).
+   */
+  listRuns(
+    filter: RunFilter = {},
+    options: { order?: RunOrder; limit?: number; after?: RunCursor } = {},
+  ): RunPage {
+    const db = this.durable?.db;
+    if (!db) return { runs: [], next: undefined };
+    const limit = Math.max(1, Math.min(MAX_RUN_PAGE, Math.floor(options.limit ?? 100)));
+    return db.runPage(filter, options.order ?? 'newest', limit, options.after);
   }
 
   /** The id of the most recent run, for "accept last run". */

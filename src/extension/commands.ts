@@ -42,9 +42,6 @@ export function registerCommands(
     service.pipeline.recordFeedback(runId, verdict),
   );
 
-  register('agentLearning.acceptLastRun', () => feedbackOnLastRun(service, 'accept'));
-  register('agentLearning.rejectLastRun', () => feedbackOnLastRun(service, 'reject'));
-
   register('agentLearning.exportDataset', async (roleArg?: string) => {
     const pipeline = service.pipeline;
     await pipeline.whenReady();
@@ -115,22 +112,13 @@ export function handleWebviewMessage(service: LearningService, message: WebviewM
       return service.pipeline.recordFeedback(message.runId, message.verdict);
     case 'command':
       return vscode.commands.executeCommand(COMMAND_IDS[message.command]);
+    case 'openRun':
+      return vscode.commands.executeCommand('agentLearning.openRun', message.runId);
+    // The run view's own messages; no other page sends them.
+    case 'clearVerdict':
+    case 'undoVerdict':
+    case 'navigate':
     case 'ready':
       return undefined;
   }
-}
-
-async function feedbackOnLastRun(service: LearningService, verdict: Verdict): Promise<void> {
-  const pipeline = service.pipeline;
-  await pipeline.whenReady();
-  const id = pipeline.lastRunId();
-  if (!id) {
-    void vscode.window.showInformationMessage('Agent Learning: no run recorded yet.');
-    return;
-  }
-  const { reward } = await pipeline.recordFeedback(id, verdict);
-  vscode.window.setStatusBarMessage(
-    `Agent Learning: ${verdict === 'accept' ? 'accepted' : 'rejected'} the last run (reward ${reward.toFixed(2)})`,
-    4000,
-  );
 }

@@ -8,9 +8,14 @@ import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { GatewayHost } from './gatewayHost';
 import { LearningService } from './learningService';
+import { registerReviewCommands } from './reviewCommands';
+import { ReviewQueue } from './reviewQueue';
+import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
+import { RunPanels } from './runPanels';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
+import { VerdictDesk } from './verdictHistory';
 
 let service: LearningService | undefined;
 
@@ -43,6 +48,14 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);
+  const desk = new VerdictDesk(() => learning.pipeline);
+  const queue = new ReviewQueue(
+    learning,
+    new ReviewQueueModel((filter, options) => learning.pipeline.listRuns(filter, options)),
+  );
+  const runs = new RunPanels(context.extensionUri, learning, output, desk, queue.model, onMessage);
+  context.subscriptions.push(queue, runs);
+  registerReviewCommands(context, learning, queue, runs, desk);
   const gateway = new GatewayHost(learning, context.secrets, output);
   context.subscriptions.push(
     gateway,

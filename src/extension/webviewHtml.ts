@@ -1,11 +1,11 @@
-// The HTML shell of both webviews: a strict nonce-based CSP, the stylesheet, an empty root, the state for the first
+// The HTML shell of every webview (sidebar, dashboard, run view): a strict nonce-based CSP, the stylesheet, an empty root, the state for the first
 // paint (as JSON data, never markup) and one script; stylesheet and script inlined under the nonce (or linked, when
 // their text could end its element).
 // Pure (no vscode import) so the Chromium tests serve exactly what VS Code gets.
 
 import { randomBytes } from 'node:crypto';
 
-export type WebviewPageName = 'sidebar' | 'dashboard';
+export type WebviewPageName = 'sidebar' | 'dashboard' | 'run';
 
 /** The id of the element holding the embedded state (src/webview/vscodeApi.ts reads it). */
 export const INITIAL_STATE_ID = 'initial-state';

@@ -13,7 +13,10 @@ import type {
   PromptView,
   RewardPoint,
   RoleProgressView,
+  RewardTermView,
+  RunDetailView,
   RunRow,
+  RunViewState,
   SidebarState,
   TrainingProgress,
 } from '../protocol';
@@ -132,12 +135,58 @@ export const isDashboardState = object<DashboardState>({
   training: nullable(isTrainingProgress),
 });
 
+const isCount = nullable(isNumber);
+
+const isRunDetail = object<RunDetailView>({
+  id: isString,
+  createdAt: isNumber,
+  taskSlug: isString,
+  role: isString,
+  modelId: isString,
+  promptId: isString,
+  complexity: nullable(isString),
+  input: isString,
+  output: isString,
+  compile: nullable(isBoolean),
+  testsPassed: isCount,
+  testsTotal: isCount,
+  lintErrors: isCount,
+  typeErrors: isCount,
+  schemaErrors: isCount,
+  boundaryErrors: isCount,
+  human: nullable(literal('accept', 'reject')),
+  humanAt: isCount,
+  reward: isNumber,
+  breakdown: arrayOf(
+    object<RewardTermView>({
+      signal: literal('compile', 'tests', 'errors', 'human'),
+      score: isNumber,
+      weight: isNumber,
+      share: isNumber,
+      contribution: isNumber,
+    }),
+  ),
+  costTokens: isCount,
+  durationMs: isCount,
+  iterations: isCount,
+});
+
+export const isRunViewState = object<RunViewState>({
+  version: isVersion,
+  runId: isString,
+  run: nullable(isRunDetail),
+  undo: nullable(
+    object<{ verdict: RunDetailView['human'] }>({ verdict: nullable(literal('accept', 'reject')) }),
+  ),
+});
+
 /** The message if it is one the protocol defines, else undefined (with a warning naming its type). */
 export function readHostMessage(data: unknown): HostMessage | undefined {
   if (isRecord(data)) {
     if (data.type === 'sidebar' && isSidebarState(data.state)) return { type: 'sidebar', state: data.state };
     if (data.type === 'dashboard' && isDashboardState(data.state))
       return { type: 'dashboard', state: data.state };
+    if (data.type === 'run' && isRunViewState(data.state)) return { type: 'run', state: data.state };
     if (data.type === 'training' && nullable(isTrainingProgress)(data.progress)) {
       return { type: 'training', progress: data.progress };
     }

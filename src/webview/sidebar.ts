@@ -36,6 +36,7 @@ const actions: SidebarActions = {
       render();
     }
   },
+  openRun: (runId) => host.post({ type: 'openRun', runId }),
   command: (command) => host.post({ type: 'command', command }),
 };
 

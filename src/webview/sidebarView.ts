@@ -8,6 +8,8 @@ import { formatCount, formatDurationMs, formatReward, formatRewardDelta, truncat
 
 export interface SidebarActions {
   feedback(runId: string, verdict: Verdict): void;
+  /** Opens the run in the run view (an editor tab). */
+  openRun(runId: string): void;
   command(command: WebviewCommand): void;
 }
 
@@ -285,7 +287,21 @@ function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement
   return h(
     'li',
     { class: 'run', attrs: { 'data-run-id': run.id } },
-    h('span', { class: 'task', attrs: { title: truncate(run.taskSlug, 200), dir: 'auto' } }, run.taskSlug),
+    h(
+      'button',
+      {
+        class: 'task link',
+        attrs: {
+          type: 'button',
+          title: `Open run ${truncate(run.taskSlug, 200)}`,
+          'aria-label': `Open run ${task}`,
+          dir: 'auto',
+          'data-focus-key': `open:${run.id}`,
+        },
+        onClick: () => actions.openRun(run.id),
+      },
+      run.taskSlug,
+    ),
     h(
       'span',
       { class: `reward ${rewardClass(run.reward)}`, attrs: { title: 'Reward' } },

@@ -45,6 +45,10 @@ function expectedReward(run: PlannedRun, human: 'accept' | 'reject' | null): num
   return terms.reduce((a, b) => a + b, 0) / terms.length;
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** Opens the sidebar from the activity bar and returns its webview frame once it shows figures. */
 async function openSidebar(session: CodeServerSession): Promise<Frame> {
   await session.openActivityBarView(VIEW_CONTAINER);
@@ -216,6 +220,58 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
         Math.abs(inStats.reward - after) < 1e-9,
         `getStats() reward ${inStats.reward}, expected ${after}`,
       );
+    });
+
+    it('a click on a run in the sidebar opens it with its output and signals, and Reject there stores the verdict', async function () {
+      const seen = await recorded();
+      const index = runs.findIndex((r) => r.taskSlug === goodRun(3).taskSlug);
+      const run = runs[index]!;
+      const id = seen.runs[index]!.id;
+      const after = expectedReward(run, 'reject');
+
+      const sidebar = await openSidebar(vscode.session);
+      await sidebar
+        .locator(`li.run[data-run-id="${id}"]`)
+        .getByRole('button', { name: `Open run ${run.taskSlug}`, exact: true })
+        .click({ timeout: 10_000 });
+      const view = await vscode.session.findFrame('[data-section="output"]', { timeoutMs: 30_000 });
+      await waitForText(view, 'h1 .task', run.taskSlug, 'the run view to show the run');
+      const result = run.result as { output: string };
+      await waitForText(
+        view,
+        '[data-section="output"]',
+        new RegExp(escapeRegExp(result.output)),
+        'the output',
+      );
+      await waitForText(view, '[data-signal="compile"] td:nth-child(2)', 'compiled', 'the compile signal');
+      await waitForText(view, '[data-signal="tests"] td:nth-child(2)', '4 / 4 passed', 'the tests signal');
+      await waitForText(view, '[data-signal="human"] td:nth-child(2)', 'accepted', 'the agent’s verdict');
+
+      await view
+        .getByRole('button', { name: `Reject run ${run.taskSlug}`, exact: true })
+        .click({ timeout: 10_000 });
+      await waitForText(view, '.verdict-state', /^Rejected/, 'the run view to show the new verdict');
+      await waitForText(view, '.reward-value', after.toFixed(2), `the reward to read ${after.toFixed(2)}`);
+      const dbFile = vscode.workspace.agentFile('experience.db');
+      let stored: ReturnType<typeof runInDb>;
+      await waitFor(
+        `experience.db to hold human='reject' and reward ${after} for ${id}`,
+        () => {
+          stored = runInDb(dbFile, id);
+          return stored?.human === 'reject' && Math.abs(stored.reward - after) < 1e-9;
+        },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+          detail: () => `the run in the file: ${JSON.stringify(stored)}`,
+        },
+      );
+      // Undo restores the verdict it had before (the agent's accept), not "no verdict".
+      await view
+        .getByRole('button', { name: 'Undo: back to accept', exact: true })
+        .click({ timeout: 10_000 });
+      await waitForText(view, '.verdict-state', /^Accepted/, 'Undo to restore the accept');
+      await vscode.session.screenshot('run-view');
     });
   });
 

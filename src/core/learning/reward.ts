@@ -23,21 +23,58 @@ export function errorTerm(errors: number): number {
   return 1 / (1 + errors);
 }
 
-/** In [0, 1]. A run with no signal at all scores 0: nothing says it was good. */
-export function computeReward(s: RewardSignals, w: RewardWeights): number {
-  let sum = 0;
-  let weight = 0;
-  const add = (value: number, wt: number) => {
-    sum += value * wt;
-    weight += wt;
-  };
-  if (s.compile !== null) add(s.compile ? 1 : 0, w.compile);
-  if (s.testsTotal !== null && s.testsTotal > 0) add((s.testsPassed ?? 0) / s.testsTotal, w.tests);
+/** One signal's part in a reward: its score, its configured weight and its share of the weights present. */
+export interface RewardTerm {
+  signal: 'compile' | 'tests' | 'errors' | 'human';
+  /** The signal's score in [0, 1]. */
+  score: number;
+  /** Its weight from `rewardWeights`. */
+  weight: number;
+  /** Its weight over the sum of the weights of the signals present (they add up to 1). */
+  share: number;
+  /** score × share: the terms' contributions add up to the reward (before clamping to [0, 1]). */
+  contribution: number;
+}
+
+/**
+ * The reward and the terms it is made of, for showing a run: the same arithmetic as computeReward (which is this
+ * function's total), so a view never shows a breakdown that disagrees with the stored reward's formula.
+ */
+export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: number; terms: RewardTerm[] } {
+  const present: { signal: RewardTerm['signal']; score: number; weight: number }[] = [];
+  if (s.compile !== null) present.push({ signal: 'compile', score: s.compile ? 1 : 0, weight: w.compile });
+  if (s.testsTotal !== null && s.testsTotal > 0)
+    present.push({ signal: 'tests', score: (s.testsPassed ?? 0) / s.testsTotal, weight: w.tests });
   const errorCounts = [s.lintErrors, s.typeErrors, s.schemaErrors, s.boundaryErrors].filter(
     (n): n is number => n !== null,
   );
-  if (errorCounts.length > 0) add(errorTerm(errorCounts.reduce((a, b) => a + b, 0)), w.errors);
-  if (s.human !== null) add(s.human === 'accept' ? 1 : 0, w.human);
-  if (weight === 0) return 0;
-  return Math.min(1, Math.max(0, sum / weight));
+  if (errorCounts.length > 0)
+    present.push({
+      signal: 'errors',
+      score: errorTerm(errorCounts.reduce((a, b) => a + b, 0)),
+      weight: w.errors,
+    });
+  if (s.human !== null)
+    present.push({ signal: 'human', score: s.human === 'accept' ? 1 : 0, weight: w.human });
+  let sum = 0;
+  let weight = 0;
+  for (const t of present) {
+    sum += t.score * t.weight;
+    weight += t.weight;
+  }
+  // A run with no signal at all scores 0: nothing says it was good.
+  if (weight === 0) return { reward: 0, terms: present.map((t) => ({ ...t, share: 0, contribution: 0 })) };
+  return {
+    reward: Math.min(1, Math.max(0, sum / weight)),
+    terms: present.map((t) => ({
+      ...t,
+      share: t.weight / weight,
+      contribution: (t.score * t.weight) / weight,
+    })),
+  };
+}
+
+/** In [0, 1]. A run with no signal at all scores 0: nothing says it was good. */
+export function computeReward(s: RewardSignals, w: RewardWeights): number {
+  return rewardBreakdown(s, w).reward;
 }

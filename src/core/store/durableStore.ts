@@ -232,8 +232,11 @@ export class DurableStore {
     return record;
   }
 
-  /** Journals the verdict, then applies it. The new reward, or undefined when the run is not known (yet). */
-  feedback(runId: string, verdict: Verdict, at: number): number | undefined {
+  /**
+   * Journals the verdict (null: clear it), then applies it. The new reward, or undefined when the run is not known
+   * (yet).
+   */
+  feedback(runId: string, verdict: Verdict | null, at: number): number | undefined {
     this.assertOpen();
     // Applied first, like a run, so that a verdict the store refuses is never journalled.
     const reward = this.store.transaction(() => {
@@ -358,7 +361,8 @@ export class DurableStore {
             if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
           } else {
             // A verdict written without a time counts from when it is first read.
-            this.applyFeedback(line.entry.runId, checkVerdict(line.entry.verdict), line.entry.at ?? now);
+            const verdict = line.entry.verdict === null ? null : checkVerdict(line.entry.verdict);
+            this.applyFeedback(line.entry.runId, verdict, line.entry.at ?? now);
             applied.verdicts++;
           }
         } catch (err) {
@@ -497,10 +501,12 @@ export class DurableStore {
     };
   }
 
-  private applyFeedback(runId: string, verdict: Verdict, at: number): number | undefined {
+  private applyFeedback(runId: string, verdict: Verdict | null, at: number): number | undefined {
     const run = this.store.getRun(runId);
     if (!run) {
-      this.store.addPendingFeedback(runId, verdict, at);
+      // Cleared before its run arrived: no verdict waits for it any more.
+      if (verdict === null) this.store.takePendingFeedback(runId);
+      else this.store.addPendingFeedback(runId, verdict, at);
       return undefined;
     }
     if (run.humanAt !== null && at < run.humanAt) return run.reward;

@@ -132,6 +132,8 @@ export type StoreReader = Pick<
   | 'lastRunId'
   | 'maxPk'
   | 'recentRuns'
+  | 'runPage'
+  | 'runTexts'
   | 'armStats'
   | 'windowArmStats'
   | 'latestRewards'
@@ -162,6 +164,36 @@ export interface RecentRun {
   promptId: string;
   reward: number;
   human: Verdict | null;
+}
+
+/** Which runs a page of the review queue holds; every field narrows it, none is required. */
+export interface RunFilter {
+  /** 'none': runs without a verdict. */
+  verdict?: Verdict | 'none';
+  role?: string;
+  model?: string;
+  prompt?: string;
+  minReward?: number;
+  maxReward?: number;
+}
+
+/**
+ * 'newest': by recording order, newest first. 'uncertain': lowest confidence first, where confidence is how far
+ * the reward its automatic signals gave is from 0.5 (a run at 0.5 is the one they say least about), newest first
+ * among equals.
+ */
+export type RunOrder = 'newest' | 'uncertain';
+
+/** Where the next page starts: the last run of this one (its pk, and for 'uncertain' its distance from 0.5). */
+export interface RunCursor {
+  pk: number;
+  distance?: number;
+}
+
+export interface RunPage {
+  runs: RecentRun[];
+  /** Undefined on the last page. */
+  next: RunCursor | undefined;
 }
 
 export interface ExportCandidate {
@@ -356,7 +388,8 @@ export class Store {
     return row && { input: row[0] as string, output: row[1] as string };
   }
 
-  setVerdict(id: string, verdict: Verdict, at: number, reward: number): void {
+  /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
+  setVerdict(id: string, verdict: Verdict | null, at: number, reward: number): void {
     checkReward(id, reward);
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
@@ -411,6 +444,59 @@ export class Store {
       reward: r[6] as number,
       human: r[7] as Verdict | null,
     }));
+  }
+
+  /**
+   * A page of runs matching `filter`, in `order`, after `cursor` (keyset paging: a page reads from where the last
+   * one stopped, never an OFFSET). 'newest' walks pk backwards, through the (role|model|prompt, pk) index when one
+   * of those is filtered, so a page reads about `limit` rows plus those the other filters skip. 'uncertain' has no
+   * index to follow (reward's distance from 0.5): each page is a top-`limit` pass over the runs the filters select.
+   */
+  runPage(filter: RunFilter, order: RunOrder, limit: number, cursor?: RunCursor): RunPage {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    const add = (clause: string, value: SqlValue) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (filter.role !== undefined) add('role = ?', filter.role);
+    if (filter.model !== undefined) add('model_id = ?', filter.model);
+    if (filter.prompt !== undefined) add('prompt_id = ?', filter.prompt);
+    if (filter.verdict === 'none') where.push('human IS NULL');
+    else if (filter.verdict !== undefined) add('human = ?', filter.verdict);
+    if (filter.minReward !== undefined) add('reward >= ?', filter.minReward);
+    if (filter.maxReward !== undefined) add('reward <= ?', filter.maxReward);
+    const distance = 'abs(reward - 0.5)';
+    if (cursor && order === 'newest') add('pk < ?', cursor.pk);
+    if (cursor && order === 'uncertain') {
+      where.push(`(${distance} > ? OR (${distance} = ? AND pk < ?))`);
+      params.push(cursor.distance ?? 0, cursor.distance ?? 0, cursor.pk);
+    }
+    params.push(limit + 1);
+    const sql = `SELECT pk, ${distance}, id, created_at, task_slug, role, model_id, prompt_id, reward, human FROM runs
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${order === 'newest' ? 'pk DESC' : `${distance} ASC, pk DESC`} LIMIT ?`;
+    // One prepared statement per shape of query (which filters, which order): a handful, not one per value.
+    const rows = this.all(`runPage:${sql}`, sql, params);
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      runs: page.map((r) => ({
+        id: r[2] as string,
+        createdAt: r[3] as number,
+        taskSlug: r[4] as string,
+        role: r[5] as string,
+        modelId: r[6] as string,
+        promptId: r[7] as string,
+        reward: r[8] as number,
+        human: r[9] as Verdict | null,
+      })),
+      next:
+        more && last
+          ? { pk: last[0] as number, ...(order === 'uncertain' ? { distance: last[1] as number } : {}) }
+          : undefined,
+    };
   }
 
   // ---- aggregates ----

@@ -1,6 +1,13 @@
 // States as the host would send them, and the hostile strings an agent could put in a task slug or a name.
 
-import type { DashboardState, RunRow, SidebarState, TrainingProgress } from '../../../src/protocol';
+import type {
+  DashboardState,
+  RunDetailView,
+  RunRow,
+  RunViewState,
+  SidebarState,
+  TrainingProgress,
+} from '../../../src/protocol';
 
 const MINUTE = 60_000;
 
@@ -218,5 +225,49 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
     ],
     training: null,
     ...overrides,
+  };
+}
+
+/** A run as the run view gets it: output with a code block, every signal, a verdict-free run of the coder role. */
+export function runViewState(overrides: Partial<RunDetailView> = {}, now = Date.now()): RunViewState {
+  return {
+    version: 1,
+    runId: overrides.id ?? 'r1',
+    undo: null,
+    run: {
+      id: 'r1',
+      createdAt: now - 3.5 * MINUTE,
+      taskSlug: 'fix-login',
+      role: 'coder',
+      modelId: 'qwen2.5-coder:7b',
+      promptId: 'detailed',
+      complexity: 'medium',
+      input: JSON.stringify({
+        messages: [
+          { role: 'system', content: 'You are a careful engineer.' },
+          { role: 'user', content: 'Fix the login redirect.' },
+        ],
+      }),
+      output: 'The redirect lost the query string.\n```ts\nredirect(url + search);\n```\nDone.',
+      compile: true,
+      testsPassed: 9,
+      testsTotal: 10,
+      lintErrors: 1,
+      typeErrors: 0,
+      schemaErrors: null,
+      boundaryErrors: null,
+      human: null,
+      humanAt: null,
+      reward: 0.82,
+      breakdown: [
+        { signal: 'compile', score: 1, weight: 0.3, share: 0.375, contribution: 0.375 },
+        { signal: 'tests', score: 0.9, weight: 0.3, share: 0.375, contribution: 0.3375 },
+        { signal: 'errors', score: 0.5, weight: 0.2, share: 0.25, contribution: 0.125 },
+      ],
+      costTokens: 2345,
+      durationMs: 12_000,
+      iterations: 2,
+      ...overrides,
+    },
   };
 }

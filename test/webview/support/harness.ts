@@ -46,7 +46,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-export type View = 'sidebar' | 'dashboard';
+export type View = 'sidebar' | 'dashboard' | 'run';
 
 export class Harness {
   private constructor(
@@ -61,6 +61,8 @@ export class Harness {
       'dist/webview/dashboard.js',
       'dist/webview/sidebar.css',
       'dist/webview/dashboard.css',
+      'dist/webview/run.js',
+      'dist/webview/run.css',
     ]) {
       if (!fs.existsSync(path.join(ROOT, bundle)))
         throw new Error(`${bundle} is missing: run npm run build first`);
@@ -109,7 +111,7 @@ const embeddedStates = new Map<string, unknown>();
 
 function serve(req: http.IncomingMessage, res: http.ServerResponse, origin: string): void {
   const url = new URL(req.url ?? '/', origin);
-  const page = /^\/(sidebar|dashboard)\.html$/.exec(url.pathname)?.[1];
+  const page = /^\/(sidebar|dashboard|run)\.html$/.exec(url.pathname)?.[1];
   if (page) {
     const files = webviewPageFiles(page as View);
     // As webviewPage.ts does it: the same files, inlined the same way.

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { defaultConfig } from '../../../../src/core/workspace/config';
-import { computeReward, type RewardSignals, type RewardWeights } from '../../../../src/core/learning/reward';
+import {
+  computeReward,
+  rewardBreakdown,
+  type RewardSignals,
+  type RewardWeights,
+} from '../../../../src/core/learning/reward';
+import { mulberry32 } from '../../../support/random';
 
 const WEIGHTS: RewardWeights = defaultConfig().rewardWeights;
 
@@ -148,5 +154,45 @@ describe('computeReward', () => {
 
   it('treats a run with zero tests as having no test signal', () => {
     assert.equal(computeReward(signals({ compile: true, testsPassed: 0, testsTotal: 0 }), WEIGHTS), 1);
+  });
+});
+
+describe('rewardBreakdown', () => {
+  it('names each signal present with its score, weight and share, and its contributions add up to the reward', () => {
+    const { reward, terms } = rewardBreakdown(
+      signals({ compile: true, testsPassed: 1, testsTotal: 4, lintErrors: 1, human: 'reject' }),
+      WEIGHTS,
+    );
+    assert.deepEqual(
+      terms.map((t) => [t.signal, t.score, t.weight]),
+      [
+        ['compile', 1, WEIGHTS.compile],
+        ['tests', 0.25, WEIGHTS.tests],
+        ['errors', 0.5, WEIGHTS.errors],
+        ['human', 0, WEIGHTS.human],
+      ],
+    );
+    const sum = terms.reduce((s, t) => s + t.contribution, 0);
+    assert.ok(Math.abs(sum - reward) < 1e-12);
+    assert.deepEqual(rewardBreakdown(signals({}), WEIGHTS), { reward: 0, terms: [] });
+  });
+
+  it('gives the same reward as computeReward for any signals', () => {
+    const random = mulberry32(3);
+    const maybe = <T>(v: T) => (random() < 0.3 ? null : v);
+    for (let i = 0; i < 2000; i++) {
+      const total = Math.floor(random() * 10);
+      const s = signals({
+        compile: maybe(random() < 0.5),
+        testsPassed: Math.floor(random() * (total + 1)),
+        testsTotal: maybe(total),
+        lintErrors: maybe(Math.floor(random() * 5)),
+        typeErrors: maybe(Math.floor(random() * 5)),
+        schemaErrors: maybe(0),
+        boundaryErrors: maybe(1),
+        human: maybe(random() < 0.5 ? 'accept' : 'reject'),
+      });
+      assert.equal(rewardBreakdown(s, WEIGHTS).reward, computeReward(s, WEIGHTS));
+    }
   });
 });

@@ -1,0 +1,81 @@
+// Reading a run's texts for the run view: an input recorded as chat messages (the gateway's `{"messages":[…]}`)
+// as a conversation, and an output's fenced code blocks as code. Pure functions over strings: what they return is
+// shown with textContent, never parsed as HTML.
+
+export interface ChatTurn {
+  role: string;
+  text: string;
+}
+
+/** The turns of an input written as `{"messages":[{role, content}]}`, or undefined for any other input. */
+export function conversationOf(input: string): ChatTurn[] | undefined {
+  if (!input.trimStart().startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(input);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || !('messages' in value)) return undefined;
+  const messages = (value as { messages: unknown }).messages;
+  if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  const turns: ChatTurn[] = [];
+  for (const m of messages) {
+    if (typeof m !== 'object' || m === null) return undefined;
+    const { role, content } = m as { role?: unknown; content?: unknown };
+    const text = contentText(content);
+    if (typeof role !== 'string' || text === undefined) return undefined;
+    turns.push({ role, text });
+  }
+  return turns;
+}
+
+/** A message's content: a string, or OpenAI's parts (`[{type:'text', text}]`), other parts named by their type. */
+function contentText(content: unknown): string | undefined {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (!Array.isArray(content)) return undefined;
+  return content
+    .map((part: unknown) => {
+      if (typeof part !== 'object' || part === null) return '';
+      const { type, text } = part as { type?: unknown; text?: unknown };
+      if (typeof text === 'string') return text;
+      return typeof type === 'string' ? `[${type}]` : '';
+    })
+    .join('\n');
+}
+
+export type TextSegment = { kind: 'text'; text: string } | { kind: 'code'; language: string; text: string };
+
+/**
+ * Text and fenced code blocks (``` or ~~~, three or more), in order. An unclosed fence runs to the end, as
+ * CommonMark reads it.
+ */
+export function segmentsOf(text: string): TextSegment[] {
+  const lines = text.split('\n');
+  const segments: TextSegment[] = [];
+  let prose: string[] = [];
+  let code: { fence: string; language: string; lines: string[] } | undefined;
+  const flushProse = () => {
+    if (prose.length > 0 && prose.some((l) => l.trim() !== ''))
+      segments.push({ kind: 'text', text: prose.join('\n') });
+    prose = [];
+  };
+  for (const line of lines) {
+    if (code) {
+      if (line.trim().startsWith(code.fence) && line.trim().replace(/[`~]/g, '') === '') {
+        segments.push({ kind: 'code', language: code.language, text: code.lines.join('\n') });
+        code = undefined;
+      } else code.lines.push(line);
+      continue;
+    }
+    const open = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)/.exec(line);
+    if (open) {
+      flushProse();
+      code = { fence: open[1]!, language: open[2]!.slice(0, 40), lines: [] };
+    } else prose.push(line);
+  }
+  if (code) segments.push({ kind: 'code', language: code.language, text: code.lines.join('\n') });
+  flushProse();
+  return segments;
+}

@@ -1,0 +1,328 @@
+// The run view's content for one RunViewState: the task and its verdict controls, the conversation (input), the
+// output with its code blocks as code, every signal with its source and time, the reward's breakdown, and the
+// run's facts. Every value from run data is a text node (dom.ts): a run is agent output, never markup.
+
+import type { RewardTermView, RunDetailView, RunViewState, Verdict } from '../protocol';
+import { conversationOf, segmentsOf } from './conversation';
+import { button, h, icon, notice, type Child } from './dom';
+import {
+  formatCount,
+  formatDateTime,
+  formatDurationMs,
+  formatReward,
+  formatTokens,
+  truncate,
+} from './format';
+
+export interface RunViewActions {
+  feedback(runId: string, verdict: Verdict): void;
+  clear(runId: string): void;
+  undo(runId: string): void;
+  navigate(direction: 'next' | 'previous'): void;
+}
+
+const SIGNAL_NAMES: Record<RewardTermView['signal'], string> = {
+  compile: 'Compile',
+  tests: 'Tests',
+  errors: 'Lint, type, schema and boundary errors',
+  human: 'Your verdict',
+};
+
+export function runViewContent(state: RunViewState | undefined, actions: RunViewActions): Child[] {
+  if (!state) return [notice('loading~spin', 'Loading the run…')];
+  const run = state.run;
+  if (!run) {
+    return [
+      notice('warning', `There is no run with id ${truncate(state.runId, 80)} in this workspace's history.`),
+      navigation(actions),
+    ];
+  }
+  return [
+    header(run, state, actions),
+    conversation(run.input),
+    output(run.output),
+    signals(run),
+    reward(run),
+    facts(run),
+  ];
+}
+
+function header(run: RunDetailView, state: RunViewState, actions: RunViewActions): HTMLElement {
+  const task = truncate(run.taskSlug, 60);
+  const verdictButton = (verdict: Verdict) => {
+    const word = verdict === 'accept' ? 'Accept' : 'Reject';
+    return button({
+      label: word,
+      icon: verdict === 'accept' ? 'thumbsup' : 'thumbsdown',
+      kind: run.human === verdict ? 'primary' : 'secondary',
+      ariaLabel: `${word} run ${task}`,
+      pressed: run.human === verdict,
+      focusKey: verdict,
+      onClick: () => actions.feedback(run.id, verdict),
+    });
+  };
+  const verdictWords =
+    run.human === null
+      ? 'No verdict yet'
+      : `${run.human === 'accept' ? 'Accepted' : 'Rejected'}${run.humanAt === null ? '' : ` ${formatDateTime(run.humanAt)}`}`;
+  return h(
+    'header',
+    { class: 'run-header' },
+    h(
+      'h1',
+      {},
+      icon('history'),
+      h('span', { class: 'task', attrs: { dir: 'auto', title: truncate(run.taskSlug, 200) } }, run.taskSlug),
+    ),
+    h(
+      'p',
+      { class: 'muted run-summary' },
+      h('span', { class: 'run-role', attrs: { dir: 'auto' } }, run.role),
+      ' · ',
+      h('span', { class: 'run-model', attrs: { dir: 'auto' } }, run.modelId),
+      ' · ',
+      formatDateTime(run.createdAt),
+    ),
+    h(
+      'div',
+      { class: 'verdict-bar button-row', attrs: { role: 'group', 'aria-label': `Verdict for ${task}` } },
+      verdictButton('accept'),
+      verdictButton('reject'),
+      button({
+        label: 'Clear',
+        icon: 'circle-slash',
+        ariaLabel: `Clear the verdict of run ${task}`,
+        disabled: run.human === null,
+        focusKey: 'clear',
+        onClick: () => actions.clear(run.id),
+      }),
+      button({
+        label: 'Undo',
+        icon: 'discard',
+        ariaLabel: state.undo
+          ? `Undo: back to ${state.undo.verdict === null ? 'no verdict' : state.undo.verdict}`
+          : 'Nothing to undo',
+        disabled: state.undo === null,
+        focusKey: 'undo',
+        onClick: () => actions.undo(run.id),
+      }),
+      h('span', { class: 'verdict-state', attrs: { role: 'status' } }, verdictWords),
+    ),
+    navigation(actions),
+  );
+}
+
+function navigation(actions: RunViewActions): HTMLElement {
+  return h(
+    'nav',
+    { class: 'button-row run-nav', attrs: { 'aria-label': 'Review queue' } },
+    button({
+      label: 'Previous',
+      icon: 'arrow-up',
+      title: 'Previous run in the review queue',
+      focusKey: 'previous',
+      onClick: () => actions.navigate('previous'),
+    }),
+    button({
+      label: 'Next',
+      icon: 'arrow-down',
+      title: 'Next run in the review queue',
+      focusKey: 'next',
+      onClick: () => actions.navigate('next'),
+    }),
+  );
+}
+
+function section(title: string, name: string, ...children: Child[]): HTMLElement {
+  return h(
+    'section',
+    { class: 'section', attrs: { 'data-section': name } },
+    h('h2', { class: 'section-title' }, title),
+    ...children,
+  );
+}
+
+function conversation(input: string): HTMLElement {
+  const turns = conversationOf(input);
+  if (!turns) return section('Input', 'input', textBlock(input));
+  return section(
+    'Conversation',
+    'input',
+    h(
+      'ol',
+      { class: 'turns' },
+      ...turns.map((turn) =>
+        h(
+          'li',
+          { class: 'turn', attrs: { 'data-role': turn.role.slice(0, 40) } },
+          h('div', { class: 'turn-role', attrs: { dir: 'auto' } }, turn.role),
+          textBlock(turn.text),
+        ),
+      ),
+    ),
+  );
+}
+
+function output(text: string): HTMLElement {
+  return section('Output', 'output', textBlock(text));
+}
+
+/** Prose as pre-wrapped text, fenced code as <pre><code> with its language named; nothing parsed as markup. */
+function textBlock(text: string): HTMLElement {
+  if (text === '') return h('p', { class: 'muted' }, '(empty)');
+  return h(
+    'div',
+    { class: 'text-block' },
+    ...segmentsOf(text).map((s) =>
+      s.kind === 'text'
+        ? h('div', { class: 'prose', attrs: { dir: 'auto' } }, s.text)
+        : h(
+            'figure',
+            { class: 'code-block' },
+            s.language ? h('figcaption', { class: 'code-language' }, s.language) : null,
+            h('pre', { attrs: { tabindex: '0' } }, h('code', {}, s.text)),
+          ),
+    ),
+  );
+}
+
+function signals(run: RunDetailView): HTMLElement {
+  const agent = `from the agent, ${formatDateTime(run.createdAt)}`;
+  const count = (n: number | null, what: string) =>
+    n === null ? null : `${formatCount(n)} ${what}${n === 1 ? '' : 's'}`;
+  const rows: [string, string, string | null][] = [
+    ['compile', 'Compile', run.compile === null ? null : run.compile ? 'compiled' : 'did not compile'],
+    [
+      'tests',
+      'Tests',
+      run.testsTotal === null
+        ? null
+        : `${formatCount(run.testsPassed ?? 0)} / ${formatCount(run.testsTotal)} passed`,
+    ],
+    ['lint', 'Lint', count(run.lintErrors, 'error')],
+    ['type', 'Type check', count(run.typeErrors, 'error')],
+    ['schema', 'Schema', count(run.schemaErrors, 'error')],
+    ['boundary', 'Boundaries', count(run.boundaryErrors, 'error')],
+  ];
+  const human = run.human === null ? null : `${run.human === 'accept' ? 'accepted' : 'rejected'}`;
+  return section(
+    'Signals',
+    'signals',
+    h(
+      'table',
+      { class: 'signals' },
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', {}, 'Signal'), h('th', {}, 'Value'), h('th', {}, 'Source and time')),
+      ),
+      h(
+        'tbody',
+        {},
+        ...rows.map(([key, name, value]) =>
+          h(
+            'tr',
+            { attrs: { 'data-signal': key } },
+            h('th', { attrs: { scope: 'row' } }, name),
+            h('td', { class: value === null ? 'muted' : '' }, value ?? 'not reported'),
+            h('td', { class: 'muted' }, value === null ? '—' : agent),
+          ),
+        ),
+        h(
+          'tr',
+          { attrs: { 'data-signal': 'human' } },
+          h('th', { attrs: { scope: 'row' } }, 'Human'),
+          h('td', { class: human === null ? 'muted' : '' }, human ?? 'no verdict'),
+          h(
+            'td',
+            { class: 'muted' },
+            human === null || run.humanAt === null ? '—' : `you, ${formatDateTime(run.humanAt)}`,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function reward(run: RunDetailView): HTMLElement {
+  const total = run.breakdown.reduce((sum, t) => sum + t.contribution, 0);
+  // The stored reward was computed with the weights of its time; the breakdown uses today's.
+  const differs = run.breakdown.length > 0 && Math.abs(Math.min(1, Math.max(0, total)) - run.reward) > 0.005;
+  return section(
+    'Reward',
+    'reward',
+    h(
+      'p',
+      { class: 'reward-total' },
+      h('span', { class: 'reward-value' }, formatReward(run.reward)),
+      ' reward',
+    ),
+    run.breakdown.length === 0
+      ? h('p', { class: 'muted' }, 'No signal was reported: a run nothing vouches for scores 0.')
+      : h(
+          'table',
+          { class: 'breakdown' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', {}, 'Signal'),
+              h('th', {}, 'Score'),
+              h('th', {}, 'Weight'),
+              h('th', {}, 'Share'),
+              h('th', {}, 'Adds'),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            ...run.breakdown.map((t) =>
+              h(
+                'tr',
+                { attrs: { 'data-term': t.signal } },
+                h('th', { attrs: { scope: 'row' } }, SIGNAL_NAMES[t.signal]),
+                h('td', {}, formatReward(t.score)),
+                h('td', {}, formatReward(t.weight)),
+                h('td', {}, `${Math.round(t.share * 100)}%`),
+                h('td', {}, formatReward(t.contribution)),
+              ),
+            ),
+          ),
+        ),
+    differs
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Today's rewardWeights would give ${formatReward(total)}; the stored reward used the weights of its time.`,
+        )
+      : null,
+  );
+}
+
+function facts(run: RunDetailView): HTMLElement {
+  const row = (key: string, name: string, value: string) =>
+    h(
+      'div',
+      { class: 'fact', attrs: { 'data-fact': key } },
+      h('dt', {}, name),
+      h('dd', { attrs: { dir: 'auto' } }, value),
+    );
+  return section(
+    'Run',
+    'facts',
+    h(
+      'dl',
+      { class: 'facts' },
+      row('model', 'Model', run.modelId),
+      row('prompt', 'Prompt', run.promptId),
+      row('role', 'Role', run.role),
+      row('tier', 'Tier', run.complexity ?? '—'),
+      row('cost', 'Cost', run.costTokens === null ? '—' : formatTokens(run.costTokens)),
+      row('duration', 'Duration', run.durationMs === null ? '—' : formatDurationMs(run.durationMs)),
+      row('iterations', 'Iterations', run.iterations === null ? '—' : formatCount(run.iterations)),
+      row('id', 'Run id', run.id),
+    ),
+  );
+}
