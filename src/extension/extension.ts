@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
 import { AutomationHost } from './automationHost';
+import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { GatewayHost } from './gatewayHost';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.commands.registerCommand('agentLearning.setGatewayApiKey', () => gateway.setApiKey()),
   );
   learning.start();
+  putCliOnPath(context, output);
   void gateway.applySetting();
   const api = agentApi(learning);
   // Our own work before any view asks for data (the database opens in the background); read by test/bench/ui.ts.
