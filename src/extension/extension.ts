@@ -14,6 +14,7 @@ import { ReviewQueue } from './reviewQueue';
 import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
 import { RunPanels } from './runPanels';
+import { runSetupCheck } from './setupCheckCommand';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
 import { VerdictDesk } from './verdictHistory';
@@ -62,6 +63,9 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     gateway,
     vscode.commands.registerCommand('agentLearning.toggleGateway', () => gateway.toggle()),
     vscode.commands.registerCommand('agentLearning.setGatewayApiKey', () => gateway.setApiKey()),
+    vscode.commands.registerCommand('agentLearning.checkSetup', () =>
+      runSetupCheck(learning, automation, output, context.extensionUri),
+    ),
   );
   learning.start();
   putCliOnPath(context, output);
