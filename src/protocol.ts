@@ -207,5 +207,7 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('clearVerdict'), runId: z.string().min(1).max(200) }),
   z.object({ type: z.literal('undoVerdict'), runId: z.string().min(1).max(200) }),
   z.object({ type: z.literal('navigate'), direction: z.enum(['next', 'previous']) }),
+  /** A code block's Copy button: the host writes the clipboard (a webview's own clipboard access may be denied). */
+  z.object({ type: z.literal('copy'), text: z.string().min(1).max(10_000) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Automation, type ProgressEvent } from '../core/automation/automation';
+import { DEFAULT_OLLAMA_HOST } from '../core/automation/ollama';
 import { DeployGateError, describe } from '../core/errors';
 import { automationPort, type LearningPipeline } from '../core/pipeline';
 import { COMPLEXITIES, type Complexity } from '../core/learning/runResult';
@@ -251,6 +252,16 @@ export class AutomationHost extends Disposable {
     return (
       vscode.workspace.getConfiguration('agentLearning', this.service.folder).get<string>(key) ?? ''
     ).trim();
+  }
+
+  /** The interpreter and Ollama program training and deploying would run now (Check Setup checks these). */
+  async currentTools(): Promise<{ python: string; ollama: string; ollamaHost: string }> {
+    await this.refreshTools();
+    return {
+      python: this.tools.python,
+      ollama: this.tools.ollama,
+      ollamaHost: this.setting('ollamaHost') || DEFAULT_OLLAMA_HOST,
+    };
   }
 
   /** Python: an explicit `agentLearning.pythonPath`, else the Python extension's interpreter, else python3. */

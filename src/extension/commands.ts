@@ -114,6 +114,8 @@ export function handleWebviewMessage(service: LearningService, message: WebviewM
       return vscode.commands.executeCommand(COMMAND_IDS[message.command]);
     case 'openRun':
       return vscode.commands.executeCommand('agentLearning.openRun', message.runId);
+    case 'copy':
+      return vscode.env.clipboard.writeText(message.text);
     // The run view's own messages; no other page sends them.
     case 'clearVerdict':
     case 'undoVerdict':

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
 import { AutomationHost } from './automationHost';
+import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { GatewayHost } from './gatewayHost';
@@ -13,6 +14,7 @@ import { ReviewQueue } from './reviewQueue';
 import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
 import { RunPanels } from './runPanels';
+import { runSetupCheck } from './setupCheckCommand';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
 import { VerdictDesk } from './verdictHistory';
@@ -61,8 +63,12 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     gateway,
     vscode.commands.registerCommand('agentLearning.toggleGateway', () => gateway.toggle()),
     vscode.commands.registerCommand('agentLearning.setGatewayApiKey', () => gateway.setApiKey()),
+    vscode.commands.registerCommand('agentLearning.checkSetup', () =>
+      runSetupCheck(learning, automation, output, context.extensionUri),
+    ),
   );
   learning.start();
+  putCliOnPath(context, output);
   void gateway.applySetting();
   const api = agentApi(learning);
   // Our own work before any view asks for data (the database opens in the background); read by test/bench/ui.ts.

@@ -38,6 +38,7 @@ const actions: SidebarActions = {
   },
   openRun: (runId) => host.post({ type: 'openRun', runId }),
   command: (command) => host.post({ type: 'command', command }),
+  copy: (text) => host.post({ type: 'copy', text }),
 };
 
 function render(): void {

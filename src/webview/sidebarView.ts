@@ -11,6 +11,8 @@ export interface SidebarActions {
   /** Opens the run in the run view (an editor tab). */
   openRun(runId: string): void;
   command(command: WebviewCommand): void;
+  /** A code block's Copy button. */
+  copy(text: string): void;
 }
 
 /** The window the KPIs' average reward is computed over (SidebarState.kpis, from the store's recentStats(100)). */
@@ -18,15 +20,24 @@ const RECENT_WINDOW = 100;
 /** Rewards closer than this to the previous window's read as flat: two decimals is all the view shows. */
 const TREND_EPSILON = 0.005;
 
+/** activate() rather than .exports: the exports are undefined until Agent Learning has activated. */
 export const API_SNIPPET = [
-  "const api = vscode.extensions.getExtension('agent-learning.agent-learning').exports;",
+  '// package.json: "extensionDependencies": ["agent-learning.agent-learning"]',
+  "const api = await vscode.extensions.getExtension('agent-learning.agent-learning').activate();",
   'const result = { input: prompt, output: code, compile: true, tests: { passed: 9, total: 10 } };',
   "await api.recordRun(taskSlug, modelId, promptId, result, 'coder');",
 ].join('\n');
 
+/**
+ * Works as written in a VS Code terminal opened on the folder: the extension puts `agent-learning` on its PATH
+ * (src/extension/cliOnPath.ts); the CLI is not on the npm registry, so `npx agent-learning` would not.
+ */
 export const CLI_SNIPPET =
   `echo '{"taskSlug":"fix-login","modelId":"qwen2.5-coder:7b","promptId":"default","role":"coder",` +
-  `"result":{"input":"…","output":"…","compile":true}}' | npx agent-learning record`;
+  `"result":{"input":"Fix the login redirect","output":"return redirect(next)","compile":true}}' | agent-learning record`;
+
+/** How long a Copy button says "Copied" before it reads "Copy" again. */
+const COPIED_MS = 2000;
 
 export function sidebarContent(
   state: SidebarState | undefined,
@@ -83,17 +94,14 @@ function firstRun(state: SidebarState, actions: SidebarActions): HTMLElement {
         'become training data.',
     ),
     h('h3', {}, 'From a VS Code extension'),
+    codeBlock('Extension API example', API_SNIPPET, actions),
+    h('h3', {}, 'From a terminal, a script or a CLI agent'),
     h(
-      'pre',
-      { class: 'snippet', attrs: { 'aria-label': 'Extension API example', tabindex: '0' } },
-      h('code', {}, API_SNIPPET),
+      'p',
+      { class: 'muted' },
+      'In a VS Code terminal (Terminal: Create New Terminal) on this folder, the agent-learning command is on the PATH:',
     ),
-    h('h3', {}, 'From a script or an agent outside VS Code'),
-    h(
-      'pre',
-      { class: 'snippet', attrs: { 'aria-label': 'Command line example', tabindex: '0' } },
-      h('code', {}, CLI_SNIPPET),
-    ),
+    codeBlock('Command line example', CLI_SNIPPET, actions),
     h('p', { class: 'muted' }, 'Runs appear here as they arrive.'),
     h(
       'div',
@@ -111,6 +119,33 @@ function firstRun(state: SidebarState, actions: SidebarActions): HTMLElement {
         onClick: () => actions.command('showLog'),
       }),
     ),
+  );
+}
+
+/** A code block with a Copy button that says "Copied" (to screen readers too, through its status region). */
+function codeBlock(label: string, text: string, actions: SidebarActions): HTMLElement {
+  const status = h('span', { class: 'copy-status', attrs: { role: 'status' } });
+  const copy = button({
+    label: 'Copy',
+    icon: 'copy',
+    kind: 'icon',
+    ariaLabel: `Copy ${label.toLowerCase()}`,
+    focusKey: `copy:${label}`,
+    onClick: () => {
+      actions.copy(text);
+      status.textContent = 'Copied';
+      copy.querySelector('.codicon')?.classList.replace('codicon-copy', 'codicon-check');
+      setTimeout(() => {
+        status.textContent = '';
+        copy.querySelector('.codicon')?.classList.replace('codicon-check', 'codicon-copy');
+      }, COPIED_MS);
+    },
+  });
+  return h(
+    'div',
+    { class: 'code-block' },
+    h('pre', { class: 'snippet', attrs: { 'aria-label': label, tabindex: '0' } }, h('code', {}, text)),
+    h('div', { class: 'code-block-actions' }, status, copy),
   );
 }
 

@@ -168,13 +168,34 @@ describe('sidebar webview (Chromium)', () => {
     assert.deepEqual(snippets, [API_SNIPPET, CLI_SNIPPET]);
     assert.match(
       snippets[0] ?? '',
-      /vscode\.extensions\.getExtension\('agent-learning\.agent-learning'\)\.exports;[\s\S]*await api\.recordRun\(taskSlug, modelId, promptId, result, 'coder'\)/,
+      /await vscode\.extensions\.getExtension\('agent-learning\.agent-learning'\)\.activate\(\);[\s\S]*await api\.recordRun\(taskSlug, modelId, promptId, result, 'coder'\)/,
     );
-    assert.match(snippets[1] ?? '', /^echo '\{.*\}' \| npx agent-learning record$/);
+    // The CLI is not on the npm registry: the command is the one the extension puts on the terminals' PATH.
+    assert.match(snippets[1] ?? '', /^echo '\{.*\}' \| agent-learning record$/);
+    assert.doesNotMatch(snippets[1] ?? '', /npx/);
     assert.equal(await v.page.locator('.kpis').count(), 0);
     await v.page.getByRole('button', { name: 'Open Settings' }).click();
     assert.deepEqual((await v.posted()).at(-1), { type: 'command', command: 'openConfig' });
     await v.screenshot('sidebar-empty-dark');
+  });
+
+  it('copies each code block with a keyboard-reachable Copy button that announces "Copied"', async () => {
+    const v = await open();
+    await v.send({ type: 'sidebar', state: emptySidebarState() });
+    const copyCli = v.page.getByRole('button', { name: 'Copy command line example' });
+    await copyCli.waitFor();
+    assert.equal(await v.page.getByRole('button', { name: /^Copy / }).count(), 2);
+    assert.equal(await copyCli.locator('.codicon-copy').count(), 1);
+
+    await copyCli.focus();
+    await v.page.keyboard.press('Enter');
+    assert.deepEqual((await v.posted()).at(-1), { type: 'copy', text: CLI_SNIPPET });
+    const status = v.page.locator('.code-block', { has: copyCli }).getByRole('status');
+    await status.getByText('Copied').waitFor();
+    assert.equal(await copyCli.locator('.codicon-check').count(), 1);
+
+    await v.page.getByRole('button', { name: 'Copy extension API example' }).click();
+    assert.deepEqual((await v.posted()).at(-1), { type: 'copy', text: API_SNIPPET });
   });
 
   it('restores the last state and chosen verdicts after a reload, then asks the host again', async () => {
