@@ -140,6 +140,7 @@ export type StoreReader = Pick<
   | 'earlierAvgReward'
   | 'rewardSeries'
   | 'countHighQuality'
+  | 'countNewRoles'
   | 'rewards'
   | 'exportCandidates'
 >;
@@ -183,8 +184,22 @@ export interface InboxProgress {
 /** Why a database could not be used as ours. */
 export type OpenProblem = { kind: 'corrupt'; cause: unknown } | { kind: 'newer'; version: number };
 
+/**
+ * A role's high-quality runs after `afterPk`, kept in step with every insert and verdict (see countHighQuality).
+ * Replaced, never mutated, so a transaction can restore the map it began with by a shallow copy.
+ */
+interface HighQualityTally {
+  readonly minReward: number;
+  readonly afterPk: number;
+  readonly count: number;
+}
+
 export class Store {
   private readonly statements = new Map<string, Statement>();
+  /** Per role, the last answer of countHighQuality (no tier), kept right by insertRun and setVerdict. */
+  private tallies = new Map<string, HighQualityTally>();
+  /** Set by countNewRoles: the `minReward` a role's count starts with at its first run. */
+  private newRoleMinReward: number | undefined;
 
   private constructor(private readonly db: Database) {}
 
@@ -244,6 +259,7 @@ export class Store {
 
   /** All or nothing; nests (savepoints), so a batch of inserts can wrap inserts that are atomic themselves. */
   transaction<T>(fn: () => T): T {
+    const tallies = new Map(this.tallies);
     this.db.run('SAVEPOINT tx');
     try {
       const result = fn();
@@ -252,6 +268,7 @@ export class Store {
     } catch (err) {
       this.db.run('ROLLBACK TO tx');
       this.db.run('RELEASE tx');
+      this.tallies = tallies; // the rows are gone again, and so are their counts
       throw err;
     }
   }
@@ -305,6 +322,15 @@ export class Store {
       ],
     );
     if (this.db.getRowsModified() === 0) return false;
+    const tally = this.tallies.get(r.role);
+    if (!tally && this.newRoleMinReward !== undefined) {
+      // The role's first run (see countNewRoles): its count from the start is this run or none.
+      const minReward = this.newRoleMinReward;
+      this.tallies.set(r.role, { minReward, afterPk: 0, count: Number(r.reward >= minReward) });
+    } else if (tally && r.reward >= tally.minReward) {
+      const pk = this.one('lastPk', 'SELECT last_insert_rowid()', [])![0] as number;
+      if (pk > tally.afterPk) this.tallies.set(r.role, { ...tally, count: tally.count + 1 });
+    }
     this.run('insertText', 'INSERT INTO run_texts (pk, input, output) VALUES (last_insert_rowid(), ?, ?)', [
       r.input,
       r.output,
@@ -358,6 +384,14 @@ export class Store {
 
   setVerdict(id: string, verdict: Verdict, at: number, reward: number): void {
     checkReward(id, reward);
+    if (this.tallies.size > 0) {
+      const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
+      const tally = row && this.tallies.get(row[1] as string);
+      if (row && tally && (row[0] as number) > tally.afterPk) {
+        const delta = Number(reward >= tally.minReward) - Number((row[2] as number) >= tally.minReward);
+        if (delta !== 0) this.tallies.set(row[1] as string, { ...tally, count: tally.count + delta });
+      }
+    }
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
       at,
@@ -544,20 +578,37 @@ export class Store {
     return series;
   }
 
-  /** High-quality runs of a role (of one complexity tier, when given) recorded after run `afterPk`. */
+  /**
+   * High-quality runs of a role (of one complexity tier, when given) recorded after run `afterPk`. Without a tier
+   * the answer is kept per role and updated by every insert and verdict, so asking again with the same
+   * `minReward` and `afterPk` (auto-export and the stats do, after each run) reads no rows: only a new question
+   * (the first, a new export's watermark, a new `autoExport.minReward`) counts, through the (role, pk) index.
+   */
   countHighQuality(role: string, minReward: number, afterPk: number, tier?: string): number {
     if (tier === undefined) {
-      return this.one('countHq', 'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?', [
-        role,
-        afterPk,
-        minReward,
-      ])![0] as number;
+      const kept = this.tallies.get(role);
+      if (kept && kept.minReward === minReward && kept.afterPk === afterPk) return kept.count;
+      const count = this.one(
+        'countHq',
+        'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?',
+        [role, afterPk, minReward],
+      )![0] as number;
+      this.tallies.set(role, { minReward, afterPk, count });
+      return count;
     }
     return this.one(
       'countHqTier',
       'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ? AND complexity = ?',
       [role, afterPk, minReward, tier],
     )![0] as number;
+  }
+
+  /**
+   * From now on, a role's first run starts its high-quality count (for `minReward`, after pk 0), so a new role is
+   * not counted by a query either. The caller has asked countHighQuality for every role stored before.
+   */
+  countNewRoles(minReward: number): void {
+    this.newRoleMinReward = minReward;
   }
 
   /**
