@@ -112,7 +112,12 @@ export class Exporter {
       if (next.done || this.disposed) return;
       const [role, store] = next.value;
       this.queued.delete(role);
-      this.maybeAutoExport(store, role);
+      try {
+        this.maybeAutoExport(store, role);
+      } catch (err) {
+        // Not the export (maybeAutoExport logs its failures): the question before it. The queue goes on.
+        this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+      }
     }
   }
 

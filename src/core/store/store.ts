@@ -194,10 +194,16 @@ interface HighQualityTally {
   readonly count: number;
 }
 
+/** The questions kept per role (see Store.tallies); an older one asked again is counted again. */
+const MAX_TALLIES_PER_ROLE = 4;
+
 export class Store {
   private readonly statements = new Map<string, Statement>();
-  /** Per role, the last answer of countHighQuality (no tier), kept right by insertRun and setVerdict. */
-  private tallies = new Map<string, HighQualityTally>();
+  /**
+   * Per role, the latest answers of countHighQuality (no tier), kept right by insertRun and setVerdict: a few,
+   * since auto-export and the stats ask from the last export and the automation from the last training.
+   */
+  private tallies = new Map<string, readonly HighQualityTally[]>();
   /** Set by countNewRoles: the `minReward` a role's count starts with at its first run. */
   private newRoleMinReward: number | undefined;
 
@@ -322,14 +328,14 @@ export class Store {
       ],
     );
     if (this.db.getRowsModified() === 0) return false;
-    const tally = this.tallies.get(r.role);
-    if (!tally && this.newRoleMinReward !== undefined) {
+    const kept = this.tallies.get(r.role);
+    if (!kept && this.newRoleMinReward !== undefined) {
       // The role's first run (see countNewRoles): its count from the start is this run or none.
       const minReward = this.newRoleMinReward;
-      this.tallies.set(r.role, { minReward, afterPk: 0, count: Number(r.reward >= minReward) });
-    } else if (tally && r.reward >= tally.minReward) {
+      this.tallies.set(r.role, [{ minReward, afterPk: 0, count: Number(r.reward >= minReward) }]);
+    } else if (kept?.some((t) => r.reward >= t.minReward)) {
       const pk = this.one('lastPk', 'SELECT last_insert_rowid()', [])![0] as number;
-      if (pk > tally.afterPk) this.tallies.set(r.role, { ...tally, count: tally.count + 1 });
+      this.moveTallies(r.role, pk, undefined, r.reward);
     }
     this.run('insertText', 'INSERT INTO run_texts (pk, input, output) VALUES (last_insert_rowid(), ?, ?)', [
       r.input,
@@ -386,11 +392,7 @@ export class Store {
     checkReward(id, reward);
     if (this.tallies.size > 0) {
       const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
-      const tally = row && this.tallies.get(row[1] as string);
-      if (row && tally && (row[0] as number) > tally.afterPk) {
-        const delta = Number(reward >= tally.minReward) - Number((row[2] as number) >= tally.minReward);
-        if (delta !== 0) this.tallies.set(row[1] as string, { ...tally, count: tally.count + delta });
-      }
+      if (row) this.moveTallies(row[1] as string, row[0] as number, row[2] as number, reward);
     }
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
@@ -414,6 +416,20 @@ export class Store {
     if (!row) return undefined;
     this.run('deletePending', 'DELETE FROM pending_feedback WHERE run_id = ?', [runId]);
     return { verdict: row[0] as Verdict, at: row[1] as number };
+  }
+
+  /** Run `pk` of `role` now has reward `after` (`before`: undefined for a new run): each count it is in follows. */
+  private moveTallies(role: string, pk: number, before: number | undefined, after: number): void {
+    const kept = this.tallies.get(role);
+    if (!kept) return;
+    this.tallies.set(
+      role,
+      kept.map((t) => {
+        if (pk <= t.afterPk) return t;
+        const delta = Number(after >= t.minReward) - Number(before !== undefined && before >= t.minReward);
+        return delta === 0 ? t : { ...t, count: t.count + delta };
+      }),
+    );
   }
 
   /** Drops verdicts for runs that never arrived (a mistyped id), once older than `before`. */
@@ -586,14 +602,15 @@ export class Store {
    */
   countHighQuality(role: string, minReward: number, afterPk: number, tier?: string): number {
     if (tier === undefined) {
-      const kept = this.tallies.get(role);
-      if (kept && kept.minReward === minReward && kept.afterPk === afterPk) return kept.count;
+      const kept = this.tallies.get(role) ?? [];
+      const same = kept.find((t) => t.minReward === minReward && t.afterPk === afterPk);
+      if (same) return same.count;
       const count = this.one(
         'countHq',
         'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?',
         [role, afterPk, minReward],
       )![0] as number;
-      this.tallies.set(role, { minReward, afterPk, count });
+      this.tallies.set(role, [{ minReward, afterPk, count }, ...kept].slice(0, MAX_TALLIES_PER_ROLE));
       return count;
     }
     return this.one(

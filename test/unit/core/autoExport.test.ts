@@ -83,10 +83,14 @@ describe('auto-export under the default config', function () {
     const p = await open();
     for (let i = 0; i < 30; i++) await p.recordRun('t', 'm', 'default', good(i));
     await p.flush();
+    // The automation asks from its last training, auto-export from the last export: both stay kept.
+    const sinceTraining = () => automationPort(p).highQualityRunsSince('coder', 5);
+    const before = sinceTraining();
     const more = async () => {
       for (let i = 30; i < 60; i++) {
         await p.recordRun('t', 'm', 'default', good(i), i % 2 ? 'coder' : 'fixer');
         await p.recordFeedback(p.lastRunId()!, i % 3 ? 'accept' : 'reject');
+        if (i % 10 === 0) sinceTraining();
       }
     };
 
@@ -99,6 +103,7 @@ describe('auto-export under the default config', function () {
       'no recordRun or recordFeedback counted the runs',
     );
     assert.equal(p.getStats().totals.runs, 60);
+    assert.equal(sinceTraining(), before + 10, 'the ten coder runs accepted since');
   });
 
   it('keeps the count equal to the database’s answer through records, verdicts, the inbox, exports and config changes', async () => {
