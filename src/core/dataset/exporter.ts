@@ -88,7 +88,7 @@ export class Exporter {
   drainNow(): void {
     for (const [role, store] of this.queued) {
       this.queued.delete(role);
-      this.maybeAutoExport(store, role);
+      this.runQueued(store, role);
     }
   }
 
@@ -112,12 +112,16 @@ export class Exporter {
       if (next.done || this.disposed) return;
       const [role, store] = next.value;
       this.queued.delete(role);
-      try {
-        this.maybeAutoExport(store, role);
-      } catch (err) {
-        // Not the export (maybeAutoExport logs its failures): the question before it. The queue goes on.
-        this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
-      }
+      this.runQueued(store, role);
+    }
+  }
+
+  private runQueued(store: ExportStore, role: string): void {
+    try {
+      this.maybeAutoExport(store, role);
+    } catch (err) {
+      // Not the export (maybeAutoExport logs its failures): the question before it. The queue goes on.
+      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
     }
   }
 
