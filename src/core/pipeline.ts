@@ -133,7 +133,9 @@ export class LearningPipeline {
       log: this.log,
       onProblem: (err) => this.problem.fire(err),
       onChange: () => {
-        if (!this.closed) this.didChange.fire({ source: 'config' });
+        if (this.closed) return;
+        this.configRead();
+        this.didChange.fire({ source: 'config' });
       },
     });
     this.selector = new Selector({ random: this.random, files: this.files, store: () => this.durable?.db });
@@ -205,8 +207,8 @@ export class LearningPipeline {
   // ---- recording ----
 
   /**
-   * Records a run; once the promise resolves the run is on disk and survives a crash. Triggers auto-export when
-   * the role's high-quality runs since the last export reach `autoExport.minRuns`.
+   * Records a run; once the promise resolves the run is on disk and survives a crash. Queues an auto-export when
+   * the role's high-quality runs since the last export reach `autoExport.minRuns`; it runs after this call.
    */
   async recordRun(
     taskSlug: string,
@@ -245,7 +247,7 @@ export class LearningPipeline {
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
     this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
-    this.exporter.maybeAutoExport(durable, role);
+    this.exporter.queueAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
 
@@ -274,7 +276,7 @@ export class LearningPipeline {
     this.log(`👍 Feedback for run ${runId}: ${v ?? 'cleared'} (reward: ${reward.toFixed(2)})`);
     this.afterChange('local');
     const run = durable.db.getRun(runId);
-    if (run) this.exporter.maybeAutoExport(durable, run.role);
+    if (run) this.exporter.queueAutoExport(durable, run.role);
     return { id: runId, reward };
   }
 
@@ -405,11 +407,14 @@ export class LearningPipeline {
 
   /**
    * Picks up what other processes wrote to the inbox now, and takes over the database if its owner has gone
-   * (both are also done every `pollIntervalMs`). Returns the number of entries applied.
+   * (both are also done every `pollIntervalMs`), and resolves once the auto-exports that made due have run.
+   * Returns the number of entries applied.
    */
   async ingestInbox(): Promise<number> {
     const durable = await this.openStore();
-    return durable.sync();
+    const applied = durable.sync();
+    await this.exporter.idle();
+    return applied;
   }
 
   /** Problems met while opening (e.g. a corrupt database set aside). */
@@ -417,29 +422,51 @@ export class LearningPipeline {
     return [...(this.durable?.problems ?? []), ...(this.files.error ? [this.files.error] : [])];
   }
 
-  /** Saves experience.db and the mirror files now (the owner only; otherwise the owner saves). */
+  /**
+   * Runs the queued auto-exports, and saves experience.db and the mirror files now (the owner only; otherwise the
+   * owner saves).
+   */
   async flush(): Promise<void> {
     const durable = await this.openStore();
+    await this.exporter.idle();
     if (!durable.isOwner) return;
     this.mirrors.write();
     await durable.save();
   }
 
-  /** Saves everything, writes the mirror files and releases the database. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Runs the queued auto-exports, writes the mirror files, saves everything and releases the database. Once the
+   * pipeline is open this is done before close() returns, so the seed's `learning.close(); process.exit(0)`
+   * (no await) leaves a complete experience.db; the promise is for callers that await it. Safe to call twice.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     this.mirrors.stop();
-    try {
-      await this.ready;
-    } catch {
-      return;
+    if (this.durable) {
+      try {
+        this.closeOpen(this.durable);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
     }
-    const durable = this.durable!;
-    if (durable.isOwner) this.mirrors.write();
-    await durable.close();
-    for (const e of [this.didRecordRun, this.didChange, this.problem]) e.dispose();
-    this.exporter.dispose();
+    // Still opening: closed once open (nothing can have been recorded yet).
+    return this.ready.then(
+      () => this.closeOpen(this.durable!),
+      () => undefined,
+    );
+  }
+
+  private closeOpen(durable: DurableStore): void {
+    try {
+      this.exporter.drainNow();
+      if (durable.isOwner) this.mirrors.write();
+    } finally {
+      durable.closeSync();
+      for (const e of [this.didRecordRun, this.didChange, this.problem]) e.dispose();
+      this.exporter.dispose();
+    }
   }
 
   // ---- internals ----
@@ -457,6 +484,7 @@ export class LearningPipeline {
       onExternalChange: () => this.onExternalChange(),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
+    if (this.durable.isOwner) this.exporter.seed(this.durable);
     this.removeStaleTempFiles();
     if (this.durable.isOwner) this.mirrors.write();
   }
@@ -481,7 +509,7 @@ export class LearningPipeline {
 
   private onExternalChange(): void {
     this.afterChange('inbox');
-    for (const role of this.roles()) this.exporter.maybeAutoExport(this.durable!, role);
+    for (const role of this.roles()) this.exporter.queueAutoExport(this.durable!, role);
   }
 
   private afterChange(source: 'local' | 'inbox'): void {
@@ -499,7 +527,14 @@ export class LearningPipeline {
 
   /** Re-reads the config and variants files; an invalid file is reported and the last good values stay. */
   reloadConfig(): ConfigError | undefined {
-    return this.files.reload();
+    const error = this.files.reload();
+    this.configRead();
+    return error;
+  }
+
+  /** A new `autoExport.minReward` is counted once here, not by the next recordRun (nothing when it is the same). */
+  private configRead(): void {
+    if (this.durable?.isOwner && !this.closed) this.exporter.seed(this.durable);
   }
 }
 

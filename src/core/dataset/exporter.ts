@@ -38,6 +38,10 @@ export interface ExporterOptions {
 export class Exporter {
   private readonly didExport = new Emitter<ExportResult>();
   private readonly trainingDue = new Emitter<TrainingDue>();
+  /** Roles whose auto-export is due and waits for the queue, each once however many runs asked for it. */
+  private readonly queued = new Map<string, ExportStore>();
+  private draining: Promise<void> | undefined;
+  private disposed = false;
 
   /** Fired after each export of a role's dataset (not of a tier's). */
   readonly onDidExport = this.didExport.event;
@@ -46,19 +50,87 @@ export class Exporter {
 
   constructor(private readonly options: ExporterOptions) {}
 
-  /** Exports the role's dataset if its high-quality runs since the last export reach `autoExport.minRuns`. */
+  /** Exports the role's dataset now if its high-quality runs since the last export reach `autoExport.minRuns`. */
   maybeAutoExport(store: ExportStore, role: string): void {
-    const { enabled, autoExport } = this.options.config();
-    // Only the owner: its export event is saved, and two windows must not both export (and train).
-    if (!store.isOwner || !enabled || !autoExport.enabled) return;
-    const watermark = store.events.last('export', role)?.data.watermarkPk ?? 0;
-    if (store.db.countHighQuality(role, autoExport.minReward, watermark) < autoExport.minRuns) return;
+    if (!this.autoExportDue(store, role)) return;
     this.options.log(`📦 Auto-exporting SFT dataset for ${role}...`);
     try {
       this.export(store, role);
     } catch (err) {
       this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
     }
+  }
+
+  /**
+   * Queues the role's auto-export if it is due, to run after the caller (a recordRun resolves once its run is
+   * durable, not once a dataset is written): one export at a time, each role once however often it was queued.
+   * Whether it is due is asked again when its turn comes (a manual export may have been made meanwhile).
+   */
+  queueAutoExport(store: ExportStore, role: string): void {
+    if (this.disposed || !this.autoExportDue(store, role)) return;
+    this.queued.set(role, store);
+    this.startDrain();
+  }
+
+  private startDrain(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queued.size > 0 && !this.disposed) this.startDrain(); // queued as the last turn ended
+    });
+  }
+
+  /** Resolves once every queued auto-export has run. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Runs the queued auto-exports now, synchronously (closing: the process may exit right after). */
+  drainNow(): void {
+    for (const [role, store] of this.queued) {
+      this.queued.delete(role);
+      this.runQueued(store, role);
+    }
+  }
+
+  /**
+   * Counts each role's high-quality runs since its last export once (the store keeps the count from then on), so
+   * that no recordRun has to: at open, after a config change, after the database was reloaded.
+   */
+  seed(store: ExportStore): void {
+    const { minReward } = this.options.config().autoExport;
+    for (const role of store.db.runsPerRole().keys()) {
+      store.db.countHighQuality(role, minReward, store.events.last('export', role)?.data.watermarkPk ?? 0);
+    }
+    store.db.countNewRoles(minReward);
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      // One export per turn of the event loop: queued exports never add up to one long stall.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const next = this.queued.entries().next();
+      if (next.done || this.disposed) return;
+      const [role, store] = next.value;
+      this.queued.delete(role);
+      this.runQueued(store, role);
+    }
+  }
+
+  private runQueued(store: ExportStore, role: string): void {
+    try {
+      this.maybeAutoExport(store, role);
+    } catch (err) {
+      // Not the export (maybeAutoExport logs its failures): the question before it. The queue goes on.
+      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+    }
+  }
+
+  private autoExportDue(store: ExportStore, role: string): boolean {
+    const { enabled, autoExport } = this.options.config();
+    // Only the owner: its export event is saved, and two windows must not both export (and train).
+    if (!store.isOwner || !enabled || !autoExport.enabled) return false;
+    const watermark = store.events.last('export', role)?.data.watermarkPk ?? 0;
+    return store.db.countHighQuality(role, autoExport.minReward, watermark) >= autoExport.minRuns;
   }
 
   /**
@@ -102,6 +174,8 @@ export class Exporter {
         secretsRedacted: result.secretsRedacted,
       },
     );
+    // The store keeps the role's count from the new watermark on (no run is after it yet: a bounded count).
+    if (!tier) store.db.countHighQuality(role, autoExport.minReward, result.watermarkPk);
     log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
     if (result.secretsRedacted > 0) log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);
     if (tier) {
@@ -117,6 +191,8 @@ export class Exporter {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.queued.clear();
     this.didExport.dispose();
     this.trainingDue.dispose();
   }

@@ -36,8 +36,11 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
   let duplicatesSkipped = 0;
   let secretsRedacted = 0;
   const watermarkPk = store.maxPk();
-  for (const run of store.exportCandidates(opts.role, opts.minReward, opts.tier)) {
-    if (lines.length >= opts.maxExamples) break;
+  // Candidates come best first through the (role, reward, pk) index, so reading stops at the run that completes
+  // maxExamples: a role's duplicates cost only the rows read before then, never a pass over its history.
+  for (const run of opts.maxExamples > 0
+    ? store.exportCandidates(opts.role, opts.minReward, opts.tier)
+    : []) {
     if (run.output.trim() === '') continue;
     const key = createHash('sha256')
       .update(normalise(run.input))
@@ -71,6 +74,7 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
         recorded.reply,
       ];
       lines.push(JSON.stringify(scrub({ messages, ...(recorded.tools && { tools: recorded.tools }) })));
+      if (lines.length >= opts.maxExamples) break;
       continue;
     }
     const parts = [system, run.input, run.output].map(scrubSecrets);
@@ -82,6 +86,7 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
       { role: 'assistant', content: assistant },
     ];
     lines.push(JSON.stringify({ messages }));
+    if (lines.length >= opts.maxExamples) break;
   }
   fs.mkdirSync(path.dirname(opts.file), { recursive: true });
   writeFileAtomicSync(opts.file, lines.length ? lines.join('\n') + '\n' : '');

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { SqlJsStatic } from 'sql.js';
-import { TEMP_MARKER, writeFileAtomic } from '../workspace/atomicFile';
+import { TEMP_MARKER, writeFileAtomic, writeFileAtomicSync } from '../workspace/atomicFile';
 import { prepareFolder } from '../workspace/links';
 import {
   CorruptDatabaseError,
@@ -114,6 +114,18 @@ export const MAX_IMAGE_BYTES = 2 ** 31 - 1;
 /** Fractions of MAX_IMAGE_BYTES at which a growing database is reported, each once per process. */
 const GROWTH_WARNINGS = [0.5, 0.75, 0.9];
 
+/** A save between its image and its rename. */
+interface PendingSave {
+  image: Uint8Array;
+  sealedNow: string[];
+  finished: string[];
+  started: number;
+  generation: number;
+}
+
+/** Thrown inside a background save that closeSync overtook; never reaches a caller. */
+class SupersededSave extends Error {}
+
 /** What a run id taken by a different run means, for the caller: the same run again, or another one. */
 type RunOutcome = 'inserted' | 'same' | 'conflict';
 
@@ -140,6 +152,8 @@ export class DurableStore {
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastSaveMs = 50;
+  /** Counts saves begun: a background save whose number is no longer the latest must not rename its image. */
+  private saveGeneration = 0;
   private lastTouch = 0;
   private snapshotStamp = '';
   private closed = false;
@@ -387,7 +401,18 @@ export class DurableStore {
     await this.saving;
   }
 
-  async close(): Promise<void> {
+  /** Closes, saving first (see closeSync). */
+  close(): Promise<void> {
+    this.closeSync();
+    return Promise.resolve();
+  }
+
+  /**
+   * Ingests the inbox, saves what changed and releases the database, all before it returns: a process that exits
+   * right after (the seed's `learning.close(); process.exit(0)`) leaves a complete experience.db. A save still
+   * being written in the background is superseded by this one.
+   */
+  closeSync(): void {
     if (this.closed) return;
     clearInterval(this.pollTimer);
     clearTimeout(this.saveTimer);
@@ -399,7 +424,7 @@ export class DurableStore {
         this.opts.log(`⚠️ ${describe(err)}`);
       }
       try {
-        await this.save(); // only when something changed: at 100k runs a save writes ~0.5 GB
+        this.saveSync(); // only when something changed: at 100k runs a save writes ~0.5 GB
       } catch (err) {
         this.saveFailed(err); // the journal stays and is replayed on the next open
       }
@@ -545,11 +570,44 @@ export class DurableStore {
   }
 
   private async doSave(): Promise<void> {
+    const save = this.beginSave();
+    if (!save) return;
+    try {
+      await writeFileAtomic(this.dbFile, save.image, () => {
+        crashPoint('save-before-rename');
+        // closeSync saved a newer image meanwhile: this older one must not replace it.
+        if (save.generation !== this.saveGeneration) throw new SupersededSave();
+      });
+    } catch (err) {
+      if (err instanceof SupersededSave) return;
+      this.dirty = true;
+      throw err;
+    }
+    this.endSave(save);
+  }
+
+  /** Saves now, synchronously, if anything changed or a save is still being written (the owner only). */
+  private saveSync(): void {
+    if (!this.isOwner || (!this.dirty && !this.saving)) return;
+    this.dirty = true; // a save in flight is superseded: its image goes again, in this one
+    const save = this.beginSave();
+    if (!save) return;
+    try {
+      writeFileAtomicSync(this.dbFile, save.image, () => crashPoint('save-before-rename'));
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+    this.endSave(save);
+  }
+
+  /** The first, synchronous half of a save: the image, with every journal entry so far in it. */
+  private beginSave(): PendingSave | undefined {
     if (!this.lock.verify()) {
       this.opts.log(
         '⚠️ Another process took over the experience database; this one now writes to the inbox.',
       );
-      return;
+      return undefined;
     }
     const started = Date.now();
     // Everything journalled so far is in the image below; later entries go to a fresh journal file.
@@ -570,12 +628,11 @@ export class DurableStore {
     this.dirty = false;
     this.unsavedEntries = 0;
     crashPoint('save-exported');
-    try {
-      await writeFileAtomic(this.dbFile, image, () => crashPoint('save-before-rename'));
-    } catch (err) {
-      this.dirty = true;
-      throw err;
-    }
+    return { image, sealedNow, finished, started, generation: ++this.saveGeneration };
+  }
+
+  /** The second half, once the image is renamed into place: what it holds is removed from the journals. */
+  private endSave({ sealedNow, finished, started }: PendingSave): void {
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
     for (const file of sealedNow) fs.rmSync(file, { force: true });

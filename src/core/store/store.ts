@@ -142,6 +142,7 @@ export type StoreReader = Pick<
   | 'earlierAvgReward'
   | 'rewardSeries'
   | 'countHighQuality'
+  | 'countNewRoles'
   | 'rewards'
   | 'exportCandidates'
 >;
@@ -215,8 +216,28 @@ export interface InboxProgress {
 /** Why a database could not be used as ours. */
 export type OpenProblem = { kind: 'corrupt'; cause: unknown } | { kind: 'newer'; version: number };
 
+/**
+ * A role's high-quality runs after `afterPk`, kept in step with every insert and verdict (see countHighQuality).
+ * Replaced, never mutated, so a transaction can restore the map it began with by a shallow copy.
+ */
+interface HighQualityTally {
+  readonly minReward: number;
+  readonly afterPk: number;
+  readonly count: number;
+}
+
+/** The questions kept per role (see Store.tallies); an older one asked again is counted again. */
+const MAX_TALLIES_PER_ROLE = 4;
+
 export class Store {
   private readonly statements = new Map<string, Statement>();
+  /**
+   * Per role, the latest answers of countHighQuality (no tier), kept right by insertRun and setVerdict: a few,
+   * since auto-export and the stats ask from the last export and the automation from the last training.
+   */
+  private tallies = new Map<string, readonly HighQualityTally[]>();
+  /** Set by countNewRoles: the `minReward` a role's count starts with at its first run. */
+  private newRoleMinReward: number | undefined;
 
   private constructor(private readonly db: Database) {}
 
@@ -276,6 +297,7 @@ export class Store {
 
   /** All or nothing; nests (savepoints), so a batch of inserts can wrap inserts that are atomic themselves. */
   transaction<T>(fn: () => T): T {
+    const tallies = new Map(this.tallies);
     this.db.run('SAVEPOINT tx');
     try {
       const result = fn();
@@ -284,6 +306,7 @@ export class Store {
     } catch (err) {
       this.db.run('ROLLBACK TO tx');
       this.db.run('RELEASE tx');
+      this.tallies = tallies; // the rows are gone again, and so are their counts
       throw err;
     }
   }
@@ -337,6 +360,15 @@ export class Store {
       ],
     );
     if (this.db.getRowsModified() === 0) return false;
+    const kept = this.tallies.get(r.role);
+    if (!kept && this.newRoleMinReward !== undefined) {
+      // The role's first run (see countNewRoles): its count from the start is this run or none.
+      const minReward = this.newRoleMinReward;
+      this.tallies.set(r.role, [{ minReward, afterPk: 0, count: Number(r.reward >= minReward) }]);
+    } else if (kept?.some((t) => r.reward >= t.minReward)) {
+      const pk = this.one('lastPk', 'SELECT last_insert_rowid()', [])![0] as number;
+      this.moveTallies(r.role, pk, undefined, r.reward);
+    }
     this.run('insertText', 'INSERT INTO run_texts (pk, input, output) VALUES (last_insert_rowid(), ?, ?)', [
       r.input,
       r.output,
@@ -391,6 +423,10 @@ export class Store {
   /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
   setVerdict(id: string, verdict: Verdict | null, at: number, reward: number): void {
     checkReward(id, reward);
+    if (this.tallies.size > 0) {
+      const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
+      if (row) this.moveTallies(row[1] as string, row[0] as number, row[2] as number, reward);
+    }
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
       at,
@@ -413,6 +449,20 @@ export class Store {
     if (!row) return undefined;
     this.run('deletePending', 'DELETE FROM pending_feedback WHERE run_id = ?', [runId]);
     return { verdict: row[0] as Verdict, at: row[1] as number };
+  }
+
+  /** Run `pk` of `role` now has reward `after` (`before`: undefined for a new run): each count it is in follows. */
+  private moveTallies(role: string, pk: number, before: number | undefined, after: number): void {
+    const kept = this.tallies.get(role);
+    if (!kept) return;
+    this.tallies.set(
+      role,
+      kept.map((t) => {
+        if (pk <= t.afterPk) return t;
+        const delta = Number(after >= t.minReward) - Number(before !== undefined && before >= t.minReward);
+        return delta === 0 ? t : { ...t, count: t.count + delta };
+      }),
+    );
   }
 
   /** Drops verdicts for runs that never arrived (a mistyped id), once older than `before`. */
@@ -630,20 +680,38 @@ export class Store {
     return series;
   }
 
-  /** High-quality runs of a role (of one complexity tier, when given) recorded after run `afterPk`. */
+  /**
+   * High-quality runs of a role (of one complexity tier, when given) recorded after run `afterPk`. Without a tier
+   * the answer is kept per role and updated by every insert and verdict, so asking again with the same
+   * `minReward` and `afterPk` (auto-export and the stats do, after each run) reads no rows: only a new question
+   * (the first, a new export's watermark, a new `autoExport.minReward`) counts, through the (role, pk) index.
+   */
   countHighQuality(role: string, minReward: number, afterPk: number, tier?: string): number {
     if (tier === undefined) {
-      return this.one('countHq', 'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?', [
-        role,
-        afterPk,
-        minReward,
-      ])![0] as number;
+      const kept = this.tallies.get(role) ?? [];
+      const same = kept.find((t) => t.minReward === minReward && t.afterPk === afterPk);
+      if (same) return same.count;
+      const count = this.one(
+        'countHq',
+        'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?',
+        [role, afterPk, minReward],
+      )![0] as number;
+      this.tallies.set(role, [{ minReward, afterPk, count }, ...kept].slice(0, MAX_TALLIES_PER_ROLE));
+      return count;
     }
     return this.one(
       'countHqTier',
       'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ? AND complexity = ?',
       [role, afterPk, minReward, tier],
     )![0] as number;
+  }
+
+  /**
+   * From now on, a role's first run starts its high-quality count (for `minReward`, after pk 0), so a new role is
+   * not counted by a query either. The caller has asked countHighQuality for every role stored before.
+   */
+  countNewRoles(minReward: number): void {
+    this.newRoleMinReward = minReward;
   }
 
   /**

@@ -40,7 +40,11 @@ export async function writeFileAtomic(
   syncDirectory(path.dirname(file));
 }
 
-export function writeFileAtomicSync(file: string, data: Uint8Array | string): void {
+export function writeFileAtomicSync(
+  file: string,
+  data: Uint8Array | string,
+  beforeRename?: () => void,
+): void {
   const tmp = tempName(file);
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
@@ -50,6 +54,7 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string): vo
     } finally {
       fs.closeSync(fd);
     }
+    beforeRename?.();
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

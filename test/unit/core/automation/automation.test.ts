@@ -488,6 +488,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     });
     automation.attach();
     await record(10, 'qwen2.5-coder:7b', 'good');
+    await pipeline.flush(); // the auto-export, and the training it makes due, run after the recordRun
     await assert.rejects(automation.train('coder'), /untrusted workspace/);
     assert.ok(logs.includes('⏸️ Auto-train is off in an untrusted workspace (trust it to enable).'));
     assert.ok(!fs.existsSync(adapterPaths(pipeline.agentDir, 'coder').dir));

@@ -118,6 +118,34 @@ describe('Exporter', () => {
     }
   });
 
+  it('reads only the runs it takes to find maxExamples distinct examples, however many duplicates follow', () => {
+    const insert = (id: string, text: string, reward: number) =>
+      db.insertRun({
+        ...toRunRecord(
+          { id, createdAt: 1, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+          { input: text, output: `code for ${text}` },
+        ),
+        reward,
+      });
+    for (let i = 0; i < 20; i++) insert(`dup${i}`, 'the same task', 1);
+    for (let i = 0; i < 20; i++) insert(`d${i}`, `task ${i}`, 0.9);
+    for (let i = 0; i < 200; i++) insert(`late${i}`, 'the same task', 0.8);
+    const candidates = db.exportCandidates.bind(db);
+    let read = 0;
+    db.exportCandidates = function* (...args) {
+      for (const c of candidates(...args)) {
+        read++;
+        yield c;
+      }
+    };
+
+    const result = exporter({ autoExport: { maxExamples: 3 } }).export(store, 'coder');
+
+    assert.equal(result.count, 3);
+    assert.equal(result.duplicatesSkipped, 19);
+    assert.equal(read, 22, 'the 20 best (one distinct) and the two next distinct ones: not one row more');
+  });
+
   it('auto-exports once the role’s high-quality runs since the last export reach minRuns', () => {
     const auto = exporter({ autoExport: { minRuns: 2 } });
     record(1);

@@ -74,6 +74,7 @@ describe('SFT export (through LearningPipeline)', () => {
     assert.ok(!fs.existsSync(sftFile('coder')), 'four high-quality runs are below the threshold');
 
     await record(good(4));
+    await pipeline.flush(); // the auto-export runs after the recordRun that made it due
 
     assert.equal(readExamples('coder').length, 5);
     assert.ok(fs.existsSync(path.join(ws, '.agent', 'last-export-coder.txt')));
@@ -112,6 +113,7 @@ describe('SFT export (through LearningPipeline)', () => {
     assert.ok(!fs.existsSync(sftFile('coder')));
 
     await pipeline.recordFeedback(id, 'accept'); // (0 + 1 + 1 + 1) / 4 = 0.75
+    await pipeline.flush(); // the auto-export runs after the recordRun that made it due
 
     assert.deepEqual(userInputs('coder').sort(), ['task 1', 'task lifted']);
   });
@@ -226,11 +228,13 @@ describe('SFT export (through LearningPipeline)', () => {
     await record(good('fix 1'), 'fixer');
     await record(good('code 1'), 'coder');
     await record(good('fix 2'), 'fixer');
+    await pipeline.flush(); // the auto-export runs after the recordRun that made it due
 
     assert.deepEqual(userInputs('fixer').sort(), ['task fix 1', 'task fix 2']);
     assert.ok(!fs.existsSync(sftFile('coder')), 'coder has one high-quality run, below minRuns 2');
 
     await record(good('code 2'), 'coder');
+    await pipeline.flush();
 
     assert.deepEqual(userInputs('coder').sort(), ['task code 1', 'task code 2']);
   });
@@ -238,6 +242,7 @@ describe('SFT export (through LearningPipeline)', () => {
   it('counts only the high-quality runs since the last export toward the next one', async () => {
     await open({ autoExport: { minRuns: 3 } });
     for (let i = 0; i < 3; i++) await record(good(i));
+    await pipeline.flush(); // the auto-export runs after the recordRun that made it due
     const exports = () => logs.filter((l) => l.startsWith('📦 Auto-exporting'));
     assert.equal(exports().length, 1);
 
@@ -249,6 +254,7 @@ describe('SFT export (through LearningPipeline)', () => {
     assert.equal(pipeline.getStats().roles.find((r) => r.role === 'coder')!.highQualitySinceExport, 2);
 
     await record(good(5));
+    await pipeline.flush();
 
     assert.equal(exports().length, 2);
     assert.ok(logs.includes('✅ Exported 6 coder examples to .agent/sft/coder_sft.jsonl'), logs.join('\n'));

@@ -737,6 +737,29 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       .replace(/\0+/g, ''); // journals are grown ahead of their data with zeros
   }
 
+  it('saves in closeSync over a background save still being written, which never replaces the newer file', async () => {
+    const ds = await openStore();
+    for (let i = 0; i < 5; i++) ds.record(validRun());
+    const background = ds.save(); // its image is taken now; the write goes on in the background
+    const later = validRun();
+    ds.record(later);
+
+    ds.closeSync();
+
+    const ids = () => [...savedRuns(dir).ids].sort();
+    assert.equal(ids().length, 6, 'the file has every run when closeSync returns');
+    await background;
+    assert.equal(ids().length, 6, 'the older image did not replace it');
+    assert.ok(ids().includes(later.id));
+    assert.deepEqual(fs.readdirSync(path.join(agentDir, 'inbox')), [], 'no journal left to replay');
+    assert.deepEqual(
+      fs.readdirSync(agentDir).filter((name) => name.includes('.tmp-')),
+      [],
+      'the background save took its temp file away',
+    );
+    assert.deepEqual(logs.filter((l) => l.startsWith('❌')), []);
+  });
+
   it('refuses to save a database it could not read back: the saved file and the journals are kept, and the error says what to do', async () => {
     const limit = 300 * 1024;
     const ds = await openStore({ maxImageBytes: limit });
