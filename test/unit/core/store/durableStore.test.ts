@@ -757,7 +757,10 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       [],
       'the background save took its temp file away',
     );
-    assert.deepEqual(logs.filter((l) => l.startsWith('❌')), []);
+    assert.deepEqual(
+      logs.filter((l) => l.startsWith('❌')),
+      [],
+    );
   });
 
   it('refuses to save a database it could not read back: the saved file and the journals are kept, and the error says what to do', async () => {
