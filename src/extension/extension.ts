@@ -6,6 +6,7 @@ import { agentApi, type AgentLearningApi } from './api';
 import { AutomationHost } from './automationHost';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
+import { EditorSignals } from './editorSignals';
 import { GatewayHost } from './gatewayHost';
 import { LearningService } from './learningService';
 import { registerReviewCommands } from './reviewCommands';
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
     new RunNotifier(learning),
+    new EditorSignals(learning, output),
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);

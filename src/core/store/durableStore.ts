@@ -384,8 +384,8 @@ export class DurableStore {
             const run = this.storable(journalRun(line.entry, id, this.opts.now), `inbox/${name} ${where}`);
             if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
           } else if (line.entry.type === 'signal') {
-            const { runId, type: _type, ...signal } = line.entry;
-            this.applySignal(runId, checkSignal(signal, now));
+            const { runId, kind, value, source, at } = line.entry;
+            this.applySignal(runId, checkSignal({ kind, value, source, at }, now));
             applied.verdicts++;
           } else {
             // A verdict written without a time counts from when it is first read.
