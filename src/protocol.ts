@@ -122,7 +122,7 @@ export interface DashboardState {
 
 /** One term of a run's reward (src/core/learning/reward.ts's RewardTerm). */
 export interface RewardTermView {
-  signal: 'compile' | 'tests' | 'errors' | 'human';
+  signal: 'compile' | 'tests' | 'errors' | 'human' | 'kept';
   score: number;
   weight: number;
   share: number;
@@ -154,6 +154,18 @@ export interface RunDetailView {
   costTokens: number | null;
   durationMs: number | null;
   iterations: number | null;
+  /** Where the run came from (api, cli, inbox, gateway, chat); null for runs recorded before sources were kept. */
+  source: string | null;
+  /** Signals observed after the run (src/core/learning/signals.ts), oldest first. */
+  signals: ObservedSignalView[];
+}
+
+/** One signal observed after a run: its kind, value, who observed it and when. */
+export interface ObservedSignalView {
+  kind: string;
+  value: number;
+  source: string;
+  at: number;
 }
 
 export interface RunViewState {

@@ -202,7 +202,7 @@ async function record(workspace: string, input: string, io: Io): Promise<number>
       const role = checkRole(v.role ?? 'coder');
       const createdAt = Date.now();
       const id = newRunId(createdAt);
-      writer.append({ type: 'run', id, createdAt, ...args, role });
+      writer.append({ type: 'run', id, createdAt, ...args, role, source: 'cli' });
       const { reward } = withReward(toRunRecord({ id, createdAt, ...args, role }, args.result), config);
       io.out(JSON.stringify({ id, reward }) + '\n');
     } catch (err) {

@@ -2,7 +2,7 @@
 // fetchWebKnowledge, close) as a facade: it checks arguments and wires the stages, whose modules hold the logic
 // (ConfigFiles, MirrorWriter, Selector, Exporter, the stats projections, the durable store).
 
-import { ConfigError, LearningError, describe } from './errors';
+import { ConfigError, InvalidInputError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
 import { agentDirOf, knowledgeDir, sftDir } from './workspace/agentDir';
 import { removeStaleTempFiles } from './workspace/atomicFile';
@@ -12,7 +12,15 @@ import { MirrorWriter } from './workspace/mirrors';
 import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
 import { isProcessAlive } from './store/lock';
-import { computeReward, rewardBreakdown, type RewardTerm } from './learning/reward';
+import { computeReward, rewardBreakdown, type RewardTerm, type RewardWeights } from './learning/reward';
+import {
+  checkRunSource,
+  checkSignal,
+  withObserved,
+  type ObservedSignal,
+  type RunSource,
+  type SignalInput,
+} from './learning/signals';
 import type { RunCursor, RunFilter, RunOrder, RunPage } from './store/store';
 import {
   checkVerdict,
@@ -38,10 +46,35 @@ export type { Insights, LearningStats, RoleProgress } from './learning/stats';
 
 export type { RunCursor, RunFilter, RunOrder, RunPage } from './store/store';
 export type { RewardTerm } from './learning/reward';
+export type { ObservedSignal, RunSource, SignalInput, SignalKind } from './learning/signals';
 
-/** One run as the run view shows it: every stored field, its texts, and its reward's terms under today's weights. */
+/**
+ * One run as the run view shows it: every stored field, its texts, the signals observed after it, and its reward's
+ * terms under today's weights.
+ */
 export interface RunDetail extends RunRecord {
+  source: RunSource | null;
+  signals: ObservedSignal[];
   breakdown: RewardTerm[];
+}
+
+/** How a run reached `recordRun`, beyond its result. */
+export interface RecordOptions {
+  /** Default `api`; the gateway says `gateway`, the editor's chat models `chat`. */
+  source?: RunSource;
+  /**
+   * The workspace files the run changed (absolute, or relative to the workspace), for the editor to observe
+   * (diagnostics, tasks, whether the change is kept). Not stored: they reach `onDidRecordRun` only.
+   */
+  files?: string[];
+}
+
+/** What `onDidRecordRun` tells: the run, and how it came (RecordOptions). */
+export interface RecordedRunEvent extends RecordedRun {
+  role: string;
+  taskSlug: string;
+  source: RunSource;
+  files: string[];
 }
 
 /** The most a page of runs holds, whatever a caller asks for: a page is for a screen, not an export. */
@@ -96,7 +129,7 @@ export class LearningPipeline {
   private readonly exporter: Exporter;
   private disabledLogged = false;
 
-  private readonly didRecordRun = new Emitter<RecordedRun & { role: string; taskSlug: string }>();
+  private readonly didRecordRun = new Emitter<RecordedRunEvent>();
   /** `config`: the config or variants files changed on disk and were read again. */
   private readonly didChange = new Emitter<{ source: 'local' | 'inbox' | 'config' }>();
   private readonly problem = new Emitter<LearningError>();
@@ -216,9 +249,12 @@ export class LearningPipeline {
     promptId: string,
     result: RunResult,
     role = 'coder',
+    options: RecordOptions = {},
   ): Promise<RecordedRun> {
     const args = validateRunArgs(taskSlug, modelId, promptId, result);
     checkRole(role);
+    const source = checkRunSource(options.source ?? 'api');
+    const files = checkFiles(options.files);
     const durable = await this.openStore();
     this.files.maybeReload();
     if (!this.files.config.enabled) {
@@ -228,7 +264,7 @@ export class LearningPipeline {
       this.disabledLogged = true;
       const reward = computeReward(
         toRunRecord({ id: '', createdAt: 0, taskSlug, role, modelId, promptId }, args.result),
-        this.files.config.rewardWeights,
+        this.weights(),
       );
       return { id: '', reward, recorded: false };
     }
@@ -242,11 +278,12 @@ export class LearningPipeline {
       promptId: args.promptId,
       role,
       result: args.result,
+      source,
     });
     const count = durable.db.maxPk();
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
     this.afterChange('local');
-    this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug });
+    this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug, source, files });
     this.exporter.queueAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
@@ -271,6 +308,28 @@ export class LearningPipeline {
     return this.applyFeedback(durable, runId, null);
   }
 
+  /**
+   * A signal observed after the run (diagnostics, a task's exit code, whether the change was kept): the run's reward
+   * and everything derived from it follow, as with late feedback. What the agent reported itself wins over it.
+   */
+  async recordSignal(runId: string, signal: SignalInput): Promise<RecordedRun> {
+    if (typeof runId !== 'string' || runId === '') throw new LearningError('recordSignal needs a run id.');
+    const s = checkSignal(signal, this.now());
+    const durable = await this.openStore();
+    if (!durable.db.getRun(runId)) {
+      durable.sync(); // it may still be waiting in another process's journal
+      if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
+    }
+    const reward = durable.signal(runId, s)!;
+    this.log(
+      `📡 Signal for run ${runId}: ${s.kind} ${s.value} from ${s.source} (reward: ${reward.toFixed(2)})`,
+    );
+    this.afterChange('local');
+    const run = durable.db.getRun(runId);
+    if (run) this.exporter.maybeAutoExport(durable, run.role);
+    return { id: runId, reward };
+  }
+
   private applyFeedback(durable: DurableStore, runId: string, v: Verdict | null): RecordedRun {
     const reward = durable.feedback(runId, v, this.now())!;
     this.log(`👍 Feedback for run ${runId}: ${v ?? 'cleared'} (reward: ${reward.toFixed(2)})`);
@@ -288,8 +347,9 @@ export class LearningPipeline {
     const run = db?.getRun(id);
     const texts = run && db?.runTexts(id);
     if (!run || !texts) return undefined;
-    const { terms } = rewardBreakdown(run, this.files.config.rewardWeights);
-    return { ...run, ...texts, breakdown: terms };
+    const signals = db!.signalsOf(id);
+    const { terms } = rewardBreakdown(withObserved(run, signals), this.weights());
+    return { ...run, ...texts, source: run.source ?? null, signals, breakdown: terms };
   }
 
   /**
@@ -476,7 +536,7 @@ export class LearningPipeline {
       agentDir: this.agentDir,
       now: this.now,
       log: this.log,
-      reward: (run) => computeReward(run, this.files.config.rewardWeights),
+      reward: (run) => computeReward(run, this.weights()),
       maxTextBytes: () => this.files.config.storage.maxTextBytes,
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
@@ -499,6 +559,12 @@ export class LearningPipeline {
       if (removed.length > 0)
         this.log(`🧹 Removed ${removed.length} temp file(s) left by stopped processes in ${dir}`);
     }
+  }
+
+  /** The reward's weights: `rewardWeights`, and the implicit verdict's from `editorSignals`. */
+  private weights(): RewardWeights {
+    const { rewardWeights, editorSignals } = this.files.config;
+    return { ...rewardWeights, kept: editorSignals.keptWeight };
   }
 
   private async openStore(): Promise<DurableStore> {
@@ -536,6 +602,18 @@ export class LearningPipeline {
   private configRead(): void {
     if (this.durable?.isOwner && !this.closed) this.exporter.seed(this.durable);
   }
+}
+
+/** `recordRun`'s `files`: at most 1,000 paths, each a non-empty string. */
+function checkFiles(files: unknown): string[] {
+  if (files === undefined) return [];
+  if (!Array.isArray(files) || files.length > 1000)
+    throw new InvalidInputError('files', 'expected an array of at most 1,000 file paths');
+  for (const f of files) {
+    if (typeof f !== 'string' || f === '' || f.length > 4096)
+      throw new InvalidInputError('files', 'expected each file path to be a non-empty string');
+  }
+  return [...(files as string[])];
 }
 
 /**

@@ -7,6 +7,7 @@ import { AutomationHost } from './automationHost';
 import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
+import { EditorSignals } from './editorSignals';
 import { GatewayHost } from './gatewayHost';
 import { LearningService } from './learningService';
 import { registerReviewCommands } from './reviewCommands';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
     new RunNotifier(learning),
+    new EditorSignals(learning, output),
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { LearningError } from '../core/errors';
-import { LearningPipeline, type RecordedRun } from '../core/pipeline';
+import { LearningPipeline, type RecordedRunEvent } from '../core/pipeline';
 import { agentDirOf, CONFIG_FILES_GLOB } from '../core/workspace/agentDir';
 import { Disposable, disposeAll } from './dispose';
 
@@ -15,9 +15,7 @@ export class LearningService extends Disposable {
   /** What lives as long as the current folder's pipeline. */
   private readonly perPipeline: vscode.Disposable[] = [];
   private readonly changed = this._register(new vscode.EventEmitter<void>());
-  private readonly recorded = this._register(
-    new vscode.EventEmitter<RecordedRun & { role: string; taskSlug: string }>(),
-  );
+  private readonly recorded = this._register(new vscode.EventEmitter<RecordedRunEvent>());
 
   /** Any change: data from any source, config, readiness, the folder. */
   readonly onDidChange = this.changed.event;

@@ -14,6 +14,7 @@ import type {
   RewardPoint,
   RoleProgressView,
   RewardTermView,
+  ObservedSignalView,
   RunDetailView,
   RunRow,
   RunViewState,
@@ -159,7 +160,7 @@ const isRunDetail = object<RunDetailView>({
   reward: isNumber,
   breakdown: arrayOf(
     object<RewardTermView>({
-      signal: literal('compile', 'tests', 'errors', 'human'),
+      signal: literal('compile', 'tests', 'errors', 'human', 'kept'),
       score: isNumber,
       weight: isNumber,
       share: isNumber,
@@ -169,6 +170,10 @@ const isRunDetail = object<RunDetailView>({
   costTokens: isCount,
   durationMs: isCount,
   iterations: isCount,
+  source: nullable(isString),
+  signals: arrayOf(
+    object<ObservedSignalView>({ kind: isString, value: isNumber, source: isString, at: isNumber }),
+  ),
 });
 
 export const isRunViewState = object<RunViewState>({

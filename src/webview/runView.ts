@@ -2,7 +2,7 @@
 // output with its code blocks as code, every signal with its source and time, the reward's breakdown, and the
 // run's facts. Every value from run data is a text node (dom.ts): a run is agent output, never markup.
 
-import type { RewardTermView, RunDetailView, RunViewState, Verdict } from '../protocol';
+import type { ObservedSignalView, RewardTermView, RunDetailView, RunViewState, Verdict } from '../protocol';
 import { conversationOf, segmentsOf } from './conversation';
 import { button, h, icon, notice, type Child } from './dom';
 import {
@@ -26,7 +26,41 @@ const SIGNAL_NAMES: Record<RewardTermView['signal'], string> = {
   tests: 'Tests',
   errors: 'Lint, type, schema and boundary errors',
   human: 'Your verdict',
+  kept: 'Change kept (implicit verdict)',
 };
+
+/** How each observed kind reads, and the row of the signals table it fills when the agent left it empty. */
+// A Map: the kind is run data, and `constructor` must not find Object.prototype's.
+const OBSERVED = new Map<string, { row: string; name: string; value: (v: number) => string }>([
+  ['compile', { row: 'compile', name: 'Compile', value: (v) => (v >= 0.5 ? 'compiled' : 'did not compile') }],
+  [
+    'tests',
+    {
+      row: 'tests',
+      name: 'Tests',
+      value: (v) => (v >= 1 ? 'passed' : v <= 0 ? 'failed' : `${Math.round(v * 100)}% passed`),
+    },
+  ],
+  ['errors.lint', { row: 'lint', name: 'Lint', value: (v) => errors(v) }],
+  ['errors.type', { row: 'type', name: 'Type check', value: (v) => errors(v) }],
+  ['kept', { row: 'kept', name: 'Kept', value: (v) => `${Math.round(v * 100)}% of the change kept` }],
+]);
+
+function errors(n: number): string {
+  return `${formatCount(n)} error${n === 1 ? '' : 's'}`;
+}
+
+/** The latest observed signal of each table row, as the reward takes it (learning/signals.ts's withObserved). */
+function latestObserved(signals: readonly ObservedSignalView[]): Map<string, ObservedSignalView> {
+  const latest = new Map<string, ObservedSignalView>();
+  for (const s of signals) {
+    const row = OBSERVED.get(s.kind)?.row;
+    if (row === undefined) continue;
+    const seen = latest.get(row);
+    if (!seen || s.at > seen.at || (s.at === seen.at && s.source > seen.source)) latest.set(row, s);
+  }
+  return latest;
+}
 
 export function runViewContent(state: RunViewState | undefined, actions: RunViewActions): Child[] {
   if (!state) return [notice('loading~spin', 'Loading the run…')];
@@ -81,6 +115,10 @@ function header(run: RunDetailView, state: RunViewState, actions: RunViewActions
       ' · ',
       h('span', { class: 'run-model', attrs: { dir: 'auto' } }, run.modelId),
       ' · ',
+      h('span', { class: 'run-prompt', attrs: { dir: 'auto' } }, run.promptId),
+      ' · ',
+      h('span', { class: 'run-source' }, sourceWords(run.source)),
+      ' · ',
       formatDateTime(run.createdAt),
     ),
     h(
@@ -110,6 +148,10 @@ function header(run: RunDetailView, state: RunViewState, actions: RunViewActions
     ),
     navigation(actions),
   );
+}
+
+function sourceWords(source: string | null): string {
+  return source === null ? 'source not recorded' : `via ${source}`;
 }
 
 function navigation(actions: RunViewActions): HTMLElement {
@@ -204,6 +246,20 @@ function signals(run: RunDetailView): HTMLElement {
     ['schema', 'Schema', count(run.schemaErrors, 'error')],
     ['boundary', 'Boundaries', count(run.boundaryErrors, 'error')],
   ];
+  rows.push(['kept', 'Kept', null]);
+  const observed = latestObserved(run.signals);
+  // What the agent reported wins; an observed signal fills the row it left empty.
+  const shown = rows.map(([key, name, value]): [string, string, string | null, string] => {
+    if (value !== null) return [key, name, value, agent];
+    const s = observed.get(key);
+    if (!s) return [key, name, null, '—'];
+    return [
+      key,
+      name,
+      OBSERVED.get(s.kind)!.value(s.value),
+      `observed by ${s.source}, ${formatDateTime(s.at)}`,
+    ];
+  });
   const human = run.human === null ? null : `${run.human === 'accept' ? 'accepted' : 'rejected'}`;
   return section(
     'Signals',
@@ -219,13 +275,13 @@ function signals(run: RunDetailView): HTMLElement {
       h(
         'tbody',
         {},
-        ...rows.map(([key, name, value]) =>
+        ...shown.map(([key, name, value, origin]) =>
           h(
             'tr',
             { attrs: { 'data-signal': key } },
             h('th', { attrs: { scope: 'row' } }, name),
             h('td', { class: value === null ? 'muted' : '' }, value ?? 'not reported'),
-            h('td', { class: 'muted' }, value === null ? '—' : agent),
+            h('td', { class: 'muted' }, origin),
           ),
         ),
         h(
@@ -238,6 +294,28 @@ function signals(run: RunDetailView): HTMLElement {
             { class: 'muted' },
             human === null || run.humanAt === null ? '—' : `you, ${formatDateTime(run.humanAt)}`,
           ),
+        ),
+      ),
+    ),
+    observedList(run.signals),
+  );
+}
+
+/** Every signal observed after the run, with its origin and time (the table above shows the ones that count). */
+function observedList(signals: readonly ObservedSignalView[]): HTMLElement | null {
+  if (signals.length === 0) return null;
+  return h(
+    'details',
+    { class: 'observed-signals' },
+    h('summary', {}, `Observed after the run (${formatCount(signals.length)})`),
+    h(
+      'ul',
+      {},
+      ...signals.map((s) =>
+        h(
+          'li',
+          { attrs: { 'data-observed': s.kind } },
+          `${OBSERVED.get(s.kind)?.name ?? s.kind}: ${OBSERVED.get(s.kind)?.value(s.value) ?? String(s.value)} — ${s.source}, ${formatDateTime(s.at)}`,
         ),
       ),
     ),
@@ -317,6 +395,7 @@ function facts(run: RunDetailView): HTMLElement {
       { class: 'facts' },
       row('model', 'Model', run.modelId),
       row('prompt', 'Prompt', run.promptId),
+      row('source', 'Source', run.source ?? '—'),
       row('role', 'Role', run.role),
       row('tier', 'Tier', run.complexity ?? '—'),
       row('cost', 'Cost', run.costTokens === null ? '—' : formatTokens(run.costTokens)),

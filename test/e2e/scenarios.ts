@@ -20,6 +20,8 @@ export interface PlannedRun {
   modelId?: string;
   promptId?: string;
   role?: string;
+  /** The workspace files the run changed, passed as recordRun's `files` option. */
+  files?: string[];
 }
 
 /** What planRunner.js reports (the test extension adds `plan` and `workspaceTrusted`). */

@@ -35,6 +35,7 @@ export interface GatewayRecorder {
     promptId: string,
     result: RunResult,
     role?: string,
+    options?: { source?: 'gateway' },
   ): Promise<{ id: string; reward: number; recorded?: boolean }>;
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
@@ -402,6 +403,7 @@ export class Gateway {
         exchange.promptId,
         result,
         route.role,
+        { source: 'gateway' },
       );
       this.didCapture.fire({
         id: run.id,

@@ -2,7 +2,8 @@
 
 import type { LearningConfig } from '../workspace/config';
 
-export type RewardWeights = LearningConfig['rewardWeights'];
+/** `kept`: the implicit verdict's weight (`editorSignals.keptWeight`); absent counts as 0. */
+export type RewardWeights = LearningConfig['rewardWeights'] & { kept?: number };
 
 export interface RewardSignals {
   compile: boolean | null;
@@ -13,6 +14,8 @@ export interface RewardSignals {
   schemaErrors: number | null;
   boundaryErrors: number | null;
   human: 'accept' | 'reject' | null;
+  /** The share of the change the user kept (an observed, implicit verdict; signals.ts), when there is no `human`. */
+  kept?: number | null;
 }
 
 /**
@@ -25,7 +28,7 @@ export function errorTerm(errors: number): number {
 
 /** One signal's part in a reward: its score, its configured weight and its share of the weights present. */
 export interface RewardTerm {
-  signal: 'compile' | 'tests' | 'errors' | 'human';
+  signal: 'compile' | 'tests' | 'errors' | 'human' | 'kept';
   /** The signal's score in [0, 1]. */
   score: number;
   /** Its weight from `rewardWeights`. */
@@ -56,6 +59,8 @@ export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: n
     });
   if (s.human !== null)
     present.push({ signal: 'human', score: s.human === 'accept' ? 1 : 0, weight: w.human });
+  if (s.kept != null && s.human === null && (w.kept ?? 0) > 0)
+    present.push({ signal: 'kept', score: Math.min(1, Math.max(0, s.kept)), weight: w.kept! });
   let sum = 0;
   let weight = 0;
   for (const t of present) {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError, LearningError } from '../errors';
+import type { RunSource } from './signals';
 
 export const COMPLEXITIES = ['small', 'medium', 'large'] as const;
 export type Complexity = (typeof COMPLEXITIES)[number];
@@ -72,6 +73,8 @@ export interface RunRecord {
   costTokens: number | null;
   durationMs: number | null;
   iterations: number | null;
+  /** Where the run came from; null for runs recorded before sources were kept. */
+  source?: RunSource | null;
 }
 
 const idSchema = z.string().min(1).max(200);
@@ -120,11 +123,20 @@ export function newRunId(now: number): string {
 
 /** A validated result as a stored run, before its reward is computed (reward 0). */
 export function toRunRecord(
-  ids: { id: string; createdAt: number; taskSlug: string; role: string; modelId: string; promptId: string },
+  ids: {
+    id: string;
+    createdAt: number;
+    taskSlug: string;
+    role: string;
+    modelId: string;
+    promptId: string;
+    source?: RunSource;
+  },
   result: ValidRunResult,
 ): RunRecord {
   return {
     ...ids,
+    source: ids.source ?? null,
     complexity: result.complexity ?? null,
     input: result.input,
     output: result.output,

@@ -39,6 +39,13 @@ import {
   type ValidRunResult,
   type Verdict,
 } from '../learning/runResult';
+import {
+  checkRunSource,
+  checkSignal,
+  withObserved,
+  type ObservedSignal,
+  type RunSource,
+} from '../learning/signals';
 import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
@@ -77,6 +84,8 @@ export interface ValidRun {
   promptId: string;
   role: string;
   result: ValidRunResult;
+  /** Where the run came from; journalled with it. */
+  source?: RunSource;
 }
 
 interface InboxFileState extends InboxProgress {
@@ -262,6 +271,21 @@ export class DurableStore {
     return reward;
   }
 
+  /**
+   * Journals a signal observed after the run (see `feedback`), then applies it. The new reward, or undefined when
+   * the run is not known (yet): the signal waits for it.
+   */
+  signal(runId: string, signal: ObservedSignal): number | undefined {
+    this.assertOpen();
+    const reward = this.store.transaction(() => {
+      const reward = this.applySignal(runId, signal);
+      this.writer.append({ type: 'signal', runId, ...signal });
+      return reward;
+    });
+    this.changed();
+    return reward;
+  }
+
   /** Reads what other processes (and agents) wrote to the inbox since last time and applies it. */
   ingestInbox(): number {
     if (this.closed) return 0;
@@ -373,6 +397,10 @@ export class DurableStore {
             const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
             const run = this.storable(journalRun(line.entry, id, this.opts.now), `inbox/${name} ${where}`);
             if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
+          } else if (line.entry.type === 'signal') {
+            const { runId, kind, value, source, at } = line.entry;
+            this.applySignal(runId, checkSignal({ kind, value, source, at }, now));
+            applied.verdicts++;
           } else {
             // A verdict written without a time counts from when it is first read.
             const verdict = line.entry.verdict === null ? null : checkVerdict(line.entry.verdict);
@@ -472,7 +500,7 @@ export class DurableStore {
         record.human = pending.verdict;
         record.humanAt = pending.at;
       }
-      record.reward = this.opts.reward(record);
+      record.reward = this.opts.reward(withObserved(record, this.store.signalsOf(run.id)));
       if (!this.store.insertRun(record)) throw new LearningError(`Run ${run.id} was not stored.`); // checked above
       return { record, outcome: 'inserted' as const };
     });
@@ -535,8 +563,18 @@ export class DurableStore {
       return undefined;
     }
     if (run.humanAt !== null && at < run.humanAt) return run.reward;
-    const reward = this.opts.reward({ ...run, human: verdict });
+    const reward = this.opts.reward(withObserved({ ...run, human: verdict }, this.store.signalsOf(runId)));
     this.store.setVerdict(runId, verdict, at, reward);
+    return reward;
+  }
+
+  /** Keeps the signal (an older one than stored changes nothing) and recomputes the run's reward, if it is here. */
+  private applySignal(runId: string, signal: ObservedSignal): number | undefined {
+    this.store.upsertSignal(runId, signal);
+    const run = this.store.getRun(runId);
+    if (!run) return undefined;
+    const reward = this.opts.reward(withObserved(run, this.store.signalsOf(runId)));
+    this.store.setReward(runId, reward); // the arm sums follow by trigger
     return reward;
   }
 
@@ -618,6 +656,7 @@ export class DurableStore {
       new Map([...this.files].map(([name, f]) => [name, { offset: f.offset, ino: f.ino, birth: f.birth }])),
     );
     this.store.prunePendingFeedback(this.opts.now() - PENDING_FEEDBACK_MS);
+    this.store.pruneOrphanSignals(this.opts.now() - PENDING_FEEDBACK_MS);
     const image = this.store.export();
     this.warnIfLarge(image.length);
     if (image.length > this.maxImageBytes) {
@@ -836,5 +875,6 @@ function journalRun(entry: RunEntry, id: string, now: () => number): ValidRun {
     entry.result,
   );
   const role = checkRole(entry.role ?? 'coder');
-  return { id, createdAt: entry.createdAt ?? now(), taskSlug, modelId, promptId, role, result };
+  const source = entry.source === undefined ? 'inbox' : checkRunSource(entry.source);
+  return { id, createdAt: entry.createdAt ?? now(), taskSlug, modelId, promptId, role, result, source };
 }

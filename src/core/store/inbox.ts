@@ -21,11 +21,22 @@ export const inboxEntrySchema = z.discriminatedUnion('type', [
     promptId: z.unknown(),
     role: z.unknown().optional(),
     result: z.unknown(),
+    /** Where the run came from (learning/signals.ts's RUN_SOURCES); a line without one counts as `inbox`. */
+    source: z.unknown().optional(),
   }),
   z.object({
     type: z.literal('feedback'),
     runId: z.string().min(1).max(200),
     verdict: z.unknown(),
+    at: z.number().int().nonnegative().optional(),
+  }),
+  /** A signal observed after the run (learning/signals.ts); checked with checkSignal when applied. */
+  z.object({
+    type: z.literal('signal'),
+    runId: z.string().min(1).max(200),
+    kind: z.unknown(),
+    value: z.unknown(),
+    source: z.unknown(),
     at: z.number().int().nonnegative().optional(),
   }),
 ]);

@@ -3,11 +3,12 @@
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
+import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
 import { isCut, wellFormed } from './storedText';
 
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migration N brings a database from version N-1 to N. Append only; never edit a released one. */
 const MIGRATIONS: string[] = [
@@ -109,6 +110,21 @@ const MIGRATIONS: string[] = [
   -- Feedback that arrived before its run (written by another process, not ingested yet).
   CREATE TABLE pending_feedback (run_id TEXT PRIMARY KEY, verdict TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  `
+  -- Where each run came from (api, cli, inbox, gateway, chat); NULL for runs recorded before version 2.
+  ALTER TABLE runs ADD COLUMN source TEXT;
+
+  -- Signals observed after a run was recorded (learning/signals.ts): the latest of each kind from each source.
+  -- Keyed by run id, not pk, so that one that arrives before its run waits here for it.
+  CREATE TABLE run_signals (
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    value REAL NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, kind, source)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export type ArmKind = 'prompt' | 'model';
@@ -134,6 +150,7 @@ export type StoreReader = Pick<
   | 'recentRuns'
   | 'runPage'
   | 'runTexts'
+  | 'signalsOf'
   | 'armStats'
   | 'windowArmStats'
   | 'latestRewards'
@@ -333,8 +350,8 @@ export class Store {
       'insertRun',
       `INSERT INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile,
          tests_passed, tests_total, lint_errors, type_errors, schema_errors, boundary_errors, human, human_at,
-         reward, cost_tokens, duration_ms, iterations)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         reward, cost_tokens, duration_ms, iterations, source)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
       [
         r.id,
@@ -357,6 +374,7 @@ export class Store {
         r.costTokens,
         r.durationMs,
         r.iterations,
+        r.source ?? null,
       ],
     );
     if (this.db.getRowsModified() === 0) return false;
@@ -382,7 +400,7 @@ export class Store {
       'getRun',
       `SELECT id, created_at, task_slug, role, model_id, prompt_id, complexity, compile, tests_passed, tests_total,
          lint_errors, type_errors, schema_errors, boundary_errors, human, human_at, reward, cost_tokens,
-         duration_ms, iterations FROM runs WHERE id = ?`,
+         duration_ms, iterations, source FROM runs WHERE id = ?`,
       [id],
     );
     if (!row) return undefined;
@@ -407,6 +425,7 @@ export class Store {
       costTokens: row[17] as number | null,
       durationMs: row[18] as number | null,
       iterations: row[19] as number | null,
+      source: row[20] as RunSource | null,
     };
   }
 
@@ -433,6 +452,17 @@ export class Store {
       reward,
       id,
     ]);
+  }
+
+  /** A reward recomputed after a late signal; the arm sums follow (trigger runs_after_reward). */
+  setReward(id: string, reward: number): void {
+    checkReward(id, reward);
+    if (this.tallies.size > 0) {
+      // A late signal can move a run across autoExport.minReward, like a verdict.
+      const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
+      if (row) this.moveTallies(row[1] as string, row[0] as number, row[2] as number, reward);
+    }
+    this.run('setReward', 'UPDATE runs SET reward = ? WHERE id = ?', [reward, id]);
   }
 
   addPendingFeedback(runId: string, verdict: Verdict, at: number): void {
@@ -468,6 +498,43 @@ export class Store {
   /** Drops verdicts for runs that never arrived (a mistyped id), once older than `before`. */
   prunePendingFeedback(before: number): void {
     this.run('prunePending', 'DELETE FROM pending_feedback WHERE at < ?', [before]);
+  }
+
+  // ---- observed signals ----
+
+  /** Keeps the signal unless a later one of its kind from its source is stored: true when it was kept. */
+  upsertSignal(runId: string, s: ObservedSignal): boolean {
+    this.run(
+      'upsertSignal',
+      `INSERT INTO run_signals (run_id, kind, source, value, at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, kind, source) DO UPDATE SET value = excluded.value, at = excluded.at
+       WHERE excluded.at >= at`,
+      [runId, s.kind, s.source, s.value, s.at],
+    );
+    return this.db.getRowsModified() > 0;
+  }
+
+  /** A run's observed signals (also of a run not stored yet), oldest first. */
+  signalsOf(runId: string): ObservedSignal[] {
+    return this.all(
+      'signalsOf',
+      'SELECT kind, value, source, at FROM run_signals WHERE run_id = ? ORDER BY at, kind, source',
+      [runId],
+    ).map((r) => ({
+      kind: r[0] as SignalKind,
+      value: r[1] as number,
+      source: r[2] as string,
+      at: r[3] as number,
+    }));
+  }
+
+  /** Drops signals for runs that never arrived (a mistyped id), once older than `before`. */
+  pruneOrphanSignals(before: number): void {
+    this.run(
+      'pruneSignals',
+      'DELETE FROM run_signals WHERE at < ? AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = run_signals.run_id)',
+      [before],
+    );
   }
 
   lastRunId(): string | undefined {

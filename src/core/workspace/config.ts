@@ -182,6 +182,30 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Signals the editor observes on the files a run changed (src/extension/editorSignals.ts). */
+    editorSignals: z
+      .object({
+        /** Diagnostics and task exit codes only fill the gaps a run's agent left (learning/signals.ts). */
+        enabled: z.boolean().default(true),
+        /**
+         * The implicit verdict's weight (the share of the change still there), against rewardWeights' 0.25 for an
+         * explicit one. 0 by default: lines nobody looked at stay too, and a gateway run with no other signal would
+         * then score 1 and be exported. It is observed and shown either way; raise it (e.g. 0.1) to learn from it.
+         */
+        keptWeight: weight.default(0),
+        /** Diagnostics count once they have not changed for this long (language servers report in bursts). */
+        settleMs: z.number().int().min(0).max(60_000).default(1500),
+        /** Files changed within this long after a gateway run (or while it ran) are taken as that run's change. */
+        runWindowMs: z.number().int().min(0).max(600_000).default(30_000),
+        /** When the share of the change still present is measured, in seconds after the run. */
+        keptAfterSec: z.array(z.number().int().positive().max(86_400)).max(10).default([30, 120, 600]),
+        /** Task names whose exit code is the `tests` signal; empty: the tasks in the Test group. */
+        testTasks: z.array(z.string().min(1).max(200)).max(50).default([]),
+        /** Task names whose exit code is the `compile` signal; empty: the tasks in the Build group. */
+        buildTasks: z.array(z.string().min(1).max(200)).max(50).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** The local OpenAI- and Ollama-compatible gateway (src/core/gateway), in gatewayConfig.ts. */
     gateway: gatewayConfigSchema.prefault({}),
   })

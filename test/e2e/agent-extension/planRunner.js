@@ -7,7 +7,7 @@
  * @typedef {object} Plan Every key is optional.
  * @property {string} [role] Role for selectPrompt/selectModel/recordRun (default 'coder').
  * @property {'small'|'medium'|'large'} [complexity] Tier for selectModel (default 'medium').
- * @property {{taskSlug: string, result: object, modelId?: string, promptId?: string, role?: string}[]} [record]
+ * @property {{taskSlug: string, result: object, modelId?: string, promptId?: string, role?: string, files?: string[]}[]} [record]
  *   Runs to record in order; modelId and promptId default to the ones the API selected.
  * @property {{run: number|string, verdict: 'accept'|'reject'}[]} [feedback] Verdicts; `run` is an index into
  *   `record` or a run id.
@@ -48,7 +48,9 @@ async function runPlan(api, plan, options = {}) {
     for (const r of plan.record ?? []) {
       const modelId = r.modelId ?? result.model.id;
       const promptId = r.promptId ?? result.prompt.id;
-      const recorded = await api.recordRun(r.taskSlug, modelId, promptId, r.result, r.role ?? role);
+      // `files`: the workspace files the run changed, for the editor to observe (RecordOptions.files).
+      const options = r.files ? { files: r.files } : undefined;
+      const recorded = await api.recordRun(r.taskSlug, modelId, promptId, r.result, r.role ?? role, options);
       log(`recorded ${r.taskSlug} as ${recorded.id} (reward ${recorded.reward})`);
       result.runs.push(recorded);
     }

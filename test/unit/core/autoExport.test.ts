@@ -106,7 +106,7 @@ describe('auto-export under the default config', function () {
     assert.equal(sinceTraining(), before + 10, 'the ten coder runs accepted since');
   });
 
-  it('keeps the count equal to the database’s answer through records, verdicts, the inbox, exports and config changes', async () => {
+  it('keeps the count equal to the database’s answer through records, verdicts, late signals, the inbox, exports and config changes', async () => {
     writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 7, minReward: 0.7 } });
     const p = await open();
     const other = await open();
@@ -122,13 +122,25 @@ describe('auto-export under the default config', function () {
       tests: { passed: Math.floor(rnd() * 5), total: 4 },
     });
     let agentLines = 0;
+    let signals = 0;
     let minReward = 0.7;
     for (let step = 0; step < 120; step++) {
       const role = roles[Math.floor(rnd() * roles.length)]!;
       const r = rnd();
       if (r < 0.35) ids.push((await p.recordRun('t', 'm', 'default', result(step), role)).id);
-      else if (r < 0.5 && ids.length > 0) {
+      else if (r < 0.42 && ids.length > 0) {
         await p.recordFeedback(ids[Math.floor(rnd() * ids.length)]!, rnd() < 0.5 ? 'accept' : 'reject');
+      } else if (r < 0.52 && ids.length > 0) {
+        // A late signal from the editor on a recent run: type errors the agent did not report move its reward
+        // across minReward.
+        const value = rnd() < 0.5 ? 0 : 3;
+        const recent = ids.slice(-8);
+        await p.recordSignal(recent[Math.floor(rnd() * recent.length)]!, {
+          kind: 'errors.type',
+          value,
+          source: 'editor:diagnostics',
+        });
+        signals++;
       } else if (r < 0.65) ids.push((await other.recordRun('t', 'm', 'default', result(step), role)).id);
       else if (r < 0.78 && ids.length > 0) {
         // An agent's verdict, written straight into the inbox, for a run the owner has (or will have).
@@ -163,7 +175,7 @@ describe('auto-export under the default config', function () {
         assert.equal(p.getStats().roles.find((x) => x.role === name)?.highQualitySinceExport ?? 0, kept);
       }
     }
-    assert.ok(agentLines > 0 && ids.length > 30, 'the mix had every kind of step');
+    assert.ok(agentLines > 0 && signals > 0 && ids.length > 30, 'the mix had every kind of step');
   });
 
   it('runs the auto-export after the recordRun that made it due, once per role, and logs as before', async () => {

@@ -38,6 +38,7 @@ function run(fields: Partial<RunRecord> = {}): RunRecord {
     costTokens: null,
     durationMs: null,
     iterations: null,
+    source: null,
     ...fields,
   };
 }
@@ -310,5 +311,98 @@ describe('Store', () => {
 
     assert.ok(Math.abs(store.earlierAvgReward(2, 2)! - 0.3) < 1e-12);
     assert.equal(store.earlierAvgReward(2, 3), null);
+  });
+});
+
+describe('Store: version 2 (run sources and observed signals)', () => {
+  let SQL: SqlJsStatic;
+  before(async () => (SQL = await loadSqlJs()));
+
+  // experience-v1.db was written by the release before sources and signals (schema 1, commit 09487cf): two runs
+  // (one accepted, with every signal; one of another role), a pending verdict, an event and inbox progress.
+  const V1 = path.join(__dirname, '../../../fixtures/experience-v1.db');
+
+  it('opens a database the previous release wrote with nothing lost, sources unknown, and saves it as version 2', () => {
+    const opened = Store.open(SQL, fs.readFileSync(V1));
+    assert.ok(opened instanceof Store, 'opened');
+    const store = opened;
+    try {
+      assert.deepEqual(store.getRun('r-v1-a'), {
+        id: 'r-v1-a',
+        createdAt: 1_700_000_000_000,
+        taskSlug: 'fix-bug',
+        role: 'coder',
+        modelId: 'qwen2.5-coder:7b',
+        promptId: 'default',
+        complexity: 'medium',
+        compile: true,
+        testsPassed: 3,
+        testsTotal: 4,
+        lintErrors: 1,
+        typeErrors: null,
+        schemaErrors: null,
+        boundaryErrors: null,
+        human: 'accept',
+        humanAt: 1_700_000_000_500,
+        reward: 0.8,
+        costTokens: 1200,
+        durationMs: 5400,
+        iterations: 2,
+        source: null,
+      });
+      assert.deepEqual(store.runTexts('r-v1-a'), { input: 'first input ✓', output: 'first output' });
+      assert.equal(store.getRun('r-v1-b')?.typeErrors, 2);
+      assert.deepEqual(
+        store.armStats('prompt', undefined).map((a) => [a.arm, a.n, a.rewardSum]),
+        [
+          ['concise', 1, 0.33],
+          ['default', 1, 0.8],
+        ],
+      );
+      assert.equal(store.events(10)[0]?.message, 'Exported 1 example');
+      assert.equal(store.inboxProgress().get('0001-host-1-abcdef01.jsonl')?.offset, 120);
+      assert.deepEqual(store.signalsOf('r-v1-a'), []);
+      assert.equal(store.integrityCheck(), 'ok');
+
+      const image = store.export();
+      const check = new SQL.Database(image);
+      assert.equal(check.exec('PRAGMA user_version')[0]?.values[0]?.[0], 2);
+      check.close();
+    } finally {
+      store.close();
+    }
+    // The verdict that waited for its run still waits after the upgrade.
+    const again = Store.open(SQL, fs.readFileSync(V1)) as Store;
+    assert.deepEqual(again.takePendingFeedback('r-v1-later'), { verdict: 'reject', at: 1_700_000_002_000 });
+    again.close();
+  });
+
+  it('keeps a run source, the latest signal of each kind and source, and moves the arm sums with a new reward', () => {
+    const store = Store.open(SQL, undefined) as Store;
+    try {
+      store.insertRun(run({ id: 'g', source: 'gateway', reward: 0.2 }));
+      assert.equal(store.getRun('g')?.source, 'gateway');
+      const diag = { kind: 'errors.type' as const, source: 'editor:diagnostics' };
+      assert.equal(store.upsertSignal('g', { ...diag, value: 3, at: 20 }), true);
+      assert.equal(
+        store.upsertSignal('g', { ...diag, value: 9, at: 10 }),
+        false,
+        'an older one changes nothing',
+      );
+      store.upsertSignal('g', { ...diag, value: 3, at: 20 }); // a replay of the same
+      store.upsertSignal('early', { ...diag, value: 1, at: 5 });
+      assert.deepEqual(store.signalsOf('g'), [{ ...diag, value: 3, at: 20 }]);
+      assert.equal(store.signalsOf('early').length, 1, 'a signal waits for its run');
+
+      store.setReward('g', 0.7);
+      assert.equal(store.armStats('prompt', 'coder')[0]?.rewardSum, 0.7);
+      assert.throws(() => store.setReward('g', Number.NaN), LearningError);
+
+      store.pruneOrphanSignals(6);
+      assert.deepEqual(store.signalsOf('early'), [], 'one whose run never came is dropped once old');
+      assert.equal(store.signalsOf('g').length, 1, "a stored run's signals stay");
+    } finally {
+      store.close();
+    }
   });
 });
