@@ -46,6 +46,9 @@ describe('run view webview (Chromium)', () => {
     assert.equal(await text(v, '[data-fact="cost"] dd'), '2,345 tokens');
     assert.equal(await text(v, '[data-fact="duration"] dd'), '12 s');
     assert.equal(await text(v, '[data-fact="iterations"] dd'), '2');
+    assert.equal(await text(v, '[data-fact="source"] dd'), 'gateway');
+    await v.page.locator('.observed-signals summary').click(); // the list of every observed signal is folded
+    assert.match(await text(v, '[data-observed="kept"]'), /^Kept: .* — editor:kept, /);
     await v.screenshot('run-view-dark');
   });
 

@@ -30,8 +30,8 @@ const commands = new Set(manifest.contributes.commands.map((c) => c.command));
 const views = new Set(Object.values(manifest.contributes.views).flatMap((v) => v.map((view) => view.id)));
 /** Command ids named in the extension's sources (registered directly, or through a constant). */
 const registered = new Set(
-  fs
-    .readdirSync(path.join(ROOT, 'src/extension'))
+  (fs.readdirSync(path.join(ROOT, 'src/extension'), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [
       ...fs.readFileSync(path.join(ROOT, 'src/extension', f), 'utf8').matchAll(/'(agentLearning\.[\w.]+)'/g),
     ])

@@ -267,6 +267,8 @@ export function runViewState(overrides: Partial<RunDetailView> = {}, now = Date.
       costTokens: 2345,
       durationMs: 12_000,
       iterations: 2,
+      source: 'gateway',
+      signals: [{ kind: 'kept', value: 0.8, source: 'editor:kept', at: Date.UTC(2026, 0, 2, 9, 30) }],
       ...overrides,
     },
   };
