@@ -71,6 +71,7 @@ describe('runResult', () => {
         costTokens: null,
         durationMs: null,
         iterations: null,
+        source: null,
       });
     });
 
