@@ -473,7 +473,7 @@ export class LearningPipeline {
    */
   async ingestInbox(): Promise<number> {
     const durable = await this.openStore();
-    const applied = durable.sync();
+    const applied = await durable.syncSliced(); // a slice at a time: a huge inbox file never blocks for long
     await this.exporter.idle();
     return applied;
   }

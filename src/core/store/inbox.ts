@@ -224,7 +224,7 @@ export interface InboxRead {
 }
 
 /** Files are read this much at a time, so no line longer than the limit is ever held whole. */
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** How many bytes before the cursor its mark covers. */
 const MARK_BYTES = 4096;
 const NOT_JSON = 'not valid JSON';
@@ -307,7 +307,7 @@ function scan(
     const length = lineBytes + last.length;
     if (length > limits.maxLineBytes) {
       lines.push({ offset: lineStart, lineNumber, text: '', error: tooLong(length, limits) });
-    } else {
+    } else if (length > 0) {
       const text = decode(parts.length === 0 ? last : Buffer.concat([...parts, last]));
       if (text !== '') lines.push(parseLine(text, lineStart, lineNumber));
     }
@@ -395,6 +395,9 @@ function markBefore(fd: number, offset: number): string {
 
 function parseLine(text: string, offset: number, lineNumber: number): InboxLine {
   if (text.includes('\0')) return { offset, lineNumber, text, error: 'the line contains a zero (NUL) byte' };
+  // Not even the start of an object (junk, a line of text): cheaper to say so than to have JSON.parse throw.
+  if (!text.startsWith('{'))
+    return { offset, lineNumber, text, error: 'not a JSON object (an entry is one {…} per line)' };
   let json: unknown;
   try {
     json = JSON.parse(text);
