@@ -2,9 +2,10 @@
 // fetchWebKnowledge, close) as a facade: it checks arguments and wires the stages, whose modules hold the logic
 // (ConfigFiles, MirrorWriter, Selector, Exporter, the stats projections, the durable store).
 
+import * as path from 'node:path';
 import { ConfigError, InvalidInputError, LearningError, describe } from './errors';
 import { Emitter, type Event } from './events';
-import { agentDirOf, knowledgeDir, sftDir } from './workspace/agentDir';
+import { agentDirOf, databaseFile, knowledgeDir, sftDir } from './workspace/agentDir';
 import { removeStaleTempFiles } from './workspace/atomicFile';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
@@ -472,7 +473,7 @@ export class LearningPipeline {
    */
   async ingestInbox(): Promise<number> {
     const durable = await this.openStore();
-    const applied = durable.sync();
+    const applied = await durable.syncSliced(); // a slice at a time: a huge inbox file never blocks for long
     await this.exporter.idle();
     return applied;
   }
@@ -551,11 +552,13 @@ export class LearningPipeline {
 
   /**
    * A process killed mid-write leaves its atomic write's temp file (`prompt_variants.json.tmp-<pid>-…`): removed
-   * here once that process is gone. The database's own are removed by its owner; the adapters' by the conversion.
+   * here once that process is gone. The database's own are left to its owner (the lock holder, which may be in
+   * another container); the adapters' to the conversion.
    */
   private removeStaleTempFiles(): void {
+    const leave = [path.basename(databaseFile(this.agentDir))];
     for (const dir of [this.agentDir, sftDir(this.agentDir), knowledgeDir(this.agentDir)]) {
-      const removed = removeStaleTempFiles(dir, isProcessAlive);
+      const removed = removeStaleTempFiles(dir, isProcessAlive, { leave });
       if (removed.length > 0)
         this.log(`🧹 Removed ${removed.length} temp file(s) left by stopped processes in ${dir}`);
     }

@@ -111,6 +111,10 @@ function crashPoint(name: string): void {
 }
 /** Own journal entries after which a save is started at once, bounding replay after a crash (~0.2 ms each). */
 const MAX_UNSAVED_ENTRIES = 5_000;
+/** Inbox batches one slice of a poll reads before letting the event loop run (each ≤ 2,000 lines, 4 MiB). */
+const SLICE_BATCHES = 1;
+/** Skipped lines of one inbox file that are logged one by one; the rest are counted in one line per poll. */
+const LOGGED_SKIPS = 20;
 /** Verdicts for runs that never arrived are dropped after this long. */
 const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
 /** The longest pause between saves while runs come in. */
@@ -160,6 +164,13 @@ export class DurableStore {
   private saving: Promise<void> | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  /** The poll in progress (slices with the event loop let run between them), and what it applied. */
+  private polling: Promise<number> | undefined;
+  /** Inbox batches the current slice may still read; Infinity outside a sliced poll. */
+  private batchBudget = Infinity;
+  /** Skipped lines logged per inbox file, and those not logged since the last summary. */
+  private skipsLogged = new Map<string, number>();
+  private skipsUnlogged = new Map<string, number>();
   private lastSaveMs = 50;
   /** Counts saves begun: a background save whose number is no longer the latest must not rename its image. */
   private saveGeneration = 0;
@@ -191,7 +202,7 @@ export class DurableStore {
         ds.removeTempFiles();
         ds.loadSnapshot(true);
         ds.savedProgress = ds.store.inboxProgress();
-        const applied = ds.ingestInbox();
+        const applied = await ds.ingestInboxSliced();
         if (applied > 0 || !fs.existsSync(ds.dbFile)) {
           ds.dirty = true;
           // A failed save is not fatal: everything is still in the journals, and the next save retries.
@@ -199,7 +210,7 @@ export class DurableStore {
         }
       } else {
         ds.loadSnapshot(false);
-        ds.ingestInbox();
+        await ds.ingestInboxSliced();
       }
     } catch (err) {
       ds.lock.release();
@@ -207,11 +218,8 @@ export class DurableStore {
     }
     if (opts.pollIntervalMs > 0) {
       ds.pollTimer = setInterval(() => {
-        try {
-          ds.sync();
-        } catch (err) {
-          opts.log(`⚠️ ${describe(err)}`);
-        }
+        if (ds.polling) return; // the last poll is still reading, a slice at a time
+        ds.syncSliced().catch((err) => opts.log(`⚠️ ${describe(err)}`));
       }, opts.pollIntervalMs);
       ds.pollTimer.unref();
     }
@@ -286,8 +294,61 @@ export class DurableStore {
     return reward;
   }
 
-  /** Reads what other processes (and agents) wrote to the inbox since last time and applies it. */
+  /** Reads what other processes (and agents) wrote to the inbox since last time and applies it, all of it now. */
   ingestInbox(): number {
+    this.batchBudget = Infinity;
+    const applied = this.ingestSome();
+    this.logSkipSummary();
+    return applied;
+  }
+
+  /**
+   * `ingestInbox` a slice at a time (`SLICE_BATCHES` batches), letting the event loop run between slices, so that
+   * a file of millions of lines never blocks the process for long. Resolves once everything there was is read.
+   */
+  private async ingestInboxSliced(): Promise<number> {
+    let applied = 0;
+    try {
+      for (;;) {
+        this.batchBudget = SLICE_BATCHES;
+        applied += this.ingestSome();
+        if (this.batchBudget > 0 || this.closed) return applied; // a slice that ran out of work: all read
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.batchBudget = Infinity;
+      this.logSkipSummary();
+    }
+  }
+
+  /**
+   * What the poll timer does (see `sync`), with the inbox read a slice at a time. A poll already running is
+   * waited for first, so that what was in the inbox when this was called is read when it resolves.
+   */
+  async syncSliced(): Promise<number> {
+    while (this.polling) await this.polling.catch(() => 0);
+    this.polling = this.pollSliced().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollSliced(): Promise<number> {
+    if (this.closed) return 0;
+    if (this.isOwner) {
+      this.touchLock();
+      return this.ingestInboxSliced();
+    }
+    if (this.lock.tryAcquire()) return this.promote();
+    if (stamp(this.dbFile) !== this.snapshotStamp) {
+      this.loadSnapshot(false);
+      const applied = await this.ingestInboxSliced();
+      if (applied === 0) this.opts.onExternalChange?.(0, 0);
+      return applied;
+    }
+    return this.ingestInboxSliced();
+  }
+
+  /** Reads the inbox until `batchBudget` batches are read or nothing is left (the budget is then left over). */
+  private ingestSome(): number {
     if (this.closed) return 0;
     let names: string[];
     try {
@@ -303,8 +364,10 @@ export class DurableStore {
     const listed = new Set(names);
     for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
     for (const name of [...this.reported.keys()]) if (!listed.has(name)) this.reported.delete(name);
+    for (const name of [...this.skipsLogged.keys()]) if (!listed.has(name)) this.skipsLogged.delete(name);
     const applied = { runs: 0, verdicts: 0 };
     for (const name of names) {
+      if (this.batchBudget <= 0) break; // the next slice goes on from the saved cursors
       if (this.isOwner && own.has(name)) continue;
       // One file's trouble (unreadable, replaced by a directory or a FIFO) must not stop the others or a save.
       try {
@@ -350,6 +413,8 @@ export class DurableStore {
       ? { offset: known.offset, line: previous?.line, mark: previous?.mark }
       : { offset: 0 };
     for (let first = true; ; first = false) {
+      if (this.batchBudget <= 0) return; // size -1 below: the next look goes on from here
+      this.batchBudget--;
       const read = readInboxFile(file, cursor, writerGone, this.opts.inboxLimits);
       if (first && known && known.offset > 0 && (!sameFile || read.rewound)) {
         this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
@@ -389,7 +454,7 @@ export class DurableStore {
       for (const line of lines) {
         const where = `line ${line.lineNumber}`;
         if (line.error || !line.entry) {
-          this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
+          this.logSkip(name, `⚠️ Skipped inbox/${name} ${where}: ${line.error}`);
           continue;
         }
         try {
@@ -408,10 +473,29 @@ export class DurableStore {
             applied.verdicts++;
           }
         } catch (err) {
-          this.opts.log(`⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
+          this.logSkip(name, `⚠️ Skipped inbox/${name} ${where}: ${describe(err)}`);
         }
       }
     });
+  }
+
+  /** Logs a skipped line: the first `LOGGED_SKIPS` of a file one by one, the others counted for the summary. */
+  private logSkip(name: string, message: string): void {
+    const logged = this.skipsLogged.get(name) ?? 0;
+    if (logged < LOGGED_SKIPS) {
+      this.skipsLogged.set(name, logged + 1);
+      this.opts.log(message);
+    } else this.skipsUnlogged.set(name, (this.skipsUnlogged.get(name) ?? 0) + 1);
+  }
+
+  /** One line per file for the skipped lines not logged one by one, at the end of each poll. */
+  private logSkipSummary(): void {
+    for (const [name, count] of this.skipsUnlogged) {
+      this.opts.log(
+        `⚠️ … and ${count.toLocaleString('en-US')} more line${count === 1 ? '' : 's'} skipped in inbox/${name}.`,
+      );
+    }
+    this.skipsUnlogged.clear();
   }
 
   /** Logs a problem with one inbox file once, not at every poll, until the file changes or is read again. */
@@ -719,10 +803,7 @@ export class DurableStore {
   sync(): number {
     if (this.closed) return 0;
     if (this.isOwner) {
-      if (Date.now() - this.lastTouch > LOCK_TOUCH_MS) {
-        this.lock.touch();
-        this.lastTouch = Date.now();
-      }
+      this.touchLock();
       return this.ingestInbox();
     }
     if (this.lock.tryAcquire()) return this.promote();
@@ -733,6 +814,13 @@ export class DurableStore {
       return applied;
     }
     return this.ingestInbox();
+  }
+
+  private touchLock(): void {
+    if (Date.now() - this.lastTouch > LOCK_TOUCH_MS) {
+      this.lock.touch();
+      this.lastTouch = Date.now();
+    }
   }
 
   /** The previous owner has gone: load what it saved, ingest everything (our own journal too), and save. */

@@ -185,15 +185,27 @@ export interface InboxCursor {
 export interface InboxLimits {
   /** The longest line read, in bytes; a longer one is reported and skipped without being held in memory. */
   maxLineBytes: number;
-  /** About how many bytes of lines one read returns; the caller reads again while `more`. */
+  /**
+   * About how many bytes of lines one read returns, each line counted with its newline and `LINE_OVERHEAD` (so
+   * that blank or tiny lines add up too); the caller reads again while `more`.
+   */
   batchBytes: number;
+  /** The most lines one read returns (blank ones included). Default `INBOX_LIMITS.batchLines`. */
+  batchLines?: number;
 }
 
 /**
  * A run is far smaller than 64 MiB (its texts are what an agent sent a model), and a string that size stays well
- * under V8's limit (512 MiB), past which a line could never be read at all.
+ * under V8's limit (512 MiB), past which a line could never be read at all. A batch of 2,000 runs is applied in
+ * well under a second; a file of millions of junk lines is read in many such batches.
  */
-export const INBOX_LIMITS: InboxLimits = { maxLineBytes: 64 * 1024 * 1024, batchBytes: 4 * 1024 * 1024 };
+export const INBOX_LIMITS: Required<InboxLimits> = {
+  maxLineBytes: 64 * 1024 * 1024,
+  batchBytes: 4 * 1024 * 1024,
+  batchLines: 2_000,
+};
+/** What one line costs beyond its bytes (the InboxLine object, its strings' headers), counted in `batchBytes`. */
+export const LINE_OVERHEAD = 128;
 
 export interface InboxRead {
   lines: InboxLine[];
@@ -205,14 +217,14 @@ export interface InboxRead {
   dataEnd: number;
   /** The writer is gone and left a last line that is not valid JSON: a torn append, dropped (line `next.line`). */
   tornTail: boolean;
-  /** The read stopped after `batchBytes`: read again from `next` for the rest. */
+  /** The read stopped after `batchBytes` or `batchLines`: read again from `next` for the rest. */
   more: boolean;
   /** The bytes before the cursor had changed (the file was rewritten in place): it was read from its start. */
   rewound: boolean;
 }
 
 /** Files are read this much at a time, so no line longer than the limit is ever held whole. */
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** How many bytes before the cursor its mark covers. */
 const MARK_BYTES = 4096;
 const NOT_JSON = 'not valid JSON';
@@ -277,7 +289,10 @@ function scan(
   let lineStart = from;
   let parts: Buffer[] = [];
   let lineBytes = 0;
+  /** Bytes and lines (blank and too long ones too) taken so far, against `batchBytes` and `batchLines`. */
   let returned = 0;
+  let taken = 0;
+  const batchLines = limits.batchLines ?? INBOX_LIMITS.batchLines;
   let dataEnd = size;
   let more = false;
 
@@ -292,11 +307,12 @@ function scan(
     const length = lineBytes + last.length;
     if (length > limits.maxLineBytes) {
       lines.push({ offset: lineStart, lineNumber, text: '', error: tooLong(length, limits) });
-    } else {
+    } else if (length > 0) {
       const text = decode(parts.length === 0 ? last : Buffer.concat([...parts, last]));
       if (text !== '') lines.push(parseLine(text, lineStart, lineNumber));
-      returned += length;
     }
+    returned += length + 1 + LINE_OVERHEAD;
+    taken++;
     parts = [];
     lineBytes = 0;
   };
@@ -320,7 +336,7 @@ function scan(
       finish(view.subarray(start, nl));
       start = nl + 1;
       lineStart = pos + start;
-      if (returned >= limits.batchBytes && lineStart < dataEnd) {
+      if ((returned >= limits.batchBytes || taken >= batchLines) && lineStart < dataEnd) {
         more = true;
         break read;
       }
@@ -379,6 +395,9 @@ function markBefore(fd: number, offset: number): string {
 
 function parseLine(text: string, offset: number, lineNumber: number): InboxLine {
   if (text.includes('\0')) return { offset, lineNumber, text, error: 'the line contains a zero (NUL) byte' };
+  // Not even the start of an object (junk, a line of text): cheaper to say so than to have JSON.parse throw.
+  if (!text.startsWith('{'))
+    return { offset, lineNumber, text, error: 'not a JSON object (an entry is one {…} per line)' };
   let json: unknown;
   try {
     json = JSON.parse(text);

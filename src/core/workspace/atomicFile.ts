@@ -63,23 +63,44 @@ export function writeFileAtomicSync(
   syncDirectory(path.dirname(file));
 }
 
+/** A temp file younger than this is kept whoever wrote it: atomic writes take seconds, not minutes. */
+const MIN_STALE_AGE_MS = 60_000;
+
+export interface StaleTempOptions {
+  /** Targets (base names) whose temp files are left alone, to the owner that cleans them (the database's). */
+  leave?: readonly string[];
+  /** Only files last written before this time are removed. Default: when this process started. */
+  writtenBefore?: number;
+}
+
 /**
  * Removes the temp files in `dir` whose writer is gone (killed between creating and renaming one), keeping those
- * of live processes, which may still be writing. Returns the names removed; a missing folder has none.
+ * of live processes, which may still be writing. A pid that looks dead may be a live writer in another PID
+ * namespace (an agent in a container on the bind-mounted repository), so a file is only taken as stale when it was
+ * also last written before this process started and at least a minute ago. Returns the names removed; a missing
+ * folder has none.
  */
-export function removeStaleTempFiles(dir: string, isAlive: (pid: number) => boolean): string[] {
+export function removeStaleTempFiles(
+  dir: string,
+  isAlive: (pid: number) => boolean,
+  options: StaleTempOptions = {},
+): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
     return [];
   }
+  const startedAt = options.writtenBefore ?? Date.now() - process.uptime() * 1000;
+  const before = Math.min(startedAt, Date.now() - MIN_STALE_AGE_MS);
+  const leave = (options.leave ?? []).map((target) => target + TEMP_MARKER);
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP_NAME.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || leave.some((prefix) => name.startsWith(prefix)) || isAlive(Number(m[1]))) continue;
     try {
-      if (fs.lstatSync(path.join(dir, name)).isDirectory()) continue;
+      const st = fs.lstatSync(path.join(dir, name));
+      if (st.isDirectory() || st.mtimeMs >= before) continue;
       fs.rmSync(path.join(dir, name), { force: true });
       removed.push(name);
     } catch {

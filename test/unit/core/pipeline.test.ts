@@ -49,6 +49,13 @@ describe('LearningPipeline', () => {
     return path.join(ws, '.agent', name);
   }
 
+  /** A file in .agent/ last written an hour before this process started (a stale temp file must be that old). */
+  function writeOldAgentFile(name: string, content: string): void {
+    writeAgentFile(ws, name, content);
+    const then = (Date.now() - process.uptime() * 1000 - 3_600_000) / 1000;
+    fs.utimesSync(agentPath(name), then, then);
+  }
+
   describe('selectPrompt', () => {
     it('returns one of the configured variants, with its text', async () => {
       await open();
@@ -483,12 +490,29 @@ describe('LearningPipeline', () => {
       `sft/coder_sft.jsonl.tmp-${dead}-00ff00ff`,
     ];
     const live = [`model_variants.json.tmp-${process.ppid}-0123abcd`, 'sft/coder_sft.jsonl'];
-    for (const name of [...stale, ...live]) writeAgentFile(ws, name, 'x');
+    // A dead-looking pid may be a live writer in another container: a fresh temp file may still be written.
+    const fresh = `prompt_variants.json.tmp-${dead}-fedcba98`;
+    for (const name of [...stale, ...live]) writeOldAgentFile(name, 'x');
+    writeAgentFile(ws, fresh, 'x');
 
     await open();
 
     for (const name of stale) assert.ok(!fs.existsSync(agentPath(name)), `${name} removed`);
-    for (const name of live) assert.ok(fs.existsSync(agentPath(name)), `${name} kept`);
+    for (const name of [...live, fresh]) assert.ok(fs.existsSync(agentPath(name)), `${name} kept`);
+  });
+
+  it("leaves the database's temp files to the database's owner when it is not the owner", async () => {
+    await open(); // the owner
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // e.g. the owner's pid, seen from another container
+    const ownersTemp = `experience.db.tmp-${dead}-0123abcd`;
+    writeOldAgentFile(ownersTemp, 'being saved');
+
+    const reader = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });
+    try {
+      assert.equal(fs.readFileSync(agentPath(ownersTemp), 'utf8'), 'being saved');
+    } finally {
+      await reader.close();
+    }
   });
 
   describe('in an untrusted workspace', () => {

@@ -3,6 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import {
@@ -955,4 +956,80 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       [newId, 'agent-1'],
     );
   });
+});
+
+describe('durable store: an inbox file of millions of junk lines', function () {
+  this.timeout(240_000);
+  let dir: string;
+
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-durable-junk-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const [junk, what] of [
+    ['x\n', 'one-byte lines'],
+    ['\n', 'blank lines'],
+  ] as const) {
+    it(`reads 16 MiB of ${what} a slice at a time, logs 20 and one summary, and keeps the runs around them`, async () => {
+      const inbox = path.join(dir, '.agent', 'inbox');
+      fs.mkdirSync(inbox, { recursive: true });
+      const file = path.join(inbox, 'junk.jsonl');
+      fs.writeFileSync(file, agentRun('before') + '\n');
+      fs.appendFileSync(file, junk.repeat((16 * 1024 * 1024) / junk.length));
+      fs.appendFileSync(file, agentRun('after') + '\n');
+      const logs: string[] = [];
+
+      // The longest the event loop was blocked, against the whole time the reading took.
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      const heapBefore = process.memoryUsage().heapUsed;
+      let heapPeak = heapBefore;
+      let turns = 0;
+      let reading = true;
+      const sample = () => {
+        turns++;
+        heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+        if (reading) setImmediate(sample);
+      };
+      delay.enable();
+      const started = performance.now();
+      setImmediate(sample);
+      const ds = await DurableStore.open({
+        agentDir: path.join(dir, '.agent'),
+        now: Date.now,
+        log: (l) => logs.push(l),
+        reward: () => 0,
+        pollIntervalMs: 0,
+        saveDelayMs: 60_000,
+        maxTextBytes: () => 1024 * 1024,
+      });
+      const elapsedMs = performance.now() - started;
+      reading = false;
+      delay.disable();
+      try {
+        assert.deepEqual(
+          ['before', 'after'].map((id) => ds.db.getRun(id) !== undefined),
+          [true, true],
+        );
+        const longestBlockMs = delay.max / 1e6;
+        assert.ok(
+          longestBlockMs < elapsedMs / 4,
+          `the event loop was blocked ${longestBlockMs.toFixed(0)} ms of ${elapsedMs.toFixed(0)} ms`,
+        );
+        assert.ok(turns > 100, `the event loop ran ${turns} times while the inbox was read`);
+        assert.ok(
+          heapPeak - heapBefore < 256 * 1024 * 1024,
+          `the heap grew by ${((heapPeak - heapBefore) / 2 ** 20).toFixed(0)} MiB`,
+        );
+        const about = logs.filter((l) => l.includes('inbox/junk.jsonl'));
+        assert.ok(about.length <= 21, `${about.length} log lines:\n${about.slice(0, 25).join('\n')}`);
+        if (junk === 'x\n') {
+          assert.equal(about.filter((l) => l.startsWith('⚠️ Skipped inbox/junk.jsonl line ')).length, 20);
+          assert.deepEqual(about.slice(20), [
+            `⚠️ … and ${(8 * 1024 * 1024 - 20).toLocaleString('en-US')} more lines skipped in inbox/junk.jsonl.`,
+          ]);
+        }
+      } finally {
+        await ds.close();
+      }
+    });
+  }
 });

@@ -271,6 +271,26 @@ describe('inbox', () => {
       assert.deepEqual(reads.map(outcomes), [[[1, 'r-1']], [[2, 'r-2']], [[3, 'r-3']]]);
     });
 
+    it('bounds a batch of blank or one-byte lines too: they count against batchBytes and batchLines', () => {
+      for (const junk of ['\n', 'x\n']) {
+        const file = path.join(dir, 'junk.jsonl');
+        fs.writeFileSync(file, junk.repeat(100_000) + line(feedback('r-after')));
+
+        const byLines = readInboxFile(file, 0, true, { maxLineBytes: 1000, batchBytes: 1 << 30, batchLines: 500 });
+        const byBytes = readInboxFile(file, 0, true, { maxLineBytes: 1000, batchBytes: 64 * 1024, batchLines: 1e9 });
+
+        assert.ok(byLines.more && byLines.next.line === 500, `${JSON.stringify(junk)}: 500 lines per read`);
+        assert.ok(byLines.lines.length <= 500);
+        assert.ok(byBytes.more && byBytes.next.line! <= 1000, `${JSON.stringify(junk)}: ${byBytes.next.line} lines`);
+        // Read on, every line is reached, the run after the junk included.
+        const reads = [byLines];
+        const limits = { maxLineBytes: 1000, batchBytes: 1 << 30, batchLines: 20_000 };
+        while (reads.at(-1)!.more) reads.push(readInboxFile(file, reads.at(-1)!.next, true, limits));
+        assert.deepEqual(reads.at(-1)!.lines.at(-1)!.entry, feedback('r-after'));
+        assert.equal(reads.at(-1)!.next.line, 100_001);
+      }
+    });
+
     it('refuses a directory or a symbolic link in place of a file, leaving the link target unread', () => {
       fs.mkdirSync(path.join(dir, 'folder.jsonl'));
       const outside = path.join(dir, 'outside.txt');

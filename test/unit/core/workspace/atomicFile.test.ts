@@ -114,6 +114,50 @@ describe('atomicFile', () => {
       return child.pid!;
     }
 
+    /** A file last written an hour before this process started. */
+    function writeOld(name: string): void {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, 'x');
+      const then = (Date.now() - process.uptime() * 1000 - 3_600_000) / 1000;
+      fs.utimesSync(file, then, then);
+    }
+
+    it("keeps a fresh temp file whose pid looks dead: its writer may live in another PID namespace", () => {
+      const dead = deadPid();
+      const fresh = `prompt_variants.json${TEMP_MARKER}${dead}-0123abcd`; // e.g. an agent in a container, writing now
+      const old = `prompt_variants.json${TEMP_MARKER}${dead}-89abcdef`;
+      fs.writeFileSync(path.join(dir, fresh), 'half-written');
+      writeOld(old);
+
+      const removed = removeStaleTempFiles(dir, (pid) => pid !== dead);
+
+      assert.deepEqual(removed, [old]);
+      assert.equal(fs.readFileSync(path.join(dir, fresh), 'utf8'), 'half-written');
+    });
+
+    it('keeps a fresh temp file written after this process started, however long ago that was', () => {
+      const dead = deadPid();
+      const name = `prompt_variants.json${TEMP_MARKER}${dead}-0123abcd`;
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, 'x');
+      const tenMinutesAgo = (Date.now() - 600_000) / 1000;
+      fs.utimesSync(file, tenMinutesAgo, tenMinutesAgo);
+
+      assert.deepEqual(removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() - 3_600_000 }), []);
+      assert.deepEqual(removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() }), [name]);
+    });
+
+    it("leaves the database's temp files to the database's owner, however old", () => {
+      const dead = deadPid();
+      const db = `experience.db${TEMP_MARKER}${dead}-0123abcd`;
+      const other = `prompt_variants.json${TEMP_MARKER}${dead}-0123abcd`;
+      writeOld(db);
+      writeOld(other);
+
+      assert.deepEqual(removeStaleTempFiles(dir, () => false, { leave: ['experience.db'] }), [other]);
+      assert.ok(fs.existsSync(path.join(dir, db)));
+    });
+
     it("removes a dead writer's temp files and keeps live writers' and every other file", () => {
       const dead = deadPid();
       const stale = [
@@ -127,7 +171,7 @@ describe('atomicFile', () => {
         'notes.tmp-mine',
         `experience.db${TEMP_MARKER}${dead}-0123abcd.keep`,
       ];
-      for (const name of [...stale, ...kept]) fs.writeFileSync(path.join(dir, name), 'x');
+      for (const name of [...stale, ...kept]) writeOld(name);
       fs.mkdirSync(path.join(dir, `sft${TEMP_MARKER}${dead}-00000000`));
 
       const removed = removeStaleTempFiles(dir, (pid) => pid !== dead);
