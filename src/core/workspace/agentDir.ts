@@ -10,6 +10,14 @@ const PROMPT_VARIANTS = 'prompt_variants.json';
 const MODEL_VARIANTS = 'model_variants.json';
 const DATABASE = 'experience.db';
 
+/** `.agent/`'s parts that grow large or hold run data, as `.gitignore` patterns relative to the workspace root. */
+export const LARGE_AGENT_PATHS = [DATABASE + '*', 'inbox/', 'sft/', 'lora/', 'knowledge/'].map(
+  (p) => `/${AGENT_DIR}/${p}`,
+);
+
+/** All of `.agent/`, as a `.gitignore` pattern relative to the workspace root. */
+export const AGENT_DIR_PATTERN = `/${AGENT_DIR}/`;
+
 /** `<workspaceRoot>/.agent`, absolute. */
 export function agentDirOf(workspaceRoot: string): string {
   return path.join(path.resolve(workspaceRoot), AGENT_DIR);
