@@ -7,7 +7,7 @@ import { Coalescer } from './coalescer';
 import { Disposable, disposeAll } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
-import { dashboardState } from './viewState';
+import { dashboardState, emptyDashboardState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const DASHBOARD_VIEW_TYPE = 'agentLearning.dashboard';
@@ -97,19 +97,15 @@ export class DashboardPanel extends Disposable implements vscode.WebviewPanelSer
    * VS Code re-creates shows what it saved, which is what it was given).
    */
   private update(ifChanged = false): void {
-    if (!this.panel || !this.service.hasPipeline) return;
-    const pipeline = this.service.pipeline;
-    const state = this.cache.get(pipeline, () =>
-      dashboardState(
-        pipeline,
-        {
-          workspaceName: this.service.folder!.name,
-          trusted: vscode.workspace.isTrusted,
-          ready: this.service.ready,
-        },
-        this.training,
-      ),
-    );
+    const folder = this.service.folder;
+    if (!this.panel || !folder) return;
+    const pipeline = this.service.hasPipeline ? this.service.pipeline : undefined;
+    const ctx = { workspaceName: folder.name, trusted: vscode.workspace.isTrusted };
+    const state = pipeline
+      ? this.cache.get(pipeline, () =>
+          dashboardState(pipeline, { ...ctx, ready: this.service.ready }, this.training),
+        )
+      : emptyDashboardState(ctx);
     const same = isDeepStrictEqual(state, this.shown);
     this.shown = state;
     if (ifChanged && same) return;

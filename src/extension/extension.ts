@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
+import { AgentDirOffer } from './agentDirOffer';
 import { AutomationHost } from './automationHost';
 import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
@@ -47,13 +48,16 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
     new RunNotifier(learning),
+    new AgentDirOffer(learning, context.workspaceState, output),
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);
   const desk = new VerdictDesk(() => learning.pipeline);
   const queue = new ReviewQueue(
     learning,
-    new ReviewQueueModel((filter, options) => learning.pipeline.listRuns(filter, options)),
+    new ReviewQueueModel((filter, options) =>
+      learning.hasPipeline ? learning.pipeline.listRuns(filter, options) : { runs: [], next: undefined },
+    ),
   );
   const runs = new RunPanels(context.extensionUri, learning, output, desk, queue.model, onMessage);
   context.subscriptions.push(queue, runs);

@@ -80,6 +80,39 @@ export function dashboardState(
   };
 }
 
+/**
+ * A folder without `.agent/`: nothing recorded, and nothing opened that would create it. The pages show their
+ * first-run state (how to connect an agent).
+ */
+export function emptySidebarState(ctx: Omit<ViewContext, 'ready'>): SidebarState {
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    ready: true,
+    kpis: { runs: 0, avgReward: 0, previousAvgReward: null, avgCost: 0, avgDuration: 0 },
+    roles: [],
+    bestModel: null,
+    bestPrompt: null,
+    recentRuns: [],
+    problems: [],
+  };
+}
+
+export function emptyDashboardState(ctx: Omit<ViewContext, 'ready'>): DashboardState {
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    ready: true,
+    totalRuns: 0,
+    rewardSeries: [],
+    models: [],
+    prompts: [],
+    automation: [],
+    events: [],
+    training: null,
+  };
+}
+
 function armView(a: { id: string; avgReward: number; count: number; low: number; high: number }): ArmView {
   return { id: a.id, avgReward: a.avgReward, count: a.count, low: a.low, high: a.high };
 }

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { InvalidInputError } from '../errors';
 import { checkRole } from './names';
 
-const AGENT_DIR = '.agent';
+/** The folder's name under the workspace root. */
+export const AGENT_DIR = '.agent';
 const CONFIG = 'learning-config.json';
 const PROMPT_VARIANTS = 'prompt_variants.json';
 const MODEL_VARIANTS = 'model_variants.json';
