@@ -48,7 +48,10 @@ export class AgentDirOffer extends Disposable {
     await this.memento.update(key, choice);
     if (choice === 'keep') return;
     try {
-      const added = addToGitignore(folder.uri.fsPath, choice === 'all' ? [AGENT_DIR_PATTERN] : LARGE_AGENT_PATHS);
+      const added = addToGitignore(
+        folder.uri.fsPath,
+        choice === 'all' ? [AGENT_DIR_PATTERN] : LARGE_AGENT_PATHS,
+      );
       this.output.appendLine(
         added.length > 0
           ? `Agent Learning: added ${added.join(', ')} to ${folder.uri.fsPath}/.gitignore`

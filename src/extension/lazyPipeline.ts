@@ -41,7 +41,11 @@ export class LazyPipeline {
     const existed = fs.existsSync(this.agentDir);
     const pipeline = this.create(this.root);
     this.opened = pipeline;
-    if (!existed) pipeline.whenReady().then(() => this.tell('write'), () => undefined);
+    if (!existed)
+      pipeline.whenReady().then(
+        () => this.tell('write'),
+        () => undefined,
+      );
     return pipeline;
   }
 

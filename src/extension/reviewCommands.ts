@@ -45,7 +45,11 @@ export function registerReviewCommands(
   register('agentLearning.previousRun', () => panels.navigate('previous'));
 
   register('agentLearning.queue.filterRole', async () => {
-    const role = await pickOrAll('Show the runs of which role?', service.hasPipeline ? service.pipeline.roles() : [], model.filter.role);
+    const role = await pickOrAll(
+      'Show the runs of which role?',
+      service.hasPipeline ? service.pipeline.roles() : [],
+      model.filter.role,
+    );
     if (role !== null) setFilter({ role });
   });
   register('agentLearning.queue.filterModel', async () => {

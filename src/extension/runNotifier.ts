@@ -12,7 +12,10 @@ export class RunNotifier extends Disposable {
     this._register(
       service.onDidRecordRun((run) => {
         if (!enabled()) return;
-        void this.offer(run.id, `Run recorded: ${run.taskSlug} (${run.role}), reward ${run.reward.toFixed(2)}`);
+        void this.offer(
+          run.id,
+          `Run recorded: ${run.taskSlug} (${run.role}), reward ${run.reward.toFixed(2)}`,
+        );
       }),
     );
     this._register(
