@@ -7,6 +7,7 @@ import { Coalescer } from './coalescer';
 import { Disposable, disposeAll } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
+import type { TrainingReadiness } from './trainingReadiness';
 import { dashboardState, emptyDashboardState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
@@ -31,8 +32,15 @@ export class DashboardPanel extends Disposable implements vscode.WebviewPanelSer
     private readonly onMessage: (message: WebviewMessage) => unknown,
     /** Live training progress (the automation's), pushed without rebuilding the whole state. */
     onDidChangeTraining: vscode.Event<TrainingProgress | null>,
+    private readonly readiness: TrainingReadiness,
   ) {
     super();
+    this._register(
+      readiness.onDidChange(() => {
+        this.cache.invalidate();
+        if (this.panel?.visible) this.updates.schedule();
+      }),
+    );
     this._register(
       service.onDidChange(() => {
         this.cache.invalidate();
@@ -103,7 +111,13 @@ export class DashboardPanel extends Disposable implements vscode.WebviewPanelSer
     const ctx = { workspaceName: folder.name, trusted: vscode.workspace.isTrusted };
     const state = pipeline
       ? this.cache.get(pipeline, () =>
-          dashboardState(pipeline, { ...ctx, ready: this.service.ready }, this.training),
+          dashboardState(
+            pipeline,
+            { ...ctx, ready: this.service.ready },
+            this.training,
+            // Only where auto-train is on is the probe worth its Python process.
+            pipeline.getConfig().config.autoTrain.enabled ? (this.readiness.blocker ?? null) : null,
+          ),
         )
       : emptyDashboardState(ctx);
     const same = isDeepStrictEqual(state, this.shown);

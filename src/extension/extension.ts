@@ -18,6 +18,7 @@ import { RunPanels } from './runPanels';
 import { runSetupCheck } from './setupCheckCommand';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
+import { TrainingReadiness } from './trainingReadiness';
 import { VerdictDesk } from './verdictHistory';
 
 let service: LearningService | undefined;
@@ -30,12 +31,14 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
   const onMessage = (message: Parameters<typeof handleWebviewMessage>[1]) =>
     handleWebviewMessage(learning, message);
   const automation = new AutomationHost(learning, output, context.extensionUri);
+  const readiness = new TrainingReadiness(automation, context.extensionUri);
   const dashboard = new DashboardPanel(
     context.extensionUri,
     learning,
     output,
     onMessage,
     automation.onDidChangeTraining,
+    readiness,
   );
   const sidebar = new SidebarProvider(context.extensionUri, learning, output, onMessage);
   context.subscriptions.push(
@@ -44,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     dashboard,
     sidebar,
     automation,
+    readiness,
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
