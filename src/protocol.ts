@@ -87,6 +87,10 @@ export interface AutomationView {
   exportProgress: { current: number; threshold: number };
   trainProgress: { current: number; threshold: number };
   lastExport: { at: number; count: number; file: string } | null;
+  /** Why training cannot run with the interpreter in use ("torch is missing"); null when it can, or not yet known. */
+  trainBlocked: string | null;
+  /** The role's adapter: none trained, `trained` after the last deploy (not deployed yet), or `deployed`. */
+  adapter: 'none' | 'trained' | 'deployed';
 }
 
 export interface EventView {

@@ -134,9 +134,12 @@ export class LearningPipeline {
   /** `config`: the config or variants files changed on disk and were read again. */
   private readonly didChange = new Emitter<{ source: 'local' | 'inbox' | 'config' }>();
   private readonly problem = new Emitter<LearningError>();
+  private readonly didIngestRuns = new Emitter<number>();
 
   /** Fired after each run this process records. */
   readonly onDidRecordRun = this.didRecordRun.event;
+  /** Fired with their number after runs other processes wrote (the CLI, an agent's inbox file) were ingested. */
+  readonly onDidIngestRuns = this.didIngestRuns.event;
   /**
    * Fired after any change to the data (a run, a verdict, an export, entries ingested from the inbox) or to the
    * config and variants files, once read again.
@@ -525,7 +528,7 @@ export class LearningPipeline {
       if (durable.isOwner) this.mirrors.write();
     } finally {
       durable.closeSync();
-      for (const e of [this.didRecordRun, this.didChange, this.problem]) e.dispose();
+      for (const e of [this.didRecordRun, this.didChange, this.problem, this.didIngestRuns]) e.dispose();
       this.exporter.dispose();
     }
   }
@@ -542,7 +545,7 @@ export class LearningPipeline {
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
       trusted: this.trusted,
-      onExternalChange: () => this.onExternalChange(),
+      onExternalChange: (runs) => this.onExternalChange(runs),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
     if (this.durable.isOwner) this.exporter.seed(this.durable);
@@ -576,8 +579,9 @@ export class LearningPipeline {
     return this.durable!;
   }
 
-  private onExternalChange(): void {
+  private onExternalChange(runs: number): void {
     this.afterChange('inbox');
+    if (runs > 0) this.didIngestRuns.fire(runs);
     for (const role of this.roles()) this.exporter.queueAutoExport(this.durable!, role);
   }
 

@@ -19,13 +19,14 @@ export interface AgentLearningApi {
 export function agentApi(service: LearningService): AgentLearningApi {
   return {
     apiVersion: 1,
-    selectPrompt: (role) => service.pipeline.selectPrompt(role),
-    selectModel: (complexity, maxCost, role) => service.pipeline.selectModel(complexity, maxCost, role),
+    selectPrompt: (role) => service.openPipeline().selectPrompt(role),
+    selectModel: (complexity, maxCost, role) => service.openPipeline().selectModel(complexity, maxCost, role),
     recordRun: (taskSlug, modelId, promptId, result, role) =>
-      service.pipeline.recordRun(taskSlug, modelId, promptId, result, role),
-    recordFeedback: (runId, verdict) => service.pipeline.recordFeedback(runId, verdict),
-    getStats: () => service.pipeline.getStats(),
-    fetchWebKnowledge: (card, query, library) => service.pipeline.fetchWebKnowledge(card, query, library),
+      service.openPipeline().recordRun(taskSlug, modelId, promptId, result, role),
+    recordFeedback: (runId, verdict) => service.openPipeline().recordFeedback(runId, verdict),
+    getStats: () => service.openPipeline().getStats(),
+    fetchWebKnowledge: (card, query, library) =>
+      service.openPipeline().fetchWebKnowledge(card, query, library),
     onDidRecordRun: service.onDidRecordRun,
   };
 }

@@ -200,6 +200,7 @@ export class AutomationHost extends Disposable {
       return undefined;
     }
     try {
+      // No .agent/ yet means no runs: the service's error says so, and nothing is created for it.
       const pipeline = this.service.pipeline;
       await pipeline.whenReady();
       this.sync();

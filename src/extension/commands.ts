@@ -1,10 +1,9 @@
 // Command-palette commands (category "Agent Learning") and what the webviews' buttons ask for.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import { agentDirOf, configFile } from '../core/workspace/agentDir';
+import { configFile } from '../core/workspace/agentDir';
 import type { RunResult, Verdict } from '../core/learning/runResult';
 import type { WebviewCommand, WebviewMessage } from '../protocol';
 import type { AutomationHost } from './automationHost';
@@ -36,22 +35,23 @@ export function registerCommands(
   register(
     'agentLearning.recordRun',
     (taskSlug: string, modelId: string, promptId: string, result: RunResult, role?: string) =>
-      service.pipeline.recordRun(taskSlug, modelId, promptId, result, role),
+      service.openPipeline().recordRun(taskSlug, modelId, promptId, result, role),
   );
   register('agentLearning.recordFeedback', (runId: string, verdict: Verdict) =>
-    service.pipeline.recordFeedback(runId, verdict),
+    service.openPipeline().recordFeedback(runId, verdict),
   );
 
   register('agentLearning.exportDataset', async (roleArg?: string) => {
-    const pipeline = service.pipeline;
-    await pipeline.whenReady();
-    const roles = pipeline.roles();
+    // No .agent/ means no runs: nothing to export, and no reason to create it.
+    const pipeline = service.hasPipeline ? service.pipeline : undefined;
+    await pipeline?.whenReady();
+    const roles = pipeline?.roles() ?? [];
     const role =
       roleArg ??
       (roles.length > 1
         ? await vscode.window.showQuickPick(roles, { title: 'Export the SFT dataset of which role?' })
         : roles[0]);
-    if (!role) {
+    if (!role || !pipeline) {
       void vscode.window.showInformationMessage('Agent Learning: no runs recorded yet, nothing to export.');
       return undefined;
     }
@@ -79,12 +79,13 @@ export function registerCommands(
   register('agentLearning.rollback', (role?: string, tier?: string) => automation.rollback(role, tier));
 
   register('agentLearning.openConfig', async () => {
-    const folder = service.folder;
-    if (!folder) return;
-    const file = configFile(agentDirOf(folder.uri.fsPath));
+    if (!service.folder) return;
+    // The user asks for the file: .agent/ is created now if need be (the pipeline says so, and offers .gitignore).
+    const pipeline = service.openPipeline();
+    await pipeline.whenReady();
+    const file = configFile(pipeline.agentDir);
     if (!fs.existsSync(file)) {
       // Only on the user's request, and only when there is none: an empty object means "all defaults".
-      fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, '{\n}\n', { flag: 'wx' });
     }
     await vscode.window.showTextDocument(vscode.Uri.file(file));
@@ -109,7 +110,7 @@ export function registerCommands(
 export function handleWebviewMessage(service: LearningService, message: WebviewMessage): unknown {
   switch (message.type) {
     case 'feedback':
-      return service.pipeline.recordFeedback(message.runId, message.verdict);
+      return service.openPipeline().recordFeedback(message.runId, message.verdict);
     case 'command':
       return vscode.commands.executeCommand(COMMAND_IDS[message.command]);
     case 'openRun':

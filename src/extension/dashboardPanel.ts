@@ -7,7 +7,8 @@ import { Coalescer } from './coalescer';
 import { Disposable, disposeAll } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
-import { dashboardState } from './viewState';
+import type { TrainingReadiness } from './trainingReadiness';
+import { dashboardState, emptyDashboardState } from './viewState';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
 export const DASHBOARD_VIEW_TYPE = 'agentLearning.dashboard';
@@ -31,8 +32,15 @@ export class DashboardPanel extends Disposable implements vscode.WebviewPanelSer
     private readonly onMessage: (message: WebviewMessage) => unknown,
     /** Live training progress (the automation's), pushed without rebuilding the whole state. */
     onDidChangeTraining: vscode.Event<TrainingProgress | null>,
+    private readonly readiness: TrainingReadiness,
   ) {
     super();
+    this._register(
+      readiness.onDidChange(() => {
+        this.cache.invalidate();
+        if (this.panel?.visible) this.updates.schedule();
+      }),
+    );
     this._register(
       service.onDidChange(() => {
         this.cache.invalidate();
@@ -97,19 +105,21 @@ export class DashboardPanel extends Disposable implements vscode.WebviewPanelSer
    * VS Code re-creates shows what it saved, which is what it was given).
    */
   private update(ifChanged = false): void {
-    if (!this.panel || !this.service.hasPipeline) return;
-    const pipeline = this.service.pipeline;
-    const state = this.cache.get(pipeline, () =>
-      dashboardState(
-        pipeline,
-        {
-          workspaceName: this.service.folder!.name,
-          trusted: vscode.workspace.isTrusted,
-          ready: this.service.ready,
-        },
-        this.training,
-      ),
-    );
+    const folder = this.service.folder;
+    if (!this.panel || !folder) return;
+    const pipeline = this.service.hasPipeline ? this.service.pipeline : undefined;
+    const ctx = { workspaceName: folder.name, trusted: vscode.workspace.isTrusted };
+    const state = pipeline
+      ? this.cache.get(pipeline, () =>
+          dashboardState(
+            pipeline,
+            { ...ctx, ready: this.service.ready },
+            this.training,
+            // Only where auto-train is on is the probe worth its Python process.
+            pipeline.getConfig().config.autoTrain.enabled ? (this.readiness.blocker ?? null) : null,
+          ),
+        )
+      : emptyDashboardState(ctx);
     const same = isDeepStrictEqual(state, this.shown);
     this.shown = state;
     if (ifChanged && same) return;

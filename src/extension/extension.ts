@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
+import { AgentDirOffer } from './agentDirOffer';
 import { AutomationHost } from './automationHost';
 import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
@@ -18,6 +19,7 @@ import { RunPanels } from './runPanels';
 import { runSetupCheck } from './setupCheckCommand';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
+import { TrainingReadiness } from './trainingReadiness';
 import { VerdictDesk } from './verdictHistory';
 
 let service: LearningService | undefined;
@@ -30,12 +32,14 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
   const onMessage = (message: Parameters<typeof handleWebviewMessage>[1]) =>
     handleWebviewMessage(learning, message);
   const automation = new AutomationHost(learning, output, context.extensionUri);
+  const readiness = new TrainingReadiness(automation, context.extensionUri);
   const dashboard = new DashboardPanel(
     context.extensionUri,
     learning,
     output,
     onMessage,
     automation.onDidChangeTraining,
+    readiness,
   );
   const sidebar = new SidebarProvider(context.extensionUri, learning, output, onMessage);
   context.subscriptions.push(
@@ -44,18 +48,22 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     dashboard,
     sidebar,
     automation,
+    readiness,
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, dashboard),
     new StatusBar(learning),
     new RunNotifier(learning),
     new EditorSignals(learning, output),
+    new AgentDirOffer(learning, context.workspaceState, output),
     vscode.workspace.onDidGrantWorkspaceTrust(() => learning.notifyChanged()),
   );
   registerCommands(context, learning, dashboard, output, automation);
   const desk = new VerdictDesk(() => learning.pipeline);
   const queue = new ReviewQueue(
     learning,
-    new ReviewQueueModel((filter, options) => learning.pipeline.listRuns(filter, options)),
+    new ReviewQueueModel((filter, options) =>
+      learning.hasPipeline ? learning.pipeline.listRuns(filter, options) : { runs: [], next: undefined },
+    ),
   );
   const runs = new RunPanels(context.extensionUri, learning, output, desk, queue.model, onMessage);
   context.subscriptions.push(queue, runs);

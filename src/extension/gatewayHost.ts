@@ -47,7 +47,7 @@ export class GatewayHost extends Disposable {
   }
 
   async start(): Promise<void> {
-    if (this.gateway || !this.service.hasPipeline) return;
+    if (this.gateway || !this.service.folder) return;
     if (!vscode.workspace.isTrusted) {
       // The workspace's config names the upstream the key is sent to, and the address to bind.
       void vscode.window.showWarningMessage(
@@ -57,12 +57,13 @@ export class GatewayHost extends Disposable {
     }
     await this.loadKey();
     const service = this.service;
-    // Through the service at each call, so a switch of folder records into the new folder's pipeline.
+    // Through the service at each call, so a switch of folder records into the new folder's pipeline. Starting
+    // the gateway is a request to record: it opens the pipeline, creating .agent/ if need be.
     const recorder: GatewayRecorder = {
-      recordRun: (...args) => service.pipeline.recordRun(...args),
-      selectModel: (...args) => service.pipeline.selectModel(...args),
-      selectPrompt: (role) => service.pipeline.selectPrompt(role),
-      getConfig: () => service.pipeline.getConfig(),
+      recordRun: (...args) => service.openPipeline().recordRun(...args),
+      selectModel: (...args) => service.openPipeline().selectModel(...args),
+      selectPrompt: (role) => service.openPipeline().selectPrompt(role),
+      getConfig: () => service.openPipeline().getConfig(),
     };
     const gateway = new Gateway({
       recorder,

@@ -1,25 +1,35 @@
-// Owns the LearningPipeline of the chosen workspace folder: opens it off the activation path, reloads config
-// files when they change, switches folders, and tells the views when anything changed.
+// Owns the LearningPipeline of the chosen workspace folder: opens it off the activation path (and only once its
+// `.agent/` exists or something is written), reloads config files when they change, switches folders, and tells the
+// views when anything changed.
 
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { LearningError } from '../core/errors';
 import { LearningPipeline, type RecordedRunEvent } from '../core/pipeline';
-import { agentDirOf, CONFIG_FILES_GLOB } from '../core/workspace/agentDir';
+import { AGENT_DIR, agentDirOf, CONFIG_FILES_GLOB } from '../core/workspace/agentDir';
 import { Disposable, disposeAll } from './dispose';
+import { LazyPipeline, type AgentDirOrigin } from './lazyPipeline';
 
 const FOLDER_KEY = 'agentLearning.folder';
 
 export class LearningService extends Disposable {
-  private current: { folder: vscode.WorkspaceFolder; pipeline: LearningPipeline; ready: boolean } | undefined;
-  /** What lives as long as the current folder's pipeline. */
-  private readonly perPipeline: vscode.Disposable[] = [];
+  private current: { folder: vscode.WorkspaceFolder; lazy: LazyPipeline; ready: boolean } | undefined;
+  /** What lives as long as the current folder. */
+  private readonly perFolder: vscode.Disposable[] = [];
   private readonly changed = this._register(new vscode.EventEmitter<void>());
   private readonly recorded = this._register(new vscode.EventEmitter<RecordedRunEvent>());
+  private readonly external = this._register(new vscode.EventEmitter<{ runs: number }>());
+  private readonly created = this._register(
+    new vscode.EventEmitter<{ folder: vscode.WorkspaceFolder; origin: AgentDirOrigin }>(),
+  );
 
   /** Any change: data from any source, config, readiness, the folder. */
   readonly onDidChange = this.changed.event;
   readonly onDidRecordRun = this.recorded.event;
+  /** Runs other processes (the CLI, an agent's inbox file) wrote, once ingested. */
+  readonly onDidIngestRuns = this.external.event;
+  /** `.agent/` was created in the current folder (by a write through the extension, or from outside). */
+  readonly onDidCreateAgentDir = this.created.event;
 
   constructor(
     private readonly output: vscode.OutputChannel,
@@ -38,15 +48,30 @@ export class LearningService extends Disposable {
     return this.current?.ready ?? false;
   }
 
-  /** The pipeline, or an error that says why there is none. */
+  /**
+   * The open pipeline, or an error that says why there is none. Readers check `hasPipeline` first: a folder
+   * without `.agent/` has none until something is written (`openPipeline`).
+   */
   get pipeline(): LearningPipeline {
     if (!this.current)
       throw new LearningError('Open a folder first: Agent Learning keeps its data in <folder>/.agent/.');
-    return this.current.pipeline;
+    const pipeline = this.current.lazy.pipeline;
+    if (!pipeline) throw new LearningError(`No runs recorded in ${this.current.folder.name} yet.`);
+    return pipeline;
   }
 
   get hasPipeline(): boolean {
-    return this.current !== undefined;
+    return this.current?.lazy.pipeline !== undefined;
+  }
+
+  /**
+   * For a write (a run, a verdict, an export, the config, the gateway): the pipeline, opened now if need be, which
+   * creates `.agent/` in a folder that has none (and `onDidCreateAgentDir` then says so).
+   */
+  openPipeline(): LearningPipeline {
+    if (!this.current)
+      throw new LearningError('Open a folder first: Agent Learning keeps its data in <folder>/.agent/.');
+    return this.current.lazy.openForWrite();
   }
 
   /** Starts on the remembered folder, else the first with `.agent/`, else the first folder. */
@@ -54,7 +79,7 @@ export class LearningService extends Disposable {
     const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
     const remembered = this.memento.get<string>(FOLDER_KEY);
     const folder = folders.find((f) => f.uri.toString() === remembered) ?? pickFolder(folders);
-    if (folder) this.open(folder);
+    if (folder) this.use(folder);
   }
 
   /** For changes the service cannot see itself (workspace trust granted). */
@@ -66,27 +91,59 @@ export class LearningService extends Disposable {
     if (this.current?.folder.uri.toString() === folder.uri.toString()) return;
     await this.close();
     await this.memento.update(FOLDER_KEY, folder.uri.toString());
-    this.open(folder);
+    this.use(folder);
   }
 
   async close(): Promise<void> {
     const current = this.current;
     this.current = undefined;
-    disposeAll(this.perPipeline);
-    await current?.pipeline.close();
+    disposeAll(this.perFolder);
+    await current?.lazy.pipeline?.close();
   }
 
-  private open(folder: vscode.WorkspaceFolder): void {
-    const pipeline = new LearningPipeline(folder.uri.fsPath, {
+  /** Makes `folder` the current one; its pipeline opens now only if its `.agent/` exists. */
+  private use(folder: vscode.WorkspaceFolder): void {
+    const lazy: LazyPipeline = new LazyPipeline(
+      folder.uri.fsPath,
+      (root): LearningPipeline => this.openPipelineOf(entry, root),
+      (origin) => this.created.fire({ folder, origin }),
+    );
+    const entry: { folder: vscode.WorkspaceFolder; lazy: LazyPipeline; ready: boolean } = {
+      folder,
+      lazy,
+      ready: false,
+    };
+    this.current = entry;
+    // `.agent/` made by another process (the CLI in a terminal, an agent writing the inbox) opens it then.
+    const agentDirWatcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(folder, AGENT_DIR),
+    );
+    this.perFolder.push(
+      agentDirWatcher,
+      agentDirWatcher.onDidCreate(() => lazy.appeared()),
+    );
+    if (!lazy.openIfPresent()) {
+      this.output.appendLine(
+        `Agent Learning: no .agent/ in ${folder.uri.fsPath} yet; it is created with the first run or export.`,
+      );
+    }
+    this.changed.fire();
+  }
+
+  private openPipelineOf(
+    entry: { folder: vscode.WorkspaceFolder; ready: boolean },
+    root: string,
+  ): LearningPipeline {
+    const { folder } = entry;
+    const pipeline = new LearningPipeline(root, {
       log: (line) => this.output.appendLine(line),
       // Restricted Mode: records runs, but writes through no link in .agent/ that leads out of the workspace.
       trusted: () => vscode.workspace.isTrusted,
     });
-    const entry = { folder, pipeline, ready: false };
-    this.current = entry;
     this.output.appendLine(`Agent Learning: using ${folder.uri.fsPath}/.agent`);
     pipeline.whenReady().then(
       () => {
+        if (this.current !== entry) return;
         entry.ready = true;
         this.changed.fire();
       },
@@ -101,20 +158,22 @@ export class LearningService extends Disposable {
     // The pipeline's own mirror writes (when the database opens, then every few seconds) reach the watcher too:
     // only a real edit reloads, and the pipeline's onDidChange then tells the views.
     const reload = () => void pipeline.reloadConfigIfChanged();
-    this.perPipeline.push(
+    this.perFolder.push(
       watcher,
       watcher.onDidChange(reload),
       watcher.onDidCreate(reload),
       watcher.onDidDelete(reload),
       toVsDisposable(pipeline.onDidChange(() => this.changed.fire())),
       toVsDisposable(pipeline.onDidRecordRun((r) => this.recorded.fire(r))),
+      toVsDisposable(pipeline.onDidIngestRuns((runs) => this.external.fire({ runs }))),
       toVsDisposable(
         pipeline.onProblem(
           (problem) => void vscode.window.showWarningMessage(`Agent Learning: ${problem.message}`),
         ),
       ),
     );
-    this.changed.fire();
+    queueMicrotask(() => this.changed.fire());
+    return pipeline;
   }
 }
 

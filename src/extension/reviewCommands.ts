@@ -29,7 +29,7 @@ export function registerReviewCommands(
     if (typeof runId === 'string' && runId !== '') panels.show(runId);
   });
   register('agentLearning.reviewRuns', async () => {
-    await service.pipeline.whenReady();
+    if (service.hasPipeline) await service.pipeline.whenReady();
     await vscode.commands.executeCommand(`${REVIEW_QUEUE_VIEW_ID}.focus`);
     queue.refresh();
     const first = model.runs[0];
@@ -45,16 +45,20 @@ export function registerReviewCommands(
   register('agentLearning.previousRun', () => panels.navigate('previous'));
 
   register('agentLearning.queue.filterRole', async () => {
-    const role = await pickOrAll('Show the runs of which role?', service.pipeline.roles(), model.filter.role);
+    const role = await pickOrAll(
+      'Show the runs of which role?',
+      service.hasPipeline ? service.pipeline.roles() : [],
+      model.filter.role,
+    );
     if (role !== null) setFilter({ role });
   });
   register('agentLearning.queue.filterModel', async () => {
-    const models = service.pipeline.getInsights(0).models.map((m) => m.id);
+    const models = service.hasPipeline ? service.pipeline.getInsights(0).models.map((m) => m.id) : [];
     const modelId = await pickOrAll('Show the runs of which model?', models, model.filter.model);
     if (modelId !== null) setFilter({ model: modelId });
   });
   register('agentLearning.queue.filterPrompt', async () => {
-    const prompts = service.pipeline.getInsights(0).prompts.map((p) => p.id);
+    const prompts = service.hasPipeline ? service.pipeline.getInsights(0).prompts.map((p) => p.id) : [];
     const prompt = await pickOrAll('Show the runs of which prompt?', prompts, model.filter.prompt);
     if (prompt !== null) setFilter({ prompt });
   });
@@ -147,10 +151,10 @@ async function judgeLastRun(
   panels: RunPanels,
   verdict: Verdict,
 ): Promise<void> {
-  const pipeline = service.pipeline;
-  await pipeline.whenReady();
-  const id = pipeline.lastRunId();
-  const run = id === undefined ? undefined : pipeline.getRun(id);
+  const pipeline = service.hasPipeline ? service.pipeline : undefined;
+  await pipeline?.whenReady();
+  const id = pipeline?.lastRunId();
+  const run = id === undefined ? undefined : pipeline?.getRun(id);
   if (!id || !run) {
     void vscode.window.showInformationMessage('Agent Learning: no run recorded yet.');
     return;

@@ -8,7 +8,7 @@ import { Coalescer } from './coalescer';
 import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 import { StateCache } from './stateCache';
-import { sidebarState } from './viewState';
+import { emptySidebarState, sidebarState } from './viewState';
 import { makeNonce } from './webviewHtml';
 import { loadWebviewPage, webviewOptions } from './webviewPage';
 
@@ -88,7 +88,10 @@ export class SidebarProvider extends Disposable implements vscode.WebviewViewPro
 
   /** The state as it is now, computed only when something changed since the last time. */
   private state(): SidebarState | undefined {
-    if (!this.service.hasPipeline) return undefined;
+    const folder = this.service.folder;
+    if (!folder) return undefined;
+    if (!this.service.hasPipeline)
+      return emptySidebarState({ workspaceName: folder.name, trusted: vscode.workspace.isTrusted });
     const pipeline = this.service.pipeline;
     return this.cache.get(pipeline, () =>
       sidebarState(pipeline, {

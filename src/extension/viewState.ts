@@ -1,9 +1,10 @@
 // Builds the typed states the webviews render (src/protocol.ts) from the pipeline's stats and insights.
 
-import type { LearningPipeline } from '../core/pipeline';
+import { automationPort, type LearningPipeline } from '../core/pipeline';
 import {
   PROTOCOL_VERSION,
   type ArmView,
+  type AutomationView,
   type DashboardState,
   type SidebarState,
   type TrainingProgress,
@@ -50,6 +51,8 @@ export function dashboardState(
   p: LearningPipeline,
   ctx: ViewContext,
   training: TrainingProgress | null,
+  /** Why training cannot run now (Check Setup's probe, cached by the host); null when it can or is not known. */
+  trainBlocked: string | null = null,
 ): DashboardState {
   // The config first: reading it may pick up an edited file, and the figures below then follow it.
   const { config } = p.getConfig();
@@ -74,10 +77,55 @@ export function dashboardState(
       exportProgress: { current: r.highQualitySinceExport, threshold: config.autoExport.minRuns },
       trainProgress: { current: r.exportedExamples, threshold: config.autoTrain.minExamples },
       lastExport: r.lastExport,
+      trainBlocked,
+      adapter: adapterState(p, r.role),
     })),
     events: stats.events.map((e) => ({ id: e.id, at: e.at, kind: e.kind, role: e.role, message: e.message })),
     training,
   };
+}
+
+/**
+ * A folder without `.agent/`: nothing recorded, and nothing opened that would create it. The pages show their
+ * first-run state (how to connect an agent).
+ */
+export function emptySidebarState(ctx: Omit<ViewContext, 'ready'>): SidebarState {
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    ready: true,
+    kpis: { runs: 0, avgReward: 0, previousAvgReward: null, avgCost: 0, avgDuration: 0 },
+    roles: [],
+    bestModel: null,
+    bestPrompt: null,
+    recentRuns: [],
+    problems: [],
+  };
+}
+
+export function emptyDashboardState(ctx: Omit<ViewContext, 'ready'>): DashboardState {
+  return {
+    version: PROTOCOL_VERSION,
+    ...ctx,
+    ready: true,
+    totalRuns: 0,
+    rewardSeries: [],
+    models: [],
+    prompts: [],
+    automation: [],
+    events: [],
+    training: null,
+  };
+}
+
+/** `trained` when the role's latest training is newer than its latest deploy: what the user still has to do. */
+function adapterState(p: LearningPipeline, role: string): AutomationView['adapter'] {
+  const port = automationPort(p);
+  // By id, not time: two events can share a millisecond, and ids follow the order they were recorded in.
+  const trained = port.lastEvent('training', role)?.id;
+  const deployed = port.lastEvent('deploy', role)?.id;
+  if (trained !== undefined && (deployed === undefined || trained > deployed)) return 'trained';
+  return deployed === undefined ? 'none' : 'deployed';
 }
 
 function armView(a: { id: string; avgReward: number; count: number; low: number; high: number }): ArmView {

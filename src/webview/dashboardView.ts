@@ -261,8 +261,9 @@ export class DashboardView {
     const rows = automation.map((a) => [
       name(a.role),
       onOff(a.autoExport),
-      onOff(a.autoTrain),
+      a.autoTrain && a.trainBlocked ? blocked(a.trainBlocked) : onOff(a.autoTrain),
       onOff(a.autoDeploy),
+      adapterState(a.adapter),
       progress(
         a.exportProgress.current,
         a.exportProgress.threshold,
@@ -296,6 +297,7 @@ export class DashboardView {
               'Auto export',
               'Auto train',
               'Auto deploy',
+              'Adapter',
               'Next export',
               'Next training',
               'Last export',
@@ -372,6 +374,17 @@ function eventKind(kind: string): keyof typeof EVENT_KINDS {
 
 function name(text: string): HTMLElement {
   return h('span', { class: 'name', attrs: { title: truncate(text, 200), dir: 'auto' } }, text);
+}
+
+/** Auto-train is on but cannot run: says so, with the reason, rather than a plain "on" that never happens. */
+function blocked(reason: string): HTMLElement {
+  return h('span', { class: 'blocked' }, icon('warning'), h('span', {}, `on, but ${reason}`));
+}
+
+function adapterState(adapter: AutomationView['adapter']): HTMLElement | string {
+  if (adapter === 'trained')
+    return h('span', { class: 'trained' }, icon('package'), h('span', {}, 'trained, not deployed'));
+  return adapter === 'deployed' ? 'deployed' : '—';
 }
 
 function onOff(on: boolean): HTMLElement {

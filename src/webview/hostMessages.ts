@@ -122,6 +122,8 @@ export const isDashboardState = object<DashboardState>({
       exportProgress: isProgress,
       trainProgress: isProgress,
       lastExport: isLastExport,
+      trainBlocked: nullable(isString),
+      adapter: literal('none', 'trained', 'deployed'),
     }),
   ),
   events: arrayOf(

@@ -69,8 +69,17 @@ describe('dashboard webview (Chromium)', () => {
     const v = await open();
     await show(v);
     assert.deepEqual(await rowTexts(v, 'automation'), [
-      ['coder', 'on', 'on', 'off', '73 / 100 runs', '200 / 500 examples', '105 examples, 2 h ago'],
-      ['reviewer', 'off', 'off', 'off', '12 / 100 runs', '0 / 500 examples', 'never'],
+      [
+        'coder',
+        'on',
+        'on',
+        'off',
+        'deployed',
+        '73 / 100 runs',
+        '200 / 500 examples',
+        '105 examples, 2 h ago',
+      ],
+      ['reviewer', 'off', 'off', 'off', '—', '12 / 100 runs', '0 / 500 examples', 'never'],
     ]);
     const kinds = await v.page.locator('.event .event-kind').allTextContents();
     assert.deepEqual(kinds, ['Rollback', 'Drift alarm', 'Deploy', 'Training', 'Export']);
@@ -80,6 +89,26 @@ describe('dashboard webview (Chromium)', () => {
       await v.page.locator('[data-event-id="1"] .event-message').innerText(),
       'Exported 105 coder examples to .agent/sft/coder_sft.jsonl',
     );
+  });
+
+  it('says when auto-train is on but cannot run, and when a trained adapter is not deployed', async () => {
+    const v = await open();
+    const base = dashboardState();
+    await show(v, {
+      ...base,
+      automation: base.automation.map((a) =>
+        a.role === 'coder' ? { ...a, trainBlocked: 'torch is missing', adapter: 'trained' as const } : a,
+      ),
+    });
+    const [coder] = await rowTexts(v, 'automation');
+    assert.deepEqual(coder?.slice(0, 5), [
+      'coder',
+      'on',
+      'on, but torch is missing',
+      'off',
+      'trained, not deployed',
+    ]);
+    assert.equal(await v.page.locator('[data-card="automation"] .blocked .codicon-warning').count(), 1);
   });
 
   it('shows live training progress from training messages, and no training when it ends', async () => {

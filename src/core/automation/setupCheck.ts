@@ -344,3 +344,17 @@ function run(command: string, args: string[], timeoutMs: number): Promise<string
     });
   });
 }
+
+/**
+ * What stops training with this interpreter, from `checkPython`'s lines, in a few words for the dashboard's
+ * automation table ("torch is missing", "Python does not run"); null when nothing does.
+ */
+export function trainingBlocker(lines: readonly SetupCheckLine[]): string | null {
+  const python = lines.find((l) => l.id === 'python');
+  if (python?.status === 'problem')
+    return python.label.endsWith('does not run')
+      ? 'Python does not run'
+      : `${python.label} is older than 3.10`;
+  const missing = lines.filter((l) => l.id.startsWith('package:') && l.status === 'problem');
+  return missing.length === 0 ? null : missing.map((l) => l.label).join('; ');
+}

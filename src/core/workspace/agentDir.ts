@@ -4,11 +4,20 @@ import * as path from 'node:path';
 import { InvalidInputError } from '../errors';
 import { checkRole } from './names';
 
-const AGENT_DIR = '.agent';
+/** The folder's name under the workspace root. */
+export const AGENT_DIR = '.agent';
 const CONFIG = 'learning-config.json';
 const PROMPT_VARIANTS = 'prompt_variants.json';
 const MODEL_VARIANTS = 'model_variants.json';
 const DATABASE = 'experience.db';
+
+/** `.agent/`'s parts that grow large or hold run data, as `.gitignore` patterns relative to the workspace root. */
+export const LARGE_AGENT_PATHS = [DATABASE + '*', 'inbox/', 'sft/', 'lora/', 'knowledge/'].map(
+  (p) => `/${AGENT_DIR}/${p}`,
+);
+
+/** All of `.agent/`, as a `.gitignore` pattern relative to the workspace root. */
+export const AGENT_DIR_PATTERN = `/${AGENT_DIR}/`;
 
 /** `<workspaceRoot>/.agent`, absolute. */
 export function agentDirOf(workspaceRoot: string): string {

@@ -136,4 +136,27 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
     assert.equal(run.reward, reward);
     assert.ok(fs.existsSync(path.join(ws, '.agent', 'inbox')));
   });
+
+  it('tells onDidIngestRuns how many runs other processes wrote, once per batch, and not for verdicts', async () => {
+    const batches: number[] = [];
+    pipeline.onDidIngestRuns((runs) => batches.push(runs));
+    const run = (n: number) =>
+      JSON.stringify({
+        type: 'run',
+        taskSlug: `cli-${n}`,
+        modelId: 'm',
+        promptId: 'p',
+        result: { input: 'i', output: 'o', compile: true },
+      });
+    writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), [run(1), run(2), run(3), ''].join('\n'));
+    assert.equal(await pipeline.ingestInbox(), 3);
+    const [newest] = pipeline.listRuns({}, { order: 'newest', limit: 1 }).runs;
+    writeAgentFile(
+      ws,
+      path.join('inbox', 'cli-2.jsonl'),
+      JSON.stringify({ type: 'feedback', runId: newest!.id, verdict: 'accept' }) + '\n',
+    );
+    assert.equal(await pipeline.ingestInbox(), 1);
+    assert.deepEqual(batches, [3]);
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LearningPipeline } from '../../../src/core/pipeline';
+import { automationPort, LearningPipeline } from '../../../src/core/pipeline';
 import { dashboardState, sidebarState } from '../../../src/extension/viewState';
 import { mulberry32 } from '../../support/random';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
@@ -103,5 +103,43 @@ describe('view states', () => {
     const { byRole } = p.getStats().totals;
     assert.equal(byRole.constructor, undefined);
     assert.equal(byRole.coder, 3);
+  });
+
+  it('tells the dashboard a trained adapter is not deployed until a deploy follows it, and why training cannot run', async () => {
+    await p.recordRun('t', 'm-cheap', 'detailed', { input: 'i', output: 'o', compile: true });
+    const port = automationPort(p);
+    const adapter = () => dashboardState(p, ctx, null, 'torch is missing').automation[0]!;
+    assert.equal(adapter().adapter, 'none');
+    assert.equal(adapter().trainBlocked, 'torch is missing');
+
+    const training = {
+      key: 'coder',
+      tier: null,
+      baseModel: 'qwen2.5-coder:0.5b',
+      seconds: 60,
+      evalLossBefore: null,
+      evalLossAfter: null,
+      improved: null,
+      examples: 12,
+    };
+    port.recordEvent('training', 'coder', 'Trained coder', training);
+    assert.equal(adapter().adapter, 'trained');
+    port.recordEvent('deploy', 'coder', 'Deployed coder', {
+      key: 'coder',
+      role: 'coder',
+      model: 'agent-coder',
+      method: 'adapter',
+      base: 'qwen2.5-coder:0.5b',
+      baseDigest: 'sha256:1',
+      deployPk: 1,
+      backupBaseDigest: null,
+      ollamaVersion: '0.6.0',
+      evalLossBefore: null,
+      evalLossAfter: null,
+    });
+    assert.equal(adapter().adapter, 'deployed');
+    // Trained again in the same millisecond as that deploy: still a new adapter waiting to be deployed.
+    port.recordEvent('training', 'coder', 'Trained coder again', training);
+    assert.equal(adapter().adapter, 'trained');
   });
 });

@@ -175,6 +175,8 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
         exportProgress: { current: 73, threshold: 100 },
         trainProgress: { current: 200, threshold: 500 },
         lastExport: { at: now - 2 * 60 * MINUTE, count: 105, file: '.agent/sft/coder_sft.jsonl' },
+        trainBlocked: null,
+        adapter: 'deployed',
       },
       {
         role: 'reviewer',
@@ -184,6 +186,8 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
         exportProgress: { current: 12, threshold: 100 },
         trainProgress: { current: 0, threshold: 500 },
         lastExport: null,
+        trainBlocked: null,
+        adapter: 'none',
       },
     ],
     events: [

@@ -11,6 +11,7 @@ import {
   checkPython,
   parseRequirements,
   satisfies,
+  trainingBlocker,
   type SetupCheckInput,
 } from '../../../../src/core/automation/setupCheck';
 import { defaultConfig } from '../../../../src/core/workspace/config';
@@ -178,5 +179,32 @@ describe('Check Setup', () => {
     assert.deepEqual(tooBig.fix, { kind: 'openConfig', key: 'autoTrain.baseModel' });
     config.autoTrain.baseModel = 'qwen2.5-coder:0.5b';
     assert.equal(checkDisk(input({ config })).label.endsWith('needs about 3.0 GB'), true);
+  });
+});
+
+describe('trainingBlocker', () => {
+  const line = (id: string, status: 'ok' | 'problem', label: string) => ({ id, status, label, detail: '' });
+
+  it('names what stops training in a few words, and nothing when all is there', () => {
+    assert.equal(
+      trainingBlocker([line('python', 'problem', 'Python: /usr/bin/py does not run')]),
+      'Python does not run',
+    );
+    assert.equal(
+      trainingBlocker([line('python', 'problem', 'Python 3.8.10')]),
+      'Python 3.8.10 is older than 3.10',
+    );
+    assert.equal(
+      trainingBlocker([
+        line('python', 'ok', 'Python 3.12.1'),
+        line('package:torch', 'problem', 'torch is missing'),
+        line('package:peft', 'ok', 'peft 0.13.0'),
+      ]),
+      'torch is missing',
+    );
+    assert.equal(
+      trainingBlocker([line('python', 'ok', 'Python 3.12.1'), line('gpu', 'problem', 'no GPU')]),
+      null,
+    );
   });
 });
