@@ -276,12 +276,23 @@ describe('inbox', () => {
         const file = path.join(dir, 'junk.jsonl');
         fs.writeFileSync(file, junk.repeat(100_000) + line(feedback('r-after')));
 
-        const byLines = readInboxFile(file, 0, true, { maxLineBytes: 1000, batchBytes: 1 << 30, batchLines: 500 });
-        const byBytes = readInboxFile(file, 0, true, { maxLineBytes: 1000, batchBytes: 64 * 1024, batchLines: 1e9 });
+        const byLines = readInboxFile(file, 0, true, {
+          maxLineBytes: 1000,
+          batchBytes: 1 << 30,
+          batchLines: 500,
+        });
+        const byBytes = readInboxFile(file, 0, true, {
+          maxLineBytes: 1000,
+          batchBytes: 64 * 1024,
+          batchLines: 1e9,
+        });
 
         assert.ok(byLines.more && byLines.next.line === 500, `${JSON.stringify(junk)}: 500 lines per read`);
         assert.ok(byLines.lines.length <= 500);
-        assert.ok(byBytes.more && byBytes.next.line! <= 1000, `${JSON.stringify(junk)}: ${byBytes.next.line} lines`);
+        assert.ok(
+          byBytes.more && byBytes.next.line! <= 1000,
+          `${JSON.stringify(junk)}: ${byBytes.next.line} lines`,
+        );
         // Read on, every line is reached, the run after the junk included.
         const reads = [byLines];
         const limits = { maxLineBytes: 1000, batchBytes: 1 << 30, batchLines: 20_000 };

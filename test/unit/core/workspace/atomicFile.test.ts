@@ -122,7 +122,7 @@ describe('atomicFile', () => {
       fs.utimesSync(file, then, then);
     }
 
-    it("keeps a fresh temp file whose pid looks dead: its writer may live in another PID namespace", () => {
+    it('keeps a fresh temp file whose pid looks dead: its writer may live in another PID namespace', () => {
       const dead = deadPid();
       const fresh = `prompt_variants.json${TEMP_MARKER}${dead}-0123abcd`; // e.g. an agent in a container, writing now
       const old = `prompt_variants.json${TEMP_MARKER}${dead}-89abcdef`;
@@ -143,8 +143,14 @@ describe('atomicFile', () => {
       const tenMinutesAgo = (Date.now() - 600_000) / 1000;
       fs.utimesSync(file, tenMinutesAgo, tenMinutesAgo);
 
-      assert.deepEqual(removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() - 3_600_000 }), []);
-      assert.deepEqual(removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() }), [name]);
+      assert.deepEqual(
+        removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() - 3_600_000 }),
+        [],
+      );
+      assert.deepEqual(
+        removeStaleTempFiles(dir, () => false, { writtenBefore: Date.now() }),
+        [name],
+      );
     });
 
     it("leaves the database's temp files to the database's owner, however old", () => {
@@ -154,7 +160,10 @@ describe('atomicFile', () => {
       writeOld(db);
       writeOld(other);
 
-      assert.deepEqual(removeStaleTempFiles(dir, () => false, { leave: ['experience.db'] }), [other]);
+      assert.deepEqual(
+        removeStaleTempFiles(dir, () => false, { leave: ['experience.db'] }),
+        [other],
+      );
       assert.ok(fs.existsSync(path.join(dir, db)));
     });
 
