@@ -27,7 +27,7 @@ const USER_ONLY: Record<string, { vscode: string; cli: string }> = {
   allowedHosts: { vscode: 'agentLearning.gateway.allowedHosts', cli: '--allow-host' },
   allowedOrigins: { vscode: 'agentLearning.gateway.allowedOrigins', cli: '--allow-origin' },
   apiKeyEnv: {
-    vscode: '"Agent Learning: Set Gateway API Key"',
+    vscode: '"Agent Learning: Set Gateway Upstream API Key"',
     cli: 'the AGENT_LEARNING_UPSTREAM_API_KEY environment variable',
   },
 };

@@ -197,7 +197,7 @@ describe('config', () => {
       const where: Record<string, RegExp> = {
         openaiBaseUrl:
           /agentLearning\.gateway\.openaiBaseUrl.*--openai-base-url or AGENT_LEARNING_UPSTREAM_URL/,
-        apiKeyEnv: /Set Gateway API Key.*AGENT_LEARNING_UPSTREAM_API_KEY/,
+        apiKeyEnv: /Set Gateway Upstream API Key.*AGENT_LEARNING_UPSTREAM_API_KEY/,
         bindAddress: /agentLearning\.gateway\.bindAddress.*--bind/,
         allowedHosts: /agentLearning\.gateway\.allowedHosts.*--allow-host/,
         allowedOrigins: /agentLearning\.gateway\.allowedOrigins.*--allow-origin/,
