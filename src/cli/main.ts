@@ -31,6 +31,9 @@ import {
 import { ChildProcessRunner } from '../core/automation/steps';
 import type { Tools } from '../core/automation/training';
 import { Gateway } from '../core/gateway/gateway';
+import { isLoopbackName } from '../core/gateway/security';
+import { normaliseHost, DEFAULT_OLLAMA_HOST } from '../core/automation/ollama';
+import { DEFAULT_GATEWAY_ACCESS, httpOrigin, type GatewayAccess } from '../core/workspace/gatewayConfig';
 
 const USAGE = `Usage: agent-learning <command> [options]
 
@@ -55,10 +58,14 @@ Commands:
                               --force deploys even when the held-out loss did not improve
   rollback --role R [--tier T]
                               Re-create the model from the previous adapter, or withdraw it from the router
-  serve [--port N]            Run the local OpenAI- and Ollama-compatible gateway (config "gateway"; default port
+  serve [--port N] [--openai-base-url URL] [--bind ADDR] [--allow-origin O]... [--allow-host H]...
+                              Run the local OpenAI- and Ollama-compatible gateway (config "gateway"; default port
                               11444) that forwards to OLLAMA_HOST and records every completion, until Ctrl+C.
-                              The OpenAI-compatible upstream's key: the variable "gateway.apiKeyEnv" names
-                              (default AGENT_LEARNING_UPSTREAM_API_KEY)
+                              /v1 goes to --openai-base-url (or AGENT_LEARNING_UPSTREAM_URL; default: OLLAMA_HOST's
+                              /v1), with the key in AGENT_LEARNING_UPSTREAM_API_KEY, sent to that origin only.
+                              --bind: the address to listen on (default 127.0.0.1; another one lets the network in);
+                              --allow-origin / --allow-host: a browser origin / Host name to let in (repeatable).
+                              These are never read from .agent/learning-config.json.
   Environment for train/deploy/rollback: AGENT_LEARNING_PYTHON (default python3), OLLAMA_HOST
   (default 127.0.0.1:11434), AGENT_LEARNING_OLLAMA (the ollama CLI, default ollama)
 
@@ -95,6 +102,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         tier: { type: 'string' },
         force: { type: 'boolean' },
         port: { type: 'string' },
+        'openai-base-url': { type: 'string' },
+        bind: { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
+        'allow-host': { type: 'string', multiple: true },
       },
     });
   } catch (err) {
@@ -140,7 +151,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await automationCmd(workspace, command, values.role, values.tier, values.force ?? false, io);
       case 'serve':
         expectArgs(rest, 0, 'serve [--port N]');
-        return await serve(workspace, values.port, io);
+        return await serve(
+          workspace,
+          values.port,
+          serveAccess(values, process.env, (line) => io.err(`${line}\n`)),
+          process.env.AGENT_LEARNING_UPSTREAM_API_KEY || undefined,
+          io,
+        );
       case undefined:
         throw new UsageError('a command is required');
       default:
@@ -472,17 +489,76 @@ function cliTools(): Tools {
   };
 }
 
+/**
+ * Where the gateway forwards, binds and whom it lets in: from flags and the environment only, never from the
+ * workspace's config (a cloned repository must not choose where the key and the conversations go).
+ */
+function serveAccess(
+  values: {
+    'openai-base-url'?: string;
+    bind?: string;
+    'allow-origin'?: string[];
+    'allow-host'?: string[];
+  },
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+): GatewayAccess {
+  const openaiBaseUrl = values['openai-base-url'] ?? (env.AGENT_LEARNING_UPSTREAM_URL || undefined);
+  if (openaiBaseUrl !== undefined) {
+    const from =
+      values['openai-base-url'] !== undefined ? '--openai-base-url' : 'AGENT_LEARNING_UPSTREAM_URL';
+    try {
+      httpOrigin(openaiBaseUrl, from);
+    } catch (err) {
+      throw new UsageError(describe(err));
+    }
+  }
+  const bindAddress = values.bind ?? DEFAULT_GATEWAY_ACCESS.bindAddress;
+  if (bindAddress.trim() === '') throw new UsageError('--bind takes an address, such as 127.0.0.1');
+  if (!isLoopbackName(bindAddress.toLowerCase().replace(/^\[|\]$/g, ''))) {
+    warn(
+      `⚠️ Gateway: --bind ${bindAddress} lets other machines on the network use your models` +
+        (openaiBaseUrl ? ' and spend your upstream key' : '') +
+        ' and read what they send; the Host check does not stop them. Bind 127.0.0.1 unless you mean it.',
+    );
+  }
+  for (const origin of values['allow-origin'] ?? []) {
+    try {
+      httpOrigin(origin, '--allow-origin');
+    } catch (err) {
+      throw new UsageError(describe(err));
+    }
+  }
+  return {
+    ...(openaiBaseUrl !== undefined && { openaiBaseUrl }),
+    bindAddress,
+    allowedOrigins: values['allow-origin'] ?? [],
+    allowedHosts: values['allow-host'] ?? [],
+  };
+}
+
 /** The gateway until SIGINT or SIGTERM; then open streams are recorded as aborted and the database saved. */
-async function serve(workspace: string, portArg: string | undefined, io: Io): Promise<number> {
+async function serve(
+  workspace: string,
+  portArg: string | undefined,
+  access: GatewayAccess,
+  apiKey: string | undefined,
+  io: Io,
+): Promise<number> {
   if (portArg !== undefined && !/^\d{1,5}$/.test(portArg)) throw new UsageError('--port takes a port number');
   const port = portArg === undefined ? undefined : Number(portArg);
   if (port !== undefined && port > 65535) throw new UsageError('--port takes a port number up to 65535');
   const log = (line: string) => io.err(`${line}\n`);
+  const keyOrigin = new URL(
+    access.openaiBaseUrl ?? `${normaliseHost(process.env.OLLAMA_HOST || DEFAULT_OLLAMA_HOST)}/v1`,
+  ).origin;
   const pipeline = await LearningPipeline.open(workspace, { log });
   const gateway = new Gateway({
     recorder: pipeline,
     ollamaHost: process.env.OLLAMA_HOST || undefined,
-    env: process.env,
+    access: () => access,
+    // The user's own key for the upstream they named (or, with none named, Ollama's /v1 on OLLAMA_HOST).
+    apiKey: () => (apiKey === undefined ? undefined : { key: apiKey, origin: keyOrigin }),
     port,
     log,
   });

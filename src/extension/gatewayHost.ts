@@ -1,18 +1,22 @@
 // The gateway inside VS Code: started when `agentLearning.gateway.enabled` is on (or by the Start/Stop command),
-// recording into the current folder's pipeline, its upstream key in SecretStorage, its state in the status bar.
+// recording into the current folder's pipeline, its upstream key in SecretStorage (with the origin it was entered
+// for), where it forwards and whom it lets in from user settings only, its state in the status bar.
 
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import { Gateway, type GatewayRecorder } from '../core/gateway/gateway';
+import { Gateway, type GatewayRecorder, type UpstreamKey } from '../core/gateway/gateway';
+import { normaliseHost, DEFAULT_OLLAMA_HOST } from '../core/automation/ollama';
+import type { GatewayAccess } from '../core/workspace/gatewayConfig';
+import { accessFromSettings, parseStoredKey, storedKey } from './gatewayAccess';
 import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 
-/** The SecretStorage key of the OpenAI-compatible upstream's API key. */
+/** The SecretStorage key of the OpenAI-compatible upstream's API key (JSON: the key and its origin). */
 const API_KEY_SECRET = 'agentLearning.gateway.apiKey';
 
 export class GatewayHost extends Disposable {
   private gateway: Gateway | undefined;
-  private apiKey: string | undefined;
+  private apiKey: UpstreamKey | undefined;
   private readonly item = this._register(
     vscode.window.createStatusBarItem('agentLearning.gateway', vscode.StatusBarAlignment.Right, 99),
   );
@@ -28,6 +32,8 @@ export class GatewayHost extends Disposable {
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('agentLearning.gateway.enabled')) void this.applySetting();
+        else if (e.affectsConfiguration('agentLearning.gateway.bindAddress') && this.gateway)
+          void this.restart();
       }),
     );
     this._register(secrets.onDidChange((e) => e.key === API_KEY_SECRET && void this.loadKey()));
@@ -49,10 +55,17 @@ export class GatewayHost extends Disposable {
   async start(): Promise<void> {
     if (this.gateway || !this.service.folder) return;
     if (!vscode.workspace.isTrusted) {
-      // The workspace's config names the upstream the key is sent to, and the address to bind.
+      // The gateway records into the workspace and runs its config's routing; the key and upstream are the user's.
       void vscode.window.showWarningMessage(
-        'Agent Learning: the gateway starts only in a trusted workspace (its config says where your API key goes).',
+        'Agent Learning: the gateway starts only in a trusted workspace (it records and routes by its config).',
       );
+      return;
+    }
+    let access: GatewayAccess;
+    try {
+      access = this.access();
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Agent Learning: the gateway did not start: ${describe(err)}`);
       return;
     }
     await this.loadKey();
@@ -65,12 +78,21 @@ export class GatewayHost extends Disposable {
       selectPrompt: (role) => service.openPipeline().selectPrompt(role),
       getConfig: () => service.openPipeline().getConfig(),
     };
+    let last = access;
     const gateway = new Gateway({
       recorder,
-      ollamaHost:
-        vscode.workspace.getConfiguration('agentLearning', service.folder).get<string>('ollamaHost') ||
-        undefined,
+      ollamaHost: this.ollamaHost(),
+      // Read at each request, so a change applies at once; an invalid URL typed meanwhile keeps the last good one.
+      access: () => {
+        try {
+          last = this.access();
+        } catch {
+          // Reported when the gateway next starts.
+        }
+        return last;
+      },
       apiKey: () => this.apiKey,
+      onKeyWithheld: (origin) => void this.offerKey(origin),
       log: (line) => this.output.appendLine(line),
     });
     try {
@@ -89,18 +111,31 @@ export class GatewayHost extends Disposable {
     await gateway?.stop();
   }
 
-  /** Asks for the OpenAI-compatible upstream's key and keeps it in SecretStorage (empty: remove it). */
-  async setApiKey(): Promise<void> {
+  /**
+   * Asks for the OpenAI-compatible upstream's key and keeps it in SecretStorage with the origin it is for (`origin`,
+   * or that of agentLearning.gateway.openaiBaseUrl now): the gateway sends it to that origin only. Empty: remove it.
+   */
+  async setApiKey(origin?: string): Promise<void> {
+    let target = origin;
+    if (target === undefined) {
+      try {
+        target = this.upstreamOrigin(this.access());
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Agent Learning: ${describe(err)}`);
+        return;
+      }
+    }
     const key = await vscode.window.showInputBox({
-      title: 'API key of the OpenAI-compatible upstream (gateway.openaiBaseUrl)',
+      title: `API key for ${target} (the gateway sends it there only)`,
       prompt:
-        'Kept in VS Code’s secret storage; never written to .agent/ or the log. Leave empty to remove it.',
+        'Kept in VS Code’s secret storage; never written to .agent/ or the log. Sent only to this origin ' +
+        '(agentLearning.gateway.openaiBaseUrl in your user settings). Leave empty to remove it.',
       password: true,
       ignoreFocusOut: true,
     });
     if (key === undefined) return;
     if (key === '') await this.secrets.delete(API_KEY_SECRET);
-    else await this.secrets.store(API_KEY_SECRET, key);
+    else await this.secrets.store(API_KEY_SECRET, storedKey(key, target));
     await this.loadKey();
   }
 
@@ -110,7 +145,45 @@ export class GatewayHost extends Disposable {
   }
 
   private async loadKey(): Promise<void> {
-    this.apiKey = (await this.secrets.get(API_KEY_SECRET)) || undefined;
+    this.apiKey = parseStoredKey(await this.secrets.get(API_KEY_SECRET));
+  }
+
+  private async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** The user-level values only: a workspace's .vscode/settings.json must not choose where the key goes. */
+  private access(): GatewayAccess {
+    const config = vscode.workspace.getConfiguration('agentLearning.gateway');
+    return accessFromSettings((key) => {
+      const value = config.inspect(key);
+      return value?.globalValue ?? value?.defaultValue;
+    });
+  }
+
+  private ollamaHost(): string | undefined {
+    return (
+      vscode.workspace.getConfiguration('agentLearning', this.service.folder).get<string>('ollamaHost') ||
+      undefined
+    );
+  }
+
+  /** Where `/v1` requests go: the user's openaiBaseUrl, else the Ollama host's own OpenAI-compatible API. */
+  private upstreamOrigin(access: GatewayAccess): string {
+    return new URL(access.openaiBaseUrl ?? `${normaliseHost(this.ollamaHost() || DEFAULT_OLLAMA_HOST)}/v1`)
+      .origin;
+  }
+
+  /** The key was entered for another origin than the one requests now go to: it was not sent; offer to set it. */
+  private async offerKey(origin: string): Promise<void> {
+    const action = `Set Key for ${origin}`;
+    const picked = await vscode.window.showWarningMessage(
+      `Agent Learning: the gateway's API key was entered for another upstream, so it was not sent to ${origin} ` +
+        '(agentLearning.gateway.openaiBaseUrl). Enter the key for this origin to send it there.',
+      action,
+    );
+    if (picked === action) await this.setApiKey(origin);
   }
 
   private update(): void {

@@ -22,6 +22,11 @@ export interface Completion {
   tokens: number | undefined;
   /** `stop`, `tool_calls`, `length`, Ollama's `done_reason` …; undefined while the response was cut short. */
   finishReason: string | undefined;
+  /**
+   * Set when the copy stopped at its bound (`storage.maxTextBytes`): the bytes of the response copied and the bytes
+   * that arrived. The client got them all; the run keeps only the start.
+   */
+  cut?: { kept: number; total: number };
 }
 
 function isObject(v: unknown): v is Json {
@@ -69,31 +74,100 @@ export interface CompletionCapture {
 
 /**
  * A capture for the response's framing: server-sent events (OpenAI `stream: true`), JSON lines (Ollama, streamed
- * or not: a single object is one line) or one JSON document (OpenAI without `stream`).
+ * or not: a single object is one line) or one JSON document (OpenAI without `stream`). `maxBytes` bounds the copy
+ * (one line, the whole document, the text gathered): past it the copy stops and the completion says it was cut.
  */
-export function captureFor(kind: CompletionKind, contentType: string | undefined): CompletionCapture {
-  if (kind !== 'openai-chat') return new OllamaCapture(kind);
-  if (/^text\/event-stream/i.test(contentType ?? '')) return new OpenAiStreamCapture();
-  return new WholeJsonCapture((doc) => openAiWhole(doc));
+export function captureFor(
+  kind: CompletionKind,
+  contentType: string | undefined,
+  maxBytes: number,
+): CompletionCapture {
+  const bound = new Bound(maxBytes);
+  if (kind !== 'openai-chat') return new OllamaCapture(kind, bound);
+  if (/^text\/event-stream/i.test(contentType ?? '')) return new OpenAiStreamCapture(bound);
+  return new WholeJsonCapture((doc) => openAiWhole(doc), bound);
 }
 
-/** Splits bytes into lines, across chunk boundaries; decodes UTF-8 per line so no character is split. */
-class Lines {
-  private rest = Buffer.alloc(0);
-  constructor(private readonly onLine: (line: string) => void) {}
-  push(chunk: Buffer): void {
-    let buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    let nl: number;
-    while ((nl = buf.indexOf(10)) >= 0) {
-      this.onLine(buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''));
-      buf = buf.subarray(nl + 1);
+/** How much of a response a capture copies: it stops for good at the first thing that would pass `max` bytes. */
+class Bound {
+  /** Bytes of the response that arrived. */
+  received = 0;
+  /** Bytes of the response copied when the copy stopped; undefined while it goes on. */
+  stoppedAt: number | undefined;
+  private kept = 0;
+  constructor(readonly max: number) {}
+
+  get stopped(): boolean {
+    return this.stoppedAt !== undefined;
+  }
+
+  /** Whether `bytes` more may be kept; false (and stopped from then on) once they would pass the bound. */
+  take(bytes: number): boolean {
+    if (this.stopped) return false;
+    if (this.kept + bytes > this.max) {
+      this.stop();
+      return false;
     }
-    this.rest = Buffer.from(buf);
+    this.kept += bytes;
+    return true;
+  }
+
+  stop(): void {
+    this.stoppedAt ??= this.received;
+  }
+
+  cut(): Completion['cut'] {
+    return this.stoppedAt === undefined ? undefined : { kept: this.stoppedAt, total: this.received };
+  }
+}
+
+/**
+ * Splits bytes into lines, across chunk boundaries; decodes UTF-8 per line so no character is split. Only each new
+ * chunk is searched for the newline (the unfinished line waits as a list of chunks), and a line longer than the
+ * bound stops the copy.
+ */
+class Lines {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  constructor(
+    private readonly bound: Bound,
+    private readonly onLine: (line: string) => void,
+  ) {}
+  push(chunk: Buffer): void {
+    this.bound.received += chunk.length;
+    let start = 0;
+    let nl: number;
+    while (!this.bound.stopped && (nl = chunk.indexOf(10, start)) >= 0) {
+      const part = chunk.subarray(start, nl);
+      const line = this.pending.length ? Buffer.concat([...this.pending, part]) : part;
+      this.pending = [];
+      this.pendingBytes = 0;
+      if (line.length > this.bound.max) this.bound.stop();
+      else this.onLine(line.toString('utf8').replace(/\r$/, ''));
+      start = nl + 1;
+    }
+    if (this.bound.stopped) {
+      this.pending = [];
+      return;
+    }
+    if (start < chunk.length) {
+      this.pendingBytes += chunk.length - start;
+      // Copied: the caller's buffer may be reused once this returns.
+      if (this.pendingBytes > this.bound.max) {
+        this.bound.stop();
+        this.pending = [];
+      } else this.pending.push(Buffer.from(chunk.subarray(start)));
+    }
   }
   end(): void {
-    if (this.rest.length) this.onLine(this.rest.toString('utf8'));
-    this.rest = Buffer.alloc(0);
+    if (this.pending.length && !this.bound.stopped) this.onLine(Buffer.concat(this.pending).toString('utf8'));
+    this.pending = [];
+    this.pendingBytes = 0;
   }
+}
+
+function bytes(text: string): number {
+  return Buffer.byteLength(text);
 }
 
 function parse(text: string): Json | undefined {
@@ -130,19 +204,26 @@ function openAiWhole(doc: Json): Completion {
 }
 
 class WholeJsonCapture implements CompletionCapture {
-  private readonly chunks: Buffer[] = [];
-  constructor(private readonly read: (doc: Json) => Completion) {}
+  private chunks: Buffer[] = [];
+  constructor(
+    private readonly read: (doc: Json) => Completion,
+    private readonly bound: Bound,
+  ) {}
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    this.bound.received += chunk.length;
+    if (this.bound.take(chunk.length)) this.chunks.push(Buffer.from(chunk));
+    else this.chunks = [];
   }
   finish(): Completion {
-    const doc = parse(Buffer.concat(this.chunks).toString('utf8'));
+    const doc = this.bound.stopped ? undefined : parse(Buffer.concat(this.chunks).toString('utf8'));
     if (doc) return this.read(doc);
+    const cut = this.bound.cut();
     return {
       message: { role: 'assistant', content: '' },
       model: undefined,
       tokens: undefined,
       finishReason: undefined,
+      ...(cut && { cut }),
     };
   }
 }
@@ -162,7 +243,11 @@ class OpenAiStreamCapture implements CompletionCapture {
   private model: string | undefined;
   private tokens: number | undefined;
   private finishReason: string | undefined;
-  private readonly lines = new Lines((line) => this.onLine(line));
+  private readonly lines: Lines;
+
+  constructor(private readonly bound: Bound) {
+    this.lines = new Lines(bound, (line) => this.onLine(line));
+  }
 
   push(chunk: Buffer): void {
     this.lines.push(chunk);
@@ -180,6 +265,9 @@ class OpenAiStreamCapture implements CompletionCapture {
     if (!choice) return;
     if (typeof choice.finish_reason === 'string') this.finishReason = choice.finish_reason;
     const delta = isObject(choice.delta) ? choice.delta : {};
+    // The text gathered is bounded too: a model that loops, or an upstream that streams forever, stops the copy.
+    if (!this.bound.take(typeof delta.content === 'string' ? bytes(delta.content) : 0)) return;
+    if (!this.bound.take(typeof delta.refusal === 'string' ? bytes(delta.refusal) : 0)) return;
     if (typeof delta.content === 'string') this.content += delta.content;
     if (typeof delta.refusal === 'string') this.refusal += delta.refusal;
     if (!Array.isArray(delta.tool_calls)) return;
@@ -190,6 +278,10 @@ class OpenAiStreamCapture implements CompletionCapture {
       if (typeof part.id === 'string') call.id = part.id;
       if (typeof part.type === 'string') call.type = part.type;
       const fn = isObject(part.function) ? part.function : {};
+      const size =
+        (typeof fn.name === 'string' ? bytes(fn.name) : 0) +
+        (typeof fn.arguments === 'string' ? bytes(fn.arguments) : 0);
+      if (!this.bound.take(size)) return;
       if (typeof fn.name === 'string') call.name += fn.name;
       if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
       this.toolCalls.set(index, call);
@@ -209,7 +301,14 @@ class OpenAiStreamCapture implements CompletionCapture {
           function: { name: c.name, arguments: c.arguments },
         }));
     }
-    return { message, model: this.model, tokens: this.tokens, finishReason: this.finishReason };
+    const cut = this.bound.cut();
+    return {
+      message,
+      model: this.model,
+      tokens: this.tokens,
+      finishReason: this.finishReason,
+      ...(cut && { cut }),
+    };
   }
 }
 
@@ -222,9 +321,14 @@ class OllamaCapture implements CompletionCapture {
   private model: string | undefined;
   private tokens: number | undefined;
   private finishReason: string | undefined;
-  private readonly lines = new Lines((line) => this.onLine(line));
+  private readonly lines: Lines;
 
-  constructor(private readonly kind: CompletionKind) {}
+  constructor(
+    private readonly kind: CompletionKind,
+    private readonly bound: Bound,
+  ) {
+    this.lines = new Lines(bound, (line) => this.onLine(line));
+  }
 
   push(chunk: Buffer): void {
     this.lines.push(chunk);
@@ -236,6 +340,13 @@ class OllamaCapture implements CompletionCapture {
     if (typeof doc.model === 'string') this.model = doc.model;
     const part = this.kind === 'ollama-chat' ? (isObject(doc.message) ? doc.message : {}) : doc;
     const text = this.kind === 'ollama-chat' ? part.content : doc.response;
+    // Tool calls and images are counted by the line that carried them (within a few bytes of their own size).
+    const extra = Array.isArray(part.tool_calls) || (part.images !== undefined && part.images !== null);
+    const size =
+      (typeof text === 'string' ? bytes(text) : 0) +
+      (typeof part.thinking === 'string' ? bytes(part.thinking) : 0) +
+      (extra ? bytes(line) : 0);
+    if (!this.bound.take(size)) return;
     if (typeof text === 'string') this.content += text;
     if (typeof part.thinking === 'string') this.thinking += part.thinking;
     if (Array.isArray(part.tool_calls)) this.toolCalls.push(...(part.tool_calls as unknown[]));
@@ -252,6 +363,13 @@ class OllamaCapture implements CompletionCapture {
     if (this.thinking) message.thinking = this.thinking;
     if (this.toolCalls.length) message.tool_calls = this.toolCalls;
     if (this.images !== undefined) message.images = this.images;
-    return { message, model: this.model, tokens: this.tokens, finishReason: this.finishReason };
+    const cut = this.bound.cut();
+    return {
+      message,
+      model: this.model,
+      tokens: this.tokens,
+      finishReason: this.finishReason,
+      ...(cut && { cut }),
+    };
   }
 }

@@ -11,8 +11,9 @@ import { Emitter } from '../events';
 import type { Complexity, RunResult } from '../learning/runResult';
 import type { SelectedModel, SelectedPrompt } from '../learning/selection';
 import type { LearningConfig } from '../workspace/config';
-import type { GatewayConfig } from '../workspace/gatewayConfig';
+import { DEFAULT_GATEWAY_ACCESS, type GatewayAccess, type GatewayConfig } from '../workspace/gatewayConfig';
 import { normaliseHost, DEFAULT_OLLAMA_HOST } from '../automation/ollama';
+import { withCutMarker } from '../store/storedText';
 import {
   captureFor,
   conversationOf,
@@ -46,15 +47,29 @@ export interface GatewayOptions {
   recorder: GatewayRecorder;
   /** The user's Ollama (`agentLearning.ollamaHost`, OLLAMA_HOST); default http://127.0.0.1:11434. */
   ollamaHost?: string;
-  /** The OpenAI-compatible upstream's key (VS Code: SecretStorage). Default: the variable `gateway.apiKeyEnv` in env. */
-  apiKey?: () => string | undefined;
-  /** Where `apiKeyEnv` is read when there is no `apiKey`. */
-  env?: Record<string, string | undefined>;
+  /**
+   * Where `/v1` goes, the address to bind and whom to let in: the user's settings, read at each request (VS Code:
+   * user settings; `serve`: flags and environment). Default: loopback only, `/v1` to the Ollama host.
+   */
+  access?: () => GatewayAccess;
+  /**
+   * The OpenAI-compatible upstream's key and the origin it was given for (VS Code: SecretStorage; `serve`:
+   * AGENT_LEARNING_UPSTREAM_API_KEY). Sent only on `/v1` requests forwarded to exactly that origin.
+   */
+  apiKey?: () => UpstreamKey | undefined;
+  /** Called (once per origin) when a `/v1` request went to another origin than the key's, without the key. */
+  onKeyWithheld?: (upstreamOrigin: string, keyOrigin: string) => void;
   /** Overrides `gateway.port` (0: any free port). */
   port?: number;
   log?: (line: string) => void;
   /** Clock in ms, for run durations. */
   now?: () => number;
+}
+
+/** An upstream API key and the origin (`https://api.example.com`, as `URL.origin` writes it) it may be sent to. */
+export interface UpstreamKey {
+  key: string;
+  origin: string;
 }
 
 /** A completion that became a run (or would have, with learning disabled). */
@@ -121,6 +136,7 @@ export class Gateway {
   private readonly log: (line: string) => void;
   private readonly now: () => number;
   private readonly didCapture = new Emitter<GatewayRun>();
+  private readonly withheldFrom = new Set<string>();
 
   /** Fired once per completion, when it has been recorded (streamed: when the stream ended or the client left). */
   readonly onDidCapture = this.didCapture.event;
@@ -146,6 +162,7 @@ export class Gateway {
   async start(): Promise<string> {
     if (this.server) return this.url!;
     const config = this.config();
+    const { bindAddress } = this.access();
     const port = this.options.port ?? config.port;
     const server = http.createServer({ noDelay: true }, (req, res) => this.track(this.handle(req, res)));
     await new Promise<void>((resolve, reject) => {
@@ -153,17 +170,17 @@ export class Gateway {
         reject(
           new LearningError(
             err.code === 'EADDRINUSE'
-              ? `The gateway cannot listen on ${config.bindAddress}:${port}: the port is in use. Set "gateway.port" ` +
+              ? `The gateway cannot listen on ${bindAddress}:${port}: the port is in use. Set "gateway.port" ` +
                   'in .agent/learning-config.json to a free port (0: any free port).'
-              : `The gateway cannot listen on ${config.bindAddress}:${port}: ${err.message}`,
+              : `The gateway cannot listen on ${bindAddress}:${port}: ${err.message}`,
           ),
         );
       });
-      server.listen(port, config.bindAddress, () => resolve());
+      server.listen(port, bindAddress, () => resolve());
     });
     this.server = server;
     this.address = server.address() as AddressInfo;
-    const openai = config.openaiBaseUrl ?? `${this.ollamaBase}/v1`;
+    const openai = this.openaiBase(this.access());
     this.log(
       `🔀 Gateway listening on ${this.url} (Ollama: ${this.ollamaBase}; OpenAI-compatible: ${openai})`,
     );
@@ -199,17 +216,54 @@ export class Gateway {
     return this.options.recorder.getConfig().config.gateway;
   }
 
+  private access(): GatewayAccess {
+    return this.options.access?.() ?? DEFAULT_GATEWAY_ACCESS;
+  }
+
+  /** Where `/v1` requests go: the user's OpenAI-compatible upstream, else the Ollama host's own `/v1`. */
+  private openaiBase(access: GatewayAccess): string {
+    return (access.openaiBaseUrl ?? `${this.ollamaBase}/v1`).replace(/\/+$/, '');
+  }
+
   private track(p: Promise<unknown>): void {
     const tracked = p.catch((err: unknown) => this.log(`❌ Gateway: ${describe(err)}`));
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
+  /** Every request gets an answer: an unexpected error is a 500 (or, once the answer has begun, a cut connection). */
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      await this.answer(req, res);
+    } catch (err) {
+      req.resume();
+      if (!res.headersSent) {
+        this.fail(res, pathnameOf(req), 500, `Agent Learning gateway: ${describe(err)}`);
+      } else {
+        res.destroy();
+      }
+      throw err;
+    }
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = this.now();
+    const pathname = pathnameOf(req);
+    // Absolute-form (`GET http://host/`) and asterisk-form (`OPTIONS *`) targets: a proxy's, not the gateway's.
+    if (!(req.url ?? '').startsWith('/')) {
+      req.resume();
+      res.setHeader('connection', 'close');
+      return this.fail(
+        res,
+        pathname,
+        400,
+        `Agent Learning gateway: the request target ${JSON.stringify((req.url ?? '').slice(0, 200))} is not a path; ` +
+          'the gateway is not a proxy. Use its base URL (http://127.0.0.1:PORT/v1 or http://127.0.0.1:PORT).',
+      );
+    }
     const config = this.config();
-    const pathname = (req.url ?? '/').split('?')[0]!;
-    const refusal = refusalFor(req.headers, config);
+    const access = this.access();
+    const refusal = refusalFor(req.headers, access);
     if (refusal) {
       req.resume();
       return this.fail(res, pathname, refusal.status, refusal.message);
@@ -245,7 +299,7 @@ export class Gateway {
         }
       }
     }
-    await this.forward(req, res, pathname, body, config, exchange);
+    await this.forward(req, res, pathname, body, access, exchange);
   }
 
   /** Routes the aliases and adds the prompt variant; the body to forward is `request` itself when nothing changed. */
@@ -282,11 +336,43 @@ export class Gateway {
     };
   }
 
-  private upstreamUrl(pathname: string, search: string, config: GatewayConfig): URL {
-    if (config.openaiBaseUrl && (pathname === '/v1' || pathname.startsWith('/v1/'))) {
-      return new URL(config.openaiBaseUrl.replace(/\/+$/, '') + pathname.slice(3) + search);
+  /** The upstream URL of a request; `openai`: the base it went under, for a `/v1` request. */
+  private upstreamUrl(
+    pathname: string,
+    search: string,
+    access: GatewayAccess,
+  ): { target: URL; openai?: URL } {
+    if (pathname === '/v1' || pathname.startsWith('/v1/')) {
+      const base = this.openaiBase(access);
+      return { target: new URL(base + pathname.slice(3) + search), openai: new URL(base) };
     }
-    return new URL(this.ollamaBase + pathname + search);
+    return { target: new URL(this.ollamaBase + pathname + search) };
+  }
+
+  /**
+   * The key, for a `/v1` request whose target has exactly the key's origin (scheme, host, port) and lies under the
+   * configured base path (at a segment boundary); nothing for any other request.
+   */
+  private keyFor(target: URL, openai: URL | undefined): string | undefined {
+    if (!openai) return undefined;
+    const key = this.options.apiKey?.();
+    if (!key?.key) return undefined;
+    const basePath = openai.pathname.replace(/\/+$/, '');
+    const under = target.pathname === basePath || target.pathname.startsWith(`${basePath}/`);
+    if (target.origin !== openai.origin || !under) return undefined;
+    if (target.origin !== key.origin) {
+      if (!this.withheldFrom.has(target.origin)) {
+        this.withheldFrom.add(target.origin);
+        this.log(
+          `⚠️ Gateway: the upstream key was set for ${key.origin || 'no origin (before keys had one)'}, not ` +
+            `${target.origin}; requests to ` +
+            `${target.origin} go without it. Set the key again for ${target.origin} to send it there.`,
+        );
+        this.options.onKeyWithheld?.(target.origin, key.origin);
+      }
+      return undefined;
+    }
+    return key.key;
   }
 
   private forward(
@@ -294,11 +380,11 @@ export class Gateway {
     res: http.ServerResponse,
     pathname: string,
     body: Buffer,
-    config: GatewayConfig,
+    access: GatewayAccess,
     exchange: Exchange | undefined,
   ): Promise<void> {
     const search = (req.url ?? '').slice(pathname.length);
-    const target = this.upstreamUrl(pathname, search, config);
+    const { target, openai } = this.upstreamUrl(pathname, search, access);
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (!NOT_FORWARDED.has(name) && value !== undefined) headers[name] = value;
@@ -307,10 +393,8 @@ export class Gateway {
     headers['accept-encoding'] = 'identity';
     if (body.length > 0 || req.method === 'POST' || req.method === 'PUT')
       headers['content-length'] = body.length;
-    if (config.openaiBaseUrl && target.href.startsWith(config.openaiBaseUrl.replace(/\/+$/, ''))) {
-      const key = this.options.apiKey?.() ?? this.options.env?.[config.apiKeyEnv];
-      if (key) headers.authorization = `Bearer ${key}`;
-    }
+    const key = this.keyFor(target, openai);
+    if (key) headers.authorization = `Bearer ${key}`;
     const secure = target.protocol === 'https:';
     return new Promise<void>((resolve) => {
       let settled = false;
@@ -334,7 +418,11 @@ export class Gateway {
           // Headers now, not with the first token: streaming clients wait on them.
           res.flushHeaders();
           if (exchange && status >= 200 && status < 300)
-            capture = captureFor(exchange.kind, upRes.headers['content-type']);
+            capture = captureFor(
+              exchange.kind,
+              upRes.headers['content-type'],
+              this.options.recorder.getConfig().config.storage.maxTextBytes,
+            );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
           upRes.on('data', (chunk: Buffer) => {
@@ -365,7 +453,8 @@ export class Gateway {
             pathname,
             502,
             `Agent Learning gateway: cannot reach the upstream at ${where} (${err.code ?? err.message}). Start ` +
-              'Ollama, or set "agentLearning.ollamaHost" / OLLAMA_HOST (or "gateway.openaiBaseUrl") to where it runs.',
+              'Ollama, or set "agentLearning.ollamaHost" / OLLAMA_HOST (or the OpenAI-compatible upstream: ' +
+              'agentLearning.gateway.openaiBaseUrl, or serve --openai-base-url) to where it runs.',
           );
           settled = true;
           resolve();
@@ -389,9 +478,17 @@ export class Gateway {
     // An aborted run is kept with what arrived and marked in its output; with no quality signal its reward is 0,
     // below every export threshold, and the SFT export skips it even if feedback raises it later.
     const output = aborted ? { ...completion.message, aborted: true } : completion.message;
+    // A copy stopped at storage.maxTextBytes is marked as the store marks a text it cuts: exports leave it out.
+    const cut = completion.cut;
+    if (cut) {
+      this.log(
+        `⚠️ Gateway: the answer of ${exchange.modelId} passed storage.maxTextBytes; the run keeps the first ` +
+          `${cut.kept} of ${cut.total} bytes, marked as cut (the client got it all).`,
+      );
+    }
     const result: RunResult = {
       input: JSON.stringify(conversation),
-      output: JSON.stringify(output),
+      output: cut ? withCutMarker(JSON.stringify(output), cut.kept, cut.total) : JSON.stringify(output),
       durationMs: Math.max(0, this.now() - exchange.started),
       ...(completion.tokens !== undefined && { costTokens: completion.tokens }),
       ...(route.route && { complexity: route.route.tier }),
@@ -438,6 +535,10 @@ export class Gateway {
     });
     res.end(body);
   }
+}
+
+function pathnameOf(req: http.IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]!;
 }
 
 function parseObject(body: Buffer): Json | undefined {

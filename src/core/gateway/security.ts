@@ -3,67 +3,101 @@
 // spend the upstream's key or read the user's conversations.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GatewayConfig } from '../workspace/gatewayConfig';
+import type { GatewayAccess } from '../workspace/gatewayConfig';
 
 export interface Refusal {
   status: 403;
   message: string;
 }
 
-/** The hostname of a Host header (`[::1]:11444` → `::1`), lower-case; undefined when there is none. */
+/** Where the user sets who may connect, named in refusals. */
+const WHERE_HOSTS =
+  '"agentLearning.gateway.allowedHosts" in your user settings (agent-learning serve: --allow-host NAME)';
+const WHERE_ORIGINS =
+  '"agentLearning.gateway.allowedOrigins" in your user settings (agent-learning serve: --allow-origin ORIGIN)';
+
+/**
+ * The hostname of a Host header (`[::1]:11444` → `::1`, `localhost.` → `localhost`), lower-case; undefined when there
+ * is none or it is malformed (anything but an optional `:port` after the name).
+ */
 export function hostnameOf(host: string | undefined): string | undefined {
   if (!host) return undefined;
   const h = host.trim().toLowerCase();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end > 0 ? h.slice(1, end) : undefined;
-  }
-  return h.replace(/:\d*$/, '');
+  const m = h.startsWith('[')
+    ? /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(h)
+    : /^([^:[\]\s]+)(?::\d{1,5})?$/.exec(h);
+  if (!m) return undefined;
+  // A fully qualified name's trailing dot names the same host.
+  return m[1]!.replace(/(?<=[^.])\.$/, '');
 }
 
-/** `localhost`, `*.localhost` (RFC 6761: resolved by the client itself), 127.0.0.0/8 and ::1. */
+/** IPv4 127.0.0.0/8 as dotted decimal. */
+function isLoopbackV4(name: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+  return !!m && m[1] === '127' && m.slice(2).every((o) => Number(o) <= 255);
+}
+
+/**
+ * `localhost`, 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8 (`::ffff:127.0.0.1`). Not `*.localhost`: only some
+ * resolvers keep those on this machine, and a name another resolver may send to DNS is a rebinding target.
+ */
 export function isLoopbackName(name: string): boolean {
-  return (
-    name === 'localhost' ||
-    name.endsWith('.localhost') ||
-    /^127(\.\d{1,3}){3}$/.test(name) ||
-    name === '::1' ||
-    name === '0:0:0:0:0:0:0:1'
-  );
+  if (name === 'localhost' || isLoopbackV4(name)) return true;
+  if (name === '::1' || name === '0:0:0:0:0:0:0:1') return true;
+  const mapped = /^(?:0{1,4}:){0,5}?:?:ffff:(.+)$/.exec(name) ?? /^(?:0{1,4}:){5}ffff:(.+)$/.exec(name);
+  if (!mapped) return false;
+  const tail = mapped[1]!;
+  if (isLoopbackV4(tail)) return true;
+  // ::ffff:7f00:1 — the same address with its last 32 bits in hex.
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(tail);
+  return !!hex && parseInt(hex[1]!, 16) >> 8 === 127;
 }
 
 function normaliseOrigin(origin: string): string {
   return origin.trim().toLowerCase().replace(/\/+$/, '');
 }
 
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
 /** Why a request must be refused, or undefined when it may go on. Runs before the body is read. */
 export function refusalFor(
   headers: IncomingHttpHeaders,
-  config: Pick<GatewayConfig, 'allowedHosts' | 'allowedOrigins'>,
+  access: Pick<GatewayAccess, 'allowedHosts' | 'allowedOrigins'>,
 ): Refusal | undefined {
   const name = hostnameOf(headers.host);
-  const allowedHosts = new Set(config.allowedHosts.map((h) => h.toLowerCase()));
+  const allowedHosts = new Set(access.allowedHosts.map((h) => h.toLowerCase().replace(/(?<=[^.])\.$/, '')));
   if (name === undefined || !(isLoopbackName(name) || allowedHosts.has(name))) {
     return {
       status: 403,
       message:
         `Agent Learning gateway: refused a request for host ${JSON.stringify(headers.host ?? '')}; it answers ` +
-        'loopback names only (localhost, 127.0.0.1, [::1]). To allow another name, add it to "gateway.allowedHosts" ' +
-        'in .agent/learning-config.json.',
+        `loopback names only (localhost, 127.0.0.1, [::1]). To allow another name, add it to ${WHERE_HOSTS}.`,
     };
   }
   const origin = headers.origin;
   if (origin !== undefined) {
-    const allowed = new Set(config.allowedOrigins.map(normaliseOrigin));
+    const allowed = new Set(access.allowedOrigins.map(normaliseOrigin));
     if (!allowed.has(normaliseOrigin(origin))) {
       return {
         status: 403,
         message:
           `Agent Learning gateway: refused a browser request from origin ${JSON.stringify(origin)}; a web page may ` +
-          'not use your models or upstream key unless you add its origin to "gateway.allowedOrigins" in ' +
-          '.agent/learning-config.json.',
+          `not use your models or upstream key unless you add its origin to ${WHERE_ORIGINS}.`,
       };
     }
+    return undefined;
+  }
+  // No Origin, yet a browser says the request comes from another site (defence in depth: some requests omit Origin).
+  const site = first(headers['sec-fetch-site'])?.trim().toLowerCase();
+  if (site === 'cross-site' || site === 'same-site') {
+    return {
+      status: 403,
+      message:
+        `Agent Learning gateway: refused a ${site} browser request with no Origin; a web page may not use your ` +
+        `models or upstream key. Pages from an origin in ${WHERE_ORIGINS} must send their Origin.`,
+    };
   }
   return undefined;
 }

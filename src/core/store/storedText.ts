@@ -17,6 +17,14 @@ function marker(kept: number, total: number): string {
   return `\n…[truncated by Agent Learning: kept ${kept} of ${total} bytes]`;
 }
 
+/**
+ * `text` ending with the marker `boundText` writes, for a text cut before it reached the store (the gateway's
+ * bounded copy of a response): `isCut` is true for it, so exports leave it out like any other cut text.
+ */
+export function withCutMarker(text: string, kept: number, total: number): string {
+  return text + marker(kept, total);
+}
+
 /** The longest marker `boundText` may append (both numbers at 2^53). */
 export const MAX_MARKER_BYTES = Buffer.byteLength(marker(2 ** 53, 2 ** 53));
 

@@ -5,7 +5,11 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { Gateway, type GatewayRun } from '../../../../src/core/gateway/gateway';
+import * as net from 'node:net';
+import { Gateway, type GatewayOptions, type GatewayRun } from '../../../../src/core/gateway/gateway';
+import { captureFor } from '../../../../src/core/gateway/capture';
+import { isCut } from '../../../../src/core/store/storedText';
+import { DEFAULT_GATEWAY_ACCESS, type GatewayAccess } from '../../../../src/core/workspace/gatewayConfig';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
@@ -35,13 +39,25 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
   let logs: string[];
   let captured: GatewayRun[];
 
-  async function open(config: object = {}, env: Record<string, string> = {}): Promise<void> {
-    writeAgentFile(ws, 'learning-config.json', { gateway: { port: 0, ...config } });
+  /** The gateway on the workspace config's `gateway` section, with the user's `access` settings and options. */
+  async function open(
+    config: object = {},
+    access: Partial<GatewayAccess> = {},
+    options: Partial<GatewayOptions> = {},
+    rest: object = {},
+  ): Promise<void> {
+    writeAgentFile(ws, 'learning-config.json', { gateway: { port: 0, ...config }, ...rest });
     logs = [];
     captured = [];
     const log = (line: string) => logs.push(line);
     pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log });
-    gateway = new Gateway({ recorder: pipeline, ollamaHost: upstream.host, env, log });
+    gateway = new Gateway({
+      recorder: pipeline,
+      ollamaHost: upstream.host,
+      access: () => ({ ...DEFAULT_GATEWAY_ACCESS, ...access }),
+      log,
+      ...options,
+    });
     gateway.onDidCapture((run) => captured.push(run));
     url = await gateway.start();
   }
@@ -98,6 +114,18 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       });
       req.on('error', reject);
       req.end(body);
+    });
+  }
+
+  /** Bytes written to the gateway as they are (request lines no HTTP client sends); its answer until it closes. */
+  function rawSocket(text: string): Promise<string> {
+    const { port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(text));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
     });
   }
 
@@ -486,7 +514,7 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
     });
 
     it('refuses a browser Origin that is not allowed, and lets an allowed one in', async () => {
-      await open({ allowedOrigins: ['http://localhost:3000'] });
+      await open({}, { allowedOrigins: ['http://localhost:3000'] });
       const bad = await raw(
         'POST',
         '/v1/chat/completions',
@@ -517,10 +545,14 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(upstream.requests.length, 0);
     });
 
-    it('sends the upstream key from the environment, and no key reaches .agent/ or the log', async () => {
+    it('sends the upstream key to its origin, and no key reaches .agent/ or the log', async () => {
       const openaiUpstream = await startChatUpstream();
       try {
-        await open({ openaiBaseUrl: `${openaiUpstream.url}/v1` }, { AGENT_LEARNING_UPSTREAM_API_KEY: KEY });
+        await open(
+          {},
+          { openaiBaseUrl: `${openaiUpstream.url}/v1` },
+          { apiKey: () => ({ key: KEY, origin: openaiUpstream.url }) },
+        );
         await openai().chat.completions.create({
           model: 'qwen2.5-coder:7b',
           messages: [{ role: 'user', content: 'x' }],
@@ -540,6 +572,121 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       }
     });
 
+    it('never sends the key to the Ollama host, even when the OpenAI-compatible base shares its URL', async () => {
+      // Before, a raw string-prefix match sent the key with /api/tags to any URL starting with openaiBaseUrl.
+      await open({}, { openaiBaseUrl: upstream.url }, { apiKey: () => ({ key: KEY, origin: upstream.url }) });
+      assert.equal((await raw('GET', '/api/tags', { host: 'localhost' })).status, 200);
+      assert.equal(upstream.requests[0]!.path, '/api/tags');
+      assert.equal(upstream.requests[0]!.headers.authorization, undefined);
+    });
+
+    it('sends the key to the same origin however the URL is spelt, and only under the base path', async () => {
+      const openaiUpstream = await startChatUpstream();
+      try {
+        const origin = openaiUpstream.url;
+        // Upper-case scheme and host never matched the lower-case target before, so the key was never sent.
+        await open(
+          {},
+          { openaiBaseUrl: `${origin.toUpperCase()}/proxy/v1/` },
+          { apiKey: () => ({ key: KEY, origin }) },
+        );
+        assert.equal((await raw('GET', '/v1/models', { host: 'localhost' })).status, 404);
+        assert.equal(openaiUpstream.requests[0]!.path, '/proxy/v1/models');
+        assert.equal(openaiUpstream.requests[0]!.headers.authorization, `Bearer ${KEY}`);
+        // Dot segments leave the base path: the same origin, but not the API the key is for.
+        await rawSocket('GET /v1/../../elsewhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+        assert.equal(openaiUpstream.requests[1]!.path, '/elsewhere');
+        assert.equal(openaiUpstream.requests[1]!.headers.authorization, undefined);
+      } finally {
+        await openaiUpstream.stop();
+      }
+    });
+
+    it('does not send a key entered for another origin, and says so once with the origin to set it for', async () => {
+      const openaiUpstream = await startChatUpstream();
+      const withheld: string[] = [];
+      try {
+        await open(
+          {},
+          { openaiBaseUrl: `${openaiUpstream.url}/v1` },
+          {
+            apiKey: () => ({ key: KEY, origin: 'https://api.openai.com' }),
+            onKeyWithheld: (origin) => withheld.push(origin),
+          },
+        );
+        for (let i = 0; i < 2; i++) {
+          await openai().chat.completions.create({
+            model: 'qwen2.5-coder:7b',
+            messages: [{ role: 'user', content: 'x' }],
+          });
+        }
+        assert.ok(openaiUpstream.requests.every((r) => r.headers.authorization !== `Bearer ${KEY}`));
+        assert.deepEqual(withheld, [openaiUpstream.url]);
+        assert.equal(logs.filter((l) => /key was set for https:\/\/api\.openai\.com, not/.test(l)).length, 1);
+      } finally {
+        await openaiUpstream.stop();
+      }
+    });
+
+    it('answers 400 to a request target that is not a path, and 500 to an unexpected error', async () => {
+      // Before, both left the connection open and unanswered ("Invalid URL" / the error in the log only).
+      await open();
+      for (const line of ['GET http://evil.example/ HTTP/1.1', 'OPTIONS * HTTP/1.1']) {
+        const answer = await rawSocket(`${line}\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 /, line);
+        assert.match(answer, /is not a path; the gateway is not a proxy/, line);
+      }
+      await gateway.stop();
+      const recorder = {
+        recordRun: pipeline.recordRun.bind(pipeline),
+        selectPrompt: pipeline.selectPrompt.bind(pipeline),
+        getConfig: pipeline.getConfig.bind(pipeline),
+        selectModel: () => {
+          throw new Error('the router broke');
+        },
+      };
+      gateway = new Gateway({ recorder, ollamaHost: upstream.host, log: (l) => logs.push(l) });
+      url = await gateway.start();
+      const r = await raw(
+        'POST',
+        '/v1/chat/completions',
+        { host: 'localhost', 'content-type': 'application/json' },
+        JSON.stringify({ model: 'auto', messages: [] }),
+      );
+      assert.equal(r.status, 500);
+      assert.match(JSON.parse(r.body).error.message, /the router broke/);
+      assert.equal(upstream.requests.length, 0);
+    });
+
+    it('answers loopback Host names only, exactly: refuses [::1]junk and *.localhost, takes localhost. and mapped IPv4', async () => {
+      await open();
+      for (const host of ['[::1]anything', '[::1]:80x', 'evil.localhost', 'localhost:1:2']) {
+        assert.equal((await raw('GET', '/api/version', { host })).status, 403, host);
+      }
+      for (const host of ['localhost.', 'localhost.:8', '[::ffff:127.0.0.1]', '[::ffff:127.0.0.1]:9']) {
+        assert.equal((await raw('GET', '/api/version', { host })).status, 200, host);
+      }
+    });
+
+    it('refuses a cross-site or same-site browser request that sends no Origin', async () => {
+      await open();
+      for (const site of ['cross-site', 'same-site']) {
+        const r = await raw('GET', '/v1/models', { host: 'localhost', 'sec-fetch-site': site });
+        assert.equal(r.status, 403, site);
+        assert.match(
+          JSON.parse(r.body).error.message,
+          new RegExp(`refused a ${site} browser request with no Origin`),
+        );
+      }
+      for (const site of ['same-origin', 'none']) {
+        assert.equal(
+          (await raw('GET', '/v1/models', { host: 'localhost', 'sec-fetch-site': site })).status,
+          200,
+        );
+      }
+      assert.equal(upstream.requests.length, 2);
+    });
+
     it('answers 502 with what to do when the upstream cannot be reached', async () => {
       await open();
       await upstream.stop();
@@ -549,6 +696,49 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
         JSON.parse(r.body).error,
         /cannot reach the upstream at http:\/\/127\.0\.0\.1:\d+ .*OLLAMA_HOST/,
       );
+    });
+  });
+  describe('bounded copy of the answer (storage.maxTextBytes)', () => {
+    it('keeps the start of an answer past the bound, marked as cut, while the client gets every byte', async () => {
+      const answer = 'word '.repeat(4000); // 20,000 bytes of content, over a 4 KiB bound
+      await upstream.stop();
+      upstream = await startChatUpstream({ reply: answer });
+      await open({}, {}, {}, { storage: { maxTextBytes: 4096 } });
+      let text = '';
+      for await (const part of await ollama().chat({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'loop' }],
+        stream: true,
+      }))
+        text += part.message.content;
+      assert.equal(text, answer, 'the client got the whole answer');
+      const [run] = await storedRuns();
+      assert.ok(isCut(run!.output), 'the run is marked as cut, so exports leave it out');
+      assert.ok(Buffer.byteLength(run!.output) <= 4096 + 200);
+      assert.match(run!.output, /^\{"role":"assistant","content":"word word /);
+      assert.ok(
+        logs.some((l) => /passed storage\.maxTextBytes; the run keeps the first \d+ of \d+ bytes/.test(l)),
+      );
+    });
+
+    it('copies one endless line in linear time and bounded memory, and stops at the bound', () => {
+      // Before, each chunk joined the unfinished line and searched it again from its start: 16 MiB took 11 s.
+      const chunk = Buffer.alloc(16 * 1024, 'x'.charCodeAt(0));
+      const unbounded = captureFor('ollama-chat', undefined, 64 * 1024 * 1024);
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 1024; i++) unbounded.push(chunk);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.ok(ms < 2000, `16 MiB in 16 KiB chunks took ${ms} ms`);
+      assert.equal(unbounded.finish().cut, undefined);
+
+      const bounded = captureFor('ollama-chat', undefined, 256 * 1024);
+      for (let i = 0; i < 1024; i++) bounded.push(chunk);
+      const late = Buffer.from('\n{"message":{"role":"assistant","content":"late"}}\n');
+      bounded.push(late);
+      const done = bounded.finish();
+      assert.equal(done.message.content, '', 'nothing after the copy stopped');
+      assert.ok(done.cut && done.cut.kept <= 256 * 1024 + chunk.length, JSON.stringify(done.cut));
+      assert.equal(done.cut.total, 16 * 1024 * 1024 + late.length);
     });
   });
 });

@@ -180,6 +180,37 @@ describe('config', () => {
       assert.equal(issue.line, 2);
     });
 
+    it('refuses the gateway settings that choose where requests and the key go, naming each and where to set it', () => {
+      // Before, a cloned repository's config chose the upstream and which environment variable's secret it got.
+      const error = configErrorFor(
+        JSON.stringify({
+          gateway: {
+            port: 39998,
+            openaiBaseUrl: 'http://127.0.0.1:39999/v1',
+            apiKeyEnv: 'GITHUB_TOKEN',
+            bindAddress: '0.0.0.0',
+            allowedHosts: ['evil.example'],
+            allowedOrigins: ['https://evil.example'],
+          },
+        }),
+      );
+      const where: Record<string, RegExp> = {
+        openaiBaseUrl:
+          /agentLearning\.gateway\.openaiBaseUrl.*--openai-base-url or AGENT_LEARNING_UPSTREAM_URL/,
+        apiKeyEnv: /Set Gateway Upstream API Key.*AGENT_LEARNING_UPSTREAM_API_KEY/,
+        bindAddress: /agentLearning\.gateway\.bindAddress.*--bind/,
+        allowedHosts: /agentLearning\.gateway\.allowedHosts.*--allow-host/,
+        allowedOrigins: /agentLearning\.gateway\.allowedOrigins.*--allow-origin/,
+      };
+      for (const [key, text] of Object.entries(where)) {
+        const issue = error.issues.find((i) => i.key === `gateway.${key}`);
+        assert.ok(issue, `${key}: issues ${JSON.stringify(error.issues)}`);
+        assert.match(issue.reason, /is not read from the workspace's config/);
+        assert.match(issue.reason, text);
+      }
+      assert.ok(!error.issues.some((i) => i.key === 'gateway.port'), 'the port stays a workspace setting');
+    });
+
     it('refuses reward weights so large that their sum is no longer a number, naming the key', () => {
       // 1e308 passed before: the weights' sum overflowed to Infinity, every reward was NaN and no run was kept.
       const error = configErrorFor(JSON.stringify({ rewardWeights: { compile: 1e308, tests: 1e308 } }));
