@@ -1,40 +1,12 @@
 import assert from 'node:assert/strict';
 import type { SqlJsStatic } from 'sql.js';
 import type { RunRecord } from '../../../../src/core/learning/runResult';
+import { runRecord } from '../../../support/runRecord';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { Store, type RunCursor, type RunFilter, type RunOrder } from '../../../../src/core/store/store';
 import { mulberry32 } from '../../../support/random';
 
-let nextId = 0;
-
-function run(fields: Partial<RunRecord> = {}): RunRecord {
-  nextId++;
-  return {
-    id: `r-${nextId}`,
-    createdAt: nextId * 1000,
-    taskSlug: 't',
-    role: 'coder',
-    modelId: 'm',
-    promptId: 'p',
-    complexity: null,
-    input: `input ${nextId}`,
-    output: `output ${nextId}`,
-    compile: null,
-    testsPassed: null,
-    testsTotal: null,
-    lintErrors: null,
-    typeErrors: null,
-    schemaErrors: null,
-    boundaryErrors: null,
-    human: null,
-    humanAt: null,
-    reward: 0.5,
-    costTokens: null,
-    durationMs: null,
-    iterations: null,
-    ...fields,
-  };
-}
+const run = runRecord;
 
 describe('Store.runPage (the review queue)', () => {
   let SQL: SqlJsStatic;

@@ -5,43 +5,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SqlJsStatic } from 'sql.js';
 import { LearningError } from '../../../../src/core/errors';
-import type { RunRecord } from '../../../../src/core/learning/runResult';
+import { runRecord } from '../../../support/runRecord';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
 import { boundText } from '../../../../src/core/store/storedText';
 
-let nextId = 0;
-
-/** A run of the coder role with no signals; `fields` override any column. */
-function run(fields: Partial<RunRecord> = {}): RunRecord {
-  nextId++;
-  return {
-    id: `r-${nextId}`,
-    createdAt: nextId * 1000,
-    taskSlug: 't',
-    role: 'coder',
-    modelId: 'm',
-    promptId: 'p',
-    complexity: null,
-    input: `input ${nextId}`,
-    output: `output ${nextId}`,
-    compile: null,
-    testsPassed: null,
-    testsTotal: null,
-    lintErrors: null,
-    typeErrors: null,
-    schemaErrors: null,
-    boundaryErrors: null,
-    human: null,
-    humanAt: null,
-    reward: 0.5,
-    costTokens: null,
-    durationMs: null,
-    iterations: null,
-    source: null,
-    ...fields,
-  };
-}
+const run = runRecord;
 
 describe('Store', () => {
   let SQL: SqlJsStatic;
