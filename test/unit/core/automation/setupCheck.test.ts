@@ -72,7 +72,8 @@ describe('Check Setup', () => {
   });
 
   it('reports each package of the real .venv interpreter with its version', async function () {
-    if (!fs.existsSync(VENV_PYTHON)) this.skip(); // made by test/python/setup.sh (npm run test:python)
+    // Made by test/python/setup.sh, which `npm run test:unit` runs first.
+    assert.ok(fs.existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash test/python/setup.sh`);
     const lines = await checkPython(input({ python: VENV_PYTHON }));
     const byId = new Map(lines.map((l) => [l.id, l]));
     assert.equal(byId.get('python')?.status, 'ok');
