@@ -18,196 +18,412 @@ const weight = z.number().min(0).max(1000);
 
 const configSchema = z
   .object({
-    $schema: z.string().optional(),
-    enabled: z.boolean().default(true),
+    $schema: z
+      .string()
+      .optional()
+      .describe('The JSON schema the editor validates this file with; ignored by Agent Learning.'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Master switch: false records no runs, so nothing is learned, exported, trained or deployed.',
+      ),
     rewardWeights: z
       .object({
-        compile: weight.default(0.25),
-        tests: weight.default(0.25),
-        errors: weight.default(0.25),
-        human: weight.default(0.25),
+        compile: weight
+          .default(0.25)
+          .describe("Relative weight (0–1000) of the compile signal (0 or 1) in a run's reward."),
+        tests: weight
+          .default(0.25)
+          .describe('Relative weight (0–1000) of the tests signal (share passed, 0–1).'),
+        errors: weight
+          .default(0.25)
+          .describe('Relative weight (0–1000) of the errors signal (1 / (1 + errors): 1 with none).'),
+        human: weight
+          .default(0.25)
+          .describe('Relative weight (0–1000) of the human verdict (accept 1, reject 0).'),
       })
       .strict()
       .prefault({})
-      .refine((w) => w.compile + w.tests + w.errors + w.human > 0, 'at least one weight must be above 0'),
+      .refine((w) => w.compile + w.tests + w.errors + w.human > 0, 'at least one weight must be above 0')
+      .describe(
+        "How a run's reward (0–1) is made from its signals: a weighted mean, so only the weights' ratios matter; " +
+          'a signal a run lacks is left out. At least one weight must be above 0.',
+      ),
     promptBandit: z
       .object({
-        epsilon: unit.default(0.1),
-        variants: z.array(z.string().min(1).max(64)).min(1).default(['default', 'detailed', 'concise']),
-        /**
-         * Thompson sampling scaled to the rewards' observed spread: under half the seed's epsilon-greedy regret on the
-         * learning benchmark (BENCHMARKS.md). 'thompson' is Beta Thompson, which treats every reward as pass/fail.
-         */
-        algorithm: z.enum(ALGORITHMS).default('thompson-variance'),
-        /** Learn from each variant's last N runs only (and ignore changeDetection); 0: all history. */
-        window: z.number().int().min(0).default(0),
-        /**
-         * Forget a variant's runs from before its reward clearly dropped, so one that got worse is noticed within tens
-         * of runs while the others keep their whole history.
-         */
-        changeDetection: z.boolean().default(true),
+        epsilon: unit
+          .default(0.1)
+          .describe(
+            'epsilon-greedy only: share of runs (0–1) that try a random variant instead of the best one.',
+          ),
+        variants: z
+          .array(z.string().min(1).max(64))
+          .min(1)
+          .default(['default', 'detailed', 'concise'])
+          .describe('Ids of the prompt variants the bandit chooses between (1–64 characters each).'),
+        // Thompson sampling scaled to the rewards' observed spread: under half the seed's epsilon-greedy regret on the
+        // learning benchmark (BENCHMARKS.md). 'thompson' is Beta Thompson, which treats every reward as pass/fail.
+        algorithm: z
+          .enum(ALGORITHMS)
+          .default('thompson-variance')
+          .describe(
+            "How a variant is chosen. 'thompson-variance': Thompson sampling scaled to the rewards' spread (the " +
+              "best on the learning benchmark); 'thompson': Beta Thompson (rewards as pass/fail); 'ucb1'; " +
+              "'epsilon-greedy': the best, or a random one with probability epsilon.",
+          ),
+        window: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe(
+            "Learn from each variant's last N runs only (and ignore changeDetection); 0: all history.",
+          ),
+        changeDetection: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Forget a variant's runs from before its reward clearly dropped, so one that got worse is noticed " +
+              'within tens of runs while the others keep their whole history.',
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The prompt bandit: which prompt variant a run gets, learned from the runs' rewards."),
     modelRouter: z
       .object({
-        epsilon: unit.default(0.1),
-        /** USD per 1,000 tokens: 0.002 is $2 per 1M tokens, as the seed's comment says. */
-        maxCostPerToken: z.number().min(0).default(0.002),
-        algorithm: z.enum(ALGORITHMS).default('thompson-variance'),
-        window: z.number().int().min(0).default(0),
-        changeDetection: z.boolean().default(true),
-        /** A cheaper model is preferred while its (sampled) reward is within this many points of the best. */
-        costTolerance: unit.default(0.02),
+        epsilon: unit
+          .default(0.1)
+          .describe(
+            'epsilon-greedy only: share of runs (0–1) that try a random model instead of the best one.',
+          ),
+        maxCostPerToken: z
+          .number()
+          .min(0)
+          .default(0.002)
+          .describe('Most a routed model may cost, in USD per 1,000 tokens (0.002 is $2 per 1M tokens).'),
+        algorithm: z
+          .enum(ALGORITHMS)
+          .default('thompson-variance')
+          .describe('How a model is chosen; the same choices as promptBandit.algorithm.'),
+        window: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe("Learn from each model's last N runs only (and ignore changeDetection); 0: all history."),
+        changeDetection: z
+          .boolean()
+          .default(true)
+          .describe("Forget a model's runs from before its reward clearly dropped."),
+        costTolerance: unit
+          .default(0.02)
+          .describe(
+            'Reward points (0–1): a cheaper model is preferred while its (sampled) reward is within this of the best.',
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The model router: which model a run gets, by reward, complexity tier and cost.'),
     autoExport: z
       .object({
-        enabled: z.boolean().default(true),
-        minRuns: positiveInt.default(100),
-        minReward: unit.default(0.7),
-        maxExamples: positiveInt.default(1000),
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Export SFT datasets (.agent/sft/{role}_sft.jsonl) automatically.'),
+        minRuns: positiveInt
+          .default(100)
+          .describe(
+            "Export a role's dataset once this many new runs with a reward of at least minReward arrived.",
+          ),
+        minReward: unit
+          .default(0.7)
+          .describe('Lowest reward (0–1) of a run that counts as high quality and goes into the dataset.'),
+        maxExamples: positiveInt
+          .default(1000)
+          .describe("Most examples in one role's exported dataset (highest reward first)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Automatic export of high-reward runs as supervised fine-tuning (SFT) datasets.'),
     autoTrain: z
       .object({
-        enabled: z.boolean().default(true),
-        minExamples: positiveInt.default(500),
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Train a LoRA adapter automatically once a dataset is large enough.'),
+        minExamples: positiveInt
+          .default(500)
+          .describe("Examples a role's exported dataset needs before the first training."),
         baseModel: z
           .string()
           .regex(MODEL_TAG_PATTERN, 'must be an Ollama model tag such as qwen2.5-coder:7b')
-          .default('qwen2.5-coder:7b'),
+          .default('qwen2.5-coder:7b')
+          .describe(
+            'The Ollama model tag the adapter is trained for and deployed on, e.g. qwen2.5-coder:7b.',
+          ),
         hfModel: z
           .string()
           .regex(
             /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/,
             'must be a Hugging Face repo id (owner/name)',
           )
-          .optional(),
-        loraRank: positiveInt.max(1024).default(16),
-        loraAlpha: z.number().positive().default(32),
-        epochs: positiveInt.max(100).default(3),
-        batchSize: positiveInt.max(1024).default(2),
-        learningRate: z.number().positive().max(1).default(2e-4),
-        maxSeqLength: positiveInt.max(131072).default(2048),
-        /** Batches per optimizer step (gradient accumulation): a larger effective batch in the same memory. */
-        gradientAccumulation: positiveInt.max(1024).default(1),
-        /** Stop after this many optimizer steps (0: train every epoch). */
-        maxSteps: z.number().int().min(0).default(0),
-        lrScheduler: z.enum(['linear', 'cosine', 'constant']).default('linear'),
-        warmupRatio: z.number().min(0).lt(1).default(0.05),
-        /** Train on the CPU when there is no CUDA GPU (slow: small bases only). */
-        allowCpu: z.boolean().default(false),
-        /** LoRA dropout; unset: 0.05 with PEFT, 0 with Unsloth (whose fast kernels need 0). */
-        loraDropout: z.number().min(0).lt(1).optional(),
-        /** Continuous learning: train again once this many new high-quality runs arrived since the last training. */
-        retrainMinNewExamples: positiveInt.default(200),
-        /** Curriculum: also train one adapter per complexity tier (`{prefix}-{role}-{tier}`) when a tier has data. */
-        curriculum: z.boolean().default(false),
+          .optional()
+          .describe(
+            'Hugging Face repo id (owner/name) of the weights to train; unset: the one matching baseModel.',
+          ),
+        loraRank: positiveInt
+          .max(1024)
+          .default(16)
+          .describe("LoRA rank r (1–1024): the adapter's size and capacity."),
+        loraAlpha: z
+          .number()
+          .positive()
+          .default(32)
+          .describe("LoRA alpha: the adapter's scale is alpha / rank."),
+        epochs: positiveInt.max(100).default(3).describe('Passes over the dataset (1–100).'),
+        batchSize: positiveInt
+          .max(1024)
+          .default(2)
+          .describe('Examples per batch (1–1024); larger needs more GPU memory.'),
+        learningRate: z
+          .number()
+          .positive()
+          .max(1)
+          .default(2e-4)
+          .describe('Peak learning rate (above 0, at most 1).'),
+        maxSeqLength: positiveInt
+          .max(131072)
+          .default(2048)
+          .describe('Longest training example in tokens (up to 131072); longer ones are cut.'),
+        gradientAccumulation: positiveInt
+          .max(1024)
+          .default(1)
+          .describe(
+            'Batches per optimizer step (gradient accumulation): a larger effective batch in the same memory.',
+          ),
+        maxSteps: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('Stop after this many optimizer steps; 0: train every epoch.'),
+        lrScheduler: z
+          .enum(['linear', 'cosine', 'constant'])
+          .default('linear')
+          .describe('How the learning rate changes after warm-up.'),
+        warmupRatio: z
+          .number()
+          .min(0)
+          .lt(1)
+          .default(0.05)
+          .describe('Share of the training steps (0 to below 1) spent warming the learning rate up.'),
+        allowCpu: z
+          .boolean()
+          .default(false)
+          .describe('Train on the CPU when there is no CUDA GPU (slow: small base models only).'),
+        loraDropout: z
+          .number()
+          .min(0)
+          .lt(1)
+          .optional()
+          .describe(
+            'LoRA dropout (0 to below 1); unset: 0.05 with PEFT, 0 with Unsloth (whose fast kernels need 0).',
+          ),
+        retrainMinNewExamples: positiveInt
+          .default(200)
+          .describe(
+            'Continuous learning: train again once this many new high-quality runs arrived since the last training.',
+          ),
+        curriculum: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Also train one adapter per complexity tier ({prefix}-{role}-{tier}) when a tier has enough data.',
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Automatic LoRA fine-tuning on the exported datasets (Python, .venv).'),
     autoDeploy: z
       .object({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe('Import a trained adapter into Ollama automatically.'),
         modelNamePrefix: z
           .string()
           .regex(MODEL_PREFIX_PATTERN, 'must be lower-case letters, digits, ".", "_" or "-"')
-          .default('my-coder-tuned'),
-        temperature: z.number().min(0).max(2).default(0.2),
-        topP: unit.default(0.9),
-        topK: positiveInt.default(40),
-        /** Deploy gate: do not deploy an adapter whose held-out loss did not improve on the base model's. */
-        requireImprovement: z.boolean().default(true),
-        /**
-         * `adapter`: a Modelfile with ADAPTER (Ollama ≤ 0.34.0); `merged`: merge into the base with PEFT, convert
-         * to a GGUF model and import that (Ollama refuses ADAPTER from 0.34.1); `auto`: by the running Ollama's version.
-         */
-        method: z.enum(['auto', 'adapter', 'merged']).default('auto'),
-        /**
-         * The merged model's GGUF type. Written by us: from 0.34.1 Ollama does not quantise GGUF models at create
-         * time, and its safetensors import takes neither qwen2 nor q4_K_M.
-         */
-        quantize: z.enum(['q8_0', 'f16', 'bf16']).default('q8_0'),
+          .default('my-coder-tuned')
+          .describe(
+            'Deployed models are named {prefix}-{role} (lower-case letters, digits, ".", "_" or "-").',
+          ),
+        temperature: z
+          .number()
+          .min(0)
+          .max(2)
+          .default(0.2)
+          .describe("The deployed model's sampling temperature (0–2; lower is more deterministic)."),
+        topP: unit
+          .default(0.9)
+          .describe('Nucleus sampling: sample from the most likely tokens up to this share (0–1).'),
+        topK: positiveInt.default(40).describe('Top-k sampling: sample from this many most likely tokens.'),
+        requireImprovement: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Deploy gate: do not deploy an adapter whose held-out loss did not improve on the base model's.",
+          ),
+        method: z
+          .enum(['auto', 'adapter', 'merged'])
+          .default('auto')
+          .describe(
+            "'adapter': a Modelfile with ADAPTER (Ollama ≤ 0.34.0); 'merged': merge into the base model and import " +
+              "it as GGUF (Ollama refuses ADAPTER from 0.34.1); 'auto': by the running Ollama's version.",
+          ),
+        // Written by us: from 0.34.1 Ollama does not quantise GGUF models at create time, and its safetensors import
+        // takes neither qwen2 nor q4_K_M.
+        quantize: z
+          .enum(['q8_0', 'f16', 'bf16'])
+          .default('q8_0')
+          .describe("The merged model's GGUF number format (q8_0 is about half the size of f16)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Automatic deployment of trained adapters as Ollama models.'),
     driftDetection: z
       .object({
-        enabled: z.boolean().default(true),
-        minPerformanceDrop: unit.default(0.05),
-        evaluationRuns: positiveInt.default(20),
-        /**
-         * `threshold`: the seed's rule, one comparison after evaluationRuns runs. `sprt`: a sequential test that
-         * looks from evaluationRuns runs on and waits until the evidence is clear, so noise does not roll back.
-         */
-        method: z.enum(DRIFT_METHODS).default('sprt'),
-        /** sprt: the most runs it watches; with no verdict by then the tuned model is kept. */
-        maxEvaluationRuns: positiveInt.default(200),
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe("Roll a deployed model back when its reward falls below the base model's."),
+        minPerformanceDrop: unit
+          .default(0.05)
+          .describe('Reward points (0–1): the drop against the base model that counts as drift.'),
+        evaluationRuns: positiveInt
+          .default(20)
+          .describe('Runs of the deployed model before drift is first judged.'),
+        method: z
+          .enum(DRIFT_METHODS)
+          .default('sprt')
+          .describe(
+            "'threshold': one comparison after evaluationRuns runs. 'sprt': a sequential test that looks from " +
+              'evaluationRuns runs on and waits until the evidence is clear, so noise does not roll back.',
+          ),
+        maxEvaluationRuns: positiveInt
+          .default(200)
+          .describe('sprt: the most runs it watches; with no verdict by then the deployed model is kept.'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Drift detection: compares a deployed model's rewards with the base model's."),
     storage: z
       .object({
-        /**
-         * A run's input and output are each kept up to this many bytes (UTF-8); a longer one is cut at a character
-         * boundary and ends with a marker saying how much was kept. Bounds the database, which must stay under 2 GiB.
-         */
+        // Bounds the database, which must stay under 2 GiB.
         maxTextBytes: z
           .number()
           .int()
           .min(1024)
           .max(64 * 1024 * 1024)
-          .default(256 * 1024),
+          .default(256 * 1024)
+          .describe(
+            "Bytes (UTF-8, 1 KiB–64 MiB) kept of a run's input and of its output; a longer one is cut at a " +
+              'character boundary and ends with a marker saying how much was kept.',
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The run database (.agent/experience.db).'),
     webKnowledge: z
       .object({
-        /** Off by default: it sends the library name and query to the URL below. */
-        enabled: z.boolean().default(false),
-        /** `{library}` and `{query}` are replaced, URL-encoded. */
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Fetch library documentation for the agent's prompt. Off by default: it sends the library name and query to urlTemplate.",
+          ),
         urlTemplate: z
           .string()
           .refine((s) => /^https?:\/\//.test(s), 'must start with http:// or https://')
-          .default('https://registry.npmjs.org/{library}'),
-        maxBytes: positiveInt.default(100_000),
-        /** The most of a response body read (a registry document is read whole for its readme). */
-        maxDownloadBytes: positiveInt.default(20_000_000),
-        maxAgeHours: z.number().positive().default(168),
-        timeoutMs: positiveInt.default(10_000),
-        maxCacheBytes: positiveInt.default(20_000_000),
+          .default('https://registry.npmjs.org/{library}')
+          .describe('http(s) URL fetched; {library} and {query} are replaced, URL-encoded.'),
+        maxBytes: positiveInt.default(100_000).describe('Bytes of text kept from one response.'),
+        maxDownloadBytes: positiveInt
+          .default(20_000_000)
+          .describe(
+            'Bytes read at most of a response body (a registry document is read whole for its readme).',
+          ),
+        maxAgeHours: z
+          .number()
+          .positive()
+          .default(168)
+          .describe('Hours a cached response is used before it is fetched again.'),
+        timeoutMs: positiveInt.default(10_000).describe('Milliseconds a request may take.'),
+        maxCacheBytes: positiveInt
+          .default(20_000_000)
+          .describe('Bytes the response cache may hold; the oldest go first.'),
       })
       .strict()
-      .prefault({}),
-    /** Signals the editor observes on the files a run changed (src/extension/editorSignals.ts). */
+      .prefault({})
+      .describe("Web knowledge: library documentation fetched for the agent's prompt."),
+    // src/extension/editorSignals.ts
     editorSignals: z
       .object({
-        /** Diagnostics and task exit codes only fill the gaps a run's agent left (learning/signals.ts). */
-        enabled: z.boolean().default(true),
-        /**
-         * The implicit verdict's weight (the share of the change still there), against rewardWeights' 0.25 for an
-         * explicit one. 0 by default: lines nobody looked at stay too, and a gateway run with no other signal would
-         * then score 1 and be exported. It is observed and shown either way; raise it (e.g. 0.1) to learn from it.
-         */
-        keptWeight: weight.default(0),
-        /** Diagnostics count once they have not changed for this long (language servers report in bursts). */
-        settleMs: z.number().int().min(0).max(60_000).default(1500),
-        /** Files changed within this long after a gateway run (or while it ran) are taken as that run's change. */
-        runWindowMs: z.number().int().min(0).max(600_000).default(30_000),
-        /** When the share of the change still present is measured, in seconds after the run. */
-        keptAfterSec: z.array(z.number().int().positive().max(86_400)).max(10).default([30, 120, 600]),
-        /** Task names whose exit code is the `tests` signal; empty: the tasks in the Test group. */
-        testTasks: z.array(z.string().min(1).max(200)).max(50).default([]),
-        /** Task names whose exit code is the `compile` signal; empty: the tasks in the Build group. */
-        buildTasks: z.array(z.string().min(1).max(200)).max(50).default([]),
+        // Only fills the gaps a run's agent left (learning/signals.ts).
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Take signals from the editor (diagnostics, task exit codes, kept lines) for runs that lack them.',
+          ),
+        // 0 by default: lines nobody looked at stay too, and a gateway run with no other signal would then score 1
+        // and be exported.
+        keptWeight: weight
+          .default(0)
+          .describe(
+            "Relative weight (0–1000) of the implicit verdict (the share of the run's change still there), against " +
+              "rewardWeights' 0.25 for an explicit one. 0: observed and shown, not learned from; e.g. 0.1 to learn.",
+          ),
+        settleMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(60_000)
+          .default(1500)
+          .describe(
+            'Milliseconds (0–60000) diagnostics must stay unchanged before they count (language servers report in bursts).',
+          ),
+        runWindowMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(600_000)
+          .default(30_000)
+          .describe(
+            "Milliseconds (0–600000) after a gateway run in which changed files are taken as that run's change.",
+          ),
+        keptAfterSec: z
+          .array(z.number().int().positive().max(86_400))
+          .max(10)
+          .default([30, 120, 600])
+          .describe(
+            'Seconds after the run (1–86400, at most 10) at which the share of the change still present is measured.',
+          ),
+        testTasks: z
+          .array(z.string().min(1).max(200))
+          .max(50)
+          .default([])
+          .describe('Task names whose exit code is the tests signal; empty: the tasks in the Test group.'),
+        buildTasks: z
+          .array(z.string().min(1).max(200))
+          .max(50)
+          .default([])
+          .describe('Task names whose exit code is the compile signal; empty: the tasks in the Build group.'),
       })
       .strict()
-      .prefault({}),
-    /** The local OpenAI- and Ollama-compatible gateway (src/core/gateway), in gatewayConfig.ts. */
-    gateway: gatewayConfigSchema.prefault({}),
+      .prefault({})
+      .describe('Signals the editor observes on the files a run changed.'),
+    gateway: gatewayConfigSchema
+      .prefault({})
+      .describe('The local OpenAI- and Ollama-compatible gateway that records the runs sent through it.'),
   })
   .strict();
 

@@ -40,27 +40,55 @@ function userOnly(key: string) {
         `is not read from the workspace's config (a repository must not choose where your requests and key go); ` +
         `set it in your user settings (${where.vscode}) or, for agent-learning serve, with ${where.cli}`,
     })
-    .optional();
+    .optional()
+    .describe(
+      `Not read from the workspace's config (a repository must not choose where your requests and key go): ` +
+        `set it with ${where.vscode} in VS Code, or ${where.cli} for agent-learning serve.`,
+    );
 }
 
 export const gatewayConfigSchema = z
   .object({
-    /** 0: any free port (the one chosen is logged). */
-    port: z.number().int().min(0).max(65535).default(DEFAULT_GATEWAY_PORT),
-    /** Largest request body accepted (bytes); larger ones get 413. Images arrive base64-encoded, hence 32 MiB. */
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(DEFAULT_GATEWAY_PORT)
+      .describe('TCP port the gateway listens on (0–65535); 0: any free port (the one chosen is logged).'),
+    // Images arrive base64-encoded, hence 32 MiB.
     maxBodyBytes: z
       .number()
       .int()
       .positive()
-      .default(32 * 1024 * 1024),
-    /** Role and task of a run whose model alias and headers name none. */
-    defaultRole: z.string().regex(ROLE_PATTERN, 'must be a role name such as coder').default('coder'),
-    defaultTask: z.string().min(1).max(200).default('gateway'),
-    /** The `auto` alias: the router's complexity tier and cost cap (USD per 1,000 tokens; unset: modelRouter's). */
-    tier: z.enum(COMPLEXITIES).default('medium'),
-    maxCostPerToken: z.number().min(0).optional(),
-    /** Opt-in: add the prompt bandit's variant text to the system message, and record the variant's id. */
-    promptVariants: z.boolean().default(false),
+      .default(32 * 1024 * 1024)
+      .describe('Largest request body accepted, in bytes; a larger one gets HTTP 413.'),
+    defaultRole: z
+      .string()
+      .regex(ROLE_PATTERN, 'must be a role name such as coder')
+      .default('coder')
+      .describe('Role of a run whose model alias and headers name none.'),
+    defaultTask: z
+      .string()
+      .min(1)
+      .max(200)
+      .default('gateway')
+      .describe('Task of a run whose model alias and headers name none (1–200 characters).'),
+    tier: z
+      .enum(COMPLEXITIES)
+      .default('medium')
+      .describe("The complexity tier the router uses for the 'auto' model alias."),
+    maxCostPerToken: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("The 'auto' alias's cost cap in USD per 1,000 tokens; unset: modelRouter.maxCostPerToken."),
+    promptVariants: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Opt-in: add the prompt bandit's variant text to the system message, and record the variant's id.",
+      ),
     openaiBaseUrl: userOnly('openaiBaseUrl'),
     bindAddress: userOnly('bindAddress'),
     allowedHosts: userOnly('allowedHosts'),
