@@ -11,6 +11,8 @@ export interface ConfigIssue {
   /** Dotted key path, e.g. `autoExport.minRuns`; empty for the file as a whole. */
   key: string;
   reason: string;
+  /** The file it is in, where an error names several; else the error's own. */
+  file?: string;
   /** 1-based line and column in the file, when known. */
   line?: number;
   column?: number;

@@ -4,9 +4,10 @@
 
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { LearningError } from '../core/errors';
+import { ConfigError, LearningError } from '../core/errors';
 import { LearningPipeline, type RecordedRunEvent } from '../core/pipeline';
 import { AGENT_DIR, agentDirOf, CONFIG_FILES_GLOB } from '../core/workspace/agentDir';
+import { configProblems, notifyProblem } from './configProblems';
 import { Disposable, disposeAll } from './dispose';
 import { LazyPipeline, type AgentDirOrigin } from './lazyPipeline';
 
@@ -30,6 +31,10 @@ export class LearningService extends Disposable {
   readonly onDidIngestRuns = this.external.event;
   /** `.agent/` was created in the current folder (by a write through the extension, or from outside). */
   readonly onDidCreateAgentDir = this.created.event;
+  /** The current folder's invalid config files, in the Problems view and as squiggles. */
+  private readonly configDiagnostics = this._register(
+    vscode.languages.createDiagnosticCollection('agent-learning'),
+  );
 
   constructor(
     private readonly output: vscode.OutputChannel,
@@ -158,18 +163,47 @@ export class LearningService extends Disposable {
     // The pipeline's own mirror writes (when the database opens, then every few seconds) reach the watcher too:
     // only a real edit reloads, and the pipeline's onDidChange then tells the views.
     const reload = () => void pipeline.reloadConfigIfChanged();
+    const showConfigProblems = () => {
+      this.configDiagnostics.clear();
+      const error = pipeline.problems().find((p): p is ConfigError => p instanceof ConfigError);
+      for (const [file, problems] of configProblems(error)) {
+        this.configDiagnostics.set(
+          vscode.Uri.file(file),
+          problems.map((p) => {
+            // An empty range: the editor underlines the word there.
+            const at = new vscode.Position(p.line, p.column);
+            const diagnostic = new vscode.Diagnostic(
+              new vscode.Range(at, at),
+              p.message,
+              vscode.DiagnosticSeverity.Error,
+            );
+            diagnostic.source = 'Agent Learning';
+            return diagnostic;
+          }),
+        );
+      }
+    };
+    showConfigProblems();
     this.perFolder.push(
       watcher,
       watcher.onDidChange(reload),
       watcher.onDidCreate(reload),
       watcher.onDidDelete(reload),
-      toVsDisposable(pipeline.onDidChange(() => this.changed.fire())),
+      { dispose: () => this.configDiagnostics.clear() },
+      toVsDisposable(
+        pipeline.onDidChange((e) => {
+          if (e.source === 'config') showConfigProblems();
+          this.changed.fire();
+        }),
+      ),
       toVsDisposable(pipeline.onDidRecordRun((r) => this.recorded.fire(r))),
       toVsDisposable(pipeline.onDidIngestRuns((runs) => this.external.fire({ runs }))),
       toVsDisposable(
-        pipeline.onProblem(
-          (problem) => void vscode.window.showWarningMessage(`Agent Learning: ${problem.message}`),
-        ),
+        pipeline.onProblem((problem) => {
+          showConfigProblems();
+          if (notifyProblem(problem, openFiles()))
+            void vscode.window.showWarningMessage(`Agent Learning: ${problem.message}`);
+        }),
       ),
     );
     queueMicrotask(() => this.changed.fire());
@@ -179,6 +213,17 @@ export class LearningService extends Disposable {
 
 export function pickFolder(folders: readonly vscode.WorkspaceFolder[]): vscode.WorkspaceFolder | undefined {
   return folders.find((f) => fs.existsSync(agentDirOf(f.uri.fsPath))) ?? folders[0];
+}
+
+/** The files open in editor tabs. */
+function openFiles(): Set<string> {
+  return new Set(
+    vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .flatMap((t) =>
+        t.input instanceof vscode.TabInputText && t.input.uri.scheme === 'file' ? [t.input.uri.fsPath] : [],
+      ),
+  );
 }
 
 function toVsDisposable(d: { dispose(): void }): vscode.Disposable {

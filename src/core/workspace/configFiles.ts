@@ -156,7 +156,7 @@ export class ConfigFiles {
         ? errors[0]
         : new ConfigError(
             errors.map((e) => e.file).join(', '),
-            errors.flatMap((e) => e.issues),
+            errors.flatMap((e) => e.issues.map((i) => ({ file: e.file, ...i }))),
           );
     if (this.currentError && this.currentError.message !== previous) {
       this.options.log(`❌ ${this.currentError.message}`);
