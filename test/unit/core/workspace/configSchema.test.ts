@@ -68,6 +68,9 @@ describe('config JSON schema', () => {
   });
 
   it('tells where to set the keys a workspace may not set', () => {
-    assert.match(props.get('gateway.openaiBaseUrl')?.description ?? '', /agentLearning\.gateway\.openaiBaseUrl/);
+    assert.match(
+      props.get('gateway.openaiBaseUrl')?.description ?? '',
+      /agentLearning\.gateway\.openaiBaseUrl/,
+    );
   });
 });
