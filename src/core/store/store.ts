@@ -551,16 +551,7 @@ export class Store {
       `SELECT id, created_at, task_slug, role, model_id, prompt_id, reward, human FROM runs
        ORDER BY pk DESC LIMIT ?`,
       [limit],
-    ).map((r) => ({
-      id: r[0] as string,
-      createdAt: r[1] as number,
-      taskSlug: r[2] as string,
-      role: r[3] as string,
-      modelId: r[4] as string,
-      promptId: r[5] as string,
-      reward: r[6] as number,
-      human: r[7] as Verdict | null,
-    }));
+    ).map((r) => runRow(r, 0));
   }
 
   /**
@@ -599,16 +590,7 @@ export class Store {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      runs: page.map((r) => ({
-        id: r[2] as string,
-        createdAt: r[3] as number,
-        taskSlug: r[4] as string,
-        role: r[5] as string,
-        modelId: r[6] as string,
-        promptId: r[7] as string,
-        reward: r[8] as number,
-        human: r[9] as Verdict | null,
-      })),
+      runs: page.map((r) => runRow(r, 2)),
       next:
         more && last
           ? { pk: last[0] as number, ...(order === 'uncertain' ? { distance: last[1] as number } : {}) }
@@ -996,5 +978,19 @@ function toEvent(r: SqlValue[]): LearningEvent {
     role: r[3] as string | null,
     message: r[4] as string,
     data: r[5] === null ? null : (JSON.parse(r[5] as string) as Record<string, unknown>),
+  };
+}
+
+/** A run's row for lists (recentRuns, runPage): the columns id … human, from `at` in the selected row. */
+function runRow(r: SqlValue[], at: number): RecentRun {
+  return {
+    id: r[at] as string,
+    createdAt: r[at + 1] as number,
+    taskSlug: r[at + 2] as string,
+    role: r[at + 3] as string,
+    modelId: r[at + 4] as string,
+    promptId: r[at + 5] as string,
+    reward: r[at + 6] as number,
+    human: r[at + 7] as Verdict | null,
   };
 }
