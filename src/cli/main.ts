@@ -43,6 +43,7 @@ Commands:
   feedback <runId> accept|reject
                               A human verdict for a run
   stats [--json]              Rewards, model and prompt performance, progress per role
+  show <runId> [--json]       One run: its signals, reward and breakdown, input and output (from .agent/texts/)
   export [--role R]           Write .agent/sft/{role}_sft.jsonl now (every role with runs when --role is omitted)
   convert-lora <peft-dir> --out FILE.gguf [--arch qwen2|llama] [--outtype f32|f16] [--heads N] [--kv-heads N]
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
@@ -134,6 +135,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'stats':
         expectArgs(rest, 0, 'stats');
         return await stats(workspace, values.json ?? false, io);
+      case 'show':
+        expectArgs(rest, 1, 'show <runId>');
+        return await show(workspace, rest[0]!, values.json ?? false, io);
       case 'export':
         expectArgs(rest, 0, 'export');
         return await exportCmd(workspace, values.role, io);
@@ -266,6 +270,43 @@ async function stats(workspace: string, json: boolean, io: Io): Promise<number> 
   try {
     const s = pipeline.getStats();
     io.out(json ? JSON.stringify(s, null, 2) + '\n' : formatStats(s));
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** Prints one run with its texts: the way to read them outside VS Code now that they live beside the database. */
+async function show(workspace: string, runId: string, json: boolean, io: Io): Promise<number> {
+  requireAgentDir(workspace);
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.err(l + '\n'),
+  });
+  try {
+    const run = pipeline.getRun(runId);
+    if (!run) {
+      io.err(`agent-learning: no run with id ${JSON.stringify(runId)}\n`);
+      return 1;
+    }
+    if (json) {
+      io.out(JSON.stringify(run, null, 2) + '\n');
+      return 0;
+    }
+    const { input, output, signals, breakdown, textsUnavailable, ...fields } = run;
+    const lines = Object.entries(fields)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    for (const t of breakdown) {
+      lines.push(
+        `reward term ${t.signal}: score ${t.score.toFixed(2)} × share ${t.share.toFixed(2)} (weight ${t.weight})`,
+      );
+    }
+    for (const s of signals) {
+      lines.push(`signal ${s.kind} = ${s.value} from ${s.source} at ${new Date(s.at).toISOString()}`);
+    }
+    if (textsUnavailable) lines.push(`texts: cannot be read (${textsUnavailable})`);
+    io.out(`${lines.join('\n')}\n\n--- input ---\n${input}\n--- output ---\n${output}\n`);
     return 0;
   } finally {
     await pipeline.close();

@@ -98,9 +98,9 @@ export class DatabaseTooLargeError extends LearningError {
   ) {
     super(
       `Not saving ${path}: it would be ${byteSize(size)}, more than the ${byteSize(limit)} it could be read back at. ` +
-        'Runs since the last save stay in .agent/inbox/. Lower storage.maxTextBytes in .agent/learning-config.json, ' +
-        'then close every window and move experience.db aside (any SQLite tool still reads it): the next start ' +
-        'begins a fresh database and takes in the inbox.',
+        'Runs since the last save stay in .agent/inbox/. Close every window and move experience.db aside (any ' +
+        'SQLite tool still reads it, and its texts stay in .agent/texts/): the next start begins a fresh database ' +
+        'and takes in the inbox.',
     );
   }
 }

@@ -55,6 +55,8 @@ export type { ObservedSignal, RunSource, SignalInput, SignalKind } from './learn
  */
 export interface RunDetail extends RunRecord {
   source: RunSource | null;
+  /** Why `input` and `output` are empty: their record in .agent/texts/ cannot be read (the run is kept). */
+  textsUnavailable?: string;
   signals: ObservedSignal[];
   breakdown: RewardTerm[];
 }
@@ -353,7 +355,15 @@ export class LearningPipeline {
     if (!run || !texts) return undefined;
     const signals = db!.signalsOf(id);
     const { terms } = rewardBreakdown(withObserved(run, signals), this.weights());
-    return { ...run, ...texts, source: run.source ?? null, signals, breakdown: terms };
+    const { unavailable, ...both } = texts;
+    return {
+      ...run,
+      ...both,
+      ...(unavailable === undefined ? {} : { textsUnavailable: unavailable }),
+      source: run.source ?? null,
+      signals,
+      breakdown: terms,
+    };
   }
 
   /**

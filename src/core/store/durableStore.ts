@@ -29,7 +29,7 @@ import {
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
 import { fileKind } from '../workspace/regularFile';
-import { corruptDatabaseFile, databaseFile, inboxDir, lockFile } from '../workspace/agentDir';
+import { corruptDatabaseFile, databaseFile, inboxDir, lockFile, textsDir } from '../workspace/agentDir';
 import type { RewardSignals } from '../learning/reward';
 import {
   checkVerdict,
@@ -50,6 +50,7 @@ import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
 import { boundText, sameText, wellFormed } from './storedText';
+import { TextSegments } from './textSegments';
 
 export interface DurableStoreOptions {
   agentDir: string;
@@ -124,6 +125,10 @@ const MAX_SAVE_DELAY_MS = 5 * 60_000;
  * never opened again, so it is not saved.
  */
 export const MAX_IMAGE_BYTES = 2 ** 31 - 1;
+/** Runs whose texts one step of a save moves out of the database into .agent/texts/. */
+const TEXT_MOVE_BATCH = 2_000;
+/** Runs with unreadable texts reported one by one; after that, one line for the rest. */
+const REPORTED_UNAVAILABLE = 20;
 /** Fractions of MAX_IMAGE_BYTES at which a growing database is reported, each once per process. */
 const GROWTH_WARNINGS = [0.5, 0.75, 0.9];
 
@@ -151,6 +156,11 @@ export class DurableStore {
   private readonly writer: InboxWriter;
   private readonly dbFile: string;
   private readonly inboxDir: string;
+  private readonly segments: TextSegments;
+  /** Runs whose unreadable texts were reported, so that each is reported once. */
+  private unavailableReported = new Set<string>();
+  /** The last failure to write texts to .agent/texts/, logged once until it changes. */
+  private lastTextsFailure = '';
   /** Inbox files seen (by name from the directory listing), how far they are read, and what they looked like. */
   private files = new Map<string, InboxFileState>();
   /** The last problem logged for each inbox file, so a file that stays broken is not reported at every poll. */
@@ -187,6 +197,7 @@ export class DurableStore {
   ) {
     this.dbFile = databaseFile(opts.agentDir);
     this.inboxDir = inboxDir(opts.agentDir);
+    this.segments = new TextSegments(textsDir(opts.agentDir));
     this.lock = new WriterLock(lockFile(opts.agentDir), opts.log);
     this.writer = new InboxWriter(this.inboxDir, opts.now);
     this.maxImageBytes = opts.maxImageBytes ?? MAX_IMAGE_BYTES;
@@ -196,6 +207,7 @@ export class DurableStore {
   static async open(opts: DurableStoreOptions): Promise<DurableStore> {
     const SQL = await loadSqlJs();
     prepareFolder(inboxDir(opts.agentDir), path.dirname(opts.agentDir), opts.trusted?.() ?? true);
+    prepareFolder(textsDir(opts.agentDir), path.dirname(opts.agentDir), opts.trusted?.() ?? true);
     const ds = new DurableStore(SQL, opts);
     try {
       if (ds.lock.tryAcquire()) {
@@ -203,7 +215,8 @@ export class DurableStore {
         ds.loadSnapshot(true);
         ds.savedProgress = ds.store.inboxProgress();
         const applied = await ds.ingestInboxSliced();
-        if (applied > 0 || !fs.existsSync(ds.dbFile)) {
+        // A database from before version 3 has its texts inside: the first save moves them out.
+        if (applied > 0 || !fs.existsSync(ds.dbFile) || ds.store.textsToMove(1).length > 0) {
           ds.dirty = true;
           // A failed save is not fatal: everything is still in the journals, and the next save retries.
           await ds.save().catch((err) => ds.saveFailed(err));
@@ -560,6 +573,7 @@ export class DurableStore {
     this.writer.close();
     this.closed = true;
     this.store.close();
+    this.segments.close();
   }
 
   // ---- applying entries ----
@@ -692,6 +706,7 @@ export class DurableStore {
   }
 
   private async doSave(): Promise<void> {
+    await this.moveTextsOut();
     const save = this.beginSave();
     if (!save) return;
     try {
@@ -712,6 +727,7 @@ export class DurableStore {
   private saveSync(): void {
     if (!this.isOwner || (!this.dirty && !this.saving)) return;
     this.dirty = true; // a save in flight is superseded: its image goes again, in this one
+    this.moveTextsOutSync();
     const save = this.beginSave();
     if (!save) return;
     try {
@@ -721,6 +737,75 @@ export class DurableStore {
       throw err;
     }
     this.endSave(save);
+  }
+
+  /**
+   * Moves the texts still in the database to .agent/texts/ (fsync'ed there before the database names them), so
+   * that the image a save writes holds numbers only. Compression and the write run off the event loop. A failure
+   * leaves the texts where they are, saved with the image as before, and is logged.
+   */
+  private async moveTextsOut(): Promise<void> {
+    const store = this.store;
+    for (;;) {
+      const batch = store.textsToMove(TEXT_MOVE_BATCH);
+      if (batch.length === 0) break;
+      let refs;
+      try {
+        refs = await this.segments.append(batch);
+      } catch (err) {
+        this.textsNotMoved(err);
+        return;
+      }
+      crashPoint('texts-written');
+      // closeSync moved (and saved) them meanwhile, or the database was reloaded: these bytes are never named.
+      if (this.closed || store !== this.store || !this.isOwner) return;
+      store.textsMoved(refs);
+      if (batch.length < TEXT_MOVE_BATCH) break;
+    }
+    this.compact();
+  }
+
+  private moveTextsOutSync(): void {
+    for (;;) {
+      const batch = this.store.textsToMove(TEXT_MOVE_BATCH);
+      if (batch.length === 0) break;
+      try {
+        this.store.textsMoved(this.segments.appendSync(batch));
+      } catch (err) {
+        this.textsNotMoved(err);
+        return;
+      }
+      if (batch.length < TEXT_MOVE_BATCH) break;
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    const before = Date.now();
+    const vacuumed = this.store.releaseFreePages();
+    const ms = Date.now() - before;
+    if (vacuumed && ms > 100)
+      this.opts.log(`🗜️ Gave back the pages of moved texts in ${this.dbFile} (${ms} ms).`);
+  }
+
+  private textsNotMoved(err: unknown): void {
+    const message = describe(err);
+    if (message === this.lastTextsFailure) return;
+    this.lastTextsFailure = message;
+    this.opts.log(
+      `⚠️ Could not write run texts to ${textsDir(this.opts.agentDir)}: ${message}. They stay in ` +
+        `${path.basename(this.dbFile)} until a later save can move them.`,
+    );
+  }
+
+  private textsUnavailable(id: string, reason: string): void {
+    if (this.unavailableReported.has(id) || this.unavailableReported.size > REPORTED_UNAVAILABLE) return;
+    this.unavailableReported.add(id);
+    this.opts.log(
+      this.unavailableReported.size > REPORTED_UNAVAILABLE
+        ? '⚠️ More runs have texts that cannot be read; the runs and their numbers are kept.'
+        : `⚠️ Run ${id}: its texts cannot be read (${reason}); the run and its numbers are kept.`,
+    );
   }
 
   /** The first, synchronous half of a save: the image, with every journal entry so far in it. */
@@ -779,9 +864,8 @@ export class DurableStore {
     this.growthWarnings = passed;
     this.opts.log(
       `⚠️ ${this.dbFile} is ${byteSize(size)}, ${Math.floor((size / this.maxImageBytes) * 100)}% of the ` +
-        `${byteSize(this.maxImageBytes)} it can be saved at. Lower storage.maxTextBytes (now ` +
-        `${byteSize(this.opts.maxTextBytes())} per text) in .agent/learning-config.json, or close every window and ` +
-        'move experience.db aside (any SQLite tool still reads it) to begin a fresh one.',
+        `${byteSize(this.maxImageBytes)} it can be saved at. Close every window and move experience.db aside (any ` +
+        'SQLite tool still reads it, and its texts stay in .agent/texts/) to begin a fresh one.',
     );
   }
 
@@ -878,6 +962,7 @@ export class DurableStore {
     }
     this.store?.close();
     this.store = opened;
+    this.store.useTextSegments(this.segments, (id, reason) => this.textsUnavailable(id, reason));
     this.snapshotStamp = before;
     if (!asOwner) this.files = new Map();
   }
@@ -926,7 +1011,11 @@ function sameContent(stored: Omit<RunRecord, 'input' | 'output'>, run: RunRecord
   return CONTENT_FIELDS.every((f) => stored[f] === run[f]);
 }
 
-function sameTexts(stored: { input: string; output: string } | undefined, run: RunRecord): boolean {
+function sameTexts(
+  stored: { input: string; output: string; unavailable?: string } | undefined,
+  run: RunRecord,
+): boolean {
+  if (stored?.unavailable !== undefined) return true; // unreadable now: nothing says the run differs
   return stored !== undefined && sameText(stored.input, run.input) && sameText(stored.output, run.output);
 }
 

@@ -5,10 +5,13 @@ import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
 import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
 import { isCut, wellFormed } from './storedText';
+import type { TextRecord, TextRef, TextSegments } from './textSegments';
 
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+/** `PRAGMA auto_vacuum` mode 2. */
+const AUTO_VACUUM_INCREMENTAL = 2;
 
 /** Migration N brings a database from version N-1 to N. Append only; never edit a released one. */
 const MIGRATIONS: string[] = [
@@ -124,6 +127,16 @@ const MIGRATIONS: string[] = [
     at INTEGER NOT NULL,
     PRIMARY KEY (run_id, kind, source)
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Where a run's texts are in .agent/texts/ (textSegments.ts), once its owner moved them out of run_texts at a
+  -- save: the database then holds every run's numbers and signals, and only the texts not yet moved.
+  CREATE TABLE run_text_refs (
+    pk INTEGER PRIMARY KEY REFERENCES runs (pk),
+    segment INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+  );
   `,
 ];
 
@@ -255,6 +268,8 @@ export class Store {
   private tallies = new Map<string, readonly HighQualityTally[]>();
   /** Set by countNewRoles: the `minReward` a role's count starts with at its first run. */
   private newRoleMinReward: number | undefined;
+  private segments: TextSegments | undefined;
+  private onUnavailable: ((id: string, reason: string) => void) | undefined;
 
   private constructor(private readonly db: Database) {}
 
@@ -292,6 +307,8 @@ export class Store {
     // in sql.js's in-memory file system would only double every write.
     this.db.run('PRAGMA journal_mode = MEMORY');
     this.db.run('PRAGMA foreign_keys = OFF');
+    // Set before the first table, so that pages freed later (texts moved out) can be given back (releaseFreePages).
+    if (from === 0) this.db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
     for (let v = from; v < MIGRATIONS.length; v++) {
       this.transaction(() => {
         this.db.run(MIGRATIONS[v]!);
@@ -429,14 +446,91 @@ export class Store {
     };
   }
 
-  /** The run's input and output as stored, or undefined. */
-  runTexts(id: string): { input: string; output: string } | undefined {
+  /**
+   * The run's input and output as stored, or undefined when there is no such run. Texts in .agent/texts/ that
+   * cannot be read (a segment missing, truncated or corrupt) come back empty with the reason in `unavailable`.
+   */
+  runTexts(id: string): { input: string; output: string; unavailable?: string } | undefined {
     const row = this.one(
       'runTexts',
-      'SELECT t.input, t.output FROM runs r JOIN run_texts t ON t.pk = r.pk WHERE r.id = ?',
+      `SELECT t.input, t.output, x.segment, x.offset, x.length FROM runs r
+       LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk WHERE r.id = ?`,
       [id],
     );
-    return row && { input: row[0] as string, output: row[1] as string };
+    if (!row) return undefined;
+    const texts = this.textsOf(id, row, 0);
+    return 'unavailable' in texts ? { input: '', output: '', unavailable: texts.unavailable } : texts;
+  }
+
+  /** The texts in `row` from column `at` on (input, output, segment, offset, length), from wherever they are. */
+  private textsOf(
+    id: string,
+    row: SqlValue[],
+    at: number,
+  ): { input: string; output: string } | { unavailable: string } {
+    if (row[at] !== null) return { input: row[at] as string, output: row[at + 1] as string };
+    if (row[at + 2] === null) return { unavailable: 'no texts were stored for this run' };
+    if (!this.segments)
+      return { unavailable: 'its texts are in .agent/texts/, which this store does not read' };
+    const ref = {
+      segment: row[at + 2] as number,
+      offset: row[at + 3] as number,
+      length: row[at + 4] as number,
+    };
+    const texts = this.segments.read(ref, id);
+    if ('unavailable' in texts) this.onUnavailable?.(id, texts.unavailable);
+    return texts;
+  }
+
+  /** Where texts moved out of the database are read from (see textSegments.ts), and who hears of one unreadable. */
+  useTextSegments(segments: TextSegments, onUnavailable?: (id: string, reason: string) => void): void {
+    this.segments = segments;
+    this.onUnavailable = onUnavailable;
+  }
+
+  /** Texts still in the database, oldest first: what the owner moves to .agent/texts/ at its next save. */
+  textsToMove(limit: number): TextRecord[] {
+    return this.all(
+      'textsToMove',
+      'SELECT t.pk, r.id, t.input, t.output FROM run_texts t JOIN runs r ON r.pk = t.pk ORDER BY t.pk LIMIT ?',
+      [limit],
+    ).map((r) => ({ pk: r[0] as number, id: r[1] as string, input: r[2] as string, output: r[3] as string }));
+  }
+
+  /** Names where each run's texts now are, and drops them from the database (already moved ones are skipped). */
+  textsMoved(refs: ReadonlyMap<number, TextRef>): void {
+    this.transaction(() => {
+      for (const [pk, ref] of refs) {
+        this.run(
+          'insertTextRef',
+          `INSERT INTO run_text_refs (pk, segment, offset, length) SELECT ?1, ?2, ?3, ?4
+           WHERE EXISTS (SELECT 1 FROM run_texts WHERE pk = ?1) ON CONFLICT (pk) DO NOTHING`,
+          [pk, ref.segment, ref.offset, ref.length],
+        );
+        this.run('deleteText', 'DELETE FROM run_texts WHERE pk = ?', [pk]);
+      }
+    });
+  }
+
+  /**
+   * Gives back the pages that texts moved out left free: sql.js saves every page, free or not. A database from
+   * before version 3 is rebuilt once (VACUUM) to give pages back from then on. False when it could not be done now
+   * (a statement is still reading); the next save tries again.
+   */
+  releaseFreePages(): boolean {
+    try {
+      if (scalar(this.db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_INCREMENTAL) {
+        if (scalar(this.db, 'PRAGMA freelist_count') > 0) this.db.run('PRAGMA incremental_vacuum');
+      } else {
+        for (const s of this.statements.values()) s.free();
+        this.statements.clear();
+        this.db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
+        this.db.run('VACUUM');
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
@@ -790,8 +884,8 @@ export class Store {
    */
   *exportCandidates(role: string, minReward: number, tier?: string): Generator<ExportCandidate> {
     const stmt = this.db.prepare(
-      `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output
-       FROM runs r JOIN run_texts t ON t.pk = r.pk
+      `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
+       FROM runs r LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk
        WHERE r.role = ?1 AND r.reward >= ?2 AND (?3 IS NULL OR r.complexity = ?3)
        ORDER BY r.reward DESC, r.pk DESC`,
     );
@@ -799,15 +893,17 @@ export class Store {
       stmt.bind(bindable([role, minReward, tier ?? null]));
       while (stmt.step()) {
         const r = stmt.get();
-        if (isCut(r[5] as string) || isCut(r[6] as string)) continue;
+        const texts = this.textsOf(r[1] as string, r, 5);
+        // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
+        if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
         yield {
           pk: r[0] as number,
           id: r[1] as string,
           role: r[2] as string,
           promptId: r[3] as string,
           reward: r[4] as number,
-          input: r[5] as string,
-          output: r[6] as string,
+          input: texts.input,
+          output: texts.output,
         };
       }
     } finally {

@@ -63,6 +63,11 @@ export function inboxDir(agentDir: string): string {
   return path.join(agentDir, 'inbox');
 }
 
+/** Runs' input and output texts, in append-only segments the database points into (store/textSegments.ts). */
+export function textsDir(agentDir: string): string {
+  return path.join(agentDir, 'texts');
+}
+
 /** The web knowledge cache. */
 export function knowledgeDir(agentDir: string): string {
   return path.join(agentDir, 'knowledge');

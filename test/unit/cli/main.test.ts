@@ -126,6 +126,40 @@ describe('agent-learning CLI', () => {
     });
   });
 
+  describe('show', () => {
+    it('prints a run with its signals, reward terms and texts, read from .agent/texts/', async () => {
+      const { id } = await recordOne({ input: 'the question ✓', output: 'the answer', compile: true });
+      assert.ok(fs.readdirSync(path.join(ws, '.agent', 'texts')).some((n) => n.endsWith('.seg')));
+
+      const r = await cli(['show', id, '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, new RegExp(`^id: ${id}$`, 'm'));
+      assert.match(r.out, /^reward term compile: score 1\.00/m);
+      assert.match(r.out, /--- input ---\nthe question ✓\n--- output ---\nthe answer\n$/);
+      const json = await cli(['show', id, '--json', '--workspace', ws]);
+      assert.equal(JSON.parse(json.out).output, 'the answer');
+    });
+
+    it('says why the texts cannot be read when their segment is gone, and still prints the run', async () => {
+      const { id } = await recordOne({ input: 'i', output: 'o', compile: true });
+      fs.rmSync(path.join(ws, '.agent', 'texts'), { recursive: true });
+
+      const r = await cli(['show', id, '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /^texts: cannot be read \(texts\/000001\.seg is missing\)$/m);
+      assert.match(r.out, new RegExp(`^id: ${id}$`, 'm'));
+    });
+
+    it('exits 1 for a run id it does not know', async () => {
+      await recordOne({ input: 'i', output: 'o', compile: true });
+      const r = await cli(['show', 'r-no-such-run', '--workspace', ws]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /no run with id "r-no-such-run"/);
+    });
+  });
+
   it('exits 2 for an unknown command', async () => {
     const r = await cli(['frobnicate', '--workspace', ws]);
 

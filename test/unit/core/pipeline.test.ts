@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { savedRunsWithTexts } from '../../support/savedRuns';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -439,10 +440,20 @@ describe('LearningPipeline', () => {
         'python3',
         [
           '-c',
-          'import sqlite3, sys, json; db = sqlite3.connect(sys.argv[1]); ' +
-            'print(json.dumps(db.execute("SELECT task_slug, output FROM runs r JOIN run_texts t ON t.pk = r.pk ' +
-            'WHERE id = ?", (sys.argv[2],)).fetchone()))',
-          agentPath('experience.db'),
+          // The database with Python's sqlite3, the output from .agent/texts/ by its documented layout.
+          [
+            'import sqlite3, sys, json, struct, zlib',
+            'db = sqlite3.connect(sys.argv[1] + "/experience.db")',
+            'slug, seg, off, n = db.execute("SELECT task_slug, segment, offset, length FROM runs r ' +
+              'JOIN run_text_refs x ON x.pk = r.pk WHERE id = ?", (sys.argv[2],)).fetchone()',
+            'rec = open(sys.argv[1] + "/texts/%06d.seg" % seg, "rb").read()[off:off + n]',
+            'magic, ver, codec, _, id_len, pay_len, in_len, crc = struct.unpack("<4sBBHIIII", rec[:24])',
+            'assert zlib.crc32(rec[24:]) == crc',
+            'pay = rec[24 + id_len:]',
+            'plain = zlib.decompress(pay, -15) if codec == 1 else pay',
+            'print(json.dumps([slug, plain[in_len:].decode("utf-8")]))',
+          ].join('\n'),
+          agentPath(''),
           id,
         ],
         { encoding: 'utf8' },
@@ -463,10 +474,7 @@ describe('LearningPipeline', () => {
       assert.equal(recorded, true);
       assert.ok(logs.some((l) => l.includes(`Run ${id}: its output is 48.8 KiB; kept the first 2.0 KiB`)));
       await pipeline.close();
-      const store = Store.open(await loadSqlJs(), fs.readFileSync(agentPath('experience.db')));
-      assert.ok(store instanceof Store);
-      const { output } = store.runTexts(id)!;
-      store.close();
+      const { output } = savedRunsWithTexts(agentPath('')).find((r) => r.id === id)!;
       assert.ok(Buffer.byteLength(output) <= 2048);
       assert.match(output, /^o+\n…\[truncated by Agent Learning: kept \d+ of 50000 bytes\]$/);
     });

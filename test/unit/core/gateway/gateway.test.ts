@@ -13,6 +13,7 @@ import { DEFAULT_GATEWAY_ACCESS, type GatewayAccess } from '../../../../src/core
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
+import { savedRunsWithTexts } from '../../../support/savedRuns';
 
 const KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -78,14 +79,7 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
   async function storedRuns(): Promise<StoredRun[]> {
     await gateway.whenIdle();
     await pipeline.flush();
-    const db = new Database(path.join(ws, '.agent', 'experience.db'), { readonly: true });
-    try {
-      return db
-        .prepare('SELECT r.*, t.input, t.output FROM runs r JOIN run_texts t ON t.pk = r.pk ORDER BY r.pk')
-        .all() as StoredRun[];
-    } finally {
-      db.close();
-    }
+    return savedRunsWithTexts(path.join(ws, '.agent')) as unknown as StoredRun[];
   }
 
   function openai(headers: Record<string, string> = {}): OpenAI {

@@ -20,6 +20,7 @@ import {
 } from '../../../../src/core/store/durableStore';
 import { computeReward } from '../../../../src/core/learning/reward';
 import { defaultConfig } from '../../../../src/core/workspace/config';
+import { savedRunsWithTexts } from '../../../support/savedRuns';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RECORDER = path.join(ROOT, 'test/fixtures/recorder.cjs');
@@ -142,7 +143,13 @@ describe('durable store', function () {
     assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), []);
   });
 
-  for (const point of ['append-partial:40', 'save-exported:2', 'save-before-rename:2', 'save-renamed:2']) {
+  for (const point of [
+    'append-partial:40',
+    'texts-written:2',
+    'save-exported:2',
+    'save-before-rename:2',
+    'save-renamed:2',
+  ]) {
     it(`keeps every resolved run when the process dies at ${point}`, async function () {
       this.timeout(60_000);
       const child = spawn('node', [RECORDER, dir, '100000', 'c', '5'], {
@@ -162,6 +169,9 @@ describe('durable store', function () {
         [],
       );
       assert.deepEqual(fs.readdirSync(path.join(dir, '.agent', 'inbox')), [], 'the inbox is drained');
+      // Every run's texts are readable where the database says (and written by the documented layout).
+      const texts = savedRunsWithTexts(path.join(dir, '.agent'));
+      assert.ok(texts.every((r) => r.input.startsWith(`input c `) && r.output.startsWith(`output c `)));
     });
   }
 
@@ -498,7 +508,7 @@ describe('durable store', function () {
     assert.equal(fs.existsSync(`${file}.lock`), false, 'the lock is released');
   });
 
-  it('writes a file any SQLite tool reads, with inputs and outputs kept apart from the stats columns', async () => {
+  it("writes a file any SQLite tool reads, with each run's texts in .agent/texts/ where the file says", async () => {
     const p = await LearningPipeline.open(dir, quiet);
     const { id } = await p.recordRun('task', 'model', 'default', {
       input: 'in',
@@ -511,10 +521,13 @@ describe('durable store', function () {
     });
     await p.close();
     const db = new Database(path.join(dir, '.agent', 'experience.db'), { readonly: true });
-    const row = db
-      .prepare('SELECT * FROM runs r JOIN run_texts t ON t.pk = r.pk WHERE r.id = ?')
-      .get(id) as Record<string, unknown>;
+    assert.equal(
+      db.prepare('SELECT count(*) FROM run_texts').pluck().get(),
+      0,
+      'no texts left in the database',
+    );
     db.close();
+    const row = savedRunsWithTexts(path.join(dir, '.agent')).find((r) => r.id === id)!;
     assert.equal(row.input, 'in');
     assert.equal(row.output, 'out');
     assert.equal(row.tests_passed, 1);
@@ -729,6 +742,19 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     };
   }
 
+  /** A run with names as long as they may be (200 characters), which is what grows a database without texts. */
+  function longNamedRun(): ValidRun {
+    const r = validRun();
+    const long = (s: string) => `${s}-${n}-`.padEnd(200, 'x');
+    return {
+      ...r,
+      id: long('run'),
+      taskSlug: long('task'),
+      modelId: long('model'),
+      promptId: long('prompt'),
+    };
+  }
+
   function journalled(): string {
     const inbox = path.join(agentDir, 'inbox');
     return fs
@@ -771,14 +797,15 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     await ds.save();
     const saved = fs.readFileSync(path.join(agentDir, 'experience.db'));
 
-    const big = Array.from({ length: 8 }, (_, i) => validRun({}, `${i}`.repeat(40 * 1024)));
+    // Texts leave the database at each save; names stay in it.
+    const big = Array.from({ length: 400 }, () => longNamedRun());
     for (const r of big) ds.record(r);
     await assert.rejects(ds.save(), (err: unknown) => {
       assert.ok(err instanceof DatabaseTooLargeError, String(err));
       assert.ok(err.size > limit);
       assert.match(err.message, /could be read back at/);
       assert.match(err.message, /stay in \.agent\/inbox\//);
-      assert.match(err.message, /storage\.maxTextBytes/);
+      assert.match(err.message, /move experience\.db aside/);
       return true;
     });
 
@@ -795,8 +822,8 @@ describe('durable store: never acknowledges a run it did not keep', function () 
 
     // With room to save it (as after moving the file aside or raising the limit), nothing was lost.
     const again = await openStore();
-    for (const r of [...big]) assert.ok(again.db.getRun(r.id), `${r.id} is back`);
-    assert.equal(again.db.maxPk(), 9);
+    for (const r of [...big]) assert.ok(again.db.getRun(r.id), `${r.id} is back\n${logs.join('\n')}`);
+    assert.equal(again.db.maxPk(), 401);
   });
 
   it('warns as the database grows past half, three quarters and nine tenths of what it can be saved at, once each', async () => {
@@ -804,8 +831,9 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     const ds = await openStore({ maxImageBytes: limit });
     const warnings = () => logs.filter((l) => l.includes('% of the 1.0 MiB it can be saved at'));
 
+    // Texts leave the database at each save (for .agent/texts/): runs with long names, which stay, make it grow.
     for (let i = 0; i < 80 && warnings().length < 3; i++) {
-      ds.record(validRun({}, 'x'.repeat(20 * 1024)));
+      for (let j = 0; j < 20; j++) ds.record(longNamedRun());
       await ds.save();
     }
     await ds.save();
@@ -815,7 +843,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     assert.ok(percents[0]! >= 50 && percents[0]! < 75, String(percents));
     assert.ok(percents[1]! >= 75 && percents[1]! < 90, String(percents));
     assert.ok(percents[2]! >= 90 && percents[2]! <= 100, String(percents));
-    assert.match(warnings()[0]!, /Lower storage\.maxTextBytes \(now 1\.0 MiB per text\)/);
+    assert.match(warnings()[0]!, /move experience\.db aside/);
     assert.equal(
       logs.some((l) => l.startsWith('❌')),
       false,
@@ -877,9 +905,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       logs.some((l) => l.includes('inbox/agent.jsonl line 1: its input is 48.8 KiB')),
       logs.join('\n'),
     );
-    const saved = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
-    const input = saved.prepare('SELECT input FROM run_texts').pluck().get() as string;
-    saved.close();
+    const { input } = savedRunsWithTexts(agentDir)[0]!;
     assert.ok(Buffer.byteLength(input) <= 2048);
     assert.match(input, /truncated by Agent Learning/);
   });

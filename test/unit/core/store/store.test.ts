@@ -291,7 +291,7 @@ describe('Store: version 2 (run sources and observed signals)', () => {
   // (one accepted, with every signal; one of another role), a pending verdict, an event and inbox progress.
   const V1 = path.join(__dirname, '../../../fixtures/experience-v1.db');
 
-  it('opens a database the previous release wrote with nothing lost, sources unknown, and saves it as version 2', () => {
+  it('opens a database the previous release wrote with nothing lost, sources unknown, and saves it as the current version', () => {
     const opened = Store.open(SQL, fs.readFileSync(V1));
     assert.ok(opened instanceof Store, 'opened');
     const store = opened;
@@ -335,7 +335,7 @@ describe('Store: version 2 (run sources and observed signals)', () => {
 
       const image = store.export();
       const check = new SQL.Database(image);
-      assert.equal(check.exec('PRAGMA user_version')[0]?.values[0]?.[0], 2);
+      assert.equal(check.exec('PRAGMA user_version')[0]?.values[0]?.[0], SCHEMA_VERSION);
       check.close();
     } finally {
       store.close();

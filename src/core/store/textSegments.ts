@@ -1,0 +1,277 @@
+// Runs' input and output texts, kept beside the database instead of in it: sql.js holds the whole database in
+// memory and writes all of it at every save, and the texts are nearly all of its size (4 KB of text against ~300
+// bytes of numbers a run). Here they are appended once to segment files and addressed from the database.
+//
+// Layout (.agent/texts/):
+//   000001.seg, 000002.seg, …   append-only; a new file once one reaches SEGMENT_BYTES
+// Each record, at the offset the database's run_text_refs row gives, with the length it gives:
+//   "ALTX"                    4 bytes, magic
+//   version                   1 byte, 1
+//   codec                     1 byte: 0 the texts as they are, 1 deflate (raw, RFC 1951)
+//   reserved                  2 bytes, 0
+//   id length                 u32 LE, bytes of the run id
+//   payload length            u32 LE, bytes of the payload as written
+//   input length              u32 LE, bytes of the input in the decoded payload
+//   crc32                     u32 LE, of the id and the payload as written
+//   id                        the run id, UTF-8
+//   payload                   input and output, UTF-8, one after the other (decoded by the codec)
+// A record is written, fsync'ed, and only then named by the database; what a crash leaves after the last named
+// record is never read (the runs it held come back from the inbox journal and are written again).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { describe } from '../errors';
+
+/** Where a run's texts are: the segment's number and the record's place in it. */
+export interface TextRef {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/** A run's texts to be written. */
+export interface TextRecord {
+  pk: number;
+  id: string;
+  input: string;
+  output: string;
+}
+
+/** A run's texts, or why they cannot be read (the run itself is kept). */
+export type TextsRead = { input: string; output: string } | { unavailable: string };
+
+/** A segment gets no more records once it is this big. */
+export const SEGMENT_BYTES = 64 * 2 ** 20;
+const MAGIC = Buffer.from('ALTX');
+const HEADER_BYTES = 24;
+const CODEC_PLAIN = 0;
+const CODEC_DEFLATE = 1;
+/** Texts shorter than this are not worth compressing. */
+const MIN_DEFLATE_BYTES = 256;
+/** Read file descriptors kept open (the newest segments are read most). */
+const MAX_OPEN_READERS = 8;
+
+const deflateRaw = promisify(zlib.deflateRaw);
+
+export function segmentName(segment: number): string {
+  return `${String(segment).padStart(6, '0')}.seg`;
+}
+
+const SEGMENT_FILE = /^(\d{6,})\.seg$/;
+
+export class TextSegments {
+  private readonly readers = new Map<number, number>();
+  private closed = false;
+
+  constructor(readonly dir: string) {}
+
+  // ---- writing (the database's owner only) ----
+
+  /**
+   * Appends the records to the newest segment and fsyncs it, compressing on libuv's thread pool (off the event
+   * loop). Returns where each run's texts are, by pk. On failure nothing is named, and the texts stay where they are.
+   */
+  async append(records: readonly TextRecord[]): Promise<Map<number, TextRef>> {
+    const encoded = await Promise.all(records.map((r) => encodeAsync(r)));
+    return this.write(records, encoded);
+  }
+
+  /** `append`, all on this thread (for a save that must finish before it returns). */
+  appendSync(records: readonly TextRecord[]): Map<number, TextRef> {
+    return this.write(records, records.map(encodeSync));
+  }
+
+  private write(records: readonly TextRecord[], encoded: Buffer[]): Map<number, TextRef> {
+    const refs = new Map<number, TextRef>();
+    if (records.length === 0) return refs;
+    fs.mkdirSync(this.dir, { recursive: true });
+    let segment = this.newestSegment();
+    let fd = openForAppend(path.join(this.dir, segmentName(segment)));
+    try {
+      let offset = fs.fstatSync(fd).size;
+      if (offset >= SEGMENT_BYTES) {
+        fs.closeSync(fd);
+        segment++;
+        fd = openForAppend(path.join(this.dir, segmentName(segment)));
+        offset = fs.fstatSync(fd).size;
+      }
+      const start = offset;
+      const buffer = Buffer.concat(encoded);
+      try {
+        let written = 0;
+        while (written < buffer.length) written += fs.writeSync(fd, buffer, written);
+        fs.fdatasyncSync(fd);
+      } catch (err) {
+        // Half a batch must not stay for the next batch to be appended after; the records are named nowhere.
+        try {
+          fs.ftruncateSync(fd, start);
+        } catch {
+          // the next append goes after it; it is never read
+        }
+        throw err;
+      }
+      records.forEach((r, i) => {
+        refs.set(r.pk, { segment, offset, length: encoded[i]!.length });
+        offset += encoded[i]!.length;
+      });
+      return refs;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private newestSegment(): number {
+    let newest = 1;
+    for (const name of fs.readdirSync(this.dir)) {
+      const m = SEGMENT_FILE.exec(name);
+      if (m) newest = Math.max(newest, Number(m[1]));
+    }
+    return newest;
+  }
+
+  // ---- reading ----
+
+  /** The texts of run `id` at `ref`, checked against the record's id and checksum. */
+  read(ref: TextRef, id: string): TextsRead {
+    const name = path.join(path.basename(this.dir), segmentName(ref.segment));
+    let fd: number;
+    try {
+      fd = this.reader(ref.segment);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return { unavailable: code === 'ENOENT' ? `${name} is missing` : `${name}: ${describe(err)}` };
+    }
+    const record = Buffer.alloc(ref.length);
+    let got = 0;
+    try {
+      while (got < ref.length) {
+        const n = fs.readSync(fd, record, got, ref.length - got, ref.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      return { unavailable: `${name}: ${describe(err)}` };
+    }
+    if (got < ref.length) {
+      return {
+        unavailable: `${name} ends at byte ${ref.offset + got}, before this run's texts end (truncated)`,
+      };
+    }
+    const decoded = decode(record, id);
+    return typeof decoded === 'string'
+      ? { unavailable: `${name} at byte ${ref.offset}: ${decoded}` }
+      : decoded;
+  }
+
+  private reader(segment: number): number {
+    const open = this.readers.get(segment);
+    if (open !== undefined) {
+      // Most recently used last.
+      this.readers.delete(segment);
+      this.readers.set(segment, open);
+      return open;
+    }
+    if (this.closed) throw new Error('the store is closed');
+    const fd = fs.openSync(
+      path.join(this.dir, segmentName(segment)),
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
+    );
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      throw new Error('not a regular file');
+    }
+    this.readers.set(segment, fd);
+    if (this.readers.size > MAX_OPEN_READERS) {
+      const [oldest, oldFd] = this.readers.entries().next().value as [number, number];
+      this.readers.delete(oldest);
+      fs.closeSync(oldFd);
+    }
+    return fd;
+  }
+
+  /** Closes the files kept open for reading; reading again reopens them. */
+  release(): void {
+    for (const fd of this.readers.values()) fs.closeSync(fd);
+    this.readers.clear();
+  }
+
+  close(): void {
+    this.release();
+    this.closed = true;
+  }
+}
+
+function openForAppend(file: string): number {
+  const fd = fs.openSync(
+    file,
+    fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+    0o644,
+  );
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new Error(`${file} is not a regular file`);
+  }
+  return fd;
+}
+
+function payloadOf(r: TextRecord): { plain: Buffer; inputBytes: number } {
+  const input = Buffer.from(r.input, 'utf8');
+  return { plain: Buffer.concat([input, Buffer.from(r.output, 'utf8')]), inputBytes: input.length };
+}
+
+function encodeSync(r: TextRecord): Buffer {
+  const { plain, inputBytes } = payloadOf(r);
+  const deflated = plain.length >= MIN_DEFLATE_BYTES ? zlib.deflateRawSync(plain) : undefined;
+  return frame(r.id, plain, deflated, inputBytes);
+}
+
+async function encodeAsync(r: TextRecord): Promise<Buffer> {
+  const { plain, inputBytes } = payloadOf(r);
+  const deflated = plain.length >= MIN_DEFLATE_BYTES ? await deflateRaw(plain) : undefined;
+  return frame(r.id, plain, deflated, inputBytes);
+}
+
+function frame(id: string, plain: Buffer, deflated: Buffer | undefined, inputBytes: number): Buffer {
+  const useDeflate = deflated !== undefined && deflated.length < plain.length;
+  const payload = useDeflate ? deflated : plain;
+  const idBytes = Buffer.from(id, 'utf8');
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header[4] = 1;
+  header[5] = useDeflate ? CODEC_DEFLATE : CODEC_PLAIN;
+  header.writeUInt32LE(idBytes.length, 8);
+  header.writeUInt32LE(payload.length, 12);
+  header.writeUInt32LE(inputBytes, 16);
+  header.writeUInt32LE(zlib.crc32(payload, zlib.crc32(idBytes)), 20);
+  return Buffer.concat([header, idBytes, payload]);
+}
+
+/** The texts in one record, or what is wrong with it. */
+function decode(record: Buffer, id: string): { input: string; output: string } | string {
+  if (record.length < HEADER_BYTES || !record.subarray(0, 4).equals(MAGIC)) return 'not a text record';
+  if (record[4] !== 1) return `record version ${record[4]} is not one this release reads`;
+  const idLength = record.readUInt32LE(8);
+  const payloadLength = record.readUInt32LE(12);
+  const inputBytes = record.readUInt32LE(16);
+  if (HEADER_BYTES + idLength + payloadLength !== record.length) return 'the record length does not match';
+  const idBytes = record.subarray(HEADER_BYTES, HEADER_BYTES + idLength);
+  const payload = record.subarray(HEADER_BYTES + idLength);
+  if (zlib.crc32(payload, zlib.crc32(idBytes)) !== record.readUInt32LE(20))
+    return 'checksum mismatch (corrupt)';
+  if (idBytes.toString('utf8') !== id)
+    return `the record is run ${JSON.stringify(idBytes.toString('utf8'))}'s`;
+  if (record[5] !== CODEC_DEFLATE && record[5] !== CODEC_PLAIN) return `unknown codec ${record[5]}`;
+  let plain: Buffer;
+  try {
+    plain = record[5] === CODEC_DEFLATE ? zlib.inflateRawSync(payload) : payload;
+  } catch (err) {
+    return `cannot be decompressed (${describe(err)})`;
+  }
+  if (inputBytes > plain.length) return 'the input length does not match';
+  return {
+    input: plain.toString('utf8', 0, inputBytes),
+    output: plain.toString('utf8', inputBytes),
+  };
+}

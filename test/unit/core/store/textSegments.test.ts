@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  DurableStore,
+  type DurableStoreOptions,
+  type ValidRun,
+} from '../../../../src/core/store/durableStore';
+import { TextSegments, segmentName } from '../../../../src/core/store/textSegments';
+import { computeReward } from '../../../../src/core/learning/reward';
+import { defaultConfig } from '../../../../src/core/workspace/config';
+import { LearningPipeline } from '../../../../src/core/pipeline';
+import { savedRunsWithTexts } from '../../../support/savedRuns';
+
+const FIXTURE_V2 = path.join(__dirname, '../../../fixtures/workspace-v2');
+
+/** Text without repeats, for texts that deflate shrinks little. */
+function noise(bytes: number, seed: number): string {
+  let x = seed;
+  let s = '';
+  while (s.length < bytes) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    s += String.fromCharCode(33 + (x % 90));
+  }
+  return s;
+}
+
+describe('text segments (run texts beside the database)', function () {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-texts-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads back every text as written: empty, Unicode, compressible and not, in sync and async appends', async () => {
+    const segments = new TextSegments(path.join(dir, 'texts'));
+    const records = [
+      { pk: 1, id: 'a', input: '', output: '' },
+      { pk: 2, id: 'b', input: 'café ✓ 🎉\n\u0000end', output: 'ok' },
+      { pk: 3, id: 'c', input: 'line\n'.repeat(10_000), output: 'x' },
+      { pk: 4, id: 'd', input: noise(5_000, 1), output: noise(3_000, 2) },
+    ];
+    const refs = new Map([
+      ...segments.appendSync(records.slice(0, 2)),
+      ...(await segments.append(records.slice(2))),
+    ]);
+    for (const r of records) {
+      assert.deepEqual(segments.read(refs.get(r.pk)!, r.id), { input: r.input, output: r.output }, r.id);
+    }
+    // Repetitive text is stored compressed; a short one as it is (a 24-byte header, the id, nothing else).
+    assert.ok(refs.get(3)!.length < 1_000, `${refs.get(3)!.length} bytes for 50 KB of repeated lines`);
+    assert.equal(refs.get(1)!.length, 25);
+    segments.close();
+  });
+
+  it('says why texts cannot be read: a record of another run, a flipped byte, a truncated or missing segment', () => {
+    const segments = new TextSegments(path.join(dir, 'texts'));
+    const refs = segments.appendSync([
+      { pk: 1, id: 'a', input: 'in a', output: 'out a' },
+      { pk: 2, id: 'b', input: 'in b', output: 'out b' },
+    ]);
+    const file = path.join(dir, 'texts', segmentName(1));
+    const a = refs.get(1)!;
+    const b = refs.get(2)!;
+
+    assert.match(unavailable(segments.read(a, 'b')), /the record is run "a"'s/);
+
+    const bytes = fs.readFileSync(file);
+    bytes[a.offset + a.length - 1]! ^= 0xff;
+    fs.writeFileSync(file, bytes);
+    segments.release();
+    assert.match(
+      unavailable(segments.read(a, 'a')),
+      /texts\/000001\.seg at byte 0: checksum mismatch \(corrupt\)/,
+    );
+    assert.deepEqual(
+      segments.read(b, 'b'),
+      { input: 'in b', output: 'out b' },
+      'the next record is untouched',
+    );
+
+    fs.truncateSync(file, b.offset + 10);
+    assert.match(
+      unavailable(segments.read(b, 'b')),
+      /ends at byte \d+, before this run's texts end \(truncated\)/,
+    );
+
+    fs.rmSync(file);
+    segments.release();
+    assert.match(unavailable(segments.read(a, 'a')), /texts\/000001\.seg is missing/);
+    segments.close();
+  });
+
+  it('starts a new segment once one is full, and never writes through a planted link', () => {
+    const texts = path.join(dir, 'texts');
+    fs.mkdirSync(texts);
+    const outside = path.join(dir, 'outside.txt');
+    fs.writeFileSync(outside, 'keep me');
+    fs.symlinkSync(outside, path.join(texts, segmentName(1)));
+    const segments = new TextSegments(texts);
+
+    assert.throws(() => segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]), /ELOOP/);
+    assert.equal(fs.readFileSync(outside, 'utf8'), 'keep me');
+
+    fs.rmSync(path.join(texts, segmentName(1)));
+    fs.writeFileSync(path.join(texts, segmentName(1)), Buffer.alloc(64 * 2 ** 20)); // a full segment
+    const refs = segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]);
+    assert.equal(refs.get(1)!.segment, 2);
+    assert.equal(refs.get(1)!.offset, 0);
+    assert.deepEqual(segments.read(refs.get(1)!, 'a'), { input: 'i', output: 'o' });
+    segments.close();
+  });
+});
+
+function unavailable(read: ReturnType<TextSegments['read']>): string {
+  assert.ok('unavailable' in read, `expected a reason, got ${JSON.stringify(read)}`);
+  return read.unavailable;
+}
+
+describe('durable store: texts outside the database', function () {
+  let dir: string;
+  let agentDir: string;
+  let logs: string[];
+  let opened: DurableStore[];
+  let n = 0;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-texts-'));
+    agentDir = path.join(dir, '.agent');
+    logs = [];
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const ds of opened) await ds.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openStore(options: Partial<DurableStoreOptions> = {}): Promise<DurableStore> {
+    const weights = defaultConfig().rewardWeights;
+    const ds = await DurableStore.open({
+      agentDir,
+      now: Date.now,
+      log: (l) => logs.push(l),
+      reward: (r) => computeReward(r, weights),
+      pollIntervalMs: 0,
+      saveDelayMs: 60_000,
+      maxTextBytes: () => 1024 * 1024,
+      ...options,
+    });
+    opened.push(ds);
+    return ds;
+  }
+
+  function validRun(input = `input ${n}`, output = `output ${n}`): ValidRun {
+    n++;
+    return {
+      id: `run-${n}`,
+      createdAt: 1000 + n,
+      taskSlug: 't',
+      modelId: 'm',
+      promptId: 'default',
+      role: 'coder',
+      result: { input, output, compile: true, tests: { passed: 1, total: 1 } },
+    };
+  }
+
+  function dbSize(): number {
+    return fs.statSync(path.join(agentDir, 'experience.db')).size;
+  }
+
+  it('saves a database that does not grow with the texts, and reads every text back', async () => {
+    const ds = await openStore();
+    const runs = Array.from({ length: 200 }, (_, i) => validRun(noise(4_000, i), noise(4_000, i + 1_000)));
+    for (const r of runs.slice(0, 100)) ds.record(r);
+    await ds.save();
+    const afterHundred = dbSize();
+    for (const r of runs.slice(100)) ds.record(r);
+    await ds.save();
+
+    // 100 more runs with 8 KB of text each add only their numbers (well under 100 × 8 KB = 800 KB).
+    assert.ok(dbSize() - afterHundred < 64 * 1024, `grew by ${dbSize() - afterHundred} bytes`);
+    assert.ok(dbSize() < 200 * 1024, `${dbSize()} bytes for 200 runs`);
+    for (const r of runs) {
+      assert.deepEqual(ds.db.runTexts(r.id), { input: r.result.input, output: r.result.output });
+    }
+    const onDisk = savedRunsWithTexts(agentDir);
+    assert.equal(onDisk.length, 200);
+    assert.ok(
+      onDisk.every((row, i) => row.input === runs[i]!.result.input && row.output === runs[i]!.result.output),
+    );
+  });
+
+  it('keeps a run whose texts cannot be read: reported once, left out of exports, every other run intact', async () => {
+    const ds = await openStore();
+    const [a, b, c] = [validRun(), validRun(), validRun()];
+    for (const r of [a, b, c]) ds.record(r);
+    await ds.close();
+    opened = [];
+    // Corrupt b's record: flip a byte in its payload.
+    const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    const ref = db
+      .prepare('SELECT x.offset, x.length FROM run_text_refs x JOIN runs r ON r.pk = x.pk WHERE id = ?')
+      .get(b.id) as { offset: number; length: number };
+    db.close();
+    const file = path.join(agentDir, 'texts', segmentName(1));
+    const bytes = fs.readFileSync(file);
+    bytes[ref.offset + ref.length - 2]! ^= 0xff;
+    fs.writeFileSync(file, bytes);
+
+    const again = await openStore();
+    assert.ok(again.db.getRun(b.id), 'the run is kept');
+    assert.match(again.db.runTexts(b.id)!.unavailable!, /checksum mismatch/);
+    assert.equal(again.db.runTexts(b.id)!.unavailable, again.db.runTexts(b.id)!.unavailable);
+    const exported = [...again.db.exportCandidates('coder', 0)].map((x) => x.id).sort();
+    assert.deepEqual(exported, [a.id, c.id].sort());
+    const reports = logs.filter((l) => l.includes(`Run ${b.id}: its texts cannot be read`));
+    assert.equal(reports.length, 1, logs.join('\n'));
+    assert.match(reports[0]!, /the run and its numbers are kept/);
+    assert.deepEqual(again.db.runTexts(a.id), { input: a.result.input, output: a.result.output });
+    // The same run sent again (a replay) is not a conflict: nothing says it differs.
+    again.record(b);
+    assert.equal(again.db.maxPk(), 3);
+  });
+
+  it('keeps texts in the database while .agent/texts/ cannot be written, and moves them once it can', async () => {
+    const ds = await openStore();
+    const texts = path.join(agentDir, 'texts');
+    fs.rmSync(texts, { recursive: true });
+    fs.writeFileSync(texts, 'not a folder');
+    const r = validRun('kept in', 'kept out');
+    ds.record(r);
+    await ds.save();
+
+    assert.ok(
+      logs.some((l) => /Could not write run texts to .*texts: .*They stay in experience\.db/.test(l)),
+      logs.join('\n'),
+    );
+    const saved = savedRunsWithTexts(agentDir);
+    assert.deepEqual([saved[0]!.input, saved[0]!.output], ['kept in', 'kept out']);
+
+    fs.rmSync(texts);
+    fs.mkdirSync(texts);
+    ds.record(validRun());
+    await ds.save();
+    const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    assert.equal(db.prepare('SELECT count(*) FROM run_texts').pluck().get(), 0);
+    db.close();
+    assert.deepEqual(ds.db.runTexts(r.id), { input: 'kept in', output: 'kept out' });
+  });
+
+  it('opens a database and journal the previous release (schema 2) wrote: every run, verdict, signal and event, texts equal', async () => {
+    fs.cpSync(FIXTURE_V2, agentDir, { recursive: true });
+    const before = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    const oldRows = before
+      .prepare('SELECT r.*, t.input, t.output FROM runs r JOIN run_texts t ON t.pk = r.pk ORDER BY r.pk')
+      .all() as { id: string; human: string | null; reward: number; input: string; output: string }[];
+    const oldSignals = before.prepare('SELECT * FROM run_signals').all();
+    const oldEvents = before.prepare('SELECT * FROM events').all();
+    before.close();
+    assert.equal(oldRows.length, 2, 'the fixture has two saved runs');
+
+    const p = await LearningPipeline.open(dir, { pollIntervalMs: 0, log: (l) => logs.push(l) });
+    const [a, b] = oldRows;
+    assert.deepEqual(p.getRun(a!.id)?.input, a!.input);
+    assert.equal(p.getRun(a!.id)?.output, a!.output);
+    assert.equal(p.getRun(a!.id)?.human, 'accept');
+    assert.equal(p.getRun(b!.id)?.output, b!.output);
+    assert.equal(p.getRun(b!.id)?.human, 'reject', 'the verdict only the journal held');
+    const journalOnly = p.listRuns({}, { limit: 10 }).runs.find((r) => r.taskSlug === 'journal-only');
+    assert.ok(journalOnly, 'the run only the journal held');
+    assert.equal(p.getRun(journalOnly.id)?.input, 'from the journal');
+    await p.close();
+
+    const after = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    try {
+      assert.equal(after.pragma('user_version', { simple: true }), 3);
+      assert.equal(after.prepare('SELECT count(*) FROM run_texts').pluck().get(), 0, 'texts moved out');
+      assert.equal(after.pragma('auto_vacuum', { simple: true }), 2, 'free pages are given back from now on');
+      assert.deepEqual(after.prepare('SELECT * FROM run_signals').all(), oldSignals);
+      assert.deepEqual(after.prepare('SELECT * FROM events').all(), oldEvents);
+      assert.equal(after.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      after.close();
+    }
+    const saved = savedRunsWithTexts(agentDir);
+    assert.equal(saved.length, 3);
+    for (const old of oldRows) {
+      const row = saved.find((r) => r.id === old.id)!;
+      assert.deepEqual([row.input, row.output], [old.input, old.output]);
+    }
+    assert.deepEqual(fs.readdirSync(path.join(agentDir, 'inbox')), [], 'the journal was taken in');
+  });
+});
