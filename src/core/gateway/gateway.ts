@@ -1,7 +1,7 @@
 // The local gateway: an HTTP server that speaks the OpenAI and Ollama wire protocols, forwards each request to the
 // user's Ollama (or an OpenAI-compatible upstream) byte for byte, streams the answer back as it arrives, and records
-// every completion as a run. Only the `agent-learning/…` model aliases (and the opt-in prompt variant) change what
-// is forwarded.
+// every completion as a run. Only the `agent-learning/…` model aliases, the opt-in prompt variant and, for a streamed
+// OpenAI request that does not ask for them, the token counts (usage.ts) change what is forwarded.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -24,6 +24,7 @@ import {
 } from './capture';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
 import { refusalFor } from './security';
+import { UsageChunkFilter, withUsageRequested } from './usage';
 
 /** The prompt id of runs whose system prompt is the agent's own (no prompt variant was added). */
 export const CLIENT_PROMPT_ID = 'client';
@@ -122,6 +123,8 @@ interface Exchange {
   promptId: string;
   conversation: Conversation;
   started: number;
+  /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
+  usageAsked: boolean;
 }
 
 export class Gateway {
@@ -328,11 +331,22 @@ export class Gateway {
       promptId = prompt.id;
       body = withSystemText(kind, body, prompt.text);
     }
+    // A streamed OpenAI answer carries token counts only when asked for; the run needs them.
+    const asking = kind === 'openai-chat' ? withUsageRequested(body) : undefined;
+    if (asking) body = asking;
     // The conversation as the agent wrote it: the variant's text is known by its id, as for every other run.
     const conversation = conversationOf(kind, request);
     return {
       body,
-      exchange: { kind, route, modelId: modelId.slice(0, 200), promptId, conversation, started },
+      exchange: {
+        kind,
+        route,
+        modelId: modelId.slice(0, 200),
+        promptId,
+        conversation,
+        started,
+        usageAsked: asking !== undefined,
+      },
     };
   }
 
@@ -417,7 +431,8 @@ export class Gateway {
           res.writeHead(status, out);
           // Headers now, not with the first token: streaming clients wait on them.
           res.flushHeaders();
-          if (exchange && status >= 200 && status < 300)
+          const ok = status >= 200 && status < 300;
+          if (exchange && ok)
             capture = captureFor(
               exchange.kind,
               upRes.headers['content-type'],
@@ -425,16 +440,22 @@ export class Gateway {
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
+          const filter =
+            exchange?.usageAsked && ok && /^text\/event-stream/i.test(upRes.headers['content-type'] ?? '')
+              ? new UsageChunkFilter()
+              : undefined;
           upRes.on('data', (chunk: Buffer) => {
             // To the client first: the copy is parsed after the bytes are on their way.
-            if (!res.write(chunk)) {
+            const out = filter ? filter.push(chunk) : chunk;
+            if (out.length > 0 && !res.write(out)) {
               upRes.pause();
               res.once('drain', () => upRes.resume());
             }
+            // The capture reads the usage chunk the client does not get.
             capture?.push(chunk);
           });
           upRes.on('end', () => {
-            res.end();
+            res.end(filter?.end());
             done(false);
           });
           upRes.on('error', () => {

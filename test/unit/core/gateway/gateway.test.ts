@@ -183,6 +183,51 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(runs[0]!.cost_tokens, 15);
     });
 
+    it("records a stream's token counts when the client did not ask for them, and does not hand it the usage chunk", async () => {
+      // Aider, like most agents, streams without stream_options: the run had no cost.
+      const request = {
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { continuous_usage_stats: false },
+      };
+      const answer = await raw(
+        'POST',
+        '/v1/chat/completions',
+        { host: 'localhost', 'content-type': 'application/json' },
+        JSON.stringify(request),
+      );
+      assert.equal(answer.status, 200);
+      const events = answer.body.split('\n\n').filter((e) => e !== '');
+      assert.equal(events.at(-1), 'data: [DONE]');
+      const chunks = events
+        .slice(0, -1)
+        .map((e) => JSON.parse(e.slice('data: '.length)) as Record<string, unknown>);
+      assert.ok(chunks.length > 0 && chunks.every((c) => Array.isArray(c.choices) && c.choices.length === 1));
+      assert.ok(!answer.body.includes('"usage"'), 'the client gets the stream it asked for');
+      assert.deepEqual(upstream.requests[0]!.body?.stream_options, {
+        continuous_usage_stats: false,
+        include_usage: true,
+      });
+      const [run] = await storedRuns();
+      assert.equal(run?.cost_tokens, 15);
+      assert.equal(JSON.parse(run.output).content, 'Hello from the stand-in');
+      assert.deepEqual(JSON.parse(run.input), { messages: request.messages });
+
+      // With the openai client too.
+      let text = '';
+      for await (const chunk of await openai().chat.completions.create({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      })) {
+        assert.equal(chunk.usage, undefined);
+        text += chunk.choices[0]!.delta.content ?? '';
+      }
+      assert.equal(text, 'Hello from the stand-in');
+      assert.equal((await storedRuns())[1]?.cost_tokens, 15);
+    });
+
     it('passes tool definitions, tool calls and tool results through and records them, streamed and not', async () => {
       const tools = [
         {
