@@ -22,6 +22,7 @@ import {
   type CompletionKind,
   type Conversation,
 } from './capture';
+import { aliasNames, openAiAlias, withAliases } from './aliases';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
 import { refusalFor } from './security';
 import { UsageChunkFilter, withUsageRequested } from './usage';
@@ -42,6 +43,8 @@ export interface GatewayRecorder {
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
   getConfig(): { config: LearningConfig };
+  /** Roles that have runs: listed as `agent-learning/<role>` model aliases beside the built-in ones. */
+  roles?(): string[];
 }
 
 export interface GatewayOptions {
@@ -109,6 +112,12 @@ const COMPLETIONS: Record<string, CompletionKind> = {
   '/v1/chat/completions': 'openai-chat',
   '/api/chat': 'ollama-chat',
   '/api/generate': 'ollama-generate',
+};
+
+/** The model lists the gateway adds its aliases to. */
+const LISTINGS: Record<string, 'openai' | 'ollama'> = {
+  '/v1/models': 'openai',
+  '/api/tags': 'ollama',
 };
 
 type Json = Record<string, unknown>;
@@ -285,6 +294,14 @@ export class Gateway {
           '"gateway.maxBodyBytes" in .agent/learning-config.json.',
       );
     }
+    const listing = req.method === 'GET' ? LISTINGS[pathname] : undefined;
+    // `GET /v1/models/{id}` of an alias: the upstream knows no such model; the gateway does.
+    if (req.method === 'GET' && pathname.startsWith('/v1/models/')) {
+      const id = decodePath(pathname.slice('/v1/models/'.length));
+      if (id !== undefined && this.aliases(config).includes(id)) {
+        return sendJson(res, 200, openAiAlias(id, Math.floor(this.now() / 1000)));
+      }
+    }
     const kind = req.method === 'POST' ? COMPLETIONS[pathname] : undefined;
     let exchange: Exchange | undefined;
     if (kind) {
@@ -302,7 +319,12 @@ export class Gateway {
         }
       }
     }
-    await this.forward(req, res, pathname, body, access, exchange);
+    await this.forward(req, res, pathname, body, access, exchange, listing);
+  }
+
+  /** The model aliases to list: the built-in roles, the default role and every role with runs. */
+  private aliases(config: GatewayConfig): string[] {
+    return aliasNames([config.defaultRole, ...(this.options.recorder.roles?.() ?? [])]);
   }
 
   /** Routes the aliases and adds the prompt variant; the body to forward is `request` itself when nothing changed. */
@@ -396,6 +418,7 @@ export class Gateway {
     body: Buffer,
     access: GatewayAccess,
     exchange: Exchange | undefined,
+    listing?: 'openai' | 'ollama',
   ): Promise<void> {
     const search = (req.url ?? '').slice(pathname.length);
     const { target, openai } = this.upstreamUrl(pathname, search, access);
@@ -424,6 +447,11 @@ export class Gateway {
         { method: req.method, headers, agent: secure ? this.agents.https : this.agents.http },
         (upRes) => {
           const status = upRes.statusCode ?? 502;
+          const ok = status >= 200 && status < 300;
+          if (listing && ok) {
+            this.answerListing(res, upRes, listing, () => done(false));
+            return;
+          }
           const out: http.OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(upRes.headers)) {
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
@@ -431,7 +459,6 @@ export class Gateway {
           res.writeHead(status, out);
           // Headers now, not with the first token: streaming clients wait on them.
           res.flushHeaders();
-          const ok = status >= 200 && status < 300;
           if (exchange && ok)
             capture = captureFor(
               exchange.kind,
@@ -494,6 +521,38 @@ export class Gateway {
     });
   }
 
+  /** The upstream's model list, read whole (it is small), with the aliases added; anything unexpected as it came. */
+  private answerListing(
+    res: http.ServerResponse,
+    upRes: http.IncomingMessage,
+    listing: 'openai' | 'ollama',
+    done: () => void,
+  ): void {
+    const chunks: Buffer[] = [];
+    upRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+    upRes.on('error', () => {
+      res.destroy();
+      done();
+    });
+    upRes.on('end', () => {
+      let body = Buffer.concat(chunks);
+      const encoding = upRes.headers['content-encoding'];
+      const listed =
+        encoding === undefined || encoding === 'identity'
+          ? withAliases(listing, parseObject(body), this.aliases(this.config()), this.now())
+          : undefined;
+      if (listed) body = Buffer.from(JSON.stringify(listed));
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(upRes.headers)) {
+        if (!HOP_BY_HOP.has(name) && name !== 'content-length' && value !== undefined) out[name] = value;
+      }
+      out['content-length'] = body.length;
+      res.writeHead(upRes.statusCode ?? 200, out);
+      res.end(body);
+      done();
+    });
+  }
+
   private async record(exchange: Exchange, completion: Completion, aborted: boolean): Promise<void> {
     const { route, conversation } = exchange;
     // An aborted run is kept with what arrived and marked in its output; with no quality signal its reward is 0,
@@ -549,12 +608,25 @@ export class Gateway {
           : status === 400
             ? 'invalid_request_error'
             : 'upstream_error';
-    const body = JSON.stringify(ollama ? { error: message } : { error: { message, type, code: status } });
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
+    sendJson(res, status, ollama ? { error: message } : { error: { message, type, code: status } });
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** A path segment's text, or undefined when its percent-encoding is broken. */
+function decodePath(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

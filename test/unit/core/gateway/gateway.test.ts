@@ -329,12 +329,65 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(exported.count, 0, 'an aborted run is no training example, even accepted');
     });
 
-    it('lists the upstream models (GET /v1/models) unchanged', async () => {
+    it('lists the upstream models (GET /v1/models) and, after them, the aliases it routes', async () => {
+      // Agents that check a model name against this list refused `agent-learning/coder`.
       const models = await openai().models.list();
       assert.deepEqual(
-        models.data.map((m) => m.id),
-        ['qwen2.5-coder:7b'],
+        models.data.map((m) => [m.id, m.owned_by]),
+        [
+          ['qwen2.5-coder:7b', 'library'],
+          ['auto', 'agent-learning'],
+          ['agent-learning/auto', 'agent-learning'],
+          ['agent-learning/coder', 'agent-learning'],
+          ['agent-learning/fixer', 'agent-learning'],
+          ['agent-learning/judge', 'agent-learning'],
+        ],
       );
+      assert.ok(models.data.slice(1).every((m) => m.object === 'model' && Number.isInteger(m.created)));
+      const alias = await openai().models.retrieve('agent-learning/coder');
+      assert.deepEqual(
+        [alias.id, alias.object, alias.owned_by],
+        ['agent-learning/coder', 'model', 'agent-learning'],
+      );
+      assert.deepEqual(
+        upstream.requests.map((r) => r.path),
+        ['/v1/models'],
+        'an alias is answered here, not asked of the upstream',
+      );
+    });
+
+    it("lists the roles that have runs and the config's default role as aliases too", async () => {
+      await gateway.stop();
+      await pipeline.close();
+      await open({ defaultRole: 'reviewer' });
+      await openai().chat.completions.create({
+        model: 'agent-learning/planner',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      await storedRuns();
+      const ids = (await openai().models.list()).data.map((m) => m.id);
+      assert.deepEqual(ids.slice(1), [
+        'auto',
+        'agent-learning/auto',
+        'agent-learning/coder',
+        'agent-learning/fixer',
+        'agent-learning/judge',
+        'agent-learning/planner',
+        'agent-learning/reviewer',
+      ]);
+    });
+
+    it('passes a model list it cannot read, or an error, as the upstream sent it', async () => {
+      const other = await startChatUpstream();
+      try {
+        await gateway.stop();
+        await open({}, { openaiBaseUrl: `${other.url}/nowhere` });
+        const missing = await raw('GET', '/v1/models', { host: 'localhost' });
+        assert.equal(missing.status, 404);
+        assert.deepEqual(JSON.parse(missing.body), { error: '404 page not found' });
+      } finally {
+        await other.stop();
+      }
     });
   });
 
@@ -434,8 +487,20 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal((await storedRuns()).length, 0);
     });
 
-    it('forwards /api/tags, /api/show and /api/version and records nothing for them', async () => {
-      assert.equal((await ollama().list()).models[0]?.name, 'qwen2.5-coder:7b');
+    it('forwards /api/tags (aliases added), /api/show and /api/version and records nothing for them', async () => {
+      const { models } = await ollama().list();
+      assert.deepEqual(
+        models.map((m) => [m.name, m.model, m.details?.family]),
+        [
+          ['qwen2.5-coder:7b', 'qwen2.5-coder:7b', undefined],
+          ['auto', 'auto', 'agent-learning'],
+          ['agent-learning/auto', 'agent-learning/auto', 'agent-learning'],
+          ['agent-learning/coder', 'agent-learning/coder', 'agent-learning'],
+          ['agent-learning/fixer', 'agent-learning/fixer', 'agent-learning'],
+          ['agent-learning/judge', 'agent-learning/judge', 'agent-learning'],
+        ],
+      );
+      assert.equal(models[0]!.size, 1, "the upstream's entries as it sent them");
       assert.equal((await ollama().show({ model: 'qwen2.5-coder:7b' })).details.family, 'qwen2');
       const version = await raw('GET', '/api/version', { host: '127.0.0.1' });
       assert.deepEqual(JSON.parse(version.body), { version: '0.12.0' });
