@@ -303,15 +303,21 @@ export class Gateway {
       }
     }
     const kind = req.method === 'POST' ? COMPLETIONS[pathname] : undefined;
+    const show = req.method === 'POST' && pathname === '/api/show';
     let exchange: Exchange | undefined;
-    if (kind) {
+    if (kind || show) {
       const request = parseObject(body);
       // Not JSON: forwarded as it came, so the client gets the upstream's own error.
       if (request) {
         try {
-          const prepared = this.prepare(kind, request, req.headers, config, started);
-          exchange = prepared.exchange;
-          if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+          if (kind) {
+            const prepared = this.prepare(kind, request, req.headers, config, started);
+            exchange = prepared.exchange;
+            if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+          } else {
+            const shown = this.showAlias(request, req.headers, config);
+            if (shown) body = Buffer.from(JSON.stringify(shown));
+          }
         } catch (err) {
           if (err instanceof InvalidInputError || err instanceof NoEligibleModelError)
             return this.fail(res, pathname, 400, `Agent Learning gateway: ${err.message}`);
@@ -320,6 +326,29 @@ export class Gateway {
       }
     }
     await this.forward(req, res, pathname, body, access, exchange, listing);
+  }
+
+  /**
+   * `/api/show` of an alias (Ollama clients ask it for the capabilities of a model they found in `/api/tags`): the
+   * model the router picks for it now. Undefined for any other model name.
+   */
+  private showAlias(
+    request: Json,
+    headers: http.IncomingHttpHeaders,
+    config: GatewayConfig,
+  ): Json | undefined {
+    // `name` is what Ollama's API took before `model`.
+    const field =
+      typeof request.model === 'string' ? 'model' : typeof request.name === 'string' ? 'name' : undefined;
+    if (!field) return undefined;
+    const route = routeRequest(request[field], headers, config);
+    if (!route.route) return undefined;
+    const picked = this.options.recorder.selectModel(
+      route.route.tier,
+      route.route.maxCostPerToken,
+      route.role,
+    );
+    return { ...request, [field]: picked.id };
   }
 
   /** The model aliases to list: the built-in roles, the default role and every role with runs. */

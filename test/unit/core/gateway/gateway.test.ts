@@ -539,6 +539,28 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       );
     });
 
+    it('answers /api/show of a listed alias with the model the router picks for it', async () => {
+      // An Ollama client asks /api/show for a model it found in /api/tags; the upstream knows no alias.
+      await open();
+      const { models } = await ollama().list();
+      assert.ok(models.some((m) => m.name === 'agent-learning/fixer'));
+      const shown = await ollama().show({ model: 'agent-learning/fixer' });
+      assert.deepEqual(shown.capabilities, ['completion', 'tools']);
+      const old = await raw(
+        'POST',
+        '/api/show',
+        { host: 'localhost', 'content-type': 'application/json' },
+        JSON.stringify({ name: 'auto' }),
+      );
+      assert.equal(old.status, 200);
+      await ollama().show({ model: 'qwen2.5-coder:7b' });
+      assert.deepEqual(
+        upstream.requests.filter((r) => r.path === '/api/show').map((r) => r.body),
+        [{ model: 'cheap-model' }, { name: 'cheap-model' }, { model: 'qwen2.5-coder:7b' }],
+      );
+      assert.equal((await storedRuns()).length, 0);
+    });
+
     it('takes the tier and cost cap from headers, and refuses an impossible one with 400', async () => {
       await open();
       const client = openai({ 'X-Agent-Learning-Tier': 'large', 'X-Agent-Learning-Max-Cost': '10' });
