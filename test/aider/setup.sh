@@ -7,7 +7,8 @@
 # The environment lives outside the work tree, in a cache folder named by a hash of the lock and the Python version,
 # so a second clone, a `git clean` or the next CI run on the same machine reuses it:
 #   ${AGENT_LEARNING_CACHE:-$HOME/.cache/agent-learning}/aider/<python>-<hash>
-# About 690 MB installed; 1 to 2 minutes cold here (2 shared cores: 52 s and 107 s measured), nothing when cached.
+# About 690 MB installed; 1 to 3 minutes cold here (52 s, 107 s and 157 s measured on 2 shared cores), nothing
+# when cached. The Aider test itself then takes about 35 s.
 #
 # Prints the `aider` executable as its last line. AGENT_LEARNING_AIDER, when set, is used as is instead.
 set -euo pipefail
