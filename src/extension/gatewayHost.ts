@@ -77,6 +77,7 @@ export class GatewayHost extends Disposable {
       selectModel: (...args) => service.openPipeline().selectModel(...args),
       selectPrompt: (role) => service.openPipeline().selectPrompt(role),
       getConfig: () => service.openPipeline().getConfig(),
+      roles: () => service.openPipeline().roles(),
     };
     let last = access;
     const gateway = new Gateway({

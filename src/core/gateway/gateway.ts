@@ -1,7 +1,7 @@
 // The local gateway: an HTTP server that speaks the OpenAI and Ollama wire protocols, forwards each request to the
 // user's Ollama (or an OpenAI-compatible upstream) byte for byte, streams the answer back as it arrives, and records
-// every completion as a run. Only the `agent-learning/…` model aliases (and the opt-in prompt variant) change what
-// is forwarded.
+// every completion as a run. Only the `agent-learning/…` model aliases, the opt-in prompt variant and, for a streamed
+// OpenAI request that does not ask for them, the token counts (usage.ts) change what is forwarded.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -22,8 +22,10 @@ import {
   type CompletionKind,
   type Conversation,
 } from './capture';
+import { aliasNames, openAiAlias, withAliases } from './aliases';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
 import { refusalFor } from './security';
+import { UsageChunkFilter, withUsageRequested } from './usage';
 
 /** The prompt id of runs whose system prompt is the agent's own (no prompt variant was added). */
 export const CLIENT_PROMPT_ID = 'client';
@@ -41,6 +43,8 @@ export interface GatewayRecorder {
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
   getConfig(): { config: LearningConfig };
+  /** Roles that have runs: listed as `agent-learning/<role>` model aliases beside the built-in ones. */
+  roles?(): string[];
 }
 
 export interface GatewayOptions {
@@ -110,6 +114,12 @@ const COMPLETIONS: Record<string, CompletionKind> = {
   '/api/generate': 'ollama-generate',
 };
 
+/** The model lists the gateway adds its aliases to. */
+const LISTINGS: Record<string, 'openai' | 'ollama'> = {
+  '/v1/models': 'openai',
+  '/api/tags': 'ollama',
+};
+
 type Json = Record<string, unknown>;
 
 /** The body was larger than `gateway.maxBodyBytes`. */
@@ -122,6 +132,8 @@ interface Exchange {
   promptId: string;
   conversation: Conversation;
   started: number;
+  /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
+  usageAsked: boolean;
 }
 
 export class Gateway {
@@ -282,16 +294,30 @@ export class Gateway {
           '"gateway.maxBodyBytes" in .agent/learning-config.json.',
       );
     }
+    const listing = req.method === 'GET' ? LISTINGS[pathname] : undefined;
+    // `GET /v1/models/{id}` of an alias: the upstream knows no such model; the gateway does.
+    if (req.method === 'GET' && pathname.startsWith('/v1/models/')) {
+      const id = decodePath(pathname.slice('/v1/models/'.length));
+      if (id !== undefined && this.aliases(config).includes(id)) {
+        return sendJson(res, 200, openAiAlias(id, Math.floor(this.now() / 1000)));
+      }
+    }
     const kind = req.method === 'POST' ? COMPLETIONS[pathname] : undefined;
+    const show = req.method === 'POST' && pathname === '/api/show';
     let exchange: Exchange | undefined;
-    if (kind) {
+    if (kind || show) {
       const request = parseObject(body);
       // Not JSON: forwarded as it came, so the client gets the upstream's own error.
       if (request) {
         try {
-          const prepared = this.prepare(kind, request, req.headers, config, started);
-          exchange = prepared.exchange;
-          if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+          if (kind) {
+            const prepared = this.prepare(kind, request, req.headers, config, started);
+            exchange = prepared.exchange;
+            if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+          } else {
+            const shown = this.showAlias(request, req.headers, config);
+            if (shown) body = Buffer.from(JSON.stringify(shown));
+          }
         } catch (err) {
           if (err instanceof InvalidInputError || err instanceof NoEligibleModelError)
             return this.fail(res, pathname, 400, `Agent Learning gateway: ${err.message}`);
@@ -299,7 +325,35 @@ export class Gateway {
         }
       }
     }
-    await this.forward(req, res, pathname, body, access, exchange);
+    await this.forward(req, res, pathname, body, access, exchange, listing);
+  }
+
+  /**
+   * `/api/show` of an alias (Ollama clients ask it for the capabilities of a model they found in `/api/tags`): the
+   * model the router picks for it now. Undefined for any other model name.
+   */
+  private showAlias(
+    request: Json,
+    headers: http.IncomingHttpHeaders,
+    config: GatewayConfig,
+  ): Json | undefined {
+    // `name` is what Ollama's API took before `model`.
+    const field =
+      typeof request.model === 'string' ? 'model' : typeof request.name === 'string' ? 'name' : undefined;
+    if (!field) return undefined;
+    const route = routeRequest(request[field], headers, config);
+    if (!route.route) return undefined;
+    const picked = this.options.recorder.selectModel(
+      route.route.tier,
+      route.route.maxCostPerToken,
+      route.role,
+    );
+    return { ...request, [field]: picked.id };
+  }
+
+  /** The model aliases to list: the built-in roles, the default role and every role with runs. */
+  private aliases(config: GatewayConfig): string[] {
+    return aliasNames([config.defaultRole, ...(this.options.recorder.roles?.() ?? [])]);
   }
 
   /** Routes the aliases and adds the prompt variant; the body to forward is `request` itself when nothing changed. */
@@ -328,11 +382,22 @@ export class Gateway {
       promptId = prompt.id;
       body = withSystemText(kind, body, prompt.text);
     }
+    // A streamed OpenAI answer carries token counts only when asked for; the run needs them.
+    const asking = kind === 'openai-chat' ? withUsageRequested(body) : undefined;
+    if (asking) body = asking;
     // The conversation as the agent wrote it: the variant's text is known by its id, as for every other run.
     const conversation = conversationOf(kind, request);
     return {
       body,
-      exchange: { kind, route, modelId: modelId.slice(0, 200), promptId, conversation, started },
+      exchange: {
+        kind,
+        route,
+        modelId: modelId.slice(0, 200),
+        promptId,
+        conversation,
+        started,
+        usageAsked: asking !== undefined,
+      },
     };
   }
 
@@ -382,6 +447,7 @@ export class Gateway {
     body: Buffer,
     access: GatewayAccess,
     exchange: Exchange | undefined,
+    listing?: 'openai' | 'ollama',
   ): Promise<void> {
     const search = (req.url ?? '').slice(pathname.length);
     const { target, openai } = this.upstreamUrl(pathname, search, access);
@@ -410,6 +476,11 @@ export class Gateway {
         { method: req.method, headers, agent: secure ? this.agents.https : this.agents.http },
         (upRes) => {
           const status = upRes.statusCode ?? 502;
+          const ok = status >= 200 && status < 300;
+          if (listing && ok) {
+            this.answerListing(res, upRes, listing, () => done(false));
+            return;
+          }
           const out: http.OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(upRes.headers)) {
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
@@ -417,7 +488,7 @@ export class Gateway {
           res.writeHead(status, out);
           // Headers now, not with the first token: streaming clients wait on them.
           res.flushHeaders();
-          if (exchange && status >= 200 && status < 300)
+          if (exchange && ok)
             capture = captureFor(
               exchange.kind,
               upRes.headers['content-type'],
@@ -425,16 +496,22 @@ export class Gateway {
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
+          const filter =
+            exchange?.usageAsked && ok && /^text\/event-stream/i.test(upRes.headers['content-type'] ?? '')
+              ? new UsageChunkFilter()
+              : undefined;
           upRes.on('data', (chunk: Buffer) => {
             // To the client first: the copy is parsed after the bytes are on their way.
-            if (!res.write(chunk)) {
+            const out = filter ? filter.push(chunk) : chunk;
+            if (out.length > 0 && !res.write(out)) {
               upRes.pause();
               res.once('drain', () => upRes.resume());
             }
+            // The capture reads the usage chunk the client does not get.
             capture?.push(chunk);
           });
           upRes.on('end', () => {
-            res.end();
+            res.end(filter?.end());
             done(false);
           });
           upRes.on('error', () => {
@@ -470,6 +547,38 @@ export class Gateway {
         done(true);
       });
       upstream.end(body);
+    });
+  }
+
+  /** The upstream's model list, read whole (it is small), with the aliases added; anything unexpected as it came. */
+  private answerListing(
+    res: http.ServerResponse,
+    upRes: http.IncomingMessage,
+    listing: 'openai' | 'ollama',
+    done: () => void,
+  ): void {
+    const chunks: Buffer[] = [];
+    upRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+    upRes.on('error', () => {
+      res.destroy();
+      done();
+    });
+    upRes.on('end', () => {
+      let body = Buffer.concat(chunks);
+      const encoding = upRes.headers['content-encoding'];
+      const listed =
+        encoding === undefined || encoding === 'identity'
+          ? withAliases(listing, parseObject(body), this.aliases(this.config()), this.now())
+          : undefined;
+      if (listed) body = Buffer.from(JSON.stringify(listed));
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(upRes.headers)) {
+        if (!HOP_BY_HOP.has(name) && name !== 'content-length' && value !== undefined) out[name] = value;
+      }
+      out['content-length'] = body.length;
+      res.writeHead(upRes.statusCode ?? 200, out);
+      res.end(body);
+      done();
     });
   }
 
@@ -528,12 +637,25 @@ export class Gateway {
           : status === 400
             ? 'invalid_request_error'
             : 'upstream_error';
-    const body = JSON.stringify(ollama ? { error: message } : { error: { message, type, code: status } });
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
+    sendJson(res, status, ollama ? { error: message } : { error: { message, type, code: status } });
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** A path segment's text, or undefined when its percent-encoding is broken. */
+function decodePath(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

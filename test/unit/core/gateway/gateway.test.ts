@@ -177,6 +177,51 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(runs[0]!.cost_tokens, 15);
     });
 
+    it("records a stream's token counts when the client did not ask for them, and does not hand it the usage chunk", async () => {
+      // Aider, like most agents, streams without stream_options: the run had no cost.
+      const request = {
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { continuous_usage_stats: false },
+      };
+      const answer = await raw(
+        'POST',
+        '/v1/chat/completions',
+        { host: 'localhost', 'content-type': 'application/json' },
+        JSON.stringify(request),
+      );
+      assert.equal(answer.status, 200);
+      const events = answer.body.split('\n\n').filter((e) => e !== '');
+      assert.equal(events.at(-1), 'data: [DONE]');
+      const chunks = events
+        .slice(0, -1)
+        .map((e) => JSON.parse(e.slice('data: '.length)) as Record<string, unknown>);
+      assert.ok(chunks.length > 0 && chunks.every((c) => Array.isArray(c.choices) && c.choices.length === 1));
+      assert.ok(!answer.body.includes('"usage"'), 'the client gets the stream it asked for');
+      assert.deepEqual(upstream.requests[0]!.body?.stream_options, {
+        continuous_usage_stats: false,
+        include_usage: true,
+      });
+      const [run] = await storedRuns();
+      assert.equal(run?.cost_tokens, 15);
+      assert.equal(JSON.parse(run.output).content, 'Hello from the stand-in');
+      assert.deepEqual(JSON.parse(run.input), { messages: request.messages });
+
+      // With the openai client too.
+      let text = '';
+      for await (const chunk of await openai().chat.completions.create({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      })) {
+        assert.equal(chunk.usage, undefined);
+        text += chunk.choices[0]!.delta.content ?? '';
+      }
+      assert.equal(text, 'Hello from the stand-in');
+      assert.equal((await storedRuns())[1]?.cost_tokens, 15);
+    });
+
     it('passes tool definitions, tool calls and tool results through and records them, streamed and not', async () => {
       const tools = [
         {
@@ -278,12 +323,65 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(exported.count, 0, 'an aborted run is no training example, even accepted');
     });
 
-    it('lists the upstream models (GET /v1/models) unchanged', async () => {
+    it('lists the upstream models (GET /v1/models) and, after them, the aliases it routes', async () => {
+      // Agents that check a model name against this list refused `agent-learning/coder`.
       const models = await openai().models.list();
       assert.deepEqual(
-        models.data.map((m) => m.id),
-        ['qwen2.5-coder:7b'],
+        models.data.map((m) => [m.id, m.owned_by]),
+        [
+          ['qwen2.5-coder:7b', 'library'],
+          ['auto', 'agent-learning'],
+          ['agent-learning/auto', 'agent-learning'],
+          ['agent-learning/coder', 'agent-learning'],
+          ['agent-learning/fixer', 'agent-learning'],
+          ['agent-learning/judge', 'agent-learning'],
+        ],
       );
+      assert.ok(models.data.slice(1).every((m) => m.object === 'model' && Number.isInteger(m.created)));
+      const alias = await openai().models.retrieve('agent-learning/coder');
+      assert.deepEqual(
+        [alias.id, alias.object, alias.owned_by],
+        ['agent-learning/coder', 'model', 'agent-learning'],
+      );
+      assert.deepEqual(
+        upstream.requests.map((r) => r.path),
+        ['/v1/models'],
+        'an alias is answered here, not asked of the upstream',
+      );
+    });
+
+    it("lists the roles that have runs and the config's default role as aliases too", async () => {
+      await gateway.stop();
+      await pipeline.close();
+      await open({ defaultRole: 'reviewer' });
+      await openai().chat.completions.create({
+        model: 'agent-learning/planner',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      await storedRuns();
+      const ids = (await openai().models.list()).data.map((m) => m.id);
+      assert.deepEqual(ids.slice(1), [
+        'auto',
+        'agent-learning/auto',
+        'agent-learning/coder',
+        'agent-learning/fixer',
+        'agent-learning/judge',
+        'agent-learning/planner',
+        'agent-learning/reviewer',
+      ]);
+    });
+
+    it('passes a model list it cannot read, or an error, as the upstream sent it', async () => {
+      const other = await startChatUpstream();
+      try {
+        await gateway.stop();
+        await open({}, { openaiBaseUrl: `${other.url}/nowhere` });
+        const missing = await raw('GET', '/v1/models', { host: 'localhost' });
+        assert.equal(missing.status, 404);
+        assert.deepEqual(JSON.parse(missing.body), { error: '404 page not found' });
+      } finally {
+        await other.stop();
+      }
     });
   });
 
@@ -383,8 +481,20 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal((await storedRuns()).length, 0);
     });
 
-    it('forwards /api/tags, /api/show and /api/version and records nothing for them', async () => {
-      assert.equal((await ollama().list()).models[0]?.name, 'qwen2.5-coder:7b');
+    it('forwards /api/tags (aliases added), /api/show and /api/version and records nothing for them', async () => {
+      const { models } = await ollama().list();
+      assert.deepEqual(
+        models.map((m) => [m.name, m.model, m.details?.family]),
+        [
+          ['qwen2.5-coder:7b', 'qwen2.5-coder:7b', undefined],
+          ['auto', 'auto', 'agent-learning'],
+          ['agent-learning/auto', 'agent-learning/auto', 'agent-learning'],
+          ['agent-learning/coder', 'agent-learning/coder', 'agent-learning'],
+          ['agent-learning/fixer', 'agent-learning/fixer', 'agent-learning'],
+          ['agent-learning/judge', 'agent-learning/judge', 'agent-learning'],
+        ],
+      );
+      assert.equal(models[0]!.size, 1, "the upstream's entries as it sent them");
       assert.equal((await ollama().show({ model: 'qwen2.5-coder:7b' })).details.family, 'qwen2');
       const version = await raw('GET', '/api/version', { host: '127.0.0.1' });
       assert.deepEqual(JSON.parse(version.body), { version: '0.12.0' });
@@ -421,6 +531,28 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
           ['cheap-model', 'coder', 'medium'],
         ],
       );
+    });
+
+    it('answers /api/show of a listed alias with the model the router picks for it', async () => {
+      // An Ollama client asks /api/show for a model it found in /api/tags; the upstream knows no alias.
+      await open();
+      const { models } = await ollama().list();
+      assert.ok(models.some((m) => m.name === 'agent-learning/fixer'));
+      const shown = await ollama().show({ model: 'agent-learning/fixer' });
+      assert.deepEqual(shown.capabilities, ['completion', 'tools']);
+      const old = await raw(
+        'POST',
+        '/api/show',
+        { host: 'localhost', 'content-type': 'application/json' },
+        JSON.stringify({ name: 'auto' }),
+      );
+      assert.equal(old.status, 200);
+      await ollama().show({ model: 'qwen2.5-coder:7b' });
+      assert.deepEqual(
+        upstream.requests.filter((r) => r.path === '/api/show').map((r) => r.body),
+        [{ model: 'cheap-model' }, { name: 'cheap-model' }, { model: 'qwen2.5-coder:7b' }],
+      );
+      assert.equal((await storedRuns()).length, 0);
     });
 
     it('takes the tier and cost cap from headers, and refuses an impossible one with 400', async () => {

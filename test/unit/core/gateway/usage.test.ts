@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { UsageChunkFilter, withUsageRequested } from '../../../../src/core/gateway/usage';
+
+const event = (doc: object | string) => `data: ${typeof doc === 'string' ? doc : JSON.stringify(doc)}\n\n`;
+const text = event({ id: 'c', choices: [{ index: 0, delta: { content: 'hi "usage"' } }], usage: null });
+const usage = event({
+  id: 'c',
+  choices: [],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+});
+const done = event('[DONE]');
+
+/** What the client gets when the upstream's bytes arrive cut at `cuts`. */
+function through(stream: string, cuts: number[]): string {
+  const filter = new UsageChunkFilter();
+  const bytes = Buffer.from(stream, 'utf8');
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    out.push(filter.push(bytes.subarray(at, cut)));
+    at = cut;
+  }
+  out.push(filter.end());
+  return Buffer.concat(out).toString('utf8');
+}
+
+describe('gateway usage request', () => {
+  it('asks for usage on a streamed request only, keeping the other stream options', () => {
+    assert.equal(withUsageRequested({ model: 'm', messages: [] }), undefined);
+    assert.equal(withUsageRequested({ stream: true, stream_options: { include_usage: true } }), undefined);
+    assert.deepEqual(withUsageRequested({ model: 'm', stream: true, stream_options: { x: 1 } }), {
+      model: 'm',
+      stream: true,
+      stream_options: { x: 1, include_usage: true },
+    });
+  });
+
+  it('drops the usage-only chunk and passes every other byte, wherever the chunks are cut', () => {
+    const stream = text + usage + done;
+    const bytes = Buffer.byteLength(stream);
+    for (let cut = 0; cut <= bytes; cut++) {
+      assert.equal(through(stream, [cut]), text + done, `cut at ${cut}`);
+    }
+    assert.equal(
+      through(
+        stream,
+        Array.from({ length: bytes }, (_, i) => i),
+      ),
+      text + done,
+      'one byte at a time',
+    );
+  });
+
+  it('understands CRLF events, keeps comments and events it cannot parse, and passes an unfinished tail', () => {
+    const crlf = (s: string) => s.replace(/\n/g, '\r\n');
+    const stream =
+      ': keep-alive\n\n' + crlf(text) + crlf(usage) + 'data: {"usage": \n\n' + crlf(done) + 'data: tail';
+    assert.equal(
+      through(stream, [5, 40]),
+      ': keep-alive\n\n' + crlf(text) + 'data: {"usage": \n\n' + crlf(done) + 'data: tail',
+    );
+  });
+});
