@@ -15,7 +15,7 @@ import { registerReviewCommands } from './reviewCommands';
 import { ReviewQueue } from './reviewQueue';
 import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
-import { RunPanels } from './runPanels';
+import { RUN_VIEW_TYPE, RunPanels } from './runPanels';
 import { runSetupCheck } from './setupCheckCommand';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
@@ -66,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     ),
   );
   const runs = new RunPanels(context.extensionUri, learning, output, desk, queue.model, onMessage);
-  context.subscriptions.push(queue, runs);
+  context.subscriptions.push(queue, runs, vscode.window.registerWebviewPanelSerializer(RUN_VIEW_TYPE, runs));
   registerReviewCommands(context, learning, queue, runs, desk);
   const gateway = new GatewayHost(learning, context.secrets, output);
   context.subscriptions.push(
