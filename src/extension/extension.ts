@@ -17,6 +17,9 @@ import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
 import { RUN_VIEW_TYPE, RunPanels } from './runPanels';
 import { runSetupCheck } from './setupCheckCommand';
+import { SettingsDocumentProvider } from './settingsDocument';
+import { resetSettingCommand } from './settingsReset';
+import { RESET_ITEM_COMMAND, SettingsView, type SettingsItem } from './settingsView';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
 import { TrainingReadiness } from './trainingReadiness';
@@ -76,6 +79,21 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.commands.registerCommand('agentLearning.checkSetup', () =>
       runSetupCheck(learning, automation, output, context.extensionUri),
     ),
+  );
+  const settings = new SettingsView(learning);
+  const settingsDocument = new SettingsDocumentProvider(learning);
+  context.subscriptions.push(
+    settings,
+    settingsDocument,
+    vscode.commands.registerCommand('agentLearning.showSettingsInForce', () => settingsDocument.show()),
+    vscode.commands.registerCommand('agentLearning.resetSetting', async () => {
+      await resetSettingCommand(learning);
+      settings.refresh();
+    }),
+    vscode.commands.registerCommand(RESET_ITEM_COMMAND, async (item: SettingsItem) => {
+      await resetSettingCommand(learning, item);
+      settings.refresh();
+    }),
   );
   learning.start();
   putCliOnPath(context, output);

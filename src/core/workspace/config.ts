@@ -508,7 +508,8 @@ function pathSegment(s: string): string | number {
   return /^\d+$/.test(s) ? Number(s) : s;
 }
 
-function position(text: string, offset: number): { line: number; column: number } {
+/** A character offset in `text` as a 1-based line and column. */
+export function position(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {

@@ -4,7 +4,8 @@
 
 import { findNodeAtLocation, modify, parse, parseTree, type Edit, type ParseError } from 'jsonc-parser';
 import { ConfigError } from '../errors';
-import { configJsonSchema, defaultConfig, parseConfigText, type LearningConfig } from './config';
+import * as fs from 'node:fs';
+import { configJsonSchema, defaultConfig, parseConfigText, position, type LearningConfig } from './config';
 
 /** Where a value in force comes from; `lastValid`: the file is invalid, and its last valid version stays in force. */
 export type SettingSource = 'file' | 'default' | 'lastValid';
@@ -18,6 +19,10 @@ export interface Setting {
   value: unknown;
   defaultValue: unknown;
   source: SettingSource;
+  /** Whether the file sets the key (valid or not): then Reset applies to it. */
+  setInFile: boolean;
+  /** Where the file sets it (1-based), to open the file there. */
+  at?: { line: number; column: number };
   /** From the schema: what it does, its range and its unit. */
   description: string;
   /** Why the file's value is invalid, when the error names this key. */
@@ -98,8 +103,16 @@ export function settingsInForce(
       config = lastValid;
     }
   }
+  return assemble(config, error, text);
+}
+
+function assemble(
+  config: LearningConfig,
+  error: ConfigError | undefined,
+  text: string | undefined,
+): SettingsInForce {
   const defaults = defaultConfig();
-  const inFile = new Set(text === undefined ? [] : keysSetInFile(text).map((p) => p.join('.')));
+  const root = text === undefined ? undefined : parseTree(text, [], { allowTrailingComma: true });
   const issues = new Map<string, string>();
   for (const issue of error?.issues ?? []) if (!issues.has(issue.key)) issues.set(issue.key, issue.reason);
   const sections = schemaKeys().sections.map((section) => ({
@@ -108,18 +121,38 @@ export function settingsInForce(
     settings: section.keys.map(({ path, description }): Setting => {
       const key = path.join('.');
       const issue = issues.get(key);
+      // The property node's offset is where its name starts: the place to put the cursor.
+      const node = root && findNodeAtLocation(root, path)?.parent;
       return {
         key,
         path,
         value: valueAt(config, path),
         defaultValue: valueAt(defaults, path),
-        source: error ? 'lastValid' : inFile.has(key) ? 'file' : 'default',
+        source: error ? 'lastValid' : node ? 'file' : 'default',
+        setInFile: node !== undefined,
+        ...(node && text !== undefined ? { at: position(text, node.offset) } : {}),
         description,
         ...(issue !== undefined ? { issue } : {}),
       };
     }),
   }));
-  return { sections, error, fileExists: text !== undefined };
+  return { sections, error, fileExists: error !== undefined || text !== undefined };
+}
+
+/**
+ * `settingsInForce` of the file as it is on disk, read as the pipeline reads it: a missing file means defaults,
+ * one that cannot be read is an error.
+ */
+export function readSettingsInForce(file: string, lastValid: LearningConfig): SettingsInForce {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return settingsInForce(file, undefined, lastValid);
+    const reason = `cannot read the file (${(err as Error).message})`;
+    return assemble(lastValid, new ConfigError(file, [{ key: '', reason }]), undefined);
+  }
+  return settingsInForce(file, text, lastValid);
 }
 
 /**

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { applyEdits, parse, type ParseError } from 'jsonc-parser';
 import { defaultConfig, parseConfigText, type LearningConfig } from '../../../../src/core/workspace/config';
 import {
   keysSetInFile,
+  readSettingsInForce,
   resetSettingEdits,
   settingsDocument,
   settingsInForce,
   type Setting,
   type SettingsInForce,
 } from '../../../../src/core/workspace/settingsInForce';
+import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
 
 const FILE = '/ws/.agent/learning-config.json';
 
@@ -39,7 +43,10 @@ describe('settingsInForce', () => {
     // Written in the file with the default's value: still the file's, so Reset applies to it.
     assert.equal(setting(settings, 'autoTrain.baseModel').source, 'file');
     const minRuns = setting(settings, 'autoExport.minRuns');
-    assert.deepEqual([minRuns.value, minRuns.source], [100, 'default']);
+    assert.deepEqual([minRuns.value, minRuns.source, minRuns.setInFile], [100, 'default', false]);
+    // Where the file sets a key, to open it there: line 3, at `"epochs"`.
+    assert.deepEqual(setting(settings, 'autoTrain.epochs').at, { line: 3, column: 18 });
+    assert.deepEqual(setting(settings, 'enabled').at, { line: 2, column: 3 });
   });
 
   it('describes every key with the schema text, its range and unit', () => {
@@ -87,6 +94,31 @@ describe('settingsInForce', () => {
     const epochs = setting(settings, 'autoTrain.epochs');
     assert.deepEqual([epochs.value, epochs.source], [7, 'lastValid']);
     assert.match(epochs.issue ?? '', /100/);
+  });
+});
+
+describe('readSettingsInForce', () => {
+  let dir: string;
+
+  beforeEach(() => (dir = makeWorkspace()));
+  afterEach(() => removeWorkspace(dir));
+
+  it('reads the file on disk, and gives the defaults when there is none', () => {
+    const file = path.join(dir, 'learning-config.json');
+    assert.equal(readSettingsInForce(file, defaultConfig()).fileExists, false);
+    fs.writeFileSync(file, '{"autoExport": {"minRuns": 3}}');
+    const minRuns = setting(readSettingsInForce(file, defaultConfig()), 'autoExport.minRuns');
+    assert.deepEqual([minRuns.value, minRuns.source], [3, 'file']);
+  });
+
+  it('reports a file it cannot read, showing the last valid values', () => {
+    const file = path.join(dir, 'learning-config.json');
+    fs.mkdirSync(file);
+    const lastValid = parseConfigText('{"autoExport": {"minRuns": 3}}', file);
+    const settings = readSettingsInForce(file, lastValid);
+    assert.match(settings.error?.issues[0]?.reason ?? '', /cannot read the file \(EISDIR/);
+    const minRuns = setting(settings, 'autoExport.minRuns');
+    assert.deepEqual([minRuns.value, minRuns.source], [3, 'lastValid']);
   });
 });
 
