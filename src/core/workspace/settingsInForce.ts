@@ -180,10 +180,18 @@ export function keysSetInFile(text: string): string[][] {
  */
 export function resetSettingEdits(text: string, path: readonly string[]): Edit[] {
   const root = parseTree(text, [], { allowTrailingComma: true });
-  if (!root || path.length === 0 || !findNodeAtLocation(root, [...path])) return [];
+  const value = root && path.length > 0 ? findNodeAtLocation(root, [...path]) : undefined;
+  if (!root || !value) return [];
   const section = path.length > 1 ? findNodeAtLocation(root, [path[0]!]) : undefined;
-  // No formatting options: with them jsonc-parser re-indents the edited range; without, it only cuts.
   const target = section?.type === 'object' && section.children?.length === 1 ? [path[0]!] : [...path];
+  const property = findNodeAtLocation(root, target)?.parent;
+  const siblings = property?.parent?.children ?? [];
+  // The first of several: from its name to the next one's, so the line break and indentation before it stay (jsonc-
+  // parser would cut from the brace, joining the next key to it).
+  if (property && siblings[0] === property && siblings[1])
+    return [{ offset: property.offset, length: siblings[1].offset - property.offset, content: '' }];
+  // No formatting options: with them jsonc-parser re-indents the edited range; without, it only cuts (from the end
+  // of the previous value, its comma included).
   return modify(text, target, undefined, {});
 }
 

@@ -180,6 +180,11 @@ describe('resetSettingEdits', () => {
       reset(text, 'autoTrain.minExamples'),
       '{\r\n\t"autoTrain": {\r\n\t\t"loraRank": 8,\r\n\t\t"epochs":   5\r\n\t},\r\n\t"enabled": false\r\n}\r\n',
     );
+    // The first key: jsonc-parser alone would cut the line break and indentation before the next one too.
+    assert.equal(
+      reset(text, 'autoTrain.loraRank'),
+      '{\r\n\t"autoTrain": {\r\n\t\t"epochs":   5,\r\n\t\t"minExamples": 10\r\n\t},\r\n\t"enabled": false\r\n}\r\n',
+    );
     assert.equal(
       reset(text, 'enabled'),
       '{\r\n\t"autoTrain": {\r\n\t\t"loraRank": 8,\r\n\t\t"epochs":   5,\r\n\t\t"minExamples": 10\r\n\t}\r\n}\r\n',
