@@ -192,6 +192,16 @@ export interface PageState<S> {
   state: S;
 }
 
+/**
+ * The run id in what a run view saved (its PageState), as VS Code hands it to the panel serializer after a reload:
+ * input like any page's message, so only a well-formed id is taken; undefined otherwise.
+ */
+export function savedRunId(saved: unknown): string | undefined {
+  return savedRunPageSchema.safeParse(saved).data?.state.runId;
+}
+
+const savedRunPageSchema = z.object({ state: z.object({ runId: z.string().min(1).max(200) }) });
+
 /** Host → webview. */
 export type HostMessage =
   | { type: 'sidebar'; state: SidebarState }

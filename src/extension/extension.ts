@@ -15,8 +15,11 @@ import { registerReviewCommands } from './reviewCommands';
 import { ReviewQueue } from './reviewQueue';
 import { ReviewQueueModel } from './reviewQueueModel';
 import { RunNotifier } from './runNotifier';
-import { RunPanels } from './runPanels';
+import { RUN_VIEW_TYPE, RunPanels } from './runPanels';
 import { runSetupCheck } from './setupCheckCommand';
+import { SettingsDocumentProvider } from './settingsDocument';
+import { resetSettingCommand } from './settingsReset';
+import { RESET_ITEM_COMMAND, SettingsView, type SettingsItem } from './settingsView';
 import { SIDEBAR_VIEW_ID, SidebarProvider } from './sidebarProvider';
 import { StatusBar } from './statusBar';
 import { TrainingReadiness } from './trainingReadiness';
@@ -66,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     ),
   );
   const runs = new RunPanels(context.extensionUri, learning, output, desk, queue.model, onMessage);
-  context.subscriptions.push(queue, runs);
+  context.subscriptions.push(queue, runs, vscode.window.registerWebviewPanelSerializer(RUN_VIEW_TYPE, runs));
   registerReviewCommands(context, learning, queue, runs, desk);
   const gateway = new GatewayHost(learning, context.secrets, output);
   context.subscriptions.push(
@@ -76,6 +79,21 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
     vscode.commands.registerCommand('agentLearning.checkSetup', () =>
       runSetupCheck(learning, automation, output, context.extensionUri),
     ),
+  );
+  const settings = new SettingsView(learning);
+  const settingsDocument = new SettingsDocumentProvider(learning);
+  context.subscriptions.push(
+    settings,
+    settingsDocument,
+    vscode.commands.registerCommand('agentLearning.showSettingsInForce', () => settingsDocument.show()),
+    vscode.commands.registerCommand('agentLearning.resetSetting', async () => {
+      await resetSettingCommand(learning);
+      settings.refresh();
+    }),
+    vscode.commands.registerCommand(RESET_ITEM_COMMAND, async (item: SettingsItem) => {
+      await resetSettingCommand(learning, item);
+      settings.refresh();
+    }),
   );
   learning.start();
   putCliOnPath(context, output);

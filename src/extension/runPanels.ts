@@ -1,9 +1,15 @@
 // The run view's host side: one WebviewPanel per run (reused when that run is open), showing RunViewState, with
-// Accept / Reject / Clear / Undo and the review queue's Next / Previous.
+// Accept / Reject / Clear / Undo and the review queue's Next / Previous; revived with its run after a reload.
 
 import * as vscode from 'vscode';
 import type { Verdict } from '../core/learning/runResult';
-import type { HostMessage, PageState, RunViewState, WebviewMessage } from '../protocol';
+import {
+  savedRunId,
+  type HostMessage,
+  type PageState,
+  type RunViewState,
+  type WebviewMessage,
+} from '../protocol';
 import { Coalescer } from './coalescer';
 import { Disposable, disposeAll } from './dispose';
 import type { LearningService } from './learningService';
@@ -22,7 +28,7 @@ interface OpenRun {
   disposables: vscode.Disposable[];
 }
 
-export class RunPanels extends Disposable {
+export class RunPanels extends Disposable implements vscode.WebviewPanelSerializer {
   private readonly open = new Map<vscode.WebviewPanel, OpenRun>();
   private readonly updates = this._register(new Coalescer(100, () => this.updateAll()));
   private active: OpenRun | undefined;
@@ -57,11 +63,34 @@ export class RunPanels extends Disposable {
       retainContextWhenHidden: false,
       enableFindWidget: true,
     });
+    this.attach(panel, runId, true);
+  }
+
+  /**
+   * Called by VS Code after a window reload for a run view that was open: it shows the same run again (the id the
+   * page saved). One whose saved state holds no run id is closed rather than left blank.
+   */
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown): Promise<void> {
+    const runId = savedRunId(saved);
+    if (!runId || this.find(runId)) {
+      this.output.appendLine(
+        `Agent Learning: closed a restored run view with ${runId ? 'a duplicate' : 'no'} run id`,
+      );
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = webviewOptions(this.extensionUri);
+    this.attach(panel, runId, panel.active);
+  }
+
+  private attach(panel: vscode.WebviewPanel, runId: string, active: boolean): void {
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'agent-learning.svg');
     const entry: OpenRun = { panel, runId, queueIndex: this.queue.indexOf(runId), disposables: [] };
     this.open.set(panel, entry);
-    this.active = entry;
-    const initialState: PageState<RunViewState> = { pageId: makeNonce(), state: this.state(runId) };
+    if (active || !this.active) this.active = entry;
+    const state = this.state(runId);
+    // While the store opens (after a reload) nothing is embedded: the page shows the state it saved, or "Loading".
+    const initialState: PageState<RunViewState> | undefined = state && { pageId: makeNonce(), state };
     entry.disposables.push(
       loadWebviewPage(panel.webview, this.extensionUri, 'run', this.output, {
         onReady: () => this.update(entry),
@@ -140,21 +169,29 @@ export class RunPanels extends Disposable {
 
   private title(runId: string): string {
     const run = this.service.hasPipeline ? this.service.pipeline.getRun(runId) : undefined;
-    const task = run?.taskSlug ?? runId;
-    return `Run: ${task.length > 40 ? `${task.slice(0, 39)}…` : task}`;
+    return runTitle(run?.taskSlug ?? runId);
   }
 
-  private state(runId: string): RunViewState {
+  /** Undefined while the store is opening: "no such run" would be wrong then. */
+  private state(runId: string): RunViewState | undefined {
+    if (this.service.hasPipeline && !this.service.ready) return undefined;
     const run = this.service.hasPipeline ? this.service.pipeline.getRun(runId) : undefined;
     return { version: 1, runId, run: run ?? null, undo: this.desk.history.peek(runId) ?? null };
   }
 
   private update(entry: OpenRun): void {
-    const message: HostMessage = { type: 'run', state: this.state(entry.runId) };
+    const state = this.state(entry.runId);
+    if (!state) return; // the service's change event once the store is ready sends it
+    if (state.run) entry.panel.title = runTitle(state.run.taskSlug);
+    const message: HostMessage = { type: 'run', state };
     void entry.panel.webview.postMessage(message);
   }
 
   private updateAll(): void {
     for (const entry of this.open.values()) if (entry.panel.visible) this.update(entry);
   }
+}
+
+function runTitle(task: string): string {
+  return `Run: ${task.length > 40 ? `${task.slice(0, 39)}…` : task}`;
 }

@@ -106,12 +106,7 @@ function firstRun(state: SidebarState, actions: SidebarActions): HTMLElement {
     h(
       'div',
       { class: 'button-row' },
-      button({
-        label: 'Open Settings',
-        icon: 'gear',
-        focusKey: 'cmd:openConfig',
-        onClick: () => actions.command('openConfig'),
-      }),
+      configButton(actions),
       button({
         label: 'Show Log',
         icon: 'output',
@@ -364,16 +359,26 @@ function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement
   );
 }
 
+/**
+ * Opens `.agent/learning-config.json`, and is named for it: "Settings" read as VS Code's settings, which hold
+ * other keys (the Python interpreter, the Ollama host, the gateway's access).
+ */
+function configButton(actions: SidebarActions): HTMLElement {
+  return button({
+    label: 'Learning Config',
+    title:
+      'Open .agent/learning-config.json: what Agent Learning records, learns, exports, trains and deploys',
+    icon: 'json',
+    focusKey: 'cmd:openConfig',
+    onClick: () => actions.command('openConfig'),
+  });
+}
+
 function footer(actions: SidebarActions): HTMLElement {
   return h(
     'div',
     { class: 'footer button-row' },
-    button({
-      label: 'Settings',
-      icon: 'gear',
-      focusKey: 'cmd:openConfig',
-      onClick: () => actions.command('openConfig'),
-    }),
+    configButton(actions),
     button({
       label: 'Log',
       icon: 'output',

@@ -472,8 +472,8 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
       // Scrolled inside the page in one step: the sidebar may re-render (replacing its elements) at any time.
       await scrollIntoView(frame, 'ul.runs');
       await session.screenshot('sidebar-runs');
-      // The sidebar's Settings button opens .agent/learning-config.json: the editor shows what configures it.
-      await frame.getByRole('button', { name: 'Settings', exact: true }).click({ timeout: 10_000 });
+      // The sidebar's Learning Config button opens .agent/learning-config.json: the editor shows what configures it.
+      await frame.getByRole('button', { name: 'Learning Config', exact: true }).click({ timeout: 10_000 });
       await session.editorTab('learning-config.json').waitFor({ state: 'visible', timeout: 15_000 });
       await session.page
         .locator('.monaco-editor .view-line', { hasText: 'minRuns' })

@@ -122,7 +122,7 @@ describe('sidebar webview (Chromium)', () => {
     assert.equal(await focused(), 'Accept run fix-login');
   });
 
-  it('posts the Export, Train, Deploy, Open Dashboard, Settings and Log commands', async () => {
+  it('posts the Export, Train, Deploy, Open Dashboard, Learning Config and Log commands', async () => {
     const v = await open();
     await v.send({ type: 'sidebar', state: sidebarState() });
     const commands: [string, string][] = [
@@ -130,7 +130,7 @@ describe('sidebar webview (Chromium)', () => {
       ['Train', 'train'],
       ['Deploy', 'deploy'],
       ['Open Dashboard', 'openDashboard'],
-      ['Settings', 'openConfig'],
+      ['Learning Config', 'openConfig'],
       ['Log', 'showLog'],
     ];
     for (const [label, command] of commands) {
@@ -174,8 +174,12 @@ describe('sidebar webview (Chromium)', () => {
     assert.match(snippets[1] ?? '', /^echo '\{.*\}' \| agent-learning record$/);
     assert.doesNotMatch(snippets[1] ?? '', /npx/);
     assert.equal(await v.page.locator('.kpis').count(), 0);
-    await v.page.getByRole('button', { name: 'Open Settings' }).click();
+    // Named for the file it opens: "Settings" read as VS Code's settings.
+    const config = v.page.getByRole('button', { name: 'Learning Config', exact: true });
+    assert.match((await config.getAttribute('title')) ?? '', /\.agent\/learning-config\.json/);
+    await config.click();
     assert.deepEqual((await v.posted()).at(-1), { type: 'command', command: 'openConfig' });
+    assert.equal(await v.page.getByRole('button', { name: /Settings/ }).count(), 0);
     await v.screenshot('sidebar-empty-dark');
   });
 

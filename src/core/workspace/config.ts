@@ -476,6 +476,11 @@ export function parseJsonFile<T>(raw: string, file: string, schema: z.ZodType<T>
   );
 }
 
+/** The config file's text → the configuration; invalid → ConfigError with each issue's key, line and column. */
+export function parseConfigText(text: string, file: string): LearningConfig {
+  return parseJsonFile(text, file, configSchema);
+}
+
 /** Reads the config file: missing → defaults; invalid → ConfigError (the caller keeps its last good config). */
 export function readConfigFile(file: string): LearningConfig {
   let text: string;
@@ -485,7 +490,7 @@ export function readConfigFile(file: string): LearningConfig {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig();
     throw new ConfigError(file, [{ key: '', reason: `cannot read the file (${(err as Error).message})` }]);
   }
-  return parseJsonFile(text, file, configSchema);
+  return parseConfigText(text, file);
 }
 
 export function zodIssues(error: z.ZodError): ConfigIssue[] {
@@ -503,7 +508,8 @@ function pathSegment(s: string): string | number {
   return /^\d+$/.test(s) ? Number(s) : s;
 }
 
-function position(text: string, offset: number): { line: number; column: number } {
+/** A character offset in `text` as a 1-based line and column. */
+export function position(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
