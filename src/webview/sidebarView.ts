@@ -303,6 +303,14 @@ function rewardClass(reward: number): string {
   return reward >= 0.7 ? 'reward-high' : reward >= 0.4 ? 'reward-mid' : 'reward-low';
 }
 
+/**
+ * A part of a run's "role · model · age" line with the dot after it, kept together: the line breaks only between
+ * parts, so a dot never starts a line (media/sidebar.css, .run-meta).
+ */
+function metaPart(content: HTMLElement): HTMLElement {
+  return h('span', { class: 'meta-part' }, content, ' ·');
+}
+
 function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement {
   const task = truncate(run.taskSlug, 60);
   const verdictButton = (verdict: Verdict) => {
@@ -345,14 +353,18 @@ function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement
     h(
       'span',
       { class: 'run-meta' },
-      h('span', { class: 'run-role', attrs: { dir: 'auto' } }, run.role),
-      ' · ',
-      h(
-        'span',
-        { class: 'run-model', attrs: { title: truncate(run.modelId, 200), dir: 'auto' } },
-        run.modelId,
+      metaPart(
+        h('span', { class: 'run-role', attrs: { title: truncate(run.role, 200), dir: 'auto' } }, run.role),
       ),
-      ' · ',
+      ' ',
+      metaPart(
+        h(
+          'span',
+          { class: 'run-model', attrs: { title: truncate(run.modelId, 200), dir: 'auto' } },
+          run.modelId,
+        ),
+      ),
+      ' ',
       age(run.createdAt, now),
     ),
     h(
