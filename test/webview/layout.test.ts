@@ -212,15 +212,13 @@ describe('dashboard layout (Chromium)', () => {
     const v = await open('dark', 1200);
     await v.send({ type: 'dashboard', state: demoDashboard() });
     await v.page.locator('.grid:not([hidden])').waitFor();
-    const names = await v.page
-      .locator('[data-card="models"] tbody .name')
-      .evaluateAll((elements) =>
-        elements.map((e) => ({
-          text: e.textContent,
-          title: e.getAttribute('title'),
-          whole: e.scrollWidth <= e.clientWidth,
-        })),
-      );
+    const names = await v.page.locator('[data-card="models"] tbody .name').evaluateAll((elements) =>
+      elements.map((e) => ({
+        text: e.textContent,
+        title: e.getAttribute('title'),
+        whole: e.scrollWidth <= e.clientWidth,
+      })),
+    );
     assert.deepEqual(
       names,
       LONG_MODELS.map((m) => ({ text: m, title: m, whole: true })),
