@@ -208,6 +208,40 @@ describe('dashboard layout (Chromium)', () => {
     }
   });
 
+  it('makes a table a Tab stop only while it has to scroll, and scrolls it with the arrow keys', async () => {
+    const v = await open('dark', 1200);
+    await v.send({ type: 'dashboard', state: demoDashboard() });
+    await v.page.locator('.grid:not([hidden])').waitFor();
+    await v.page.evaluate(() => document.fonts.ready);
+    const stops = async () => {
+      await v.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      const names: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        await v.page.keyboard.press('Tab');
+        const name = await v.page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? null);
+        if (name === null || names.includes(name)) break;
+        names.push(name);
+      }
+      return names;
+    };
+    // Every table fits: nothing to scroll, so no Tab stop.
+    assert.deepEqual(await stops(), []);
+
+    await v.page.setViewportSize({ width: 360, height: 900 });
+    await v.page.locator('.table-wrap[tabindex="0"]').first().waitFor();
+    const scrolling = await v.page
+      .locator('.table-wrap')
+      .evaluateAll((wraps) =>
+        wraps.filter((w) => w.scrollWidth > w.clientWidth).map((w) => w.getAttribute('aria-label')),
+      );
+    assert.ok(scrolling.length > 0);
+    assert.deepEqual(await stops(), scrolling);
+    await v.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await v.page.keyboard.press('Tab');
+    await v.page.keyboard.press('ArrowRight');
+    await v.page.waitForFunction(() => (document.activeElement as HTMLElement).scrollLeft > 0);
+  });
+
   it('shows whole model names in the models table at the default width, with the full name as tooltip', async () => {
     const v = await open('dark', 1200);
     await v.send({ type: 'dashboard', state: demoDashboard() });
