@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { DashboardState, SidebarState } from '../../src/protocol';
-import { dashboardState, HOSTILE, run, sidebarState } from './support/fixtures';
+import { dashboardState, emptySidebarState, HOSTILE, run, sidebarState } from './support/fixtures';
 import { usePage, type WebviewPage } from './support/harness';
 import { layoutProblems } from './support/layout';
 
@@ -125,17 +125,32 @@ async function assertLaidOut(v: WebviewPage, name: string): Promise<void> {
 
 describe('sidebar layout (Chromium)', () => {
   const open = usePage('sidebar');
-  const states = { demo: demoSidebar, busy: busySidebar, hostile: hostileSidebar };
+  const states = {
+    demo: demoSidebar,
+    busy: busySidebar,
+    hostile: hostileSidebar,
+    'first-run': () => ({ ...emptySidebarState(), trusted: false }),
+  };
 
   for (const width of [170, 300, 700]) {
     for (const [name, state] of Object.entries(states)) {
       it(`lays out the ${name} state at ${width} px: nothing overlaps, no number wraps or is cut, nothing sideways`, async () => {
         const v = await open('dark', width);
         await v.send({ type: 'sidebar', state: state() });
-        await v.page.locator('.runs').waitFor();
+        await v.page.locator('.runs, .first-run').waitFor();
         await assertLaidOut(v, `sidebar-${name}-${width}`);
       });
     }
+  }
+
+  for (const width of [170, 300]) {
+    it(`says "Copied" beside a code block without covering its code at ${width} px`, async () => {
+      const v = await open('dark', width);
+      await v.send({ type: 'sidebar', state: emptySidebarState() });
+      for (const copy of await v.page.getByRole('button', { name: /^Copy / }).all()) await copy.click();
+      assert.equal(await v.page.getByRole('status').getByText('Copied').count(), 2);
+      await assertLaidOut(v, `sidebar-copied-${width}`);
+    });
   }
 
   it('shows whole model names at the default width, and the full name as the tooltip of one cut short', async () => {
