@@ -397,9 +397,9 @@ function onOff(on: boolean): HTMLElement {
 }
 
 function table(label: string, headers: string[], rows: (string | Node)[][]): HTMLElement {
-  return h(
+  const wrap = h(
     'div',
-    { class: 'table-wrap', attrs: { role: 'region', 'aria-label': `${label} table`, tabindex: '0' } },
+    { class: 'table-wrap', attrs: { role: 'region', 'aria-label': `${label} table` } },
     h(
       'table',
       {},
@@ -407,7 +407,27 @@ function table(label: string, headers: string[], rows: (string | Node)[][]): HTM
       h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))),
     ),
   );
+  tableSizes.observe(wrap);
+  tableSizes.observe(wrap.firstElementChild!);
+  return wrap;
 }
+
+/**
+ * Makes a table's wrapper a Tab stop while the table is wider than it, so the arrow keys can scroll it, and no
+ * Tab stop while it fits, where it would do nothing. Watches the wrapper (the column narrows) and the table (its
+ * content widens as fonts load); a wrapper that a new state replaced is let go.
+ */
+const tableSizes = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    const wrap = target.classList.contains('table-wrap') ? target : target.parentElement;
+    if (!wrap?.isConnected) {
+      tableSizes.unobserve(target);
+      continue;
+    }
+    if (wrap.scrollWidth > wrap.clientWidth) wrap.setAttribute('tabindex', '0');
+    else wrap.removeAttribute('tabindex');
+  }
+});
 
 function rewardSummary(series: DashboardState['rewardSeries']): string {
   const parts = series.map(({ role, points }) => {

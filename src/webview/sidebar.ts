@@ -5,6 +5,7 @@ import type { SidebarState, Verdict } from '../protocol';
 import { startAgeClock } from './ageClock';
 import { iconFontAfterLoad, pageRoot, renderInto } from './dom';
 import { isSidebarState, pageStateOf } from './hostMessages';
+import { RovingFocus } from './rovingFocus';
 import { sidebarContent, type SidebarActions } from './sidebarView';
 import { connectToHost, embeddedState } from './vscodeApi';
 
@@ -41,8 +42,10 @@ const actions: SidebarActions = {
   copy: (text) => host.post({ type: 'copy', text }),
 };
 
+const runFocus = new RovingFocus();
+
 function render(): void {
-  renderInto(root, ...sidebarContent(state, actions, Date.now()));
+  renderInto(root, ...sidebarContent(state, actions, Date.now(), runFocus));
 }
 
 host.onMessage((message) => {

@@ -5,6 +5,7 @@ import type { ArmView, RoleProgressView, RunRow, SidebarState, Verdict, WebviewC
 import { age } from './ageClock';
 import { button, h, icon, notice, progress, type Child } from './dom';
 import { formatCount, formatDurationMs, formatReward, formatRewardDelta, truncate } from './format';
+import { RovingFocus } from './rovingFocus';
 
 export interface SidebarActions {
   feedback(runId: string, verdict: Verdict): void;
@@ -39,10 +40,15 @@ export const CLI_SNIPPET =
 /** How long a Copy button says "Copied" before it reads "Copy" again. */
 const COPIED_MS = 2000;
 
+/**
+ * `runFocus` keeps the latest runs' Tab stop across renders: the page passes the same one each time (the list is
+ * one Tab stop, the arrow keys move within it).
+ */
 export function sidebarContent(
   state: SidebarState | undefined,
   actions: SidebarActions,
   now: number,
+  runFocus = new RovingFocus(),
 ): Child[] {
   if (!state) return [notice('loading~spin', 'Connecting to Agent Learning…')];
   const problems = problemList(state.problems);
@@ -63,7 +69,7 @@ export function sidebarContent(
     actionBar(state, actions),
     roleProgress(state.roles),
     best(state.bestModel, state.bestPrompt),
-    recentRuns(state.recentRuns, actions, now),
+    recentRuns(state.recentRuns, actions, now, runFocus),
     footer(actions),
   ];
 }
@@ -288,14 +294,28 @@ function best(model: ArmView | null, prompt: ArmView | null): Child {
   return section('Best so far', h('dl', { class: 'best' }, row('Model', model), row('Prompt', prompt)));
 }
 
-function recentRuns(runs: RunRow[], actions: SidebarActions, now: number): Child {
+function recentRuns(runs: RunRow[], actions: SidebarActions, now: number, focus: RovingFocus): Child {
   if (runs.length === 0) return null;
-  return section('Latest runs', h('ul', { class: 'runs' }, ...runs.map((run) => runItem(run, actions, now))));
+  const list = h(
+    'ul',
+    { class: 'runs', attrs: { 'aria-label': 'Latest runs' } },
+    ...runs.map((run) => runItem(run, actions, now)),
+  );
+  focus.attach(list);
+  return section('Latest runs', list);
 }
 
 function rewardClass(reward: number): string {
   if (!Number.isFinite(reward)) return '';
   return reward >= 0.7 ? 'reward-high' : reward >= 0.4 ? 'reward-mid' : 'reward-low';
+}
+
+/**
+ * A part of a run's "role · model · age" line with the dot after it, kept together: the line breaks only between
+ * parts, so a dot never starts a line (media/sidebar.css, .run-meta).
+ */
+function metaPart(content: HTMLElement): HTMLElement {
+  return h('span', { class: 'meta-part' }, content, ' ·');
 }
 
 function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement {
@@ -340,14 +360,18 @@ function runItem(run: RunRow, actions: SidebarActions, now: number): HTMLElement
     h(
       'span',
       { class: 'run-meta' },
-      h('span', { class: 'run-role', attrs: { dir: 'auto' } }, run.role),
-      ' · ',
-      h(
-        'span',
-        { class: 'run-model', attrs: { title: truncate(run.modelId, 200), dir: 'auto' } },
-        run.modelId,
+      metaPart(
+        h('span', { class: 'run-role', attrs: { title: truncate(run.role, 200), dir: 'auto' } }, run.role),
       ),
-      ' · ',
+      ' ',
+      metaPart(
+        h(
+          'span',
+          { class: 'run-model', attrs: { title: truncate(run.modelId, 200), dir: 'auto' } },
+          run.modelId,
+        ),
+      ),
+      ' ',
       age(run.createdAt, now),
     ),
     h(

@@ -106,20 +106,87 @@ describe('sidebar webview (Chromium)', () => {
     );
   });
 
-  it('works from the keyboard: Tab reaches the verdict buttons, Space presses one, focus stays on it', async () => {
+  /** The accessible name of the focused control, or null when nothing in the page has focus. */
+  const focused = (v: WebviewPage) =>
+    v.page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      return e.getAttribute('aria-label') ?? (e as HTMLElement).innerText.trim();
+    });
+
+  /** Every Tab stop of the page in order, from the top, as someone pressing Tab meets them. */
+  async function tabStops(v: WebviewPage): Promise<string[]> {
+    await v.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const stops: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await v.page.keyboard.press('Tab');
+      const name = await focused(v);
+      if (name === null || stops.includes(name)) break;
+      stops.push(name);
+    }
+    return stops;
+  }
+
+  it('keeps the Tab order short: the latest runs are one Tab stop, on the first run', async () => {
     const v = await open();
     await v.send({ type: 'sidebar', state: sidebarState() });
     await v.page.locator('.runs').waitFor();
-    const focused = () => v.page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? null);
-    for (let i = 0; i < 30 && (await focused()) !== 'Accept run fix-login'; i++)
-      await v.page.keyboard.press('Tab');
-    assert.equal(await focused(), 'Accept run fix-login');
+    assert.deepEqual(await tabStops(v), [
+      'Open Dashboard',
+      'Export',
+      'Train',
+      'Deploy',
+      'Open run fix-login',
+      'Settings',
+      'Log',
+    ]);
+  });
+
+  it('moves through the runs with the arrow keys, Home and End, and opens one with Enter', async () => {
+    const v = await open();
+    await v.send({ type: 'sidebar', state: sidebarState() });
+    await v.page.getByRole('button', { name: 'Open run fix-login' }).focus();
+    const press = async (key: string) => {
+      await v.page.keyboard.press(key);
+      return focused(v);
+    };
+    assert.equal(await press('ArrowDown'), 'Open run add-pagination');
+    assert.equal(await press('ArrowDown'), 'Open run refactor-cart');
+    assert.equal(await press('ArrowDown'), 'Open run refactor-cart', 'the last run stays');
+    assert.equal(await press('Home'), 'Open run fix-login');
+    assert.equal(await press('ArrowUp'), 'Open run fix-login', 'the first run stays');
+    assert.equal(await press('End'), 'Open run refactor-cart');
+    // Left and right move between a run's controls; up and down keep to the same control of the next run.
+    assert.equal(await press('ArrowRight'), 'Accept run refactor-cart');
+    assert.equal(await press('ArrowRight'), 'Reject run refactor-cart');
+    assert.equal(await press('ArrowUp'), 'Reject run add-pagination');
+    assert.equal(await press('ArrowLeft'), 'Accept run add-pagination');
+    assert.equal(await press('ArrowLeft'), 'Open run add-pagination');
+    assert.equal(await v.page.evaluate(() => window.scrollY), 0, 'the keys moved focus, not the view');
+
+    await v.page.keyboard.press('Enter');
+    assert.deepEqual((await v.posted()).at(-1), { type: 'openRun', runId: 'r2' });
+  });
+
+  it('judges a run from the keyboard: Space presses Accept, focus stays on it and Tab comes back to it', async () => {
+    const v = await open();
+    await v.send({ type: 'sidebar', state: sidebarState() });
+    await v.page.getByRole('button', { name: 'Open run fix-login' }).focus();
+    await v.page.keyboard.press('ArrowRight');
+    assert.equal(await focused(v), 'Accept run fix-login');
     await v.page.keyboard.press('Space');
     assert.deepEqual((await v.posted()).at(-1), { type: 'feedback', runId: 'r1', verdict: 'accept' });
-    assert.equal(await focused(), 'Accept run fix-login', 'focus survives the re-render');
+    assert.equal(await focused(v), 'Accept run fix-login', 'focus survives the re-render');
     // A new state from the host re-renders everything; focus still stays on the same control.
     await v.send({ type: 'sidebar', state: sidebarState({ workspaceName: 'again' }) });
-    assert.equal(await focused(), 'Accept run fix-login');
+    assert.equal(await focused(v), 'Accept run fix-login');
+    // Leaving the list and coming back lands where one left it, still one Tab stop.
+    await v.page.keyboard.press('Tab');
+    assert.equal(await focused(v), 'Settings');
+    await v.page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(v), 'Accept run fix-login');
+    await v.page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(v), 'Deploy');
   });
 
   it('posts the Export, Train, Deploy, Open Dashboard, Learning Config and Log commands', async () => {
