@@ -693,10 +693,18 @@ export class Store {
     );
   }
 
-  recentStats(limit: number): { count: number; avgReward: number; avgCost: number; avgDuration: number } {
+  /** The latest `limit` runs' averages; `costCount`/`durationCount`: how many reported one (0: the average is 0). */
+  recentStats(limit: number): {
+    count: number;
+    avgReward: number;
+    avgCost: number;
+    avgDuration: number;
+    costCount: number;
+    durationCount: number;
+  } {
     const r = this.one(
       'recentStats',
-      `SELECT COUNT(*), AVG(reward), AVG(cost_tokens), AVG(duration_ms)
+      `SELECT COUNT(*), AVG(reward), AVG(cost_tokens), AVG(duration_ms), COUNT(cost_tokens), COUNT(duration_ms)
        FROM (SELECT reward, cost_tokens, duration_ms FROM runs ORDER BY pk DESC LIMIT ?)`,
       [limit],
     )!;
@@ -705,6 +713,8 @@ export class Store {
       avgReward: (r[1] as number | null) ?? 0,
       avgCost: (r[2] as number | null) ?? 0,
       avgDuration: (r[3] as number | null) ?? 0,
+      costCount: r[4] as number,
+      durationCount: r[5] as number,
     };
   }
 
