@@ -297,7 +297,7 @@ export function historyChart(
           for (const m of markers) {
             const px = x.getPixelForValue(m.run);
             if (px < chartArea.left - 1 || px > chartArea.right + 1) continue;
-            ctx.strokeStyle = withAlpha(markerStyle(theme, m.kind).colour, 0.7);
+            ctx.strokeStyle = markerStyle(theme, m.kind).colour;
             ctx.beginPath();
             ctx.moveTo(px, chartArea.top);
             ctx.lineTo(px, chartArea.bottom);

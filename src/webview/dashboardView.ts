@@ -265,6 +265,11 @@ export class DashboardView {
           .join('; ')}`,
       );
     });
+    this.show(this.prompts, state.prompts.length > 0, () => {
+      // Chart.js sizes to its box; the box grows with the number of prompts, so bars keep a readable height.
+      this.prompts.box.style.height = `${Math.min(480, 80 + 32 * state.prompts.length)}px`;
+      this.prompts.slot.show(promptChart(state.prompts, theme));
+    });
   }
 
   private renderMarkers(markers: EventMarker[]): void {

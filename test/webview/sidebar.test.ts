@@ -58,7 +58,7 @@ describe('sidebar webview (Chromium)', () => {
     // The model's interval is clear of the others', the prompt's is not: "best" against "leading, not yet sure".
     assert.equal(await text(v, '[data-best="model"] .best-status'), 'best');
     assert.equal(await text(v, '[data-best="prompt"] .best-status'), 'leading, not yet sure');
-    assert.equal(await text(v, 'section:has(.best) h2'), 'Leading so far');
+    assert.equal(await v.page.locator('section:has(.best) h2').textContent(), 'Leading so far');
 
     const runs = v.page.locator('.run');
     assert.equal(await runs.count(), 3);
@@ -90,7 +90,7 @@ describe('sidebar webview (Chromium)', () => {
     assert.match(await coder.innerText(), /Last export: 1 example, /);
     assert.equal(await text(v, '[data-best="model"] .muted'), '0.81 (95% 0.79–0.83) · 1 run');
     assert.equal(await text(v, '[data-best="prompt"] .best-status'), 'best');
-    assert.equal(await text(v, 'section:has(.best) h2'), 'Best so far');
+    assert.equal(await v.page.locator('section:has(.best) h2').textContent(), 'Best so far');
   });
 
   it('shows a flat trend and no trend before 200 runs', async () => {
