@@ -37,6 +37,11 @@ export interface ArmView {
   high: number;
 }
 
+/** The arm with the best mean so far; `separated`: its interval is clear of every other's (else "leading, not yet sure"). */
+export interface BestArmView extends ArmView {
+  separated: boolean;
+}
+
 export interface SidebarState {
   version: typeof PROTOCOL_VERSION;
   workspaceName: string;
@@ -48,28 +53,47 @@ export interface SidebarState {
     avgReward: number;
     /** Average reward of the 100 runs before the last 100, for the trend; null with fewer than 200 runs. */
     previousAvgReward: number | null;
-    avgCost: number;
-    avgDuration: number;
+    /** Tokens per run over the last 100 runs; null when none of them reported a cost. */
+    avgCost: number | null;
+    /** Milliseconds per run over the last 100 runs; null when none of them reported a duration. */
+    avgDuration: number | null;
   };
   roles: RoleProgressView[];
-  bestModel: ArmView | null;
-  bestPrompt: ArmView | null;
+  bestModel: BestArmView | null;
+  bestPrompt: BestArmView | null;
   recentRuns: RunRow[];
   /** Problems the user should see (invalid config, a database set aside). */
   problems: string[];
 }
 
-export interface RewardPoint {
-  /** Run number within the role (1-based) at the end of the bucket. */
-  run: number;
-  at: number;
-  reward: number;
-  /** Rolling mean over the last 20 points. */
-  mean: number;
+/**
+ * Reward and choices over run order across roles (src/core/learning/history.ts), in at most ~500 windows: x is the
+ * number of runs (all roles) at the end of each window.
+ */
+export interface HistoryView {
+  runs: number[];
+  /** The latest run time by the end of each window. */
+  at: number[];
+  roles: {
+    role: string;
+    /** Mean reward per window; null where the role had no run. */
+    reward: (number | null)[];
+    /** Rolling mean over the last 20 windows; null before the role's first run. */
+    mean: (number | null)[];
+    /** Mean reward of the role's first `runs` runs: what it started from. */
+    baseline: { reward: number; runs: number } | null;
+  }[];
+  /** Share of the runs per prompt and per model in coarser windows ending at run numbers `runs`; id null: others. */
+  choices: {
+    runs: number[];
+    prompts: { id: string | null; share: number[] }[];
+    models: { id: string | null; share: number[] }[];
+  };
 }
 
 export interface ModelView extends ArmView {
-  avgCostTokens: number;
+  /** Null when none of its runs reported a cost. */
+  avgCostTokens: number | null;
   /** USD per 1,000 tokens from model_variants.json; null for models not listed there. */
   costPer1kTokens: number | null;
 }
@@ -99,6 +123,8 @@ export interface EventView {
   kind: string;
   role: string | null;
   message: string;
+  /** Where it goes on the history's run axis; null with no runs. */
+  run: number | null;
 }
 
 export interface TrainingProgress {
@@ -115,10 +141,11 @@ export interface DashboardState {
   ready: boolean;
   trusted: boolean;
   totalRuns: number;
-  /** Reward over time per role, downsampled in SQL to at most ~500 points per role. */
-  rewardSeries: { role: string; points: RewardPoint[] }[];
+  history: HistoryView;
   models: ModelView[];
   prompts: PromptView[];
+  bestModel: BestArmView | null;
+  bestPrompt: BestArmView | null;
   automation: AutomationView[];
   events: EventView[];
   training: TrainingProgress | null;

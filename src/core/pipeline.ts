@@ -35,6 +35,7 @@ import {
   type Verdict,
 } from './learning/runResult';
 import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
+import { RunHistory } from './learning/history';
 import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
 import { Exporter, type TrainingDue } from './dataset/exporter';
 import type { ExportResult } from './dataset/sftExport';
@@ -44,6 +45,7 @@ import type { AutomationPort } from './automation/port';
 export type { SelectedModel, SelectedPrompt } from './learning/selection';
 export type { TrainingDue } from './dataset/exporter';
 export type { Insights, LearningStats, RoleProgress } from './learning/stats';
+export type { RunHistoryView } from './learning/history';
 
 export type { RunCursor, RunFilter, RunOrder, RunPage } from './store/store';
 export type { RewardTerm } from './learning/reward';
@@ -131,6 +133,8 @@ export class LearningPipeline {
   private readonly selector: Selector;
   private readonly exporter: Exporter;
   private disabledLogged = false;
+  /** Reward and choices over run order, kept up to date a few runs at a time (getRunHistory). */
+  private readonly history = new RunHistory();
 
   private readonly didRecordRun = new Emitter<RecordedRunEvent>();
   /** `config`: the config or variants files changed on disk and were read again. */
@@ -417,6 +421,17 @@ export class LearningPipeline {
     const { config, modelVariants } = this.files;
     const preferredPrompt = () => this.selector.preferredPrompt();
     return insights(this.durable?.db, { config, modelVariants, preferredPrompt }, maxPointsPerRole);
+  }
+
+  /**
+   * Reward per role and the share of each prompt and model over run order (all roles), and where an event goes on
+   * that axis: for the dashboard. Each call reads only the runs recorded since the last (learning/history.ts).
+   */
+  getRunHistory(): Pick<RunHistory, 'view' | 'positionOf' | 'totalRuns'> {
+    const db = this.durable?.db;
+    if (!db) return new RunHistory();
+    this.history.update(db);
+    return this.history;
   }
 
   // ---- for the automation (train, deploy, drift): the owner process only, through automationPort() ----

@@ -1,10 +1,12 @@
 // Builds the typed states the webviews render (src/protocol.ts) from the pipeline's stats and insights.
 
+import { leaderOf } from '../core/learning/stats';
 import { automationPort, type LearningPipeline } from '../core/pipeline';
 import {
   PROTOCOL_VERSION,
   type ArmView,
   type AutomationView,
+  type BestArmView,
   type DashboardState,
   type SidebarState,
   type TrainingProgress,
@@ -19,8 +21,6 @@ export interface ViewContext {
 export function sidebarState(p: LearningPipeline, ctx: ViewContext): SidebarState {
   const stats = p.getStats();
   const insights = p.getInsights(0);
-  const bestModel = insights.models[0];
-  const bestPrompt = insights.prompts[0];
   return {
     version: PROTOCOL_VERSION,
     ...ctx,
@@ -28,8 +28,8 @@ export function sidebarState(p: LearningPipeline, ctx: ViewContext): SidebarStat
       runs: stats.totals.runs,
       avgReward: stats.recentStats.avgReward,
       previousAvgReward: insights.previousAvgReward,
-      avgCost: stats.recentStats.avgCost,
-      avgDuration: stats.recentStats.avgDuration,
+      avgCost: stats.recentStats.costCount > 0 ? stats.recentStats.avgCost : null,
+      avgDuration: stats.recentStats.durationCount > 0 ? stats.recentStats.avgDuration : null,
     },
     roles: stats.roles.map((r) => ({
       role: r.role,
@@ -40,8 +40,8 @@ export function sidebarState(p: LearningPipeline, ctx: ViewContext): SidebarStat
       trainThreshold: r.trainThreshold,
       lastExport: r.lastExport,
     })),
-    bestModel: bestModel ? armView(bestModel) : null,
-    bestPrompt: bestPrompt ? armView(bestPrompt) : null,
+    bestModel: bestArm(insights.models),
+    bestPrompt: bestArm(insights.prompts),
     recentRuns: stats.recentRuns.slice(0, 10),
     problems: p.problems().map((e) => e.message),
   };
@@ -57,18 +57,22 @@ export function dashboardState(
   // The config first: reading it may pick up an edited file, and the figures below then follow it.
   const { config } = p.getConfig();
   const stats = p.getStats();
-  const insights = p.getInsights();
+  // No per-role series from getInsights: they read every run; the history reads only those since the last push.
+  const insights = p.getInsights(0);
+  const history = p.getRunHistory();
   return {
     version: PROTOCOL_VERSION,
     ...ctx,
     totalRuns: stats.totals.runs,
-    rewardSeries: insights.rewardSeries,
+    history: history.view(),
     models: insights.models.map((m) => ({
       ...armView(m),
       avgCostTokens: m.avgCostTokens,
       costPer1kTokens: insights.modelCosts[m.id] ?? null,
     })),
     prompts: insights.prompts.map((x) => ({ ...armView(x), preferred: x.id === insights.preferredPrompt })),
+    bestModel: bestArm(insights.models),
+    bestPrompt: bestArm(insights.prompts),
     automation: stats.roles.map((r) => ({
       role: r.role,
       autoExport: insights.automation.autoExport,
@@ -80,7 +84,14 @@ export function dashboardState(
       trainBlocked,
       adapter: adapterState(p, r.role),
     })),
-    events: stats.events.map((e) => ({ id: e.id, at: e.at, kind: e.kind, role: e.role, message: e.message })),
+    events: stats.events.map((e) => ({
+      id: e.id,
+      at: e.at,
+      kind: e.kind,
+      role: e.role,
+      message: e.message,
+      run: history.positionOf(e),
+    })),
     training,
   };
 }
@@ -94,7 +105,7 @@ export function emptySidebarState(ctx: Omit<ViewContext, 'ready'>): SidebarState
     version: PROTOCOL_VERSION,
     ...ctx,
     ready: true,
-    kpis: { runs: 0, avgReward: 0, previousAvgReward: null, avgCost: 0, avgDuration: 0 },
+    kpis: { runs: 0, avgReward: 0, previousAvgReward: null, avgCost: null, avgDuration: null },
     roles: [],
     bestModel: null,
     bestPrompt: null,
@@ -109,9 +120,11 @@ export function emptyDashboardState(ctx: Omit<ViewContext, 'ready'>): DashboardS
     ...ctx,
     ready: true,
     totalRuns: 0,
-    rewardSeries: [],
+    history: { runs: [], at: [], roles: [], choices: { runs: [], prompts: [], models: [] } },
     models: [],
     prompts: [],
+    bestModel: null,
+    bestPrompt: null,
     automation: [],
     events: [],
     training: null,
@@ -126,6 +139,11 @@ function adapterState(p: LearningPipeline, role: string): AutomationView['adapte
   const deployed = port.lastEvent('deploy', role)?.id;
   if (trained !== undefined && (deployed === undefined || trained > deployed)) return 'trained';
   return deployed === undefined ? 'none' : 'deployed';
+}
+
+function bestArm(arms: Parameters<typeof armView>[0][]): BestArmView | null {
+  const best = leaderOf(arms);
+  return best ? { ...armView(best.arm), separated: best.separated } : null;
 }
 
 function armView(a: { id: string; avgReward: number; count: number; low: number; high: number }): ArmView {

@@ -4,22 +4,35 @@
 
 import type {
   AutomationView,
+  BestArmView,
   DashboardState,
   EventView,
+  HistoryView,
   ModelView,
   PromptView,
   TrainingProgress,
 } from '../protocol';
 import { age } from './ageClock';
 import type { ChartType } from 'chart.js';
-import { ChartSlot, modelChart, promptChart, rewardChart } from './charts';
+import { eventMarkers, modelCostPlot, type EventMarker } from './chartData';
+import { ChartSlot, choiceChart, historyChart, modelChart, promptChart } from './charts';
 import { append, h, icon, notice, progress, type Child } from './dom';
-import { formatCount, formatDateTime, formatReward, formatSeconds, formatUsd, truncate } from './format';
+import {
+  formatCount,
+  formatCountOf,
+  formatDateTime,
+  formatReward,
+  formatSeconds,
+  formatTokens,
+  formatUsd,
+  truncate,
+} from './format';
 import { readChartTheme } from './theme';
 
 interface ChartCard<T extends ChartType> {
   section: HTMLElement;
   slot: ChartSlot<T>;
+  caption: HTMLElement;
   box: HTMLElement;
   empty: HTMLElement;
   details: HTMLElement;
@@ -35,16 +48,17 @@ function chartCard<T extends ChartType>(
   const box = h('div', { class: 'chart-box' }, canvas);
   const empty = h('p', { class: 'empty muted' }, emptyText);
   const details = h('div', { class: 'details' });
+  const captionText = h('p', { class: 'caption muted' }, caption);
   const section = h(
     'section',
     { class: `card card-${key}`, attrs: { 'data-card': key, 'aria-label': title } },
     h('h2', {}, title),
-    h('p', { class: 'caption muted' }, caption),
+    captionText,
     box,
     empty,
     details,
   );
-  return { section, slot: new ChartSlot<T>(canvas), box, empty, details };
+  return { section, slot: new ChartSlot<T>(canvas), caption: captionText, box, empty, details };
 }
 
 export class DashboardView {
@@ -59,15 +73,34 @@ export class DashboardView {
   private readonly reward = chartCard<'line'>(
     'reward',
     'Reward over time',
-    'Per role: the thin line is the reward of each bucket of runs, the thick line its rolling mean over 20 points.',
+    'All roles on one axis of runs in the order recorded. Per role: the thin line is the mean reward of each ' +
+      'window of runs, the thick line its rolling mean, the dashed line its baseline (the mean of its first runs). ' +
+      'Marks along the top: exports, trainings, deploys, drift alarms and rollbacks.',
     'No runs yet: the chart fills in as your agent records runs.',
+  );
+  private readonly promptShare = chartCard<'line'>(
+    'prompt-share',
+    'Prompts chosen',
+    'Share of the runs (all roles) that used each prompt, per window of runs: a bandit that learns picks its best more often.',
+    'No prompt has runs yet.',
+  );
+  private readonly modelShare = chartCard<'line'>(
+    'model-share',
+    'Models chosen',
+    'Share of the runs (all roles) that used each model, per window of runs: a router that learns sends more to what works.',
+    'No model has runs yet.',
   );
   private readonly models = chartCard<'bubble'>(
     'models',
     'Models',
-    'Average reward against average cost; a bigger bubble has more runs.',
+    'Average reward against average cost per run; a bigger bubble has more runs.',
     'No model has runs yet.',
   );
+  /** The events marked on the reward chart, as text for screen readers and tests (the canvas is a picture). */
+  private readonly markerList = h('ul', {
+    class: 'visually-hidden chart-markers',
+    attrs: { 'aria-label': 'Marked events' },
+  });
   private readonly prompts = chartCard<'bar' | 'line'>(
     'prompts',
     'Prompts',
@@ -86,6 +119,8 @@ export class DashboardView {
     'div',
     { class: 'grid' },
     this.reward.section,
+    this.promptShare.section,
+    this.modelShare.section,
     this.models.section,
     this.prompts.section,
     this.automation,
@@ -93,6 +128,7 @@ export class DashboardView {
   );
 
   constructor(root: HTMLElement) {
+    this.reward.details.append(this.markerList);
     append(root, this.header, this.notices, this.trainingCard, this.grid);
     this.render(undefined);
   }
@@ -107,8 +143,8 @@ export class DashboardView {
     this.trainingCard.hidden = !ready;
     if (!state || !ready) return;
     this.drawCharts();
-    this.renderModelTable(state.models);
-    this.renderPromptTable(state.prompts);
+    this.renderModelTable(state.models, state.bestModel);
+    this.renderPromptTable(state.prompts, state.bestPrompt);
     this.renderAutomation(state.automation);
     this.renderTimeline(state.events);
   }
@@ -146,7 +182,7 @@ export class DashboardView {
           h(
             'p',
             { class: 'muted total-runs', attrs: { elementtiming: 'total-runs' } },
-            `${formatCount(state.totalRuns)} runs recorded`,
+            `${formatCountOf(state.totalRuns, 'run')} recorded`,
           )
         : null,
     );
@@ -196,19 +232,56 @@ export class DashboardView {
     const state = this.state;
     if (!state) return;
     const theme = readChartTheme();
-    const series = state.rewardSeries.filter((s) => s.points.length > 0);
-    this.show(this.reward, series.length > 0, () => {
-      this.reward.slot.show(rewardChart(series, theme));
-      this.reward.slot.canvas.setAttribute('aria-label', rewardSummary(series));
+    const history = state.history;
+    const markers = eventMarkers(state.events);
+    this.show(this.reward, history.runs.length > 0, () => {
+      this.reward.slot.show(historyChart(history, markers, theme));
+      this.reward.slot.canvas.setAttribute('aria-label', rewardSummary(history));
     });
-    this.show(this.models, state.models.length > 0, () =>
-      this.models.slot.show(modelChart(state.models, theme)),
+    this.renderMarkers(history.runs.length > 0 ? markers : []);
+    const { choices } = history;
+    this.show(this.promptShare, choices.prompts.length > 0, () =>
+      this.promptShare.slot.show(
+        choiceChart({ runs: choices.runs, series: choices.prompts }, 'prompt', theme),
+      ),
     );
+    this.show(this.modelShare, choices.models.length > 0, () =>
+      this.modelShare.slot.show(choiceChart({ runs: choices.runs, series: choices.models }, 'model', theme)),
+    );
+    const plot = modelCostPlot(state.models);
+    this.models.caption.textContent =
+      plot.unit === 'usd'
+        ? 'Average reward against average cost per run in dollars (prices from model_variants.json); a bigger bubble has more runs.'
+        : 'Average reward against average tokens per run (not every model has a price in model_variants.json, so not in dollars); a bigger bubble has more runs.';
+    this.show(this.models, plot.points.length > 0, () => {
+      this.models.slot.show(modelChart(plot, theme));
+      this.models.slot.canvas.setAttribute(
+        'aria-label',
+        `Models by reward and cost. ${plot.points
+          .map(
+            (p) =>
+              `${truncate(p.model.id, 40)}: reward ${formatReward(p.model.avgReward)}, ${plot.unit === 'usd' ? formatUsd(p.cost) : formatTokens(p.cost)} per run`,
+          )
+          .join('; ')}`,
+      );
+    });
     this.show(this.prompts, state.prompts.length > 0, () => {
       // Chart.js sizes to its box; the box grows with the number of prompts, so bars keep a readable height.
       this.prompts.box.style.height = `${Math.min(480, 80 + 32 * state.prompts.length)}px`;
       this.prompts.slot.show(promptChart(state.prompts, theme));
     });
+  }
+
+  private renderMarkers(markers: EventMarker[]): void {
+    this.markerList.replaceChildren(
+      ...markers.map((m) =>
+        h(
+          'li',
+          { attrs: { 'data-kind': m.kind, 'data-run': String(m.run), dir: 'auto' } },
+          `${m.label} after run ${formatCount(m.run)}: ${truncate(m.event.message, 200)}`,
+        ),
+      ),
+    );
   }
 
   private show<T extends ChartType>(card: ChartCard<T>, hasData: boolean, draw: () => void): void {
@@ -218,31 +291,38 @@ export class DashboardView {
     else card.slot.destroy();
   }
 
-  private renderModelTable(models: ModelView[]): void {
+  private renderModelTable(models: ModelView[], best: BestArmView | null): void {
     this.models.details.replaceChildren();
     if (models.length === 0) return;
     append(
       this.models.details,
+      bestLine('model', best),
       table(
         'Models',
-        ['Model', 'Runs', 'Reward', '95% interval', 'Tokens / run', '$ / 1k tokens'],
+        ['Model', 'Runs', 'Reward', '95% interval', 'Tokens / run', '$ / run', '$ / 1k tokens'],
         models.map((m) => [
           name(m.id),
           formatCount(m.count),
           formatReward(m.avgReward),
           `${formatReward(m.low)}–${formatReward(m.high)}`,
-          formatCount(m.avgCostTokens),
+          m.avgCostTokens === null ? '—' : formatCount(m.avgCostTokens),
+          formatUsd(
+            m.avgCostTokens === null || m.costPer1kTokens === null
+              ? null
+              : (m.avgCostTokens / 1000) * m.costPer1kTokens,
+          ),
           formatUsd(m.costPer1kTokens),
         ]),
       ),
     );
   }
 
-  private renderPromptTable(prompts: PromptView[]): void {
+  private renderPromptTable(prompts: PromptView[], best: BestArmView | null): void {
     this.prompts.details.replaceChildren();
     if (prompts.length === 0) return;
     append(
       this.prompts.details,
+      bestLine('prompt', best),
       table(
         'Prompts',
         ['Prompt', 'Runs', 'Reward', '95% interval', 'Bandit'],
@@ -275,7 +355,7 @@ export class DashboardView {
         `${formatCount(a.trainProgress.current)} / ${formatCount(a.trainProgress.threshold)} examples`,
       ),
       a.lastExport
-        ? h('span', {}, `${formatCount(a.lastExport.count)} examples, `, age(a.lastExport.at))
+        ? h('span', {}, `${formatCountOf(a.lastExport.count, 'example')}, `, age(a.lastExport.at))
         : 'never',
     ]);
     this.automation.replaceChildren(
@@ -429,12 +509,38 @@ const tableSizes = new ResizeObserver((entries) => {
   }
 });
 
-function rewardSummary(series: DashboardState['rewardSeries']): string {
-  const parts = series.map(({ role, points }) => {
-    const last = points[points.length - 1];
-    return last
-      ? `${truncate(role, 40)}: rolling mean ${formatReward(last.mean)} after ${formatCount(last.run)} runs`
-      : truncate(role, 40);
+/**
+ * "Best so far" only once the leader's interval is clear of every other's; before that it is "leading, not yet
+ * sure", since a mean over a few runs can lead by chance.
+ */
+function bestLine(what: 'model' | 'prompt', best: BestArmView | null): Child {
+  if (!best) return null;
+  return h(
+    'p',
+    { class: `best ${best.separated ? 'best-sure' : 'best-leading'}`, attrs: { 'data-best': what } },
+    icon(best.separated ? 'pass' : 'question'),
+    h('span', { class: 'best-label' }, best.separated ? 'Best so far:' : 'Leading, not yet sure:'),
+    ' ',
+    name(best.id),
+    h(
+      'span',
+      { class: 'muted' },
+      best.separated
+        ? ` — ${formatReward(best.avgReward)}, its 95% interval (${formatReward(best.low)}–${formatReward(best.high)}) clear of every other ${what}'s`
+        : ` — ${formatReward(best.avgReward)}, but its 95% interval (${formatReward(best.low)}–${formatReward(best.high)}) still overlaps another ${what}'s`,
+    ),
+  );
+}
+
+function rewardSummary(history: HistoryView): string {
+  const parts = history.roles.map(({ role, mean, baseline }) => {
+    const last = mean.at(-1);
+    const runs = history.runs.at(-1) ?? 0;
+    if (last === null || last === undefined) return truncate(role, 40);
+    const from = baseline
+      ? ` (baseline ${formatReward(baseline.reward)} over its first ${formatCountOf(baseline.runs, 'run')})`
+      : '';
+    return `${truncate(role, 40)}: rolling mean ${formatReward(last)} after ${formatCountOf(runs, 'run')}${from}`;
   });
   return `Reward over time. ${parts.join('; ')}`;
 }

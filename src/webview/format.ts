@@ -20,12 +20,19 @@ export function formatRewardDelta(delta: number): string {
   return `${rounded > 0 ? '+' : '−'}${Math.abs(rounded).toFixed(2)}`;
 }
 
-export function formatTokens(n: number): string {
-  return Number.isFinite(n) ? `${integer.format(n)} tokens` : DASH;
+/** "1 run", "2 runs", "1,234 runs": a count with its noun, singular for exactly one; "—" for no number. */
+export function formatCountOf(n: number | null, singular: string, plural = `${singular}s`): string {
+  if (n === null || !Number.isFinite(n)) return DASH;
+  return `${integer.format(n)} ${n === 1 ? singular : plural}`;
 }
 
-export function formatDurationMs(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return DASH;
+/** Null (no run reported a cost) reads "—", never "0 tokens". */
+export function formatTokens(n: number | null): string {
+  return formatCountOf(n === null ? null : Math.round(n), 'token');
+}
+
+export function formatDurationMs(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return DASH;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return formatSeconds(ms / 1000);
 }
@@ -60,9 +67,22 @@ export function formatDateTime(at: number): string {
   return Number.isFinite(at) ? new Date(at).toLocaleString() : DASH;
 }
 
+/** Below this a price reads "< $0.000001": no model's price needs more, and "$0.0000" would say "free". */
+const SMALLEST_USD = 0.000_001;
+const usdCents = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/**
+ * Dollars as people write them: cents from one cent up ("$2.50", "$1,234.00"); below a cent two significant
+ * digits ("$0.0005", "$0.0011"), since a price per 1,000 tokens is often that small and a fixed "$0.0000" would
+ * hide it; "$0" for free, "—" for unknown (or a negative price, which is no price).
+ */
 export function formatUsd(usd: number | null): string {
-  if (usd === null || !Number.isFinite(usd)) return DASH;
-  return `$${usd.toFixed(usd < 0.01 ? 4 : 2)}`;
+  if (usd === null || !Number.isFinite(usd) || usd < 0) return DASH;
+  if (usd === 0) return '$0';
+  if (usd >= 0.01) return `$${usdCents.format(usd)}`;
+  if (usd < SMALLEST_USD) return '< $0.000001';
+  // From 1e-6 up, String() writes plain decimals, not "1.5e-7".
+  return `$${String(Number(usd.toPrecision(2)))}`;
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });

@@ -2,16 +2,16 @@
 // is reported and dropped, never cast.
 
 import type {
-  ArmView,
   AutomationView,
+  BestArmView,
   DashboardState,
   EventView,
+  HistoryView,
   HostMessage,
   ModelView,
   PageState,
   PROTOCOL_VERSION,
   PromptView,
-  RewardPoint,
   RoleProgressView,
   RewardTermView,
   ObservedSignalView,
@@ -61,7 +61,7 @@ const isRoleProgress = object<RoleProgressView>({
 });
 
 const armShape = { id: isString, avgReward: isNumber, count: isNumber, low: isNumber, high: isNumber };
-const isArm = object<ArmView>(armShape);
+const isBestArm = nullable(object<BestArmView>({ ...armShape, separated: isBoolean }));
 
 export const isSidebarState = object<SidebarState>({
   version: isVersion,
@@ -72,12 +72,12 @@ export const isSidebarState = object<SidebarState>({
     runs: isNumber,
     avgReward: isNumber,
     previousAvgReward: nullable(isNumber),
-    avgCost: isNumber,
-    avgDuration: isNumber,
+    avgCost: nullable(isNumber),
+    avgDuration: nullable(isNumber),
   }),
   roles: arrayOf(isRoleProgress),
-  bestModel: nullable(isArm),
-  bestPrompt: nullable(isArm),
+  bestModel: isBestArm,
+  bestPrompt: isBestArm,
   recentRuns: arrayOf(isRunRow),
   problems: arrayOf(isString),
 });
@@ -97,22 +97,44 @@ export const isTrainingProgress = object<TrainingProgress>({
 
 const isProgress = object<{ current: number; threshold: number }>({ current: isNumber, threshold: isNumber });
 
+const isChoiceSeries = object<HistoryView['choices']['prompts'][number]>({
+  id: nullable(isString),
+  share: arrayOf(isNumber),
+});
+
 export const isDashboardState = object<DashboardState>({
   version: isVersion,
   workspaceName: isString,
   ready: isBoolean,
   trusted: isBoolean,
   totalRuns: isNumber,
-  rewardSeries: arrayOf(
-    object<DashboardState['rewardSeries'][number]>({
-      role: isString,
-      points: arrayOf(object<RewardPoint>({ run: isNumber, at: isNumber, reward: isNumber, mean: isNumber })),
+  history: object<HistoryView>({
+    runs: arrayOf(isNumber),
+    at: arrayOf(isNumber),
+    roles: arrayOf(
+      object<HistoryView['roles'][number]>({
+        role: isString,
+        reward: arrayOf(nullable(isNumber)),
+        mean: arrayOf(nullable(isNumber)),
+        baseline: nullable(object<{ reward: number; runs: number }>({ reward: isNumber, runs: isNumber })),
+      }),
+    ),
+    choices: object<HistoryView['choices']>({
+      runs: arrayOf(isNumber),
+      prompts: arrayOf(isChoiceSeries),
+      models: arrayOf(isChoiceSeries),
+    }),
+  }),
+  models: arrayOf(
+    object<ModelView>({
+      ...armShape,
+      avgCostTokens: nullable(isNumber),
+      costPer1kTokens: nullable(isNumber),
     }),
   ),
-  models: arrayOf(
-    object<ModelView>({ ...armShape, avgCostTokens: isNumber, costPer1kTokens: nullable(isNumber) }),
-  ),
   prompts: arrayOf(object<PromptView>({ ...armShape, preferred: isBoolean })),
+  bestModel: isBestArm,
+  bestPrompt: isBestArm,
   automation: arrayOf(
     object<AutomationView>({
       role: isString,
@@ -133,6 +155,7 @@ export const isDashboardState = object<DashboardState>({
       kind: isString,
       role: nullable(isString),
       message: isString,
+      run: nullable(isNumber),
     }),
   ),
   training: nullable(isTrainingProgress),

@@ -1,10 +1,24 @@
 // The sidebar's content for one SidebarState: KPIs, progress per role, the best arms, recent runs with
 // Accept/Reject, and the actions; or the not-ready and first-run (how to connect an agent) states.
 
-import type { ArmView, RoleProgressView, RunRow, SidebarState, Verdict, WebviewCommand } from '../protocol';
+import type {
+  BestArmView,
+  RoleProgressView,
+  RunRow,
+  SidebarState,
+  Verdict,
+  WebviewCommand,
+} from '../protocol';
 import { age } from './ageClock';
 import { button, h, icon, notice, progress, type Child } from './dom';
-import { formatCount, formatDurationMs, formatReward, formatRewardDelta, truncate } from './format';
+import {
+  formatCount,
+  formatCountOf,
+  formatDurationMs,
+  formatReward,
+  formatRewardDelta,
+  truncate,
+} from './format';
 import { RovingFocus } from './rovingFocus';
 
 export interface SidebarActions {
@@ -161,7 +175,10 @@ function kpis(state: SidebarState): HTMLElement {
       h('span', {}, `last ${formatCount(windowSize)}`),
       trend(avgReward, previousAvgReward),
     ]),
-    kpi('avg-cost', 'Avg cost', formatCount(avgCost), 'tokens per run'),
+    // No run reported a cost: "—", not "0 tokens" (nor a duration: "—", not "0 ms").
+    avgCost === null
+      ? kpi('avg-cost', 'Avg cost', '—', 'no run reported tokens')
+      : kpi('avg-cost', 'Avg cost', formatCount(avgCost), avgCost === 1 ? 'token per run' : 'tokens per run'),
     kpi('avg-duration', 'Avg duration', formatDurationMs(avgDuration), 'per run'),
   );
 }
@@ -248,7 +265,7 @@ function roleProgress(roles: RoleProgressView[]): Child {
           'div',
           { class: 'role-head' },
           h('span', { class: 'role-name', attrs: { title: truncate(r.role, 200), dir: 'auto' } }, r.role),
-          h('span', { class: 'muted' }, `${formatCount(r.runs)} runs`),
+          h('span', { class: 'muted' }, formatCountOf(r.runs, 'run')),
         ),
         progress(
           r.highQualitySinceExport,
@@ -264,7 +281,7 @@ function roleProgress(roles: RoleProgressView[]): Child {
           h(
             'div',
             { class: 'muted small' },
-            `Last export: ${formatCount(r.lastExport.count)} examples, `,
+            `Last export: ${formatCountOf(r.lastExport.count, 'example')}, `,
             age(r.lastExport.at),
           ),
       ),
@@ -272,9 +289,13 @@ function roleProgress(roles: RoleProgressView[]): Child {
   );
 }
 
-function best(model: ArmView | null, prompt: ArmView | null): Child {
+/**
+ * The leading model and prompt: "best" only once its 95% interval is clear of every other's, else "leading, not
+ * yet sure" (a mean over a few runs can lead by chance).
+ */
+function best(model: BestArmView | null, prompt: BestArmView | null): Child {
   if (!model && !prompt) return null;
-  const row = (label: string, arm: ArmView | null) =>
+  const row = (label: string, arm: BestArmView | null) =>
     arm &&
     h(
       'div',
@@ -286,12 +307,21 @@ function best(model: ArmView | null, prompt: ArmView | null): Child {
         h('span', { class: 'name', attrs: { title: truncate(arm.id, 200), dir: 'auto' } }, arm.id),
         h(
           'span',
+          { class: `best-status ${arm.separated ? 'best-sure' : 'best-leading'}` },
+          arm.separated ? 'best' : 'leading, not yet sure',
+        ),
+        h(
+          'span',
           { class: 'muted' },
-          `${formatReward(arm.avgReward)} (95% ${formatReward(arm.low)}–${formatReward(arm.high)}) · ${formatCount(arm.count)} runs`,
+          `${formatReward(arm.avgReward)} (95% ${formatReward(arm.low)}–${formatReward(arm.high)}) · ${formatCountOf(arm.count, 'run')}`,
         ),
       ),
     );
-  return section('Best so far', h('dl', { class: 'best' }, row('Model', model), row('Prompt', prompt)));
+  const sure = [model, prompt].every((arm) => !arm || arm.separated);
+  return section(
+    sure ? 'Best so far' : 'Leading so far',
+    h('dl', { class: 'best' }, row('Model', model), row('Prompt', prompt)),
+  );
 }
 
 function recentRuns(runs: RunRow[], actions: SidebarActions, now: number, focus: RovingFocus): Child {

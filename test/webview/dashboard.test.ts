@@ -6,6 +6,8 @@ import { THEMES, type ThemeName } from './support/themes';
 
 const CHARTS = {
   reward: '[data-card="reward"] canvas',
+  promptShare: '[data-card="prompt-share"] canvas',
+  modelShare: '[data-card="model-share"] canvas',
   models: '[data-card="models"] canvas',
   prompts: '[data-card="prompts"] canvas',
 };
@@ -45,18 +47,125 @@ describe('dashboard webview (Chromium)', () => {
     assert.ok((await v.canvasInk(CHARTS.prompts, hex('dark', '--vscode-charts-green'))).matching > 50);
     assert.match(
       (await v.page.locator(CHARTS.reward).getAttribute('aria-label')) ?? '',
-      /coder: rolling mean 0\.\d\d after 600 runs; reviewer: rolling mean 0\.\d\d after 200 runs/,
+      /coder: rolling mean 0\.\d\d after 600 runs \(baseline 0\.47 over its first 20 runs\); reviewer: rolling mean 0\.\d\d after 600 runs/,
     );
     assert.equal(await v.page.locator('.total-runs').innerText(), '1,234 runs recorded');
+  });
+
+  it('marks exports, trainings, deploys, drift alarms and rollbacks on the reward chart at their runs', async () => {
+    const v = await open('dark');
+    await show(v);
+    const markers = await v.page
+      .locator('.chart-markers li')
+      .evaluateAll((els) =>
+        els.map((e) => [e.getAttribute('data-kind'), Number(e.getAttribute('data-run'))]),
+      );
+    assert.deepEqual(markers, [
+      ['export', 300],
+      ['training', 320],
+      ['deploy', 340],
+      ['drift', 450],
+      ['rollback', 470],
+    ]);
+    // On the canvas, below the legend and the marks: the dotted lines down from the training (purple), the deploy
+    // (green), the drift alarm and the rollback (red), where their runs are. The two roles' lines are blue and orange.
+    const meanX = async (name: string) =>
+      v.page.evaluate(
+        ({ selector, rgb }) => {
+          const canvas = document.querySelector(selector) as HTMLCanvasElement;
+          const { width, height } = canvas;
+          const data = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
+          let sum = 0;
+          let n = 0;
+          for (let i = (data.length / 2) & ~3; i < data.length; i += 4) {
+            const d =
+              Math.abs(data[i]! - rgb[0]) + Math.abs(data[i + 1]! - rgb[1]) + Math.abs(data[i + 2]! - rgb[2]);
+            if (d < 30) {
+              sum += (i / 4) % width;
+              n++;
+            }
+          }
+          return { x: n ? sum / n / width : NaN, n };
+        },
+        { selector: CHARTS.reward, rgb: hex('dark', name) },
+      );
+    const purple = await meanX('--vscode-charts-purple');
+    const green = await meanX('--vscode-charts-green');
+    const red = await meanX('--vscode-charts-red');
+    assert.ok(purple.n > 20 && green.n > 20 && red.n > 40, JSON.stringify({ purple, green, red }));
+    assert.ok(purple.x < green.x && green.x < red.x, JSON.stringify({ purple, green, red }));
+    // 320 → 340 is 20 runs, 340 → 460 (between drift and rollback) 120: six times as far.
+    const ratio = (red.x - green.x) / (green.x - purple.x);
+    assert.ok(ratio > 5 && ratio < 7, `ratio ${ratio}`);
+  });
+
+  it('draws how often each prompt and model is chosen over the runs', async () => {
+    const v = await open('dark');
+    await show(v);
+    for (const selector of [CHARTS.promptShare, CHARTS.modelShare]) {
+      assert.ok((await v.canvasInk(selector, hex('dark', '--vscode-charts-blue'))).matching > 500, selector);
+      assert.ok(
+        (await v.canvasInk(selector, hex('dark', '--vscode-charts-orange'))).matching > 200,
+        selector,
+      );
+    }
+    assert.ok((await v.canvasInk(CHARTS.promptShare, hex('dark', '--vscode-charts-green'))).matching > 100);
+  });
+
+  it('says "Best so far" only for a separated interval, else "leading, not yet sure"', async () => {
+    const v = await open();
+    await show(v);
+    assert.match(
+      (await v.page.locator('[data-card="models"] [data-best="model"]').textContent()) ?? '',
+      /^Best so far: gpt-4o — 0\.90, its 95% interval \(0\.84–0\.96\) clear of every other model's$/,
+    );
+    assert.match(
+      (await v.page.locator('[data-card="prompts"] [data-best="prompt"]').textContent()) ?? '',
+      /^Leading, not yet sure: detailed — 0\.80, but its 95% interval \(0\.77–0\.83\) still overlaps another prompt's$/,
+    );
+  });
+
+  it('puts models on a cost axis in dollars when every model has a price, and spreads models on the same spot', async () => {
+    const v = await open('dark');
+    const base = dashboardState();
+    await show(v);
+    assert.match(
+      await v.page.locator('[data-card="models"] .caption').innerText(),
+      /tokens per run \(not every model has a price/,
+    );
+    const twins = base.models.map((m, i) => ({
+      ...m,
+      avgReward: 0.8,
+      avgCostTokens: i === 2 ? null : 2000,
+      costPer1kTokens: 0.0005,
+    }));
+    await show(v, { ...base, models: twins, totalRuns: 1 });
+    assert.match(await v.page.locator('[data-card="models"] .caption').innerText(), /per run in dollars/);
+    assert.equal(
+      await v.page.locator(CHARTS.models).getAttribute('aria-label'),
+      'Models by reward and cost. qwen2.5-coder:7b: reward 0.80, $0.001 per run; llama3.1:8b: reward 0.80, $0.001 per run',
+    );
+    // Same cost and reward: both marks show, not one over the other.
+    assert.ok((await v.canvasInk(CHARTS.models, hex('dark', '--vscode-charts-blue'))).matching > 60);
+    assert.ok((await v.canvasInk(CHARTS.models, hex('dark', '--vscode-charts-orange'))).matching > 60);
+    assert.deepEqual(
+      (await rowTexts(v, 'models')).map((r) => r.slice(4)),
+      [
+        ['2,000', '$0.001', '$0.0005'],
+        ['2,000', '$0.001', '$0.0005'],
+        ['—', '—', '$0.0005'],
+      ],
+    );
+    assert.equal(await v.page.locator('.total-runs').innerText(), '1 run recorded');
   });
 
   it('lists each model and prompt with its mean, 95% interval, runs and the preferred prompt', async () => {
     const v = await open();
     await show(v);
     assert.deepEqual(await rowTexts(v, 'models'), [
-      ['qwen2.5-coder:7b', '640', '0.81', '0.79–0.83', '2,100', '$0.0005'],
-      ['llama3.1:8b', '210', '0.64', '0.60–0.68', '2,600', '—'],
-      ['gpt-4o', '40', '0.90', '0.84–0.96', '3,900', '$2.50'],
+      ['qwen2.5-coder:7b', '640', '0.81', '0.79–0.83', '2,100', '$0.0011', '$0.0005'],
+      ['llama3.1:8b', '210', '0.64', '0.60–0.68', '2,600', '—', '—'],
+      ['gpt-4o', '40', '0.90', '0.84–0.96', '3,900', '$9.75', '$2.50'],
     ]);
     assert.deepEqual(await rowTexts(v, 'prompts'), [
       ['detailed', '420', '0.80', '0.77–0.83', 'preferred'],
@@ -185,7 +294,16 @@ describe('dashboard webview (Chromium)', () => {
     assert.equal(await v.page.locator('.grid').isHidden(), true);
     await show(
       v,
-      dashboardState({ totalRuns: 0, rewardSeries: [], models: [], prompts: [], automation: [], events: [] }),
+      dashboardState({
+        totalRuns: 0,
+        history: { runs: [], at: [], roles: [], choices: { runs: [], prompts: [], models: [] } },
+        models: [],
+        prompts: [],
+        bestModel: null,
+        bestPrompt: null,
+        automation: [],
+        events: [],
+      }),
     );
     await v.page
       .getByText('No runs yet. The Agent Learning sidebar shows how to connect your agent.')
@@ -193,6 +311,8 @@ describe('dashboard webview (Chromium)', () => {
     assert.equal(await v.page.locator('canvas:visible').count(), 0);
     assert.deepEqual(await texts(v, '.empty'), [
       'No runs yet: the chart fills in as your agent records runs.',
+      'No prompt has runs yet.',
+      'No model has runs yet.',
       'No model has runs yet.',
       'No prompt has runs yet.',
       'No role has runs yet.',
@@ -222,7 +342,16 @@ describe('dashboard webview (Chromium)', () => {
     const base = dashboardState();
     const state = dashboardState({
       workspaceName: HOSTILE.scriptBreakout,
-      rewardSeries: base.rewardSeries.map((s, i) => ({ ...s, role: hostile[i]! })),
+      history: {
+        ...base.history,
+        roles: base.history.roles.map((s, i) => ({ ...s, role: hostile[i]! })),
+        choices: {
+          ...base.history.choices,
+          prompts: base.history.choices.prompts.map((s, i) => ({ ...s, id: hostile[i + 2]! })),
+          models: base.history.choices.models.map((s, i) => ({ ...s, id: hostile[i]! })),
+        },
+      },
+      bestModel: { ...base.bestModel!, id: HOSTILE.imgOnerror },
       models: base.models.map((m, i) => ({ ...m, id: hostile[i]! })),
       prompts: base.prompts.map((p, i) => ({ ...p, id: hostile[i + 2]! })),
       automation: base.automation.map((a, i) => ({ ...a, role: hostile[i + 1]! })),
@@ -254,6 +383,8 @@ describe('dashboard webview (Chromium)', () => {
     );
     assert.equal(await v.page.locator('#root img, #root script, #root iframe').count(), 0);
     assert.ok((await v.canvasInk(CHARTS.prompts, [0, 0, 0])).inked > 2000, 'charts still draw');
+    assert.ok((await v.canvasInk(CHARTS.promptShare, [0, 0, 0])).inked > 2000, 'charts still draw');
+    assert.equal(await v.page.locator('[data-card="models"] .best .name').textContent(), HOSTILE.imgOnerror);
     assert.equal(await v.pwned(), undefined);
     assert.deepEqual(await v.cspViolations(), []);
     const overflow = await v.page.evaluate(

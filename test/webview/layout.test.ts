@@ -32,8 +32,15 @@ function demoSidebar(overrides: Partial<SidebarState> = {}): SidebarState {
       },
       { ...sidebarState().roles[1]!, role: 'fixer', runs: 148, highQualitySinceExport: 97 },
     ],
-    bestModel: { id: 'qwen2.5-coder:32b', avgReward: 0.834, count: 311, low: 0.8, high: 0.87 },
-    bestPrompt: { id: 'detailed', avgReward: 0.812, count: 388, low: 0.78, high: 0.85 },
+    bestModel: {
+      id: 'qwen2.5-coder:32b',
+      avgReward: 0.834,
+      count: 311,
+      low: 0.8,
+      high: 0.87,
+      separated: true,
+    },
+    bestPrompt: { id: 'detailed', avgReward: 0.812, count: 388, low: 0.78, high: 0.85, separated: false },
     recentRuns: Array.from({ length: 10 }, (_, i) =>
       run(
         `d${i}`,
@@ -64,7 +71,14 @@ function busySidebar(): SidebarState {
       exportThreshold: 10_000,
       trainThreshold: 50_000,
     })),
-    bestModel: { id: LONG_MODELS[0]!, avgReward: 0.834, count: 31_100, low: 0.8, high: 0.87 },
+    bestModel: {
+      id: LONG_MODELS[0]!,
+      avgReward: 0.834,
+      count: 31_100,
+      low: 0.8,
+      high: 0.87,
+      separated: false,
+    },
     recentRuns: demo.recentRuns.map((r, i) => ({ ...r, modelId: LONG_MODELS[i % LONG_MODELS.length]! })),
   });
 }

@@ -83,7 +83,7 @@ describe('webview page modules', () => {
         { type: 'sidebar', state: { ...good, kpis: { ...good.kpis, runs: '3' } } },
         {
           type: 'dashboard',
-          state: { ...dashboardState(), rewardSeries: [{ role: 'coder', points: [{ run: 1 }] }] },
+          state: { ...dashboardState(), history: { ...dashboardState().history, runs: ['1'] } },
         },
         { type: 'training', progress: { ...TRAINING, loss: 'low' } },
         { type: 'training' },

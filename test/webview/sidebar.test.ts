@@ -55,6 +55,10 @@ describe('sidebar webview (Chromium)', () => {
     assert.equal(await text(v, '[data-best="model"] .name'), 'qwen2.5-coder:7b');
     assert.equal(await text(v, '[data-best="model"] .muted'), '0.81 (95% 0.79–0.83) · 640 runs');
     assert.equal(await text(v, '[data-best="prompt"] .name'), 'detailed');
+    // The model's interval is clear of the others', the prompt's is not: "best" against "leading, not yet sure".
+    assert.equal(await text(v, '[data-best="model"] .best-status'), 'best');
+    assert.equal(await text(v, '[data-best="prompt"] .best-status'), 'leading, not yet sure');
+    assert.equal(await v.page.locator('section:has(.best) h2').textContent(), 'Leading so far');
 
     const runs = v.page.locator('.run');
     assert.equal(await runs.count(), 3);
@@ -63,6 +67,30 @@ describe('sidebar webview (Chromium)', () => {
     assert.equal(await text(v, '[data-run-id="r1"] .run-meta'), 'coder · qwen2.5-coder:7b · 3 min ago');
     assert.equal(await text(v, '[data-run-id="r2"] .run-meta'), 'reviewer · llama3.1:8b · 1 h ago');
     assert.equal(await text(v, '[data-run-id="r3"] .run-meta'), 'coder · qwen2.5-coder:7b · 1 d ago');
+  });
+
+  it('says "—" for a cost and duration no run reported, "1 run" for one, and "Best so far" once sure', async () => {
+    const v = await open();
+    const base = sidebarState();
+    await v.send({
+      type: 'sidebar',
+      state: sidebarState({
+        kpis: { ...base.kpis, avgCost: null, avgDuration: null },
+        roles: [{ ...base.roles[0]!, runs: 1, lastExport: { ...base.roles[0]!.lastExport!, count: 1 } }],
+        bestModel: { ...base.bestModel!, count: 1 },
+        bestPrompt: { ...base.bestPrompt!, separated: true },
+      }),
+    });
+    await v.page.locator('.kpis').waitFor();
+    assert.equal(await text(v, '[data-kpi="avg-cost"] .kpi-value'), '—');
+    assert.doesNotMatch(await text(v, '[data-kpi="avg-cost"]'), /tokens per run/);
+    assert.equal(await text(v, '[data-kpi="avg-duration"] .kpi-value'), '—');
+    const coder = v.page.locator('.role[data-role="coder"]');
+    assert.match(await coder.innerText(), /^coder\s+1 run$/m);
+    assert.match(await coder.innerText(), /Last export: 1 example, /);
+    assert.equal(await text(v, '[data-best="model"] .muted'), '0.81 (95% 0.79–0.83) · 1 run');
+    assert.equal(await text(v, '[data-best="prompt"] .best-status'), 'best');
+    assert.equal(await v.page.locator('section:has(.best) h2').textContent(), 'Best so far');
   });
 
   it('shows a flat trend and no trend before 200 runs', async () => {
@@ -309,8 +337,15 @@ describe('sidebar webview (Chromium)', () => {
     const state = sidebarState({
       workspaceName: HOSTILE.imgOnerror,
       problems: [HOSTILE.scriptBreakout],
-      bestModel: { id: HOSTILE.scriptBreakout, avgReward: 0.5, count: 3, low: 0.2, high: 0.8 },
-      bestPrompt: { id: HOSTILE.long, avgReward: 0.5, count: 3, low: 0.2, high: 0.8 },
+      bestModel: {
+        id: HOSTILE.scriptBreakout,
+        avgReward: 0.5,
+        count: 3,
+        low: 0.2,
+        high: 0.8,
+        separated: false,
+      },
+      bestPrompt: { id: HOSTILE.long, avgReward: 0.5, count: 3, low: 0.2, high: 0.8, separated: false },
       roles: [{ ...sidebarState().roles[0]!, role: HOSTILE.imgOnerror }],
       recentRuns: hostile.map((slug, i) =>
         run(`h${i}`, {

@@ -22,7 +22,15 @@ export interface RoleProgress {
 }
 
 export interface LearningStats {
-  recentStats: { avgReward: number; avgCost: number; avgDuration: number; count: number };
+  /** `costCount`/`durationCount`: the runs that reported one; with none, the average's 0 means "not known". */
+  recentStats: {
+    avgReward: number;
+    avgCost: number;
+    avgDuration: number;
+    count: number;
+    costCount: number;
+    durationCount: number;
+  };
   modelPerformance: { model_name: string; avg_reward: number; count: number; avg_cost: number }[];
   promptPerformance: { prompt_id: string; avg_reward: number; count: number }[];
   totals: { runs: number; byRole: Record<string, number> };
@@ -52,7 +60,8 @@ export interface ArmEstimate {
   /** 95% interval of the mean (normal approximation on the observed variance), clamped to [0, 1]. */
   low: number;
   high: number;
-  avgCostTokens: number;
+  /** Null when none of its runs reported a cost. */
+  avgCostTokens: number | null;
 }
 
 export interface RewardSeries {
@@ -70,8 +79,24 @@ export function withInterval(s: ArmStats): ArmEstimate {
     count: s.n,
     low: Math.max(0, m - half),
     high: Math.min(1, m + half),
-    avgCostTokens: s.costN ? s.costSum / s.costN : 0,
+    avgCostTokens: s.costN ? s.costSum / s.costN : null,
   };
+}
+
+/**
+ * The arm with the best mean reward, and whether its 95% interval has separated from every other arm's: only
+ * then is it the best rather than ahead by chance so far. One arm alone has nothing to separate from.
+ */
+export function leaderOf<A extends { avgReward: number; low: number; high: number }>(
+  arms: readonly A[],
+): { arm: A; separated: boolean } | undefined {
+  const leader = arms.reduce<A | undefined>(
+    (best, a) => (!best || a.avgReward > best.avgReward ? a : best),
+    undefined,
+  );
+  if (!leader) return undefined;
+  const others = arms.filter((a) => a !== leader);
+  return { arm: leader, separated: others.length > 0 && others.every((a) => a.high < leader.low) };
 }
 
 /** Per-role reward series of at most ~`maxPoints` points each, with a rolling mean over 20 points. */
@@ -99,7 +124,7 @@ export function learningStats(
   const { autoExport, autoTrain } = config;
   if (!store) {
     return {
-      recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 },
+      recentStats: { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0, costCount: 0, durationCount: 0 },
       modelPerformance: [],
       promptPerformance: [],
       totals: { runs: 0, byRole: dictionary([]) },

@@ -171,6 +171,8 @@ export type StoreReader = Pick<
   | 'recentStats'
   | 'earlierAvgReward'
   | 'rewardSeries'
+  | 'runsAfter'
+  | 'rewardEditsSince'
   | 'countHighQuality'
   | 'countNewRoles'
   | 'rewards'
@@ -256,6 +258,17 @@ interface HighQualityTally {
   readonly count: number;
 }
 
+/** A run's reward changed (a verdict, a late signal): what sums kept over runs must move by. */
+export interface RewardEdit {
+  pk: number;
+  role: string;
+  before: number;
+  after: number;
+}
+
+/** Reward edits kept for readers that follow them (learning/history.ts); one further behind reads the runs again. */
+const MAX_REWARD_EDITS = 1024;
+
 /** The questions kept per role (see Store.tallies); an older one asked again is counted again. */
 const MAX_TALLIES_PER_ROLE = 4;
 
@@ -270,6 +283,9 @@ export class Store {
   private newRoleMinReward: number | undefined;
   private segments: TextSegments | undefined;
   private onUnavailable: ((id: string, reason: string) => void) | undefined;
+  /** The latest reward edits, oldest first; the last one is number `editCount` (see rewardEditsSince). */
+  private edits: RewardEdit[] = [];
+  private editCount = 0;
 
   private constructor(private readonly db: Database) {}
 
@@ -332,6 +348,7 @@ export class Store {
   /** All or nothing; nests (savepoints), so a batch of inserts can wrap inserts that are atomic themselves. */
   transaction<T>(fn: () => T): T {
     const tallies = new Map(this.tallies);
+    const editCount = this.editCount;
     this.db.run('SAVEPOINT tx');
     try {
       const result = fn();
@@ -341,6 +358,10 @@ export class Store {
       this.db.run('ROLLBACK TO tx');
       this.db.run('RELEASE tx');
       this.tallies = tallies; // the rows are gone again, and so are their counts
+      // and so are the edits made since; a reader that had seen one of them (none can: reads are synchronous
+      // and outside) or that is further behind than the kept edits reads the runs again
+      this.edits.splice(Math.max(0, this.edits.length - (this.editCount - editCount)));
+      this.editCount = editCount;
       throw err;
     }
   }
@@ -536,10 +557,7 @@ export class Store {
   /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
   setVerdict(id: string, verdict: Verdict | null, at: number, reward: number): void {
     checkReward(id, reward);
-    if (this.tallies.size > 0) {
-      const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
-      if (row) this.moveTallies(row[1] as string, row[0] as number, row[2] as number, reward);
-    }
+    this.rewardEdited(id, reward);
     this.run('setVerdict', 'UPDATE runs SET human = ?, human_at = ?, reward = ? WHERE id = ?', [
       verdict,
       at,
@@ -551,12 +569,21 @@ export class Store {
   /** A reward recomputed after a late signal; the arm sums follow (trigger runs_after_reward). */
   setReward(id: string, reward: number): void {
     checkReward(id, reward);
-    if (this.tallies.size > 0) {
-      // A late signal can move a run across autoExport.minReward, like a verdict.
-      const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
-      if (row) this.moveTallies(row[1] as string, row[0] as number, row[2] as number, reward);
-    }
+    // A late signal can move a run across autoExport.minReward, like a verdict.
+    this.rewardEdited(id, reward);
     this.run('setReward', 'UPDATE runs SET reward = ? WHERE id = ?', [reward, id]);
+  }
+
+  /** Run `id`'s reward becomes `reward`: the high-quality tallies follow, and the edit is kept for readers. */
+  private rewardEdited(id: string, reward: number): void {
+    const row = this.one('rewardOf', 'SELECT pk, role, reward FROM runs WHERE id = ?', [id]);
+    if (!row) return;
+    const [pk, role, before] = row as [number, string, number];
+    this.moveTallies(role, pk, before, reward);
+    if (before === reward) return;
+    this.edits.push({ pk, role, before, after: reward });
+    this.editCount++;
+    if (this.edits.length > MAX_REWARD_EDITS) this.edits.splice(0, this.edits.length - MAX_REWARD_EDITS / 2);
   }
 
   addPendingFeedback(runId: string, verdict: Verdict, at: number): void {
@@ -760,10 +787,18 @@ export class Store {
     );
   }
 
-  recentStats(limit: number): { count: number; avgReward: number; avgCost: number; avgDuration: number } {
+  /** The latest `limit` runs' averages; `costCount`/`durationCount`: how many reported one (0: the average is 0). */
+  recentStats(limit: number): {
+    count: number;
+    avgReward: number;
+    avgCost: number;
+    avgDuration: number;
+    costCount: number;
+    durationCount: number;
+  } {
     const r = this.one(
       'recentStats',
-      `SELECT COUNT(*), AVG(reward), AVG(cost_tokens), AVG(duration_ms)
+      `SELECT COUNT(*), AVG(reward), AVG(cost_tokens), AVG(duration_ms), COUNT(cost_tokens), COUNT(duration_ms)
        FROM (SELECT reward, cost_tokens, duration_ms FROM runs ORDER BY pk DESC LIMIT ?)`,
       [limit],
     )!;
@@ -772,6 +807,8 @@ export class Store {
       avgReward: (r[1] as number | null) ?? 0,
       avgCost: (r[2] as number | null) ?? 0,
       avgDuration: (r[3] as number | null) ?? 0,
+      costCount: r[4] as number,
+      durationCount: r[5] as number,
     };
   }
 
@@ -821,6 +858,35 @@ export class Store {
     }
     if (run % size !== 0) series.push({ run, at, reward: sum / (run % size) });
     return series;
+  }
+
+  /** Up to `limit` runs after run `afterPk`, in order, as much of each as a chart over run order needs. */
+  runsAfter(
+    afterPk: number,
+    limit: number,
+  ): { pk: number; at: number; role: string; modelId: string; promptId: string; reward: number }[] {
+    return this.all(
+      'runsAfter',
+      'SELECT pk, created_at, role, model_id, prompt_id, reward FROM runs WHERE pk > ? ORDER BY pk LIMIT ?',
+      [afterPk, limit],
+    ).map((r) => ({
+      pk: r[0] as number,
+      at: r[1] as number,
+      role: r[2] as string,
+      modelId: r[3] as string,
+      promptId: r[4] as string,
+      reward: r[5] as number,
+    }));
+  }
+
+  /**
+   * The reward edits (verdicts, late signals) after the first `seen` this store made, oldest first, and how many it
+   * made; `edits` is undefined when some of those are no longer kept, and the reader must read the runs again.
+   */
+  rewardEditsSince(seen: number): { count: number; edits: readonly RewardEdit[] | undefined } {
+    const first = this.editCount - this.edits.length;
+    const kept = seen >= first && seen <= this.editCount;
+    return { count: this.editCount, edits: kept ? this.edits.slice(seen - first) : undefined };
   }
 
   /**

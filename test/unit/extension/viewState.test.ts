@@ -86,7 +86,52 @@ describe('view states', () => {
       d.automation.map((a) => [a.role, a.exportProgress.current, a.exportProgress.threshold]),
       [['coder', 13, 100]],
     );
-    assert.equal(d.rewardSeries[0]!.points.length, 20);
+    assert.deepEqual(d.history.runs.slice(0, 3), [1, 2, 3]);
+    assert.equal(d.history.runs.at(-1), 20);
+    assert.deepEqual(
+      d.history.choices.prompts.map((x) => [x.id, x.share]),
+      [
+        ['concise', [0.5, 0.5]],
+        ['detailed', [0.5, 0.5]],
+      ],
+    );
+    // m-cheap (10 of 10 compile) against m-other (3 of 10): clear of each other, so the best, not just leading.
+    assert.deepEqual([d.bestModel?.id, d.bestModel?.separated], ['m-cheap', true]);
+  });
+
+  it('places exports on the run axis and keeps the history current as runs and verdicts arrive', async () => {
+    const run = { input: 'i', output: 'o', compile: true };
+    for (let i = 0; i < 5; i++)
+      await p.recordRun(`t${i}`, 'm-cheap', 'detailed', { ...run, output: `o${i}` });
+    await p.exportDataset('coder');
+    for (let i = 0; i < 3; i++)
+      await p.recordRun(`u${i}`, 'm-cheap', 'detailed', { ...run, output: `p${i}` });
+
+    const d = dashboardState(p, ctx, null);
+
+    assert.equal(d.events.find((e) => e.kind === 'export')?.run, 5);
+    assert.equal(d.history.runs.at(-1), 8);
+    const late = await p.recordRun('late', 'm-cheap', 'detailed', {
+      input: 'i',
+      output: 'o',
+      compile: false,
+    });
+    assert.equal(dashboardState(p, ctx, null).history.roles[0]!.reward.at(-1), 0);
+    await p.recordFeedback(late.id, 'accept');
+    const after = dashboardState(p, ctx, null);
+    assert.equal(after.history.runs.at(-1), 9);
+    assert.ok(after.history.roles[0]!.reward.at(-1)! > 0, 'the verdict is in the reward');
+  });
+
+  it('says "leading, not yet sure" while the leader’s interval overlaps another’s, and no cost for no costs', async () => {
+    await p.recordRun('a', 'm-cheap', 'detailed', { input: 'i', output: 'o', compile: true });
+    await p.recordRun('b', 'm-other', 'concise', { input: 'i', output: 'o', compile: false });
+
+    const s = sidebarState(p, ctx);
+
+    assert.deepEqual([s.bestModel?.id, s.bestModel?.separated], ['m-cheap', false]);
+    assert.deepEqual([s.kpis.avgCost, s.kpis.avgDuration], [null, null]);
+    assert.equal(dashboardState(p, ctx, null).models[0]!.avgCostTokens, null);
   });
 
   it('gives models and roles named like Object.prototype members no cost and no count of their own', async () => {

@@ -2,6 +2,7 @@
 
 import type {
   DashboardState,
+  HistoryView,
   RunDetailView,
   RunRow,
   RunViewState,
@@ -61,8 +62,15 @@ export function sidebarState(overrides: Partial<SidebarState> = {}): SidebarStat
         lastExport: null,
       },
     ],
-    bestModel: { id: 'qwen2.5-coder:7b', avgReward: 0.812, count: 640, low: 0.79, high: 0.83 },
-    bestPrompt: { id: 'detailed', avgReward: 0.801, count: 420, low: 0.77, high: 0.83 },
+    bestModel: {
+      id: 'qwen2.5-coder:7b',
+      avgReward: 0.812,
+      count: 640,
+      low: 0.79,
+      high: 0.83,
+      separated: true,
+    },
+    bestPrompt: { id: 'detailed', avgReward: 0.801, count: 420, low: 0.77, high: 0.83, separated: false },
     recentRuns: [
       run('r1', { taskSlug: 'fix-login', reward: 0.82 }, now),
       run(
@@ -98,24 +106,56 @@ export function emptySidebarState(): SidebarState {
   });
 }
 
-/** A deterministic reward curve that learns: noisy early, better later. */
-function rewardPoints(n: number, start: number, end: number, seed: number) {
-  const points = [];
-  let window: number[] = [];
-  const t0 = Date.UTC(2025, 0, 1);
-  for (let i = 1; i <= n; i++) {
-    const trend = start + ((end - start) * i) / n;
+/** A deterministic reward curve that learns: noisy early, better later; `n` windows of 5 runs. */
+function rewardCurve(n: number, start: number, end: number, seed: number): number[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = k + 1;
     const noise = Math.sin(i * 12.9898 + seed) * 0.15;
-    const reward = Math.min(1, Math.max(0, trend + noise));
-    window = [...window.slice(-19), reward];
-    points.push({
-      run: i * 5,
-      at: t0 + i * 3_600_000,
-      reward,
-      mean: window.reduce((a, b) => a + b, 0) / window.length,
-    });
-  }
-  return points;
+    return Math.min(1, Math.max(0, start + ((end - start) * i) / n + noise));
+  });
+}
+
+function rolling(values: (number | null)[]): (number | null)[] {
+  return values.map((_, i) => {
+    const window = values.slice(Math.max(0, i - 19), i + 1).filter((v): v is number => v !== null);
+    return window.length ? window.reduce((a, b) => a + b, 0) / window.length : null;
+  });
+}
+
+/** 120 windows of 5 runs (600 in all): coder in each, reviewer from window 80 on; the preferred prompt gains. */
+export function historyView(): HistoryView {
+  const n = 120;
+  const runs = Array.from({ length: n }, (_, i) => (i + 1) * 5);
+  const coder = rewardCurve(n, 0.45, 0.85, 1);
+  const reviewer = rewardCurve(n, 0.5, 0.65, 7).map((r, i) => (i >= 80 ? r : null));
+  const detailed = runs.map((_, i) => 0.3 + (0.5 * i) / n);
+  const concise = detailed.map((d) => (1 - d) * 0.7);
+  return {
+    runs,
+    at: runs.map((r) => Date.UTC(2025, 0, 1) + r * 600_000),
+    roles: [
+      { role: 'coder', reward: coder, mean: rolling(coder), baseline: { reward: 0.47, runs: 20 } },
+      { role: 'reviewer', reward: reviewer, mean: rolling(reviewer), baseline: { reward: 0.52, runs: 20 } },
+    ],
+    choices: {
+      runs: runs.filter((_, i) => i % 3 === 2),
+      prompts: [
+        { id: 'detailed', share: detailed.filter((_, i) => i % 3 === 2) },
+        { id: 'concise', share: concise.filter((_, i) => i % 3 === 2) },
+        {
+          id: 'step-by-step',
+          share: detailed.map((d, i) => 1 - d - concise[i]!).filter((_, i) => i % 3 === 2),
+        },
+      ],
+      models: [
+        {
+          id: 'qwen2.5-coder:7b',
+          share: runs.map((_, i) => 0.4 + (0.4 * i) / n).filter((_, i) => i % 3 === 2),
+        },
+        { id: 'llama3.1:8b', share: runs.map((_, i) => 0.6 - (0.4 * i) / n).filter((_, i) => i % 3 === 2) },
+      ],
+    },
+  };
 }
 
 export const TRAINING: TrainingProgress = { role: 'coder', step: 120, total: 500, loss: 0.4321, etaS: 200 };
@@ -128,10 +168,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
     ready: true,
     trusted: true,
     totalRuns: 1234,
-    rewardSeries: [
-      { role: 'coder', points: rewardPoints(120, 0.45, 0.85, 1) },
-      { role: 'reviewer', points: rewardPoints(40, 0.5, 0.65, 7) },
-    ],
+    history: historyView(),
     models: [
       {
         id: 'qwen2.5-coder:7b',
@@ -166,6 +203,8 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
       { id: 'concise', avgReward: 0.72, count: 300, low: 0.68, high: 0.76, preferred: false },
       { id: 'step-by-step', avgReward: 0.69, count: 25, low: 0.52, high: 0.86, preferred: false },
     ],
+    bestModel: { id: 'gpt-4o', avgReward: 0.9, count: 40, low: 0.84, high: 0.96, separated: true },
+    bestPrompt: { id: 'detailed', avgReward: 0.801, count: 420, low: 0.77, high: 0.83, separated: false },
     automation: [
       {
         role: 'coder',
@@ -193,6 +232,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
     events: [
       {
         id: 1,
+        run: 300,
         at: now - 5 * 60 * MINUTE,
         kind: 'export',
         role: 'coder',
@@ -200,6 +240,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
       },
       {
         id: 2,
+        run: 320,
         at: now - 4 * 60 * MINUTE,
         kind: 'training',
         role: 'coder',
@@ -207,6 +248,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
       },
       {
         id: 3,
+        run: 340,
         at: now - 3 * 60 * MINUTE,
         kind: 'deploy',
         role: 'coder',
@@ -214,6 +256,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
       },
       {
         id: 4,
+        run: 450,
         at: now - 2 * 60 * MINUTE,
         kind: 'drift',
         role: 'coder',
@@ -221,6 +264,7 @@ export function dashboardState(overrides: Partial<DashboardState> = {}): Dashboa
       },
       {
         id: 5,
+        run: 470,
         at: now - 60 * MINUTE,
         kind: 'rollback',
         role: 'coder',

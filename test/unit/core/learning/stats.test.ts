@@ -218,7 +218,14 @@ describe('getStats', () => {
 
     const stats = pipeline.getStats();
 
-    assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
+    assert.deepEqual(stats.recentStats, {
+      avgReward: 0,
+      avgCost: 0,
+      avgDuration: 0,
+      count: 0,
+      costCount: 0,
+      durationCount: 0,
+    });
     assert.equal(stats.totals.runs, 0);
     assert.deepEqual({ ...stats.totals.byRole }, {});
   });
@@ -296,7 +303,14 @@ describe('stats over the store', () => {
   it('gives zeros before the store is open', () => {
     const stats = learningStats(undefined, defaultConfig());
 
-    assert.deepEqual(stats.recentStats, { avgReward: 0, avgCost: 0, avgDuration: 0, count: 0 });
+    assert.deepEqual(stats.recentStats, {
+      avgReward: 0,
+      avgCost: 0,
+      avgDuration: 0,
+      count: 0,
+      costCount: 0,
+      durationCount: 0,
+    });
     assert.deepEqual([stats.roles, stats.recentRuns, stats.events], [[], [], []]);
   });
 
