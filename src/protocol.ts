@@ -171,6 +171,8 @@ export interface RunDetailView {
   complexity: string | null;
   input: string;
   output: string;
+  /** Why the input and output are empty: their record in .agent/texts/ cannot be read (the run is kept). */
+  textsUnavailable: string | null;
   compile: boolean | null;
   testsPassed: number | null;
   testsTotal: number | null;

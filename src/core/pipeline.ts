@@ -58,7 +58,7 @@ export type { ObservedSignal, RunSource, SignalInput, SignalKind } from './learn
 export interface RunDetail extends RunRecord {
   source: RunSource | null;
   /** Why `input` and `output` are empty: their record in .agent/texts/ cannot be read (the run is kept). */
-  textsUnavailable?: string;
+  textsUnavailable: string | null;
   signals: ObservedSignal[];
   breakdown: RewardTerm[];
 }
@@ -363,7 +363,7 @@ export class LearningPipeline {
     return {
       ...run,
       ...both,
-      ...(unavailable === undefined ? {} : { textsUnavailable: unavailable }),
+      textsUnavailable: unavailable ?? null,
       source: run.source ?? null,
       signals,
       breakdown: terms,

@@ -173,6 +173,7 @@ const isRunDetail = object<RunDetailView>({
   complexity: nullable(isString),
   input: isString,
   output: isString,
+  textsUnavailable: nullable(isString),
   compile: nullable(isBoolean),
   testsPassed: isCount,
   testsTotal: isCount,

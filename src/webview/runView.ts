@@ -73,8 +73,15 @@ export function runViewContent(state: RunViewState | undefined, actions: RunView
   }
   return [
     header(run, state, actions),
-    conversation(run.input),
-    output(run.output),
+    ...(run.textsUnavailable === null
+      ? [conversation(run.input), output(run.output)]
+      : [
+          section(
+            'Input and output',
+            'texts',
+            notice('warning', `This run's texts cannot be read: ${truncate(run.textsUnavailable, 300)}.`),
+          ),
+        ]),
     signals(run),
     reward(run),
     facts(run),

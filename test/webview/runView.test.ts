@@ -62,6 +62,19 @@ describe('run view webview (Chromium)', () => {
     await v.page.getByText('There is no run with id gone').waitFor();
   });
 
+  it('says why the texts cannot be read, and still shows the signals and the verdict buttons', async () => {
+    const v = await open();
+    const reason = 'texts/000001.seg at byte 0: checksum mismatch (corrupt)';
+    await v.send({ type: 'run', state: runViewState({ input: '', output: '', textsUnavailable: reason }) });
+    await v.page.locator('[data-section="texts"]').waitFor();
+    assert.equal(
+      (await text(v, '[data-section="texts"] .notice')).trim(),
+      `This run's texts cannot be read: ${reason}.`,
+    );
+    assert.equal(await v.page.locator('[data-section="input"], [data-section="output"]').count(), 0);
+    assert.equal(await v.page.getByRole('button', { name: 'Accept' }).count(), 1);
+  });
+
   it('posts Accept, Reject, Clear, Undo and Next/Previous for the run shown', async () => {
     const v = await open();
     await v.send({ type: 'run', state: runViewState() });

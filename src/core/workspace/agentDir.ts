@@ -12,7 +12,7 @@ const MODEL_VARIANTS = 'model_variants.json';
 const DATABASE = 'experience.db';
 
 /** `.agent/`'s parts that grow large or hold run data, as `.gitignore` patterns relative to the workspace root. */
-export const LARGE_AGENT_PATHS = [DATABASE + '*', 'inbox/', 'sft/', 'lora/', 'knowledge/'].map(
+export const LARGE_AGENT_PATHS = [DATABASE + '*', 'inbox/', 'texts/', 'sft/', 'lora/', 'knowledge/'].map(
   (p) => `/${AGENT_DIR}/${p}`,
 );
 

@@ -297,6 +297,7 @@ export function runViewState(overrides: Partial<RunDetailView> = {}, now = Date.
         ],
       }),
       output: 'The redirect lost the query string.\n```ts\nredirect(url + search);\n```\nDone.',
+      textsUnavailable: null,
       compile: true,
       testsPassed: 9,
       testsTotal: 10,

@@ -17,6 +17,7 @@ import {
   modelVariantsFile,
   promptVariantsFile,
   sftFile,
+  textsDir,
 } from '../../../../src/core/workspace/agentDir';
 import { InvalidInputError } from '../../../../src/core/errors';
 
@@ -32,6 +33,7 @@ const LAYOUT = {
   database: 'experience.db',
   lock: 'experience.db.lock',
   inbox: 'inbox/',
+  texts: 'texts/',
   config: 'learning-config.json',
   promptVariants: 'prompt_variants.json',
   modelVariants: 'model_variants.json',
@@ -81,6 +83,7 @@ describe('agentDir', () => {
       database: rel(databaseFile(dir)),
       lock: rel(lockFile(dir)),
       inbox: asFolder(inboxDir(dir)),
+      texts: asFolder(textsDir(dir)),
       config: rel(configFile(dir)),
       promptVariants: rel(promptVariantsFile(dir)),
       modelVariants: rel(modelVariantsFile(dir)),
