@@ -165,7 +165,7 @@ describe('sidebar webview (Chromium)', () => {
       'Train',
       'Deploy',
       'Open run fix-login',
-      'Settings',
+      'Learning Config',
       'Log',
     ]);
   });
@@ -210,7 +210,7 @@ describe('sidebar webview (Chromium)', () => {
     assert.equal(await focused(v), 'Accept run fix-login');
     // Leaving the list and coming back lands where one left it, still one Tab stop.
     await v.page.keyboard.press('Tab');
-    assert.equal(await focused(v), 'Settings');
+    assert.equal(await focused(v), 'Learning Config');
     await v.page.keyboard.press('Shift+Tab');
     assert.equal(await focused(v), 'Accept run fix-login');
     await v.page.keyboard.press('Shift+Tab');

@@ -165,7 +165,8 @@ const MEASURE = `(() => {
   }
   for (const element of document.body.querySelectorAll('*')) {
     const style = getComputedStyle(element);
-    if (style.overflowX !== 'visible' || style.display === 'inline' || element.closest('[hidden]')) continue;
+    // Text only screen readers get (.visually-hidden: a 1 px clipped box) is meant to overflow it.
+    if (style.overflowX !== 'visible' || style.display === 'inline' || element.closest('[hidden], .visually-hidden')) continue;
     if (element.scrollWidth > element.clientWidth + TOLERANCE && element.clientWidth > 0) {
       problems.push({ kind: 'overflow', detail: describe(element) + ': content ' + element.scrollWidth + ' px in ' + element.clientWidth + ' px' });
     }
