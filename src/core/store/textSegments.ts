@@ -15,8 +15,8 @@
 //   crc32                     u32 LE, of the id and the payload as written
 //   id                        the run id, UTF-8
 //   payload                   input and output, UTF-8, one after the other (decoded by the codec)
-// A record is written, fsync'ed, and only then named by the database; what a crash leaves after the last named
-// record is never read (the runs it held come back from the inbox journal and are written again).
+// A record is written, fsync'ed, and only then named by the database; what a crash or a failed write leaves that no
+// row names is never read (the runs it held come back from the inbox journal and are written again).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -54,6 +54,8 @@ const MIN_DEFLATE_BYTES = 256;
 const MAX_OPEN_READERS = 8;
 
 const deflateRaw = promisify(zlib.deflateRaw);
+const writeAsync = promisify(fs.write);
+const fdatasyncAsync = promisify(fs.fdatasync);
 
 export function segmentName(segment: number): string {
   return `${String(segment).padStart(6, '0')}.seg`;
@@ -63,6 +65,8 @@ const SEGMENT_FILE = /^(\d{6,})\.seg$/;
 
 export class TextSegments {
   private readonly readers = new Map<number, number>();
+  /** The segment appended to and where its next record goes (see reserve). */
+  private tail: { segment: number; next: number } | undefined;
   private closed = false;
 
   constructor(readonly dir: string) {}
@@ -70,56 +74,85 @@ export class TextSegments {
   // ---- writing (the database's owner only) ----
 
   /**
-   * Appends the records to the newest segment and fsyncs it, compressing on libuv's thread pool (off the event
-   * loop). Returns where each run's texts are, by pk. On failure nothing is named, and the texts stay where they are.
+   * Appends the records to the newest segment and fsyncs it, compressing, writing and syncing off the event loop
+   * (libuv's thread pool). Returns where each run's texts are, by pk. On failure nothing is named, and the texts
+   * stay where they are.
    */
   async append(records: readonly TextRecord[]): Promise<Map<number, TextRef>> {
+    if (records.length === 0) return new Map();
     const encoded = await Promise.all(records.map((r) => encodeAsync(r)));
-    return this.write(records, encoded);
+    const buffer = Buffer.concat(encoded);
+    const at = this.reserve(buffer.length);
+    const fd = this.openForWriting(at.segment);
+    try {
+      let written = 0;
+      while (written < buffer.length) {
+        const { bytesWritten } = await writeAsync(
+          fd,
+          buffer,
+          written,
+          buffer.length - written,
+          at.offset + written,
+        );
+        written += bytesWritten;
+      }
+      await fdatasyncAsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return refsOf(records, encoded, at);
   }
 
   /** `append`, all on this thread (for a save that must finish before it returns). */
   appendSync(records: readonly TextRecord[]): Map<number, TextRef> {
-    return this.write(records, records.map(encodeSync));
-  }
-
-  private write(records: readonly TextRecord[], encoded: Buffer[]): Map<number, TextRef> {
-    const refs = new Map<number, TextRef>();
-    if (records.length === 0) return refs;
-    fs.mkdirSync(this.dir, { recursive: true });
-    let segment = this.newestSegment();
-    let fd = openForAppend(path.join(this.dir, segmentName(segment)));
+    if (records.length === 0) return new Map();
+    const encoded = records.map(encodeSync);
+    const buffer = Buffer.concat(encoded);
+    const at = this.reserve(buffer.length);
+    const fd = this.openForWriting(at.segment);
     try {
-      let offset = fs.fstatSync(fd).size;
-      if (offset >= SEGMENT_BYTES) {
-        fs.closeSync(fd);
-        segment++;
-        fd = openForAppend(path.join(this.dir, segmentName(segment)));
-        offset = fs.fstatSync(fd).size;
+      let written = 0;
+      while (written < buffer.length) {
+        written += fs.writeSync(fd, buffer, written, buffer.length - written, at.offset + written);
       }
-      const start = offset;
-      const buffer = Buffer.concat(encoded);
-      try {
-        let written = 0;
-        while (written < buffer.length) written += fs.writeSync(fd, buffer, written);
-        fs.fdatasyncSync(fd);
-      } catch (err) {
-        // Half a batch must not stay for the next batch to be appended after; the records are named nowhere.
-        try {
-          fs.ftruncateSync(fd, start);
-        } catch {
-          // the next append goes after it; it is never read
-        }
-        throw err;
-      }
-      records.forEach((r, i) => {
-        refs.set(r.pk, { segment, offset, length: encoded[i]!.length });
-        offset += encoded[i]!.length;
-      });
-      return refs;
+      fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
+    return refsOf(records, encoded, at);
+  }
+
+  /**
+   * Where the next `bytes` go: ranges are handed out here, in order, so that an append still being written in the
+   * background and one made meanwhile (closeSync's) never overlap; and never below what the disk holds, in case
+   * another process owned the database (and appended) meanwhile. What a failed or abandoned append wrote is never
+   * named by the database, so it is never read; the next range simply starts after it.
+   */
+  private reserve(bytes: number): { segment: number; offset: number } {
+    fs.mkdirSync(this.dir, { recursive: true });
+    let segment = Math.max(this.newestSegment(), this.tail?.segment ?? 1);
+    const onDisk = (n: number) => sizeOrZero(path.join(this.dir, segmentName(n)));
+    let offset = Math.max(onDisk(segment), segment === this.tail?.segment ? this.tail.next : 0);
+    if (offset >= SEGMENT_BYTES) {
+      segment++;
+      offset = onDisk(segment);
+    }
+    this.tail = { segment, next: offset + bytes };
+    return { segment, offset };
+  }
+
+  private openForWriting(segment: number): number {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const fd = fs.openSync(
+      path.join(this.dir, segmentName(segment)),
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+      0o644,
+    );
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      throw new Error(`${segmentName(segment)} is not a regular file`);
+    }
+    return fd;
   }
 
   private newestSegment(): number {
@@ -203,17 +236,26 @@ export class TextSegments {
   }
 }
 
-function openForAppend(file: string): number {
-  const fd = fs.openSync(
-    file,
-    fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
-    0o644,
-  );
-  if (!fs.fstatSync(fd).isFile()) {
-    fs.closeSync(fd);
-    throw new Error(`${file} is not a regular file`);
+function sizeOrZero(file: string): number {
+  try {
+    return fs.lstatSync(file).size;
+  } catch {
+    return 0;
   }
-  return fd;
+}
+
+function refsOf(
+  records: readonly TextRecord[],
+  encoded: readonly Buffer[],
+  at: { segment: number; offset: number },
+): Map<number, TextRef> {
+  const refs = new Map<number, TextRef>();
+  let offset = at.offset;
+  records.forEach((r, i) => {
+    refs.set(r.pk, { segment: at.segment, offset, length: encoded[i]!.length });
+    offset += encoded[i]!.length;
+  });
+  return refs;
 }
 
 function payloadOf(r: TextRecord): { plain: Buffer; inputBytes: number } {

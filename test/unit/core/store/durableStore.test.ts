@@ -778,6 +778,12 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     await background;
     assert.equal(ids().length, 6, 'the older image did not replace it');
     assert.ok(ids().includes(later.id));
+    const texts = savedRunsWithTexts(agentDir);
+    assert.deepEqual(
+      texts.map((r) => r.input),
+      texts.map((r) => `input ${/\d+$/.exec(r.id as string)![0]}`),
+      'every run has its own texts, where the file says',
+    );
     assert.deepEqual(fs.readdirSync(path.join(agentDir, 'inbox')), [], 'no journal left to replay');
     assert.deepEqual(
       fs.readdirSync(agentDir).filter((name) => name.includes('.tmp-')),

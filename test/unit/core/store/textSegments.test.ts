@@ -97,6 +97,30 @@ describe('text segments (run texts beside the database)', function () {
     segments.close();
   });
 
+  it('never hands out a range twice: an append in flight and one made meanwhile, or another owner in between', async () => {
+    const texts = path.join(dir, 'texts');
+    const first = new TextSegments(texts);
+    const second = new TextSegments(texts); // another process, owner for a while
+    const record = (pk: number) => ({ pk, id: `r${pk}`, input: noise(3_000, pk), output: `out ${pk}` });
+
+    const inFlight = first.append([record(1), record(2)]); // compresses, then writes in the background
+    const meanwhile = first.appendSync([record(3)]);
+    const refs = new Map([...(await inFlight), ...meanwhile]);
+    for (const [pk, ref] of second.appendSync([record(4)])) refs.set(pk, ref);
+    for (const [pk, ref] of first.appendSync([record(5)])) refs.set(pk, ref);
+
+    const ranges = [...refs.values()]
+      .map((r) => [r.offset, r.offset + r.length])
+      .sort((a, b) => a[0]! - b[0]!);
+    for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i]![0]! >= ranges[i - 1]![1]!, 'ranges overlap');
+    for (const [pk, ref] of refs) {
+      const r = record(pk);
+      assert.deepEqual(first.read(ref, r.id), { input: r.input, output: r.output }, r.id);
+    }
+    first.close();
+    second.close();
+  });
+
   it('starts a new segment once one is full, and never writes through a planted link', () => {
     const texts = path.join(dir, 'texts');
     fs.mkdirSync(texts);
