@@ -317,13 +317,13 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
 
       let paint: CanvasPaint[] = [];
       await waitFor(
-        'the three charts (reward, models, prompts) to be drawn',
+        'the five charts (reward, prompt and model shares, models, prompts) to be drawn',
         async () => {
           paint = await paintedCanvases(frame);
           const cards = paint.map((p) => p.card).sort();
           // A drawn chart has axes, labels and data: well over 1% of its pixels.
           return (
-            cards.join() === 'models,prompts,reward' &&
+            cards.join() === 'model-share,models,prompt-share,prompts,reward' &&
             paint.every((p) => p.width > 0 && p.height > 0 && p.painted > (p.width * p.height) / 100)
           );
         },
@@ -499,12 +499,12 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
         .waitFor({ state: 'attached', timeout: 15_000 });
       let paint: CanvasPaint[] = [];
       await waitFor(
-        'the three charts to be drawn at the new width',
+        'the five charts to be drawn at the new width',
         async () => {
           paint = await paintedCanvases(frame);
           const grid = await frame.locator('.grid').boundingBox();
           return (
-            paint.length === 3 &&
+            paint.length === 5 &&
             paint.every((p) => p.painted > (p.width * p.height) / 100) &&
             grid !== null &&
             paint.some((p) => p.card === 'reward' && p.width > grid.width - 100)
