@@ -50,6 +50,8 @@ const CODEC_PLAIN = 0;
 const CODEC_DEFLATE = 1;
 /** Texts shorter than this are not worth compressing. */
 const MIN_DEFLATE_BYTES = 256;
+/** Deflates in flight at once in `append`. */
+const PARALLEL_DEFLATES = 4;
 /** Read file descriptors kept open (the newest segments are read most). */
 const MAX_OPEN_READERS = 8;
 
@@ -80,7 +82,16 @@ export class TextSegments {
    */
   async append(records: readonly TextRecord[]): Promise<Map<number, TextRef>> {
     if (records.length === 0) return new Map();
-    const encoded = await Promise.all(records.map((r) => encodeAsync(r)));
+    // A few at a time: each deflate in flight holds ~256 KiB of zlib state, and libuv runs four at once anyway.
+    const encoded: Buffer[] = new Array<Buffer>(records.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < records.length) {
+        const i = next++;
+        encoded[i] = await encodeAsync(records[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_DEFLATES, records.length) }, worker));
     const buffer = Buffer.concat(encoded);
     const at = this.reserve(buffer.length);
     const fd = this.openForWriting(at.segment);
