@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import * as net from 'node:net';
