@@ -2,7 +2,7 @@
 // export; each export is recorded (an event, the last-export file) so the next one counts from it.
 
 import * as path from 'node:path';
-import { exportSft, type ExportResult } from './sftExport';
+import { SftExport, type ExportResult } from './sftExport';
 import { describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
@@ -35,12 +35,21 @@ export interface ExporterOptions {
   changed: () => void;
 }
 
+/** How long one slice of a queued auto-export may hold the event loop. */
+const EXPORT_SLICE_MS = 8;
+
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 export class Exporter {
   private readonly didExport = new Emitter<ExportResult>();
   private readonly trainingDue = new Emitter<TrainingDue>();
   /** Roles whose auto-export is due and waits for the queue, each once however many runs asked for it. */
   private readonly queued = new Map<string, ExportStore>();
   private draining: Promise<void> | undefined;
+  /** The auto-export being taken a slice at a time, which drainNow finishes at once. */
+  private current: { job: SftExport; complete: () => void } | undefined;
   private disposed = false;
 
   /** Fired after each export of a role's dataset (not of a tier's). */
@@ -86,6 +95,7 @@ export class Exporter {
 
   /** Runs the queued auto-exports now, synchronously (closing: the process may exit right after). */
   drainNow(): void {
+    this.current?.complete();
     for (const [role, store] of this.queued) {
       this.queued.delete(role);
       this.runQueued(store, role);
@@ -106,13 +116,12 @@ export class Exporter {
 
   private async drain(): Promise<void> {
     for (;;) {
-      // One export per turn of the event loop: queued exports never add up to one long stall.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       const next = this.queued.entries().next();
       if (next.done || this.disposed) return;
       const [role, store] = next.value;
       this.queued.delete(role);
-      this.runQueued(store, role);
+      await this.runQueuedSliced(store, role);
     }
   }
 
@@ -123,6 +132,53 @@ export class Exporter {
       // Not the export (maybeAutoExport logs its failures): the question before it. The queue goes on.
       this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
     }
+  }
+
+  /**
+   * A queued auto-export, taken EXPORT_SLICE_MS at a time with the event loop let run between slices: reading a
+   * thousand runs' texts and scrubbing them takes a few hundred milliseconds, which would freeze the editor. Closing
+   * meanwhile (drainNow) finishes it at once.
+   */
+  private async runQueuedSliced(store: ExportStore, role: string): Promise<void> {
+    let job: SftExport;
+    try {
+      if (!this.autoExportDue(store, role)) return;
+      this.options.log(`📦 Auto-exporting SFT dataset for ${role}...`);
+      job = this.start(store, role);
+    } catch (err) {
+      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+      return;
+    }
+    let settled = false;
+    const complete = () => {
+      if (settled) return;
+      settled = true;
+      this.current = undefined;
+      try {
+        job.step(Infinity);
+        this.finishExport(store, role, undefined, job.finish());
+      } catch (err) {
+        this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+      }
+    };
+    this.current = { job, complete };
+    try {
+      while (!settled && !job.done && !this.disposed) {
+        job.step(EXPORT_SLICE_MS);
+        await nextTurn();
+      }
+    } catch (err) {
+      settled = true;
+      this.current = undefined;
+      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+      return;
+    }
+    if (this.disposed && !settled) {
+      settled = true; // closed without drainNow: the next open exports again
+      this.current = undefined;
+      return;
+    }
+    complete();
   }
 
   private autoExportDue(store: ExportStore, role: string): boolean {
@@ -138,19 +194,36 @@ export class Exporter {
    * files and event kind, so the role's export progress and auto-train trigger are not reset by it.
    */
   export(store: ExportStore, role: string, tier?: Complexity): ExportResult {
-    const { agentDir, now, log } = this.options;
-    const { autoExport, autoTrain, enabled } = this.options.config();
-    const key = adapterKey(role, tier);
-    const file = sftFile(agentDir, role, tier);
+    const job = this.start(store, role, tier);
+    job.step(Infinity);
+    return this.finishExport(store, role, tier, job.finish());
+  }
+
+  private start(store: ExportStore, role: string, tier?: Complexity): SftExport {
+    const { agentDir } = this.options;
+    const { autoExport } = this.options.config();
     prepareFolder(sftDir(agentDir), path.dirname(agentDir), this.options.trusted());
-    const result = exportSft(store.db, {
+    return new SftExport(store.db, {
       role,
       ...(tier && { tier }),
       minReward: autoExport.minReward,
       maxExamples: autoExport.maxExamples,
       systemPrompt: this.options.promptText,
-      file,
+      file: sftFile(agentDir, role, tier),
     });
+  }
+
+  /** What follows a written dataset: the last-export file, the event, the count from the new watermark, the log. */
+  private finishExport(
+    store: ExportStore,
+    role: string,
+    tier: Complexity | undefined,
+    result: ExportResult,
+  ): ExportResult {
+    const { agentDir, now, log } = this.options;
+    const { autoExport, autoTrain, enabled } = this.options.config();
+    const key = adapterKey(role, tier);
+    const file = result.file;
     const rel = path.relative(path.dirname(agentDir), file).split(path.sep).join('/');
     const at = now();
     // Atomic, so a link planted in its place (a cloned repository may ship one) is replaced, never written through.
@@ -174,7 +247,8 @@ export class Exporter {
         secretsRedacted: result.secretsRedacted,
       },
     );
-    // The store keeps the role's count from the new watermark on (no run is after it yet: a bounded count).
+    // The store keeps the role's count from the new watermark on (only runs recorded while the export was taken
+    // are after it: a bounded count).
     if (!tier) store.db.countHighQuality(role, autoExport.minReward, result.watermarkPk);
     log(`✅ Exported ${result.count} ${key} examples to ${rel}`);
     if (result.secretsRedacted > 0) log(`   🔒 ${result.secretsRedacted} secrets replaced by placeholders`);

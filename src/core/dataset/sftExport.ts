@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
 import { scrubSecrets } from './secrets';
-import type { StoreReader } from '../store/store';
+import { performance } from 'node:perf_hooks';
+import type { ExportCandidate, StoreReader } from '../store/store';
 
 export interface ExportOptions {
   role: string;
@@ -31,36 +32,92 @@ export interface ExportResult {
 }
 
 export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
-  const seen = new Set<string>();
-  const lines: string[] = [];
-  let duplicatesSkipped = 0;
-  let secretsRedacted = 0;
-  const watermarkPk = store.maxPk();
-  // Candidates come best first through the (role, reward, pk) index, so reading stops at the run that completes
-  // maxExamples: a role's duplicates cost only the rows read before then, never a pass over its history.
-  for (const run of opts.maxExamples > 0
-    ? store.exportCandidates(opts.role, opts.minReward, opts.tier)
-    : []) {
-    if (run.output.trim() === '') continue;
+  const job = new SftExport(store, opts);
+  job.step(Infinity);
+  return job.finish();
+}
+
+/**
+ * An export taken a slice at a time (`step`), so that an auto-export never holds the event loop for long: the
+ * candidates come best first through the (role, reward, pk) index, so reading stops at the run that completes
+ * maxExamples (a role's duplicates cost only the rows read before then, never a pass over its history), and runs
+ * recorded after it began are left for the next export (its watermark).
+ */
+export class SftExport {
+  private readonly seen = new Set<string>();
+  private readonly lines: string[] = [];
+  private duplicatesSkipped = 0;
+  private secretsRedacted = 0;
+  private readonly watermarkPk: number;
+  private readonly candidates: Iterator<ExportCandidate>;
+  private exhausted = false;
+
+  constructor(
+    store: StoreReader,
+    private readonly opts: ExportOptions,
+  ) {
+    this.watermarkPk = store.maxPk();
+    this.candidates = store.exportCandidates(opts.role, opts.minReward, opts.tier, this.watermarkPk);
+    if (opts.maxExamples <= 0) this.exhausted = true;
+  }
+
+  /** Whether every example is taken (or there are no more candidates). */
+  get done(): boolean {
+    return this.exhausted || this.lines.length >= this.opts.maxExamples;
+  }
+
+  /** Takes candidates for about `budgetMs` (at least one), or until done. */
+  step(budgetMs: number): void {
+    if (this.done) return;
+    const until = performance.now() + budgetMs;
+    do {
+      const next = this.candidates.next();
+      if (next.done) {
+        this.exhausted = true;
+        return;
+      }
+      this.take(next.value);
+    } while (!this.done && performance.now() < until);
+  }
+
+  /** Writes the dataset (atomically) with what was taken. */
+  finish(): ExportResult {
+    const { opts, lines } = this;
+    fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    writeFileAtomicSync(opts.file, lines.length ? lines.join('\n') + '\n' : '');
+    return {
+      role: opts.role,
+      file: opts.file,
+      count: lines.length,
+      duplicatesSkipped: this.duplicatesSkipped,
+      secretsRedacted: this.secretsRedacted,
+      watermarkPk: this.watermarkPk,
+      minReward: opts.minReward,
+    };
+  }
+
+  private take(run: ExportCandidate): void {
+    const { opts, lines } = this;
+    if (run.output.trim() === '') return;
     const key = createHash('sha256')
       .update(normalise(run.input))
       .update('\0')
       .update(normalise(run.output))
       .digest('hex');
-    if (seen.has(key)) {
-      duplicatesSkipped++;
-      continue;
+    if (this.seen.has(key)) {
+      this.duplicatesSkipped++;
+      return;
     }
-    seen.add(key);
+    this.seen.add(key);
     const system = opts.systemPrompt(run.promptId, run.role);
     const recorded = recordedChat(run.input, run.output);
-    if (recorded === 'aborted') continue;
+    if (recorded === 'aborted') return;
     if (recorded) {
       // A run recorded as a conversation (the gateway's): its own messages, tool calls and tools.
       const scrub = (value: unknown): unknown => {
         if (typeof value === 'string') {
           const r = scrubSecrets(value);
-          secretsRedacted += Object.values(r.found).reduce((a, b) => a + b, 0);
+          this.secretsRedacted += Object.values(r.found).reduce((a, b) => a + b, 0);
           return r.text;
         }
         if (Array.isArray(value)) return value.map(scrub);
@@ -74,11 +131,10 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
         recorded.reply,
       ];
       lines.push(JSON.stringify(scrub({ messages, ...(recorded.tools && { tools: recorded.tools }) })));
-      if (lines.length >= opts.maxExamples) break;
-      continue;
+      return;
     }
     const parts = [system, run.input, run.output].map(scrubSecrets);
-    for (const p of parts) secretsRedacted += Object.values(p.found).reduce((a, b) => a + b, 0);
+    for (const p of parts) this.secretsRedacted += Object.values(p.found).reduce((a, b) => a + b, 0);
     const [systemText, user, assistant] = parts.map((p) => p.text) as [string, string, string];
     const messages = [
       ...(systemText ? [{ role: 'system', content: systemText }] : []),
@@ -86,19 +142,7 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
       { role: 'assistant', content: assistant },
     ];
     lines.push(JSON.stringify({ messages }));
-    if (lines.length >= opts.maxExamples) break;
   }
-  fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-  writeFileAtomicSync(opts.file, lines.length ? lines.join('\n') + '\n' : '');
-  return {
-    role: opts.role,
-    file: opts.file,
-    count: lines.length,
-    duplicatesSkipped,
-    secretsRedacted,
-    watermarkPk,
-    minReward: opts.minReward,
-  };
 }
 
 /** Whitespace-only differences do not make a new example. */

@@ -10,6 +10,8 @@ import type { TextRecord, TextRef, TextSegments } from './textSegments';
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
 export const SCHEMA_VERSION = 3;
+/** Candidates one query of exportCandidates reads (their texts are read one at a time, as they are taken). */
+const EXPORT_PAGE = 64;
 /** `PRAGMA auto_vacuum` mode 2. */
 const AUTO_VACUUM_INCREMENTAL = 2;
 
@@ -947,18 +949,33 @@ export class Store {
   /**
    * High-quality runs of a role, best first (ties: newest first), with their texts. A run whose input or output was
    * cut to `storage.maxTextBytes` is left out: half a text and a marker would teach a model the wrong thing.
+   * Read a page at a time, holding no statement between pages, so a consumer may pause between candidates (a sliced
+   * export) while runs are recorded: only runs up to `atMostPk` (default: the last one now) are candidates. A run
+   * whose reward changes meanwhile may be met twice or missed; the export's duplicate check covers the first.
    */
-  *exportCandidates(role: string, minReward: number, tier?: string): Generator<ExportCandidate> {
-    const stmt = this.db.prepare(
-      `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
+  *exportCandidates(
+    role: string,
+    minReward: number,
+    tier?: string,
+    atMostPk = this.maxPk(),
+  ): Generator<ExportCandidate> {
+    const columns = `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
        FROM runs r LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk
-       WHERE r.role = ?1 AND r.reward >= ?2 AND (?3 IS NULL OR r.complexity = ?3)
-       ORDER BY r.reward DESC, r.pk DESC`,
-    );
-    try {
-      stmt.bind(bindable([role, minReward, tier ?? null]));
-      while (stmt.step()) {
-        const r = stmt.get();
+       WHERE r.role = ?1 AND r.reward >= ?2 AND (?3 IS NULL OR r.complexity = ?3) AND r.pk <= ?4`;
+    const order = `ORDER BY r.reward DESC, r.pk DESC LIMIT ${EXPORT_PAGE}`;
+    let after: [number, number] | undefined;
+    for (;;) {
+      const rows = after
+        ? this.all('exportNext', `${columns} AND (r.reward, r.pk) < (?5, ?6) ${order}`, [
+            role,
+            minReward,
+            tier ?? null,
+            atMostPk,
+            ...after,
+          ])
+        : this.all('exportFirst', `${columns} ${order}`, [role, minReward, tier ?? null, atMostPk]);
+      for (const r of rows) {
+        after = [r[4] as number, r[0] as number];
         const texts = this.textsOf(r[1] as string, r, 5);
         // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
         if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
@@ -972,8 +989,7 @@ export class Store {
           output: texts.output,
         };
       }
-    } finally {
-      stmt.free();
+      if (rows.length < EXPORT_PAGE) return;
     }
   }
 

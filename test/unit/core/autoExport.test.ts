@@ -202,6 +202,68 @@ describe('auto-export under the default config', function () {
     assert.equal(fs.readFileSync(dataset, 'utf8').trim().split('\n').length, 4);
   });
 
+  describe('a long auto-export, taken a slice at a time', () => {
+    const RUNS = 1500;
+    /** Distinct runs with long texts, so that reading and scrubbing them takes many slices. */
+    const long = (i: number) => ({
+      ...good(i),
+      input: `task ${i} `.repeat(600),
+      output: `answer ${i} `.repeat(600),
+    });
+
+    async function recordUntilDue(p: LearningPipeline): Promise<void> {
+      for (let i = 0; i < RUNS; i++) await p.recordRun('t', 'm', 'default', long(i));
+    }
+
+    it('lets the event loop run between slices, and leaves runs recorded meanwhile for the next export', async () => {
+      writeAgentFile(ws, 'learning-config.json', {
+        autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
+      });
+      const p = await open();
+      const dataset = path.join(ws, '.agent', 'sft', 'coder_sft.jsonl');
+      await recordUntilDue(p); // the last run queued the export
+
+      let turns = 0;
+      let during: Promise<unknown> | undefined;
+      while (!fs.existsSync(dataset)) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turns++;
+        // A run recorded while the export is being taken.
+        during ??= p.recordRun('t', 'm', 'default', long(RUNS));
+      }
+      await during;
+      await p.flush();
+
+      assert.ok(turns > 5, `the export held the event loop: only ${turns} turns ran during it`);
+      assert.equal(
+        fs.readFileSync(dataset, 'utf8').trim().split('\n').length,
+        RUNS,
+        'the runs it began with',
+      );
+      assert.equal(p.getStats().roles.find((r) => r.role === 'coder')?.highQualitySinceExport, 1);
+    });
+
+    it('is finished by close(), before it returns, when close() comes in the middle', async () => {
+      writeAgentFile(ws, 'learning-config.json', {
+        autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
+      });
+      const logs: string[] = [];
+      const p = await open((l) => logs.push(l));
+      const dataset = path.join(ws, '.agent', 'sft', 'coder_sft.jsonl');
+      await recordUntilDue(p);
+      while (!logs.includes('📦 Auto-exporting SFT dataset for coder...')) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      assert.equal(fs.existsSync(dataset), false, 'the export is under way');
+
+      void p.close();
+
+      assert.equal(fs.readFileSync(dataset, 'utf8').trim().split('\n').length, RUNS);
+      assert.equal(logs.filter((l) => l.startsWith('✅ Exported')).length, 1);
+    });
+  });
+
   it('runs a queued auto-export in close(), before it returns', async () => {
     writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 1, minReward: 0.7 } });
     const p = await open();
