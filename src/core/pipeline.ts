@@ -395,7 +395,9 @@ export class LearningPipeline {
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
     if (tier !== undefined) checkComplexity(tier);
-    return this.exporter.export(await this.openStore(), role, tier);
+    const durable = await this.openStore();
+    await this.exporter.idle(); // an auto-export under way finishes first: this one's file is the one that stays
+    return this.exporter.exportSliced(durable, role, tier);
   }
 
   /**

@@ -3,7 +3,7 @@
 
 import * as path from 'node:path';
 import { SftExport, type ExportResult } from './sftExport';
-import { describe } from '../errors';
+import { LearningError, describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
 import type { DurableStore } from '../store/durableStore';
@@ -48,8 +48,8 @@ export class Exporter {
   /** Roles whose auto-export is due and waits for the queue, each once however many runs asked for it. */
   private readonly queued = new Map<string, ExportStore>();
   private draining: Promise<void> | undefined;
-  /** The auto-export being taken a slice at a time, which drainNow finishes at once. */
-  private current: { job: SftExport; complete: () => void } | undefined;
+  /** Exports being taken a slice at a time, which drainNow finishes at once. */
+  private readonly inFlight = new Set<() => void>();
   private disposed = false;
 
   /** Fired after each export of a role's dataset (not of a tier's). */
@@ -95,7 +95,7 @@ export class Exporter {
 
   /** Runs the queued auto-exports now, synchronously (closing: the process may exit right after). */
   drainNow(): void {
-    this.current?.complete();
+    for (const complete of [...this.inFlight]) complete();
     for (const [role, store] of this.queued) {
       this.queued.delete(role);
       this.runQueued(store, role);
@@ -134,34 +134,52 @@ export class Exporter {
     }
   }
 
-  /**
-   * A queued auto-export, taken EXPORT_SLICE_MS at a time with the event loop let run between slices: reading a
-   * thousand runs' texts and scrubbing them takes a few hundred milliseconds, which would freeze the editor. Closing
-   * meanwhile (drainNow) finishes it at once.
-   */
+  /** A queued auto-export, if it is still due when its turn comes, taken a slice at a time (see `sliced`). */
   private async runQueuedSliced(store: ExportStore, role: string): Promise<void> {
-    let job: SftExport;
     try {
       if (!this.autoExportDue(store, role)) return;
       this.options.log(`📦 Auto-exporting SFT dataset for ${role}...`);
-      job = this.start(store, role);
+      await this.sliced(store, role, undefined);
     } catch (err) {
       this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
-      return;
     }
+  }
+
+  /**
+   * Writes a role's dataset like `export`, taken a slice at a time: reading a thousand runs' texts and scrubbing
+   * them takes a few hundred milliseconds, which in one piece would freeze the editor.
+   */
+  async exportSliced(store: ExportStore, role: string, tier?: Complexity): Promise<ExportResult> {
+    const result = await this.sliced(store, role, tier);
+    if (!result) throw new LearningError('The learning pipeline was closed before the export was written.');
+    return result;
+  }
+
+  /**
+   * Takes the export EXPORT_SLICE_MS at a time, with the event loop let run between slices. Closing meanwhile
+   * (drainNow) finishes it at once; disposed without that, it is dropped (undefined), and the next open exports.
+   */
+  private async sliced(
+    store: ExportStore,
+    role: string,
+    tier: Complexity | undefined,
+  ): Promise<ExportResult | undefined> {
+    const job = this.start(store, role, tier);
     let settled = false;
+    let result: ExportResult | undefined;
+    let failure: unknown;
     const complete = () => {
       if (settled) return;
       settled = true;
-      this.current = undefined;
+      this.inFlight.delete(complete);
       try {
         job.step(Infinity);
-        this.finishExport(store, role, undefined, job.finish());
+        result = this.finishExport(store, role, tier, job.finish());
       } catch (err) {
-        this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+        failure = err;
       }
     };
-    this.current = { job, complete };
+    this.inFlight.add(complete);
     try {
       while (!settled && !job.done && !this.disposed) {
         job.step(EXPORT_SLICE_MS);
@@ -169,16 +187,12 @@ export class Exporter {
       }
     } catch (err) {
       settled = true;
-      this.current = undefined;
-      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
-      return;
+      failure = err;
     }
-    if (this.disposed && !settled) {
-      settled = true; // closed without drainNow: the next open exports again
-      this.current = undefined;
-      return;
-    }
-    complete();
+    if (!settled && !this.disposed) complete();
+    this.inFlight.delete(complete);
+    if (failure !== undefined) throw failure;
+    return result;
   }
 
   private autoExportDue(store: ExportStore, role: string): boolean {

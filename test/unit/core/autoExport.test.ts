@@ -243,6 +243,23 @@ describe('auto-export under the default config', function () {
       assert.equal(p.getStats().roles.find((r) => r.role === 'coder')?.highQualitySinceExport, 1);
     });
 
+    it('takes an export asked for (the command, the API) a slice at a time too', async () => {
+      writeAgentFile(ws, 'learning-config.json', { autoExport: { enabled: false, maxExamples: 5000 } });
+      const p = await open();
+      await recordUntilDue(p);
+
+      let turns = 0;
+      let done = false;
+      const exported = p.exportDataset('coder').finally(() => (done = true));
+      while (!done) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turns++;
+      }
+
+      assert.equal((await exported).count, RUNS);
+      assert.ok(turns > 5, `the export held the event loop: only ${turns} turns ran during it`);
+    });
+
     it('is finished by close(), before it returns, when close() comes in the middle', async () => {
       writeAgentFile(ws, 'learning-config.json', {
         autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
