@@ -64,6 +64,8 @@ export interface DurableStoreOptions {
   saveDelayMs?: number;
   /** The most bytes each of a run's input and output keeps (`storage.maxTextBytes`, read at each run). */
   maxTextBytes: () => number;
+  /** Above this size saves are paced by the journal's bytes (see saveMayWait). Default 8 MiB; smaller in tests. */
+  pacedSaveBytes?: number;
   /** The largest database file that is saved (and read). Default MAX_IMAGE_BYTES; smaller in tests. */
   maxImageBytes?: number;
   /** Called after entries written by other processes were applied. */
@@ -118,6 +120,13 @@ const SLICE_BATCHES = 1;
 const LOGGED_SKIPS = 20;
 /** Verdicts for runs that never arrived are dropped after this long. */
 const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
+/**
+ * Above this size a save waits until the journal has taken as many bytes as the save will write (or the longest
+ * pause passed): a save writes the whole database, so saving a big one every second wrote ~20× each run's size.
+ */
+const PACED_SAVE_BYTES = 8 * 2 ** 20;
+/** What a verdict, a signal or an event adds to the journal, about. */
+const SMALL_ENTRY_BYTES = 256;
 /** The longest pause between saves while runs come in. */
 const MAX_SAVE_DELAY_MS = 5 * 60_000;
 /**
@@ -171,6 +180,11 @@ export class DurableStore {
   private sealed: string[] = [];
   private dirty = false;
   private unsavedEntries = 0;
+  /** Journal bytes (ours and other processes') taken since the last save, and when the first came. */
+  private unsavedBytes = 0;
+  private firstUnsavedAt: number | undefined;
+  /** The size of the last image saved or loaded: what the next save will write, about. */
+  private lastImageBytes = 0;
   private saving: Promise<void> | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -272,7 +286,9 @@ export class DurableStore {
       }
       return applied;
     });
-    if (outcome === 'inserted') this.changed();
+    if (outcome === 'inserted') {
+      this.changed(storable.result.input.length + storable.result.output.length + SMALL_ENTRY_BYTES);
+    }
     return record;
   }
 
@@ -449,7 +465,11 @@ export class DurableStore {
         mtimeMs: st.mtimeMs,
         complete: read.endOffset >= read.dataEnd,
       });
-      if (this.isOwner && (read.endOffset !== cursor.offset || read.rewound)) this.dirty = true;
+      if (this.isOwner && (read.endOffset !== cursor.offset || read.rewound)) {
+        this.dirty = true;
+        this.unsavedBytes += Math.max(0, read.endOffset - cursor.offset);
+        this.firstUnsavedAt ??= this.opts.now();
+      }
       this.reported.delete(name);
       if (!read.more) return;
       cursor = read.next;
@@ -678,10 +698,12 @@ export class DurableStore {
 
   // ---- saving ----
 
-  private changed(): void {
+  private changed(bytes = SMALL_ENTRY_BYTES): void {
     if (!this.isOwner) return;
     this.dirty = true;
     this.unsavedEntries++;
+    this.unsavedBytes += bytes;
+    this.firstUnsavedAt ??= this.opts.now();
     if (this.unsavedEntries >= MAX_UNSAVED_ENTRIES) void this.save().catch((e) => this.saveFailed(e));
     else this.scheduleSave();
   }
@@ -696,9 +718,24 @@ export class DurableStore {
     const delay = Math.min(Math.max(MAX_SAVE_DELAY_MS, min), Math.max(min, this.lastSaveMs * 20));
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      this.save().catch((e) => this.saveFailed(e));
+      if (this.saveMayWait()) this.scheduleSave();
+      else this.save().catch((e) => this.saveFailed(e));
     }, delay);
     this.saveTimer.unref();
+  }
+
+  /**
+   * Whether a big database's save can wait: until the journal took as many bytes as the save will write, which
+   * keeps the bytes written per run near the run's own size, or until MAX_SAVE_DELAY_MS passed. The journal holds
+   * every run meanwhile (a crash replays it), other processes read it too, and close() saves what is pending.
+   */
+  saveMayWait(): boolean {
+    return (
+      this.lastImageBytes > (this.opts.pacedSaveBytes ?? PACED_SAVE_BYTES) &&
+      this.unsavedBytes < this.lastImageBytes &&
+      this.firstUnsavedAt !== undefined &&
+      this.opts.now() - this.firstUnsavedAt < MAX_SAVE_DELAY_MS
+    );
   }
 
   private saveFailed(err: unknown): void {
@@ -835,6 +872,9 @@ export class DurableStore {
     }
     this.dirty = false;
     this.unsavedEntries = 0;
+    this.unsavedBytes = 0;
+    this.firstUnsavedAt = undefined;
+    this.lastImageBytes = image.length;
     crashPoint('save-exported');
     return { image, sealedNow, finished, started, generation: ++this.saveGeneration };
   }
@@ -940,6 +980,7 @@ export class DurableStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (bytes) this.warnIfLarge(bytes.length);
+    this.lastImageBytes = bytes?.length ?? 0;
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
       : Store.open(this.SQL, bytes);

@@ -279,6 +279,30 @@ describe('durable store: texts outside the database', function () {
     assert.deepEqual(ds.db.runTexts(r.id), { input: 'kept in', output: 'kept out' });
   });
 
+  it('paces the saves of a big database by the bytes the journal took, at most MAX_SAVE_DELAY_MS apart', async () => {
+    let clock = 1_000_000;
+    const ds = await openStore({ pacedSaveBytes: 0, now: () => clock });
+    ds.record(validRun());
+    await ds.save();
+    const image = dbSize();
+    assert.equal(ds.saveMayWait(), false, 'nothing is waiting to be saved');
+
+    ds.record(validRun('a few bytes', 'of text'));
+    assert.equal(ds.saveMayWait(), true, 'a few hundred journal bytes against a whole image: the save waits');
+    clock += 5 * 60_000;
+    assert.equal(ds.saveMayWait(), false, 'not longer than five minutes');
+
+    await ds.save();
+    ds.record(validRun(noise(image, 7), ''));
+    assert.equal(ds.saveMayWait(), false, 'the journal took as many bytes as the save will write');
+
+    const small = await openStore({ agentDir: path.join(dir, 'small', '.agent'), now: () => clock });
+    small.record(validRun());
+    await small.save();
+    small.record(validRun());
+    assert.equal(small.saveMayWait(), false, 'a small database (under 8 MiB) is saved as before');
+  });
+
   it('opens a database and journal the previous release (schema 2) wrote: every run, verdict, signal and event, texts equal', async () => {
     fs.cpSync(FIXTURE_V2, agentDir, { recursive: true });
     const before = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
