@@ -156,7 +156,8 @@ export class TextSegments {
     fs.mkdirSync(this.dir, { recursive: true });
     const fd = fs.openSync(
       path.join(this.dir, segmentName(segment)),
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+      // O_NONBLOCK: a FIFO planted here must not block the open (it is then refused as not a regular file).
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
       0o644,
     );
     if (!fs.fstatSync(fd).isFile()) {
@@ -186,6 +187,25 @@ export class TextSegments {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       return { unavailable: code === 'ENOENT' ? `${name} is missing` : `${name}: ${describe(err)}` };
+    }
+    // The row's numbers are checked against the file before anything is allocated: a database from elsewhere (a
+    // cloned repository's .agent/) may name any length.
+    let size: number;
+    try {
+      size = fs.fstatSync(fd).size;
+    } catch (err) {
+      return { unavailable: `${name}: ${describe(err)}` };
+    }
+    if (
+      !Number.isSafeInteger(ref.offset) ||
+      !Number.isSafeInteger(ref.length) ||
+      ref.offset < 0 ||
+      ref.length < 0
+    ) {
+      return { unavailable: `the database names no valid place in ${name}` };
+    }
+    if (ref.offset + ref.length > size) {
+      return { unavailable: `${name} ends at byte ${size}, before this run's texts end (truncated)` };
     }
     const record = Buffer.alloc(ref.length);
     let got = 0;
@@ -220,7 +240,7 @@ export class TextSegments {
     if (this.closed) throw new Error('the store is closed');
     const fd = fs.openSync(
       path.join(this.dir, segmentName(segment)),
-      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
     );
     if (!fs.fstatSync(fd).isFile()) {
       fs.closeSync(fd);

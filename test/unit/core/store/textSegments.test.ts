@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -91,6 +92,13 @@ describe('text segments (run texts beside the database)', function () {
       /ends at byte \d+, before this run's texts end \(truncated\)/,
     );
 
+    assert.match(
+      unavailable(segments.read({ segment: 1, offset: 0, length: 2 ** 40 }, 'a')),
+      /ends at byte \d+, before this run's texts end/,
+      'a length from a hostile database is checked against the file before anything is allocated',
+    );
+    assert.match(unavailable(segments.read({ segment: 1, offset: -5, length: 10 }, 'a')), /no valid place/);
+
     fs.rmSync(file);
     segments.release();
     assert.match(unavailable(segments.read(a, 'a')), /texts\/000001\.seg is missing/);
@@ -119,6 +127,23 @@ describe('text segments (run texts beside the database)', function () {
     }
     first.close();
     second.close();
+  });
+
+  it('refuses a FIFO planted as a segment without blocking, for writing and for reading', () => {
+    const texts = path.join(dir, 'texts');
+    fs.mkdirSync(texts);
+    execFileSync('mkfifo', [path.join(texts, segmentName(1))]);
+    const segments = new TextSegments(texts);
+
+    assert.throws(
+      () => segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]),
+      /not a regular file|ENXIO/,
+    );
+    assert.match(
+      unavailable(segments.read({ segment: 1, offset: 0, length: 30 }, 'a')),
+      /not a regular file/,
+    );
+    segments.close();
   });
 
   it('starts a new segment once one is full, and never writes through a planted link', () => {
