@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import Database from 'better-sqlite3';
 import { startChatUpstream, type ChatUpstream } from '../support/chatUpstream';
+import { savedRunsWithTexts } from '../support/savedRuns';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../support/workspace';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -131,17 +131,7 @@ describe('Aider (aider-chat from PyPI) against agent-learning serve', function (
   }
 
   function storedRuns(): StoredRun[] {
-    const db = new Database(path.join(ws, '.agent', 'experience.db'), { readonly: true });
-    try {
-      return db
-        .prepare(
-          'SELECT r.role, r.task_slug, r.model_id, r.cost_tokens, t.input, t.output ' +
-            'FROM runs r JOIN run_texts t ON t.pk = r.pk ORDER BY r.pk',
-        )
-        .all() as StoredRun[];
-    } finally {
-      db.close();
-    }
+    return savedRunsWithTexts(path.join(ws, '.agent')) as unknown as StoredRun[];
   }
 
   it("records Aider's architect and editor requests (streamed) as runs of their roles, with the routed models and the upstream's token counts, and Aider applies the edit", async () => {
