@@ -12,6 +12,7 @@ import {
   chatRequestBody,
   estimateTokens,
   toolCallsOf,
+  whyNoChatModels,
   type ChatMessageLike,
   type ChatModel,
 } from '../core/gateway/chatModels';
@@ -81,6 +82,8 @@ export class ChatModelProvider extends Disposable implements ChatProvider {
   private readonly changed = this._register(new vscode.EventEmitter<void>());
   readonly onDidChangeLanguageModelChatInformation = this.changed.event;
   private registered = false;
+  /** The reason last written, so it is said once. */
+  private told: string | undefined;
 
   constructor(
     private readonly service: LearningService,
@@ -97,26 +100,16 @@ export class ChatModelProvider extends Disposable implements ChatProvider {
   register(): void {
     if (this.registered) return;
     const register = registerFunction();
-    if (!register) {
-      this.output.appendLine(
-        `ℹ️ Chat models: VS Code ${vscode.version} has no language-model chat provider API (it came in 1.104), ` +
-          'so the tuned models and the router are not in the chat model picker. The gateway and everything ' +
-          'else work; update VS Code to pick them in chat.',
-      );
-      this.registered = true;
-      return;
-    }
-    if (!vscode.workspace.isTrusted) {
-      this.output.appendLine(
-        'ℹ️ Chat models: not offered in Restricted Mode (they record into the workspace and route by its ' +
-          'config); trust the workspace to pick them in chat.',
-      );
+    const absent = whyNoChatModels(vscode.version, register !== undefined, vscode.workspace.isTrusted);
+    if (!register || absent !== undefined) {
+      if (absent !== undefined && absent !== this.told) this.output.appendLine(absent);
+      this.told = absent;
       return;
     }
     this.registered = true;
     this._register(register(CHAT_VENDOR, this));
     this.output.appendLine(
-      `💬 Chat models: the router and the deployed tuned models are in the chat model picker.`,
+      '💬 Chat models: the router and the deployed tuned models are in the chat model picker.',
     );
   }
 

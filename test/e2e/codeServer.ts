@@ -63,6 +63,9 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
   'extensions.autoUpdate': false,
   'extensions.ignoreRecommendations': true,
   'chat.commandCenter.enabled': false,
+  // VS Code 1.104 opens the (empty) chat view in the secondary side bar in every new workspace: 300 px of nothing
+  // in each screenshot.
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'security.workspace.trust.enabled': true,
   // Ask at every start, so each session answers the dialog explicitly instead of depending on earlier state.
   'security.workspace.trust.startupPrompt': 'always',

@@ -246,6 +246,31 @@ export function toolCallsOf(message: Json): ChatToolCall[] {
   });
 }
 
+/**
+ * Why the chat models are not in VS Code's picker, for the output channel (undefined: they are offered). `hasApi`:
+ * VS Code has `lm.registerLanguageModelChatProvider` (1.104+).
+ */
+export function whyNoChatModels(
+  vscodeVersion: string,
+  hasApi: boolean,
+  trusted: boolean,
+): string | undefined {
+  if (!hasApi) {
+    return (
+      `ℹ️ Chat models: VS Code ${vscodeVersion} has no language-model chat provider API (it came in 1.104), so the ` +
+      'tuned models and the router are not in the chat model picker. The gateway and everything else work; ' +
+      'update VS Code to pick them in chat.'
+    );
+  }
+  if (!trusted) {
+    return (
+      'ℹ️ Chat models: not offered in Restricted Mode (they record into the workspace and route by its config); ' +
+      'trust the workspace to pick them in chat.'
+    );
+  }
+  return undefined;
+}
+
 /** VS Code asks for a count before sending; without the model's tokenizer, about four characters a token. */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);

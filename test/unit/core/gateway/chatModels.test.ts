@@ -9,6 +9,7 @@ import {
   estimateTokens,
   toOpenAiMessages,
   toolCallsOf,
+  whyNoChatModels,
 } from '../../../../src/core/gateway/chatModels';
 
 describe("chat models (VS Code's model picker)", () => {
@@ -168,5 +169,21 @@ describe("chat models (VS Code's model picker)", () => {
   it('estimates about four characters a token', () => {
     assert.equal(estimateTokens(''), 0);
     assert.equal(estimateTokens('abcdefghi'), 3);
+  });
+});
+
+describe('why the chat models are absent', () => {
+  it('names the VS Code version and the one that has the API, and says the rest works', () => {
+    const why = whyNoChatModels('1.100.3', false, true);
+    assert.match(why!, /VS Code 1\.100\.3 has no language-model chat provider API \(it came in 1\.104\)/);
+    assert.match(why!, /The gateway and everything else work/);
+  });
+
+  it('says Restricted Mode keeps them out until the workspace is trusted; nothing when they are offered', () => {
+    assert.match(
+      whyNoChatModels('1.104.0', true, false)!,
+      /not offered in Restricted Mode.*trust the workspace/,
+    );
+    assert.equal(whyNoChatModels('1.104.0', true, true), undefined);
   });
 });
