@@ -84,6 +84,8 @@ export class ChatModelProvider extends Disposable implements ChatProvider {
   private registered = false;
   /** The reason last written, so it is said once. */
   private told: string | undefined;
+  /** The ids last offered, joined. */
+  private lastListed = '';
 
   constructor(
     private readonly service: LearningService,
@@ -91,8 +93,17 @@ export class ChatModelProvider extends Disposable implements ChatProvider {
     private readonly output: vscode.OutputChannel,
   ) {
     super();
-    // A deploy, a rollback or a new role changes the list; so does a switch of folder.
-    this._register(service.onDidChange(() => this.changed.fire()));
+    // A deploy, a rollback, a new role or a switch of folder changes the list; a run alone does not, and VS Code
+    // asks for the whole list again at each event.
+    this._register(
+      service.onDidChange(() => {
+        if (!this.registered) return;
+        const ids = this.listed();
+        if (ids === this.lastListed) return;
+        this.lastListed = ids;
+        this.changed.fire();
+      }),
+    );
     this._register(vscode.workspace.onDidGrantWorkspaceTrust(() => this.register()));
   }
 
@@ -125,9 +136,21 @@ export class ChatModelProvider extends Disposable implements ChatProvider {
     });
   }
 
+  private listed(): string {
+    try {
+      return this.models()
+        .map((m) => m.id)
+        .join('\n');
+    } catch {
+      return this.lastListed;
+    }
+  }
+
   provideLanguageModelChatInformation(): ChatInformation[] {
     try {
-      return this.models().map(({ role: _role, ...info }) => info);
+      const models = this.models();
+      this.lastListed = models.map((m) => m.id).join('\n');
+      return models.map(({ role: _role, ...info }) => info);
     } catch (err) {
       this.output.appendLine(`❌ Chat models: could not list them: ${describe(err)}`);
       return [];

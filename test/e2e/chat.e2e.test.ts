@@ -123,5 +123,6 @@ describe("Tuned and routed models in VS Code's chat (code-server)", function () 
       ],
     );
     assert.ok(runs.every((r) => r.duration_ms !== null && r.duration_ms > 0));
+    await vscode.session.screenshot('chat-models');
   });
 });
