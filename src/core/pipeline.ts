@@ -10,6 +10,7 @@ import { removeStaleTempFiles } from './workspace/atomicFile';
 import type { LearningConfig } from './workspace/config';
 import { ConfigFiles } from './workspace/configFiles';
 import { MirrorWriter } from './workspace/mirrors';
+import type { ModelVariant } from './workspace/variants';
 import { checkRole, isRole } from './workspace/names';
 import { DurableStore } from './store/durableStore';
 import { isProcessAlive } from './store/lock';
@@ -406,6 +407,11 @@ export class LearningPipeline {
    */
   roles(): string[] {
     return [...(this.durable?.db.runsPerRole().keys() ?? [])].filter(isRole).sort();
+  }
+
+  /** The models the router picks from (`model_variants.json`), deployed tuned models included. */
+  modelVariants(): readonly ModelVariant[] {
+    return this.files.modelVariants;
   }
 
   // ---- stats ----

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { agentApi, type AgentLearningApi } from './api';
 import { AgentDirOffer } from './agentDirOffer';
 import { AutomationHost } from './automationHost';
+import { ChatModelProvider } from './chatModelProvider';
 import { putCliOnPath } from './cliOnPath';
 import { handleWebviewMessage, registerCommands } from './commands';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
@@ -80,6 +81,8 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
       runSetupCheck(learning, automation, output, context.extensionUri),
     ),
   );
+  const chatModels = new ChatModelProvider(learning, gateway, output);
+  context.subscriptions.push(chatModels);
   const settings = new SettingsView(learning);
   const settingsDocument = new SettingsDocumentProvider(learning);
   context.subscriptions.push(
@@ -98,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): AgentLearningApi {
   learning.start();
   putCliOnPath(context, output);
   void gateway.applySetting();
+  chatModels.register();
   const api = agentApi(learning);
   // Our own work before any view asks for data (the database opens in the background); read by test/bench/ui.ts.
   output.appendLine(`Agent Learning: activated in ${(performance.now() - started).toFixed(1)} ms`);

@@ -4,7 +4,14 @@
 
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import { Gateway, type GatewayRecorder, type UpstreamKey } from '../core/gateway/gateway';
+import type { Completion } from '../core/gateway/capture';
+import {
+  Gateway,
+  type CompleteOptions,
+  type GatewayOptions,
+  type GatewayRecorder,
+  type UpstreamKey,
+} from '../core/gateway/gateway';
 import { normaliseHost, DEFAULT_OLLAMA_HOST } from '../core/automation/ollama';
 import type { GatewayAccess } from '../core/workspace/gatewayConfig';
 import { accessFromSettings, parseStoredKey, storedKey } from './gatewayAccess';
@@ -16,7 +23,10 @@ const API_KEY_SECRET = 'agentLearning.gateway.apiKey';
 
 export class GatewayHost extends Disposable {
   private gateway: Gateway | undefined;
+  /** complete()'s: never listens; made again when the Ollama host changes. */
+  private inProcess: { gateway: Gateway; ollamaHost: string | undefined } | undefined;
   private apiKey: UpstreamKey | undefined;
+  private readonly keyLoaded: Promise<void>;
   private readonly item = this._register(
     vscode.window.createStatusBarItem('agentLearning.gateway', vscode.StatusBarAlignment.Right, 99),
   );
@@ -37,6 +47,7 @@ export class GatewayHost extends Disposable {
       }),
     );
     this._register(secrets.onDidChange((e) => e.key === API_KEY_SECRET && void this.loadKey()));
+    this.keyLoaded = this.loadKey().catch(() => undefined);
     this.update();
   }
 
@@ -69,6 +80,34 @@ export class GatewayHost extends Disposable {
       return;
     }
     await this.loadKey();
+    const gateway = new Gateway(this.gatewayOptions(access));
+    try {
+      await gateway.start();
+      this.gateway = gateway;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Agent Learning: ${describe(err)}`);
+    }
+    this.update();
+  }
+
+  /**
+   * For VS Code's chat models: a completion through the gateway's routing, forwarding and recording (in the current
+   * folder's pipeline, which it opens), whether or not the HTTP gateway is listening.
+   */
+  async complete(request: Record<string, unknown>, options: CompleteOptions): Promise<Completion> {
+    await this.keyLoaded;
+    const ollamaHost = this.ollamaHost();
+    let inProcess = this.inProcess;
+    if (!inProcess || inProcess.ollamaHost !== ollamaHost) {
+      inProcess?.gateway.dispose();
+      inProcess = { gateway: new Gateway(this.gatewayOptions(this.access())), ollamaHost };
+      this.inProcess = inProcess;
+    }
+    return inProcess.gateway.complete(request, options);
+  }
+
+  /** The gateway's recorder, upstreams, key and log, shared by the listening gateway and complete(). */
+  private gatewayOptions(access: GatewayAccess): GatewayOptions {
     const service = this.service;
     // Through the service at each call, so a switch of folder records into the new folder's pipeline. Starting
     // the gateway is a request to record: it opens the pipeline, creating .agent/ if need be.
@@ -80,7 +119,7 @@ export class GatewayHost extends Disposable {
       roles: () => service.openPipeline().roles(),
     };
     let last = access;
-    const gateway = new Gateway({
+    return {
       recorder,
       ollamaHost: this.ollamaHost(),
       // Read at each request, so a change applies at once; an invalid URL typed meanwhile keeps the last good one.
@@ -95,14 +134,7 @@ export class GatewayHost extends Disposable {
       apiKey: () => this.apiKey,
       onKeyWithheld: (origin) => void this.offerKey(origin),
       log: (line) => this.output.appendLine(line),
-    });
-    try {
-      await gateway.start();
-      this.gateway = gateway;
-    } catch (err) {
-      void vscode.window.showErrorMessage(`Agent Learning: ${describe(err)}`);
-    }
-    this.update();
+    };
   }
 
   async stop(): Promise<void> {
@@ -142,6 +174,7 @@ export class GatewayHost extends Disposable {
 
   override dispose(): void {
     void this.stop();
+    this.inProcess?.gateway.dispose();
     super.dispose();
   }
 

@@ -1,5 +1,5 @@
 // `npm run bench:ui` (packages the .vsix first, then runs this with tsx): how fast Agent Learning's UI is with
-// 100,000 stored runs, in a real VS Code (code-server 4.100.3 = VS Code 1.100.3, driven by Chromium through the
+// 100,000 stored runs, in a real VS Code (code-server 4.104.0 = VS Code 1.104.0, driven by Chromium through the
 // e2e harness, test/e2e/codeServer.ts). Each repetition opens two fresh windows on a workspace whose database
 // was built once with dist/core.js, and measures, after the database has opened:
 //   - activation: the extension's own activate() (it logs "activated in X ms" to its output channel);
@@ -24,7 +24,14 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Frame } from 'playwright-core';
 import type { LearningPipeline } from '../../src/core/pipeline';
-import { CodeServerSession, REPO_ROOT, installExtensions, removeExtensionsDir } from '../e2e/codeServer';
+import {
+  CODE_SERVER_DIR,
+  CodeServerSession,
+  REPO_ROOT,
+  VSCODE_VERSION,
+  installExtensions,
+  removeExtensionsDir,
+} from '../e2e/codeServer';
 import { paintedCanvases } from '../e2e/pageChecks';
 import { realisticRuns, writeInboxFile, writeModelVariants } from '../e2e/realisticRuns';
 import { waitFor, withDeadline } from '../e2e/wait';
@@ -376,7 +383,7 @@ function median(values: number[]): number {
 
 function codeServerVersion(): string {
   try {
-    const pkg = path.join(REPO_ROOT, '.vscode-test/code-server/node_modules/code-server/package.json');
+    const pkg = path.join(CODE_SERVER_DIR, 'node_modules/code-server/package.json');
     return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
   } catch {
     return '?';
@@ -415,7 +422,7 @@ function report(reps: Rep[], vsixBytes: number, dbBytes: number, baseline?: Base
     '## UI benchmark',
     '',
     'Produced by `npm run bench:ui` (`test/bench/ui.ts`): the packaged `agent-learning.vsix` in code-server',
-    `${codeServerVersion()} (VS Code 1.100.3), driven by Debian's Chromium through the e2e harness, with`,
+    `${codeServerVersion()} (VS Code ${VSCODE_VERSION}), driven by Debian's Chromium through the e2e harness, with`,
     `${RUNS.toLocaleString('en-US')} realistic runs stored in \`.agent/experience.db\` (${mb(dbBytes)} MB, built once`,
     'with `LearningPipeline` from `dist/core.js`). Each repetition opens two fresh VS Code windows (new',
     'user-data-dir, new extension host) on that workspace, one for the sidebar and one for the dashboard, and',

@@ -1,6 +1,6 @@
-// A real VS Code for the e2e suite: code-server 4.100.3 (VS Code 1.100.3, installed by test/e2e/setup.sh) driven
-// by Debian's Chromium through playwright-core. Each session gets a fresh user-data-dir, a free loopback port and
-// its own browser; close() ends code-server's whole process group. See shared/notes/real-vscode-e2e.md.
+// A real VS Code for the e2e suite: code-server 4.104.0 (VS Code 1.104.0, installed by test/e2e/setup.sh with the
+// Node 22 it needs) driven by Debian's Chromium through playwright-core. Each session gets a fresh user-data-dir,
+// a free loopback port and its own browser; close() ends code-server's whole process group. See shared/notes/real-vscode-e2e.md.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,7 +11,15 @@ import { chromium, type Browser, type Frame, type Locator, type Page } from 'pla
 import { waitFor, withDeadline, type WaitOptions } from './wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-export const CODE_SERVER_BIN = path.join(REPO_ROOT, '.vscode-test/code-server/node_modules/.bin/code-server');
+/** Keep in step with test/e2e/setup.sh, which installs both. */
+export const CODE_SERVER_VERSION = '4.104.0';
+/** VS Code inside that code-server: the first with the language-model chat provider API. */
+export const VSCODE_VERSION = '1.104.0';
+export const CODE_SERVER_DIR = path.join(REPO_ROOT, `.vscode-test/code-server-${CODE_SERVER_VERSION}`);
+/** code-server's entry script, run by CODE_SERVER_NODE (its bin's `#!/usr/bin/env node` would take Node 20). */
+export const CODE_SERVER_ENTRY = path.join(CODE_SERVER_DIR, 'node_modules/code-server/out/node/entry.js');
+/** code-server >= 4.104 needs Node 22: the npm registry's `node` package, installed by setup.sh. */
+export const CODE_SERVER_NODE = path.join(REPO_ROOT, '.vscode-test/node-22/node_modules/node/bin/node');
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test-artifacts/e2e');
 export const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -55,6 +63,9 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
   'extensions.autoUpdate': false,
   'extensions.ignoreRecommendations': true,
   'chat.commandCenter.enabled': false,
+  // VS Code 1.104 opens the (empty) chat view in the secondary side bar in every new workspace: 300 px of nothing
+  // in each screenshot.
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'security.workspace.trust.enabled': true,
   // Ask at every start, so each session answers the dialog explicitly instead of depending on earlier state.
   'security.workspace.trust.startupPrompt': 'always',
@@ -84,10 +95,12 @@ export async function freePort(): Promise<number> {
 }
 
 function requireCodeServer(): void {
-  if (!fs.existsSync(CODE_SERVER_BIN)) {
-    throw new Error(
-      `code-server is not installed at ${CODE_SERVER_BIN}: run \`bash test/e2e/setup.sh\` first.`,
-    );
+  for (const file of [CODE_SERVER_ENTRY, CODE_SERVER_NODE]) {
+    if (!fs.existsSync(file)) {
+      throw new Error(
+        `code-server is not installed (${file} is missing): run \`bash test/e2e/setup.sh\` first.`,
+      );
+    }
   }
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium is not at ${CHROMIUM}: run \`bash test/e2e/setup.sh\` (or set E2E_CHROMIUM).`);
@@ -105,7 +118,10 @@ function codeServerEnv(): NodeJS.ProcessEnv {
 /** Runs code-server's CLI to completion (for --install-extension); rejects with its output on failure. */
 function runCli(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(CODE_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: codeServerEnv() });
+    const child = spawn(CODE_SERVER_NODE, [CODE_SERVER_ENTRY, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: codeServerEnv(),
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -250,7 +266,7 @@ export class CodeServerSession {
       options.workspace,
     ];
     // Its own process group (detached), so close() can end the extension host and every helper with it.
-    const child = spawn(CODE_SERVER_BIN, args, {
+    const child = spawn(CODE_SERVER_NODE, [CODE_SERVER_ENTRY, ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: codeServerEnv(),

@@ -1,4 +1,4 @@
-// End-to-end: Agent Learning's .vsix installed in a real VS Code (code-server 1.100.3), driven as a user and a
+// End-to-end: Agent Learning's .vsix installed in a real VS Code (code-server 4.104.0), driven as a user and a
 // user's agent would: the agent through the exported API (test/e2e/agent-extension), the user through the
 // command palette, a CLI agent through `agent-learning record`. Run with `npm run test:e2e`.
 //

@@ -1,4 +1,4 @@
-// End-to-end: a new user's first run in a real VS Code (code-server 1.100.3). The empty sidebar's command line
+// End-to-end: a new user's first run in a real VS Code (code-server 4.104.0). The empty sidebar's command line
 // is typed, as shown, into an integrated terminal, and the run it records appears in the sidebar; the Get
 // Started walkthrough opens; Check Setup reports what is missing with its fixes.
 

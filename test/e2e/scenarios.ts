@@ -12,6 +12,8 @@ export interface Plan {
   feedback?: { run: number | string; verdict: 'accept' | 'reject' }[];
   commands?: { id: string; args?: unknown[] }[];
   waitFor?: { runs: number; timeoutMs?: number };
+  /** Requests to chat models (`vscode.lm.selectChatModels({vendor})`, then `sendRequest`): test extension only. */
+  chat?: { vendor: string; id: string; prompt: string }[];
 }
 
 export interface PlannedRun {
@@ -35,6 +37,12 @@ export interface PlanResult {
   runs: { id: string; reward: number; recorded?: boolean }[];
   feedback: { id: string; reward: number | null }[];
   commands: { id: string; value: unknown }[];
+  /** Per chat request: the vendor's models as selectChatModels gave them, the one asked, its streamed text. */
+  chats: {
+    models: { id: string; name: string; family: string; vendor: string }[];
+    model: string;
+    pieces: string[];
+  }[];
   recordEvents: { id: string; reward: number; role: string; taskSlug: string }[];
   stats: {
     totals: { runs: number; byRole: Record<string, number> };

@@ -3,16 +3,21 @@
 # every step is skipped when its result is already there. See shared/notes/real-vscode-e2e.md for the why.
 #   - Debian packages: libkrb5-dev (headers for code-server's `kerberos` module), ripgrep, chromium, and
 #     fonts-noto-color-emoji (so screenshots show the output channel's emoji instead of boxes).
-#   - A tarball of Debian's rg where @vscode/ripgrep@1.15.11's postinstall looks before downloading from GitHub.
-#   - code-server@4.100.3 (= VS Code 1.100.3) into .vscode-test/code-server/ (git-ignored, ~300 MB): never a
-#     project dependency.
+#   - Node 22 (the npm registry's `node` package) into .vscode-test/node-22/: code-server >= 4.104 refuses Node 20.
+#   - A tarball of Debian's rg where @vscode/ripgrep@1.15.14's postinstall looks before downloading from GitHub.
+#   - code-server@4.104.0 (= VS Code 1.104.0, the first with the language-model chat provider API) into
+#     .vscode-test/code-server-4.104.0/ (git-ignored, ~320 MB), installed and built under that Node 22: never a
+#     project dependency. test/e2e/codeServer.ts names the same two folders.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-CODE_SERVER_VERSION=4.100.3
-RIPGREP_PKG_VERSION=1.15.11
-RIPGREP_ASSET=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz
-PREFIX=.vscode-test/code-server
+CODE_SERVER_VERSION=4.104.0
+NODE_MAJOR=22
+RIPGREP_PKG_VERSION=1.15.14
+RIPGREP_ASSET=ripgrep-v13.0.0-13-x86_64-unknown-linux-musl.tar.gz
+PREFIX=.vscode-test/code-server-$CODE_SERVER_VERSION
+NODE_PREFIX=.vscode-test/node-$NODE_MAJOR
+NODE_BIN=$NODE_PREFIX/node_modules/node/bin
 
 log() { printf '[e2e setup] %s\n' "$*"; }
 started=$SECONDS
@@ -37,7 +42,22 @@ else
   log "Debian packages present"
 fi
 
-# 2. code-server, with the ripgrep cache its @vscode/ripgrep postinstall reads instead of GitHub.
+# 2. Node 22 for code-server (the `node` package's postinstall puts the binary in node_modules/node/bin).
+NODE_STAMP=$NODE_PREFIX/.installed
+if [[ -x $NODE_BIN/node && -f $NODE_STAMP ]]; then
+  log "Node $("$NODE_BIN/node" --version) present in $NODE_PREFIX"
+else
+  log "npm install node@${NODE_MAJOR} into $NODE_PREFIX"
+  mkdir -p "$NODE_PREFIX"
+  npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --loglevel=error "node@${NODE_MAJOR}"
+  if ! "$NODE_BIN/node" --version | grep -q "^v${NODE_MAJOR}\."; then
+    echo "[e2e setup] Node ${NODE_MAJOR} did not install: $NODE_BIN/node is missing or another version" >&2
+    exit 1
+  fi
+  touch "$NODE_STAMP"
+fi
+
+# 3. code-server, with the ripgrep cache its @vscode/ripgrep postinstall reads instead of GitHub.
 # The stamp is written only after a complete install, so an interrupted one is redone.
 STAMP=$PREFIX/.installed-$CODE_SERVER_VERSION
 if [[ -x $PREFIX/node_modules/.bin/code-server && -f $STAMP ]]; then
@@ -64,7 +84,8 @@ else
 }
 JSON
   # unsafe_perm: its postinstall refuses root otherwise; yes: node-pty's postinstall runs `npx node-gyp`.
-  npm_config_yes=true npm_config_unsafe_perm=true npm_config_strict_allow_scripts=false \
+  # Node 22 first on PATH: npm, code-server's postinstall and node-gyp then build the native modules for it.
+  PATH="$PWD/$NODE_BIN:$PATH" npm_config_yes=true npm_config_unsafe_perm=true npm_config_strict_allow_scripts=false \
     npm install --prefix "$PREFIX" --save-exact --no-audit --no-fund --loglevel=error \
     "code-server@${CODE_SERVER_VERSION}"
   if [[ ! -x $PREFIX/node_modules/.bin/code-server ]]; then

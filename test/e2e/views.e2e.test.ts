@@ -1,4 +1,4 @@
-// End-to-end: what a user sees of Agent Learning in a real VS Code (code-server 1.100.3): the sidebar (activity
+// End-to-end: what a user sees of Agent Learning in a real VS Code (code-server 4.104.0): the sidebar (activity
 // bar view "Agent Learning"), the dashboard panel, the status bar item, Restricted Mode, and the README's
 // screenshots. Runs are recorded by the test agent through the API (or seeded as an agent's inbox file); the
 // page is driven as a user drives it: clicks on the activity bar, the status bar and the sidebar's buttons, and

@@ -76,15 +76,17 @@ export interface CompletionCapture {
  * A capture for the response's framing: server-sent events (OpenAI `stream: true`), JSON lines (Ollama, streamed
  * or not: a single object is one line) or one JSON document (OpenAI without `stream`). `maxBytes` bounds the copy
  * (one line, the whole document, the text gathered): past it the copy stops and the completion says it was cut.
+ * `onText` gets each piece of a streamed answer's text as it is gathered (an in-process caller shows it as it comes).
  */
 export function captureFor(
   kind: CompletionKind,
   contentType: string | undefined,
   maxBytes: number,
+  onText?: (text: string) => void,
 ): CompletionCapture {
   const bound = new Bound(maxBytes);
-  if (kind !== 'openai-chat') return new OllamaCapture(kind, bound);
-  if (/^text\/event-stream/i.test(contentType ?? '')) return new OpenAiStreamCapture(bound);
+  if (kind !== 'openai-chat') return new OllamaCapture(kind, bound, onText);
+  if (/^text\/event-stream/i.test(contentType ?? '')) return new OpenAiStreamCapture(bound, onText);
   return new WholeJsonCapture((doc) => openAiWhole(doc), bound);
 }
 
@@ -245,7 +247,10 @@ class OpenAiStreamCapture implements CompletionCapture {
   private finishReason: string | undefined;
   private readonly lines: Lines;
 
-  constructor(private readonly bound: Bound) {
+  constructor(
+    private readonly bound: Bound,
+    private readonly onText?: (text: string) => void,
+  ) {
     this.lines = new Lines(bound, (line) => this.onLine(line));
   }
 
@@ -268,7 +273,10 @@ class OpenAiStreamCapture implements CompletionCapture {
     // The text gathered is bounded too: a model that loops, or an upstream that streams forever, stops the copy.
     if (!this.bound.take(typeof delta.content === 'string' ? bytes(delta.content) : 0)) return;
     if (!this.bound.take(typeof delta.refusal === 'string' ? bytes(delta.refusal) : 0)) return;
-    if (typeof delta.content === 'string') this.content += delta.content;
+    if (typeof delta.content === 'string' && delta.content !== '') {
+      this.content += delta.content;
+      this.onText?.(delta.content);
+    }
     if (typeof delta.refusal === 'string') this.refusal += delta.refusal;
     if (!Array.isArray(delta.tool_calls)) return;
     for (const part of delta.tool_calls as unknown[]) {
@@ -326,6 +334,7 @@ class OllamaCapture implements CompletionCapture {
   constructor(
     private readonly kind: CompletionKind,
     private readonly bound: Bound,
+    private readonly onText?: (text: string) => void,
   ) {
     this.lines = new Lines(bound, (line) => this.onLine(line));
   }
@@ -347,7 +356,10 @@ class OllamaCapture implements CompletionCapture {
       (typeof part.thinking === 'string' ? bytes(part.thinking) : 0) +
       (extra ? bytes(line) : 0);
     if (!this.bound.take(size)) return;
-    if (typeof text === 'string') this.content += text;
+    if (typeof text === 'string' && text !== '') {
+      this.content += text;
+      this.onText?.(text);
+    }
     if (typeof part.thinking === 'string') this.thinking += part.thinking;
     if (Array.isArray(part.tool_calls)) this.toolCalls.push(...(part.tool_calls as unknown[]));
     if (part.images !== undefined && part.images !== null) this.images = part.images;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, InvalidInputError, LearningError, NoEligibleModelError } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity, RunResult } from '../learning/runResult';
+import type { RunSource } from '../learning/signals';
 import type { SelectedModel, SelectedPrompt } from '../learning/selection';
 import type { LearningConfig } from '../workspace/config';
 import { DEFAULT_GATEWAY_ACCESS, type GatewayAccess, type GatewayConfig } from '../workspace/gatewayConfig';
@@ -38,7 +39,7 @@ export interface GatewayRecorder {
     promptId: string,
     result: RunResult,
     role?: string,
-    options?: { source?: 'gateway' },
+    options?: { source?: RunSource },
   ): Promise<{ id: string; reward: number; recorded?: boolean }>;
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
@@ -79,6 +80,8 @@ export interface UpstreamKey {
 /** A completion that became a run (or would have, with learning disabled). */
 export interface GatewayRun {
   id: string;
+  /** `gateway` for HTTP requests, `chat` for VS Code's chat models (complete()). */
+  source: RunSource;
   recorded: boolean;
   aborted: boolean;
   modelId: string;
@@ -134,6 +137,49 @@ interface Exchange {
   started: number;
   /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
   usageAsked: boolean;
+  source: RunSource;
+}
+
+/**
+ * Where the upstream's answer goes: the HTTP client's response, or an in-process caller (complete()). Both get the
+ * same forwarding, capture and recording.
+ */
+interface AnswerSink {
+  /** The upstream answered: its status and headers, hop-by-hop ones left out. */
+  head(status: number, headers: http.OutgoingHttpHeaders): void;
+  /** Passes bytes on; false when the caller is behind, and `resume` is called once it has caught up. */
+  write(chunk: Buffer, resume: () => void): boolean;
+  end(last?: Buffer): void;
+  /** The upstream broke off after the answer had begun. */
+  cut(): void;
+  /** The gateway's own error, before any answer (the upstream cannot be reached). */
+  fail(status: number, message: string): void;
+  readonly started: boolean;
+  /** Calls `gone` (once) when the caller leaves before the answer ended. */
+  onGone(gone: () => void): void;
+}
+
+/** A completion asked in-process: VS Code's chat models. */
+export interface CompleteOptions {
+  /** The run's source (`chat`). */
+  source: RunSource;
+  /** Aborting cuts the upstream's answer; the run is kept with what arrived, marked aborted. */
+  signal?: AbortSignal;
+  /** Each piece of the answer's text, as it arrives. */
+  onText?: (text: string) => void;
+  /** Stand-ins for the X-Agent-Learning-* headers (task, tier, cost cap), as an HTTP client would send them. */
+  headers?: http.IncomingHttpHeaders;
+}
+
+/** The upstream answered a complete() with an error status; `message` is its own error text. */
+export class UpstreamError extends LearningError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
 }
 
 export class Gateway {
@@ -217,6 +263,88 @@ export class Gateway {
     this.agents.http.destroy();
     this.agents.https.destroy();
     this.log('🔀 Gateway stopped.');
+  }
+
+  /**
+   * A completion asked in-process, as VS Code's chat models ask: an OpenAI chat-completion body, routed (the
+   * `agent-learning/…` aliases), given the prompt variant when configured, forwarded to the `/v1` upstream and
+   * recorded with `options.source`, exactly as a `POST /v1/chat/completions` would be. Needs no listener: the
+   * gateway need not be started. Resolves with the completion the caller was shown (tool calls included) once the
+   * answer ended or `signal` cut it; rejects with UpstreamError for an upstream's error answer, InvalidInputError or
+   * NoEligibleModelError when the alias cannot be routed, LearningError when the upstream cannot be reached.
+   */
+  async complete(request: Json, options: CompleteOptions): Promise<Completion> {
+    const kind: CompletionKind = 'openai-chat';
+    const prepared = this.prepare(
+      kind,
+      request,
+      options.headers ?? {},
+      this.config(),
+      this.now(),
+      options.source,
+    );
+    let status = 0;
+    let shown: ReturnType<typeof captureFor> | undefined;
+    const errorBody: Buffer[] = [];
+    let failure: LearningError | undefined;
+    const sink: AnswerSink = {
+      head: (code, headers) => {
+        status = code;
+        // The caller's own copy: unbounded, as it shows the whole answer; the run's copy keeps its bound.
+        if (code >= 200 && code < 300) {
+          const type = headers['content-type'];
+          shown = captureFor(
+            kind,
+            Array.isArray(type) ? type[0] : type?.toString(),
+            Infinity,
+            options.onText,
+          );
+        }
+      },
+      write: (chunk) => {
+        if (shown) shown.push(chunk);
+        else if (errorBody.length < 64) errorBody.push(Buffer.from(chunk));
+        return true;
+      },
+      end: (last) => {
+        if (last?.length) sink.write(last, () => undefined);
+      },
+      cut: () => {
+        failure ??= new LearningError(`The upstream broke off its answer (${prepared.exchange.modelId}).`);
+      },
+      fail: (code, message) => {
+        failure = new UpstreamError(code, message);
+      },
+      get started() {
+        return status !== 0;
+      },
+      onGone: (gone) => {
+        // After the chunk in hand is captured (as a client's leaving is an event of its own): a caller that aborts
+        // from onText keeps in the run what it was shown.
+        const leave = () => queueMicrotask(gone);
+        if (options.signal?.aborted) leave();
+        else options.signal?.addEventListener('abort', leave, { once: true });
+      },
+    };
+    await this.relay(
+      'POST',
+      '/v1/chat/completions',
+      '',
+      { 'content-type': 'application/json' },
+      Buffer.from(JSON.stringify(prepared.body)),
+      this.access(),
+      prepared.exchange,
+      sink,
+    );
+    if (options.signal?.aborted) return (shown ?? captureFor(kind, undefined, Infinity)).finish();
+    if (failure) throw failure;
+    if (!shown) {
+      throw new UpstreamError(
+        status,
+        `The upstream answered ${status}: ${upstreamMessage(Buffer.concat(errorBody).toString('utf8'))}`,
+      );
+    }
+    return shown.finish();
   }
 
   dispose(): void {
@@ -311,7 +439,7 @@ export class Gateway {
       if (request) {
         try {
           if (kind) {
-            const prepared = this.prepare(kind, request, req.headers, config, started);
+            const prepared = this.prepare(kind, request, req.headers, config, started, 'gateway');
             exchange = prepared.exchange;
             if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
           } else {
@@ -363,6 +491,7 @@ export class Gateway {
     headers: http.IncomingHttpHeaders,
     config: GatewayConfig,
     started: number,
+    source: RunSource,
   ): { body: Json; exchange: Exchange } {
     const route = routeRequest(request.model, headers, config);
     let body = request;
@@ -397,6 +526,7 @@ export class Gateway {
         conversation,
         started,
         usageAsked: asking !== undefined,
+        source,
       },
     };
   }
@@ -450,15 +580,67 @@ export class Gateway {
     listing?: 'openai' | 'ollama',
   ): Promise<void> {
     const search = (req.url ?? '').slice(pathname.length);
-    const { target, openai } = this.upstreamUrl(pathname, search, access);
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (!NOT_FORWARDED.has(name) && value !== undefined) headers[name] = value;
     }
+    const sink: AnswerSink = {
+      head: (status, out) => {
+        res.writeHead(status, out);
+        // Headers now, not with the first token: streaming clients wait on them.
+        res.flushHeaders();
+      },
+      write: (chunk, resume) => {
+        if (res.write(chunk)) return true;
+        res.once('drain', resume);
+        return false;
+      },
+      end: (last) => res.end(last),
+      cut: () => res.destroy(),
+      fail: (status, message) => this.fail(res, pathname, status, message),
+      get started() {
+        return res.headersSent;
+      },
+      onGone: (gone) =>
+        res.on('close', () => {
+          if (!res.writableFinished) gone();
+        }),
+    };
+    const onListing = listing
+      ? (upRes: http.IncomingMessage, done: () => void) => this.answerListing(res, upRes, listing, done)
+      : undefined;
+    return this.relay(
+      req.method ?? 'GET',
+      pathname,
+      search,
+      headers,
+      body,
+      access,
+      exchange,
+      sink,
+      onListing,
+    );
+  }
+
+  /**
+   * Sends a request to the upstream and its answer to `sink` as it arrives, capturing the completion of `exchange`
+   * from a copy of the bytes and recording it once the answer ended (or the caller left: aborted).
+   */
+  private relay(
+    method: string,
+    pathname: string,
+    search: string,
+    headers: http.OutgoingHttpHeaders,
+    body: Buffer,
+    access: GatewayAccess,
+    exchange: Exchange | undefined,
+    sink: AnswerSink,
+    onListing?: (upRes: http.IncomingMessage, done: () => void) => void,
+  ): Promise<void> {
+    const { target, openai } = this.upstreamUrl(pathname, search, access);
     // The capture reads the bytes it forwards: a compressed answer could not be recorded.
     headers['accept-encoding'] = 'identity';
-    if (body.length > 0 || req.method === 'POST' || req.method === 'PUT')
-      headers['content-length'] = body.length;
+    if (body.length > 0 || method === 'POST' || method === 'PUT') headers['content-length'] = body.length;
     const key = this.keyFor(target, openai);
     if (key) headers.authorization = `Bearer ${key}`;
     const secure = target.protocol === 'https:';
@@ -473,49 +655,45 @@ export class Gateway {
       };
       const upstream = (secure ? https : http).request(
         target,
-        { method: req.method, headers, agent: secure ? this.agents.https : this.agents.http },
+        { method, headers, agent: secure ? this.agents.https : this.agents.http },
         (upRes) => {
           const status = upRes.statusCode ?? 502;
           const ok = status >= 200 && status < 300;
-          if (listing && ok) {
-            this.answerListing(res, upRes, listing, () => done(false));
+          if (onListing && ok) {
+            onListing(upRes, () => done(false));
             return;
           }
           const out: http.OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(upRes.headers)) {
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
           }
-          res.writeHead(status, out);
-          // Headers now, not with the first token: streaming clients wait on them.
-          res.flushHeaders();
+          sink.head(status, out);
+          const contentType = upRes.headers['content-type'];
           if (exchange && ok)
             capture = captureFor(
               exchange.kind,
-              upRes.headers['content-type'],
+              contentType,
               this.options.recorder.getConfig().config.storage.maxTextBytes,
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
           const filter =
-            exchange?.usageAsked && ok && /^text\/event-stream/i.test(upRes.headers['content-type'] ?? '')
+            exchange?.usageAsked && ok && /^text\/event-stream/i.test(contentType ?? '')
               ? new UsageChunkFilter()
               : undefined;
           upRes.on('data', (chunk: Buffer) => {
             // To the client first: the copy is parsed after the bytes are on their way.
-            const out = filter ? filter.push(chunk) : chunk;
-            if (out.length > 0 && !res.write(out)) {
-              upRes.pause();
-              res.once('drain', () => upRes.resume());
-            }
+            const forwarded = filter ? filter.push(chunk) : chunk;
+            if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
             // The capture reads the usage chunk the client does not get.
             capture?.push(chunk);
           });
           upRes.on('end', () => {
-            res.end(filter?.end());
+            sink.end(filter?.end());
             done(false);
           });
           upRes.on('error', () => {
-            res.destroy();
+            sink.cut();
             done(true);
           });
         },
@@ -523,11 +701,9 @@ export class Gateway {
       upstream.on('socket', (socket) => socket.setNoDelay(true));
       upstream.on('error', (err: NodeJS.ErrnoException) => {
         if (settled) return;
-        if (!res.headersSent) {
+        if (!sink.started) {
           const where = `${target.protocol}//${target.host}`;
-          this.fail(
-            res,
-            pathname,
+          sink.fail(
             502,
             `Agent Learning gateway: cannot reach the upstream at ${where} (${err.code ?? err.message}). Start ` +
               'Ollama, or set "agentLearning.ollamaHost" / OLLAMA_HOST (or the OpenAI-compatible upstream: ' +
@@ -536,13 +712,12 @@ export class Gateway {
           settled = true;
           resolve();
         } else {
-          res.destroy();
+          sink.cut();
           done(true);
         }
       });
       // The client left before the answer ended: stop the upstream's work and keep what arrived, as aborted.
-      res.on('close', () => {
-        if (res.writableFinished) return;
+      sink.onGone(() => {
         upstream.destroy();
         done(true);
       });
@@ -609,10 +784,11 @@ export class Gateway {
         exchange.promptId,
         result,
         route.role,
-        { source: 'gateway' },
+        { source: exchange.source },
       );
       this.didCapture.fire({
         id: run.id,
+        source: exchange.source,
         recorded: run.recorded !== false,
         aborted,
         modelId: exchange.modelId,
@@ -639,6 +815,16 @@ export class Gateway {
             : 'upstream_error';
     sendJson(res, status, ollama ? { error: message } : { error: { message, type, code: status } });
   }
+}
+
+/** The message of an upstream's error body (OpenAI `{error: {message}}`, Ollama `{error}`), else its start. */
+function upstreamMessage(text: string): string {
+  const doc = parseObject(Buffer.from(text));
+  const error = doc?.error;
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null && typeof (error as Json).message === 'string')
+    return (error as Json).message as string;
+  return text.slice(0, 500) || '(no body)';
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {

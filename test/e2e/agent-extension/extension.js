@@ -70,6 +70,7 @@ async function activate(context) {
     const result = await runPlan(api, plan, {
       executeCommand: (id, ...args) => vscode.commands.executeCommand(id, ...args),
       log: (line) => log(`${planName}: ${line}`),
+      chat: sendChat,
     });
     writeJsonAtomic(resultFile, { ...result, plan: planName, workspaceTrusted: vscode.workspace.isTrusted });
     log(`wrote result${suffix}.json (ok: ${result.ok})`);
@@ -91,6 +92,31 @@ async function activate(context) {
   const timer = setInterval(scan, SCAN_MS);
   context.subscriptions.push({ dispose: () => clearInterval(timer) });
   scan();
+}
+
+/**
+ * One chat request as a user's chat (or another extension) sends it: the vendor's models from
+ * `vscode.lm.selectChatModels`, then `sendRequest` to the one with `id`, its text read as it streams.
+ */
+async function sendChat(request) {
+  const models = await vscode.lm.selectChatModels({ vendor: request.vendor });
+  const seen = models.map((m) => ({ id: m.id, name: m.name, family: m.family, vendor: m.vendor }));
+  const model = models.find((m) => m.id === request.id);
+  if (!model)
+    throw new Error(`no chat model ${request.id} from ${request.vendor}; offered: ${JSON.stringify(seen)}`);
+  const source = new vscode.CancellationTokenSource();
+  try {
+    const response = await model.sendRequest(
+      [vscode.LanguageModelChatMessage.User(request.prompt)],
+      { justification: 'The Agent Learning e2e suite checks its chat models.' },
+      source.token,
+    );
+    const pieces = [];
+    for await (const piece of response.text) pieces.push(piece);
+    return { models: seen, model: model.id, pieces };
+  } finally {
+    source.dispose();
+  }
 }
 
 function deactivate() {}

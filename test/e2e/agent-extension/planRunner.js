@@ -15,14 +15,17 @@
  *   commands (their return values are kept).
  * @property {{runs: number, timeoutMs?: number}} [waitFor] Poll getStats() until totals.runs reaches `runs`:
  *   runs other processes wrote reach this window through the inbox.
+ * @property {{vendor: string, id: string, prompt: string}[]} [chat] Requests to a chat model found with
+ *   `vscode.lm.selectChatModels({vendor})`, as a user's chat sends them (needs the runner's `chat` option).
  */
 
 /**
  * @param {any} api The object Agent Learning's activate() returned.
  * @param {Plan} plan
- * @param {{executeCommand?: (id: string, ...args: unknown[]) => Thenable<unknown>, log?: (line: string) => void}} [options]
+ * @param {{executeCommand?: (id: string, ...args: unknown[]) => Thenable<unknown>, log?: (line: string) => void,
+ *   chat?: (request: {vendor: string, id: string, prompt: string}) => Promise<object>}} [options]
  * @returns {Promise<object>} What the agent saw: { ok, error?, apiVersion, apiKeys, prompt, model, runs,
- *   feedback, commands, recordEvents, stats, waitedMs }
+ *   feedback, commands, chats, recordEvents, stats, waitedMs }
  */
 async function runPlan(api, plan, options = {}) {
   const log = options.log ?? (() => {});
@@ -35,6 +38,7 @@ async function runPlan(api, plan, options = {}) {
     runs: [],
     feedback: [],
     commands: [],
+    chats: [],
     recordEvents: [],
     stats: null,
     waitedMs: 0,
@@ -65,6 +69,11 @@ async function runPlan(api, plan, options = {}) {
       const value = await options.executeCommand(c.id, ...(c.args ?? []));
       result.commands.push({ id: c.id, value: value ?? null });
       log(`command ${c.id} done`);
+    }
+    for (const c of plan.chat ?? []) {
+      if (!options.chat) throw new Error('this runner cannot send chat requests');
+      result.chats.push(await options.chat(c));
+      log(`chat ${c.id} done`);
     }
     if (plan.waitFor) {
       const started = Date.now();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CHAT_VENDOR } from '../../../src/core/gateway/chatModels';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -22,6 +23,7 @@ interface Manifest {
     commands: Command[];
     views: Record<string, { id: string }[]>;
     walkthroughs: { id: string; title: string; steps: Step[] }[];
+    languageModelChatProviders: { vendor: string; displayName: string }[];
   };
 }
 
@@ -46,6 +48,12 @@ describe('package.json contributions', () => {
       assert.equal(c.category, 'Agent Learning', `${c.command} has no category`);
       assert.ok(registered.has(c.command), `${c.command} is contributed but the extension never names it`);
     }
+  });
+
+  it("declares the chat models' vendor that the extension registers (VS Code refuses an undeclared one)", () => {
+    assert.deepEqual(manifest.contributes.languageModelChatProviders, [
+      { vendor: CHAT_VENDOR, displayName: 'Agent Learning' },
+    ]);
   });
 
   describe('the Get Started walkthrough', () => {

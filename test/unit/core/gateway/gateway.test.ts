@@ -5,7 +5,19 @@ import * as path from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import * as net from 'node:net';
-import { Gateway, type GatewayOptions, type GatewayRun } from '../../../../src/core/gateway/gateway';
+import {
+  Gateway,
+  UpstreamError,
+  type GatewayOptions,
+  type GatewayRun,
+} from '../../../../src/core/gateway/gateway';
+import {
+  CHAT_ROLE,
+  chatHeaders,
+  chatModels,
+  chatRequestBody,
+  toolCallsOf,
+} from '../../../../src/core/gateway/chatModels';
 import { captureFor } from '../../../../src/core/gateway/capture';
 import { isCut } from '../../../../src/core/store/storedText';
 import { DEFAULT_GATEWAY_ACCESS, type GatewayAccess } from '../../../../src/core/workspace/gatewayConfig';
@@ -18,6 +30,7 @@ const KEY = 'sk-test-0123456789abcdefSECRET';
 
 interface StoredRun {
   id: string;
+  source: string | null;
   role: string;
   task_slug: string;
   model_id: string;
@@ -823,6 +836,119 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       );
     });
   });
+  describe("in-process completions (VS Code's chat models)", () => {
+    const userSays = (text: string) => ({
+      role: CHAT_ROLE.user,
+      content: [{ value: text }],
+      name: undefined,
+    });
+
+    beforeEach(() => {
+      writeAgentFile(ws, 'model_variants.json', {
+        variants: [
+          { id: 'cheap-model', costPer1kTokens: 0, tiers: ['small', 'medium', 'large'] },
+          { id: 'agent-learning-fixer', costPer1kTokens: 0, tiers: ['medium'], roles: ['fixer'] },
+        ],
+      });
+    });
+
+    it("streams a tuned model's answer to the caller and records it as a chat run of the model's role", async () => {
+      await open();
+      const tuned = chatModels({
+        variants: pipeline.modelVariants(),
+        prefix: 'agent-learning',
+        roles: [],
+        defaultRole: 'coder',
+      }).find((m) => m.id === 'agent-learning-fixer')!;
+      const pieces: string[] = [];
+      const completion = await gateway.complete(chatRequestBody(tuned.id, [userSays('Fix the bug.')]), {
+        source: 'chat',
+        headers: chatHeaders(tuned),
+        onText: (text) => pieces.push(text),
+      });
+      assert.deepEqual(pieces, ['Hello ', 'from ', 'the ', 'stand-in'], 'each piece as it arrived');
+      assert.equal(completion.message.content, 'Hello from the stand-in');
+      assert.equal(upstream.requests[0]!.path, '/v1/chat/completions');
+      assert.equal(upstream.requests[0]!.body?.model, 'agent-learning-fixer');
+      assert.equal(upstream.requests[0]!.body?.stream, true);
+
+      const [run] = await storedRuns();
+      assert.ok(run);
+      assert.equal(run.source, 'chat');
+      assert.equal(run.role, 'fixer', "the tuned model's role");
+      assert.equal(run.model_id, 'agent-learning-fixer');
+      assert.equal(run.cost_tokens, 15, 'the usage the gateway asked for');
+      assert.ok(run.duration_ms !== null && run.duration_ms >= 0);
+      assert.deepEqual(JSON.parse(run.input), { messages: [{ role: 'user', content: 'Fix the bug.' }] });
+      assert.deepEqual(JSON.parse(run.output), { role: 'assistant', content: 'Hello from the stand-in' });
+      assert.deepEqual(
+        captured.map((c) => [c.source, c.role, c.modelId]),
+        [['chat', 'fixer', 'agent-learning-fixer']],
+      );
+    });
+
+    it("routes agent-learning/auto to the router's pick, recorded for the default role with its tier", async () => {
+      await open({ defaultRole: 'judge' });
+      await gateway.complete(chatRequestBody('agent-learning/auto', [userSays('x')]), { source: 'chat' });
+      assert.equal(upstream.requests[0]!.body?.model, 'cheap-model');
+      const [run] = await storedRuns();
+      assert.deepEqual(
+        [run!.source, run!.model_id, run!.role, run!.complexity],
+        ['chat', 'cheap-model', 'judge', 'medium'],
+      );
+    });
+
+    it('hands back tool calls whole, with parsed arguments, and records them', async () => {
+      await open();
+      const body = chatRequestBody('tool-model', [userSays('Weather in Paris?')], {
+        tools: [{ name: 'get_weather', description: 'Weather', inputSchema: { type: 'object' } }],
+      });
+      const completion = await gateway.complete(body, { source: 'chat' });
+      assert.deepEqual(toolCallsOf(completion.message), [
+        { callId: 'call_standin_1', name: 'get_weather', input: { city: 'Paris' } },
+      ]);
+      const [run] = await storedRuns();
+      assert.equal(JSON.parse(run!.output).tool_calls[0].function.arguments, '{"city":"Paris"}');
+    });
+
+    it("rejects with the upstream's own message and status, and records no run", async () => {
+      await open();
+      await assert.rejects(
+        gateway.complete(chatRequestBody('missing-model', [userSays('x')]), { source: 'chat' }),
+        (err: unknown) =>
+          err instanceof UpstreamError &&
+          err.status === 404 &&
+          /model "missing-model" not found/.test(err.message),
+      );
+      assert.equal((await storedRuns()).length, 0);
+    });
+
+    it('keeps what arrived, as aborted, when the caller cancels mid-stream', async () => {
+      await open();
+      const abort = new AbortController();
+      const completion = await gateway.complete(chatRequestBody('hang-model', [userSays('x')]), {
+        source: 'chat',
+        signal: abort.signal,
+        onText: () => abort.abort(),
+      });
+      assert.equal(completion.message.content, 'Hello ');
+      await upstream.hangClosed; // the upstream's work stopped too
+      const [run] = await storedRuns();
+      assert.deepEqual(JSON.parse(run!.output), { role: 'assistant', content: 'Hello ', aborted: true });
+      assert.equal(run!.source, 'chat');
+    });
+
+    it('says where the upstream should be when it cannot be reached', async () => {
+      await upstream.stop();
+      await open();
+      await assert.rejects(
+        gateway.complete(chatRequestBody('cheap-model', [userSays('x')]), { source: 'chat' }),
+        (err: unknown) =>
+          err instanceof UpstreamError && err.status === 502 && /OLLAMA_HOST/.test(err.message),
+      );
+    });
+  });
+
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {
     it('keeps the start of an answer past the bound, marked as cut, while the client gets every byte', async () => {
       const answer = 'word '.repeat(4000); // 20,000 bytes of content, over a 4 KiB bound
