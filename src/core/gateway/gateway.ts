@@ -663,12 +663,18 @@ export class Gateway {
             onListing(upRes, () => done(false));
             return;
           }
+          const contentType = upRes.headers['content-type'];
+          const filter =
+            exchange?.usageAsked && ok && /^text\/event-stream/i.test(contentType ?? '')
+              ? new UsageChunkFilter()
+              : undefined;
           const out: http.OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(upRes.headers)) {
+            // The filter takes out the usage chunk the gateway asked for: the upstream's length no longer holds.
+            if (filter && name === 'content-length') continue;
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
           }
           sink.head(status, out);
-          const contentType = upRes.headers['content-type'];
           if (exchange && ok)
             capture = captureFor(
               exchange.kind,
@@ -677,10 +683,6 @@ export class Gateway {
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
-          const filter =
-            exchange?.usageAsked && ok && /^text\/event-stream/i.test(contentType ?? '')
-              ? new UsageChunkFilter()
-              : undefined;
           upRes.on('data', (chunk: Buffer) => {
             // To the client first: the copy is parsed after the bytes are on their way.
             const forwarded = filter ? filter.push(chunk) : chunk;

@@ -287,7 +287,8 @@ export class DurableStore {
       return applied;
     });
     if (outcome === 'inserted') {
-      this.changed(storable.result.input.length + storable.result.output.length + SMALL_ENTRY_BYTES);
+      const { input, output } = storable.result;
+      this.changed(Buffer.byteLength(input) + Buffer.byteLength(output) + SMALL_ENTRY_BYTES);
     }
     return record;
   }
@@ -744,6 +745,7 @@ export class DurableStore {
 
   private async doSave(): Promise<void> {
     await this.moveTextsOut();
+    if (this.closed) return; // closeSync saved meanwhile, and released the lock
     const save = this.beginSave();
     if (!save) return;
     try {

@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { describe } from '../errors';
+import { syncDirectory } from '../workspace/atomicFile';
 
 /** Where a run's texts are: the segment's number and the record's place in it. */
 export interface TextRef {
@@ -50,6 +51,11 @@ const CODEC_PLAIN = 0;
 const CODEC_DEFLATE = 1;
 /** Texts shorter than this are not worth compressing. */
 const MIN_DEFLATE_BYTES = 256;
+/**
+ * The most a record's texts may decode to: an input and an output at the largest `storage.maxTextBytes` (64 MiB),
+ * with room for the cut markers.
+ */
+const MAX_DECODED_BYTES = 2 * 64 * 2 ** 20 + 4096;
 /** Deflates in flight at once in `append`. */
 const PARALLEL_DEFLATES = 4;
 /** Read file descriptors kept open (the newest segments are read most). */
@@ -153,9 +159,11 @@ export class TextSegments {
   }
 
   private openForWriting(segment: number): number {
+    const file = path.join(this.dir, segmentName(segment));
+    const created = !fs.existsSync(this.dir) || sizeOrZero(file) === 0;
     fs.mkdirSync(this.dir, { recursive: true });
     const fd = fs.openSync(
-      path.join(this.dir, segmentName(segment)),
+      file,
       // O_NONBLOCK: a FIFO planted here must not block the open (it is then refused as not a regular file).
       fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
       0o644,
@@ -163,6 +171,11 @@ export class TextSegments {
     if (!fs.fstatSync(fd).isFile()) {
       fs.closeSync(fd);
       throw new Error(`${segmentName(segment)} is not a regular file`);
+    }
+    if (created) {
+      // A new segment's name (and texts/ itself) must survive a crash before the database names its records.
+      syncDirectory(this.dir);
+      syncDirectory(path.dirname(this.dir));
     }
     return fd;
   }
@@ -338,13 +351,21 @@ function decode(record: Buffer, id: string): { input: string; output: string } |
   if (record[5] !== CODEC_DEFLATE && record[5] !== CODEC_PLAIN) return `unknown codec ${record[5]}`;
   let plain: Buffer;
   try {
-    plain = record[5] === CODEC_DEFLATE ? zlib.inflateRawSync(payload) : payload;
+    // Bounded: a record from elsewhere (a cloned repository's .agent/) may inflate a megabyte into gigabytes.
+    plain =
+      record[5] === CODEC_DEFLATE
+        ? zlib.inflateRawSync(payload, { maxOutputLength: MAX_DECODED_BYTES })
+        : payload;
   } catch (err) {
     return `cannot be decompressed (${describe(err)})`;
   }
   if (inputBytes > plain.length) return 'the input length does not match';
-  return {
-    input: plain.toString('utf8', 0, inputBytes),
-    output: plain.toString('utf8', inputBytes),
-  };
+  try {
+    return {
+      input: plain.toString('utf8', 0, inputBytes),
+      output: plain.toString('utf8', inputBytes),
+    };
+  } catch (err) {
+    return `cannot be read as text (${describe(err)})`;
+  }
 }

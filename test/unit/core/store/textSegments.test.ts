@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import {
   DurableStore,
@@ -127,6 +128,29 @@ describe('text segments (run texts beside the database)', function () {
     }
     first.close();
     second.close();
+  });
+
+  it('refuses a record that would inflate past the largest texts (a deflate bomb from a cloned .agent/)', () => {
+    const texts = path.join(dir, 'texts');
+    fs.mkdirSync(texts);
+    const payload = zlib.deflateRawSync(Buffer.alloc(200 * 2 ** 20, 0x61)); // 200 MiB of "a", ~200 KB deflated
+    const id = Buffer.from('bomb');
+    const header = Buffer.alloc(24);
+    header.write('ALTX', 0, 'latin1');
+    header[4] = 1;
+    header[5] = 1;
+    header.writeUInt32LE(id.length, 8);
+    header.writeUInt32LE(payload.length, 12);
+    header.writeUInt32LE(0, 16);
+    header.writeUInt32LE(zlib.crc32(payload, zlib.crc32(id)), 20);
+    const record = Buffer.concat([header, id, payload]);
+    fs.writeFileSync(path.join(texts, segmentName(1)), record);
+    const segments = new TextSegments(texts);
+
+    const read = segments.read({ segment: 1, offset: 0, length: record.length }, 'bomb');
+
+    assert.match(unavailable(read), /cannot be decompressed/);
+    segments.close();
   });
 
   it('refuses a FIFO planted as a segment without blocking, for writing and for reading', () => {
