@@ -85,7 +85,10 @@ else
 JSON
   # unsafe_perm: its postinstall refuses root otherwise; yes: node-pty's postinstall runs `npx node-gyp`.
   # Node 22 first on PATH: npm, code-server's postinstall and node-gyp then build the native modules for it.
-  PATH="$PWD/$NODE_BIN:$PATH" npm_config_yes=true npm_config_unsafe_perm=true npm_config_strict_allow_scripts=false \
+  # Run from `npm test`, the outer npm's user agent (naming Node 20) is inherited as config, and code-server's
+  # postinstall reads the Node version from it: the inner npm must make its own.
+  env -u npm_config_user_agent -u npm_node_execpath -u NODE \
+    PATH="$PWD/$NODE_BIN:$PATH" npm_config_yes=true npm_config_unsafe_perm=true npm_config_strict_allow_scripts=false \
     npm install --prefix "$PREFIX" --save-exact --no-audit --no-fund --loglevel=error \
     "code-server@${CODE_SERVER_VERSION}"
   if [[ ! -x $PREFIX/node_modules/.bin/code-server ]]; then
