@@ -396,8 +396,9 @@ export class LearningPipeline {
   async exportDataset(role = 'coder', tier?: Complexity): Promise<ExportResult> {
     checkRole(role);
     if (tier !== undefined) checkComplexity(tier);
+    // After any auto-export under way or queued (exports run one at a time): this one's file is the one that stays.
     const durable = await this.openStore();
-    await this.exporter.idle(); // an auto-export under way finishes first: this one's file is the one that stays
+    await this.exporter.idle();
     return this.exporter.exportSliced(durable, role, tier);
   }
 

@@ -50,6 +50,8 @@ export class Exporter {
   private draining: Promise<void> | undefined;
   /** Exports being taken a slice at a time, which drainNow finishes at once. */
   private readonly inFlight = new Set<() => void>();
+  /** The end of the last sliced export begun (see oneAtATime). */
+  private lastTurn: Promise<void> = Promise.resolve();
   private disposed = false;
 
   /** Fired after each export of a role's dataset (not of a tier's). */
@@ -135,24 +137,41 @@ export class Exporter {
   }
 
   /** A queued auto-export, if it is still due when its turn comes, taken a slice at a time (see `sliced`). */
-  private async runQueuedSliced(store: ExportStore, role: string): Promise<void> {
-    try {
-      if (!this.autoExportDue(store, role)) return;
-      this.options.log(`📦 Auto-exporting SFT dataset for ${role}...`);
-      await this.sliced(store, role, undefined);
-    } catch (err) {
-      this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
-    }
+  private runQueuedSliced(store: ExportStore, role: string): Promise<void> {
+    return this.oneAtATime(async () => {
+      try {
+        if (!this.autoExportDue(store, role)) return;
+        this.options.log(`📦 Auto-exporting SFT dataset for ${role}...`);
+        await this.sliced(store, role, undefined);
+      } catch (err) {
+        this.options.log(`❌ Export for ${role} failed: ${describe(err)}`);
+      }
+    });
+  }
+
+  /**
+   * Runs sliced exports one after another, auto and asked-for alike: two taken at once would write the same file
+   * in turn, and the later event could carry the lower watermark.
+   */
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.lastTurn.then(fn);
+    this.lastTurn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   /**
    * Writes a role's dataset like `export`, taken a slice at a time: reading a thousand runs' texts and scrubbing
    * them takes a few hundred milliseconds, which in one piece would freeze the editor.
    */
-  async exportSliced(store: ExportStore, role: string, tier?: Complexity): Promise<ExportResult> {
-    const result = await this.sliced(store, role, tier);
-    if (!result) throw new LearningError('The learning pipeline was closed before the export was written.');
-    return result;
+  exportSliced(store: ExportStore, role: string, tier?: Complexity): Promise<ExportResult> {
+    return this.oneAtATime(async () => {
+      const result = await this.sliced(store, role, tier);
+      if (!result) throw new LearningError('The learning pipeline was closed before the export was written.');
+      return result;
+    });
   }
 
   /**
@@ -217,7 +236,7 @@ export class Exporter {
     const { agentDir } = this.options;
     const { autoExport } = this.options.config();
     prepareFolder(sftDir(agentDir), path.dirname(agentDir), this.options.trusted());
-    return new SftExport(store.db, {
+    return new SftExport(() => store.db, {
       role,
       ...(tier && { tier }),
       minReward: autoExport.minReward,

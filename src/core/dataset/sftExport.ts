@@ -32,7 +32,7 @@ export interface ExportResult {
 }
 
 export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
-  const job = new SftExport(store, opts);
+  const job = new SftExport(() => store, opts);
   job.step(Infinity);
   return job.finish();
 }
@@ -49,15 +49,20 @@ export class SftExport {
   private duplicatesSkipped = 0;
   private secretsRedacted = 0;
   private readonly watermarkPk: number;
-  private readonly candidates: Iterator<ExportCandidate>;
+  private store: StoreReader;
+  private candidates: Iterator<ExportCandidate>;
+  /** The last candidate taken (reward, pk): where reading goes on if the database is reloaded between slices. */
+  private last: [number, number] | undefined;
   private exhausted = false;
 
+  /** `source`: the store now; a process that does not own the database reloads it (a new Store) when it changes. */
   constructor(
-    store: StoreReader,
+    private readonly source: () => StoreReader,
     private readonly opts: ExportOptions,
   ) {
-    this.watermarkPk = store.maxPk();
-    this.candidates = store.exportCandidates(opts.role, opts.minReward, opts.tier, this.watermarkPk);
+    this.store = source();
+    this.watermarkPk = this.store.maxPk();
+    this.candidates = this.store.exportCandidates(opts.role, opts.minReward, opts.tier, this.watermarkPk);
     if (opts.maxExamples <= 0) this.exhausted = true;
   }
 
@@ -69,6 +74,13 @@ export class SftExport {
   /** Takes candidates for about `budgetMs` (at least one), or until done. */
   step(budgetMs: number): void {
     if (this.done) return;
+    const store = this.source();
+    if (store !== this.store) {
+      // Reloaded between slices (the old one is closed): the same query on the new one, from where it left off.
+      this.store = store;
+      const { role, minReward, tier } = this.opts;
+      this.candidates = store.exportCandidates(role, minReward, tier, this.watermarkPk, this.last);
+    }
     const until = performance.now() + budgetMs;
     do {
       const next = this.candidates.next();
@@ -98,6 +110,7 @@ export class SftExport {
 
   private take(run: ExportCandidate): void {
     const { opts, lines } = this;
+    this.last = [run.reward, run.pk];
     if (run.output.trim() === '') return;
     const key = createHash('sha256')
       .update(normalise(run.input))

@@ -958,12 +958,14 @@ export class Store {
     minReward: number,
     tier?: string,
     atMostPk = this.maxPk(),
+    /** Start after this candidate (its reward and pk): a page read on another Store picks up where one left off. */
+    startAfter?: [number, number],
   ): Generator<ExportCandidate> {
     const columns = `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
        FROM runs r LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk
        WHERE r.role = ?1 AND r.reward >= ?2 AND (?3 IS NULL OR r.complexity = ?3) AND r.pk <= ?4`;
     const order = `ORDER BY r.reward DESC, r.pk DESC LIMIT ${EXPORT_PAGE}`;
-    let after: [number, number] | undefined;
+    let after = startAfter;
     for (;;) {
       const rows = after
         ? this.all('exportNext', `${columns} AND (r.reward, r.pk) < (?5, ?6) ${order}`, [

@@ -260,6 +260,27 @@ describe('auto-export under the default config', function () {
       assert.ok(turns > 5, `the export held the event loop: only ${turns} turns ran during it`);
     });
 
+    it('runs an auto-export that fell due during an asked-for export after it, never beside it', async () => {
+      writeAgentFile(ws, 'learning-config.json', {
+        autoExport: { minRuns: RUNS + 1, minReward: 0.7, maxExamples: 5000 },
+      });
+      const logs: string[] = [];
+      const p = await open((l) => logs.push(l));
+      await recordUntilDue(p); // one short of minRuns
+
+      const asked = p.exportDataset('coder');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await p.recordRun('t', 'm', 'default', long(RUNS)); // minRuns reached while the export is being taken
+      await asked;
+      await p.flush();
+
+      // Its turn came after the asked-for export, which had reset the count: no longer due, so no second export.
+      assert.deepEqual(
+        logs.filter((l) => /xport/.test(l)),
+        [`✅ Exported ${RUNS} coder examples to .agent/sft/coder_sft.jsonl`],
+      );
+    });
+
     it('is finished by close(), before it returns, when close() comes in the middle', async () => {
       writeAgentFile(ws, 'learning-config.json', {
         autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },

@@ -11,6 +11,7 @@ import {
   type ValidRun,
 } from '../../../../src/core/store/durableStore';
 import { TextSegments, segmentName } from '../../../../src/core/store/textSegments';
+import { SftExport } from '../../../../src/core/dataset/sftExport';
 import { computeReward } from '../../../../src/core/learning/reward';
 import { defaultConfig } from '../../../../src/core/workspace/config';
 import { LearningPipeline } from '../../../../src/core/pipeline';
@@ -326,6 +327,31 @@ describe('durable store: texts outside the database', function () {
     assert.equal(db.prepare('SELECT count(*) FROM run_texts').pluck().get(), 0);
     db.close();
     assert.deepEqual(ds.db.runTexts(r.id), { input: 'kept in', output: 'kept out' });
+  });
+
+  it('goes on with an export taken in slices when a reader reloads the database between two slices', async () => {
+    const owner = await openStore();
+    for (let i = 0; i < 300; i++) owner.record(validRun());
+    await owner.save();
+    const reader = await openStore();
+    assert.equal(reader.isOwner, false);
+    const file = path.join(dir, 'out.jsonl');
+    const job = new SftExport(() => reader.db, {
+      role: 'coder',
+      minReward: 0,
+      maxExamples: 1000,
+      systemPrompt: () => '',
+      file,
+    });
+    job.step(0); // one candidate
+    owner.record(validRun());
+    await owner.save();
+    reader.sync(); // reloads the saved file: a new Store, the old one closed
+
+    job.step(Infinity);
+
+    assert.equal(job.finish().count, 300, 'every run up to the watermark, once');
+    assert.equal(new Set(fs.readFileSync(file, 'utf8').trim().split('\n')).size, 300);
   });
 
   it('paces the saves of a big database by the bytes the journal took, at most MAX_SAVE_DELAY_MS apart', async () => {
