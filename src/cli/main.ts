@@ -306,11 +306,24 @@ async function show(workspace: string, runId: string, json: boolean, io: Io): Pr
       lines.push(`signal ${s.kind} = ${s.value} from ${s.source} at ${new Date(s.at).toISOString()}`);
     }
     if (textsUnavailable) lines.push(`texts: cannot be read (${textsUnavailable})`);
-    io.out(`${lines.join('\n')}\n\n--- input ---\n${input}\n--- output ---\n${output}\n`);
+    io.out(visible(`${lines.join('\n')}\n\n--- input ---\n${input}\n--- output ---\n${output}`) + '\n');
     return 0;
   } finally {
     await pipeline.close();
   }
+}
+
+/**
+ * Run data as a terminal shows it: control characters but newline and tab written as `\x1b`-style escapes, so
+ * a model's output (or a cloned .agent/) cannot move the cursor, retitle the terminal or set the clipboard. `--json`
+ * gives the texts exactly.
+ */
+function visible(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 async function exportCmd(workspace: string, role: string | undefined, io: Io): Promise<number> {

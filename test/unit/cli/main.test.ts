@@ -141,6 +141,21 @@ describe('agent-learning CLI', () => {
       assert.equal(JSON.parse(json.out).output, 'the answer');
     });
 
+    it('writes control characters from run data as escapes, so an output cannot drive the terminal', async () => {
+      const { id } = await recordOne({
+        input: 'clipboard \u001b]52;c;ZXZpbA==\u0007',
+        output: 'title \u001b]0;pwned\u0007 line\ttab\nnext',
+        compile: true,
+      });
+
+      const r = await cli(['show', id, '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.doesNotMatch(r.out, /[\u001b\u0007]/);
+      assert.match(r.out, /clipboard \\x1b\]52;c;ZXZpbA==\\x07/);
+      assert.match(r.out, /title \\x1b\]0;pwned\\x07 line\ttab\nnext\n$/);
+    });
+
     it('says why the texts cannot be read when their segment is gone, and still prints the run', async () => {
       const { id } = await recordOne({ input: 'i', output: 'o', compile: true });
       fs.rmSync(path.join(ws, '.agent', 'texts'), { recursive: true });
