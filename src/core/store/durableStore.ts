@@ -788,6 +788,9 @@ export class DurableStore {
     for (;;) {
       const batch = store.textsToMove(TEXT_MOVE_BATCH);
       if (batch.length === 0) break;
+      // Only the owner appends: a process that lost the lock (paused past its staleness) must not write at ranges
+      // the new owner hands out.
+      if (!this.lock.verify()) return;
       let refs;
       try {
         refs = await this.segments.append(batch);
@@ -807,7 +810,7 @@ export class DurableStore {
   private moveTextsOutSync(): void {
     for (;;) {
       const batch = this.store.textsToMove(TEXT_MOVE_BATCH);
-      if (batch.length === 0) break;
+      if (batch.length === 0 || !this.lock.verify()) break;
       try {
         this.store.textsMoved(this.segments.appendSync(batch));
       } catch (err) {

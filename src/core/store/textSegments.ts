@@ -154,6 +154,11 @@ export class TextSegments {
       segment++;
       offset = onDisk(segment);
     }
+    // Something else planted under a segment's name (a directory, a FIFO, a link) is passed over, not written to.
+    while (!regularOrAbsent(path.join(this.dir, segmentName(segment)))) {
+      segment++;
+      offset = onDisk(segment);
+    }
     this.tail = { segment, next: offset + bytes };
     return { segment, offset };
   }
@@ -277,6 +282,14 @@ export class TextSegments {
   close(): void {
     this.release();
     this.closed = true;
+  }
+}
+
+function regularOrAbsent(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isFile();
+  } catch {
+    return true;
   }
 }
 

@@ -154,16 +154,16 @@ describe('text segments (run texts beside the database)', function () {
     segments.close();
   });
 
-  it('refuses a FIFO planted as a segment without blocking, for writing and for reading', () => {
+  it('passes over a FIFO planted as a segment without blocking, and refuses to read it', () => {
     const texts = path.join(dir, 'texts');
     fs.mkdirSync(texts);
     execFileSync('mkfifo', [path.join(texts, segmentName(1))]);
     const segments = new TextSegments(texts);
 
-    assert.throws(
-      () => segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]),
-      /not a regular file|ENXIO/,
-    );
+    const ref = segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]).get(1)!;
+
+    assert.equal(ref.segment, 2);
+    assert.deepEqual(segments.read(ref, 'a'), { input: 'i', output: 'o' });
     assert.match(
       unavailable(segments.read({ segment: 1, offset: 0, length: 30 }, 'a')),
       /not a regular file/,
@@ -171,20 +171,32 @@ describe('text segments (run texts beside the database)', function () {
     segments.close();
   });
 
-  it('starts a new segment once one is full, and never writes through a planted link', () => {
+  it('never writes through a link or into a directory planted under a segment name', () => {
     const texts = path.join(dir, 'texts');
     fs.mkdirSync(texts);
     const outside = path.join(dir, 'outside.txt');
     fs.writeFileSync(outside, 'keep me');
     fs.symlinkSync(outside, path.join(texts, segmentName(1)));
+    fs.mkdirSync(path.join(texts, segmentName(2)));
     const segments = new TextSegments(texts);
 
-    assert.throws(() => segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]), /ELOOP/);
-    assert.equal(fs.readFileSync(outside, 'utf8'), 'keep me');
+    const ref = segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]).get(1)!;
 
-    fs.rmSync(path.join(texts, segmentName(1)));
+    assert.equal(ref.segment, 3, 'the link at 000001.seg and the directory at 000002.seg are passed over');
+    assert.equal(fs.readFileSync(outside, 'utf8'), 'keep me');
+    assert.deepEqual(segments.read(ref, 'a'), { input: 'i', output: 'o' });
+    assert.match(unavailable(segments.read({ segment: 1, offset: 0, length: 30 }, 'a')), /ELOOP/);
+    segments.close();
+  });
+
+  it('starts a new segment once one is full', () => {
+    const texts = path.join(dir, 'texts');
+    fs.mkdirSync(texts);
     fs.writeFileSync(path.join(texts, segmentName(1)), Buffer.alloc(64 * 2 ** 20)); // a full segment
+    const segments = new TextSegments(texts);
+
     const refs = segments.appendSync([{ pk: 1, id: 'a', input: 'i', output: 'o' }]);
+
     assert.equal(refs.get(1)!.segment, 2);
     assert.equal(refs.get(1)!.offset, 0);
     assert.deepEqual(segments.read(refs.get(1)!, 'a'), { input: 'i', output: 'o' });
