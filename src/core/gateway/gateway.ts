@@ -137,6 +137,8 @@ interface Exchange {
   started: number;
   /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
   usageAsked: boolean;
+  /** The request as it was before the gateway asked for usage, for an upstream that refuses `stream_options`. */
+  withoutUsage?: Json;
   source: RunSource;
 }
 
@@ -187,6 +189,8 @@ export class Gateway {
   private address: AddressInfo | undefined;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly ollamaBase: string;
+  /** OpenAI bases that refused the `stream_options` the gateway adds (see relay). */
+  private readonly refusesUsage = new Set<string>();
   private readonly agents = {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({ keepAlive: true }),
@@ -513,6 +517,7 @@ export class Gateway {
     }
     // A streamed OpenAI answer carries token counts only when asked for; the run needs them.
     const asking = kind === 'openai-chat' ? withUsageRequested(body) : undefined;
+    const withoutUsage = asking ? body : undefined;
     if (asking) body = asking;
     // The conversation as the agent wrote it: the variant's text is known by its id, as for every other run.
     const conversation = conversationOf(kind, request);
@@ -526,6 +531,7 @@ export class Gateway {
         conversation,
         started,
         usageAsked: asking !== undefined,
+        ...(withoutUsage !== undefined && { withoutUsage }),
         source,
       },
     };
@@ -638,6 +644,11 @@ export class Gateway {
     onListing?: (upRes: http.IncomingMessage, done: () => void) => void,
   ): Promise<void> {
     const { target, openai } = this.upstreamUrl(pathname, search, access);
+    if (exchange?.withoutUsage !== undefined && openai && this.refusesUsage.has(openai.href)) {
+      // This upstream refused `stream_options` before: the request goes as the client sent it.
+      body = Buffer.from(JSON.stringify(exchange.withoutUsage));
+      exchange = { ...exchange, usageAsked: false, withoutUsage: undefined };
+    }
     // The capture reads the bytes it forwards: a compressed answer could not be recorded.
     headers['accept-encoding'] = 'identity';
     if (body.length > 0 || method === 'POST' || method === 'PUT') headers['content-length'] = body.length;
@@ -659,6 +670,41 @@ export class Gateway {
         (upRes) => {
           const status = upRes.statusCode ?? 502;
           const ok = status >= 200 && status < 300;
+          if (exchange?.withoutUsage !== undefined && openai && (status === 400 || status === 422)) {
+            // A strict upstream may refuse the `stream_options` the gateway added: asked once more without it
+            // (and never again), the client gets the answer it would have had without the gateway.
+            const retry = { ...exchange, usageAsked: false, withoutUsage: undefined };
+            const refused = exchange.withoutUsage;
+            const chunks: Buffer[] = [];
+            upRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+            upRes.on('error', () => {
+              sink.cut();
+              done(true);
+            });
+            upRes.on('end', () => {
+              const answer = Buffer.concat(chunks);
+              if (answer.includes('stream_options')) {
+                this.refusesUsage.add(openai.href);
+                this.log(
+                  `⚠️ Gateway: ${openai.origin} refuses stream_options; streamed runs through it get token ` +
+                    'counts only when the client asks for them.',
+                );
+                settled = true;
+                const again = Buffer.from(JSON.stringify(refused));
+                resolve(this.relay(method, pathname, search, headers, again, access, retry, sink, onListing));
+                return;
+              }
+              const out: http.OutgoingHttpHeaders = {};
+              for (const [name, value] of Object.entries(upRes.headers)) {
+                if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+              }
+              sink.head(status, out);
+              this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
+              sink.end(answer);
+              done(false);
+            });
+            return;
+          }
           if (onListing && ok) {
             onListing(upRes, () => done(false));
             return;

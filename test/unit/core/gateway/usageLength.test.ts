@@ -1,5 +1,6 @@
-// A streamed answer whose usage chunk the gateway asked for (and takes out) must not reach the client with the
-// upstream's Content-Length: the client would wait for bytes that never come, then fail.
+// The usage the gateway asks for on a client's behalf must never cost the client its answer: a streamed answer
+// whose usage chunk is taken out loses the upstream's Content-Length, and an upstream that refuses
+// `stream_options` is asked again without it.
 
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -54,6 +55,70 @@ describe('gateway: an SSE upstream that sends Content-Length (not chunked)', () 
 
       assert.equal(answer.length, undefined);
       assert.equal(answer.body, SSE.replace(/data: \{[^\n]*"usage"[^\n]*\n\n/, ''));
+    } finally {
+      await gateway.stop();
+      await pipeline.close();
+      upstream.close();
+      removeWorkspace(ws);
+    }
+  });
+
+  it('asks an upstream that refuses stream_options again without it, and then never adds it for that upstream', async () => {
+    const seen: unknown[] = [];
+    const upstream = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const parsed = JSON.parse(body) as { stream_options?: unknown };
+        seen.push(parsed.stream_options);
+        if (parsed.stream_options !== undefined) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: "Unknown parameter: 'stream_options'." } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(SSE);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const ws = makeWorkspace();
+    writeAgentFile(ws, 'learning-config.json', { gateway: { port: 0 } });
+    const pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });
+    const logs: string[] = [];
+    const gateway = new Gateway({
+      recorder: pipeline,
+      ollamaHost: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      access: () => ({ ...DEFAULT_GATEWAY_ACCESS }),
+      log: (l) => logs.push(l),
+    });
+    try {
+      const url = await gateway.start();
+      const ask = () =>
+        new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+          const req = http.request(
+            new URL('/v1/chat/completions', url),
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => (body += d.toString()));
+              res.on('end', () => resolve({ status: res.statusCode, body }));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+        });
+
+      const first = await ask();
+      const second = await ask();
+
+      assert.deepEqual([first.status, second.status], [200, 200]);
+      assert.equal(first.body, SSE, 'the answer as the upstream sent it to a request without stream_options');
+      assert.deepEqual(seen, [{ include_usage: true }, undefined, undefined], 'asked once, then never');
+      assert.equal(logs.filter((l) => l.includes('refuses stream_options')).length, 1);
+      await gateway.whenIdle();
+      await pipeline.flush();
+      assert.equal(pipeline.listRuns().runs.length, 2, 'both recorded');
     } finally {
       await gateway.stop();
       await pipeline.close();
