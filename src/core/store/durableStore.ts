@@ -185,6 +185,8 @@ export class DurableStore {
   private firstUnsavedAt: number | undefined;
   /** The size of the last image saved or loaded: what the next save will write, about. */
   private lastImageBytes = 0;
+  /** An event (export, training, deploy…) waits for the next save: events are not journalled. */
+  private eventsUnsaved = false;
   private saving: Promise<void> | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -261,7 +263,10 @@ export class DurableStore {
   /** The timeline. Events are not journalled: they are saved with the next save. */
   readonly events = new EventLog(
     () => this.store,
-    () => this.changed(),
+    () => {
+      this.eventsUnsaved = true; // not journalled: saved at the next save, which pacing must not put off
+      this.changed();
+    },
   );
 
   get isOwner(): boolean {
@@ -732,6 +737,7 @@ export class DurableStore {
    */
   saveMayWait(): boolean {
     return (
+      !this.eventsUnsaved &&
       this.lastImageBytes > (this.opts.pacedSaveBytes ?? PACED_SAVE_BYTES) &&
       this.unsavedBytes < this.lastImageBytes &&
       this.firstUnsavedAt !== undefined &&
@@ -879,6 +885,7 @@ export class DurableStore {
     this.unsavedEntries = 0;
     this.unsavedBytes = 0;
     this.firstUnsavedAt = undefined;
+    this.eventsUnsaved = false;
     this.lastImageBytes = image.length;
     crashPoint('save-exported');
     return { image, sealedNow, finished, started, generation: ++this.saveGeneration };

@@ -383,6 +383,19 @@ describe('durable store: texts outside the database', function () {
     ds.record(validRun(noise(image, 7), ''));
     assert.equal(ds.saveMayWait(), false, 'the journal took as many bytes as the save will write');
 
+    await ds.save();
+    ds.record(validRun());
+    const data = {
+      count: 1,
+      file: 'f',
+      watermarkPk: 1,
+      minReward: 0.7,
+      duplicatesSkipped: 0,
+      secretsRedacted: 0,
+    };
+    ds.events.add(clock, 'export', 'coder', 'Exported 1 coder example', data);
+    assert.equal(ds.saveMayWait(), false, 'an event is not journalled: its save is not put off');
+
     const small = await openStore({ agentDir: path.join(dir, 'small', '.agent'), now: () => clock });
     small.record(validRun());
     await small.save();
