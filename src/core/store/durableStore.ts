@@ -263,8 +263,10 @@ export class DurableStore {
   /** The timeline. Events are not journalled: they are saved with the next save. */
   readonly events = new EventLog(
     () => this.store,
-    () => {
-      this.eventsUnsaved = true; // not journalled: saved at the next save, which pacing must not put off
+    (kind) => {
+      // Not journalled: saved at the next save, which pacing must not put off, except for an export's (lost, it
+      // costs one repeated export, which writes the same file; kept, it would make every export save a big file).
+      if (kind !== 'export' && kind !== 'export-tier') this.eventsUnsaved = true;
       this.changed();
     },
   );

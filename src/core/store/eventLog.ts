@@ -94,14 +94,14 @@ export class EventLog {
    */
   constructor(
     private readonly store: () => Store,
-    private readonly changed: () => void,
+    private readonly changed: (kind: EventKind) => void,
   ) {}
 
   add<K extends EventKind>(at: number, kind: K, role: string, message: string, data: EventData<K>): void {
     // Checked here, so what is written can always be read back.
     const checked = EVENT_DATA[kind].parse(data);
     this.store().addEvent(at, kind, role, message, checked);
-    this.changed();
+    this.changed(kind);
   }
 
   /**
