@@ -29,7 +29,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 /**
  * `auto`, `agent-learning/auto`: the router picks (role from the header or the default). `agent-learning/auto/<role>`
- * and `agent-learning/<role>`: the router picks for that role. Anything else: passed through, not routed.
+ * and `agent-learning/<role>`: the router picks for that role; each with or without `:latest`. Anything else:
+ * passed through, not routed.
  * Throws InvalidInputError (a 400 for the client) for a bad role, tier or cost in an alias or header.
  */
 export function routeRequest(
@@ -40,8 +41,10 @@ export function routeRequest(
   let aliasRole: string | undefined;
   let routed = false;
   if (typeof model === 'string') {
-    const m = /^agent-learning\/(?:auto\/)?([^/]+)$/.exec(model);
-    if (model === 'auto' || model === 'agent-learning/auto') routed = true;
+    // Ollama's clients name a model without a tag with `:latest` (`auto:latest`): the same alias.
+    const name = model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
+    const m = /^agent-learning\/(?:auto\/)?([^/:]+)$/.exec(name);
+    if (name === 'auto' || name === 'agent-learning/auto') routed = true;
     else if (m) {
       routed = true;
       aliasRole = checkRole(m[1], 'model');
