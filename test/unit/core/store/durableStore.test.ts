@@ -21,6 +21,7 @@ import {
 import { computeReward } from '../../../../src/core/learning/reward';
 import { defaultConfig } from '../../../../src/core/workspace/config';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
+import { openDurableStore } from '../../../support/durableStore';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RECORDER = path.join(ROOT, 'test/fixtures/recorder.cjs');
@@ -712,17 +713,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
   });
 
   async function openStore(options: Partial<DurableStoreOptions> = {}): Promise<DurableStore> {
-    const weights = defaultConfig().rewardWeights;
-    const ds = await DurableStore.open({
-      agentDir,
-      now: Date.now,
-      log: (l) => logs.push(l),
-      reward: (r) => computeReward(r, weights),
-      pollIntervalMs: 0,
-      saveDelayMs: 60_000, // saved when a test asks
-      maxTextBytes: () => 1024 * 1024,
-      ...options,
-    });
+    const ds = await openDurableStore(agentDir, (l) => logs.push(l), options);
     opened.push(ds);
     return ds;
   }

@@ -12,10 +12,9 @@ import {
 } from '../../../../src/core/store/durableStore';
 import { TextSegments, segmentName } from '../../../../src/core/store/textSegments';
 import { SftExport } from '../../../../src/core/dataset/sftExport';
-import { computeReward } from '../../../../src/core/learning/reward';
-import { defaultConfig } from '../../../../src/core/workspace/config';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
+import { openDurableStore } from '../../../support/durableStore';
 
 const FIXTURE_V2 = path.join(__dirname, '../../../fixtures/workspace-v2');
 
@@ -229,17 +228,7 @@ describe('durable store: texts outside the database', function () {
   });
 
   async function openStore(options: Partial<DurableStoreOptions> = {}): Promise<DurableStore> {
-    const weights = defaultConfig().rewardWeights;
-    const ds = await DurableStore.open({
-      agentDir,
-      now: Date.now,
-      log: (l) => logs.push(l),
-      reward: (r) => computeReward(r, weights),
-      pollIntervalMs: 0,
-      saveDelayMs: 60_000,
-      maxTextBytes: () => 1024 * 1024,
-      ...options,
-    });
+    const ds = await openDurableStore(agentDir, (l) => logs.push(l), options);
     opened.push(ds);
     return ds;
   }
