@@ -191,7 +191,25 @@ export interface RunDetailView {
   source: string | null;
   /** Signals observed after the run (src/core/learning/signals.ts), oldest first. */
   signals: ObservedSignalView[];
+  /**
+   * The files the run changed and their unified diff, as the editor saw them (src/core/learning/runChange.ts); null
+   * when none was observed. Absent in a state saved before changes were shown.
+   */
+  change?: RunChangeView | null;
 }
+
+/** One file of a run's change; `before`: whether the editor knew its text before (`new`: it did not exist). */
+export interface ChangedFileView {
+  path: string;
+  added: number;
+  removed: number;
+  before: 'seen' | 'new' | 'unseen';
+}
+
+/** A run's change, or why it cannot be read (its record in .agent/texts/ is damaged). */
+export type RunChangeView =
+  | { at: number; files: ChangedFileView[]; patch: string }
+  | { at: number; unavailable: string };
 
 /** One signal observed after a run: its kind, value, who observed it and when. */
 export interface ObservedSignalView {

@@ -43,7 +43,8 @@ Commands:
   feedback <runId> accept|reject
                               A human verdict for a run
   stats [--json]              Rewards, model and prompt performance, progress per role
-  show <runId> [--json]       One run: its signals, reward and breakdown, input and output (from .agent/texts/)
+  show <runId> [--json]       One run: its signals, reward and breakdown, input and output, and the diff of the
+                              files it changed (from .agent/texts/)
   export [--role R]           Write .agent/sft/{role}_sft.jsonl now (every role with runs when --role is omitted)
   convert-lora <peft-dir> --out FILE.gguf [--arch qwen2|llama] [--outtype f32|f16] [--heads N] [--kv-heads N]
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
@@ -293,7 +294,7 @@ async function show(workspace: string, runId: string, json: boolean, io: Io): Pr
       io.out(JSON.stringify(run, null, 2) + '\n');
       return 0;
     }
-    const { input, output, signals, breakdown, textsUnavailable, ...fields } = run;
+    const { input, output, signals, breakdown, textsUnavailable, change, ...fields } = run;
     const lines = Object.entries(fields)
       .filter(([, v]) => v !== null)
       .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
@@ -306,7 +307,15 @@ async function show(workspace: string, runId: string, json: boolean, io: Io): Pr
       lines.push(`signal ${s.kind} = ${s.value} from ${s.source} at ${new Date(s.at).toISOString()}`);
     }
     if (textsUnavailable) lines.push(`texts: cannot be read (${textsUnavailable})`);
-    io.out(visible(`${lines.join('\n')}\n\n--- input ---\n${input}\n--- output ---\n${output}`) + '\n');
+    let changed = '';
+    if (change && 'unavailable' in change) lines.push(`change: cannot be read (${change.unavailable})`);
+    else if (change) {
+      const files = change.files.map((f) => `${f.path} +${f.added} -${f.removed}`).join(', ');
+      changed = `\n--- change (observed ${new Date(change.at).toISOString()}: ${files}) ---\n${change.patch}`;
+    }
+    io.out(
+      visible(`${lines.join('\n')}\n\n--- input ---\n${input}\n--- output ---\n${output}${changed}`) + '\n',
+    );
     return 0;
   } finally {
     await pipeline.close();

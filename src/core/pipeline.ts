@@ -35,6 +35,7 @@ import {
   type RunResult,
   type Verdict,
 } from './learning/runResult';
+import { checkRunChange, type RunChange } from './learning/runChange';
 import { Selector, type SelectedModel, type SelectedPrompt } from './learning/selection';
 import { RunHistory } from './learning/history';
 import { insights, learningStats, type Insights, type LearningStats } from './learning/stats';
@@ -62,6 +63,8 @@ export interface RunDetail extends RunRecord {
   textsUnavailable: string | null;
   signals: ObservedSignal[];
   breakdown: RewardTerm[];
+  /** The files the run changed and their diff, as the editor saw them; null when none was observed. */
+  change: RunChange | { at: number; unavailable: string } | null;
 }
 
 /** How a run reached `recordRun`, beyond its result. */
@@ -70,7 +73,8 @@ export interface RecordOptions {
   source?: RunSource;
   /**
    * The workspace files the run changed (absolute, or relative to the workspace), for the editor to observe
-   * (diagnostics, tasks, whether the change is kept). Not stored: they reach `onDidRecordRun` only.
+   * (diagnostics, tasks, whether the change is kept, and the diff shown with the run: `recordChange`). Not stored
+   * with the run: they reach `onDidRecordRun` only.
    */
   files?: string[];
 }
@@ -341,6 +345,29 @@ export class LearningPipeline {
     return { id: runId, reward };
   }
 
+  /**
+   * Keeps a run's change to the workspace (its files and their diff, as the editor saw them), shown with the run.
+   * False when a change as new is already kept.
+   */
+  async recordChange(runId: string, change: RunChange): Promise<boolean> {
+    if (typeof runId !== 'string' || runId === '') throw new LearningError('recordChange needs a run id.');
+    const c = checkRunChange(change);
+    const durable = await this.openStore();
+    if (!durable.db.getRun(runId)) {
+      durable.sync();
+      if (!durable.db.getRun(runId)) throw new LearningError(`No run with id ${runId}.`);
+    }
+    const kept = durable.change(runId, c);
+    if (kept) {
+      const lines = c.files.reduce((n, f) => n + f.added + f.removed, 0);
+      this.log(
+        `🧾 Change for run ${runId}: ${count(c.files.length, 'file')}, ${count(lines, 'changed line')}`,
+      );
+      this.afterChange('local');
+    }
+    return kept;
+  }
+
   private applyFeedback(durable: DurableStore, runId: string, v: Verdict | null): RecordedRun {
     const reward = durable.feedback(runId, v, this.now())!;
     this.log(`👍 Feedback for run ${runId}: ${v ?? 'cleared'} (reward: ${reward.toFixed(2)})`);
@@ -368,6 +395,7 @@ export class LearningPipeline {
       source: run.source ?? null,
       signals,
       breakdown: terms,
+      change: db!.runChange(id) ?? null,
     };
   }
 
@@ -663,4 +691,9 @@ function checkFiles(files: unknown): string[] {
  */
 export function automationPort(pipeline: LearningPipeline): AutomationPort {
   return ports.get(pipeline)!;
+}
+
+/** "1 file", "3 files". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

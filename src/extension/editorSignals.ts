@@ -10,6 +10,7 @@ import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 import type { DiagnosticLike, Severity } from './signals/diagnosticCounts';
 import { RunObserver } from './signals/runObserver';
+import { runChangeOf } from './signals/runChangeDiff';
 
 /** Files larger than this are not read to measure what was kept (a generated bundle is no agent's change). */
 const MAX_TEXT_BYTES = 2 * 1024 * 1024;
@@ -52,13 +53,13 @@ export class EditorSignals extends Disposable {
     );
     // Agents that write files directly (not through an editor) show up here; an open document also gets a change.
     const watcher = this._register(vscode.workspace.createFileSystemWatcher('**/*'));
-    const onDisk = (uri: vscode.Uri) => {
+    const onDisk = (uri: vscode.Uri, created = false) => {
       const file = this.inWorkspace(uri);
-      if (file && !this.texts.has(file)) this.observerFor()?.fileChanged(file, undefined);
+      if (file && !this.texts.has(file)) this.observerFor()?.fileChanged(file, undefined, created);
     };
-    this._register(watcher.onDidChange(onDisk));
-    this._register(watcher.onDidCreate(onDisk));
-    this._register(watcher.onDidDelete(onDisk));
+    this._register(watcher.onDidChange((uri) => onDisk(uri)));
+    this._register(watcher.onDidCreate((uri) => onDisk(uri, true)));
+    this._register(watcher.onDidDelete((uri) => onDisk(uri)));
     this._register(
       vscode.languages.onDidChangeDiagnostics((e) =>
         this.observer?.diagnosticsChanged(e.uris.filter((u) => u.scheme === 'file').map((u) => u.fsPath)),
@@ -117,6 +118,18 @@ export class EditorSignals extends Disposable {
           this.service.pipeline
             .recordSignal(runId, signal)
             .catch((err) => this.output.appendLine(`⚠️ Signal for run ${runId} not kept: ${describe(err)}`));
+        },
+        changed: (runId, files) => {
+          const folder = this.service.folder?.uri.fsPath;
+          if (!this.service.hasPipeline || !folder) return;
+          const change = runChangeOf(
+            files.map((f) => ({ ...f, path: path.relative(folder, f.file).split(path.sep).join('/') })),
+            Date.now(),
+          );
+          if (!change) return;
+          this.service.pipeline
+            .recordChange(runId, change)
+            .catch((err) => this.output.appendLine(`⚠️ Change of run ${runId} not kept: ${describe(err)}`));
         },
       },
       settings,

@@ -16,6 +16,8 @@ import type {
   RewardTermView,
   ObservedSignalView,
   RunDetailView,
+  RunChangeView,
+  ChangedFileView,
   RunRow,
   RunViewState,
   SidebarState,
@@ -163,6 +165,20 @@ export const isDashboardState = object<DashboardState>({
 
 const isCount = nullable(isNumber);
 
+const isChangedFiles = arrayOf(
+  object<ChangedFileView>({
+    path: isString,
+    added: isNumber,
+    removed: isNumber,
+    before: literal('seen', 'new', 'unseen'),
+  }),
+);
+
+const isRunChange = (value: unknown): value is RunChangeView =>
+  isRecord(value) &&
+  isNumber(value.at) &&
+  (isString(value.unavailable) || (isChangedFiles(value.files) && isString(value.patch)));
+
 const isRunDetail = object<RunDetailView>({
   id: isString,
   createdAt: isNumber,
@@ -200,6 +216,8 @@ const isRunDetail = object<RunDetailView>({
   signals: arrayOf(
     object<ObservedSignalView>({ kind: isString, value: isNumber, source: isString, at: isNumber }),
   ),
+  change: (value): value is RunDetailView['change'] =>
+    value === undefined || value === null || isRunChange(value),
 });
 
 export const isRunViewState = object<RunViewState>({

@@ -1,8 +1,16 @@
 // The run view's content for one RunViewState: the task and its verdict controls, the conversation (input), the
-// output with its code blocks as code, every signal with its source and time, the reward's breakdown, and the
+// output with its code blocks as code, the files it changed with their diff, every signal with its source and time, the reward's breakdown, and the
 // run's facts. Every value from run data is a text node (dom.ts): a run is agent output, never markup.
 
-import type { ObservedSignalView, RewardTermView, RunDetailView, RunViewState, Verdict } from '../protocol';
+import type {
+  ChangedFileView,
+  ObservedSignalView,
+  RewardTermView,
+  RunChangeView,
+  RunDetailView,
+  RunViewState,
+  Verdict,
+} from '../protocol';
 import { conversationOf, segmentsOf } from './conversation';
 import { button, h, icon, notice, type Child } from './dom';
 import {
@@ -82,6 +90,7 @@ export function runViewContent(state: RunViewState | undefined, actions: RunView
             notice('warning', `This run's texts cannot be read: ${truncate(run.textsUnavailable, 300)}.`),
           ),
         ]),
+    ...(run.change ? [changes(run.change)] : []),
     signals(run),
     reward(run),
     facts(run),
@@ -233,6 +242,89 @@ function textBlock(text: string): HTMLElement {
           ),
     ),
   );
+}
+
+const BEFORE_WORDS: Record<ChangedFileView['before'], string | null> = {
+  seen: null,
+  new: 'new file',
+  unseen: 'written on disk before the editor saw it: shown whole, as added',
+};
+
+/** The files the run changed and their diff, every line a text node with its kind as a class (never markup). */
+function changes(change: RunChangeView): HTMLElement {
+  const when = `observed by the editor, ${formatDateTime(change.at)}`;
+  if ('unavailable' in change) {
+    return section(
+      'Changes',
+      'change',
+      notice('warning', `This run's change cannot be read: ${truncate(change.unavailable, 300)}.`),
+    );
+  }
+  const added = change.files.reduce((n, f) => n + f.added, 0);
+  const removed = change.files.reduce((n, f) => n + f.removed, 0);
+  const n = change.files.length;
+  return section(
+    'Changes',
+    'change',
+    h(
+      'p',
+      { class: 'muted change-summary' },
+      `${formatCount(n)} file${n === 1 ? '' : 's'} changed, +${formatCount(added)} −${formatCount(removed)} · ${when}`,
+    ),
+    h(
+      'ul',
+      { class: 'changed-files' },
+      ...change.files.map((f) => {
+        const note = BEFORE_WORDS[f.before];
+        return h(
+          'li',
+          { attrs: { 'data-file': f.path.slice(0, 200) } },
+          h('span', { class: 'changed-path', attrs: { dir: 'auto', title: truncate(f.path, 500) } }, f.path),
+          ' ',
+          h('span', { class: 'diff-add-count' }, `+${formatCount(f.added)}`),
+          ' ',
+          h('span', { class: 'diff-del-count' }, `−${formatCount(f.removed)}`),
+          note === null ? null : h('span', { class: 'muted' }, ` (${note})`),
+        );
+      }),
+    ),
+    h(
+      'pre',
+      {
+        class: 'diff',
+        attrs: { tabindex: '0', 'aria-label': `Diff of ${formatCount(n)} file${n === 1 ? '' : 's'}` },
+      },
+      ...diffLines(change.patch),
+    ),
+  );
+}
+
+/**
+ * The diff's lines, each classed by what it is. Inside a hunk its header's counts say which lines belong to it, so
+ * an added line that reads "++ x" is not taken for a file header.
+ */
+function diffLines(patch: string): HTMLElement[] {
+  const lines = patch.endsWith('\n') ? patch.slice(0, -1).split('\n') : patch.split('\n');
+  let oldLeft = 0;
+  let newLeft = 0;
+  return lines.map((line) => {
+    let kind: string;
+    if (line.startsWith('\\')) {
+      kind = 'diff-note'; // "\ No newline at end of file"
+    } else if (oldLeft > 0 || newLeft > 0) {
+      kind = line.startsWith('+') ? 'diff-add' : line.startsWith('-') ? 'diff-del' : 'diff-context';
+      if (kind !== 'diff-add') oldLeft--;
+      if (kind !== 'diff-del') newLeft--;
+    } else {
+      const hunk = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line);
+      if (hunk) {
+        oldLeft = Number(hunk[1] ?? 1);
+        newLeft = Number(hunk[2] ?? 1);
+        kind = 'diff-hunk';
+      } else kind = line.startsWith('--- ') || line.startsWith('+++ ') ? 'diff-file' : 'diff-note';
+    }
+    return h('span', { class: `diff-line ${kind}` }, `${line}\n`);
+  });
 }
 
 function signals(run: RunDetailView): HTMLElement {

@@ -52,6 +52,60 @@ describe('run view webview (Chromium)', () => {
     await v.screenshot('run-view-dark');
   });
 
+  it('shows the files the run changed and their diff, each line classed as added, removed or context', async () => {
+    const v = await open();
+    await v.send({ type: 'run', state: runViewState() });
+    await v.page.locator('[data-section="change"]').waitFor();
+    assert.match(await text(v, '.change-summary'), /^2 files changed, \+3 −1 · observed by the editor, /);
+    assert.deepEqual(await v.page.locator('.changed-files li').allInnerTexts(), [
+      'src/login.ts +2 −1',
+      'src/redirect.test.ts +1 −0 (new file)',
+    ]);
+    const lines = await v.page
+      .locator('pre.diff .diff-line')
+      .evaluateAll((spans) => spans.map((s) => [s.className.replace('diff-line ', ''), s.textContent]));
+    assert.deepEqual(lines, [
+      ['diff-file', '--- a/src/login.ts\n'],
+      ['diff-file', '+++ b/src/login.ts\n'],
+      ['diff-hunk', '@@ -1,2 +1,3 @@\n'],
+      ['diff-context', ' const url = base;\n'],
+      ['diff-del', '-redirect(url);\n'],
+      ['diff-add', '+++ x; // an added line that reads like a file header\n'],
+      ['diff-add', '+redirect(url + search);\n'],
+      ['diff-file', '--- /dev/null\n'],
+      ['diff-file', '+++ b/src/redirect.test.ts\n'],
+      ['diff-hunk', '@@ -0,0 +1 @@\n'],
+      ['diff-add', "+test('keeps the query', () => {});\n"],
+      ['diff-note', '\\ No newline at end of file\n'],
+    ]);
+    const [added, removed] = await v.page
+      .locator('.diff-add, .diff-del')
+      .evaluateAll((spans) => spans.slice(0, 2).map((s) => getComputedStyle(s).backgroundColor));
+    assert.notEqual(added, 'rgba(0, 0, 0, 0)', 'added lines have the diff editor background');
+    assert.notEqual(removed, 'rgba(0, 0, 0, 0)', 'removed lines too');
+    assert.equal(await v.page.locator('pre.diff').getAttribute('tabindex'), '0', 'scrolls from the keyboard');
+  });
+
+  it('shows no change section for a run that changed no file, and says why one cannot be read', async () => {
+    const v = await open();
+    await v.send({ type: 'run', state: runViewState({ change: null }) });
+    await v.page.locator('[data-section="signals"]').waitFor();
+    assert.equal(await v.page.locator('[data-section="change"]').count(), 0);
+    await v.send({
+      type: 'run',
+      state: runViewState({ change: { at: 1, unavailable: 'its record in 000001.seg is corrupt' } }),
+    });
+    await v.page.locator('[data-section="change"]').waitFor();
+    assert.match(
+      await text(v, '[data-section="change"]'),
+      /change cannot be read: its record in 000001\.seg is corrupt/,
+    );
+    // A state saved before changes were shown (no `change` key) is still taken.
+    const { change: _omitted, ...old } = runViewState().run!;
+    await v.send({ type: 'run', state: { ...runViewState(), run: old } });
+    await v.page.locator('[data-section="change"]').waitFor({ state: 'detached' });
+  });
+
   it('shows a plain input as text, and says when the run is not in the history', async () => {
     const v = await open();
     await v.send({ type: 'run', state: runViewState({ input: 'just a prompt', output: '' }) });
@@ -138,6 +192,11 @@ describe('run view webview (Chromium)', () => {
       complexity: HOSTILE.emoji,
       input: JSON.stringify({ messages: hostile.map((h) => ({ role: h, content: h })) }),
       output: `${HOSTILE.imgOnerror}\n\`\`\`${HOSTILE.scriptBreakout}\n${HOSTILE.scriptBreakout}\n\`\`\`\n${HOSTILE.long}`,
+      change: {
+        at: 1,
+        files: [{ path: HOSTILE.imgOnerror, added: 1, removed: 1, before: 'unseen' }],
+        patch: `--- a/${HOSTILE.scriptBreakout}\n@@ -1 +1 @@\n-${HOSTILE.imgOnerror}\n+${HOSTILE.scriptBreakout}\n`,
+      },
     });
     await v.send({ type: 'run', state });
     await v.page.locator('[data-section="output"]').waitFor();
@@ -148,6 +207,8 @@ describe('run view webview (Chromium)', () => {
     assert.deepEqual(await v.page.locator('.turn .turn-role').allTextContents(), hostile);
     assert.deepEqual(await v.page.locator('.turn .prose').allTextContents(), hostile);
     assert.equal(await v.page.locator('[data-section="output"] code').textContent(), HOSTILE.scriptBreakout);
+    assert.equal(await v.page.locator('.changed-path').textContent(), HOSTILE.imgOnerror);
+    assert.equal(await v.page.locator('.diff-add').textContent(), `+${HOSTILE.scriptBreakout}\n`);
     assert.equal(await v.page.locator('#root img, #root script, #root iframe').count(), 0);
     assert.equal(await v.pwned(), undefined);
     assert.deepEqual(await v.cspViolations(), []);

@@ -31,6 +31,7 @@ import { checkRole } from '../workspace/names';
 import { fileKind } from '../workspace/regularFile';
 import { corruptDatabaseFile, databaseFile, inboxDir, lockFile, textsDir } from '../workspace/agentDir';
 import type { RewardSignals } from '../learning/reward';
+import { checkRunChange, type RunChange } from '../learning/runChange';
 import {
   checkVerdict,
   toRunRecord,
@@ -50,7 +51,7 @@ import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
 import { boundText, sameText, wellFormed } from './storedText';
-import { TextSegments } from './textSegments';
+import { TextSegments, type TextRecord, type TextRef } from './textSegments';
 
 export interface DurableStoreOptions {
   agentDir: string;
@@ -331,6 +332,21 @@ export class DurableStore {
     return reward;
   }
 
+  /**
+   * Journals a run's change to the workspace, then keeps it (moved to .agent/texts/ at the next save). False when
+   * the run is not stored or a change as new is: nothing is journalled then.
+   */
+  change(runId: string, change: RunChange): boolean {
+    this.assertOpen();
+    const kept = this.store.transaction(() => {
+      const kept = this.store.setChange(runId, change);
+      if (kept) this.writer.append({ type: 'change', runId, change });
+      return kept;
+    });
+    if (kept) this.changed(SMALL_ENTRY_BYTES + change.patch.length);
+    return kept;
+  }
+
   /** Reads what other processes (and agents) wrote to the inbox since last time and applies it, all of it now. */
   ingestInbox(): number {
     this.batchBudget = Infinity;
@@ -503,6 +519,8 @@ export class DurableStore {
             const id = line.entry.id ?? derivedId(name, identity, line.offset, line.text);
             const run = this.storable(journalRun(line.entry, id, this.opts.now), `inbox/${name} ${where}`);
             if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
+          } else if (line.entry.type === 'change') {
+            this.store.setChange(line.entry.runId, checkRunChange(line.entry.change));
           } else if (line.entry.type === 'signal') {
             const { runId, kind, value, source, at } = line.entry;
             this.applySignal(runId, checkSignal({ kind, value, source, at }, now));
@@ -793,39 +811,43 @@ export class DurableStore {
    */
   private async moveTextsOut(): Promise<void> {
     const store = this.store;
-    for (;;) {
-      const batch = store.textsToMove(TEXT_MOVE_BATCH);
-      if (batch.length === 0) break;
-      // Only the owner appends: a process that lost the lock (paused past its staleness) must not write at ranges
-      // the new owner hands out.
-      if (!this.lock.verify()) return;
-      let refs;
-      try {
-        refs = await this.segments.append(batch);
-      } catch (err) {
-        this.textsNotMoved(err);
-        return;
+    for (const take of textBatches(store)) {
+      for (;;) {
+        const { batch, named } = take();
+        if (batch.length === 0) break;
+        // Only the owner appends: a process that lost the lock (paused past its staleness) must not write at ranges
+        // the new owner hands out.
+        if (!this.lock.verify()) return;
+        let refs;
+        try {
+          refs = await this.segments.append(batch);
+        } catch (err) {
+          this.textsNotMoved(err);
+          return;
+        }
+        crashPoint('texts-written');
+        // closeSync moved (and saved) them meanwhile, or the database was reloaded: these bytes are never named.
+        if (this.closed || store !== this.store || !this.isOwner) return;
+        named(refs);
+        if (batch.length < TEXT_MOVE_BATCH) break;
       }
-      crashPoint('texts-written');
-      // closeSync moved (and saved) them meanwhile, or the database was reloaded: these bytes are never named.
-      if (this.closed || store !== this.store || !this.isOwner) return;
-      store.textsMoved(refs);
-      if (batch.length < TEXT_MOVE_BATCH) break;
     }
     this.compact();
   }
 
   private moveTextsOutSync(): void {
-    for (;;) {
-      const batch = this.store.textsToMove(TEXT_MOVE_BATCH);
-      if (batch.length === 0 || !this.lock.verify()) break;
-      try {
-        this.store.textsMoved(this.segments.appendSync(batch));
-      } catch (err) {
-        this.textsNotMoved(err);
-        return;
+    for (const take of textBatches(this.store)) {
+      for (;;) {
+        const { batch, named } = take();
+        if (batch.length === 0 || !this.lock.verify()) break;
+        try {
+          named(this.segments.appendSync(batch));
+        } catch (err) {
+          this.textsNotMoved(err);
+          return;
+        }
+        if (batch.length < TEXT_MOVE_BATCH) break;
       }
-      if (batch.length < TEXT_MOVE_BATCH) break;
     }
     this.compact();
   }
@@ -1109,4 +1131,20 @@ function journalRun(entry: RunEntry, id: string, now: () => number): ValidRun {
   const role = checkRole(entry.role ?? 'coder');
   const source = entry.source === undefined ? 'inbox' : checkRunSource(entry.source);
   return { id, createdAt: entry.createdAt ?? now(), taskSlug, modelId, promptId, role, result, source };
+}
+
+/**
+ * What a save moves out of the database into .agent/texts/, one batch at a time: new runs' texts, then changes
+ * observed after runs (each batch with how to name where it went).
+ */
+function textBatches(
+  store: Store,
+): (() => { batch: TextRecord[]; named: (refs: ReadonlyMap<number, TextRef>) => void })[] {
+  return [
+    () => ({ batch: store.textsToMove(TEXT_MOVE_BATCH), named: (refs) => store.textsMoved(refs) }),
+    () => {
+      const batch = store.changesToMove(TEXT_MOVE_BATCH);
+      return { batch, named: (refs) => store.changesMoved(refs, batch) };
+    },
+  ];
 }

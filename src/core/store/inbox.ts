@@ -39,6 +39,12 @@ export const inboxEntrySchema = z.discriminatedUnion('type', [
     source: z.unknown(),
     at: z.number().int().nonnegative().optional(),
   }),
+  /** A run's change to the workspace, observed after it (learning/runChange.ts); checked when applied. */
+  z.object({
+    type: z.literal('change'),
+    runId: z.string().min(1).max(200),
+    change: z.unknown(),
+  }),
 ]);
 export type InboxEntry = z.output<typeof inboxEntrySchema>;
 

@@ -3,13 +3,14 @@
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
+import type { RunChange } from '../learning/runChange';
 import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
 import { isCut, wellFormed } from './storedText';
 import type { TextRecord, TextRef, TextSegments } from './textSegments';
 
 /** `PRAGMA application_id`: "AGLN". A SQLite file without it (and with tables) is someone else's. */
 export const APPLICATION_ID = 0x41474c4e;
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** Candidates one query of exportCandidates reads (their texts are read one at a time, as they are taken). */
 const EXPORT_PAGE = 64;
 /** `PRAGMA auto_vacuum` mode 2. */
@@ -140,6 +141,24 @@ const MIGRATIONS: string[] = [
     length INTEGER NOT NULL
   );
   `,
+  `
+  -- A run's change to the workspace (learning/runChange.ts), observed by the editor after the run: held here, like a
+  -- new run's texts, until the owner's next save moves it to .agent/texts/ (a record whose input is the files as
+  -- JSON and whose output is the unified diff) and names it in run_change_refs.
+  CREATE TABLE run_changes (
+    pk INTEGER PRIMARY KEY REFERENCES runs (pk),
+    at INTEGER NOT NULL,
+    files TEXT NOT NULL,
+    patch TEXT NOT NULL
+  );
+  CREATE TABLE run_change_refs (
+    pk INTEGER PRIMARY KEY REFERENCES runs (pk),
+    at INTEGER NOT NULL,
+    segment INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+  );
+  `,
 ];
 
 export type ArmKind = 'prompt' | 'model';
@@ -165,6 +184,7 @@ export type StoreReader = Pick<
   | 'recentRuns'
   | 'runPage'
   | 'runTexts'
+  | 'runChange'
   | 'signalsOf'
   | 'armStats'
   | 'windowArmStats'
@@ -490,6 +510,7 @@ export class Store {
     id: string,
     row: SqlValue[],
     at: number,
+    report = true,
   ): { input: string; output: string } | { unavailable: string } {
     if (row[at] !== null) return { input: row[at] as string, output: row[at + 1] as string };
     if (row[at + 2] === null) return { unavailable: 'no texts were stored for this run' };
@@ -501,7 +522,7 @@ export class Store {
       length: row[at + 4] as number,
     };
     const texts = this.segments.read(ref, id);
-    if ('unavailable' in texts) this.onUnavailable?.(id, texts.unavailable);
+    if (report && 'unavailable' in texts) this.onUnavailable?.(id, texts.unavailable);
     return texts;
   }
 
@@ -531,6 +552,86 @@ export class Store {
           [pk, ref.segment, ref.offset, ref.length],
         );
         this.run('deleteText', 'DELETE FROM run_texts WHERE pk = ?', [pk]);
+      }
+    });
+  }
+
+  /**
+   * Keeps a run's change unless one as new or newer is stored (a journal replayed after a crash brings it again).
+   * False when the run is not stored or nothing changed.
+   */
+  setChange(runId: string, change: RunChange): boolean {
+    const row = this.one(
+      'changeAt',
+      `SELECT r.pk, COALESCE(c.at, x.at) FROM runs r LEFT JOIN run_changes c ON c.pk = r.pk
+       LEFT JOIN run_change_refs x ON x.pk = r.pk WHERE r.id = ?`,
+      [runId],
+    );
+    if (!row || (row[1] !== null && (row[1] as number) >= change.at)) return false;
+    const pk = row[0] as number;
+    this.transaction(() => {
+      this.run('dropChangeRef', 'DELETE FROM run_change_refs WHERE pk = ?', [pk]);
+      this.run(
+        'upsertChange',
+        `INSERT INTO run_changes (pk, at, files, patch) VALUES (?, ?, ?, ?)
+         ON CONFLICT (pk) DO UPDATE SET at = excluded.at, files = excluded.files, patch = excluded.patch`,
+        [pk, change.at, JSON.stringify(change.files), wellFormed(change.patch)],
+      );
+    });
+    return true;
+  }
+
+  /**
+   * The run's change, `{ unavailable }` with the reason when its record in .agent/texts/ cannot be read, or
+   * undefined when the run has none (or there is no such run).
+   */
+  runChange(id: string): RunChange | { at: number; unavailable: string } | undefined {
+    const row = this.one(
+      'runChange',
+      `SELECT c.files, c.patch, x.segment, x.offset, x.length, COALESCE(c.at, x.at) FROM runs r
+       LEFT JOIN run_changes c ON c.pk = r.pk LEFT JOIN run_change_refs x ON x.pk = r.pk WHERE r.id = ?`,
+      [id],
+    );
+    if (!row || row[5] === null) return undefined;
+    const at = row[5] as number;
+    // Said in the run view, which asks; the log's line about unreadable texts is about a run's input and output.
+    const texts = this.textsOf(id, row, 0, false);
+    if ('unavailable' in texts) return { at, unavailable: texts.unavailable };
+    try {
+      return { at, files: JSON.parse(texts.input) as RunChange['files'], patch: texts.output };
+    } catch {
+      return { at, unavailable: 'its list of files cannot be read' };
+    }
+  }
+
+  /** Changes still in the database, oldest first, as records for .agent/texts/ (input: files, output: diff). */
+  changesToMove(limit: number): (TextRecord & { at: number })[] {
+    return this.all(
+      'changesToMove',
+      'SELECT c.pk, r.id, c.files, c.patch, c.at FROM run_changes c JOIN runs r ON r.pk = c.pk ORDER BY c.pk LIMIT ?',
+      [limit],
+    ).map((r) => ({
+      pk: r[0] as number,
+      id: r[1] as string,
+      input: r[2] as string,
+      output: r[3] as string,
+      at: r[4] as number,
+    }));
+  }
+
+  /** Names where each change now is, unless a newer one replaced it meanwhile (that one is moved next time). */
+  changesMoved(refs: ReadonlyMap<number, TextRef>, moved: readonly { pk: number; at: number }[]): void {
+    this.transaction(() => {
+      for (const { pk, at } of moved) {
+        const ref = refs.get(pk);
+        if (!ref) continue;
+        this.run(
+          'insertChangeRef',
+          `INSERT INTO run_change_refs (pk, at, segment, offset, length) SELECT ?1, ?2, ?3, ?4, ?5
+           WHERE EXISTS (SELECT 1 FROM run_changes WHERE pk = ?1 AND at = ?2) ON CONFLICT (pk) DO NOTHING`,
+          [pk, at, ref.segment, ref.offset, ref.length],
+        );
+        this.run('deleteMovedChange', 'DELETE FROM run_changes WHERE pk = ? AND at = ?', [pk, at]);
       }
     });
   }

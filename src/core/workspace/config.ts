@@ -398,7 +398,8 @@ const configSchema = z
           .max(600_000)
           .default(30_000)
           .describe(
-            "Milliseconds (0–600000) after a gateway run in which changed files are taken as that run's change.",
+            "Milliseconds (0–600000) after a gateway run in which changed files are taken as that run's change; " +
+              'its diff, shown with the run, is taken when they are over.',
           ),
         keptAfterSec: z
           .array(z.number().int().positive().max(86_400))

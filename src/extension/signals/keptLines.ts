@@ -38,6 +38,8 @@ export function keptCount(inserted: readonly string[], current: string | undefin
 /** One file of a run's change: its text before (if known) and the lines the change inserted. */
 export interface FileChange {
   before: string | undefined;
+  /** The file did not exist before the change. */
+  created?: boolean;
   inserted: string[];
 }
 

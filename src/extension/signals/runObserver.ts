@@ -14,6 +14,15 @@ export interface ObserverPorts {
   readText(file: string): string | undefined;
   diagnostics(file: string): DiagnosticLike[];
   report(runId: string, signal: Required<SignalInput>): void;
+  /** The run's files once its window closed: what each held before and holds now (for the change's diff). */
+  changed(runId: string, files: ObservedFile[]): void;
+}
+
+export interface ObservedFile {
+  file: string;
+  before: string | undefined;
+  created: boolean;
+  after: string | undefined;
 }
 
 export interface ObserverSettings {
@@ -45,7 +54,7 @@ interface ObservedRun {
 export class RunObserver {
   private readonly runs = new Map<string, ObservedRun>();
   /** Per file, its text before the latest burst of changes and when that burst was last changed. */
-  private readonly recent = new Map<string, { before: string | undefined; at: number }>();
+  private readonly recent = new Map<string, { before: string | undefined; created: boolean; at: number }>();
 
   constructor(
     private readonly ports: ObserverPorts,
@@ -77,7 +86,9 @@ export class RunObserver {
     const adopt = run.named
       ? files
       : [...this.recent].filter(([, r]) => now - r.at <= this.settings.runWindowMs).map(([f]) => f);
-    for (const file of adopt) this.adopt(run, file, this.recentBefore(file, now));
+    for (const file of adopt) this.adopt(run, file, now);
+    // The change is what the files hold once the agent had its window to write them.
+    run.timers.push(this.ports.schedule(() => this.takeChange(run), this.settings.runWindowMs));
     const checkpoints = [...this.settings.keptAfterSec].sort((a, b) => a - b);
     for (const sec of checkpoints)
       run.timers.push(this.ports.schedule(() => this.measureKept(run), sec * 1000));
@@ -87,11 +98,14 @@ export class RunObserver {
     run.timers.push(this.ports.schedule(() => this.forget(run), life));
   }
 
-  /** A file changed; `before` is its text before this change when the editor knew it. */
-  fileChanged(file: string, before: string | undefined): void {
+  /**
+   * A file changed; `before` is its text before this change when the editor knew it, `created`: it did not exist
+   * before.
+   */
+  fileChanged(file: string, before: string | undefined, created = false): void {
     const now = this.ports.now();
     const last = this.recent.get(file);
-    if (!last || now - last.at > this.settings.runWindowMs) this.recent.set(file, { before, at: now });
+    if (!last || now - last.at > this.settings.runWindowMs) this.recent.set(file, { before, created, at: now });
     else last.at = now;
     for (const run of this.runs.values()) {
       if (run.files.has(file)) {
@@ -100,7 +114,7 @@ export class RunObserver {
       }
     }
     const taker = this.latestOpenRun(now);
-    if (taker && !taker.files.has(file)) this.adopt(taker, file, this.recentBefore(file, now));
+    if (taker && !taker.files.has(file)) this.adopt(taker, file, now);
   }
 
   diagnosticsChanged(files: readonly string[]): void {
@@ -140,13 +154,16 @@ export class RunObserver {
     return latest;
   }
 
-  private recentBefore(file: string, now: number): string | undefined {
+  /** The file's text before its latest burst of changes, if that burst is recent. */
+  private recentBefore(file: string, now: number): { before: string | undefined; created: boolean } {
     const r = this.recent.get(file);
-    return r && now - r.at <= this.settings.runWindowMs ? r.before : undefined;
+    return r && now - r.at <= this.settings.runWindowMs
+      ? { before: r.before, created: r.created }
+      : { before: undefined, created: false };
   }
 
-  private adopt(run: ObservedRun, file: string, before: string | undefined): void {
-    run.files.set(file, { before, inserted: [] });
+  private adopt(run: ObservedRun, file: string, now: number): void {
+    run.files.set(file, { ...this.recentBefore(file, now), inserted: [] });
     this.refreshChange(run, file);
     run.settler.poke(); // diagnostics may be there already, or on their way
   }
@@ -157,6 +174,19 @@ export class RunObserver {
     if (!change || this.ports.now() - run.recordedAt > this.settings.runWindowMs) return;
     const text = this.ports.readText(file);
     if (text !== undefined && text !== change.before) change.inserted = insertedLines(change.before, text);
+  }
+
+  private takeChange(run: ObservedRun): void {
+    if (run.files.size === 0) return;
+    this.ports.changed(
+      run.runId,
+      [...run.files].map(([file, change]) => ({
+        file,
+        before: change.before,
+        created: change.created ?? false,
+        after: this.ports.readText(file),
+      })),
+    );
   }
 
   private checkRevert(run: ObservedRun): void {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../../src/cli/main';
-import type { LearningStats } from '../../../src/core/pipeline';
+import { LearningPipeline, type LearningStats } from '../../../src/core/pipeline';
 import { makeWorkspace, removeWorkspace } from '../../support/workspace';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -169,6 +169,29 @@ describe('agent-learning CLI', () => {
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /^texts: cannot be read \(texts\/000001\.seg is missing\)$/m);
       assert.match(r.out, new RegExp(`^id: ${id}$`, 'm'));
+    });
+
+    it('prints the diff of the files the run changed, after its output, with escapes for control characters', async () => {
+      const { id } = await recordOne({ input: 'i', output: 'o', compile: true });
+      const p = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });
+      await p.recordChange(id, {
+        at: Date.UTC(2026, 11, 6),
+        files: [{ path: 'src/a.ts', added: 1, removed: 0, before: 'seen' }],
+        patch: '--- a/src/a.ts\n+++ b/src/a.ts\n@@ -1 +1,2 @@\n a\n+b \u001b[2J\n',
+      });
+      await p.close();
+
+      const r = await cli(['show', id, '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.match(
+        r.out,
+        /--- output ---\no\n--- change \(observed 2026-12-06T00:00:00\.000Z: src\/a\.ts \+1 -0\) ---\n--- a\/src\/a\.ts\n\+\+\+ b\/src\/a\.ts\n@@ -1 \+1,2 @@\n a\n\+b \\x1b\[2J\n\n$/,
+      );
+      assert.equal(
+        JSON.parse((await cli(['show', id, '--json', '--workspace', ws])).out).change.files[0].path,
+        'src/a.ts',
+      );
     });
 
     it('exits 1 for a run id it does not know', async () => {

@@ -318,6 +318,28 @@ export function runViewState(overrides: Partial<RunDetailView> = {}, now = Date.
       iterations: 2,
       source: 'gateway',
       signals: [{ kind: 'kept', value: 0.8, source: 'editor:kept', at: Date.UTC(2026, 0, 2, 9, 30) }],
+      change: {
+        at: Date.UTC(2026, 0, 2, 9, 29),
+        files: [
+          { path: 'src/login.ts', added: 2, removed: 1, before: 'seen' },
+          { path: 'src/redirect.test.ts', added: 1, removed: 0, before: 'new' },
+        ],
+        patch: [
+          '--- a/src/login.ts',
+          '+++ b/src/login.ts',
+          '@@ -1,2 +1,3 @@',
+          ' const url = base;',
+          '-redirect(url);',
+          '+++ x; // an added line that reads like a file header',
+          '+redirect(url + search);',
+          '--- /dev/null',
+          '+++ b/src/redirect.test.ts',
+          '@@ -0,0 +1 @@',
+          "+test('keeps the query', () => {});",
+          '\\ No newline at end of file',
+          '',
+        ].join('\n'),
+      },
       ...overrides,
     },
   };

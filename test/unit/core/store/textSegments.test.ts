@@ -11,6 +11,7 @@ import {
   type ValidRun,
 } from '../../../../src/core/store/durableStore';
 import { TextSegments, segmentName } from '../../../../src/core/store/textSegments';
+import { SCHEMA_VERSION } from '../../../../src/core/store/store';
 import { SftExport } from '../../../../src/core/dataset/sftExport';
 import { LearningPipeline } from '../../../../src/core/pipeline';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
@@ -423,7 +424,7 @@ describe('durable store: texts outside the database', function () {
 
     const after = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 3);
+      assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(after.prepare('SELECT count(*) FROM run_texts').pluck().get(), 0, 'texts moved out');
       assert.equal(after.pragma('auto_vacuum', { simple: true }), 2, 'free pages are given back from now on');
       assert.deepEqual(after.prepare('SELECT * FROM run_signals').all(), oldSignals);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { SignalInput } from '../../../../src/core/learning/signals';
 import { diagnosticSignals } from '../../../../src/extension/signals/diagnosticCounts';
 import { insertedLines, keptShare } from '../../../../src/extension/signals/keptLines';
-import { RunObserver, type ObserverSettings } from '../../../../src/extension/signals/runObserver';
+import { RunObserver, type ObservedFile, type ObserverSettings } from '../../../../src/extension/signals/runObserver';
 import type { DiagnosticLike } from '../../../../src/extension/signals/diagnosticCounts';
 
 /** A manual clock: timers run when `advance` passes their time, never by waiting. */
@@ -40,6 +40,7 @@ describe('editor signals', () => {
   let files: Map<string, string>;
   let diags: Map<string, DiagnosticLike[]>;
   let reports: [string, Required<SignalInput>][];
+  let changes: [string, ObservedFile[]][];
   let observer: RunObserver;
 
   beforeEach(() => {
@@ -47,6 +48,7 @@ describe('editor signals', () => {
     files = new Map();
     diags = new Map();
     reports = [];
+    changes = [];
     observer = new RunObserver(
       {
         now: () => clock.now,
@@ -54,6 +56,7 @@ describe('editor signals', () => {
         readText: (f) => files.get(f),
         diagnostics: (f) => diags.get(f) ?? [],
         report: (runId, s) => reports.push([runId, s]),
+        changed: (runId, observed) => changes.push([runId, observed]),
       },
       SETTINGS,
     );
@@ -139,6 +142,38 @@ describe('editor signals', () => {
     assert.equal(latest.get('g1 errors.type'), 0, "late.ts's type error is not this run's");
   });
 
+  it("hands over the run's files once its window closes: each one's text before the run and then", () => {
+    files.set('/w/edited.ts', 'a\nb\n');
+    observer.fileChanged('/w/edited.ts', 'a\n');
+    observer.runRecorded('g1', []);
+    files.set('/w/created.ts', 'new\n');
+    observer.fileChanged('/w/created.ts', undefined, true);
+    files.set('/w/edited.ts', 'a\nb\nc\n'); // the agent goes on writing: one burst, its "before" stays
+    observer.fileChanged('/w/edited.ts', 'a\nb\n');
+    clock.advance(29_999);
+    assert.deepEqual(changes, [], 'not while the agent may still write');
+    clock.advance(1);
+    files.set('/w/edited.ts', 'a\nb\nc\nuser\n'); // the user's edit after the window is not the run's
+    observer.fileChanged('/w/edited.ts', 'a\nb\nc\n');
+    assert.deepEqual(changes, [
+      [
+        'g1',
+        [
+          { file: '/w/edited.ts', before: 'a\n', created: false, after: 'a\nb\nc\n' },
+          { file: '/w/created.ts', before: undefined, created: true, after: 'new\n' },
+        ],
+      ],
+    ]);
+    clock.advance(600_000);
+    assert.equal(changes.length, 1, 'taken once');
+  });
+
+  it('hands over no change for a run that changed no file', () => {
+    observer.runRecorded('r0', []);
+    clock.advance(600_000);
+    assert.deepEqual(changes, []);
+  });
+
   it('measures the share of the change kept at 30 s, 2 min and 10 min', () => {
     files.set('/w/a.ts', 'keep\nl1\nl2\nl3\nl4\n');
     observer.fileChanged('/w/a.ts', 'keep\n');
@@ -199,6 +234,7 @@ describe('editor signals', () => {
         readText: (f) => files.get(f),
         diagnostics: () => [],
         report: (runId, s) => reports.push([runId, s]),
+        changed: () => undefined,
       },
       { ...SETTINGS, testTasks: ['unit'] },
     );
