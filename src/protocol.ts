@@ -208,8 +208,7 @@ export interface ChangedFileView {
 
 /** A run's change, or why it cannot be read (its record in .agent/texts/ is damaged). */
 export type RunChangeView =
-  | { at: number; files: ChangedFileView[]; patch: string }
-  | { at: number; unavailable: string };
+  { at: number; files: ChangedFileView[]; patch: string } | { at: number; unavailable: string };
 
 /** One signal observed after a run: its kind, value, who observed it and when. */
 export interface ObservedSignalView {

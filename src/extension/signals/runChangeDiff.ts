@@ -55,7 +55,9 @@ export function runChangeOf(files: readonly FileTexts[], at: number): RunChange 
     }
     if (added + removed === 0) continue;
     changed.push({ path: file.path, added, removed, before: state });
-    patches.push(formatPatch(patch, { includeIndex: false, includeUnderline: false, includeFileHeaders: true }));
+    patches.push(
+      formatPatch(patch, { includeIndex: false, includeUnderline: false, includeFileHeaders: true }),
+    );
   }
   return changed.length === 0 ? undefined : { at, files: changed, patch: patches.join('') };
 }

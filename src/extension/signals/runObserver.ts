@@ -105,7 +105,8 @@ export class RunObserver {
   fileChanged(file: string, before: string | undefined, created = false): void {
     const now = this.ports.now();
     const last = this.recent.get(file);
-    if (!last || now - last.at > this.settings.runWindowMs) this.recent.set(file, { before, created, at: now });
+    if (!last || now - last.at > this.settings.runWindowMs)
+      this.recent.set(file, { before, created, at: now });
     else last.at = now;
     for (const run of this.runs.values()) {
       if (run.files.has(file)) {

@@ -48,7 +48,11 @@ describe("a run's change to the workspace", () => {
 
   it('is shown with its run, moved to .agent/texts/ at the save, and read back from there after a reopen', async () => {
     const p = await open();
-    const { id } = await p.recordRun('task', 'model', 'default', { input: 'in', output: 'out', compile: true });
+    const { id } = await p.recordRun('task', 'model', 'default', {
+      input: 'in',
+      output: 'out',
+      compile: true,
+    });
     assert.equal(p.getRun(id)!.change, null, 'none before the editor saw one');
     assert.equal(await p.recordChange(id, change(1000)), true);
     assert.deepEqual(p.getRun(id)!.change, change(1000));
@@ -58,7 +62,12 @@ describe("a run's change to the workspace", () => {
     const rows = changeRows();
     assert.equal(rows.held, 0, 'no change left in the database image');
     assert.equal(rows.refs.length, 1);
-    const record = readTextRecord(agentDir, rows.refs[0]!.segment, rows.refs[0]!.offset, rows.refs[0]!.length);
+    const record = readTextRecord(
+      agentDir,
+      rows.refs[0]!.segment,
+      rows.refs[0]!.offset,
+      rows.refs[0]!.length,
+    );
     assert.equal(record.id, id);
     assert.equal(record.output, PATCH, 'the diff, as the layout says: the record output');
     assert.deepEqual(JSON.parse(record.input), change(1000).files, 'the files as JSON: the record input');

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import type { SignalInput } from '../../../../src/core/learning/signals';
 import { diagnosticSignals } from '../../../../src/extension/signals/diagnosticCounts';
 import { insertedLines, keptShare } from '../../../../src/extension/signals/keptLines';
-import { RunObserver, type ObservedFile, type ObserverSettings } from '../../../../src/extension/signals/runObserver';
+import {
+  RunObserver,
+  type ObservedFile,
+  type ObserverSettings,
+} from '../../../../src/extension/signals/runObserver';
 import type { DiagnosticLike } from '../../../../src/extension/signals/diagnosticCounts';
 
 /** A manual clock: timers run when `advance` passes their time, never by waiting. */
