@@ -14,6 +14,7 @@ import { overflowsSideways, paintedCanvases, type CanvasPaint } from './pageChec
 import { realisticRuns, writeInboxFile, writeModelVariants } from './realisticRuns';
 import { assertPlanOk, badRun, goodRun, type Plan, type PlannedRun } from './scenarios';
 import { waitFor } from './wait';
+import { layoutProblems } from '../support/layout';
 
 const VIEW_CONTAINER = 'Agent Learning';
 const STATUS_ITEM = 'agent-learning.agent-learning.agentLearning.status';
@@ -272,6 +273,38 @@ describe('Agent Learning views in a real VS Code (code-server)', function () {
         .click({ timeout: 10_000 });
       await waitForText(view, '.verdict-state', /^Accepted/, 'Undo to restore the accept');
       await vscode.session.screenshot('run-view');
+    });
+
+    // Last in this window: it leaves the side bar at its narrowest.
+    it('at the narrowest side bar VS Code allows (170 px), no text overlaps and no number wraps or is cut', async function () {
+      await recorded();
+      const { session } = vscode;
+      const frame = await openSidebar(session);
+      await waitForText(frame, SIDEBAR_READY, String(runs.length), 'the sidebar to show the runs');
+      // Drag the sash between the side bar and the editor to 130 px: VS Code stops it at the side bar's minimum
+      // width (dragged below half of that, it would close the side bar instead).
+      const sidebar = session.page.locator('.part.sidebar');
+      const box = (await sidebar.boundingBox())!;
+      const y = box.y + box.height / 2;
+      await session.page.mouse.move(box.x + box.width - 1, y);
+      await session.page.mouse.down();
+      await session.page.mouse.move(box.x + 130, y, { steps: 12 });
+      await session.page.mouse.up();
+      let width = 0;
+      await waitFor(
+        'the side bar to be 170 px wide',
+        async () => Math.abs((width = (await sidebar.boundingBox())!.width) - 170) <= 1,
+        { timeoutMs: 10_000, detail: () => `it is ${width} px wide` },
+      );
+      await waitFor(
+        'the sidebar page to take the new width',
+        async () => Number(await frame.evaluate('document.documentElement.clientWidth')) <= 170,
+        { timeoutMs: 10_000 },
+      );
+      const problems = await layoutProblems(frame);
+      await session.screenshot('sidebar-170');
+      assert.deepEqual(problems, [], 'layout problems at 170 px');
+      assert.equal(await overflowsSideways(frame), false, 'the sidebar scrolls sideways at 170 px');
     });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { DashboardState, SidebarState } from '../../src/protocol';
 import { dashboardState, emptySidebarState, HOSTILE, run, sidebarState } from './support/fixtures';
 import { usePage, type WebviewPage } from './support/harness';
-import { layoutProblems } from './support/layout';
+import { layoutProblems } from '../support/layout';
 
 const MINUTE = 60_000;
 /** Model names as providers spell them: long, with slashes, dates and quantisations. */

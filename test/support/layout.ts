@@ -2,7 +2,7 @@
 // no two pieces of text (or icons, bars, charts) drawn over each other, no number broken across two lines or cut
 // off by its box, and nothing wider than its container unless it sits in a scroll wrapper made for it.
 
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 
 export interface LayoutProblem {
   kind: 'overlap' | 'number-wrapped' | 'number-clipped' | 'overflow';
@@ -14,9 +14,10 @@ export interface LayoutProblem {
  * size). Text is measured per line with Range.getClientRects(), clipped by every ancestor that clips, so text an
  * ellipsis hides is not counted and text drawn outside its box is.
  */
-export async function layoutProblems(page: Page): Promise<LayoutProblem[]> {
-  await page.waitForFunction(() => document.documentElement.classList.contains('codicons'));
-  await page.evaluate(() => document.fonts.ready);
+export async function layoutProblems(page: Page | Frame): Promise<LayoutProblem[]> {
+  // Source text here too: this file also serves the e2e suite, whose compile has no DOM library.
+  await page.waitForFunction("document.documentElement.classList.contains('codicons')");
+  await page.evaluate('document.fonts.ready.then(() => undefined)');
   // Plain JavaScript as source text: a function compiled by tsx would carry helpers the page does not have.
   return page.evaluate(MEASURE) as Promise<LayoutProblem[]>;
 }
