@@ -122,13 +122,16 @@ export class EditorSignals extends Disposable {
         changed: (runId, files) => {
           const folder = this.service.folder?.uri.fsPath;
           if (!this.service.hasPipeline || !folder) return;
-          const change = runChangeOf(
-            files.map((f) => ({ ...f, path: path.relative(folder, f.file).split(path.sep).join('/') })),
-            Date.now(),
-          );
-          if (!change) return;
-          this.service.pipeline
-            .recordChange(runId, change)
+          const relative = files.map((f) => ({
+            ...f,
+            path: path.relative(folder, f.file).split(path.sep).join('/'),
+          }));
+          runChangeOf(relative, Date.now())
+            .then((change) =>
+              change && this.service.hasPipeline
+                ? this.service.pipeline.recordChange(runId, change)
+                : undefined,
+            )
             .catch((err) => this.output.appendLine(`⚠️ Change of run ${runId} not kept: ${describe(err)}`));
         },
       },
