@@ -10,6 +10,8 @@ export class LearningError extends Error {
 export interface ConfigIssue {
   /** Dotted key path, e.g. `autoExport.minRuns`; empty for the file as a whole. */
   key: string;
+  /** The same path as segments, where known: a key may itself hold a dot (`"my.key"`, a typo to remove). */
+  path?: string[];
   reason: string;
   /** The file it is in, where an error names several; else the error's own. */
   file?: string;

@@ -18,7 +18,7 @@ export async function resetSettingCommand(service: LearningService, item?: Setti
 
 function itemPath(item: SettingsItem): string[] | undefined {
   if (item.kind === 'setting') return item.setting.path;
-  if (item.kind === 'issue' && item.key) return item.key.split('.');
+  if (item.kind === 'issue' && item.key) return item.path ?? item.key.split('.');
   return undefined;
 }
 

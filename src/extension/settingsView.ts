@@ -21,7 +21,15 @@ export const RESET_ITEM_COMMAND = 'agentLearning.settings.reset';
 
 export type SettingsItem =
   | { kind: 'problems'; settings: SettingsInForce }
-  | { kind: 'issue'; key: string; reason: string; line?: number; column?: number; file: string }
+  | {
+      kind: 'issue';
+      key: string;
+      path?: string[];
+      reason: string;
+      line?: number;
+      column?: number;
+      file: string;
+    }
   | { kind: 'section'; section: SettingsSection; file: string }
   | { kind: 'setting'; setting: Setting; file: string };
 
@@ -67,6 +75,7 @@ export class SettingsView extends Disposable implements vscode.TreeDataProvider<
       return (error?.issues ?? []).map((issue) => ({
         kind: 'issue',
         key: issue.key,
+        ...(issue.path ? { path: issue.path } : {}),
         reason: issue.reason,
         ...(issue.line !== undefined ? { line: issue.line, column: issue.column ?? 1 } : {}),
         file: issue.file ?? error!.file,

@@ -496,12 +496,17 @@ export function readConfigFile(file: string): LearningConfig {
 
 export function zodIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((i) => {
-    const key = i.path.map(String).join('.');
+    const path = i.path.map(String);
+    const key = path.join('.');
     if (i.code === 'unrecognized_keys') {
       const keys = i.keys.map((k) => (key ? `${key}.${k}` : k));
-      return { key: keys[0] ?? key, reason: `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` };
+      return {
+        key: keys[0] ?? key,
+        path: i.keys.length > 0 ? [...path, i.keys[0]!] : path,
+        reason: `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`,
+      };
     }
-    return { key, reason: i.message };
+    return { key, path, reason: i.message };
   });
 }
 

@@ -180,6 +180,15 @@ describe('config', () => {
       assert.equal(issue.line, 2);
     });
 
+    it('gives each issue its path as segments, so that a key holding a dot is one key', () => {
+      const error = configErrorFor('{\n  "auto.export": 1,\n  "autoExport": { "minReward": 2 }\n}\n');
+
+      const unknown = error.issues.find((i) => i.key === 'auto.export');
+      assert.deepEqual(unknown?.path, ['auto.export'], JSON.stringify(error.issues));
+      const invalid = error.issues.find((i) => i.key === 'autoExport.minReward');
+      assert.deepEqual(invalid?.path, ['autoExport', 'minReward']);
+    });
+
     it('refuses the gateway settings that choose where requests and the key go, naming each and where to set it', () => {
       // Before, a cloned repository's config chose the upstream and which environment variable's secret it got.
       const error = configErrorFor(

@@ -214,6 +214,14 @@ describe('resetSettingEdits', () => {
     assert.deepEqual([config.autoTrain.epochs, config.autoTrain.loraRank], [3, 8]);
   });
 
+  it('removes a key that holds a dot as that one key, by its path', () => {
+    const text = '{\n  "auto.export": 1,\n  "auto": { "export": 2 }\n}\n';
+    assert.equal(
+      applyEdits(text, resetSettingEdits(text, ['auto.export'])),
+      '{\n  "auto": { "export": 2 }\n}\n',
+    );
+  });
+
   it('changes nothing when the file does not set the key', () => {
     assert.deepEqual(resetSettingEdits('{"autoTrain": {"epochs": 5}}', ['autoTrain', 'loraRank']), []);
     assert.deepEqual(resetSettingEdits('{"autoTrain": {"epochs": 5}}', ['enabled']), []);
