@@ -145,12 +145,23 @@ export class EditorSignals extends Disposable {
     if (file) this.texts.set(file, doc.getText());
   }
 
+  /**
+   * What the file holds now: an open document's text (unsaved edits included), else the disk's. Undefined when it is
+   * gone from disk (an open document of a deleted file still has its text), is not a regular file (never read
+   * through a link), or is too big to be anyone's change.
+   */
   private readText(file: string): string | undefined {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      return undefined;
+    }
     const open = this.texts.get(file);
     if (open !== undefined) return open;
+    if (!st.isFile() || st.size > MAX_TEXT_BYTES) return undefined;
     try {
-      const st = fs.statSync(file);
-      return st.isFile() && st.size <= MAX_TEXT_BYTES ? fs.readFileSync(file, 'utf8') : undefined;
+      return fs.readFileSync(file, 'utf8');
     } catch {
       return undefined;
     }

@@ -40,6 +40,8 @@ export interface FileChange {
   before: string | undefined;
   /** The file did not exist before the change. */
   created?: boolean;
+  /** The file's text at the end of this change, once a later run's change of the file began. */
+  frozen?: { after: string | undefined };
   inserted: string[];
 }
 

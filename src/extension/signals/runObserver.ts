@@ -39,9 +39,27 @@ export const SOURCES = {
   kept: 'editor:kept',
 } as const;
 
+/** A file's latest burst of changes: the text before it, and each change in it (when, and the text before it). */
+interface RecentFile {
+  before: string | undefined;
+  created: boolean;
+  at: number;
+  changes: { at: number; before: string | undefined }[];
+}
+
+/** Changes of one burst kept to tell overlapping runs' edits apart (an agent writes a file a few times a run). */
+const MAX_BURST_CHANGES = 64;
+/**
+ * How long a file's text before its latest burst is kept for a run that names the file: an agent may edit, run its
+ * tests for a while, and record the run only then.
+ */
+const NAMED_LOOKBACK_MS = 10 * 60_000;
+
 interface ObservedRun {
   runId: string;
   recordedAt: number;
+  /** Its change was handed over (once its window closed, or when the observer was disposed). */
+  changeTaken: boolean;
   /** The run named its files: nothing else is adopted into it. */
   named: boolean;
   files: Map<string, FileChange>;
@@ -54,7 +72,7 @@ interface ObservedRun {
 export class RunObserver {
   private readonly runs = new Map<string, ObservedRun>();
   /** Per file, its text before the latest burst of changes and when that burst was last changed. */
-  private readonly recent = new Map<string, { before: string | undefined; created: boolean; at: number }>();
+  private readonly recent = new Map<string, RecentFile>();
 
   constructor(
     private readonly ports: ObserverPorts,
@@ -75,6 +93,7 @@ export class RunObserver {
     const run: ObservedRun = {
       runId,
       recordedAt: now,
+      changeTaken: false,
       named: files.length > 0,
       files: new Map(),
       settler: new Settler(this.settings.settleMs, this.ports.schedule, () => this.countDiagnostics(run)),
@@ -105,9 +124,13 @@ export class RunObserver {
   fileChanged(file: string, before: string | undefined, created = false): void {
     const now = this.ports.now();
     const last = this.recent.get(file);
-    if (!last || now - last.at > this.settings.runWindowMs)
-      this.recent.set(file, { before, created, at: now });
-    else last.at = now;
+    if (!last || now - last.at > this.settings.runWindowMs) {
+      this.recent.set(file, { before, created, at: now, changes: [{ at: now, before }] });
+    } else {
+      last.at = now;
+      last.changes.push({ at: now, before });
+      if (last.changes.length > MAX_BURST_CHANGES) last.changes.shift();
+    }
     for (const run of this.runs.values()) {
       if (run.files.has(file)) {
         this.refreshChange(run, file);
@@ -139,8 +162,12 @@ export class RunObserver {
     }
   }
 
+  /** Forgets every run; one whose window is still open hands over its change as it is now rather than losing it. */
   dispose(): void {
-    for (const run of [...this.runs.values()]) this.forget(run);
+    for (const run of [...this.runs.values()]) {
+      if (!run.changeTaken) this.takeChange(run);
+      this.forget(run);
+    }
     this.recent.clear();
   }
 
@@ -155,29 +182,59 @@ export class RunObserver {
     return latest;
   }
 
-  /** The file's text before its latest burst of changes, if that burst is recent. */
-  private recentBefore(file: string, now: number): { before: string | undefined; created: boolean } {
+  /** The file's text before its latest burst of changes, if that burst is recent (for a named file: recent enough). */
+  private recentBefore(
+    file: string,
+    now: number,
+    named: boolean,
+  ): { before: string | undefined; created: boolean } {
     const r = this.recent.get(file);
-    return r && now - r.at <= this.settings.runWindowMs
+    const horizon = named ? Math.max(this.settings.runWindowMs, NAMED_LOOKBACK_MS) : this.settings.runWindowMs;
+    return r && now - r.at <= horizon
       ? { before: r.before, created: r.created }
       : { before: undefined, created: false };
   }
 
+  /**
+   * Takes the file into the run's change. When an earlier run still holds it (two runs within one window), this run's
+   * change starts where the earlier run's ends: at the first change made after the earlier run was recorded, and the
+   * earlier run's "after" is frozen there, so that neither shows the other's edits.
+   */
   private adopt(run: ObservedRun, file: string, now: number): void {
-    run.files.set(file, { ...this.recentBefore(file, now), inserted: [] });
+    const holder = this.earlierHolder(run, file);
+    if (holder) {
+      const next = this.recent.get(file)?.changes.find((c) => c.at > holder.recordedAt);
+      const before = next ? next.before : this.ports.readText(file);
+      const held = holder.files.get(file)!;
+      held.frozen ??= { after: before };
+      run.files.set(file, { before, created: false, inserted: [] });
+    } else {
+      run.files.set(file, { ...this.recentBefore(file, now, run.named), inserted: [] });
+    }
     this.refreshChange(run, file);
     run.settler.poke(); // diagnostics may be there already, or on their way
+  }
+
+  /** The latest other run recorded no later than `run` that holds `file`. */
+  private earlierHolder(run: ObservedRun, file: string): ObservedRun | undefined {
+    let holder: ObservedRun | undefined;
+    for (const other of this.runs.values()) {
+      if (other === run || !other.files.has(file) || other.recordedAt > run.recordedAt) continue;
+      if (!holder || other.recordedAt >= holder.recordedAt) holder = other;
+    }
+    return holder;
   }
 
   /** While the run's window is open, the agent may still be writing: its change is the file as it is now. */
   private refreshChange(run: ObservedRun, file: string): void {
     const change = run.files.get(file);
-    if (!change || this.ports.now() - run.recordedAt > this.settings.runWindowMs) return;
+    if (!change || change.frozen || this.ports.now() - run.recordedAt > this.settings.runWindowMs) return;
     const text = this.ports.readText(file);
     if (text !== undefined && text !== change.before) change.inserted = insertedLines(change.before, text);
   }
 
   private takeChange(run: ObservedRun): void {
+    run.changeTaken = true;
     if (run.files.size === 0) return;
     this.ports.changed(
       run.runId,
@@ -185,7 +242,7 @@ export class RunObserver {
         file,
         before: change.before,
         created: change.created ?? false,
-        after: this.ports.readText(file),
+        after: change.frozen ? change.frozen.after : this.ports.readText(file),
       })),
     );
   }

@@ -4,7 +4,7 @@ import { isCut } from '../../../../src/core/store/storedText';
 import { MAX_DIFF_TEXT_CHARS, runChangeOf } from '../../../../src/extension/signals/runChangeDiff';
 
 describe("a run's change (the diff the run view shows)", async () => {
-  it('diffs each changed file as git does, counts its lines, and says what the editor knew before', async () => {
+  it('diffs each changed file as git does, counts its lines, says what the editor knew before, seen ones first', async () => {
     const change = (await runChangeOf(
       [
         { path: 'src/b.ts', before: 'a\nb\nc\n', created: false, after: 'a\nB\nc\nd\n' },
@@ -18,9 +18,9 @@ describe("a run's change (the diff the run view shows)", async () => {
     assert.equal(change.at, 42);
     assert.deepEqual(change.files, [
       { path: 'src/b.ts', added: 2, removed: 1, before: 'seen' },
-      { path: 'src/disk.ts', added: 1, removed: 0, before: 'unseen' },
       { path: 'src/gone.ts', added: 0, removed: 1, before: 'seen' },
       { path: 'src/new.ts', added: 1, removed: 0, before: 'new' },
+      { path: 'src/disk.ts', added: 1, removed: 0, before: 'unseen' },
     ]);
     assert.equal(
       change.patch,
@@ -33,10 +33,6 @@ describe("a run's change (the diff the run view shows)", async () => {
         '+B',
         ' c',
         '+d',
-        '--- a/src/disk.ts',
-        '+++ b/src/disk.ts',
-        '@@ -0,0 +1,1 @@',
-        '+z',
         '--- a/src/gone.ts',
         '+++ /dev/null',
         '@@ -1,1 +0,0 @@',
@@ -45,6 +41,10 @@ describe("a run's change (the diff the run view shows)", async () => {
         '+++ b/src/new.ts',
         '@@ -0,0 +1,1 @@',
         '+x',
+        '--- a/src/disk.ts',
+        '+++ b/src/disk.ts',
+        '@@ -0,0 +1,1 @@',
+        '+z',
         '',
       ].join('\n'),
     );
@@ -64,7 +64,7 @@ describe("a run's change (the diff the run view shows)", async () => {
     }));
     const change = (await runChangeOf(files, 1))!;
     assert.equal(change.files.length, MAX_CHANGED_FILES);
-    assert.match(change.patch, /and more files, not listed/);
+    assert.match(change.patch, /# … and 5 more files, not listed \(a change lists 200\)\n$/);
     assert.doesNotThrow(() => checkRunChange(change));
   });
 
@@ -89,6 +89,52 @@ describe("a run's change (the diff the run view shows)", async () => {
       /^# big\.txt: not diffed, 1 lines before and 131073 after are too long to diff\n/,
     );
     assert.match(change.patch, /\+b\n$/, 'the next file is diffed');
+  });
+
+  it('lists a deleted file it never saw, and a binary file, without a diff of either', async () => {
+    const change = (await runChangeOf(
+      [
+        { path: 'gone.ts', before: undefined, created: false, after: undefined },
+        { path: 'tmp.ts', before: undefined, created: true, after: undefined },
+        { path: 'logo.png', before: 'PNG\u0000\u0001', created: false, after: 'PNG\u0000\u0002' },
+        { path: 'font.woff', before: undefined, created: false, after: 'wOFF\uFFFD\uFFFD' },
+      ],
+      1,
+    ))!;
+    assert.deepEqual(
+      change.files.map((f) => f.path),
+      ['logo.png', 'font.woff', 'gone.ts'],
+      'a file created and deleted again in the window is no change',
+    );
+    assert.equal(
+      change.patch,
+      '# logo.png: binary file changed\n# font.woff: binary file changed\n# gone.ts: deleted; the editor had not seen its text\n',
+    );
+  });
+
+  it('shows a file whose diff takes too long as replaced whole, with its real line counts', async () => {
+    // Two unrelated texts of ~6,000 lines each: more than a diff may take on the extension host's thread.
+    const lines = (tag: string) =>
+      Array.from({ length: 6000 }, (_, i) => `${tag} ${i} ${(i * 7919) % 6007}`).join('\n') + '\n';
+    const change = (await runChangeOf(
+      [{ path: 'big.ts', before: lines('old'), created: false, after: lines('new') }],
+      1,
+    ))!;
+    assert.deepEqual(change.files, [{ path: 'big.ts', added: 6000, removed: 6000, before: 'seen' }]);
+    assert.match(change.patch, /^--- a\/big\.ts\n\+\+\+ b\/big\.ts\n@@ -1,6000 \+1,6000 @@\n-old 0 0\n/);
+  });
+
+  it('stops adding diff text past MAX_PATCH_BYTES, and still lists the files after it', async () => {
+    const block = (n: number) => Array.from({ length: 3000 }, (_, i) => `line ${n} ${i}`).join('\n') + '\n';
+    const files = Array.from({ length: 12 }, (_, i) => ({
+      path: `gen/f${String(i).padStart(2, '0')}.js`,
+      before: '',
+      created: false,
+      after: block(i),
+    }));
+    const change = (await runChangeOf(files, 1))!;
+    assert.equal(change.files.length, 12);
+    assert.ok(change.patch.length < 2 * MAX_PATCH_BYTES, `patch of ${change.patch.length} characters`);
   });
 
   it('refuses a change whose fields are wrong, naming the field', async () => {
