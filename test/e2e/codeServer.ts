@@ -44,6 +44,12 @@ export interface SessionOptions {
   trust?: TrustAnswer;
   /** Merged over the suite's defaults in the fresh user-data-dir's settings.json. */
   userSettings?: Record<string, unknown>;
+  /**
+   * The remote machine's user settings (`Machine/settings.json`, the settings editor's "Remote" tab). A code-server
+   * window is a remote one: it reads `machine` and `machine-overridable` settings from here (or the workspace),
+   * never from `userSettings`.
+   */
+  machineSettings?: Record<string, unknown>;
   /** Used in screenshot and log names. */
   name: string;
   /** For starting code-server and loading the workbench (default 90 s: cold starts on 2 cores are slow). */
@@ -247,6 +253,13 @@ export class CodeServerSession {
       path.join(userDataDir, 'User', 'settings.json'),
       JSON.stringify({ ...DEFAULT_SETTINGS, ...options.userSettings }, null, 2),
     );
+    if (options.machineSettings) {
+      fs.mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
+      fs.writeFileSync(
+        path.join(userDataDir, 'Machine', 'settings.json'),
+        JSON.stringify(options.machineSettings, null, 2),
+      );
+    }
     const config = path.join(root, 'config.yaml');
     fs.writeFileSync(config, 'auth: none\ncert: false\n');
     const logFile = path.join(root, 'code-server.log');

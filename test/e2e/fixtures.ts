@@ -235,6 +235,7 @@ export function useVsCode(name: string, options: UseVsCodeOptions = {}): VsCodeF
     session = await CodeServerSession.start({
       trust: options.trust,
       userSettings: options.userSettings,
+      machineSettings: options.machineSettings,
       startTimeoutMs: options.startTimeoutMs,
       viewport: options.viewport,
       name,

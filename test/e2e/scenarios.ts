@@ -14,6 +14,16 @@ export interface Plan {
   waitFor?: { runs: number; timeoutMs?: number };
   /** Requests to chat models (`vscode.lm.selectChatModels({vendor})`, then `sendRequest`): test extension only. */
   chat?: { vendor: string; id: string; prompt: string }[];
+  /** An agent pointed at the gateway: a chat completion, then its change to a file (test extension only). */
+  turns?: AgentTurn[];
+}
+
+/** One turn of an agent outside the API (planRunner.js): ask `baseUrl`, then append to a workspace file. */
+export interface AgentTurn {
+  baseUrl: string;
+  model: string;
+  prompt: string;
+  edit?: { file: string; append: string };
 }
 
 export interface PlannedRun {
@@ -42,6 +52,12 @@ export interface PlanResult {
     models: { id: string; name: string; family: string; vendor: string }[];
     model: string;
     pieces: string[];
+  }[];
+  /** Per turn: the gateway's HTTP status, the answer's text, the edit as applied. */
+  turns: {
+    status: number;
+    reply: string | null;
+    edit?: { file: string; version: number; dirty: boolean };
   }[];
   recordEvents: { id: string; reward: number; role: string; taskSlug: string }[];
   stats: {

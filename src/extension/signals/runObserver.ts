@@ -143,11 +143,14 @@ export class RunObserver {
 
   diagnosticsChanged(files: readonly string[]): void {
     for (const run of this.runs.values()) {
-      if (files.some((f) => run.files.has(f))) run.settler.poke();
+      if (!run.reverted && files.some((f) => run.files.has(f))) run.settler.poke();
     }
   }
 
-  /** A task ended: a test or build task's exit code is the `tests` or `compile` signal of the runs observed now. */
+  /**
+   * A task ended: a test or build task's exit code is the `tests` or `compile` signal of the runs observed now (not
+   * of a reverted one: the task ran on code without its change).
+   */
   taskEnded(name: string, group: 'test' | 'build' | undefined, exitCode: number | undefined): void {
     if (exitCode === undefined) return;
     const { testTasks, buildTasks } = this.settings;
@@ -158,7 +161,8 @@ export class RunObserver {
         : undefined;
     if (!kind) return;
     for (const run of this.runs.values()) {
-      if (run.files.size > 0) this.report(run, kind, exitCode === 0 ? 1 : 0, SOURCES.task, true);
+      if (run.files.size > 0 && !run.reverted)
+        this.report(run, kind, exitCode === 0 ? 1 : 0, SOURCES.task, true);
     }
   }
 
@@ -250,18 +254,26 @@ export class RunObserver {
   private checkRevert(run: ObservedRun): void {
     if (run.reverted || this.ports.now() - run.recordedAt <= 0) return;
     const kept = keptShare(run.files, (f) => this.ports.readText(f));
-    if (kept?.reverted) {
-      run.reverted = true;
-      this.report(run, 'kept', 0, SOURCES.kept, true);
-    }
+    if (kept?.reverted) this.markReverted(run);
+  }
+
+  /**
+   * The whole change is gone: kept 0, and its other signals stay as they were. The diagnostics of the text without
+   * the change (its errors gone with it) and the tasks run on it are not the change's; counting them would raise the
+   * reward of a change the user threw away.
+   */
+  private markReverted(run: ObservedRun): void {
+    run.reverted = true;
+    run.settler.dispose();
+    this.report(run, 'kept', 0, SOURCES.kept, true);
   }
 
   private measureKept(run: ObservedRun): void {
     if (run.reverted) return;
     const kept = keptShare(run.files, (f) => this.ports.readText(f));
     if (!kept) return;
-    if (kept.reverted) run.reverted = true;
-    this.report(run, 'kept', kept.reverted ? 0 : Math.round(kept.share * 1000) / 1000, SOURCES.kept, true);
+    if (kept.reverted) this.markReverted(run);
+    else this.report(run, 'kept', Math.round(kept.share * 1000) / 1000, SOURCES.kept, true);
   }
 
   private countDiagnostics(run: ObservedRun): void {

@@ -71,6 +71,7 @@ async function activate(context) {
       executeCommand: (id, ...args) => vscode.commands.executeCommand(id, ...args),
       log: (line) => log(`${planName}: ${line}`),
       chat: sendChat,
+      edit: (edit) => appendInEditor(folder, edit),
     });
     writeJsonAtomic(resultFile, { ...result, plan: planName, workspaceTrusted: vscode.workspace.isTrusted });
     log(`wrote result${suffix}.json (ok: ${result.ok})`);
@@ -117,6 +118,21 @@ async function sendChat(request) {
   } finally {
     source.dispose();
   }
+}
+
+/**
+ * An agent's change applied the way agents inside VS Code apply theirs: the file opened in an editor, the text
+ * added with a WorkspaceEdit (undoable, left unsaved for the user to keep or revert).
+ */
+async function appendInEditor(folder, edit) {
+  const uri = vscode.Uri.joinPath(folder.uri, edit.file);
+  const document = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(document, { preview: false });
+  const change = new vscode.WorkspaceEdit();
+  change.insert(uri, document.lineAt(document.lineCount - 1).range.end, edit.append);
+  if (!(await vscode.workspace.applyEdit(change)))
+    throw new Error(`the edit to ${edit.file} was not applied`);
+  return { file: edit.file, version: document.version, dirty: document.isDirty };
 }
 
 function deactivate() {}

@@ -17,15 +17,28 @@
  *   runs other processes wrote reach this window through the inbox.
  * @property {{vendor: string, id: string, prompt: string}[]} [chat] Requests to a chat model found with
  *   `vscode.lm.selectChatModels({vendor})`, as a user's chat sends them (needs the runner's `chat` option).
+ * @property {AgentTurn[]} [turns] An agent outside the API, pointed at the gateway: each turn asks it for a chat
+ *   completion, then applies its change to a workspace file (the `edit`, needs the runner's `edit` option).
+ */
+
+/**
+ * @typedef {object} AgentTurn
+ * @property {string} baseUrl The OpenAI-compatible base URL the agent is configured with, e.g. the gateway's
+ *   `http://127.0.0.1:<port>/v1`; the turn POSTs `<baseUrl>/chat/completions` with Node's fetch.
+ * @property {string} model
+ * @property {string} prompt
+ * @property {{file: string, append: string}} [edit] Text appended to a workspace file (relative path) once the
+ *   answer is in, through the editor as coding agents in VS Code apply their changes (left unsaved).
  */
 
 /**
  * @param {any} api The object Agent Learning's activate() returned.
  * @param {Plan} plan
  * @param {{executeCommand?: (id: string, ...args: unknown[]) => Thenable<unknown>, log?: (line: string) => void,
- *   chat?: (request: {vendor: string, id: string, prompt: string}) => Promise<object>}} [options]
+ *   chat?: (request: {vendor: string, id: string, prompt: string}) => Promise<object>,
+ *   edit?: (edit: {file: string, append: string}) => Promise<object>}} [options]
  * @returns {Promise<object>} What the agent saw: { ok, error?, apiVersion, apiKeys, prompt, model, runs,
- *   feedback, commands, chats, recordEvents, stats, waitedMs }
+ *   feedback, commands, chats, turns, recordEvents, stats, waitedMs }
  */
 async function runPlan(api, plan, options = {}) {
   const log = options.log ?? (() => {});
@@ -39,6 +52,7 @@ async function runPlan(api, plan, options = {}) {
     feedback: [],
     commands: [],
     chats: [],
+    turns: [],
     recordEvents: [],
     stats: null,
     waitedMs: 0,
@@ -75,6 +89,16 @@ async function runPlan(api, plan, options = {}) {
       result.chats.push(await options.chat(c));
       log(`chat ${c.id} done`);
     }
+    for (const t of plan.turns ?? []) {
+      if (t.edit && !options.edit) throw new Error('this runner cannot edit files');
+      const turn = await askGateway(t);
+      log(`asked ${t.baseUrl} for ${t.model}: HTTP ${turn.status}`);
+      if (t.edit) {
+        turn.edit = await options.edit(t.edit);
+        log(`edited ${t.edit.file}`);
+      }
+      result.turns.push(turn);
+    }
     if (plan.waitFor) {
       const started = Date.now();
       const deadline = started + (plan.waitFor.timeoutMs ?? 15_000);
@@ -105,6 +129,20 @@ async function runPlan(api, plan, options = {}) {
     subscription.dispose();
   }
   return result;
+}
+
+/** One non-streamed chat completion, as an OpenAI-compatible client sends it; fails unless the answer is 200. */
+async function askGateway(turn) {
+  const response = await fetch(`${turn.baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: turn.model, messages: [{ role: 'user', content: turn.prompt }] }),
+  });
+  const text = await response.text();
+  if (!response.ok)
+    throw new Error(`${turn.baseUrl} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
+  const body = JSON.parse(text);
+  return { status: response.status, reply: body.choices?.[0]?.message?.content ?? null };
 }
 
 module.exports = { runPlan };

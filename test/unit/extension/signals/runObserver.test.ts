@@ -213,6 +213,39 @@ describe('editor signals', () => {
     assert.equal(seen().filter(([, k]) => k === 'kept').length, 1, 'no checkpoint after a revert');
   });
 
+  it("keeps a reverted change's signals: the diagnostics and tasks that follow a revert are not about it", () => {
+    // An agent's change with a type error, then the user reverts it: the error goes with the change, and a test task
+    // run afterwards tests the user's code. Neither may raise the reward of the run whose change was thrown away.
+    files.set('/w/a.ts', 'old\nconst n: number = "x";\n');
+    observer.fileChanged('/w/a.ts', 'old\n');
+    observer.runRecorded('g1', []);
+    diags.set('/w/a.ts', [{ severity: 'error', source: 'ts' }]);
+    observer.diagnosticsChanged(['/w/a.ts']);
+    clock.advance(1000);
+    files.set('/w/a.ts', 'old\n');
+    observer.fileChanged('/w/a.ts', 'old\nconst n: number = "x";\n');
+    diags.set('/w/a.ts', []);
+    observer.diagnosticsChanged(['/w/a.ts']);
+    clock.advance(2000);
+    observer.taskEnded('npm: test', 'test', 0);
+    assert.deepEqual(seen(), [
+      ['g1', 'errors.type', 1, 'editor:diagnostics'],
+      ['g1', 'errors.lint', 0, 'editor:diagnostics'],
+      ['g1', 'kept', 0, 'editor:kept'],
+    ]);
+  });
+
+  it('does not count diagnostics still settling when the change is reverted', () => {
+    files.set('/w/a.ts', 'old\nnew\n');
+    observer.fileChanged('/w/a.ts', 'old\n');
+    observer.runRecorded('g1', []);
+    clock.advance(500); // the language server has not answered yet
+    files.set('/w/a.ts', 'old\n');
+    observer.fileChanged('/w/a.ts', 'old\nnew\n');
+    clock.advance(5000);
+    assert.deepEqual(seen(), [['g1', 'kept', 0, 'editor:kept']]);
+  });
+
   it("takes a test task's and a build task's exit codes as tests and compile, for the runs observed", () => {
     files.set('/w/a.ts', 'a\n');
     observer.runRecorded('r1', ['/w/a.ts']);
