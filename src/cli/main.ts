@@ -310,7 +310,10 @@ async function show(workspace: string, runId: string, json: boolean, io: Io): Pr
     let changed = '';
     if (change && 'unavailable' in change) lines.push(`change: cannot be read (${change.unavailable})`);
     else if (change) {
-      const files = change.files.map((f) => `${f.path} +${f.added} -${f.removed}`).join(', ');
+      const label = { seen: '', new: ' (new)', unseen: ' (earlier text not seen)' };
+      const files = change.files
+        .map((f) => `${f.path} +${f.added} -${f.removed}${label[f.before]}`)
+        .join(', ');
       changed = `\n--- change (observed ${new Date(change.at).toISOString()}: ${files}) ---\n${change.patch}`;
     }
     io.out(

@@ -247,7 +247,7 @@ function textBlock(text: string): HTMLElement {
 const BEFORE_WORDS: Record<ChangedFileView['before'], string | null> = {
   seen: null,
   new: 'new file',
-  unseen: 'written on disk before the editor saw it: shown whole, as added',
+  unseen: 'the editor had not seen it before the run: shown whole, as added',
 };
 
 /** The files the run changed and their diff, every line a text node with its kind as a class (never markup). */
@@ -309,8 +309,8 @@ function diffLines(patch: string): HTMLElement[] {
   let newLeft = 0;
   return lines.map((line) => {
     let kind: string;
-    if (line.startsWith('\\')) {
-      kind = 'diff-note'; // "\ No newline at end of file"
+    if (line.startsWith('\\') || line.startsWith('…[truncated by Agent Learning')) {
+      kind = 'diff-note'; // "\ No newline at end of file", or where the stored diff was cut
     } else if (oldLeft > 0 || newLeft > 0) {
       kind = line.startsWith('+') ? 'diff-add' : line.startsWith('-') ? 'diff-del' : 'diff-context';
       if (kind !== 'diff-add') oldLeft--;

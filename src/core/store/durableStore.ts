@@ -520,7 +520,14 @@ export class DurableStore {
             const run = this.storable(journalRun(line.entry, id, this.opts.now), `inbox/${name} ${where}`);
             if (this.applyJournalRun(run, `inbox/${name} ${where}`) === 'inserted') applied.runs++;
           } else if (line.entry.type === 'change') {
-            this.store.setChange(line.entry.runId, checkRunChange(line.entry.change));
+            const change = checkRunChange(line.entry.change);
+            if (!this.store.getRun(line.entry.runId)) {
+              this.logSkip(
+                name,
+                `⚠️ Skipped inbox/${name} ${where}: a change for run ${line.entry.runId}, which is not stored ` +
+                  '(write the run before its change).',
+              );
+            } else this.store.setChange(line.entry.runId, change);
           } else if (line.entry.type === 'signal') {
             const { runId, kind, value, source, at } = line.entry;
             this.applySignal(runId, checkSignal({ kind, value, source, at }, now));

@@ -4,7 +4,8 @@
 //
 // Layout (.agent/texts/):
 //   000001.seg, 000002.seg, …   append-only; a new file once one reaches SEGMENT_BYTES
-// Each record, at the offset the database's run_text_refs row gives, with the length it gives:
+// Each record, at the offset the database's run_text_refs row (a run's texts) or run_change_refs row (a run's change:
+// its files as JSON for the input, its unified diff for the output) gives, with the length it gives:
 //   "ALTX"                    4 bytes, magic
 //   version                   1 byte, 1
 //   codec                     1 byte: 0 the texts as they are, 1 deflate (raw, RFC 1951)

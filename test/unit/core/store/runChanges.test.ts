@@ -140,6 +140,26 @@ describe("a run's change to the workspace", () => {
     }
   });
 
+  it('skips a change line whose run is not stored, saying so', async () => {
+    const p = await open();
+    try {
+      fs.mkdirSync(path.join(agentDir, 'inbox'), { recursive: true });
+      fs.writeFileSync(
+        path.join(agentDir, 'inbox', 'agent.jsonl'),
+        JSON.stringify({ type: 'change', runId: 'r-later', change: change(7) }) + '\n',
+      );
+      await p.ingestInbox();
+      assert.ok(
+        logs.some((l) =>
+          l.includes('Skipped inbox/agent.jsonl line 1: a change for run r-later, which is not stored'),
+        ),
+        logs.join('\n'),
+      );
+    } finally {
+      await p.close();
+    }
+  });
+
   it('says why when its record in .agent/texts/ is corrupt, and keeps the run, its texts and its reward', async () => {
     const p = await open();
     const { id, reward } = await p.recordRun('task', 'model', 'default', {

@@ -172,6 +172,40 @@ describe('editor signals', () => {
     assert.equal(changes.length, 1, 'taken once');
   });
 
+  it("splits a file two runs of one window changed: each run's change holds only its own edit", () => {
+    files.set('/w/a.ts', 'v1\n');
+    observer.fileChanged('/w/a.ts', 'v0\n'); // run A's edit, then A is recorded
+    observer.runRecorded('A', []);
+    clock.advance(10_000);
+    files.set('/w/a.ts', 'v2\n');
+    observer.fileChanged('/w/a.ts', 'v1\n'); // run B's edit, then B is recorded
+    observer.runRecorded('B', []);
+    clock.advance(60_000);
+    const of = (id: string) => changes.find(([runId]) => runId === id)![1];
+    assert.deepEqual(of('A'), [{ file: '/w/a.ts', before: 'v0\n', created: false, after: 'v1\n' }]);
+    assert.deepEqual(of('B'), [{ file: '/w/a.ts', before: 'v1\n', created: false, after: 'v2\n' }]);
+  });
+
+  it("keeps a named file's text before for a run recorded minutes after the edit (tests ran in between)", () => {
+    files.set('/w/a.ts', 'one\ntwo\n');
+    observer.fileChanged('/w/a.ts', 'one\n');
+    clock.advance(4 * 60_000);
+    observer.runRecorded('N', ['/w/a.ts']);
+    clock.advance(30_000);
+    assert.deepEqual(changes, [
+      ['N', [{ file: '/w/a.ts', before: 'one\n', created: false, after: 'one\ntwo\n' }]],
+    ]);
+  });
+
+  it('hands over a change still in its window when it is disposed (a reload, a settings change)', () => {
+    files.set('/w/a.ts', 'b\n');
+    observer.fileChanged('/w/a.ts', 'a\n');
+    observer.runRecorded('r1', []);
+    clock.advance(5_000);
+    observer.dispose();
+    assert.deepEqual(changes, [['r1', [{ file: '/w/a.ts', before: 'a\n', created: false, after: 'b\n' }]]]);
+  });
+
   it('hands over no change for a run that changed no file', () => {
     observer.runRecorded('r0', []);
     clock.advance(600_000);
