@@ -193,7 +193,9 @@ export class RunObserver {
     named: boolean,
   ): { before: string | undefined; created: boolean } {
     const r = this.recent.get(file);
-    const horizon = named ? Math.max(this.settings.runWindowMs, NAMED_LOOKBACK_MS) : this.settings.runWindowMs;
+    const horizon = named
+      ? Math.max(this.settings.runWindowMs, NAMED_LOOKBACK_MS)
+      : this.settings.runWindowMs;
     return r && now - r.at <= horizon
       ? { before: r.before, created: r.created }
       : { before: undefined, created: false };
