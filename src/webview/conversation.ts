@@ -1,5 +1,6 @@
 // Reading a run's texts for the run view: an input recorded as chat messages (the gateway's `{"messages":[…]}`)
-// as a conversation, and an output's fenced code blocks as code. Pure functions over strings: what they return is
+// as a conversation, an output recorded as the assistant's message as its text and tool calls, and an output's
+// fenced code blocks as code. Pure functions over strings: what they return is
 // shown with textContent, never parsed as HTML.
 
 export interface ChatTurn {
@@ -28,6 +29,65 @@ export function conversationOf(input: string): ChatTurn[] | undefined {
     turns.push({ role, text });
   }
   return turns;
+}
+
+export interface AssistantMessage {
+  text: string;
+  /** The model's reasoning, when the upstream sent it apart (Ollama's `thinking`). */
+  thinking: string | undefined;
+  toolCalls: { name: string; arguments: string }[];
+  /** The client went away before the answer ended: this is what had arrived. */
+  aborted: boolean;
+}
+
+/**
+ * An output recorded as the assistant's message (the gateway's and the chat models' `{"role":"assistant",…}`), its
+ * tool calls' arguments pretty-printed; undefined for any other output.
+ */
+export function assistantOf(output: string): AssistantMessage | undefined {
+  if (!output.trimStart().startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(output);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const m = value as {
+    role?: unknown;
+    content?: unknown;
+    tool_calls?: unknown;
+    thinking?: unknown;
+    aborted?: unknown;
+  };
+  const text = contentText(m.content);
+  if (m.role !== 'assistant' || text === undefined) return undefined;
+  const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as unknown[]) : [];
+  return {
+    text,
+    thinking: typeof m.thinking === 'string' && m.thinking !== '' ? m.thinking : undefined,
+    toolCalls: calls.map(toolCall),
+    aborted: m.aborted === true,
+  };
+}
+
+/** OpenAI's `{function:{name, arguments:"<json>"}}` or Ollama's `{function:{name, arguments:{…}}}`. */
+function toolCall(call: unknown): { name: string; arguments: string } {
+  const fn =
+    typeof call === 'object' && call !== null ? (call as { function?: unknown }).function : undefined;
+  const { name, arguments: args } = (typeof fn === 'object' && fn !== null ? fn : {}) as {
+    name?: unknown;
+    arguments?: unknown;
+  };
+  let text: string;
+  if (typeof args === 'string') {
+    try {
+      text = JSON.stringify(JSON.parse(args), null, 2);
+    } catch {
+      text = args; // a stream cut mid-arguments: as it arrived
+    }
+  } else text = args === undefined ? '' : JSON.stringify(args, null, 2);
+  return { name: typeof name === 'string' ? name : '(unnamed)', arguments: text };
 }
 
 /** A message's content: a string, or OpenAI's parts (`[{type:'text', text}]`), other parts named by their type. */

@@ -11,7 +11,7 @@ import type {
   RunViewState,
   Verdict,
 } from '../protocol';
-import { conversationOf, segmentsOf } from './conversation';
+import { assistantOf, conversationOf, segmentsOf } from './conversation';
 import { button, h, icon, notice, type Child } from './dom';
 import {
   formatCount,
@@ -222,7 +222,32 @@ function conversation(input: string): HTMLElement {
 }
 
 function output(text: string): HTMLElement {
-  return section('Output', 'output', textBlock(text));
+  const message = assistantOf(text);
+  if (!message) return section('Output', 'output', textBlock(text));
+  return section(
+    'Output',
+    'output',
+    message.aborted
+      ? notice('warning', 'The client went away before the answer ended: this is what had arrived.')
+      : null,
+    message.thinking === undefined
+      ? null
+      : h(
+          'details',
+          { class: 'thinking' },
+          h('summary', {}, 'Thinking'),
+          h('div', { class: 'prose', attrs: { dir: 'auto' } }, message.thinking),
+        ),
+    message.text === '' && message.toolCalls.length > 0 ? null : textBlock(message.text),
+    ...message.toolCalls.map((call) =>
+      h(
+        'figure',
+        { class: 'code-block tool-call' },
+        h('figcaption', { class: 'code-language' }, `tool call: ${call.name}`),
+        h('pre', { attrs: { tabindex: '0' } }, h('code', {}, call.arguments)),
+      ),
+    ),
+  );
 }
 
 /** Prose as pre-wrapped text, fenced code as <pre><code> with its language named; nothing parsed as markup. */

@@ -133,7 +133,8 @@ describe('Signals the editor observes for a gateway run (code-server)', function
           // The implicit verdict counts (off by default); what was kept is measured 5 s after the run (and at
           // an hour, which keeps the run observed for the whole test). Diagnostics count 200 ms after they stop
           // changing (default 1.5 s), so that a count after the revert would show before the test looks.
-          editorSignals: { keptWeight: W, keptAfterSec: [5, 3600], settleMs: 200 },
+          // The run's change (its diff) is taken when its window closes: 6 s after it here (default 30 s).
+          editorSignals: { keptWeight: W, keptAfterSec: [5, 3600], settleMs: 200, runWindowMs: 6000 },
         }),
       );
     },
@@ -224,6 +225,22 @@ describe('Signals the editor observes for a gateway run (code-server)', function
       'the kept signal',
     );
     await textOf(view, '.reward-value', rewardText(0.5), 'the reward');
+    // The change the editor took once the run's window closed: the file it adopted, and the agent's line in the diff.
+    await textOf(view, '.change-summary', /^1 file changed, \+2 −0 · observed by the editor, /, 'the change');
+    await textOf(
+      view,
+      '.changed-files li',
+      /^src\/range\.ts \+2 −0$/,
+      'the changed file, seen before the run',
+    );
+    assert.ok(
+      (await view.locator('pre.diff .diff-add').allTextContents()).includes(
+        '+export const total: number = range(3).join("+");\n',
+      ),
+      'the diff shows the line the agent added',
+    );
+    await view.locator('[data-section="change"]').scrollIntoViewIfNeeded({ timeout: 5000 });
+    await session.screenshot('gateway-run-view-change');
     await view.locator('[data-signal="kept"]').scrollIntoViewIfNeeded({ timeout: 5000 });
     await session.screenshot('gateway-run-view');
 

@@ -108,6 +108,48 @@ describe('run view webview (Chromium)', () => {
     await v.page.locator('[data-section="change"]').waitFor({ state: 'detached' });
   });
 
+  it("shows a gateway run's output, recorded as the assistant's message, as its text and tool calls", async () => {
+    const v = await open();
+    const output = JSON.stringify({
+      role: 'assistant',
+      content: `Reading the file first.\n${HOSTILE.imgOnerror}`,
+      thinking: 'The user wants the redirect fixed.',
+      tool_calls: [
+        {
+          id: 'c1',
+          type: 'function',
+          function: { name: 'read_file', arguments: JSON.stringify({ path: HOSTILE.scriptBreakout }) },
+        },
+        { function: { name: 'run_tests', arguments: { filter: 'login' } } }, // Ollama's: an object
+        { function: { name: 'cut', arguments: '{"path": "src/a' } }, // a stream cut mid-arguments
+      ],
+      aborted: true,
+    });
+    await v.send({ type: 'run', state: runViewState({ output }) });
+    await v.page.locator('[data-section="output"]').waitFor();
+
+    assert.match(await text(v, '[data-section="output"] .notice'), /went away before the answer ended/);
+    assert.equal(
+      await v.page.locator('[data-section="output"] .text-block .prose').textContent(),
+      `Reading the file first.\n${HOSTILE.imgOnerror}`,
+    );
+    await v.page.locator('.thinking summary').click();
+    assert.equal(await text(v, '.thinking .prose'), 'The user wants the redirect fixed.');
+    assert.deepEqual(await v.page.locator('.tool-call figcaption').allTextContents(), [
+      'tool call: read_file',
+      'tool call: run_tests',
+      'tool call: cut',
+    ]);
+    assert.deepEqual(await v.page.locator('.tool-call code').allTextContents(), [
+      JSON.stringify({ path: HOSTILE.scriptBreakout }, null, 2),
+      '{\n  "filter": "login"\n}',
+      '{"path": "src/a',
+    ]);
+    assert.equal(await v.page.locator('#root img, #root script').count(), 0);
+    assert.equal(await v.pwned(), undefined);
+    assert.deepEqual(await v.cspViolations(), []);
+  });
+
   it('shows a plain input as text, and says when the run is not in the history', async () => {
     const v = await open();
     await v.send({ type: 'run', state: runViewState({ input: 'just a prompt', output: '' }) });
