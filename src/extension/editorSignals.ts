@@ -5,11 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
-import type { LearningConfig } from '../core/workspace/config';
+import { EDITOR_SIGNALS_IGNORE, type LearningConfig } from '../core/workspace/config';
 import { Disposable } from './dispose';
 import type { LearningService } from './learningService';
 import type { DiagnosticLike, Severity } from './signals/diagnosticCounts';
 import { RunObserver } from './signals/runObserver';
+import { ignoreMatcher } from './signals/ignoredFiles';
 import { runChangeOf } from './signals/runChangeDiff';
 
 /** Files larger than this are not read to measure what was kept (a generated bundle is no agent's change). */
@@ -27,6 +28,8 @@ const SEVERITIES: Record<vscode.DiagnosticSeverity, Severity> = {
 export class EditorSignals extends Disposable {
   private observer: RunObserver | undefined;
   private settingsKey = '';
+  private ignoreKey = '';
+  private ignoreMatch: (relativePath: string) => boolean = () => false;
   /** The last text seen of each open document: the "before" of its next change. */
   private readonly texts = new Map<string, string>();
 
@@ -173,7 +176,21 @@ export class EditorSignals extends Disposable {
     if (uri.scheme !== 'file' || !folder) return undefined;
     const rel = path.relative(folder, uri.fsPath);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || IGNORED.test(rel)) return undefined;
+    if (this.ignored(rel)) return undefined;
     return uri.fsPath;
+  }
+
+  /** `editorSignals.ignore` as it is now (the defaults until the store is open). */
+  private ignored(relativePath: string): boolean {
+    const globs = this.service.hasPipeline
+      ? this.service.pipeline.getConfig().config.editorSignals.ignore
+      : EDITOR_SIGNALS_IGNORE;
+    const key = JSON.stringify(globs);
+    if (key !== this.ignoreKey) {
+      this.ignoreKey = key;
+      this.ignoreMatch = ignoreMatcher(globs);
+    }
+    return this.ignoreMatch(relativePath);
   }
 }
 

@@ -16,6 +16,20 @@ const positiveInt = z.number().int().positive();
 /** Relative weights: bounded so that their sum, and the weighted sum of signals, stay finite numbers. */
 const weight = z.number().min(0).max(1000);
 
+/** Files no run's change is made of, by default: agents' own logs and histories, build output, caches. */
+export const EDITOR_SIGNALS_IGNORE = [
+  '**/.aider*',
+  '**/*.log',
+  '**/dist/**',
+  '**/out/**',
+  '**/build/**',
+  '**/coverage/**',
+  '**/target/**',
+  '**/.next/**',
+  '**/__pycache__/**',
+  '**/.venv/**',
+] as const;
+
 const configSchema = z
   .object({
     $schema: z
@@ -407,6 +421,16 @@ const configSchema = z
           .default([30, 120, 600])
           .describe(
             'Seconds after the run (1–86400, at most 10) at which the share of the change still present is measured.',
+          ),
+        // Agents and builds write files that are no one's change (Aider's chat history, bundles, logs): were they
+        // taken into a run, its diff would show them and a revert of the real change would never be seen.
+        ignore: z
+          .array(z.string().min(1).max(500))
+          .max(200)
+          .default([...EDITOR_SIGNALS_IGNORE])
+          .describe(
+            "Glob patterns (relative to the workspace folder) of files never taken as a run's change: agent logs, " +
+              'build output. .agent/, .git/ and node_modules/ are never taken either.',
           ),
         testTasks: z
           .array(z.string().min(1).max(200))
