@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Automation, type ProgressEvent } from '../core/automation/automation';
+import { Automation, StepFailedError, type ProgressEvent } from '../core/automation/automation';
 import { DEFAULT_OLLAMA_HOST } from '../core/automation/ollama';
 import { DeployGateError, describe } from '../core/errors';
 import { automationPort, type LearningPipeline } from '../core/pipeline';
@@ -69,7 +69,7 @@ export class AutomationHost extends Disposable {
   // ---- commands ----
 
   async train(roleArg?: string, tierArg?: string): Promise<unknown> {
-    return this.command('Training', async (automation, pipeline) => {
+    return this.command('Training', async (automation, pipeline, attempt) => {
       const target = await this.pickTarget(
         'Train a LoRA adapter for which role?',
         roleArg,
@@ -77,6 +77,7 @@ export class AutomationHost extends Disposable {
         this.targets(pipeline, () => true),
       );
       if (!target) return undefined;
+      attempt.retry = () => this.train(target.role, target.opts.tier);
       const result = await automation.train(target.role, { ...target.opts, trigger: 'manual' });
       const loss =
         result.eval?.lossBefore != null && result.eval.lossAfter != null
@@ -95,7 +96,7 @@ export class AutomationHost extends Disposable {
   }
 
   async deploy(roleArg?: string, tierArg?: string, force = false): Promise<unknown> {
-    return this.command('Deploying', async (automation, pipeline) => {
+    return this.command('Deploying', async (automation, pipeline, attempt) => {
       const target = await this.pickTarget(
         'Deploy which trained adapter to Ollama?',
         roleArg,
@@ -108,6 +109,7 @@ export class AutomationHost extends Disposable {
         'No trained adapter yet: run "Agent Learning: Train LoRA Adapter" first.',
       );
       if (!target) return undefined;
+      attempt.retry = () => this.deploy(target.role, target.opts.tier, force);
       try {
         const result = await automation.deploy(target.role, { ...target.opts, force, trigger: 'manual' });
         void vscode.window.showInformationMessage(
@@ -128,7 +130,7 @@ export class AutomationHost extends Disposable {
   }
 
   async rollback(roleArg?: string, tierArg?: string): Promise<unknown> {
-    return this.command('Rolling back', async (automation, pipeline) => {
+    return this.command('Rolling back', async (automation, pipeline, attempt) => {
       const target = await this.pickTarget(
         'Roll back which deployment?',
         roleArg,
@@ -145,6 +147,7 @@ export class AutomationHost extends Disposable {
         'There is no deployment to roll back yet.',
       );
       if (!target) return undefined;
+      attempt.retry = () => this.rollback(target.role, target.opts.tier);
       const result = await automation.rollback(target.role, {
         ...target.opts,
         reason: 'asked for by the user',
@@ -190,8 +193,13 @@ export class AutomationHost extends Disposable {
 
   private async command(
     what: string,
-    fn: (automation: Automation, pipeline: LearningPipeline) => Promise<unknown>,
+    fn: (
+      automation: Automation,
+      pipeline: LearningPipeline,
+      attempt: { retry?: () => Promise<unknown> },
+    ) => Promise<unknown>,
   ): Promise<unknown> {
+    const attempt: { retry?: () => Promise<unknown> } = {};
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(
         `Agent Learning: ${what} is disabled in an untrusted workspace, because it runs Python and Ollama on your ` +
@@ -205,14 +213,29 @@ export class AutomationHost extends Disposable {
       await pipeline.whenReady();
       this.sync();
       await this.refreshTools();
-      return await fn(this.automation!, pipeline);
+      return await fn(this.automation!, pipeline, attempt);
     } catch (err) {
-      const log = 'Show Log';
-      void vscode.window
-        .showErrorMessage(`Agent Learning: ${describe(err)}`, log)
-        .then((choice) => choice === log && this.output.show(true));
+      this.failed(err, attempt.retry);
       return undefined;
     }
+  }
+
+  /**
+   * A failed command's notification: the reason as the step gave it (the log has the same line), and what to do
+   * next: the log, the same command again, and the setting that fixes it where the failure names one.
+   */
+  private failed(err: unknown, retry: (() => Promise<unknown>) | undefined): void {
+    const log = 'Show Log';
+    const again = 'Retry';
+    const open = 'Open Setting';
+    const setting = err instanceof StepFailedError ? err.setting : undefined;
+    this.output.appendLine(`❌ ${describe(err)}`);
+    const buttons = [log, ...(retry ? [again] : []), ...(setting ? [open] : [])];
+    void vscode.window.showErrorMessage(`Agent Learning: ${describe(err)}`, ...buttons).then((choice) => {
+      if (choice === log) this.output.show(true);
+      else if (choice === again) void retry?.();
+      else if (choice === open && setting) void openSetting(setting);
+    });
   }
 
   /** One Automation per open pipeline, created once it is ready. */
@@ -347,4 +370,13 @@ function formatEta(seconds: number): string {
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** A VS Code setting in the Settings editor; a key of .agent/learning-config.json in the file, at the key. */
+async function openSetting(setting: string): Promise<void> {
+  if (setting.startsWith('agentLearning.')) {
+    await vscode.commands.executeCommand('workbench.action.openSettings', setting);
+    return;
+  }
+  await vscode.commands.executeCommand('agentLearning.openConfig', setting);
 }

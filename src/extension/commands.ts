@@ -1,6 +1,7 @@
 // Command-palette commands (category "Agent Learning") and what the webviews' buttons ask for.
 
 import * as fs from 'node:fs';
+import { findNodeAtLocation, parseTree } from 'jsonc-parser';
 import * as vscode from 'vscode';
 import { describe } from '../core/errors';
 import { configFile } from '../core/workspace/agentDir';
@@ -78,7 +79,8 @@ export function registerCommands(
   register('agentLearning.deploy', (role?: string, tier?: string) => automation.deploy(role, tier));
   register('agentLearning.rollback', (role?: string, tier?: string) => automation.rollback(role, tier));
 
-  register('agentLearning.openConfig', async () => {
+  // With a key (`autoDeploy.method`, from a failure's Open Setting), the file opens with that key selected.
+  register('agentLearning.openConfig', async (key?: unknown) => {
     if (!service.folder) return;
     // The user asks for the file: .agent/ is created now if need be (the pipeline says so, and offers .gitignore).
     const pipeline = service.openPipeline();
@@ -88,7 +90,8 @@ export function registerCommands(
       // Only on the user's request, and only when there is none: an empty object means "all defaults".
       fs.writeFileSync(file, '{\n}\n', { flag: 'wx' });
     }
-    await vscode.window.showTextDocument(vscode.Uri.file(file));
+    const editor = await vscode.window.showTextDocument(vscode.Uri.file(file));
+    if (typeof key === 'string' && key !== '') revealKey(editor, key);
   });
 
   register('agentLearning.selectFolder', async () => {
@@ -124,4 +127,24 @@ export function handleWebviewMessage(service: LearningService, message: WebviewM
     case 'ready':
       return undefined;
   }
+}
+
+/** Selects a key of the JSON file in the editor, or says it is not set there (so its default is in force). */
+function revealKey(editor: vscode.TextEditor, key: string): void {
+  const root = parseTree(editor.document.getText());
+  const node = root && findNodeAtLocation(root, key.split('.'));
+  const property = node?.parent;
+  if (!property || property.type !== 'property') {
+    void vscode.window.showInformationMessage(
+      `Agent Learning: "${key}" is not set in .agent/learning-config.json, so its default is in force; add it ` +
+        'there to change it (the completion lists its values).',
+    );
+    return;
+  }
+  const range = new vscode.Range(
+    editor.document.positionAt(property.offset),
+    editor.document.positionAt(property.offset + property.length),
+  );
+  editor.selection = new vscode.Selection(range.start, range.end);
+  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
 }

@@ -64,14 +64,23 @@ export interface AutomationOptions {
   now?: () => number;
 }
 
-/** A step that failed: which one and why, in words a user can act on. */
+/**
+ * A step that failed: which one and why, in words a user can act on, and the setting that fixes it where one does:
+ * a VS Code setting (`agentLearning.pythonPath`) or a key of .agent/learning-config.json (`autoDeploy.method`).
+ */
 export class StepFailedError extends LearningError {
   constructor(
     readonly step: string,
     readonly reason: string,
+    readonly setting?: string,
   ) {
     super(`${step} failed: ${reason}`);
   }
+}
+
+/** The setting that fixes a trainer or merger that stopped with this exit code (python/README.md), if one does. */
+function settingForExit(code: number | undefined): string | undefined {
+  return code === 4 ? 'agentLearning.pythonPath' : code === 5 ? 'autoTrain.allowCpu' : undefined;
 }
 
 export interface TrainOutcome {
@@ -223,7 +232,7 @@ export class Automation implements Disposable {
         this.pipeline.recordEvent('training-failed', role, `Training ${p.key} failed: ${reason}`, {
           key: p.key,
         });
-        throw new StepFailedError('Training', reason);
+        throw new StepFailedError('Training', reason, settingForExit(outcome.exitCode));
       }
       replaceDir(p.training, p.trained);
       const evaluation = readTrainEval(p.trained);
@@ -283,6 +292,7 @@ export class Automation implements Disposable {
         throw new StepFailedError(
           'Deploy',
           `Ollama at ${client.baseUrl} does not have the base model ${baseTag}: run "ollama pull ${baseTag}" first.`,
+          'autoTrain.baseModel',
         );
       }
       const base = resolveBaseModel(baseTag, config.autoTrain.hfModel, baseInfo.arch);
@@ -290,6 +300,7 @@ export class Automation implements Disposable {
         throw new StepFailedError(
           'Deploy',
           `Ollama's ${baseTag} is a ${baseInfo.arch} model but the adapter was trained for ${base.arch}.`,
+          'autoTrain.hfModel',
         );
       }
       const previous = this.lastDeploy(p);
@@ -497,6 +508,7 @@ export class Automation implements Disposable {
         `Ollama at ${url} says its version is ${UNSTAMPED_VERSION} (a build without a version stamp, e.g. from ` +
           '"go install"), so the deploy path cannot be chosen by version: set "autoDeploy.method" to "merged" ' +
           `(any version) or "adapter" (Ollama before ${ADAPTER_REMOVED_IN}).`,
+        'autoDeploy.method',
       );
     }
     if (wanted === 'auto') return deployMethodFor(version);
@@ -505,6 +517,7 @@ export class Automation implements Disposable {
         'Deploy',
         `Ollama ${version} rejects ADAPTER in Modelfiles (since ${ADAPTER_REMOVED_IN}); set "autoDeploy.method" ` +
           'to "auto" or "merged".',
+        'autoDeploy.method',
       );
     }
     return wanted;
@@ -567,7 +580,11 @@ export class Automation implements Disposable {
       step.id === 'create'
         ? ". The previous model and its files are as they were; the log has Ollama's whole output"
         : '';
-    const failure = new StepFailedError(step.title, reason + lastLine(outcome.output) + undone);
+    const failure = new StepFailedError(
+      step.title,
+      reason + lastLine(outcome.output) + undone,
+      step.id === 'merge' ? settingForExit(outcome.exitCode) : undefined,
+    );
     this.pipeline.recordEvent('deploy-failed', role, failure.message, { key: p.key, step: step.id });
     throw failure;
   }
@@ -578,7 +595,7 @@ async function asStep<T>(step: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof OllamaError) throw new StepFailedError(step, err.message);
+    if (err instanceof OllamaError) throw new StepFailedError(step, err.message, 'agentLearning.ollamaHost');
     throw err;
   }
 }

@@ -207,7 +207,11 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     await pull('qwen2.5-coder:7b');
     await record(12, 'qwen2.5-coder:7b', 'good');
     await automation.train('coder');
-    await assert.rejects(automation.deploy('coder'), /rejects ADAPTER.*"autoDeploy\.method"/s);
+    await assert.rejects(automation.deploy('coder'), (err: Error) => {
+      assert.match(err.message, /rejects ADAPTER.*"autoDeploy\.method"/s);
+      assert.equal((err as StepFailedError).setting, 'autoDeploy.method', 'Open Setting goes to the key');
+      return true;
+    });
     assert.equal(creates().length, 0);
     assert.ok(!fs.existsSync(adapterPaths(pipeline.agentDir, 'coder').modelfile));
   });
@@ -222,6 +226,7 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
       assert.ok(err instanceof StepFailedError);
       assert.equal(err.step, 'Deploy');
       assert.match(err.message, /version is 0\.0\.0 .*"autoDeploy\.method" to "merged"/s);
+      assert.equal(err.setting, 'autoDeploy.method');
       return true;
     });
     assert.equal(creates().length, 0);
@@ -232,7 +237,23 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
     const automation = await setUp('0.34.0');
     await record(12, 'qwen2.5-coder:7b', 'good');
     await automation.train('coder');
-    await assert.rejects(automation.deploy('coder'), /ollama pull qwen2\.5-coder:7b/);
+    await assert.rejects(automation.deploy('coder'), (err: Error) => {
+      assert.match(err.message, /ollama pull qwen2\.5-coder:7b/);
+      assert.equal((err as StepFailedError).setting, 'autoTrain.baseModel');
+      return true;
+    });
+  });
+
+  it('names agentLearning.ollamaHost when Ollama cannot be reached, before anything is changed', async () => {
+    const automation = await setUp('0.34.0', CONFIG, { ollamaHost: 'http://127.0.0.1:9' });
+    await record(12, 'qwen2.5-coder:7b', 'good');
+    await automation.train('coder');
+    await assert.rejects(automation.deploy('coder'), (err: Error) => {
+      assert.ok(err instanceof StepFailedError, String(err));
+      assert.equal(err.step, 'Deploy');
+      assert.equal(err.setting, 'agentLearning.ollamaHost');
+      return true;
+    });
   });
 
   it('does not deploy an adapter whose held-out loss got worse, unless forced', async () => {
