@@ -137,6 +137,12 @@ const MAX_SAVE_DELAY_MS = 5 * 60_000;
 export const MAX_IMAGE_BYTES = 2 ** 31 - 1;
 /** Runs whose texts one step of a save moves out of the database into .agent/texts/. */
 const TEXT_MOVE_BATCH = 2_000;
+/**
+ * Runs read from the inbox whose texts are moved out before more are read: an import of a large inbox (an agent's
+ * backlog, a first open) then never holds more than about this many runs' texts in the sql.js heap, rather than all
+ * of them until its first save.
+ */
+const IMPORT_MOVE_RUNS = TEXT_MOVE_BATCH;
 /** Runs with unreadable texts reported one by one; after that, one line for the rest. */
 const REPORTED_UNAVAILABLE = 20;
 /** Fractions of MAX_IMAGE_BYTES at which a growing database is reported, each once per process. */
@@ -189,6 +195,8 @@ export class DurableStore {
   /** An event (export, training, deploy…) waits for the next save: events are not journalled. */
   private eventsUnsaved = false;
   private saving: Promise<void> | undefined;
+  /** The move of texts to .agent/texts/ under way, if any (see moveTextsOut). */
+  private moving: Promise<void> | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   /** The poll in progress (slices with the event loop let run between them), and what it applied. */
@@ -366,7 +374,10 @@ export class DurableStore {
         this.batchBudget = SLICE_BATCHES;
         applied += this.ingestSome();
         if (this.batchBudget > 0 || this.closed) return applied; // a slice that ran out of work: all read
-        await new Promise((resolve) => setImmediate(resolve));
+        if (this.isOwner && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
+          await this.moveTextsOut();
+          if (this.closed) return applied;
+        } else await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.batchBudget = Infinity;
@@ -778,6 +789,15 @@ export class DurableStore {
 
   private async doSave(): Promise<void> {
     await this.moveTextsOut();
+    // An import reading the inbox meanwhile may have added many more: moved too, a few rounds at most, so that the
+    // image holds at most about one round's texts.
+    for (
+      let round = 0;
+      round < 4 && !this.closed && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS);
+      round++
+    ) {
+      await this.moveTextsOut();
+    }
     if (this.closed) return; // closeSync saved meanwhile, and released the lock
     const save = this.beginSave();
     if (!save) return;
@@ -816,10 +836,24 @@ export class DurableStore {
    * that the image a save writes holds numbers only. Compression and the write run off the event loop. A failure
    * leaves the texts where they are, saved with the image as before, and is logged.
    */
-  private async moveTextsOut(): Promise<void> {
+  private moveTextsOut(): Promise<void> {
+    // One at a time: a save's and an import's would take the same rows, and the rows one named the other would have
+    // written again, or left behind while the image was taken. With none under way it starts now (synchronously up
+    // to its first write), as a save expects.
+    const move = this.moving ? this.moving.then(() => this.moveTextsOutNow()) : this.moveTextsOutNow();
+    const settled = move.catch(() => undefined);
+    this.moving = settled;
+    void settled.then(() => {
+      if (this.moving === settled) this.moving = undefined;
+    });
+    return move;
+  }
+
+  private async moveTextsOutNow(): Promise<void> {
     const store = this.store;
     for (const take of textBatches(store)) {
       for (;;) {
+        if (this.closed || store !== this.store) return; // closeSync moved the rest, or the database was reloaded
         const { batch, named } = take();
         if (batch.length === 0) break;
         // Only the owner appends: a process that lost the lock (paused past its staleness) must not write at ranges

@@ -532,6 +532,11 @@ export class Store {
     this.onUnavailable = onUnavailable;
   }
 
+  /** Whether at least `n` runs' texts are still in the database (a bounded look, not a count). */
+  textsPendingAtLeast(n: number): boolean {
+    return this.one('textsPendingAtLeast', 'SELECT 1 FROM run_texts LIMIT 1 OFFSET ?', [n - 1]) !== undefined;
+  }
+
   /** Texts still in the database, oldest first: what the owner moves to .agent/texts/ at its next save. */
   textsToMove(limit: number): TextRecord[] {
     return this.all(
