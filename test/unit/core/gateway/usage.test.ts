@@ -51,6 +51,29 @@ describe('gateway usage request', () => {
     );
   });
 
+  it("passes the upstream's own bytes, invalid UTF-8 included, when it drops the usage chunk beside them", () => {
+    const filter = new UsageChunkFilter();
+    // A byte that is not UTF-8 (0xff) in an event before the usage chunk, all in one read: decoding and
+    // re-encoding the events would hand the client U+FFFD (three other bytes) in its place.
+    const before = Buffer.concat([
+      Buffer.from('data: {"choices":[{"delta":{"content":"a'),
+      Buffer.from([0xff]),
+    ]);
+    const odd = Buffer.concat([before, Buffer.from('"}}]}\n\n')]);
+    const out = Buffer.concat([filter.push(Buffer.concat([odd, Buffer.from(usage + done)])), filter.end()]);
+    assert.deepEqual(out, Buffer.concat([odd, Buffer.from(done)]));
+  });
+
+  it('drops the usage chunk from an answer of many events in one read, and keeps every event around it', () => {
+    const tokens = Array.from({ length: 300 }, (_, i) =>
+      event({ id: 'c', choices: [{ index: 0, delta: { content: `w${i} ` } }], usage: null }),
+    ).join('');
+    const filter = new UsageChunkFilter();
+    const out =
+      filter.push(Buffer.from(tokens + usage + text + done)).toString('utf8') + filter.end().toString();
+    assert.equal(out, tokens + text + done);
+  });
+
   it('understands CRLF events, keeps comments and events it cannot parse, and passes an unfinished tail', () => {
     const crlf = (s: string) => s.replace(/\n/g, '\r\n');
     const stream =
