@@ -140,12 +140,17 @@ class Lines {
     let start = 0;
     let nl: number;
     while (!this.bound.stopped && (nl = chunk.indexOf(10, start)) >= 0) {
-      const part = chunk.subarray(start, nl);
-      const line = this.pending.length ? Buffer.concat([...this.pending, part]) : part;
+      // A line within one chunk is decoded in place; one that spans chunks is joined first.
+      const line = this.pending.length ? Buffer.concat([...this.pending, chunk.subarray(start, nl)]) : chunk;
+      const from = this.pending.length ? 0 : start;
+      let to = this.pending.length ? line.length : nl;
       this.pending = [];
       this.pendingBytes = 0;
-      if (line.length > this.bound.max) this.bound.stop();
-      else this.onLine(line.toString('utf8').replace(/\r$/, ''));
+      if (to - from > this.bound.max) this.bound.stop();
+      else {
+        if (to > from && line[to - 1] === CR) to--;
+        this.onLine(line.toString('utf8', from, to));
+      }
       start = nl + 1;
     }
     if (this.bound.stopped) {
@@ -167,6 +172,8 @@ class Lines {
     this.pendingBytes = 0;
   }
 }
+
+const CR = 13;
 
 function bytes(text: string): number {
   return Buffer.byteLength(text);

@@ -658,9 +658,19 @@ export class Gateway {
     return new Promise<void>((resolve) => {
       let settled = false;
       let capture: ReturnType<typeof captureFor> | undefined;
+      /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
+      let batch: Buffer[] = [];
+      const taken = (): Buffer | undefined => {
+        const chunk = batch.length > 1 ? Buffer.concat(batch) : batch[0];
+        batch = [];
+        return chunk;
+      };
       const done = (aborted: boolean) => {
         if (settled) return;
         settled = true;
+        // What arrived before the caller left is the run's too.
+        const rest = taken();
+        if (rest) capture?.push(rest);
         if (exchange && capture) this.track(this.record(exchange, capture.finish(), aborted));
         resolve();
       };
@@ -729,18 +739,29 @@ export class Gateway {
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
-          upRes.on('data', (chunk: Buffer) => {
+          // A chunked answer comes as one 'data' event per chunk (an SSE upstream: one per token), many per read
+          // from the socket. They are passed on together, once the read's events are in: one write to the client,
+          // one chunk on its side, one pass of the filter and the capture, where each event cost them all. No byte
+          // waits for a later read, so the first token is not held up.
+          const flush = () => {
+            const chunk = taken();
+            if (!chunk || settled) return;
             // To the client first: the copy is parsed after the bytes are on their way.
             const forwarded = filter ? filter.push(chunk) : chunk;
             if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
             // The capture reads the usage chunk the client does not get.
             capture?.push(chunk);
+          };
+          upRes.on('data', (chunk: Buffer) => {
+            if (batch.push(chunk) === 1) queueMicrotask(flush);
           });
           upRes.on('end', () => {
+            flush();
             sink.end(filter?.end());
             done(false);
           });
           upRes.on('error', () => {
+            flush();
             sink.cut();
             done(true);
           });

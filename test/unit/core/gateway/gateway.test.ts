@@ -189,6 +189,36 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(runs[0]!.cost_tokens, 15);
     });
 
+    it('passes a stream byte for byte, the tokens of one read in one chunk rather than one chunk each', async () => {
+      // The client's work grows with the chunks it is sent: an SSE upstream sends one per token.
+      const body = JSON.stringify({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const chunked = (base: string) =>
+        new Promise<{ body: Buffer; chunks: number }>((resolve, reject) => {
+          const req = http.request(
+            `${base}/v1/chat/completions`,
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              const parts: Buffer[] = [];
+              res.on('data', (c: Buffer) => parts.push(c));
+              res.on('end', () => resolve({ body: Buffer.concat(parts), chunks: parts.length }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      const direct = await chunked(upstream.url);
+      const through = await chunked(url);
+      assert.deepEqual(through.body, direct.body);
+      assert.ok(direct.chunks >= 8, `the stand-in sends a chunk per event (${direct.chunks})`);
+      assert.ok(through.chunks < direct.chunks / 2, `${through.chunks} chunks through the gateway`);
+      assert.equal((await storedRuns()).length, 1);
+    });
+
     it("records a stream's token counts when the client did not ask for them, and does not hand it the usage chunk", async () => {
       // Aider, like most agents, streams without stream_options: the run had no cost.
       const request = {
