@@ -281,7 +281,9 @@ export class LearningPipeline {
     }
     this.disabledLogged = false;
     const id = newRunId(this.now());
-    const run = durable.record({
+    // The journal's fdatasync is shared with the runs recorded meanwhile, off the event loop: nothing below (the
+    // log line, the event, the promise) says the run is recorded before it is on disk.
+    const { record: run, durable: onDisk } = durable.recordShared({
       id,
       createdAt: this.now(),
       taskSlug: args.taskSlug,
@@ -292,10 +294,12 @@ export class LearningPipeline {
       source,
     });
     const count = durable.db.maxPk();
+    await onDisk;
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
-    this.afterChange('local');
+    // Closed while the run went to disk: it is in the journal and in the save close() made; nothing to refresh.
+    if (!this.closed) this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug, source, files });
-    this.exporter.queueAutoExport(durable, role);
+    if (!this.closed) this.exporter.queueAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
 
