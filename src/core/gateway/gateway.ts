@@ -39,7 +39,7 @@ export interface GatewayRecorder {
     promptId: string,
     result: RunResult,
     role?: string,
-    options?: { source?: RunSource },
+    options?: { source?: RunSource; groupCommit?: boolean },
   ): Promise<{ id: string; reward: number; recorded?: boolean }>;
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
@@ -853,7 +853,8 @@ export class Gateway {
         exchange.promptId,
         result,
         route.role,
-        { source: exchange.source },
+        // Recorded after the answer: the gateway need not wait on the disk, only on the run being on it.
+        { source: exchange.source, groupCommit: true },
       );
       this.didCapture.fire({
         id: run.id,

@@ -407,7 +407,7 @@ describe('LearningPipeline', () => {
       });
     }
 
-    it('puts runs that arrive together on disk with one fdatasync, and says none is recorded before it ends', async () => {
+    it('with groupCommit, puts runs that arrive together on disk with one fdatasync, and says none is recorded before it ends', async () => {
       const logs: string[] = [];
       pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: (line) => logs.push(line) });
       const inbox = fs.realpathSync(agentPath('inbox'));
@@ -417,7 +417,9 @@ describe('LearningPipeline', () => {
         pipeline.onDidRecordRun((run) => told.push(run.id));
         const settled: string[] = [];
         const runs = ['a', 'b', 'c'].map((task) =>
-          pipeline.recordRun(task, 'm', 'default', valid).then((run) => (settled.push(task), run)),
+          pipeline
+            .recordRun(task, 'm', 'default', valid, 'coder', { groupCommit: true })
+            .then((run) => (settled.push(task), run)),
         );
         await new Promise((resolve) => setImmediate(resolve));
         assert.equal(held.syncs.length, 1, 'one fdatasync for the three');
@@ -444,20 +446,34 @@ describe('LearningPipeline', () => {
       );
     });
 
-    it('refuses every run an fdatasync covered when it fails, and records the next ones', async () => {
+    it('with groupCommit, refuses every run an fdatasync covered when it fails, and records the next ones', async () => {
       await open();
       const inbox = fs.realpathSync(agentPath('inbox'));
       const held = holdFdatasync((file) => file.startsWith(inbox));
       try {
-        const runs = ['a', 'b'].map((task) => pipeline.recordRun(task, 'm', 'default', valid));
+        const runs = ['a', 'b'].map((task) =>
+          pipeline.recordRun(task, 'm', 'default', valid, 'coder', { groupCommit: true }),
+        );
         await new Promise((resolve) => setImmediate(resolve));
         assert.equal(held.syncs.length, 1);
         held.syncs[0]!.finish(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
         for (const run of runs) await assert.rejects(run, /EIO/);
-        const next = pipeline.recordRun('c', 'm', 'default', valid);
+        const next = pipeline.recordRun('c', 'm', 'default', valid, 'coder', { groupCommit: true });
         await new Promise((resolve) => setImmediate(resolve));
         held.syncs[1]!.finish();
         assert.equal((await next).recorded, true);
+      } finally {
+        held.restore();
+      }
+    });
+
+    it('without groupCommit, puts each run on disk before recordRun returns to the event loop', async () => {
+      await open();
+      const inbox = fs.realpathSync(agentPath('inbox'));
+      const held = holdFdatasync((file) => file.startsWith(inbox));
+      try {
+        await Promise.all(['a', 'b'].map((task) => pipeline.recordRun(task, 'm', 'default', valid)));
+        assert.deepEqual([held.syncCalls, held.syncs.length], [2, 0], 'one fdatasync each, at once');
       } finally {
         held.restore();
       }

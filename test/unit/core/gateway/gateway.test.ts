@@ -25,6 +25,7 @@ import { LearningPipeline } from '../../../../src/core/pipeline';
 import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
+import { holdFdatasync } from '../../../support/heldFdatasync';
 
 const KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -217,6 +218,39 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.ok(direct.chunks >= 8, `the stand-in sends a chunk per event (${direct.chunks})`);
       assert.ok(through.chunks < direct.chunks / 2, `${through.chunks} chunks through the gateway`);
       assert.equal((await storedRuns()).length, 1);
+    });
+
+    it('answers without waiting on the disk, and tells of a run only once its fdatasync (shared, async) ended', async () => {
+      const inbox = fs.realpathSync(path.join(ws, '.agent', 'inbox'));
+      const held = holdFdatasync((file) => file.startsWith(inbox));
+      /** Lets the event loop turn until `done`, a bounded number of times. */
+      const until = async (done: () => boolean) => {
+        for (let turn = 0; turn < 2_000 && !done(); turn++) await new Promise((r) => setImmediate(r));
+        assert.ok(done(), 'in time');
+      };
+      try {
+        const ask = (content: string) =>
+          openai().chat.completions.create({
+            model: 'qwen2.5-coder:7b',
+            messages: [{ role: 'user', content }],
+          });
+        const answers = await Promise.all([ask('one'), ask('two')]);
+        assert.deepEqual(
+          answers.map((a) => a.choices[0]?.message.content),
+          ['Hello from the stand-in', 'Hello from the stand-in'],
+        );
+        await until(() => held.syncs.length > 0);
+        assert.equal(captured.length, 0, 'no run told of while its fdatasync runs');
+        let finished = 0;
+        await until(() => {
+          while (finished < held.syncs.length) held.syncs[finished++]!.finish();
+          return captured.length === 2;
+        });
+        assert.ok(held.syncs.length <= 2, `${held.syncs.length} fdatasyncs for two runs`);
+        assert.equal(held.syncCalls, 0, 'the event loop never waited on the disk');
+      } finally {
+        held.restore();
+      }
     });
 
     it("records a stream's token counts when the client did not ask for them, and does not hand it the usage chunk", async () => {
