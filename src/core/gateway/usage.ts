@@ -51,6 +51,8 @@ export class UsageChunkFilter {
 }
 
 const EMPTY = Buffer.alloc(0);
+const USAGE = Buffer.from('"usage"');
+const NULL_USAGE = Buffer.from('"usage":null');
 const LF = 10;
 const CR = 13;
 
@@ -69,18 +71,24 @@ function lastEventEnd(data: Buffer): number {
  * next; only the events around an occurrence of `"usage"` are decoded, so a long answer costs one search.
  */
 function withoutUsageOnly(complete: Buffer): Buffer {
-  let at = complete.indexOf('"usage"');
+  let at = complete.indexOf(USAGE);
   if (at < 0) return complete;
   const kept: Buffer[] = [];
   let copied = 0;
   while (at >= 0) {
+    // `"usage":null` (OpenAI names it in every chunk of a stream that asked for usage) cannot make its event the
+    // usage chunk: only another mention of the key, one with an object, can.
+    if (complete.compare(NULL_USAGE, 0, NULL_USAGE.length, at, at + NULL_USAGE.length) === 0) {
+      at = complete.indexOf(USAGE, at + NULL_USAGE.length);
+      continue;
+    }
     const start = eventStart(complete, at);
     const end = eventEnd(complete, at);
     if (isUsageOnly(complete.toString('utf8', start, end))) {
       kept.push(complete.subarray(copied, start));
       copied = end;
     }
-    at = complete.indexOf('"usage"', end);
+    at = complete.indexOf(USAGE, end);
   }
   if (copied === 0) return complete;
   kept.push(complete.subarray(copied));

@@ -74,6 +74,18 @@ describe('gateway usage request', () => {
     assert.equal(out, tokens + text + done);
   });
 
+  it('drops the usage chunk of a stream whose every chunk says "usage":null, as OpenAI sends it', () => {
+    const nulls = Array.from({ length: 50 }, (_, i) =>
+      event({ id: 'c', choices: [{ index: 0, delta: { content: `w${i}` } }], usage: null }),
+    ).join('');
+    // A chunk that names usage twice is read as JSON reads it: the last one counts.
+    const twice = 'data: {"id":"c","choices":[],"usage":null,"usage":{"total_tokens":4}}\n\n';
+    const lastNull = 'data: {"id":"c","choices":[],"usage":{"total_tokens":4},"usage":null}\n\n';
+    const stream = nulls + lastNull + usage + twice + done;
+    assert.equal(through(stream, []), nulls + lastNull + done);
+    assert.equal(through(stream, [100, 1000, Buffer.byteLength(nulls) + 30]), nulls + lastNull + done);
+  });
+
   it('understands CRLF events, keeps comments and events it cannot parse, and passes an unfinished tail', () => {
     const crlf = (s: string) => s.replace(/\n/g, '\r\n');
     const stream =
