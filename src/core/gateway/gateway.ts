@@ -665,10 +665,17 @@ export class Gateway {
         batch = [];
         return chunk;
       };
+      /** Bytes passed on, not yet copied: the capture reads them once the response has written them out. */
+      let uncaptured: Buffer[] = [];
+      const captureNow = () => {
+        for (const chunk of uncaptured) capture?.push(chunk);
+        uncaptured = [];
+      };
       const done = (aborted: boolean) => {
         if (settled) return;
         settled = true;
         // What arrived before the caller left is the run's too.
+        captureNow();
         const rest = taken();
         if (rest) capture?.push(rest);
         if (exchange && capture) this.track(this.record(exchange, capture.finish(), aborted));
@@ -746,11 +753,11 @@ export class Gateway {
           const flush = () => {
             const chunk = taken();
             if (!chunk || settled) return;
-            // To the client first: the copy is parsed after the bytes are on their way.
             const forwarded = filter ? filter.push(chunk) : chunk;
             if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
-            // The capture reads the usage chunk the client does not get.
-            capture?.push(chunk);
+            // To the client first: a response's writes go out when the tick ends (node corks them until then), so
+            // the copy is parsed in a tick queued after that one. It reads the usage chunk the client does not get.
+            if (capture && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
           };
           upRes.on('data', (chunk: Buffer) => {
             if (batch.push(chunk) === 1) queueMicrotask(flush);
