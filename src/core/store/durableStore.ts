@@ -295,12 +295,11 @@ export class DurableStore {
    * next save keeps it), though its caller is told it failed.
    */
   recordShared(run: ValidRun): { record: RunRecord; durable: Promise<void> } {
-    let written = false;
-    const record = this.applyAndJournal(run, (entry) => {
-      this.writer.write(entry, () => crashPoint('append-partial'));
-      written = true;
-    });
-    return { record, durable: written ? this.writer.whenDurable() : Promise.resolve() };
+    const record = this.applyAndJournal(run, (entry) =>
+      this.writer.write(entry, () => crashPoint('append-partial')),
+    );
+    // The same run sent again is not written twice, but its first write may still wait for its fdatasync.
+    return { record, durable: this.writer.whenDurable() };
   }
 
   private applyAndJournal(run: ValidRun, journal: (entry: InboxEntry) => void): RunRecord {
