@@ -222,12 +222,8 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
 
     it('answers without waiting on the disk, and tells of a run only once its fdatasync (shared, async) ended', async () => {
       const inbox = fs.realpathSync(path.join(ws, '.agent', 'inbox'));
-      const held = holdFdatasync((file) => file.startsWith(inbox));
-      /** Lets the event loop turn until `done`, a bounded number of times. */
-      const until = async (done: () => boolean) => {
-        for (let turn = 0; turn < 2_000 && !done(); turn++) await new Promise((r) => setImmediate(r));
-        assert.ok(done(), 'in time');
-      };
+      // The first fdatasync is held until the test lets it go; any later one goes through.
+      const held = holdFdatasync((file) => file.startsWith(inbox), 1);
       try {
         const ask = (content: string) =>
           openai().chat.completions.create({
@@ -239,14 +235,12 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
           answers.map((a) => a.choices[0]?.message.content),
           ['Hello from the stand-in', 'Hello from the stand-in'],
         );
-        await until(() => held.syncs.length > 0);
+        await held.held(1);
         assert.equal(captured.length, 0, 'no run told of while its fdatasync runs');
-        let finished = 0;
-        await until(() => {
-          while (finished < held.syncs.length) held.syncs[finished++]!.finish();
-          return captured.length === 2;
-        });
-        assert.ok(held.syncs.length <= 2, `${held.syncs.length} fdatasyncs for two runs`);
+        held.syncs[0]!.finish();
+        await gateway.whenIdle();
+        assert.equal(captured.length, 2);
+        assert.ok(held.calls <= 2, `${held.calls} fdatasyncs for two runs`);
         assert.equal(held.syncCalls, 0, 'the event loop never waited on the disk');
       } finally {
         held.restore();
