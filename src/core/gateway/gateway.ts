@@ -117,6 +117,9 @@ const COMPLETIONS: Record<string, CompletionKind> = {
   '/api/generate': 'ollama-generate',
 };
 
+/** A read's bytes are passed on in writes of about this size: a socket's default buffer (highWaterMark). */
+const FLUSH_BYTES = 16 * 1024;
+
 /** The model lists the gateway adds its aliases to. */
 const LISTINGS: Record<string, 'openai' | 'ollama'> = {
   '/v1/models': 'openai',
@@ -660,9 +663,11 @@ export class Gateway {
       let capture: ReturnType<typeof captureFor> | undefined;
       /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
       let batch: Buffer[] = [];
+      let batchBytes = 0;
       const taken = (): Buffer | undefined => {
-        const chunk = batch.length > 1 ? Buffer.concat(batch) : batch[0];
+        const chunk = batch.length > 1 ? Buffer.concat(batch, batchBytes) : batch[0];
         batch = [];
+        batchBytes = 0;
         return chunk;
       };
       /** Bytes passed on, not yet copied: the capture reads them once the response has written them out. */
@@ -760,7 +765,11 @@ export class Gateway {
             if (capture && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
           };
           upRes.on('data', (chunk: Buffer) => {
+            batchBytes += chunk.length;
             if (batch.push(chunk) === 1) queueMicrotask(flush);
+            // A batch as large as the response buffers goes at once: its write fills the buffer and pauses the
+            // rest of the read, so the client gets the first of a long read without waiting for all of it.
+            else if (batchBytes >= FLUSH_BYTES) flush();
           });
           upRes.on('end', () => {
             flush();
