@@ -72,6 +72,13 @@ export interface RecordOptions {
   /** Default `api`; the gateway says `gateway`, the editor's chat models `chat`. */
   source?: RunSource;
   /**
+   * For a caller that does not wait on the run (the gateway records a completion after answering it): the run's
+   * journal fdatasync is shared with the runs recorded meanwhile and runs off the event loop (group commit), so
+   * many runs at once cost one fdatasync per group and the event loop goes on. The promise still resolves only
+   * once the run is on disk. Default: the run's own fdatasync, at once (the quickest for one caller that awaits).
+   */
+  groupCommit?: boolean;
+  /**
    * The workspace files the run changed (absolute, or relative to the workspace), for the editor to observe
    * (diagnostics, tasks, whether the change is kept, and the diff shown with the run: `recordChange`). Not stored
    * with the run: they reach `onDidRecordRun` only.
@@ -285,7 +292,7 @@ export class LearningPipeline {
     }
     this.disabledLogged = false;
     const id = newRunId(this.now());
-    const run = durable.record({
+    const valid = {
       id,
       createdAt: this.now(),
       taskSlug: args.taskSlug,
@@ -294,12 +301,24 @@ export class LearningPipeline {
       role,
       result: args.result,
       source,
-    });
-    const count = durable.db.maxPk();
+    };
+    let run: RunRecord;
+    let count: number;
+    if (options.groupCommit === true) {
+      // Nothing below (the log line, the event, the promise) says the run is recorded before it is on disk.
+      const shared = durable.recordShared(valid);
+      run = shared.record;
+      count = durable.db.maxPk();
+      await shared.durable;
+    } else {
+      run = durable.record(valid);
+      count = durable.db.maxPk();
+    }
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
-    this.afterChange('local');
+    // Closed while the run went to disk: it is in the journal and in the save close() made; nothing to refresh.
+    if (!this.closed) this.afterChange('local');
     this.didRecordRun.fire({ id, reward: run.reward, role, taskSlug: args.taskSlug, source, files });
-    this.exporter.queueAutoExport(durable, role);
+    if (!this.closed) this.exporter.queueAutoExport(durable, role);
     return { id, reward: run.reward, recorded: true };
   }
 

@@ -140,12 +140,17 @@ class Lines {
     let start = 0;
     let nl: number;
     while (!this.bound.stopped && (nl = chunk.indexOf(10, start)) >= 0) {
-      const part = chunk.subarray(start, nl);
-      const line = this.pending.length ? Buffer.concat([...this.pending, part]) : part;
+      // A line within one chunk is decoded in place; one that spans chunks is joined first.
+      const line = this.pending.length ? Buffer.concat([...this.pending, chunk.subarray(start, nl)]) : chunk;
+      const from = this.pending.length ? 0 : start;
+      let to = this.pending.length ? line.length : nl;
       this.pending = [];
       this.pendingBytes = 0;
-      if (line.length > this.bound.max) this.bound.stop();
-      else this.onLine(line.toString('utf8').replace(/\r$/, ''));
+      if (to - from > this.bound.max) this.bound.stop();
+      else {
+        if (to > from && line[to - 1] === CR) to--;
+        this.onLine(line.toString('utf8', from, to));
+      }
       start = nl + 1;
     }
     if (this.bound.stopped) {
@@ -167,6 +172,8 @@ class Lines {
     this.pendingBytes = 0;
   }
 }
+
+const CR = 13;
 
 function bytes(text: string): number {
   return Buffer.byteLength(text);
@@ -230,6 +237,37 @@ class WholeJsonCapture implements CompletionCapture {
   }
 }
 
+/** A JSON string literal, exactly as JSON's grammar has it (no raw control characters). */
+const JSON_STRING = String.raw`"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"`;
+const JSON_NUMBER = String.raw`-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?`;
+/**
+ * The chunk that carries one token of text, as OpenAI, Ollama's `/v1` and most servers send it (no whitespace,
+ * these keys in this order, `usage: null` when usage was asked for): the whole document is matched, so a chunk
+ * that matches is valid JSON whose every key is one of these, each once. Groups: the model, the content.
+ */
+const TOKEN_CHUNK = new RegExp(
+  String.raw`^\{"id":${JSON_STRING},"object":"chat\.completion\.chunk","created":${JSON_NUMBER},` +
+    String.raw`"model":(${JSON_STRING}),(?:"system_fingerprint":(?:${JSON_STRING}|null),)?` +
+    String.raw`"choices":\[\{"index":0,"delta":\{(?:"role":"assistant",)?"content":(${JSON_STRING})\},` +
+    String.raw`(?:"logprobs":null,)?"finish_reason":null\}\](?:,"usage":null)?\}$`,
+);
+
+/**
+ * What the capture reads of a token chunk, without parsing it whole (JSON.parse of each of a stream's chunks was
+ * the gateway's largest cost per request): the model and the delta's content. Undefined for any other chunk,
+ * which is parsed as JSON.
+ */
+function tokenChunk(data: string): Json | undefined {
+  const m = TOKEN_CHUNK.exec(data);
+  if (!m) return undefined;
+  return { model: jsonString(m[1]!), choices: [{ delta: { content: jsonString(m[2]!) } }] };
+}
+
+/** A JSON string literal's value: its text as it stands when it has no escapes. */
+function jsonString(literal: string): string {
+  return literal.includes('\\') ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+}
+
 interface ToolCallParts {
   id?: string;
   type?: string;
@@ -262,7 +300,7 @@ class OpenAiStreamCapture implements CompletionCapture {
     if (!line.startsWith('data:')) return;
     const data = line.slice(5).trim();
     if (data === '[DONE]') return;
-    const doc = parse(data);
+    const doc = tokenChunk(data) ?? parse(data);
     if (!doc) return;
     if (typeof doc.model === 'string') this.model = doc.model;
     this.tokens = openAiTokens(doc.usage) ?? this.tokens;

@@ -39,7 +39,7 @@ export interface GatewayRecorder {
     promptId: string,
     result: RunResult,
     role?: string,
-    options?: { source?: RunSource },
+    options?: { source?: RunSource; groupCommit?: boolean },
   ): Promise<{ id: string; reward: number; recorded?: boolean }>;
   selectModel(complexity?: Complexity, maxCostPerToken?: number, role?: string): SelectedModel;
   selectPrompt(role?: string): SelectedPrompt;
@@ -116,6 +116,9 @@ const COMPLETIONS: Record<string, CompletionKind> = {
   '/api/chat': 'ollama-chat',
   '/api/generate': 'ollama-generate',
 };
+
+/** A read's bytes are passed on in writes of about this size: a socket's default buffer (highWaterMark). */
+const FLUSH_BYTES = 16 * 1024;
 
 /** The model lists the gateway adds its aliases to. */
 const LISTINGS: Record<string, 'openai' | 'ollama'> = {
@@ -658,9 +661,28 @@ export class Gateway {
     return new Promise<void>((resolve) => {
       let settled = false;
       let capture: ReturnType<typeof captureFor> | undefined;
+      /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const taken = (): Buffer | undefined => {
+        const chunk = batch.length > 1 ? Buffer.concat(batch, batchBytes) : batch[0];
+        batch = [];
+        batchBytes = 0;
+        return chunk;
+      };
+      /** Bytes passed on, not yet copied: the capture reads them once the response has written them out. */
+      let uncaptured: Buffer[] = [];
+      const captureNow = () => {
+        for (const chunk of uncaptured) capture?.push(chunk);
+        uncaptured = [];
+      };
       const done = (aborted: boolean) => {
         if (settled) return;
         settled = true;
+        // What arrived before the caller left is the run's too.
+        captureNow();
+        const rest = taken();
+        if (rest) capture?.push(rest);
         if (exchange && capture) this.track(this.record(exchange, capture.finish(), aborted));
         resolve();
       };
@@ -729,18 +751,33 @@ export class Gateway {
             );
           else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
-          upRes.on('data', (chunk: Buffer) => {
-            // To the client first: the copy is parsed after the bytes are on their way.
+          // A chunked answer comes as one 'data' event per chunk (an SSE upstream: one per token), many per read
+          // from the socket. They are passed on together, once the read's events are in: one write to the client,
+          // one chunk on its side, one pass of the filter and the capture, where each event cost them all. No byte
+          // waits for a later read, so the first token is not held up.
+          const flush = () => {
+            const chunk = taken();
+            if (!chunk || settled) return;
             const forwarded = filter ? filter.push(chunk) : chunk;
             if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
-            // The capture reads the usage chunk the client does not get.
-            capture?.push(chunk);
+            // To the client first: a response's writes go out when the tick ends (node corks them until then), so
+            // the copy is parsed in a tick queued after that one. It reads the usage chunk the client does not get.
+            if (capture && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
+          };
+          upRes.on('data', (chunk: Buffer) => {
+            batchBytes += chunk.length;
+            if (batch.push(chunk) === 1) queueMicrotask(flush);
+            // A batch as large as the response buffers goes at once: its write fills the buffer and pauses the
+            // rest of the read, so the client gets the first of a long read without waiting for all of it.
+            else if (batchBytes >= FLUSH_BYTES) flush();
           });
           upRes.on('end', () => {
+            flush();
             sink.end(filter?.end());
             done(false);
           });
           upRes.on('error', () => {
+            flush();
             sink.cut();
             done(true);
           });
@@ -832,7 +869,8 @@ export class Gateway {
         exchange.promptId,
         result,
         route.role,
-        { source: exchange.source },
+        // Recorded after the answer: the gateway need not wait on the disk, only on the run being on it.
+        { source: exchange.source, groupCommit: true },
       );
       this.didCapture.fire({
         id: run.id,

@@ -23,10 +23,11 @@ export function withUsageRequested(body: Json): Json | undefined {
 /**
  * Passes server-sent events through, less the usage-only chunk (`choices: []` with a `usage` object) the gateway
  * asked for. Events are passed whole, as soon as their closing blank line arrives; bytes of an unfinished event wait
- * for the rest (an upstream sends each chunk's event in one piece, so in practice nothing waits).
+ * for the rest (an upstream sends each chunk's event in one piece, so in practice nothing waits). The bytes kept are
+ * the upstream's own: only an event that names `usage` is decoded and looked at, and the rest is passed as it came.
  */
 export class UsageChunkFilter {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   /** The bytes to send on for `chunk`: every event it completes, except the usage chunk. */
   push(chunk: Buffer): Buffer {
@@ -35,34 +36,83 @@ export class UsageChunkFilter {
     if (end < 0) {
       // Copied: the caller's buffer may be reused once this returns.
       this.pending = Buffer.from(data);
-      return Buffer.alloc(0);
+      return EMPTY;
     }
-    this.pending = Buffer.from(data.subarray(end));
-    const complete = data.subarray(0, end);
-    // The usage chunk is one event among many: only a part that names `usage` is looked at closely.
-    if (complete.indexOf('"usage"') < 0) return complete;
-    const kept = splitEvents(complete.toString('utf8')).filter((event) => !isUsageOnly(event));
-    return Buffer.from(kept.join(''), 'utf8');
+    this.pending = end === data.length ? EMPTY : Buffer.from(data.subarray(end));
+    return withoutUsageOnly(data.subarray(0, end));
   }
 
   /** What is left when the upstream's answer ends (an event without its closing blank line), passed as it came. */
   end(): Buffer {
     const rest = this.pending;
-    this.pending = Buffer.alloc(0);
+    this.pending = EMPTY;
     return rest;
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+const USAGE = Buffer.from('"usage"');
+const NULL_USAGE = Buffer.from('"usage":null');
+const LF = 10;
+const CR = 13;
+
 /** The offset just past the last blank line (`\n\n` or `\r\n\r\n`) in `data`, or -1. */
 function lastEventEnd(data: Buffer): number {
   const lf = data.lastIndexOf('\n\n');
-  const crlf = data.lastIndexOf('\r\n\r\n');
-  return Math.max(lf < 0 ? -1 : lf + 2, crlf < 0 ? -1 : crlf + 4);
+  // A later CRLF blank line can only lie after the last LF one: only that tail is searched (not all of a long
+  // answer that has none).
+  const from = Math.max(0, lf);
+  const crlf = data.subarray(from).lastIndexOf('\r\n\r\n');
+  return Math.max(lf < 0 ? -1 : lf + 2, crlf < 0 ? -1 : from + crlf + 4);
 }
 
-/** Complete events, each with its closing blank line. */
-function splitEvents(text: string): string[] {
-  return text.split(/(?<=\r?\n\r?\n)/);
+/**
+ * `complete` (whole events) less its usage-only events. An event runs from one blank line (`\r?\n\r?\n`) to the
+ * next; only the events around an occurrence of `"usage"` are decoded, so a long answer costs one search.
+ */
+function withoutUsageOnly(complete: Buffer): Buffer {
+  let at = complete.indexOf(USAGE);
+  if (at < 0) return complete;
+  const kept: Buffer[] = [];
+  let copied = 0;
+  while (at >= 0) {
+    // `"usage":null` (OpenAI names it in every chunk of a stream that asked for usage) cannot make its event the
+    // usage chunk: only another mention of the key, one with an object, can.
+    if (complete.compare(NULL_USAGE, 0, NULL_USAGE.length, at, at + NULL_USAGE.length) === 0) {
+      at = complete.indexOf(USAGE, at + NULL_USAGE.length);
+      continue;
+    }
+    const start = eventStart(complete, at);
+    const end = eventEnd(complete, at);
+    if (isUsageOnly(complete.toString('utf8', start, end))) {
+      kept.push(complete.subarray(copied, start));
+      copied = end;
+    }
+    at = complete.indexOf(USAGE, end);
+  }
+  if (copied === 0) return complete;
+  kept.push(complete.subarray(copied));
+  return Buffer.concat(kept);
+}
+
+/** Whether `data[i]` is the newline that closes a blank line (`\n\n`, `\n\r\n`, `\r\n\n`, `\r\n\r\n`). */
+function closesBlankLine(data: Buffer, i: number): boolean {
+  if (data[i] !== LF) return false;
+  const before = data[i - 1] === CR ? i - 2 : i - 1;
+  return before >= 0 && data[before] === LF;
+}
+
+/** The start of the event holding the byte at `at`: just past the last blank line before it, or 0. */
+function eventStart(data: Buffer, at: number): number {
+  for (let i = at - 1; i > 0; i--) if (closesBlankLine(data, i)) return i + 1;
+  return 0;
+}
+
+/** The end of the event holding the byte at `at`: just past the blank line that closes it, or the data's end. */
+function eventEnd(data: Buffer, at: number): number {
+  for (let i = data.indexOf(LF, at); i >= 0; i = data.indexOf(LF, i + 1))
+    if (closesBlankLine(data, i)) return i + 1;
+  return data.length;
 }
 
 function isUsageOnly(event: string): boolean {

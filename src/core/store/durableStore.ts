@@ -290,16 +290,36 @@ export class DurableStore {
    * `storage.maxTextBytes` are cut, with a marker and a log line.
    */
   record(run: ValidRun): RunRecord {
+    return this.applyAndJournal(run, (entry) =>
+      this.writer.append(entry, () => crashPoint('append-partial')),
+    );
+  }
+
+  /**
+   * `record`, with the journal's fdatasync shared with the runs recorded meanwhile and run off the event loop
+   * (group commit): the run is applied and written now (or refused, as by `record`), and on disk once `durable`
+   * resolves, which the caller awaits before it tells anyone the run is recorded. Many runs at once (a gateway's
+   * streams) cost one fdatasync per group instead of one each, and the event loop goes on meanwhile. `durable`
+   * rejects when the fdatasync fails: the run stays in the database (questions may count it meanwhile, and the
+   * next save keeps it), though its caller is told it failed.
+   */
+  recordShared(run: ValidRun): { record: RunRecord; durable: Promise<void> } {
+    const record = this.applyAndJournal(run, (entry) =>
+      this.writer.write(entry, () => crashPoint('append-partial')),
+    );
+    // The same run sent again is not written twice, but its first write may still wait for its fdatasync.
+    return { record, durable: this.writer.whenDurable() };
+  }
+
+  private applyAndJournal(run: ValidRun, journal: (entry: InboxEntry) => void): RunRecord {
     this.assertOpen();
     const storable = this.storable(run, `Run ${run.id}`);
     // Applied first, in a savepoint, so that a run the store would refuse is never journalled (a replay would
-    // then store a run its caller was told failed); a failed append rolls it back.
+    // then store a run its caller was told failed); a failed write rolls it back.
     const { record, outcome } = this.store.transaction(() => {
       const applied = this.applyRun(storable);
       if (applied.outcome === 'conflict') throw new DuplicateRunError(storable.id);
-      if (applied.outcome === 'inserted') {
-        this.writer.append({ type: 'run', ...storable }, () => crashPoint('append-partial'));
-      }
+      if (applied.outcome === 'inserted') journal({ type: 'run', ...storable });
       return applied;
     });
     if (outcome === 'inserted') {

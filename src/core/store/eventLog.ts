@@ -89,6 +89,14 @@ const KEYED_LOOKBACK = 50;
 
 export class EventLog {
   /**
+   * A role's latest event of each kind (`last` without a key), as read from `latestOf`: auto-export asks for the
+   * latest export at every recorded run, and the answer changes only when an event is added here (events are not
+   * journalled: no other process adds one to this database) or the database is replaced (a snapshot reloaded).
+   */
+  private readonly latest = new Map<string, LearningEvent | undefined>();
+  private latestOf: Store | undefined;
+
+  /**
    * `store` is asked for each call (the durable store replaces its database when it reloads a snapshot); `changed`
    * is told of each event added, so it is saved with the next save.
    */
@@ -101,6 +109,7 @@ export class EventLog {
     // Checked here, so what is written can always be read back.
     const checked = EVENT_DATA[kind].parse(data);
     this.store().addEvent(at, kind, role, message, checked);
+    this.latest.clear();
     this.changed(kind);
   }
 
@@ -110,13 +119,24 @@ export class EventLog {
    */
   last<K extends EventKind>(kind: K, role: string, key?: string): TypedEvent<K> | undefined {
     const rows =
-      key === undefined
-        ? [this.store().lastEvent(kind, role)]
-        : this.store().eventsOf(kind, role, KEYED_LOOKBACK);
+      key === undefined ? [this.lastRow(kind, role)] : this.store().eventsOf(kind, role, KEYED_LOOKBACK);
     // The newest matching row decides: one that does not parse is not skipped for an older one, which would
     // make a superseded deploy look current.
     const row = rows.find((r) => r && (key === undefined || r.data?.key === key));
     return row ? this.typed(kind, row) : undefined;
+  }
+
+  private lastRow(kind: EventKind, role: string): LearningEvent | undefined {
+    const store = this.store();
+    if (store !== this.latestOf) {
+      this.latest.clear();
+      this.latestOf = store;
+    }
+    const name = `${kind}\0${role}`;
+    if (this.latest.has(name)) return this.latest.get(name);
+    const row = store.lastEvent(kind, role);
+    this.latest.set(name, row);
+    return row;
   }
 
   /** The newest events of every kind, newest first, for the timeline (data shown, never acted on). */

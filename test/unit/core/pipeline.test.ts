@@ -14,6 +14,7 @@ import { LearningPipeline } from '../../../src/core/pipeline';
 import { toRunRecord, type RunResult } from '../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../src/core/store/sqljs';
 import { Store } from '../../../src/core/store/store';
+import { holdFdatasync } from '../../support/heldFdatasync';
 import { mulberry32 } from '../../support/random';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
 
@@ -405,6 +406,78 @@ describe('LearningPipeline', () => {
         assert.equal(pipeline.getStats().totals.runs, 1);
       });
     }
+
+    it('with groupCommit, puts runs that arrive together on disk with one fdatasync, and says none is recorded before it ends', async () => {
+      const logs: string[] = [];
+      pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: (line) => logs.push(line) });
+      const inbox = fs.realpathSync(agentPath('inbox'));
+      const held = holdFdatasync((file) => file.startsWith(inbox));
+      try {
+        const told: string[] = [];
+        pipeline.onDidRecordRun((run) => told.push(run.id));
+        const settled: string[] = [];
+        const runs = ['a', 'b', 'c'].map((task) =>
+          pipeline
+            .recordRun(task, 'm', 'default', valid, 'coder', { groupCommit: true })
+            .then((run) => (settled.push(task), run)),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(held.syncs.length, 1, 'one fdatasync for the three');
+        for (const task of ['"a"', '"b"', '"c"'])
+          assert.ok(held.syncs[0]!.data.includes(`"taskSlug":${task}`));
+        assert.deepEqual([settled, told, logs.filter((l) => l.startsWith('✅'))], [[], [], []]);
+        held.syncs[0]!.finish();
+        const recorded = await Promise.all(runs);
+        assert.deepEqual(
+          told,
+          recorded.map((r) => r.id),
+        );
+        assert.equal(logs.filter((l) => l.startsWith('✅ Recorded run')).length, 3);
+        assert.equal(held.syncCalls, 0, 'the event loop never waited on the disk');
+      } finally {
+        held.restore();
+      }
+      await pipeline.close();
+      assert.deepEqual(
+        savedRunsWithTexts(path.join(ws, '.agent'))
+          .map((r) => r.task_slug)
+          .sort(),
+        ['a', 'b', 'c'],
+      );
+    });
+
+    it('with groupCommit, refuses every run an fdatasync covered when it fails, and records the next ones', async () => {
+      await open();
+      const inbox = fs.realpathSync(agentPath('inbox'));
+      const held = holdFdatasync((file) => file.startsWith(inbox));
+      try {
+        const runs = ['a', 'b'].map((task) =>
+          pipeline.recordRun(task, 'm', 'default', valid, 'coder', { groupCommit: true }),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(held.syncs.length, 1);
+        held.syncs[0]!.finish(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+        for (const run of runs) await assert.rejects(run, /EIO/);
+        const next = pipeline.recordRun('c', 'm', 'default', valid, 'coder', { groupCommit: true });
+        await new Promise((resolve) => setImmediate(resolve));
+        held.syncs[1]!.finish();
+        assert.equal((await next).recorded, true);
+      } finally {
+        held.restore();
+      }
+    });
+
+    it('without groupCommit, puts each run on disk before recordRun returns to the event loop', async () => {
+      await open();
+      const inbox = fs.realpathSync(agentPath('inbox'));
+      const held = holdFdatasync((file) => file.startsWith(inbox));
+      try {
+        await Promise.all(['a', 'b'].map((task) => pipeline.recordRun(task, 'm', 'default', valid)));
+        assert.deepEqual([held.syncCalls, held.syncs.length], [2, 0], 'one fdatasync each, at once');
+      } finally {
+        held.restore();
+      }
+    });
 
     it('keeps every run when the reward weights are out of bounds: the config is reported, the defaults stay', async () => {
       // With 1e308 the weights' sum overflowed, the reward was NaN, and recordRun said "recorded" for a dropped run.

@@ -25,6 +25,7 @@ import { LearningPipeline } from '../../../../src/core/pipeline';
 import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
+import { holdFdatasync } from '../../../support/heldFdatasync';
 
 const KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -187,6 +188,63 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(runs.length, 1);
       assert.equal(JSON.parse(runs[0]!.output).content, 'Hello from the stand-in');
       assert.equal(runs[0]!.cost_tokens, 15);
+    });
+
+    it('passes a stream byte for byte, the tokens of one read in one chunk rather than one chunk each', async () => {
+      // The client's work grows with the chunks it is sent: an SSE upstream sends one per token.
+      const body = JSON.stringify({
+        model: 'qwen2.5-coder:7b',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const chunked = (base: string) =>
+        new Promise<{ body: Buffer; chunks: number }>((resolve, reject) => {
+          const req = http.request(
+            `${base}/v1/chat/completions`,
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              const parts: Buffer[] = [];
+              res.on('data', (c: Buffer) => parts.push(c));
+              res.on('end', () => resolve({ body: Buffer.concat(parts), chunks: parts.length }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      const direct = await chunked(upstream.url);
+      const through = await chunked(url);
+      assert.deepEqual(through.body, direct.body);
+      assert.ok(direct.chunks >= 8, `the stand-in sends a chunk per event (${direct.chunks})`);
+      assert.ok(through.chunks < direct.chunks / 2, `${through.chunks} chunks through the gateway`);
+      assert.equal((await storedRuns()).length, 1);
+    });
+
+    it('answers without waiting on the disk, and tells of a run only once its fdatasync (shared, async) ended', async () => {
+      const inbox = fs.realpathSync(path.join(ws, '.agent', 'inbox'));
+      // The first fdatasync is held until the test lets it go; any later one goes through.
+      const held = holdFdatasync((file) => file.startsWith(inbox), 1);
+      try {
+        const ask = (content: string) =>
+          openai().chat.completions.create({
+            model: 'qwen2.5-coder:7b',
+            messages: [{ role: 'user', content }],
+          });
+        const answers = await Promise.all([ask('one'), ask('two')]);
+        assert.deepEqual(
+          answers.map((a) => a.choices[0]?.message.content),
+          ['Hello from the stand-in', 'Hello from the stand-in'],
+        );
+        await held.held(1);
+        assert.equal(captured.length, 0, 'no run told of while its fdatasync runs');
+        held.syncs[0]!.finish();
+        await gateway.whenIdle();
+        assert.equal(captured.length, 2);
+        assert.ok(held.calls <= 2, `${held.calls} fdatasyncs for two runs`);
+        assert.equal(held.syncCalls, 0, 'the event loop never waited on the disk');
+      } finally {
+        held.restore();
+      }
     });
 
     it("records a stream's token counts when the client did not ask for them, and does not hand it the usage chunk", async () => {

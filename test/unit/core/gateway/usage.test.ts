@@ -51,6 +51,41 @@ describe('gateway usage request', () => {
     );
   });
 
+  it("passes the upstream's own bytes, invalid UTF-8 included, when it drops the usage chunk beside them", () => {
+    const filter = new UsageChunkFilter();
+    // A byte that is not UTF-8 (0xff) in an event before the usage chunk, all in one read: decoding and
+    // re-encoding the events would hand the client U+FFFD (three other bytes) in its place.
+    const before = Buffer.concat([
+      Buffer.from('data: {"choices":[{"delta":{"content":"a'),
+      Buffer.from([0xff]),
+    ]);
+    const odd = Buffer.concat([before, Buffer.from('"}}]}\n\n')]);
+    const out = Buffer.concat([filter.push(Buffer.concat([odd, Buffer.from(usage + done)])), filter.end()]);
+    assert.deepEqual(out, Buffer.concat([odd, Buffer.from(done)]));
+  });
+
+  it('drops the usage chunk from an answer of many events in one read, and keeps every event around it', () => {
+    const tokens = Array.from({ length: 300 }, (_, i) =>
+      event({ id: 'c', choices: [{ index: 0, delta: { content: `w${i} ` } }], usage: null }),
+    ).join('');
+    const filter = new UsageChunkFilter();
+    const out =
+      filter.push(Buffer.from(tokens + usage + text + done)).toString('utf8') + filter.end().toString();
+    assert.equal(out, tokens + text + done);
+  });
+
+  it('drops the usage chunk of a stream whose every chunk says "usage":null, as OpenAI sends it', () => {
+    const nulls = Array.from({ length: 50 }, (_, i) =>
+      event({ id: 'c', choices: [{ index: 0, delta: { content: `w${i}` } }], usage: null }),
+    ).join('');
+    // A chunk that names usage twice is read as JSON reads it: the last one counts.
+    const twice = 'data: {"id":"c","choices":[],"usage":null,"usage":{"total_tokens":4}}\n\n';
+    const lastNull = 'data: {"id":"c","choices":[],"usage":{"total_tokens":4},"usage":null}\n\n';
+    const stream = nulls + lastNull + usage + twice + done;
+    assert.equal(through(stream, []), nulls + lastNull + done);
+    assert.equal(through(stream, [100, 1000, Buffer.byteLength(nulls) + 30]), nulls + lastNull + done);
+  });
+
   it('understands CRLF events, keeps comments and events it cannot parse, and passes an unfinished tail', () => {
     const crlf = (s: string) => s.replace(/\n/g, '\r\n');
     const stream =

@@ -22,6 +22,7 @@ import { computeReward } from '../../../../src/core/learning/reward';
 import { defaultConfig } from '../../../../src/core/workspace/config';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
 import { openDurableStore } from '../../../support/durableStore';
+import { holdFdatasync, type HeldFdatasync } from '../../../support/heldFdatasync';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RECORDER = path.join(ROOT, 'test/fixtures/recorder.cjs');
@@ -754,6 +755,45 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       .join('')
       .replace(/\0+/g, ''); // journals are grown ahead of their data with zeros
   }
+
+  describe('recordShared (group commit)', () => {
+    let held: HeldFdatasync;
+    beforeEach(() => {
+      fs.mkdirSync(path.join(agentDir, 'inbox'), { recursive: true });
+      const inbox = fs.realpathSync(path.join(agentDir, 'inbox'));
+      held = holdFdatasync((file) => file.startsWith(inbox));
+    });
+    afterEach(() => held.restore());
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    it('acknowledges the same run sent again only once the first one is on disk', async () => {
+      const ds = await openStore();
+      const r = validRun();
+      const first = ds.recordShared(r);
+      const again = ds.recordShared(r);
+      assert.equal(again.record.id, r.id, 'the same run, stored once');
+      let acknowledged = false;
+      void again.durable.then(() => (acknowledged = true));
+      await turn();
+      assert.equal(held.syncs.length, 1);
+      assert.equal(acknowledged, false, 'not before the fdatasync of its first write ended');
+      held.syncs[0]!.finish();
+      await Promise.all([first.durable, again.durable]);
+      assert.equal(journalled().split(r.id).length - 1, 1, 'journalled once');
+    });
+
+    it('keeps a run closeSync overtook before its fdatasync ran: saved, and acknowledged once that ends', async () => {
+      const ds = await openStore();
+      const r = validRun();
+      const { durable } = ds.recordShared(r);
+      ds.closeSync(); // saves, and closes the journal the run was written to, in the same turn
+      assert.ok(savedRuns(dir).ids.has(r.id), 'in the file closeSync saved');
+      await turn();
+      assert.equal(held.syncs.length, 1, "the journal's fdatasync still runs, on its still-open descriptor");
+      held.syncs[0]!.finish();
+      await durable;
+    });
+  });
 
   it('saves in closeSync over a background save still being written, which never replaces the newer file', async () => {
     const ds = await openStore();

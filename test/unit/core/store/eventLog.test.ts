@@ -44,6 +44,32 @@ describe('EventLog', () => {
     assert.equal(changes, 1);
   });
 
+  it("asks the database for a role's latest event once, until an event is added or the database replaced", async () => {
+    let asked = 0;
+    const lastEvent = store.lastEvent.bind(store);
+    store.lastEvent = (kind, role) => (asked++, lastEvent(kind, role));
+    log.add(1000, 'deploy', 'coder', 'Deployed a', deploy('a'));
+    for (let i = 0; i < 5; i++) assert.equal(log.last('deploy', 'coder')?.data.model, 'a');
+    assert.equal(log.last('export', 'coder'), undefined);
+    assert.equal(log.last('export', 'coder'), undefined);
+    assert.equal(asked, 2, 'once per kind and role');
+
+    log.add(2000, 'deploy', 'coder', 'Deployed b', deploy('b'));
+    assert.equal(log.last('deploy', 'coder')?.data.model, 'b');
+
+    // A reloaded snapshot: another database, with another history.
+    const other = Store.open(await loadSqlJs(), undefined);
+    assert.ok(other instanceof Store);
+    other.addEvent(3000, 'deploy', 'coder', 'Deployed c', deploy('c'));
+    const first = store;
+    store = other;
+    try {
+      assert.equal(log.last('deploy', 'coder')?.data.model, 'c');
+    } finally {
+      first.close();
+    }
+  });
+
   it('refuses data that does not fit its kind, and writes nothing', () => {
     const bad = { ...deploy('my-coder'), method: 'ADAPTER' } as unknown as EventData<'deploy'>;
     assert.throws(() => log.add(1000, 'deploy', 'coder', 'Deployed', bad), /method/);

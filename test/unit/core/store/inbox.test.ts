@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { holdFdatasync, type HeldFdatasync } from '../../../support/heldFdatasync';
 import { NotAFileError } from '../../../../src/core/errors';
 import {
   InboxWriter,
@@ -103,6 +104,114 @@ describe('inbox', () => {
       assert.match(path.basename(closed ?? ''), /\.closed\.jsonl$/);
       assert.deepEqual(fs.readdirSync(dir), [path.basename(closed!)]);
       assert.deepEqual(readInboxFile(closed!, 0).lines[0]?.entry, feedback('r-1'));
+    });
+  });
+
+  describe('InboxWriter group commit (write + whenDurable)', () => {
+    let held: HeldFdatasync;
+    beforeEach(() => (held = holdFdatasync((file) => file.startsWith(fs.realpathSync(dir)))));
+    afterEach(() => held.restore());
+
+    /** Lets the microtask that starts a shared fdatasync run. */
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    /** Whether the promise has settled (by the end of the current turn). */
+    function settled(p: Promise<void>): () => boolean {
+      let done = false;
+      p.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      return () => done;
+    }
+
+    it('puts the entries written together on disk with one fdatasync, before either caller hears of it', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      const first = writer.whenDurable();
+      writer.write(feedback('r-2'));
+      const second = writer.whenDurable();
+      const firstDone = settled(first);
+      const secondDone = settled(second);
+      await turn();
+      assert.equal(held.syncs.length, 1, 'one fdatasync for both');
+      assert.equal(
+        held.syncs[0]!.data,
+        line(feedback('r-1')) + line(feedback('r-2')),
+        'both written before it',
+      );
+      assert.equal(firstDone() || secondDone(), false, 'neither is durable before its fdatasync ends');
+      held.syncs[0]!.finish();
+      await Promise.all([first, second]);
+      assert.equal(held.syncCalls, 0, 'none on the event loop');
+      assert.deepEqual(outcomes(readInboxFile(writer.currentFile, 0)), [
+        [1, 'r-1'],
+        [2, 'r-2'],
+      ]);
+      writer.close();
+    });
+
+    it('gives the entries written while an fdatasync runs the next one, shared', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      const first = writer.whenDurable();
+      await turn();
+      writer.write(feedback('r-2'));
+      const second = writer.whenDurable();
+      writer.write(feedback('r-3'));
+      const third = writer.whenDurable();
+      await turn();
+      assert.equal(held.syncs.length, 1, 'the second waits for the first to end');
+      held.syncs[0]!.finish();
+      await first;
+      await turn();
+      assert.equal(held.syncs.length, 2);
+      assert.equal(settled(second)() || settled(third)(), false);
+      held.syncs[1]!.finish();
+      await Promise.all([second, third]);
+      assert.equal(held.syncs.length, 2, 'one fdatasync for the two written meanwhile');
+      writer.close();
+    });
+
+    it('rejects every caller an fdatasync covered when it fails, and goes on with the next entries', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      const first = writer.whenDurable();
+      writer.write(feedback('r-2'));
+      const second = writer.whenDurable();
+      await turn();
+      const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      held.syncs[0]!.finish(eio);
+      await assert.rejects(first, /EIO/);
+      await assert.rejects(second, /EIO/);
+      writer.write(feedback('r-3'));
+      const third = writer.whenDurable();
+      await turn();
+      held.syncs[1]!.finish();
+      await third;
+      writer.close();
+    });
+
+    it('syncs a file rotated away before its fdatasync ran, on its own descriptor, before closing it', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      const durable = writer.whenDurable();
+      const old = writer.rotate(); // a save's rotation, in the same turn
+      await turn();
+      assert.equal(held.syncs.length, 1);
+      assert.equal(fs.fstatSync(held.syncs[0]!.fd).ino, fs.statSync(old).ino, 'the rotated file, still open');
+      held.syncs[0]!.finish();
+      await durable;
+      assert.deepEqual(outcomes(readInboxFile(old, 0)), [[1, 'r-1']]);
+    });
+
+    it('append still puts its entry on disk before it returns, with what write left unsynced', () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      writer.append(feedback('r-2'));
+      assert.equal(held.syncCalls, 1);
+      assert.equal(held.syncs.length, 0);
+      return writer.whenDurable().then(() => writer.close());
     });
   });
 
