@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { makeWorkspace, removeWorkspace } from '../support/workspace';
 
@@ -19,6 +20,11 @@ const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 10);
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
+/**
+ * ms between one measured request's end and the next's start (BENCH_GAP_MS): an agent reads an answer before it asks
+ * again, and by then the gateway has recorded the last run. Back to back (0) is reported beside it.
+ */
+const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 20);
 const STREAMS = 16;
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 4000);
 
@@ -64,7 +70,7 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-async function latency(direct: string, gateway: string, stream: boolean) {
+async function latency(direct: string, gateway: string, stream: boolean, gapMs = GAP_MS) {
   const d: Timing[] = [];
   const g: Timing[] = [];
   for (let i = 0; i < 20; i++) {
@@ -74,13 +80,16 @@ async function latency(direct: string, gateway: string, stream: boolean) {
   // Interleaved, so drift in the machine's load falls on both alike, and in alternating order: the request after a
   // gateway request shares the CPU with the gateway recording that run, and always sending the direct one then made
   // the direct side slower and the gateway's added time look smaller.
+  const gap = () => (gapMs > 0 ? sleep(gapMs) : Promise.resolve());
   for (let i = 0; i < REQUESTS; i++) {
-    if (i % 2 === 0) {
-      d.push(await complete(direct, stream, `req ${i}`));
-      g.push(await complete(gateway, stream, `req ${i}`));
-    } else {
-      g.push(await complete(gateway, stream, `req ${i}`));
-      d.push(await complete(direct, stream, `req ${i}`));
+    const sides: [string, Timing[]][] = [
+      [direct, d],
+      [gateway, g],
+    ];
+    if (i % 2 === 1) sides.reverse();
+    for (const [base, into] of sides) {
+      await gap();
+      into.push(await complete(base, stream, `req ${i}`));
     }
   }
   const row = (pick: (t: Timing) => number) => {
@@ -183,6 +192,7 @@ async function main(): Promise<void> {
   const pacedGateway = await startGateway(pacedWs, paced.host);
   try {
     const streamed = await latency(upstream.url, gateway.url, true);
+    const backToBack = await latency(upstream.url, gateway.url, true, 0);
     const whole = await latency(upstream.url, gateway.url, false);
     const tDirect1 = await throughput(upstream.url);
     const tGateway = await throughput(gateway.url);
@@ -199,7 +209,8 @@ async function main(): Promise<void> {
     await pacedGateway.stop();
     const lines = [
       `Gateway overhead — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}, ` +
-        `${REQUESTS} requests per row (interleaved with direct), loopback stand-in upstream, 256-token answers; ` +
+        `${REQUESTS} requests per row (interleaved with direct, ${GAP_MS} ms apart), loopback stand-in upstream, ` +
+        '256-token answers; ' +
         'the gateway is `agent-learning serve` in its own process, default config, every run recorded',
       '',
       '| request | measure | direct median | gateway median | added median | direct p99 | gateway p99 | added p99 |',
@@ -207,6 +218,7 @@ async function main(): Promise<void> {
       ...(
         [
           ['streamed (SSE)', 'first token', streamed.first],
+          ['streamed, back to back', 'first token', backToBack.first],
           ['streamed (SSE)', 'last byte', streamed.last],
           ['not streamed', 'first byte', whole.first],
           ['not streamed', 'last byte', whole.last],
