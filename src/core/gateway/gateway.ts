@@ -884,7 +884,12 @@ export class Gateway {
         costTokens: completion.tokens,
       });
     } catch (err) {
-      this.log(`❌ Gateway: could not record the run of ${exchange.modelId}: ${describe(err)}`);
+      // A failed fdatasync leaves the run in the database, which the next save may keep: "not on disk yet", not
+      // "gone" (the client got its answer either way).
+      this.log(
+        `❌ Gateway: the run of ${exchange.modelId} is not safely recorded: ${describe(err)}. It may still be ` +
+          'kept by the next save of the database.',
+      );
     }
   }
 

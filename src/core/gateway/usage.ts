@@ -78,7 +78,10 @@ function withoutUsageOnly(complete: Buffer): Buffer {
   while (at >= 0) {
     // `"usage":null` (OpenAI names it in every chunk of a stream that asked for usage) cannot make its event the
     // usage chunk: only another mention of the key, one with an object, can.
-    if (complete.compare(NULL_USAGE, 0, NULL_USAGE.length, at, at + NULL_USAGE.length) === 0) {
+    if (
+      at + NULL_USAGE.length <= complete.length &&
+      complete.compare(NULL_USAGE, 0, NULL_USAGE.length, at, at + NULL_USAGE.length) === 0
+    ) {
       at = complete.indexOf(USAGE, at + NULL_USAGE.length);
       continue;
     }

@@ -197,6 +197,8 @@ export class DurableStore {
   private saving: Promise<void> | undefined;
   /** The move of texts to .agent/texts/ under way, if any (see moveTextsOut). */
   private moving: Promise<void> | undefined;
+  /** When moving texts last failed (a read-only or full disk): imports and saves stop retrying for a while. */
+  private textsMoveFailedAt: number | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   /** The poll in progress (slices with the event loop let run between them), and what it applied. */
@@ -304,14 +306,21 @@ export class DurableStore {
    * next save keeps it), though its caller is told it failed.
    */
   recordShared(run: ValidRun): { record: RunRecord; durable: Promise<void> } {
-    const record = this.applyAndJournal(run, (entry) =>
-      this.writer.write(entry, () => crashPoint('append-partial')),
+    // The same run sent again is written again: its first write may still wait for its fdatasync, or that fdatasync
+    // may have failed, and no later one vouches for it (InboxWriter.failed). A replay stores it once.
+    const record = this.applyAndJournal(
+      run,
+      (entry) => this.writer.write(entry, () => crashPoint('append-partial')),
+      true,
     );
-    // The same run sent again is not written twice, but its first write may still wait for its fdatasync.
     return { record, durable: this.writer.whenDurable() };
   }
 
-  private applyAndJournal(run: ValidRun, journal: (entry: InboxEntry) => void): RunRecord {
+  private applyAndJournal(
+    run: ValidRun,
+    journal: (entry: InboxEntry) => void,
+    journalSame = false,
+  ): RunRecord {
     this.assertOpen();
     const storable = this.storable(run, `Run ${run.id}`);
     // Applied first, in a savepoint, so that a run the store would refuse is never journalled (a replay would
@@ -319,7 +328,8 @@ export class DurableStore {
     const { record, outcome } = this.store.transaction(() => {
       const applied = this.applyRun(storable);
       if (applied.outcome === 'conflict') throw new DuplicateRunError(storable.id);
-      if (applied.outcome === 'inserted') journal({ type: 'run', ...storable });
+      if (applied.outcome === 'inserted' || (journalSame && applied.outcome === 'same'))
+        journal({ type: 'run', ...storable });
       return applied;
     });
     if (outcome === 'inserted') {
@@ -394,10 +404,11 @@ export class DurableStore {
         this.batchBudget = SLICE_BATCHES;
         applied += this.ingestSome();
         if (this.batchBudget > 0 || this.closed) return applied; // a slice that ran out of work: all read
-        if (this.isOwner && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
+        if (this.isOwner && this.mayRetryTextMove() && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
           await this.moveTextsOut();
           if (this.closed) return applied;
-        } else await new Promise((resolve) => setImmediate(resolve));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.batchBudget = Infinity;
@@ -813,7 +824,10 @@ export class DurableStore {
     // image holds at most about one round's texts.
     for (
       let round = 0;
-      round < 4 && !this.closed && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS);
+      round < 4 &&
+      !this.closed &&
+      this.mayRetryTextMove() &&
+      this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS);
       round++
     ) {
       await this.moveTextsOut();
@@ -890,6 +904,7 @@ export class DurableStore {
         // closeSync moved (and saved) them meanwhile, or the database was reloaded: these bytes are never named.
         if (this.closed || store !== this.store || !this.isOwner) return;
         named(refs);
+        this.textsMoveFailedAt = undefined;
         if (batch.length < TEXT_MOVE_BATCH) break;
       }
     }
@@ -921,7 +936,13 @@ export class DurableStore {
       this.opts.log(`🗜️ Gave back the pages of moved texts in ${this.dbFile} (${ms} ms).`);
   }
 
+  /** Whether a move of texts beyond the one each save makes may be tried: not within a minute of a failed one. */
+  private mayRetryTextMove(): boolean {
+    return this.textsMoveFailedAt === undefined || Date.now() - this.textsMoveFailedAt > 60_000;
+  }
+
   private textsNotMoved(err: unknown): void {
+    this.textsMoveFailedAt = Date.now();
     const message = describe(err);
     if (message === this.lastTextsFailure) return;
     this.lastTextsFailure = message;

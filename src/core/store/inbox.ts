@@ -122,6 +122,12 @@ export class InboxWriter {
   /** A shared fdatasync is about to start, or under way (then the next one starts when it ends, if needed). */
   private syncQueued = false;
   private syncRunning = false;
+  /**
+   * After an fdatasync failed: the entries written until then, and the error. Linux reports a writeback error once
+   * per open file and marks the pages clean, so a later fdatasync succeeds without writing them: no later success
+   * may vouch for these entries.
+   */
+  private failed: { upTo: number; error: Error } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -138,7 +144,12 @@ export class InboxWriter {
   append(entry: InboxEntry, midway?: () => void): void {
     this.write(entry, midway);
     const upTo = this.written;
-    for (const fd of this.unsynced) fs.fdatasyncSync(fd);
+    try {
+      for (const fd of this.unsynced) fs.fdatasyncSync(fd);
+    } catch (err) {
+      this.syncFailed(err);
+      throw err;
+    }
     this.unsynced.clear();
     this.durable = Math.max(this.durable, upTo);
     this.closeSynced();
@@ -186,6 +197,7 @@ export class InboxWriter {
    * every caller whose entries it covered alike.
    */
   whenDurable(): Promise<void> {
+    if (this.failed && this.written <= this.failed.upTo) return Promise.reject(this.failed.error);
     if (this.durable >= this.written) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ upTo: this.written, resolve, reject });
@@ -209,18 +221,33 @@ export class InboxWriter {
     ).then((outcomes) => {
       this.syncing.clear();
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-      if (!failed) this.durable = Math.max(this.durable, upTo);
+      if (failed) {
+        this.syncFailed(failed.reason); // every entry written so far, this sync's and the next's alike
+        this.closeSynced();
+        this.syncRunning = false;
+        return;
+      }
+      this.durable = Math.max(this.durable, upTo);
       const covered = this.waiters.filter((w) => w.upTo <= upTo);
       this.waiters = this.waiters.filter((w) => w.upTo > upTo);
       this.closeSynced();
-      for (const w of covered) {
-        if (failed)
-          w.reject(failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)));
-        else w.resolve();
-      }
+      for (const w of covered) w.resolve();
       if (this.waiters.length) this.syncShared();
       else this.syncRunning = false;
     });
+  }
+
+  /**
+   * An fdatasync failed: no entry written so far may be called durable, now or by a later fdatasync's success (see
+   * `failed`). Every caller waiting is answered with the error; entries written from now on are synced anew.
+   */
+  private syncFailed(reason: unknown): void {
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    this.failed = { upTo: this.written, error };
+    this.unsynced.clear();
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w.reject(error);
   }
 
   /** Closes the descriptors of closed files whose entries are on disk. */

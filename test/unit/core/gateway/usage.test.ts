@@ -64,6 +64,14 @@ describe('gateway usage request', () => {
     assert.deepEqual(out, Buffer.concat([odd, Buffer.from(done)]));
   });
 
+  it('passes an event that names "usage" near the end of a read, which is no usage chunk, without throwing', () => {
+    for (const event of ['data: {"type":"usage"}\n\n', ': keepalive "usage"\n\n', 'data: "usage"\n\n']) {
+      const filter = new UsageChunkFilter();
+      const out = Buffer.concat([filter.push(Buffer.from(event)), filter.end()]);
+      assert.equal(out.toString(), event);
+    }
+  });
+
   it('drops the usage chunk from an answer of many events in one read, and keeps every event around it', () => {
     const tokens = Array.from({ length: 300 }, (_, i) =>
       event({ id: 'c', choices: [{ index: 0, delta: { content: `w${i} ` } }], usage: null }),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { holdFdatasync, type HeldFdatasync } from '../../../support/heldFdatasync';
@@ -124,6 +125,45 @@ describe('inbox', () => {
       );
       return () => done;
     }
+
+    // Linux reports a writeback error once per open file and marks the pages clean: the next fdatasync succeeds
+    // without writing them. No later success may vouch for entries written before a failure.
+    const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+
+    it('never calls an entry durable that only a failed fdatasync covered, whatever later ones say', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1'));
+      const first = writer.whenDurable();
+      await turn();
+      held.syncs[0]!.finish(eio());
+      await assert.rejects(first, /EIO/);
+      // Asked again with nothing written since (the same run sent again would be): still the failure.
+      await assert.rejects(writer.whenDurable(), /EIO/);
+      // New entries are synced anew and are durable once that fdatasync succeeds.
+      writer.write(feedback('r-2'));
+      const second = writer.whenDurable();
+      await turn();
+      assert.equal(held.syncs.length, 2);
+      held.syncs[1]!.finish();
+      await second;
+    });
+
+    it('answers a waiting group with the error when a synchronous append on the same file fails', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      writer.write(feedback('r-1')); // a gateway run: its shared fdatasync is to start after this turn
+      const shared = writer.whenDurable();
+      const realSync = nodeFs.fdatasyncSync;
+      nodeFs.fdatasyncSync = () => {
+        throw eio();
+      };
+      try {
+        assert.throws(() => writer.append(feedback('r-2')), /EIO/); // an API caller in the same turn
+      } finally {
+        nodeFs.fdatasyncSync = realSync;
+      }
+      await assert.rejects(shared, /EIO/, 'the shared run is not acknowledged by a later, empty fdatasync');
+      assert.equal(held.calls, 0, 'no shared fdatasync ran to vouch for it');
+    });
 
     it('puts the entries written together on disk with one fdatasync, before either caller hears of it', async () => {
       const writer = new InboxWriter(dir, () => 1000);
