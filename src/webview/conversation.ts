@@ -10,15 +10,7 @@ export interface ChatTurn {
 
 /** The turns of an input written as `{"messages":[{role, content}]}`, or undefined for any other input. */
 export function conversationOf(input: string): ChatTurn[] | undefined {
-  if (!input.trimStart().startsWith('{')) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(input);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || !('messages' in value)) return undefined;
-  const messages = (value as { messages: unknown }).messages;
+  const messages = jsonObject(input)?.messages;
   if (!Array.isArray(messages) || messages.length === 0) return undefined;
   const turns: ChatTurn[] = [];
   for (const m of messages) {
@@ -45,21 +37,8 @@ export interface AssistantMessage {
  * tool calls' arguments pretty-printed; undefined for any other output.
  */
 export function assistantOf(output: string): AssistantMessage | undefined {
-  if (!output.trimStart().startsWith('{')) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(output);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const m = value as {
-    role?: unknown;
-    content?: unknown;
-    tool_calls?: unknown;
-    thinking?: unknown;
-    aborted?: unknown;
-  };
+  const m = jsonObject(output);
+  if (!m) return undefined;
   const text = contentText(m.content);
   if (m.role !== 'assistant' || text === undefined) return undefined;
   const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as unknown[]) : [];
@@ -69,6 +48,19 @@ export function assistantOf(output: string): AssistantMessage | undefined {
     toolCalls: calls.map(toolCall),
     aborted: m.aborted === true,
   };
+}
+
+/** `text` parsed when it is a JSON object (a run's text recorded as one), else undefined. */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** OpenAI's `{function:{name, arguments:"<json>"}}` or Ollama's `{function:{name, arguments:{…}}}`. */

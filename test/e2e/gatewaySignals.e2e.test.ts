@@ -10,11 +10,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Frame } from 'playwright-core';
 import { startChatUpstream, type ChatUpstream } from '../support/chatUpstream';
 import { freePort } from './codeServer';
 import { useVsCode } from './fixtures';
 import { assertPlanOk, type Plan } from './scenarios';
+import { waitForText } from './pageChecks';
 import { waitFor } from './wait';
 
 const FILE = 'src/range.ts';
@@ -55,18 +55,6 @@ function storedRun(dbFile: string): (Stored & { id: string }) | undefined {
   } finally {
     db.close();
   }
-}
-
-async function textOf(frame: Frame, selector: string, expected: RegExp, what: string): Promise<void> {
-  let last: string | null = null;
-  await waitFor(
-    what,
-    async () => {
-      last = (await frame.locator(selector).first().textContent({ timeout: 2000 }))?.trim() ?? null;
-      return last !== null && expected.test(last);
-    },
-    { timeoutMs: 60_000, intervalMs: 250, detail: () => `last text: ${JSON.stringify(last)}` },
-  );
 }
 
 const rewardText = (reward: number) => new RegExp(`^${reward.toFixed(2).replace('.', '\\.')}$`);
@@ -208,30 +196,51 @@ describe('Signals the editor observes for a gateway run (code-server)', function
     // The run view (the review queue's only run) shows each signal with its origin.
     await session.runCommand('Agent Learning: Next Run to Review');
     let view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
-    await textOf(view, '.run-source', /via gateway/, 'the run source');
-    await textOf(view, '[data-signal="tests"] td:nth-child(2)', /^failed$/, 'the tests signal');
-    await textOf(view, '[data-signal="tests"] td:nth-child(3)', /observed by editor:task/, 'its origin');
-    await textOf(view, '[data-signal="type"] td:nth-child(2)', /^1 error$/, 'the type-check signal');
-    await textOf(
+    await waitForText(view, '.run-source', /via gateway/, 'the run source', 60_000);
+    await waitForText(view, '[data-signal="tests"] td:nth-child(2)', /^failed$/, 'the tests signal', 60_000);
+    await waitForText(
+      view,
+      '[data-signal="tests"] td:nth-child(3)',
+      /observed by editor:task/,
+      'its origin',
+      60_000,
+    );
+    await waitForText(
+      view,
+      '[data-signal="type"] td:nth-child(2)',
+      /^1 error$/,
+      'the type-check signal',
+      60_000,
+    );
+    await waitForText(
       view,
       '[data-signal="type"] td:nth-child(3)',
       /observed by editor:diagnostics/,
       'its origin',
+      60_000,
     );
-    await textOf(
+    await waitForText(
       view,
       '[data-signal="kept"] td:nth-child(2)',
       /^100% of the change kept$/,
       'the kept signal',
+      60_000,
     );
-    await textOf(view, '.reward-value', rewardText(0.5), 'the reward');
+    await waitForText(view, '.reward-value', rewardText(0.5), 'the reward', 60_000);
     // The change the editor took once the run's window closed: the file it adopted, and the agent's line in the diff.
-    await textOf(view, '.change-summary', /^1 file changed, \+2 −0 · observed by the editor, /, 'the change');
-    await textOf(
+    await waitForText(
+      view,
+      '.change-summary',
+      /^1 file changed, \+2 −0 · observed by the editor, /,
+      'the change',
+      60_000,
+    );
+    await waitForText(
       view,
       '.changed-files li',
       /^src\/range\.ts \+2 −0$/,
       'the changed file, seen before the run',
+      60_000,
     );
     assert.ok(
       (await view.locator('pre.diff .diff-add').allTextContents()).includes(
@@ -261,11 +270,29 @@ describe('Signals the editor observes for a gateway run (code-server)', function
 
     await session.editorTab('Run: gateway').click({ timeout: 15_000 });
     view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
-    await textOf(view, '[data-signal="kept"] td:nth-child(2)', /^0% of the change kept$/, 'the kept signal');
-    await textOf(view, '[data-signal="kept"] td:nth-child(3)', /observed by editor:kept/, 'its origin');
+    await waitForText(
+      view,
+      '[data-signal="kept"] td:nth-child(2)',
+      /^0% of the change kept$/,
+      'the kept signal',
+      60_000,
+    );
+    await waitForText(
+      view,
+      '[data-signal="kept"] td:nth-child(3)',
+      /observed by editor:kept/,
+      'its origin',
+      60_000,
+    );
     // The type error went with the change; the run keeps it (the reverted text's diagnostics are not the run's).
-    await textOf(view, '[data-signal="type"] td:nth-child(2)', /^1 error$/, 'the type-check signal');
-    await textOf(view, '.reward-value', rewardText(0.17), 'the lowered reward');
+    await waitForText(
+      view,
+      '[data-signal="type"] td:nth-child(2)',
+      /^1 error$/,
+      'the type-check signal',
+      60_000,
+    );
+    await waitForText(view, '.reward-value', rewardText(0.17), 'the lowered reward', 60_000);
     await view.locator('[data-signal="kept"]').scrollIntoViewIfNeeded({ timeout: 5000 });
     await session.screenshot('gateway-run-view-reverted');
     assert.equal(storedRun(dbFile)?.id, id);

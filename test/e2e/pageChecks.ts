@@ -1,8 +1,9 @@
-// Checks that run inside a webview's page (through Playwright's frame.evaluate), shared by the e2e views suite
-// and the UI benchmark. This project's Node code compiles without the DOM library, so the page objects used
+// Checks that run inside a webview's page (through Playwright's frame.evaluate), shared by the e2e suites and the
+// UI benchmark, and a bounded wait for a text in one. This project's Node code compiles without the DOM library, so the page objects used
 // here are typed by the few members they need.
 
 import type { Frame } from 'playwright-core';
+import { waitFor } from './wait';
 
 export interface CanvasPaint {
   card: string;
@@ -48,4 +49,24 @@ export function overflowsSideways(frame: Frame): Promise<boolean> {
     ).document.documentElement;
     return root.scrollWidth > root.clientWidth + 1;
   });
+}
+
+/** Waits until `selector`'s text in `frame` satisfies `expected`; returns that text. */
+export async function waitForText(
+  frame: Frame,
+  selector: string,
+  expected: string | RegExp,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<string> {
+  let last: string | null = null;
+  return waitFor(
+    what,
+    async () => {
+      last = (await frame.locator(selector).first().textContent({ timeout: 2000 }))?.trim() ?? null;
+      if (last === null) return undefined;
+      return (typeof expected === 'string' ? last === expected : expected.test(last)) ? last : undefined;
+    },
+    { timeoutMs, detail: () => `${selector} shows ${JSON.stringify(last)}, expected ${String(expected)}` },
+  );
 }

@@ -5,9 +5,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Frame } from 'playwright-core';
 import { runInDb, useVsCode } from './fixtures';
 import { assertPlanOk, type Plan } from './scenarios';
+import { waitForText } from './pageChecks';
 import { waitFor } from './wait';
 
 const FILE = 'src/sum.ts';
@@ -27,18 +27,6 @@ const plan: Plan = {
 };
 /** compile 1 and one type error (errors term 1/(1+1)), each weighted 0.25 by default. */
 const AFTER = (1 * 0.25 + 0.5 * 0.25) / 0.5;
-
-async function textOf(frame: Frame, selector: string, expected: RegExp, what: string): Promise<void> {
-  let last: string | null = null;
-  await waitFor(
-    what,
-    async () => {
-      last = (await frame.locator(selector).first().textContent({ timeout: 2000 }))?.trim() ?? null;
-      return last !== null && expected.test(last);
-    },
-    { timeoutMs: 60_000, intervalMs: 250, detail: () => `last text: ${JSON.stringify(last)}` },
-  );
-}
 
 describe('Signals the editor observes (code-server)', function () {
   const vscode = useVsCode('signals', {
@@ -86,15 +74,28 @@ describe('Signals the editor observes (code-server)', function () {
     // The only run: the queue's first, which Next opens when no run view is focused.
     await session.runCommand('Agent Learning: Next Run to Review');
     const view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
-    await textOf(view, '[data-signal="type"] td:nth-child(2)', /^1 error$/, 'the type-check signal');
-    await textOf(
+    await waitForText(
+      view,
+      '[data-signal="type"] td:nth-child(2)',
+      /^1 error$/,
+      'the type-check signal',
+      60_000,
+    );
+    await waitForText(
       view,
       '[data-signal="type"] td:nth-child(3)',
       /observed by editor:diagnostics/,
       'its origin',
+      60_000,
     );
-    await textOf(view, '.run-source', /via api/, 'the run source');
-    await textOf(view, '.reward-value', new RegExp(AFTER.toFixed(2).replace('.', '\\.')), 'the new reward');
+    await waitForText(view, '.run-source', /via api/, 'the run source', 60_000);
+    await waitForText(
+      view,
+      '.reward-value',
+      new RegExp(AFTER.toFixed(2).replace('.', '\\.')),
+      'the new reward',
+      60_000,
+    );
     await session.screenshot('signals-run-view');
   });
 });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
 import { ARTIFACTS_DIR, REPO_ROOT, type CodeServerSession } from './codeServer';
 import { runInDb, useVsCode, waitForRunsInDb } from './fixtures';
-import { overflowsSideways, paintedCanvases, type CanvasPaint } from './pageChecks';
+import { overflowsSideways, paintedCanvases, waitForText, type CanvasPaint } from './pageChecks';
 import { realisticRuns, writeInboxFile, writeModelVariants } from './realisticRuns';
 import { assertPlanOk, badRun, goodRun, type Plan, type PlannedRun } from './scenarios';
 import { waitFor } from './wait';
@@ -54,26 +54,6 @@ function escapeRegExp(text: string): string {
 async function openSidebar(session: CodeServerSession): Promise<Frame> {
   await session.openActivityBarView(VIEW_CONTAINER);
   return session.findFrame(SIDEBAR_READY, { timeoutMs: 30_000 });
-}
-
-/** Waits until `selector`'s text in `frame` satisfies `expected`; returns that text. */
-async function waitForText(
-  frame: Frame,
-  selector: string,
-  expected: string | RegExp,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<string> {
-  let last: string | null = null;
-  return waitFor(
-    what,
-    async () => {
-      last = (await frame.locator(selector).first().textContent({ timeout: 2000 }))?.trim() ?? null;
-      if (last === null) return undefined;
-      return (typeof expected === 'string' ? last === expected : expected.test(last)) ? last : undefined;
-    },
-    { timeoutMs, detail: () => `${selector} shows ${JSON.stringify(last)}, expected ${String(expected)}` },
-  );
 }
 
 /** The dashboard's webview frame, once its charts are drawn and its tables rendered. */
