@@ -14,7 +14,7 @@ import { startChatUpstream, type ChatUpstream } from '../support/chatUpstream';
 import { freePort } from './codeServer';
 import { useVsCode } from './fixtures';
 import { assertPlanOk, type Plan } from './scenarios';
-import { waitForText } from './pageChecks';
+import { waitForSignal, waitForText } from './pageChecks';
 import { waitFor } from './wait';
 
 const FILE = 'src/range.ts';
@@ -197,35 +197,9 @@ describe('Signals the editor observes for a gateway run (code-server)', function
     await session.runCommand('Agent Learning: Next Run to Review');
     let view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
     await waitForText(view, '.run-source', /via gateway/, 'the run source', 60_000);
-    await waitForText(view, '[data-signal="tests"] td:nth-child(2)', /^failed$/, 'the tests signal', 60_000);
-    await waitForText(
-      view,
-      '[data-signal="tests"] td:nth-child(3)',
-      /observed by editor:task/,
-      'its origin',
-      60_000,
-    );
-    await waitForText(
-      view,
-      '[data-signal="type"] td:nth-child(2)',
-      /^1 error$/,
-      'the type-check signal',
-      60_000,
-    );
-    await waitForText(
-      view,
-      '[data-signal="type"] td:nth-child(3)',
-      /observed by editor:diagnostics/,
-      'its origin',
-      60_000,
-    );
-    await waitForText(
-      view,
-      '[data-signal="kept"] td:nth-child(2)',
-      /^100% of the change kept$/,
-      'the kept signal',
-      60_000,
-    );
+    await waitForSignal(view, 'tests', /^failed$/, /observed by editor:task/);
+    await waitForSignal(view, 'type', /^1 error$/, /observed by editor:diagnostics/);
+    await waitForSignal(view, 'kept', /^100% of the change kept$/);
     await waitForText(view, '.reward-value', rewardText(0.5), 'the reward', 60_000);
     // The change the editor took once the run's window closed: the file it adopted, and the agent's line in the diff.
     await waitForText(
@@ -270,28 +244,9 @@ describe('Signals the editor observes for a gateway run (code-server)', function
 
     await session.editorTab('Run: gateway').click({ timeout: 15_000 });
     view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
-    await waitForText(
-      view,
-      '[data-signal="kept"] td:nth-child(2)',
-      /^0% of the change kept$/,
-      'the kept signal',
-      60_000,
-    );
-    await waitForText(
-      view,
-      '[data-signal="kept"] td:nth-child(3)',
-      /observed by editor:kept/,
-      'its origin',
-      60_000,
-    );
+    await waitForSignal(view, 'kept', /^0% of the change kept$/, /observed by editor:kept/);
     // The type error went with the change; the run keeps it (the reverted text's diagnostics are not the run's).
-    await waitForText(
-      view,
-      '[data-signal="type"] td:nth-child(2)',
-      /^1 error$/,
-      'the type-check signal',
-      60_000,
-    );
+    await waitForSignal(view, 'type', /^1 error$/);
     await waitForText(view, '.reward-value', rewardText(0.17), 'the lowered reward', 60_000);
     await view.locator('[data-signal="kept"]').scrollIntoViewIfNeeded({ timeout: 5000 });
     await session.screenshot('gateway-run-view-reverted');

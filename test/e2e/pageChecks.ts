@@ -70,3 +70,19 @@ export async function waitForText(
     { timeoutMs, detail: () => `${selector} shows ${JSON.stringify(last)}, expected ${String(expected)}` },
   );
 }
+
+/**
+ * Waits until the run view's row for `signal` (compile, tests, type, lint, kept…) shows `value`, and, when given,
+ * an origin (its "Source and time" cell) matching `origin`. Signals the editor observes arrive late: a minute.
+ */
+export async function waitForSignal(
+  view: Frame,
+  signal: string,
+  value: RegExp,
+  origin?: RegExp,
+): Promise<void> {
+  const row = `[data-signal="${signal}"]`;
+  await waitForText(view, `${row} td:nth-child(2)`, value, `the ${signal} signal`, 60_000);
+  if (origin)
+    await waitForText(view, `${row} td:nth-child(3)`, origin, `the ${signal} signal's origin`, 60_000);
+}

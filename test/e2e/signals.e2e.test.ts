@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runInDb, useVsCode } from './fixtures';
 import { assertPlanOk, type Plan } from './scenarios';
-import { waitForText } from './pageChecks';
+import { waitForSignal, waitForText } from './pageChecks';
 import { waitFor } from './wait';
 
 const FILE = 'src/sum.ts';
@@ -74,20 +74,7 @@ describe('Signals the editor observes (code-server)', function () {
     // The only run: the queue's first, which Next opens when no run view is focused.
     await session.runCommand('Agent Learning: Next Run to Review');
     const view = await session.findFrame('[data-section="signals"]', { timeoutMs: 30_000 });
-    await waitForText(
-      view,
-      '[data-signal="type"] td:nth-child(2)',
-      /^1 error$/,
-      'the type-check signal',
-      60_000,
-    );
-    await waitForText(
-      view,
-      '[data-signal="type"] td:nth-child(3)',
-      /observed by editor:diagnostics/,
-      'its origin',
-      60_000,
-    );
+    await waitForSignal(view, 'type', /^1 error$/, /observed by editor:diagnostics/);
     await waitForText(view, '.run-source', /via api/, 'the run source', 60_000);
     await waitForText(
       view,
