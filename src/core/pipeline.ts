@@ -140,6 +140,10 @@ export class LearningPipeline {
   private durable: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
+  /** The close under way (see close). */
+  private closing: Promise<void> | undefined;
+  /** Set once closeOpen ran: by the close, or by the process exiting before the close was done. */
+  private closedOpen = false;
   private readonly webKnowledge: WebKnowledgeFetcher;
   private readonly mirrors: MirrorWriter;
   private readonly selector: Selector;
@@ -580,30 +584,54 @@ export class LearningPipeline {
   }
 
   /**
-   * Runs the queued auto-exports, writes the mirror files, saves everything and releases the database. Once the
-   * pipeline is open this is done before close() returns, so the seed's `learning.close(); process.exit(0)`
-   * (no await) leaves a complete experience.db; the promise is for callers that await it. Safe to call twice.
+   * Runs the queued auto-exports, writes the mirror files, saves everything and releases the database; resolves
+   * once experience.db is complete. The export and the save are taken as the rest of the pipeline takes them (in
+   * slices, written off the event loop), so closing never freezes the editor. Should the process exit first (the
+   * seed's `learning.close(); process.exit(0)`, without await), what is left is done synchronously on the way out,
+   * so experience.db is complete then too. Safe to call twice.
    */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closing) return this.closing;
     this.closed = true;
     this.mirrors.stop();
-    if (this.durable) {
+    // Opened: the exit hook is in place before this returns (closeGently runs up to its first await now).
+    this.closing = this.durable
+      ? this.closeGently(this.durable)
+      : this.ready.then(
+          () => this.closeGently(this.durable!),
+          () => undefined, // never opened: nothing to save
+        );
+    return this.closing;
+  }
+
+  private async closeGently(durable: DurableStore): Promise<void> {
+    const onExit = () => {
       try {
-        this.closeOpen(this.durable);
-        return Promise.resolve();
+        this.closeOpen(durable);
       } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        this.log(`❌ ${describe(err)}`);
       }
+    };
+    process.once('exit', onExit);
+    try {
+      await this.exporter.idle();
+      if (durable.isOwner) {
+        await durable.syncSliced();
+        await this.exporter.idle();
+        this.mirrors.write();
+        await durable.save();
+      }
+    } catch {
+      // Tried again below, synchronously, where a failure is reported as any close's.
+    } finally {
+      process.removeListener('exit', onExit);
     }
-    // Still opening: closed once open (nothing can have been recorded yet).
-    return this.ready.then(
-      () => this.closeOpen(this.durable!),
-      () => undefined,
-    );
+    this.closeOpen(durable); // what is left: what arrived meanwhile, if anything
   }
 
   private closeOpen(durable: DurableStore): void {
+    if (this.closedOpen) return;
+    this.closedOpen = true;
     try {
       this.exporter.drainNow();
       if (durable.isOwner) this.mirrors.write();

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { SqlJsStatic } from 'sql.js';
 import { TEMP_MARKER, writeFileAtomic, writeFileAtomicSync } from '../workspace/atomicFile';
 import { prepareFolder } from '../workspace/links';
@@ -18,6 +19,7 @@ import {
   describe,
 } from '../errors';
 import {
+  INBOX_LIMITS,
   InboxWriter,
   readInboxFile,
   writerMayAppend,
@@ -29,7 +31,14 @@ import {
 import { WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
 import { fileKind } from '../workspace/regularFile';
-import { corruptDatabaseFile, databaseFile, inboxDir, lockFile, textsDir } from '../workspace/agentDir';
+import {
+  corruptDatabaseFile,
+  databaseChecksumFile,
+  databaseFile,
+  inboxDir,
+  lockFile,
+  textsDir,
+} from '../workspace/agentDir';
 import type { RewardSignals } from '../learning/reward';
 import { checkRunChange, type RunChange } from '../learning/runChange';
 import {
@@ -50,6 +59,7 @@ import {
 import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
+import { imageSum, matchesSum, readImageSum, writeImageSum } from './imageSum';
 import { boundText, sameText, wellFormed } from './storedText';
 import { TextSegments, type TextRecord, type TextRef } from './textSegments';
 
@@ -106,17 +116,26 @@ const LOCK_TOUCH_MS = 30_000;
 
 /**
  * Crash tests: `AGENT_LEARNING_CRASH_POINT=name:n` kills this process with SIGKILL the n-th time it passes the
- * named point, so tests can put a crash exactly between two steps of a save or an append.
+ * named point, so tests can put a crash exactly between two steps of a save or an append; `name:n:exit` calls
+ * `process.exit(0)` there instead (a script that exits while a close is still saving).
  */
-const crashAt = /^([a-z-]+):(\d+)$/.exec(process.env.AGENT_LEARNING_CRASH_POINT ?? '');
+const crashAt = /^([a-z-]+):(\d+)(:exit)?$/.exec(process.env.AGENT_LEARNING_CRASH_POINT ?? '');
 let crashCountdown = crashAt ? Number(crashAt[2]) : 0;
 function crashPoint(name: string): void {
-  if (crashAt && crashAt[1] === name && --crashCountdown === 0) process.kill(process.pid, 'SIGKILL');
+  if (!crashAt || crashAt[1] !== name || --crashCountdown !== 0) return;
+  if (crashAt[3]) process.exit(0);
+  process.kill(process.pid, 'SIGKILL');
 }
 /** Own journal entries after which a save is started at once, bounding replay after a crash (~0.2 ms each). */
 const MAX_UNSAVED_ENTRIES = 5_000;
-/** Inbox batches one slice of a poll reads before letting the event loop run (each ≤ 2,000 lines, 4 MiB). */
-const SLICE_BATCHES = 1;
+/**
+ * One slice of a poll reads batches until SLICE_MS have passed, then lets the event loop run: a batch of 2,000 runs
+ * took 0.4–0.7 s to apply, which froze the editor that long at each slice of an import. A batch is applied in one
+ * go, so its size follows what lines cost so far (the first ones cost 5–10 ms each, before the code is warm).
+ */
+const SLICE_MS = 12;
+const SLICE_LINES = { first: 2, min: 1, max: 500 };
+const SLICE_BATCH_BYTES = 1024 * 1024;
 /** Skipped lines of one inbox file that are logged one by one; the rest are counted in one line per poll. */
 const LOGGED_SKIPS = 20;
 /** Verdicts for runs that never arrived are dropped after this long. */
@@ -171,6 +190,7 @@ export class DurableStore {
   private readonly lock: WriterLock;
   private readonly writer: InboxWriter;
   private readonly dbFile: string;
+  private readonly sumFile: string;
   private readonly inboxDir: string;
   private readonly segments: TextSegments;
   /** Runs whose unreadable texts were reported, so that each is reported once. */
@@ -205,6 +225,10 @@ export class DurableStore {
   private polling: Promise<number> | undefined;
   /** Inbox batches the current slice may still read; Infinity outside a sliced poll. */
   private batchBudget = Infinity;
+  /** While a slice of a sliced read runs: when its time is up (see SLICE_MS). */
+  private sliceEnds: number | undefined;
+  /** The most lines the next batch of a sliced read takes (see paceSlices). */
+  private sliceLines = SLICE_LINES.first;
   /** Skipped lines logged per inbox file, and those not logged since the last summary. */
   private skipsLogged = new Map<string, number>();
   private skipsUnlogged = new Map<string, number>();
@@ -223,6 +247,7 @@ export class DurableStore {
     private readonly opts: DurableStoreOptions,
   ) {
     this.dbFile = databaseFile(opts.agentDir);
+    this.sumFile = databaseChecksumFile(opts.agentDir);
     this.inboxDir = inboxDir(opts.agentDir);
     this.segments = new TextSegments(textsDir(opts.agentDir));
     this.lock = new WriterLock(lockFile(opts.agentDir), opts.log);
@@ -241,6 +266,7 @@ export class DurableStore {
         ds.removeTempFiles();
         ds.loadSnapshot(true);
         ds.savedProgress = ds.store.inboxProgress();
+        await new Promise((resolve) => setImmediate(resolve)); // the load and the first slice: two stalls, not one
         const applied = await ds.ingestInboxSliced();
         // A database from before version 3 has its texts inside: the first save moves them out.
         if (applied > 0 || !fs.existsSync(ds.dbFile) || ds.store.textsToMove(1).length > 0) {
@@ -401,7 +427,8 @@ export class DurableStore {
     let applied = 0;
     try {
       for (;;) {
-        this.batchBudget = SLICE_BATCHES;
+        this.batchBudget = Infinity;
+        this.sliceEnds = performance.now() + SLICE_MS;
         applied += this.ingestSome();
         if (this.batchBudget > 0 || this.closed) return applied; // a slice that ran out of work: all read
         if (this.isOwner && this.mayRetryTextMove() && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
@@ -412,6 +439,7 @@ export class DurableStore {
       }
     } finally {
       this.batchBudget = Infinity;
+      this.sliceEnds = undefined;
       this.logSkipSummary();
     }
   }
@@ -509,8 +537,12 @@ export class DurableStore {
       : { offset: 0 };
     for (let first = true; ; first = false) {
       if (this.batchBudget <= 0) return; // size -1 below: the next look goes on from here
+      if (this.sliceEnds !== undefined && performance.now() >= this.sliceEnds) {
+        this.batchBudget = 0; // this slice's time is up: the next one goes on from here
+        return;
+      }
       this.batchBudget--;
-      const read = readInboxFile(file, cursor, writerGone, this.opts.inboxLimits);
+      const read = readInboxFile(file, cursor, writerGone, this.readLimits());
       if (first && known && known.offset > 0 && (!sameFile || read.rewound)) {
         this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
       }
@@ -520,7 +552,11 @@ export class DurableStore {
           `⚠️ Ignored an incomplete last line in inbox/${name} line ${read.next.line} (its writer stopped mid-write).`,
         );
       }
-      if (read.lines.length > 0) this.applyLines(name, identity, read.lines, applied);
+      if (read.lines.length > 0) {
+        const began = performance.now();
+        this.applyLines(name, identity, read.lines, applied);
+        this.paceSlices(read.lines.length, performance.now() - began);
+      }
       this.files.set(name, {
         offset: read.endOffset,
         line: read.next.line,
@@ -540,6 +576,24 @@ export class DurableStore {
       if (!read.more) return;
       cursor = read.next;
     }
+  }
+
+  /** A sliced read takes small batches (a batch is applied in one go); others take the configured ones. */
+  private readLimits(): InboxLimits | undefined {
+    if (this.sliceEnds === undefined) return this.opts.inboxLimits;
+    const limits = { ...INBOX_LIMITS, ...this.opts.inboxLimits };
+    return {
+      ...limits,
+      batchLines: Math.min(limits.batchLines, this.sliceLines),
+      batchBytes: Math.min(limits.batchBytes, SLICE_BATCH_BYTES),
+    };
+  }
+
+  /** Sizes the next sliced batch from what this one cost a line: about half a slice's time. */
+  private paceSlices(lines: number, ms: number): void {
+    if (this.sliceEnds === undefined || lines < SLICE_LINES.min) return;
+    const fit = Math.floor(SLICE_MS / 2 / Math.max(ms / lines, 1e-3));
+    this.sliceLines = Math.max(SLICE_LINES.min, Math.min(SLICE_LINES.max, fit));
   }
 
   private applyLines(
@@ -852,6 +906,7 @@ export class DurableStore {
   /** Saves now, synchronously, if anything changed or a save is still being written (the owner only). */
   private saveSync(): void {
     if (!this.isOwner || (!this.dirty && !this.saving)) return;
+    const superseded = this.saving !== undefined;
     this.dirty = true; // a save in flight is superseded: its image goes again, in this one
     this.moveTextsOutSync();
     const save = this.beginSave();
@@ -863,6 +918,8 @@ export class DurableStore {
       throw err;
     }
     this.endSave(save);
+    // The superseded save's temp file: never renamed now, and left behind if the process exits right after.
+    if (superseded) this.removeTempFiles(`${process.pid}-`);
   }
 
   /**
@@ -998,9 +1055,10 @@ export class DurableStore {
   }
 
   /** The second half, once the image is renamed into place: what it holds is removed from the journals. */
-  private endSave({ sealedNow, finished, started }: PendingSave): void {
+  private endSave({ image, sealedNow, finished, started }: PendingSave): void {
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
+    writeImageSum(this.sumFile, imageSum(image));
     for (const file of sealedNow) fs.rmSync(file, { force: true });
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
     for (const name of finished) {
@@ -1099,9 +1157,13 @@ export class DurableStore {
     }
     if (bytes) this.warnIfLarge(bytes.length);
     this.lastImageBytes = bytes?.length ?? 0;
+    const verified = bytes !== undefined && matchesSum(bytes, readImageSum(this.sumFile));
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
-      : Store.open(this.SQL, bytes);
+      : Store.open(this.SQL, bytes, verified);
+    // Checked just now (written by an older release, or edited by another SQLite tool): the next open need not.
+    if (asOwner && bytes && !verified && opened instanceof Store)
+      writeImageSum(this.sumFile, imageSum(bytes));
     if (!(opened instanceof Store)) {
       if (opened.kind === 'newer') {
         if (asOwner) this.lock.release();
@@ -1126,8 +1188,9 @@ export class DurableStore {
     if (!asOwner) this.files = new Map();
   }
 
-  private removeTempFiles(): void {
-    const base = path.basename(this.dbFile) + TEMP_MARKER;
+  /** Removes the database's temp files: every one (a new owner's), or those whose name goes on with `of`. */
+  private removeTempFiles(of = ''): void {
+    const base = path.basename(this.dbFile) + TEMP_MARKER + of;
     for (const name of fs.readdirSync(this.opts.agentDir)) {
       if (name.startsWith(base)) fs.rmSync(path.join(this.opts.agentDir, name), { force: true });
     }

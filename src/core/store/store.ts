@@ -311,8 +311,12 @@ export class Store {
 
   private constructor(private readonly db: Database) {}
 
-  /** Opens bytes (or a new empty database); reports a foreign/corrupt file or a newer schema instead of using it. */
-  static open(SQL: SqlJsStatic, bytes: Uint8Array | undefined): Store | OpenProblem {
+  /**
+   * Opens bytes (or a new empty database); reports a foreign/corrupt file or a newer schema instead of using it.
+   * `verified`: the bytes are an image this store saved (they match experience.db.sum), so the integrity check, which
+   * reads every page, is skipped.
+   */
+  static open(SQL: SqlJsStatic, bytes: Uint8Array | undefined, verified = false): Store | OpenProblem {
     let db: Database | undefined;
     try {
       db = new SQL.Database(bytes);
@@ -327,7 +331,7 @@ export class Store {
         db.close();
         return { kind: 'newer', version };
       }
-      if (bytes && bytes.length > 0) {
+      if (bytes && bytes.length > 0 && !verified) {
         const check = db.exec('PRAGMA quick_check')[0]?.values[0]?.[0];
         if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
       }

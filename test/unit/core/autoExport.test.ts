@@ -11,6 +11,7 @@ import { LearningPipeline, automationPort } from '../../../src/core/pipeline';
 import { loadSqlJs } from '../../../src/core/store/sqljs';
 import { mulberry32 } from '../../support/random';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
+import { savedRunsWithTexts } from '../../support/savedRuns';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const COUNT_SQL = /SELECT COUNT\(\*\) FROM runs WHERE role/;
@@ -281,7 +282,7 @@ describe('auto-export under the default config', function () {
       );
     });
 
-    it('is finished by close(), before it returns, when close() comes in the middle', async () => {
+    it('is finished by close() when close() comes in the middle', async () => {
       writeAgentFile(ws, 'learning-config.json', {
         autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
       });
@@ -295,19 +296,19 @@ describe('auto-export under the default config', function () {
       await new Promise<void>((resolve) => setImmediate(resolve));
       assert.equal(fs.existsSync(dataset), false, 'the export is under way');
 
-      void p.close();
+      await p.close();
 
       assert.equal(fs.readFileSync(dataset, 'utf8').trim().split('\n').length, RUNS);
       assert.equal(logs.filter((l) => l.startsWith('✅ Exported')).length, 1);
     });
   });
 
-  it('runs a queued auto-export in close(), before it returns', async () => {
+  it('runs a queued auto-export in close()', async () => {
     writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 1, minReward: 0.7 } });
     const p = await open();
     await p.recordRun('t', 'm', 'default', good(1));
 
-    void p.close();
+    await p.close();
 
     assert.equal(
       fs
@@ -318,8 +319,10 @@ describe('auto-export under the default config', function () {
     );
   });
 
-  it('leaves a complete experience.db when a script calls close() without await and exits at once', function () {
+  it('leaves a complete experience.db and dataset when a script calls close() without await and exits at once', function () {
     execFileSync('node', ['esbuild.js'], { cwd: ROOT, stdio: 'ignore' });
+    // The 40th run makes an auto-export due: queued, it is written on the way out.
+    writeAgentFile(ws, 'learning-config.json', { autoExport: { minRuns: 40, minReward: 0.7 } });
     const script = `
       const { LearningPipeline } = require(${JSON.stringify(path.join(ROOT, 'dist', 'core.js'))});
       (async () => {
@@ -346,10 +349,67 @@ describe('auto-export under the default config', function () {
     }
     const left = fs.readdirSync(path.join(ws, '.agent', 'inbox'));
     assert.deepEqual(left, [], 'no journal is left to replay');
+    const dataset = fs.readFileSync(path.join(ws, '.agent', 'sft', 'coder_sft.jsonl'), 'utf8');
+    assert.equal(dataset.trim().split('\n').length, 40, 'the queued auto-export is written');
     assert.deepEqual(
       fs.readdirSync(path.join(ws, '.agent')).filter((n) => n.includes('.tmp-')),
       [],
       'no temp file is left',
     );
   });
+
+  // The n-th time the point is passed: open saves the new database once (no texts); with saves put off, close's is next.
+  for (const [point, n] of [
+    ['texts-written', 1],
+    ['save-exported', 2],
+    ['save-before-rename', 2],
+  ] as const) {
+    it(`leaves a complete experience.db when the process exits while close() is still saving (at ${point})`, function () {
+      execFileSync('node', ['esbuild.js'], { cwd: ROOT, stdio: 'ignore' });
+      const script = `
+        const { LearningPipeline } = require(${JSON.stringify(path.join(ROOT, 'dist', 'core.js'))});
+        (async () => {
+          const learning = new LearningPipeline(${JSON.stringify(ws)}, {
+            log: () => {},
+            pollIntervalMs: 0,
+            saveDelayMs: 600000,
+          });
+          for (let i = 0; i < 40; i++) {
+            await learning.recordRun('task-' + i, 'm', 'default', { input: 'in ' + i, output: 'out ' + i, compile: true });
+          }
+          await learning.close();
+          process.stdout.write('closed');
+        })();
+      `;
+      const child = spawnSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, AGENT_LEARNING_CRASH_POINT: `${point}:${n}:exit` },
+      });
+      assert.equal(child.status, 0, child.stderr);
+      assert.equal(child.stdout, '', 'it exited inside the close');
+
+      const db = new Database(path.join(ws, '.agent', 'experience.db'), {
+        readonly: true,
+        fileMustExist: true,
+      });
+      try {
+        assert.equal(db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 40, 'every run is in the file');
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+      } finally {
+        db.close();
+      }
+      assert.deepEqual(fs.readdirSync(path.join(ws, '.agent', 'inbox')), [], 'no journal is left to replay');
+      assert.deepEqual(
+        fs.readdirSync(path.join(ws, '.agent')).filter((n) => n.includes('.tmp-')),
+        [],
+        'no temp file is left',
+      );
+      const texts = savedRunsWithTexts(path.join(ws, '.agent'));
+      assert.deepEqual(
+        texts.map((r) => r.output).sort(),
+        Array.from({ length: 40 }, (_, i) => `out ${i}`).sort(),
+        'every text can be read',
+      );
+    });
+  }
 });

@@ -3,6 +3,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { LearningPipeline } from '../../../../src/core/pipeline';
@@ -490,6 +491,66 @@ describe('durable store', function () {
     await p.close();
     const aside = fs.readdirSync(agent).find((n) => n.startsWith('experience.db.corrupt-'))!;
     assert.deepEqual(fs.readFileSync(path.join(agent, aside)), before);
+  });
+
+  it('writes experience.db.sum with each save; a file that no longer matches it is checked and kept aside when corrupt', async () => {
+    const agent = path.join(dir, '.agent');
+    const file = path.join(agent, 'experience.db');
+    const sumOf = (bytes: Buffer) => ({ size: bytes.length, crc32: zlib.crc32(bytes) });
+    let p = await LearningPipeline.open(dir, quiet);
+    for (let i = 0; i < 30; i++) await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    assert.deepEqual(JSON.parse(fs.readFileSync(`${file}.sum`, 'utf8')), sumOf(fs.readFileSync(file)));
+
+    // A file from before sums (or one another SQLite tool wrote): checked at open, then summed by the owner.
+    fs.rmSync(`${file}.sum`);
+    p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs, 30);
+    assert.deepEqual(p.problems(), []);
+    await p.close();
+    assert.deepEqual(JSON.parse(fs.readFileSync(`${file}.sum`, 'utf8')), sumOf(fs.readFileSync(file)));
+
+    // Damaged since: the sum no longer matches, so the check runs and finds it.
+    const db = new Database(file, { readonly: true });
+    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").pluck().get() as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const damaged = fs.readFileSync(file);
+    damaged.fill(0xff, (root - 1) * pageSize, root * pageSize);
+    fs.writeFileSync(file, damaged);
+    p = await LearningPipeline.open(dir, quiet);
+    assert.ok(p.problems()[0] instanceof CorruptDatabaseError);
+    await p.close();
+    const aside = fs.readdirSync(agent).find((n) => n.startsWith('experience.db.corrupt-'))!;
+    assert.deepEqual(fs.readFileSync(path.join(agent, aside)), damaged);
+  });
+
+  it('neither follows a link at experience.db.sum nor waits on a FIFO there, and replaces them with its sum', async function () {
+    this.timeout(60_000);
+    const agent = path.join(dir, '.agent');
+    const sumFile = path.join(agent, 'experience.db.sum');
+    fs.mkdirSync(agent, { recursive: true });
+    const outside = path.join(dir, 'outside.txt');
+    fs.writeFileSync(outside, 'not yours\n');
+    fs.symlinkSync(outside, sumFile);
+    let p = await LearningPipeline.open(dir, quiet);
+    await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    assert.equal(fs.readFileSync(outside, 'utf8'), 'not yours\n', 'the link target is untouched');
+    assert.equal(fs.lstatSync(sumFile).isFile(), true);
+
+    fs.rmSync(sumFile);
+    execFileSync('mkfifo', [sumFile]);
+    // In a process of its own, as a FIFO opened the plain way would hang it for good.
+    const child = spawn('node', [RECORDER, dir, '2', 'f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const limit = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const lines = await readLines(child, () => false).finally(() => clearTimeout(limit));
+    assert.equal(child.signalCode, null, 'the recorder finished instead of hanging');
+    assert.equal(lines.at(-1), 'done');
+    assert.equal(fs.lstatSync(sumFile).isFile(), true);
+    p = await LearningPipeline.open(dir, quiet);
+    assert.equal(p.getStats().totals.runs, 3);
+    await p.close();
   });
 
   it('refuses a database from a newer schema version and leaves it untouched', async () => {

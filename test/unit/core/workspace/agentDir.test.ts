@@ -9,6 +9,7 @@ import {
   configFile,
   configFiles,
   corruptDatabaseFile,
+  databaseChecksumFile,
   databaseFile,
   inboxDir,
   knowledgeDir,
@@ -31,6 +32,7 @@ const rel = (p: string) => path.relative(dir, p).split(path.sep).join('/');
 /** Every documented path for the role `coder` (folders end in `/`), by what names it here. */
 const LAYOUT = {
   database: 'experience.db',
+  checksum: 'experience.db.sum',
   lock: 'experience.db.lock',
   inbox: 'inbox/',
   texts: 'texts/',
@@ -81,6 +83,7 @@ describe('agentDir', () => {
     const asFolder = (f: string) => rel(f) + '/';
     const actual = {
       database: rel(databaseFile(dir)),
+      checksum: rel(databaseChecksumFile(dir)),
       lock: rel(lockFile(dir)),
       inbox: asFolder(inboxDir(dir)),
       texts: asFolder(textsDir(dir)),
