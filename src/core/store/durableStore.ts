@@ -75,7 +75,7 @@ export interface DurableStoreOptions {
   saveDelayMs?: number;
   /** The most bytes each of a run's input and output keeps (`storage.maxTextBytes`, read at each run). */
   maxTextBytes: () => number;
-  /** Above this size saves are paced by the journal's bytes (see saveMayWait). Default 8 MiB; smaller in tests. */
+  /** Above this size saves are paced by the journal's bytes (see saveMayWait). Default 1 MiB; smaller in tests. */
   pacedSaveBytes?: number;
   /** The largest database file that is saved (and read). Default MAX_IMAGE_BYTES; smaller in tests. */
   maxImageBytes?: number;
@@ -144,7 +144,7 @@ const PENDING_FEEDBACK_MS = 30 * 24 * 3_600_000;
  * Above this size a save waits until the journal has taken as many bytes as the save will write (or the longest
  * pause passed): a save writes the whole database, so saving a big one every second wrote ~20× each run's size.
  */
-const PACED_SAVE_BYTES = 8 * 2 ** 20;
+const PACED_SAVE_BYTES = 2 ** 20;
 /** What a verdict, a signal or an event adds to the journal, about. */
 const SMALL_ENTRY_BYTES = 256;
 /** The longest pause between saves while runs come in. */
