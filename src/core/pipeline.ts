@@ -613,6 +613,7 @@ export class LearningPipeline {
       }
     };
     process.once('exit', onExit);
+    durable.stopPolling(); // what arrives from now on is read once below, not by a poll that could take over
     try {
       await this.exporter.idle();
       if (durable.isOwner) {
@@ -621,8 +622,9 @@ export class LearningPipeline {
         this.mirrors.write();
         await durable.save();
       }
-    } catch {
+    } catch (err) {
       // Tried again below, synchronously, where a failure is reported as any close's.
+      this.log(`⚠️ ${describe(err)}`);
     } finally {
       process.removeListener('exit', onExit);
     }

@@ -2,7 +2,7 @@
 // export; each export is recorded (an event, the last-export file) so the next one counts from it.
 
 import * as path from 'node:path';
-import { SftExport, type ExportResult } from './sftExport';
+import { ExportMemo, SftExport, type ExportResult } from './sftExport';
 import { LearningError, describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
@@ -53,6 +53,7 @@ export class Exporter {
   /** The end of the last sliced export begun (see oneAtATime). */
   private lastTurn: Promise<void> = Promise.resolve();
   private disposed = false;
+  private readonly memos = new Map<string, ExportMemo>();
 
   /** Fired after each export of a role's dataset (not of a tier's). */
   readonly onDidExport = this.didExport.event;
@@ -243,7 +244,15 @@ export class Exporter {
       maxExamples: autoExport.maxExamples,
       systemPrompt: this.options.promptText,
       file: sftFile(agentDir, role, tier),
+      memo: this.memoOf(adapterKey(role, tier)),
     });
+  }
+
+  /** Each dataset's memo (see ExportMemo), kept while this exporter lives. */
+  private memoOf(key: string): ExportMemo {
+    let memo = this.memos.get(key);
+    if (!memo) this.memos.set(key, (memo = new ExportMemo()));
+    return memo;
   }
 
   /** What follows a written dataset: the last-export file, the event, the count from the new watermark, the log. */

@@ -18,6 +18,8 @@ export interface ExportOptions {
   /** The system message for a run, from the prompt variant it used. */
   systemPrompt: (promptId: string, role: string) => string;
   file: string;
+  /** What the last export of the same dataset learned of its runs, used and then renewed by this one. */
+  memo?: ExportMemo;
 }
 
 export interface ExportResult {
@@ -30,6 +32,46 @@ export interface ExportResult {
   watermarkPk: number;
   minReward: number;
 }
+
+/**
+ * What an export learned of each run it read, for the next export of the same dataset: the dedup key and the
+ * scrubbed messages. A run's texts never change, so an auto-export, which mostly takes the same best runs as the last
+ * one, reads, decompresses, hashes and scrubs only the runs that are new to it. Entries are keyed by pk and id (a
+ * database set aside and begun afresh reuses pks); only the last export's runs are kept.
+ */
+export class ExportMemo {
+  private last = new Map<string, MemoEntry>();
+  private next = new Map<string, MemoEntry>();
+
+  /** A new export begins: what an unfinished one gathered is dropped. */
+  begin(): void {
+    this.next = new Map();
+  }
+
+  has(pk: number, id: string): boolean {
+    return this.last.has(`${pk}:${id}`);
+  }
+
+  get(pk: number, id: string): MemoEntry | undefined {
+    return this.last.get(`${pk}:${id}`);
+  }
+
+  keep(pk: number, id: string, entry: MemoEntry): void {
+    this.next.set(`${pk}:${id}`, entry);
+  }
+
+  /** The export was written: its runs are what the next one may reuse. */
+  finished(): void {
+    this.last = this.next;
+    this.next = new Map();
+  }
+}
+
+/** A run as an export sees it, its system message aside (that follows the prompt variant's text, which may change). */
+type MemoEntry =
+  | { kind: 'empty' } // no output: never an example
+  | { kind: 'aborted'; key: string } // a stream the client abandoned: counted for dedup, never an example
+  | { kind: 'example'; key: string; body: { messages: unknown[]; tools?: unknown[] }; redacted: number };
 
 export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
   const job = new SftExport(() => store, opts);
@@ -54,6 +96,8 @@ export class SftExport {
   /** The last candidate taken (reward, pk): where reading goes on if the database is reloaded between slices. */
   private last: [number, number] | undefined;
   private exhausted = false;
+  /** Runs the memo has: read without their texts. */
+  private readonly known: ((pk: number, id: string) => boolean) | undefined;
 
   /** `source`: the store now; a process that does not own the database reloads it (a new Store) when it changes. */
   constructor(
@@ -62,7 +106,17 @@ export class SftExport {
   ) {
     this.store = source();
     this.watermarkPk = this.store.maxPk();
-    this.candidates = this.store.exportCandidates(opts.role, opts.minReward, opts.tier, this.watermarkPk);
+    const memo = opts.memo;
+    this.known = memo && ((pk, id) => memo.has(pk, id));
+    memo?.begin();
+    this.candidates = this.store.exportCandidates(
+      opts.role,
+      opts.minReward,
+      opts.tier,
+      this.watermarkPk,
+      undefined,
+      this.known,
+    );
     if (opts.maxExamples <= 0) this.exhausted = true;
   }
 
@@ -79,7 +133,14 @@ export class SftExport {
       // Reloaded between slices (the old one is closed): the same query on the new one, from where it left off.
       this.store = store;
       const { role, minReward, tier } = this.opts;
-      this.candidates = store.exportCandidates(role, minReward, tier, this.watermarkPk, this.last);
+      this.candidates = store.exportCandidates(
+        role,
+        minReward,
+        tier,
+        this.watermarkPk,
+        this.last,
+        this.known,
+      );
     }
     const until = performance.now() + budgetMs;
     do {
@@ -97,6 +158,7 @@ export class SftExport {
     const { opts, lines } = this;
     fs.mkdirSync(path.dirname(opts.file), { recursive: true });
     writeFileAtomicSync(opts.file, lines.length ? lines.join('\n') + '\n' : '');
+    opts.memo?.finished();
     return {
       role: opts.role,
       file: opts.file,
@@ -109,56 +171,69 @@ export class SftExport {
   }
 
   private take(run: ExportCandidate): void {
-    const { opts, lines } = this;
     this.last = [run.reward, run.pk];
-    if (run.output.trim() === '') return;
-    const key = createHash('sha256')
-      .update(normalise(run.input))
-      .update('\0')
-      .update(normalise(run.output))
-      .digest('hex');
-    if (this.seen.has(key)) {
+    const entry = (run.known && this.opts.memo?.get(run.pk, run.id)) || digest(run);
+    this.opts.memo?.keep(run.pk, run.id, entry);
+    if (entry.kind === 'empty') return;
+    if (this.seen.has(entry.key)) {
       this.duplicatesSkipped++;
       return;
     }
-    this.seen.add(key);
-    const system = opts.systemPrompt(run.promptId, run.role);
-    const recorded = recordedChat(run.input, run.output);
-    if (recorded === 'aborted') return;
-    if (recorded) {
-      // A run recorded as a conversation (the gateway's): its own messages, tool calls and tools.
-      const scrub = (value: unknown): unknown => {
-        if (typeof value === 'string') {
-          const r = scrubSecrets(value);
-          this.secretsRedacted += Object.values(r.found).reduce((a, b) => a + b, 0);
-          return r.text;
-        }
-        if (Array.isArray(value)) return value.map(scrub);
-        if (typeof value === 'object' && value !== null)
-          return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
-        return value;
-      };
-      const messages = [
-        ...(system ? [{ role: 'system', content: system }] : []),
-        ...recorded.messages,
-        recorded.reply,
-      ];
-      lines.push(JSON.stringify(scrub({ messages, ...(recorded.tools && { tools: recorded.tools }) })));
-      return;
-    }
-    const parts = [system, run.input, run.output].map(scrubSecrets);
-    for (const p of parts) this.secretsRedacted += Object.values(p.found).reduce((a, b) => a + b, 0);
-    const [systemText, user, assistant] = parts.map((p) => p.text) as [string, string, string];
-    const messages = [
-      ...(systemText ? [{ role: 'system', content: systemText }] : []),
-      { role: 'user', content: user },
-      { role: 'assistant', content: assistant },
-    ];
-    lines.push(JSON.stringify({ messages }));
+    this.seen.add(entry.key);
+    if (entry.kind === 'aborted') return;
+    const system = scrubSecrets(this.opts.systemPrompt(run.promptId, run.role));
+    this.secretsRedacted += entry.redacted + count(system.found);
+    const { messages, tools } = entry.body;
+    this.lines.push(
+      JSON.stringify({
+        messages: [...(system.text ? [{ role: 'system', content: system.text }] : []), ...messages],
+        ...(tools && { tools }),
+      }),
+    );
   }
 }
 
-/** Whitespace-only differences do not make a new example. */
+/** What an export takes from a run's texts: its dedup key and its messages, secrets scrubbed (system message aside). */
+function digest(run: ExportCandidate): MemoEntry {
+  if (run.output.trim() === '') return { kind: 'empty' };
+  const key = createHash('sha256')
+    .update(normalise(run.input))
+    .update('\0')
+    .update(normalise(run.output))
+    .digest('hex');
+  const recorded = recordedChat(run.input, run.output);
+  if (recorded === 'aborted') return { kind: 'aborted', key };
+  let redacted = 0;
+  const scrub = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      const r = scrubSecrets(value);
+      redacted += count(r.found);
+      return r.text;
+    }
+    if (Array.isArray(value)) return value.map(scrub);
+    if (typeof value === 'object' && value !== null)
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v)]));
+    return value;
+  };
+  // A run recorded as a conversation (the gateway's): its own messages, tool calls and tools.
+  const body = recorded
+    ? {
+        messages: scrub([...recorded.messages, recorded.reply]) as unknown[],
+        ...(recorded.tools && { tools: scrub(recorded.tools) as unknown[] }),
+      }
+    : {
+        messages: [
+          { role: 'user', content: scrub(run.input) },
+          { role: 'assistant', content: scrub(run.output) },
+        ],
+      };
+  return { kind: 'example', key, body, redacted };
+}
+
+function count(found: Record<string, number>): number {
+  return Object.values(found).reduce((a, b) => a + b, 0);
+}
+
 function normalise(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }

@@ -134,6 +134,8 @@ const MAX_UNSAVED_ENTRIES = 5_000;
  * go, so its size follows what lines cost so far (the first ones cost 5–10 ms each, before the code is warm).
  */
 const SLICE_MS = 12;
+/** How often a sliced read tells its listeners (the sidebar, notifications, auto-export) of what it applied. */
+const NOTIFY_MS = 1_000;
 const SLICE_LINES = { first: 2, min: 1, max: 500 };
 const SLICE_BATCH_BYTES = 1024 * 1024;
 /** Skipped lines of one inbox file that are logged one by one; the rest are counted in one line per poll. */
@@ -223,10 +225,10 @@ export class DurableStore {
   private pollTimer: NodeJS.Timeout | undefined;
   /** The poll in progress (slices with the event loop let run between them), and what it applied. */
   private polling: Promise<number> | undefined;
-  /** Inbox batches the current slice may still read; Infinity outside a sliced poll. */
-  private batchBudget = Infinity;
-  /** While a slice of a sliced read runs: when its time is up (see SLICE_MS). */
-  private sliceEnds: number | undefined;
+  /** The slice that just ran stopped because its time was up, not because everything was read. */
+  private sliceCut = false;
+  /** Only while one slice of a sliced read runs (never across an await): when its time is up, and its batches. */
+  private slice: { ends: number; batches: number } | undefined;
   /** The most lines the next batch of a sliced read takes (see paceSlices). */
   private sliceLines = SLICE_LINES.first;
   /** Skipped lines logged per inbox file, and those not logged since the last summary. */
@@ -413,24 +415,41 @@ export class DurableStore {
 
   /** Reads what other processes (and agents) wrote to the inbox since last time and applies it, all of it now. */
   ingestInbox(): number {
-    this.batchBudget = Infinity;
-    const applied = this.ingestSome();
+    this.sliceCut = false;
+    const { runs, verdicts } = this.ingestSome(true);
     this.logSkipSummary();
-    return applied;
+    return runs + verdicts;
   }
 
   /**
-   * `ingestInbox` a slice at a time (`SLICE_BATCHES` batches), letting the event loop run between slices, so that
-   * a file of millions of lines never blocks the process for long. Resolves once everything there was is read.
+   * `ingestInbox` a slice at a time (SLICE_MS each), letting the event loop run between slices, so that a file of
+   * millions of lines never blocks the process for long. Resolves once everything there was is read. Listeners hear
+   * of what was applied at most once a NOTIFY_MS, and at the end.
    */
   private async ingestInboxSliced(): Promise<number> {
     let applied = 0;
+    const unheard = { runs: 0, verdicts: 0 };
+    let heardAt = performance.now();
+    const tell = () => {
+      if (unheard.runs + unheard.verdicts > 0) this.opts.onExternalChange?.(unheard.runs, unheard.verdicts);
+      unheard.runs = unheard.verdicts = 0;
+      heardAt = performance.now();
+    };
     try {
       for (;;) {
-        this.batchBudget = Infinity;
-        this.sliceEnds = performance.now() + SLICE_MS;
-        applied += this.ingestSome();
-        if (this.batchBudget > 0 || this.closed) return applied; // a slice that ran out of work: all read
+        this.sliceCut = false;
+        this.slice = { ends: performance.now() + SLICE_MS, batches: 0 };
+        let some;
+        try {
+          some = this.ingestSome(false);
+        } finally {
+          this.slice = undefined; // never left set across an await: a synchronous read meanwhile reads everything
+        }
+        applied += some.runs + some.verdicts;
+        unheard.runs += some.runs;
+        unheard.verdicts += some.verdicts;
+        if (!this.sliceCut || this.closed) return applied; // a slice that ran out of work: all read
+        if (performance.now() - heardAt >= NOTIFY_MS) tell();
         if (this.isOwner && this.mayRetryTextMove() && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
           await this.moveTextsOut();
           if (this.closed) return applied;
@@ -438,8 +457,8 @@ export class DurableStore {
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
-      this.batchBudget = Infinity;
-      this.sliceEnds = undefined;
+      this.sliceCut = false;
+      if (!this.closed) tell();
       this.logSkipSummary();
     }
   }
@@ -470,14 +489,18 @@ export class DurableStore {
     return this.ingestInboxSliced();
   }
 
-  /** Reads the inbox until `batchBudget` batches are read or nothing is left (the budget is then left over). */
-  private ingestSome(): number {
-    if (this.closed) return 0;
+  /**
+   * Reads the inbox until nothing is left, or a slice's time is up (`sliceCut` is then set). `notify`: tell the
+   * listeners of what was applied (a sliced read tells them itself, less often).
+   */
+  private ingestSome(notify: boolean): { runs: number; verdicts: number } {
+    const applied = { runs: 0, verdicts: 0 };
+    if (this.closed) return applied;
     let names: string[];
     try {
       names = fs.readdirSync(this.inboxDir).filter((n) => n.endsWith('.jsonl'));
     } catch {
-      return 0;
+      return applied;
     }
     names.sort();
     const own = new Set([
@@ -488,9 +511,8 @@ export class DurableStore {
     for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
     for (const name of [...this.reported.keys()]) if (!listed.has(name)) this.reported.delete(name);
     for (const name of [...this.skipsLogged.keys()]) if (!listed.has(name)) this.skipsLogged.delete(name);
-    const applied = { runs: 0, verdicts: 0 };
     for (const name of names) {
-      if (this.batchBudget <= 0) break; // the next slice goes on from the saved cursors
+      if (this.sliceCut) break; // the next slice goes on from the saved cursors
       if (this.isOwner && own.has(name)) continue;
       // One file's trouble (unreadable, replaced by a directory or a FIFO) must not stop the others or a save.
       try {
@@ -505,9 +527,9 @@ export class DurableStore {
     const { runs, verdicts } = applied;
     if (runs + verdicts > 0) {
       if (this.isOwner) this.scheduleSave();
-      this.opts.onExternalChange?.(runs, verdicts);
+      if (notify) this.opts.onExternalChange?.(runs, verdicts);
     }
-    return runs + verdicts;
+    return applied;
   }
 
   private ingestFile(name: string, applied: { runs: number; verdicts: number }): void {
@@ -536,12 +558,14 @@ export class DurableStore {
       ? { offset: known.offset, line: previous?.line, mark: previous?.mark }
       : { offset: 0 };
     for (let first = true; ; first = false) {
-      if (this.batchBudget <= 0) return; // size -1 below: the next look goes on from here
-      if (this.sliceEnds !== undefined && performance.now() >= this.sliceEnds) {
-        this.batchBudget = 0; // this slice's time is up: the next one goes on from here
+      if (this.sliceCut) return; // size -1 below: the next look goes on from here
+      // A slice always reads one batch (it would never get anywhere on a slow disk otherwise), then more in its time.
+      if (this.slice && this.slice.batches > 0 && performance.now() >= this.slice.ends) {
+        this.sliceCut = true; // this slice's time is up: the next one goes on from here
         return;
       }
-      this.batchBudget--;
+      const began = performance.now();
+      if (this.slice) this.slice.batches++;
       const read = readInboxFile(file, cursor, writerGone, this.readLimits());
       if (first && known && known.offset > 0 && (!sameFile || read.rewound)) {
         this.opts.log(`⚠️ inbox/${name} was replaced or rewritten; reading it again from the start.`);
@@ -552,11 +576,8 @@ export class DurableStore {
           `⚠️ Ignored an incomplete last line in inbox/${name} line ${read.next.line} (its writer stopped mid-write).`,
         );
       }
-      if (read.lines.length > 0) {
-        const began = performance.now();
-        this.applyLines(name, identity, read.lines, applied);
-        this.paceSlices(read.lines.length, performance.now() - began);
-      }
+      if (read.lines.length > 0) this.applyLines(name, identity, read.lines, applied);
+      if (this.slice) this.paceSlices(performance.now() - began);
       this.files.set(name, {
         offset: read.endOffset,
         line: read.next.line,
@@ -580,7 +601,7 @@ export class DurableStore {
 
   /** A sliced read takes small batches (a batch is applied in one go); others take the configured ones. */
   private readLimits(): InboxLimits | undefined {
-    if (this.sliceEnds === undefined) return this.opts.inboxLimits;
+    if (!this.slice) return this.opts.inboxLimits;
     const limits = { ...INBOX_LIMITS, ...this.opts.inboxLimits };
     return {
       ...limits,
@@ -589,11 +610,15 @@ export class DurableStore {
     };
   }
 
-  /** Sizes the next sliced batch from what this one cost a line: about half a slice's time. */
-  private paceSlices(lines: number, ms: number): void {
-    if (this.sliceEnds === undefined || lines < SLICE_LINES.min) return;
-    const fit = Math.floor(SLICE_MS / 2 / Math.max(ms / lines, 1e-3));
-    this.sliceLines = Math.max(SLICE_LINES.min, Math.min(SLICE_LINES.max, fit));
+  /**
+   * Sizes the next sliced batch from what this one took to read and apply, for about half a slice's time: twice as
+   * many lines after a quick one (blank lines, warm code), fewer in proportion after a slow one.
+   */
+  private paceSlices(ms: number): void {
+    const target = SLICE_MS / 2;
+    if (ms < target / 2) this.sliceLines = Math.min(SLICE_LINES.max, this.sliceLines * 2);
+    else if (ms > target)
+      this.sliceLines = Math.max(SLICE_LINES.min, Math.floor((this.sliceLines * target) / ms));
   }
 
   private applyLines(
@@ -665,6 +690,12 @@ export class DurableStore {
     if (this.reported.get(name) === message) return;
     this.reported.set(name, message);
     this.opts.log(message);
+  }
+
+  /** Stops reading the inbox on a timer (closing: what is left is read once more by the close). */
+  stopPolling(): void {
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
   }
 
   /** Saves now if anything changed (the owner only). Resolves when the file is on disk. */

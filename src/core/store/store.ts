@@ -257,8 +257,11 @@ export interface ExportCandidate {
   role: string;
   promptId: string;
   reward: number;
+  /** Empty when `known` (see exportCandidates): the texts were not read. */
   input: string;
   output: string;
+  /** The caller said it knows this run already (its texts never change), so they were not read. */
+  known?: true;
 }
 
 export interface InboxProgress {
@@ -1070,6 +1073,8 @@ export class Store {
     atMostPk = this.maxPk(),
     /** Start after this candidate (its reward and pk): a page read on another Store picks up where one left off. */
     startAfter?: [number, number],
+    /** Runs whose texts the caller has from an earlier export: yielded `known`, without reading them again. */
+    known?: (pk: number, id: string) => boolean,
   ): Generator<ExportCandidate> {
     const columns = `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
        FROM runs r LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk
@@ -1088,6 +1093,19 @@ export class Store {
         : this.all('exportFirst', `${columns} ${order}`, [role, minReward, tier ?? null, atMostPk]);
       for (const r of rows) {
         after = [r[4] as number, r[0] as number];
+        if (known?.(r[0] as number, r[1] as string)) {
+          yield {
+            pk: r[0] as number,
+            id: r[1] as string,
+            role: r[2] as string,
+            promptId: r[3] as string,
+            reward: r[4] as number,
+            input: '',
+            output: '',
+            known: true,
+          };
+          continue;
+        }
         const texts = this.textsOf(r[1] as string, r, 5);
         // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
         if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;

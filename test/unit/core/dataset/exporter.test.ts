@@ -146,6 +146,65 @@ describe('Exporter', () => {
     assert.equal(read, 22, 'the 20 best (one distinct) and the two next distinct ones: not one row more');
   });
 
+  it('reads again only the runs the last export did not take, and writes what a fresh export would', () => {
+    for (let i = 0; i < 30; i++) record(0.9);
+    const dup = (id: string) =>
+      db.insertRun({
+        ...toRunRecord(
+          { id, createdAt: 100, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+          { input: 'task 1', output: 'code 1 ' }, // the same as r1 but for whitespace
+        ),
+        reward: 0.8,
+      });
+    dup('twin');
+    const candidates = db.exportCandidates.bind(db);
+    let read = 0;
+    let known = 0;
+    db.exportCandidates = function* (...args) {
+      for (const c of candidates(...args)) {
+        if (c.known) known++;
+        else read++;
+        yield c;
+      }
+    };
+    let system = 'system text';
+    const exp = new Exporter({
+      agentDir,
+      now: () => AT,
+      log: () => {},
+      config: () => parseConfig({}),
+      trusted: () => true,
+      promptText: () => system,
+      changed: () => {},
+    });
+    const file = path.join(agentDir, 'sft', 'coder_sft.jsonl');
+    const fresh = () => {
+      const other = new Exporter({
+        agentDir: fs.mkdtempSync(path.join(ws, 'fresh-')),
+        now: () => AT,
+        log: () => {},
+        config: () => parseConfig({}),
+        trusted: () => true,
+        promptText: () => system,
+        changed: () => {},
+      });
+      return fs.readFileSync(other.export(store, 'coder').file, 'utf8');
+    };
+
+    const first = exp.export(store, 'coder');
+    assert.deepEqual([read, known, first.count, first.duplicatesSkipped], [31, 0, 30, 1]);
+
+    record(1); // new and best
+    system = 'a new system text'; // the prompt variant was edited: every line follows it
+    read = known = 0;
+    const second = exp.export(store, 'coder');
+    assert.deepEqual([read, known, second.count, second.duplicatesSkipped], [1, 31, 31, 1]);
+    const written = fs.readFileSync(file, 'utf8');
+    assert.match(written.split('\n')[0]!, /a new system text/);
+    read = known = 0;
+    assert.equal(written, fresh(), 'the same lines as an export without the memo');
+  });
+
   it('auto-exports once the role’s high-quality runs since the last export reach minRuns', () => {
     const auto = exporter({ autoExport: { minRuns: 2 } });
     record(1);
