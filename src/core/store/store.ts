@@ -653,6 +653,23 @@ export class Store {
    * before version 3 is rebuilt once (VACUUM) to give pages back from then on. False when it could not be done now
    * (a statement is still reading); the next save tries again.
    */
+  /**
+   * Gives back at most `pages` free pages (incremental vacuum), so that a big release can be taken in slices; a
+   * database without incremental auto-vacuum gets the whole VACUUM of releaseFreePages at once. 'more': free pages
+   * are left.
+   */
+  releaseSomeFreePages(pages: number): 'more' | 'done' | 'failed' {
+    try {
+      if (scalar(this.db, 'PRAGMA auto_vacuum') !== AUTO_VACUUM_INCREMENTAL)
+        return this.releaseFreePages() ? 'done' : 'failed';
+      if (scalar(this.db, 'PRAGMA freelist_count') === 0) return 'done';
+      this.db.run(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+      return scalar(this.db, 'PRAGMA freelist_count') > 0 ? 'more' : 'done';
+    } catch {
+      return 'failed';
+    }
+  }
+
   releaseFreePages(): boolean {
     try {
       if (scalar(this.db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_INCREMENTAL) {

@@ -86,6 +86,37 @@ describe('Store', () => {
     });
   });
 
+  it('gives back free pages a few at a time, and all of them in the end', () => {
+    const raw = new SQL.Database(store.export());
+    const big = 'x'.repeat(8000);
+    for (let pk = 1; pk <= 200; pk++)
+      raw.run('INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?)', [pk, big, big]);
+    raw.run('DELETE FROM run_texts');
+    const image = raw.export();
+    raw.close();
+    const opened = Store.open(SQL, image);
+    assert.ok(opened instanceof Store);
+    const freeOf = (s: Store) => {
+      const db = new SQL.Database(s.export());
+      try {
+        return Number(db.exec('PRAGMA freelist_count')[0]?.values[0]?.[0]);
+      } finally {
+        db.close();
+      }
+    };
+    const before = freeOf(opened);
+    assert.ok(before > 300, `${before} free pages to give back`);
+
+    assert.equal(opened.releaseSomeFreePages(100), 'more');
+    assert.equal(freeOf(opened), before - 100);
+    let calls = 1;
+    while (opened.releaseSomeFreePages(100) === 'more') calls++;
+    assert.equal(calls, Math.ceil(before / 100) - 1);
+    assert.equal(freeOf(opened), 0);
+    assert.equal(opened.releaseSomeFreePages(100), 'done');
+    opened.close();
+  });
+
   it('inserts a run once: a replay of the same id changes nothing', () => {
     const r = run();
 
