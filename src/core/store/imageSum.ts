@@ -19,6 +19,18 @@ export function imageSum(image: Uint8Array): ImageSum {
   return { size: image.length, crc32: zlib.crc32(image) };
 }
 
+/** imageSum, SUM_SLICE_BYTES at a time with the event loop let run between. */
+export async function imageSumSliced(image: Uint8Array): Promise<ImageSum> {
+  let crc = 0;
+  for (let at = 0; at < image.length; at += SUM_SLICE_BYTES) {
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    crc = zlib.crc32(image.subarray(at, at + SUM_SLICE_BYTES), crc);
+  }
+  return { size: image.length, crc32: crc };
+}
+
+const SUM_SLICE_BYTES = 8 * 2 ** 20;
+
 /** Whether `bytes` are the image `sum` describes. */
 export function matchesSum(bytes: Uint8Array, sum: ImageSum | undefined): boolean {
   return sum !== undefined && sum.size === bytes.length && sum.crc32 === zlib.crc32(bytes);
