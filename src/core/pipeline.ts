@@ -140,6 +140,8 @@ export class LearningPipeline {
   private durable: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
+  /** Runs a long inbox read applied that onDidIngestRuns has not told of yet (see onExternalChange). */
+  private ingestedUntold = 0;
   /** The close under way (see close). */
   private closing: Promise<void> | undefined;
   /** Set once closeOpen ran: by the close, or by the process exiting before the close was done. */
@@ -656,7 +658,7 @@ export class LearningPipeline {
       pollIntervalMs: this.pollIntervalMs,
       saveDelayMs: this.saveDelayMs,
       trusted: this.trusted,
-      onExternalChange: (runs) => this.onExternalChange(runs),
+      onExternalChange: (runs, _verdicts, more) => this.onExternalChange(runs, more ?? false),
     });
     for (const p of this.durable.problems) this.problem.fire(p);
     if (this.durable.isOwner) this.exporter.seed(this.durable);
@@ -690,9 +692,19 @@ export class LearningPipeline {
     return this.durable!;
   }
 
-  private onExternalChange(runs: number): void {
+  /**
+   * Runs and verdicts from other processes were applied. A long read tells of them as it goes (`more`): the views
+   * refresh and auto-exports are checked each time, and onDidIngestRuns (a notification, where the user wants one)
+   * fires once with the read's total.
+   */
+  private onExternalChange(runs: number, more: boolean): void {
     this.afterChange('inbox');
-    if (runs > 0) this.didIngestRuns.fire(runs);
+    this.ingestedUntold += runs;
+    if (!more && this.ingestedUntold > 0) {
+      const total = this.ingestedUntold;
+      this.ingestedUntold = 0;
+      this.didIngestRuns.fire(total);
+    }
     for (const role of this.roles()) this.exporter.queueAutoExport(this.durable!, role);
   }
 

@@ -42,36 +42,54 @@ export interface ExportResult {
 export class ExportMemo {
   private last = new Map<string, MemoEntry>();
   private next = new Map<string, MemoEntry>();
+  private nextBytes = 0;
 
   /** A new export begins: what an unfinished one gathered is dropped. */
   begin(): void {
     this.next = new Map();
-  }
-
-  has(pk: number, id: string): boolean {
-    return this.last.has(`${pk}:${id}`);
+    this.nextBytes = 0;
   }
 
   get(pk: number, id: string): MemoEntry | undefined {
     return this.last.get(`${pk}:${id}`);
   }
 
-  keep(pk: number, id: string, entry: MemoEntry): void {
-    this.next.set(`${pk}:${id}`, entry);
+  /**
+   * Keeps what this export learned of a run for the next one. An example's messages are kept only while it is not a
+   * duplicate (another run gives the same example) and the memo is under MAX_MEMO_CHARS; otherwise just its key.
+   */
+  keep(pk: number, id: string, entry: MemoEntry, duplicate: boolean): void {
+    let kept = entry;
+    if (entry.kind === 'example') {
+      const chars = entry.messages.length + (entry.tools?.length ?? 0);
+      if (duplicate || this.nextBytes + chars > MAX_MEMO_CHARS) kept = { kind: 'key', key: entry.key };
+      else this.nextBytes += chars;
+    }
+    this.next.set(`${pk}:${id}`, kept);
   }
 
   /** The export was written: its runs are what the next one may reuse. */
   finished(): void {
     this.last = this.next;
     this.next = new Map();
+    this.nextBytes = 0;
   }
 }
 
-/** A run as an export sees it, its system message aside (that follows the prompt variant's text, which may change). */
+/** The most characters of scrubbed messages a memo keeps (about 64 MiB): a dataset of huge runs is read each time. */
+const MAX_MEMO_CHARS = 32 * 2 ** 20;
+
+/**
+ * A run as an export sees it, its system message aside (that follows the prompt variant's text, which may change).
+ * `messages` is the JSON of its messages without the brackets, `tools` the JSON of its tools: a flat string costs
+ * far less memory than the objects. `key`: an example whose messages were not kept (see ExportMemo.keep), which an
+ * export can use only when it is a duplicate again.
+ */
 type MemoEntry =
   | { kind: 'empty' } // no output: never an example
   | { kind: 'aborted'; key: string } // a stream the client abandoned: counted for dedup, never an example
-  | { kind: 'example'; key: string; body: { messages: unknown[]; tools?: unknown[] }; redacted: number };
+  | { kind: 'example'; key: string; messages: string; tools?: string; redacted: number }
+  | { kind: 'key'; key: string };
 
 export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
   const job = new SftExport(() => store, opts);
@@ -107,7 +125,7 @@ export class SftExport {
     this.store = source();
     this.watermarkPk = this.store.maxPk();
     const memo = opts.memo;
-    this.known = memo && ((pk, id) => memo.has(pk, id));
+    this.known = memo && ((pk, id) => this.knownNow(memo, pk, id));
     memo?.begin();
     this.candidates = this.store.exportCandidates(
       opts.role,
@@ -173,23 +191,29 @@ export class SftExport {
   private take(run: ExportCandidate): void {
     this.last = [run.reward, run.pk];
     const entry = (run.known && this.opts.memo?.get(run.pk, run.id)) || digest(run);
-    this.opts.memo?.keep(run.pk, run.id, entry);
+    const duplicate = entry.kind !== 'empty' && this.seen.has(entry.key);
+    this.opts.memo?.keep(run.pk, run.id, entry, duplicate);
     if (entry.kind === 'empty') return;
-    if (this.seen.has(entry.key)) {
+    if (duplicate) {
       this.duplicatesSkipped++;
       return;
     }
     this.seen.add(entry.key);
     if (entry.kind === 'aborted') return;
+    if (entry.kind === 'key')
+      throw new Error(`export memo: run ${run.id} was taken as known without its messages`);
     const system = scrubSecrets(this.opts.systemPrompt(run.promptId, run.role));
     this.secretsRedacted += entry.redacted + count(system.found);
-    const { messages, tools } = entry.body;
-    this.lines.push(
-      JSON.stringify({
-        messages: [...(system.text ? [{ role: 'system', content: system.text }] : []), ...messages],
-        ...(tools && { tools }),
-      }),
-    );
+    // The same bytes as JSON.stringify({ messages: [system?, ...messages], tools? }).
+    const head = system.text ? JSON.stringify({ role: 'system', content: system.text }) + ',' : '';
+    const tools = entry.tools === undefined ? '' : `,"tools":${entry.tools}`;
+    this.lines.push(`{"messages":[${head}${entry.messages}]${tools}}`);
+  }
+
+  /** Whether a run can be taken without its texts: its memo entry, if any, has what this export needs of it. */
+  private knownNow(memo: ExportMemo, pk: number, id: string): boolean {
+    const entry = memo.get(pk, id);
+    return entry !== undefined && (entry.kind !== 'key' || this.seen.has(entry.key));
   }
 }
 
@@ -216,18 +240,19 @@ function digest(run: ExportCandidate): MemoEntry {
     return value;
   };
   // A run recorded as a conversation (the gateway's): its own messages, tool calls and tools.
-  const body = recorded
-    ? {
-        messages: scrub([...recorded.messages, recorded.reply]) as unknown[],
-        ...(recorded.tools && { tools: scrub(recorded.tools) as unknown[] }),
-      }
-    : {
-        messages: [
-          { role: 'user', content: scrub(run.input) },
-          { role: 'assistant', content: scrub(run.output) },
-        ],
-      };
-  return { kind: 'example', key, body, redacted };
+  const messages = recorded
+    ? scrub([...recorded.messages, recorded.reply])
+    : [
+        { role: 'user', content: scrub(run.input) },
+        { role: 'assistant', content: scrub(run.output) },
+      ];
+  return {
+    kind: 'example',
+    key,
+    messages: JSON.stringify(messages).slice(1, -1),
+    ...(recorded && recorded.tools && { tools: JSON.stringify(scrub(recorded.tools)) }),
+    redacted,
+  };
 }
 
 function count(found: Record<string, number>): number {

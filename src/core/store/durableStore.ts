@@ -79,8 +79,11 @@ export interface DurableStoreOptions {
   pacedSaveBytes?: number;
   /** The largest database file that is saved (and read). Default MAX_IMAGE_BYTES; smaller in tests. */
   maxImageBytes?: number;
-  /** Called after entries written by other processes were applied. */
-  onExternalChange?: (runs: number, verdicts: number) => void;
+  /**
+   * Called after entries written by other processes were applied. `more`: a sliced read goes on (it tells at most
+   * once a second); the call with `more` false ends what one read applied.
+   */
+  onExternalChange?: (runs: number, verdicts: number, more?: boolean) => void;
   /** Workspace Trust: while false, an `.agent/` or inbox link out of the workspace is refused. Default: true. */
   trusted?: () => boolean;
   /** Bounds on reading inbox files (tests make them small). Default `INBOX_LIMITS`. */
@@ -432,10 +435,14 @@ export class DurableStore {
     let applied = 0;
     const unheard = { runs: 0, verdicts: 0 };
     let heardAt = performance.now();
-    const tell = () => {
-      if (unheard.runs + unheard.verdicts > 0) this.opts.onExternalChange?.(unheard.runs, unheard.verdicts);
+    let told = false;
+    const tell = (more: boolean) => {
+      const { runs, verdicts } = unheard;
       unheard.runs = unheard.verdicts = 0;
       heardAt = performance.now();
+      // The last call ends the read (when anything was told before it, even with nothing new).
+      if (runs + verdicts > 0 || (!more && told)) this.opts.onExternalChange?.(runs, verdicts, more);
+      told ||= runs + verdicts > 0;
     };
     try {
       for (;;) {
@@ -451,7 +458,7 @@ export class DurableStore {
         unheard.runs += some.runs;
         unheard.verdicts += some.verdicts;
         if (!this.sliceCut || this.closed) return applied; // a slice that ran out of work: all read
-        if (performance.now() - heardAt >= NOTIFY_MS) tell();
+        if (performance.now() - heardAt >= NOTIFY_MS) tell(true);
         if (this.isOwner && this.mayRetryTextMove() && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
           await this.moveTextsOut();
           if (this.closed) return applied;
@@ -460,7 +467,7 @@ export class DurableStore {
       }
     } finally {
       this.sliceCut = false;
-      if (!this.closed) tell();
+      if (!this.closed) tell(false);
       this.logSkipSummary();
     }
   }
@@ -566,7 +573,6 @@ export class DurableStore {
         this.sliceCut = true; // this slice's time is up: the next one goes on from here
         return;
       }
-      const began = performance.now();
       if (this.slice) this.slice.batches++;
       const read = readInboxFile(file, cursor, writerGone, this.readLimits());
       if (first && known && known.offset > 0 && (!sameFile || read.rewound)) {
@@ -578,8 +584,9 @@ export class DurableStore {
           `⚠️ Ignored an incomplete last line in inbox/${name} line ${read.next.line} (its writer stopped mid-write).`,
         );
       }
+      const applying = performance.now();
       if (read.lines.length > 0) this.applyLines(name, identity, read.lines, applied);
-      if (this.slice) this.paceSlices(performance.now() - began);
+      if (this.slice) this.paceSlices(performance.now() - applying);
       this.files.set(name, {
         offset: read.endOffset,
         line: read.next.line,
@@ -613,8 +620,9 @@ export class DurableStore {
   }
 
   /**
-   * Sizes the next sliced batch from what this one took to read and apply, for about half a slice's time: twice as
-   * many lines after a quick one (blank lines, warm code), fewer in proportion after a slow one.
+   * Sizes the next sliced batch from what applying this one took, for about half a slice's time: twice as many lines
+   * after a quick one (blank lines, warm code), fewer in proportion after a slow one. Reading is left out: its cost
+   * per batch is fixed (open, mark), and on a slow disk it would shrink every batch to one line.
    */
   private paceSlices(ms: number): void {
     const target = SLICE_MS / 2;
@@ -931,7 +939,8 @@ export class DurableStore {
         if (save.generation !== this.saveGeneration) throw new SupersededSave();
       });
     } catch (err) {
-      if (err instanceof SupersededSave) return;
+      // Superseded: by its generation check, or by closeSync removing its temp file under a queued rename.
+      if (err instanceof SupersededSave || save.generation !== this.saveGeneration) return;
       this.dirty = true;
       throw err;
     }
@@ -948,6 +957,10 @@ export class DurableStore {
     this.moveTextsOutSync();
     const save = this.beginSave();
     if (!save) return;
+    // The superseded save's temp file, removed before this image is renamed into place: its rename may already be
+    // queued in the thread pool (past its generation check), and must fail rather than land on this newer file.
+    // Removed, it is not left behind either if the process exits right after.
+    if (superseded) this.removeTempFiles(`${process.pid}-`);
     try {
       writeFileAtomicSync(this.dbFile, save.image, () => crashPoint('save-before-rename'));
     } catch (err) {
@@ -955,8 +968,6 @@ export class DurableStore {
       throw err;
     }
     this.endSave(save);
-    // The superseded save's temp file: never renamed now, and left behind if the process exits right after.
-    if (superseded) this.removeTempFiles(`${process.pid}-`);
   }
 
   /**

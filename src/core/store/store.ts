@@ -649,11 +649,6 @@ export class Store {
   }
 
   /**
-   * Gives back the pages that texts moved out left free: sql.js saves every page, free or not. A database from
-   * before version 3 is rebuilt once (VACUUM) to give pages back from then on. False when it could not be done now
-   * (a statement is still reading); the next save tries again.
-   */
-  /**
    * Gives back at most `pages` free pages (incremental vacuum), so that a big release can be taken in slices; a
    * database without incremental auto-vacuum gets the whole VACUUM of releaseFreePages at once. 'more': free pages
    * are left.
@@ -670,6 +665,11 @@ export class Store {
     }
   }
 
+  /**
+   * Gives back the pages that texts moved out left free: sql.js saves every page, free or not. A database from
+   * before version 3 is rebuilt once (VACUUM) to give pages back from then on. False when it could not be done now
+   * (a statement is still reading); the next save tries again.
+   */
   releaseFreePages(): boolean {
     try {
       if (scalar(this.db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_INCREMENTAL) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Exporter, type ExportStore, type TrainingDue } from '../../../../src/core/dataset/exporter';
-import type { ExportResult } from '../../../../src/core/dataset/sftExport';
+import { ExportMemo, exportSft, type ExportResult } from '../../../../src/core/dataset/sftExport';
 import { toRunRecord, type Complexity } from '../../../../src/core/learning/runResult';
 import { EventLog } from '../../../../src/core/store/eventLog';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
@@ -203,6 +203,42 @@ describe('Exporter', () => {
     assert.match(written.split('\n')[0]!, /a new system text/);
     read = known = 0;
     assert.equal(written, fresh(), 'the same lines as an export without the memo');
+
+    // The twin was a duplicate, so only its key was kept: once r1 falls below it, the twin is the example and its
+    // texts are read again.
+    db.setReward('r1', 0.1);
+    read = known = 0;
+    const third = exp.export(store, 'coder');
+    assert.deepEqual([read, known, third.count, third.duplicatesSkipped], [1, 30, 31, 0]);
+    assert.equal(fs.readFileSync(file, 'utf8'), fresh());
+  });
+
+  it('keeps only the key of a duplicate in its memo, whatever its size', () => {
+    const huge = 'y'.repeat(200_000);
+    for (let i = 0; i < 50; i++)
+      db.insertRun({
+        ...toRunRecord(
+          { id: `same${i}`, createdAt: i, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+          { input: 'the same task', output: huge },
+        ),
+        reward: 0.9,
+      });
+    const memo = new ExportMemo();
+    exportSft(db, {
+      role: 'coder',
+      minReward: 0.7,
+      maxExamples: 1000,
+      systemPrompt: () => '',
+      file: path.join(agentDir, 'sft', 'memo.jsonl'),
+      memo,
+    });
+    const kept = Array.from({ length: 50 }, (_, i) => memo.get(50 - i, `same${49 - i}`)?.kind);
+    assert.deepEqual(
+      kept.filter((k) => k === 'example').length,
+      1,
+      'one run keeps its messages, the 49 duplicates their keys',
+    );
+    assert.equal(kept.filter((k) => k === 'key').length, 49);
   });
 
   it('auto-exports once the role’s high-quality runs since the last export reach minRuns', () => {

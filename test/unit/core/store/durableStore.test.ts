@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { LearningPipeline } from '../../../../src/core/pipeline';
@@ -860,6 +861,52 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       held.syncs[0]!.finish();
       await durable;
     });
+  });
+
+  it("never lets a background save's queued rename land on the image closeSync just saved", async () => {
+    const ds = await openStore();
+    ds.record(validRun());
+    const dbFile = path.join(agentDir, 'experience.db');
+    const realRename = fs.promises.rename;
+    // The module object itself (the namespace import is read-only): the store's modules read it at each call.
+    const nodeFs = createRequire(__filename)('node:fs') as { writeFileSync: typeof fs.writeFileSync };
+    const realWrite = nodeFs.writeFileSync;
+    let late: ReturnType<typeof validRun> | undefined;
+    // The background save passed its generation check, and its rename waits in a busy thread pool: it lands just as
+    // closeSync (the exit hook) finishes its own save, when that writes experience.db.sum.
+    fs.promises.rename = (async (from: fs.PathLike, to: fs.PathLike) => {
+      if (to !== dbFile || late) return realRename(from, to);
+      let queued: Error | undefined;
+      nodeFs.writeFileSync = ((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+        if (String(file).endsWith('experience.db.sum') && !queued) {
+          try {
+            fs.renameSync(from, to);
+            queued = new Error('landed');
+          } catch (err) {
+            queued = err as Error;
+          }
+        }
+        return (realWrite as (...a: unknown[]) => void)(file, ...rest);
+      }) as typeof fs.writeFileSync;
+      late = validRun();
+      ds.record(late); // acknowledged: in the journal
+      try {
+        ds.closeSync();
+      } finally {
+        nodeFs.writeFileSync = realWrite;
+      }
+      if (queued) throw queued;
+    }) as typeof fs.promises.rename;
+    try {
+      await ds.save().catch(() => undefined);
+    } finally {
+      fs.promises.rename = realRename;
+      nodeFs.writeFileSync = realWrite;
+    }
+
+    assert.ok(late, 'the background save reached its rename');
+    assert.ok(savedRuns(dir).ids.has(late.id), 'the run acknowledged during the save is in the file');
+    assert.deepEqual(fs.readdirSync(path.join(agentDir, 'inbox')), []);
   });
 
   it('saves in closeSync over a background save still being written, which never replaces the newer file', async () => {

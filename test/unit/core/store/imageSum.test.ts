@@ -28,7 +28,7 @@ describe('imageSum (experience.db.sum)', () => {
     const sum = imageSum(image);
     assert.equal(matchesSum(image, sum), true);
     const changed = Buffer.from(image);
-    changed[100] ^= 1;
+    changed[100] = changed[100]! ^ 1;
     assert.equal(matchesSum(changed, sum), false);
     assert.equal(matchesSum(Buffer.concat([image, Buffer.from([0])]), sum), false);
     assert.equal(matchesSum(image, undefined), false);

@@ -93,18 +93,25 @@ describe('durable store: the inbox read a slice at a time', function () {
     ds.closeSync();
   });
 
-  it('tells its listeners of an import at most about once a second, with every run counted', async () => {
+  it('tells its listeners of an import at most about once a second, every run counted, the last call marked', async () => {
     fs.mkdirSync(path.join(agent, 'inbox'), { recursive: true });
     fs.writeFileSync(path.join(agent, 'inbox', 'agent.jsonl'), agentFile(LINES));
-    const told: number[] = [];
+    const told: { runs: number; more: boolean }[] = [];
     const began = performance.now();
-    const ds = await openDurableStore(agent, () => {}, { onExternalChange: (runs) => told.push(runs) });
+    const ds = await openDurableStore(agent, () => {}, {
+      onExternalChange: (runs, _verdicts, more) => told.push({ runs, more: more ?? false }),
+    });
     const seconds = (performance.now() - began) / 1000;
     assert.equal(
-      told.reduce((a, b) => a + b, 0),
+      told.reduce((a, b) => a + b.runs, 0),
       LINES,
     );
     assert.ok(told.length <= Math.ceil(seconds) + 1, `${told.length} notices in ${seconds.toFixed(1)} s`);
+    assert.deepEqual(
+      told.map((t) => t.more),
+      [...told.slice(1).map(() => true), false],
+      'one final call (a notification is shown once, with the total)',
+    );
     ds.closeSync();
   });
 });
