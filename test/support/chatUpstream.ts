@@ -4,8 +4,10 @@
 // formats the real servers use. Ollama's own stand-in (test/standins/ollama) serves deploys and cannot generate.
 //
 // Behaviour by model name: `missing…` → 404 as each dialect words it; `tool…` → a tool call (to the first tool
-// offered); `hang…` → streams the first token, then waits until the client goes away. Anything else answers
-// `reply` (default "Hello from the stand-in") one word per chunk.
+// offered); `hang…` → streams the first token, then waits until the client goes away; `held…` → streams the first
+// token, then waits for `release()`; `paused…` → waits `pauseAfterFirstMs` after the first token (a model takes a
+// while for each token; this stand-in otherwise writes them all in one burst). Anything else answers `reply`
+// (default "Hello from the stand-in") one word per chunk.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +26,10 @@ export interface ChatUpstream {
   requests: UpstreamRequest[];
   /** Resolves when a `hang…` request's client has gone away. */
   hangClosed: Promise<void>;
+  /** Lets `held…` requests send the rest of their answer. */
+  release(): void;
+  /** TCP connections accepted so far (a client that keeps its connection alive opens one). */
+  readonly connections: number;
   stop(): Promise<void>;
 }
 
@@ -33,6 +39,8 @@ export interface ChatUpstreamOptions {
   chunkDelayMs?: number;
   /** Prompt tokens reported for every request. */
   promptTokens?: number;
+  /** Pause after the first token of a `paused…` model's answer (ms). */
+  pauseAfterFirstMs?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -44,6 +52,9 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
   const requests: UpstreamRequest[] = [];
   let hangClosed!: () => void;
   const hang = new Promise<void>((resolve) => (hangClosed = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let connections = 0;
 
   const server = http.createServer({ noDelay: true }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -61,8 +72,16 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
     });
   });
 
+  server.on('connection', () => connections++);
+
   const pause = () =>
     options.chunkDelayMs ? new Promise((r) => setTimeout(r, options.chunkDelayMs)) : Promise.resolve();
+  /** What a model that is not `hang…` does after its first token. */
+  const afterFirst = (model: string): Promise<unknown> => {
+    if (model.startsWith('held')) return released;
+    if (model.startsWith('paused')) return new Promise((r) => setTimeout(r, options.pauseAfterFirstMs ?? 0));
+    return Promise.resolve();
+  };
 
   const json = (res: http.ServerResponse, status: number, value: unknown) => {
     const text = JSON.stringify(value);
@@ -174,9 +193,10 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
         });
       }
     } else {
-      for (const w of words) {
+      for (const [i, w] of words.entries()) {
         send({ index: 0, delta: { content: w }, finish_reason: null });
         if (model.startsWith('hang')) return hangUntilClosed(res);
+        if (i === 0) await afterFirst(model);
         await pause();
       }
     }
@@ -216,9 +236,10 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     if (tool) res.write(JSON.stringify(part('', { tool_calls: toolCalls })) + '\n');
     else {
-      for (const w of words) {
+      for (const [i, w] of words.entries()) {
         res.write(JSON.stringify(part(w)) + '\n');
         if (model.startsWith('hang')) return hangUntilClosed(res);
+        if (i === 0) await afterFirst(model);
         await pause();
       }
     }
@@ -236,6 +257,10 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
     host: `127.0.0.1:${port}`,
     requests,
     hangClosed: hang,
+    release,
+    get connections() {
+      return connections;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -220,6 +220,58 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal((await storedRuns()).length, 1);
     });
 
+    it('relays the first token while the upstream still holds the rest of the answer', async () => {
+      // Nothing on the way waits for a later event: not the batching of a read's chunks, not the usage filter (the
+      // gateway asks this stream for its usage), not the run's copy. A gateway that did would leave this test
+      // waiting for a token the upstream sends only once the client has the first.
+      const stream = await openai().chat.completions.create({
+        model: 'held-model',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      });
+      let text = '';
+      for await (const chunk of stream) {
+        const piece = chunk.choices[0]?.delta.content ?? '';
+        if (piece !== '' && text === '') {
+          assert.equal(piece, 'Hello ');
+          upstream.release();
+        }
+        text += piece;
+        assert.equal(
+          chunk.usage ?? undefined,
+          undefined,
+          'the usage chunk the gateway asked for stays with it',
+        );
+      }
+      assert.equal(text, 'Hello from the stand-in');
+      const [run] = await storedRuns();
+      assert.equal(JSON.parse(run!.output).content, 'Hello from the stand-in');
+      assert.equal(run!.cost_tokens, 15);
+    });
+
+    it('sends requests one after another over one kept-alive connection to the upstream', async () => {
+      // A connection per request would cost each answer a TCP handshake before its first token, which a client
+      // talking to the upstream directly (and keeping its connection alive) does not pay. The client here closes
+      // its own connection after each answer: the gateway's to the upstream stays all the same.
+      for (const stream of [false, true, false]) {
+        const body = JSON.stringify({
+          model: 'qwen2.5-coder:7b',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream,
+        });
+        const answer = await raw(
+          'POST',
+          '/v1/chat/completions',
+          { 'content-type': 'application/json', connection: 'close' },
+          body,
+        );
+        assert.equal(answer.status, 200);
+      }
+      assert.equal(upstream.requests.length, 3);
+      assert.equal(upstream.connections, 1);
+      assert.equal((await storedRuns()).length, 3);
+    });
+
     it('answers without waiting on the disk, and tells of a run only once its fdatasync (shared, async) ended', async () => {
       const inbox = fs.realpathSync(path.join(ws, '.agent', 'inbox'));
       // The first fdatasync is held until the test lets it go; any later one goes through.
