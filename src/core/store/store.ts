@@ -1110,31 +1110,21 @@ export class Store {
         : this.all('exportFirst', `${columns} ${order}`, [role, minReward, tier ?? null, atMostPk]);
       for (const r of rows) {
         after = [r[4] as number, r[0] as number];
-        if (known?.(r[0] as number, r[1] as string)) {
-          yield {
-            pk: r[0] as number,
-            id: r[1] as string,
-            role: r[2] as string,
-            promptId: r[3] as string,
-            reward: r[4] as number,
-            input: '',
-            output: '',
-            known: true,
-          };
-          continue;
-        }
-        const texts = this.textsOf(r[1] as string, r, 5);
-        // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
-        if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
-        yield {
+        const run = {
           pk: r[0] as number,
           id: r[1] as string,
           role: r[2] as string,
           promptId: r[3] as string,
           reward: r[4] as number,
-          input: texts.input,
-          output: texts.output,
         };
+        if (known?.(run.pk, run.id)) {
+          yield { ...run, input: '', output: '', known: true };
+          continue;
+        }
+        const texts = this.textsOf(run.id, r, 5);
+        // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
+        if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
+        yield { ...run, input: texts.input, output: texts.output };
       }
       if (rows.length < EXPORT_PAGE) return;
     }

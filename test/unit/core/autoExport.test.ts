@@ -337,26 +337,30 @@ describe('auto-export under the default config', function () {
     const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
 
+    assertCompleteAfterExit(40);
+    const dataset = fs.readFileSync(path.join(ws, '.agent', 'sft', 'coder_sft.jsonl'), 'utf8');
+    assert.equal(dataset.trim().split('\n').length, 40, 'the queued auto-export is written');
+  });
+
+  /** What a process that exited during or right after close() must leave: every run saved, nothing to replay. */
+  function assertCompleteAfterExit(runs: number): void {
     const db = new Database(path.join(ws, '.agent', 'experience.db'), {
       readonly: true,
       fileMustExist: true,
     });
     try {
-      assert.equal(db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 40, 'every run is in the file');
+      assert.equal(db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), runs, 'every run is in the file');
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
     } finally {
       db.close();
     }
-    const left = fs.readdirSync(path.join(ws, '.agent', 'inbox'));
-    assert.deepEqual(left, [], 'no journal is left to replay');
-    const dataset = fs.readFileSync(path.join(ws, '.agent', 'sft', 'coder_sft.jsonl'), 'utf8');
-    assert.equal(dataset.trim().split('\n').length, 40, 'the queued auto-export is written');
+    assert.deepEqual(fs.readdirSync(path.join(ws, '.agent', 'inbox')), [], 'no journal is left to replay');
     assert.deepEqual(
       fs.readdirSync(path.join(ws, '.agent')).filter((n) => n.includes('.tmp-')),
       [],
       'no temp file is left',
     );
-  });
+  }
 
   // The n-th time the point is passed: open saves the new database once (no texts); with saves put off, close's is next.
   for (const [point, n] of [
@@ -388,22 +392,7 @@ describe('auto-export under the default config', function () {
       assert.equal(child.status, 0, child.stderr);
       assert.equal(child.stdout, '', 'it exited inside the close');
 
-      const db = new Database(path.join(ws, '.agent', 'experience.db'), {
-        readonly: true,
-        fileMustExist: true,
-      });
-      try {
-        assert.equal(db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 40, 'every run is in the file');
-        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      } finally {
-        db.close();
-      }
-      assert.deepEqual(fs.readdirSync(path.join(ws, '.agent', 'inbox')), [], 'no journal is left to replay');
-      assert.deepEqual(
-        fs.readdirSync(path.join(ws, '.agent')).filter((n) => n.includes('.tmp-')),
-        [],
-        'no temp file is left',
-      );
+      assertCompleteAfterExit(40);
       const texts = savedRunsWithTexts(path.join(ws, '.agent'));
       assert.deepEqual(
         texts.map((r) => r.output).sort(),

@@ -168,19 +168,9 @@ describe('Exporter', () => {
       }
     };
     let system = 'system text';
-    const exp = new Exporter({
-      agentDir,
-      now: () => AT,
-      log: () => {},
-      config: () => parseConfig({}),
-      trusted: () => true,
-      promptText: () => system,
-      changed: () => {},
-    });
-    const file = path.join(agentDir, 'sft', 'coder_sft.jsonl');
-    const fresh = () => {
-      const other = new Exporter({
-        agentDir: fs.mkdtempSync(path.join(ws, 'fresh-')),
+    const exporterIn = (dir: string) =>
+      new Exporter({
+        agentDir: dir,
         now: () => AT,
         log: () => {},
         config: () => parseConfig({}),
@@ -188,8 +178,14 @@ describe('Exporter', () => {
         promptText: () => system,
         changed: () => {},
       });
-      return fs.readFileSync(other.export(store, 'coder').file, 'utf8');
-    };
+    const exp = exporterIn(agentDir);
+    const file = path.join(agentDir, 'sft', 'coder_sft.jsonl');
+    // What an exporter without a memo writes (a new one, into a folder of its own).
+    const fresh = () =>
+      fs.readFileSync(
+        exporterIn(fs.mkdtempSync(path.join(ws, 'fresh-'))).export(store, 'coder').file,
+        'utf8',
+      );
 
     const first = exp.export(store, 'coder');
     assert.deepEqual([read, known, first.count, first.duplicatesSkipped], [31, 0, 30, 1]);
