@@ -503,6 +503,16 @@ async function benchSize(n, variant) {
     out.rssReopenMiB = rssMiB();
     [, out.recloseMs, out.recloseStallMs] = await timed(() => pipeline.close());
     pipeline = undefined;
+
+    // The first export after starting again: nothing of an earlier export is remembered (see ExportMemo), as when a
+    // user opens the editor and the first auto-export falls due.
+    progress(`N=${n}: the first export after opening again`);
+    pipeline = await LearningPipeline.open(path.join(tmp, 'ours'), opts);
+    [, out.exportAfterReopenMs, out.exportAfterReopenStallMs] = await timed(() =>
+      pipeline.exportDataset('coder'),
+    );
+    await pipeline.close();
+    pipeline = undefined;
     out.peakRssMiB = peakRssMiB();
   } finally {
     try {
@@ -557,13 +567,22 @@ function tables(results, target = TARGET) {
     ]),
   );
   const reads = table(
-    ['N', 'getStats median ms', 'getStats max ms', 'export 1k median ms', 'export first ms', 'examples'],
+    [
+      'N',
+      'getStats median ms',
+      'getStats max ms',
+      'export 1k median ms',
+      'export first ms',
+      'export after reopen ms',
+      'examples',
+    ],
     results.map((r) => [
       label(r),
       f2(r.statsMs),
       f2(r.statsMaxMs),
       f0(r.exportMs),
       f0(r.exportFirstMs),
+      f0(r.exportAfterReopenMs ?? NaN),
       r.exported,
     ]),
   );
@@ -646,7 +665,17 @@ function tables(results, target = TARGET) {
 function goals(results, TARGET) {
   const mark = (v, limit, unit) => `${v}${unit} ${Number.parseFloat(v) <= limit ? 'met' : '**missed**'}`;
   // The first open is a bulk import of N runs from the inbox (the pre-fill), shown in its own table.
-  const longest = (r) => Math.max(r.steady.stallMaxMs, r.reopenStallMs, r.closeStallMs, r.exportStallMs);
+  const longest = (r) =>
+    Math.max(
+      r.steady.stallMaxMs,
+      r.reopenStallMs,
+      r.closeStallMs,
+      r.exportStallMs,
+      r.exportAfterReopenStallMs ?? 0,
+    );
+  // An export is as slow as the first one after opening (nothing remembered yet) or the repeated ones, whichever is
+  // slower.
+  const exportMs = (r) => Math.max(r.exportMs, r.exportAfterReopenMs ?? 0);
   const rows = [
     [
       'recordRun median, ours / native',
@@ -670,7 +699,9 @@ function goals(results, TARGET) {
     [
       'export of up to 1,000 examples, median',
       `≤ ${TARGET.exportMs} ms`,
-      (r) => mark(f0(r.exportMs), TARGET.exportMs, ' ms') + ` (${r.exported})`,
+      (r) =>
+        mark(f0(exportMs(r)), TARGET.exportMs, ' ms') +
+        ` (${r.exported}; ${f0(r.exportAfterReopenMs ?? NaN)} first after opening, ${f0(r.exportMs)} repeated)`,
     ],
     [
       'bytes written per run (journal, texts, saves) / run size',
@@ -750,7 +781,10 @@ ${t.reads}
 
 **getStats**: \`pipeline.getStats()\` (what the sidebar and dashboard poll), median of ${STATS_CALLS} calls after one
 warm-up. **export**: \`await pipeline.exportDataset('coder')\` with \`autoExport.maxExamples\` 1000 (best-reward
-coder runs, deduplicated, secrets scrubbed, JSONL written atomically); median of ${EXPORT_CALLS} calls, and the first.
+coder runs, deduplicated, secrets scrubbed, JSONL written atomically); median of ${EXPORT_CALLS} calls, and the first
+(the auto-exports of the recording before them have been taken: an export reads again only runs the last one did
+not take). **after reopen**: the first export in a process that opened the saved database again, nothing
+remembered (what a user's first auto-export after starting the editor costs); the target row takes the slower.
 
 ## Open, save, close
 
