@@ -366,7 +366,8 @@ export class LearningPipeline {
     );
     this.afterChange('local');
     const run = durable.db.getRun(runId);
-    if (run) this.exporter.maybeAutoExport(durable, run.role);
+    // Queued like a recordRun's: an export being taken a slice at a time must not be overtaken by this one.
+    if (run && !this.closed) this.exporter.queueAutoExport(durable, run.role);
     return { id: runId, reward };
   }
 

@@ -282,6 +282,36 @@ describe('auto-export under the default config', function () {
       );
     });
 
+    it('runs an auto-export that a late signal made due after the one being taken, never beside it', async () => {
+      writeAgentFile(ws, 'learning-config.json', {
+        autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
+      });
+      const logs: string[] = [];
+      const p = await open((l) => logs.push(l));
+      await recordUntilDue(p);
+      const first = p.lastRunId()!;
+      while (!logs.includes('📦 Auto-exporting SFT dataset for coder...')) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const during = await p.recordRun('t', 'm', 'default', long(RUNS)); // after the export began
+
+      // No export is written yet, so every good run still counts as due: the signal asks for one too.
+      await p.recordSignal(first, { kind: 'errors.type', value: 0, source: 'editor:diagnostics' });
+      await p.flush();
+
+      assert.deepEqual(
+        logs.filter((l) => l.startsWith('✅ Exported')),
+        [`✅ Exported ${RUNS} coder examples to .agent/sft/coder_sft.jsonl`],
+        'one export, then the signal’s turn found it no longer due',
+      );
+      assert.equal(
+        p.getStats().roles.find((r) => r.role === 'coder')?.highQualitySinceExport,
+        1,
+        'the run recorded during the export waits for the next',
+      );
+      assert.ok(during.recorded);
+    });
+
     it('is finished by close() when close() comes in the middle', async () => {
       writeAgentFile(ws, 'learning-config.json', {
         autoExport: { minRuns: RUNS, minReward: 0.7, maxExamples: 5000 },
