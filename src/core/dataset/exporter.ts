@@ -7,7 +7,7 @@ import { LearningError, describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
 import type { DurableStore } from '../store/durableStore';
-import { adapterKey, lastExportFile, sftDir, sftFile } from '../workspace/agentDir';
+import { adapterKey, exportMemoFile, lastExportFile, sftDir, sftFile } from '../workspace/agentDir';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
 import { prepareFolder } from '../workspace/links';
 import type { LearningConfig } from '../workspace/config';
@@ -244,14 +244,22 @@ export class Exporter {
       maxExamples: autoExport.maxExamples,
       systemPrompt: this.options.promptText,
       file: sftFile(agentDir, role, tier),
-      memo: this.memoOf(adapterKey(role, tier)),
+      memo: this.memoOf(role, tier),
     });
   }
 
-  /** Each dataset's memo (see ExportMemo), kept while this exporter lives. */
-  private memoOf(key: string): ExportMemo {
+  /** Each dataset's memo (see ExportMemo), kept while this exporter lives and beside the dataset. */
+  private memoOf(role: string, tier: Complexity | undefined): ExportMemo {
+    const key = adapterKey(role, tier);
     let memo = this.memos.get(key);
-    if (!memo) this.memos.set(key, (memo = new ExportMemo()));
+    if (!memo) {
+      const { agentDir } = this.options;
+      memo = new ExportMemo({
+        dataset: sftFile(agentDir, role, tier),
+        memo: exportMemoFile(agentDir, role, tier),
+      });
+      this.memos.set(key, memo);
+    }
     return memo;
   }
 

@@ -93,3 +93,14 @@ function looksLikeCode(value: string): boolean {
   if (/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(\(.*)?\)?$/.test(value) && !/\d/.test(value)) return true;
   return /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(\(.*)?$/.test(value) || /^[\w$.]+\(/.test(value);
 }
+
+/**
+ * The scrubber's code as text: what an export remembers of a run's scrubbed messages (ExportMemo) is used again only
+ * while it is the same.
+ */
+export const SCRUB_CODE = [
+  ...RULES.map((r) => `${r.kind} ${String(r.pattern)} ${String(r.secretOf)}`),
+  String(scrubSecrets),
+  String(isPlaceholder),
+  String(looksLikeCode),
+].join('\n');

@@ -4,8 +4,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomicSync } from '../workspace/atomicFile';
-import { scrubSecrets } from './secrets';
+import * as zlib from 'node:zlib';
+import { writeCacheFileSync, writeFileAtomicSync } from '../workspace/atomicFile';
+import { openRegularFile } from '../workspace/regularFile';
+import { SCRUB_CODE, scrubSecrets } from './secrets';
 import { performance } from 'node:perf_hooks';
 import type { ExportCandidate, StoreReader } from '../store/store';
 
@@ -38,14 +40,28 @@ export interface ExportResult {
  * scrubbed messages. A run's texts never change, so an auto-export, which mostly takes the same best runs as the last
  * one, reads, decompresses, hashes and scrubs only the runs that are new to it. Entries are keyed by pk and id (a
  * database set aside and begun afresh reuses pks); only the last export's runs are kept.
+ *
+ * With `files`, the memo outlives the process: each export leaves beside its dataset what it learned (`{dataset}.memo`:
+ * the keys, and where each example's messages are in the dataset), and the first export after a restart reads that
+ * and the dataset instead of every run's texts. It is only a cache: one that does not match the dataset's bytes, the
+ * code that made it or its own format is ignored, and the runs are read as if it were not there.
  */
 export class ExportMemo {
   private last = new Map<string, MemoEntry>();
   private next = new Map<string, MemoEntry>();
   private nextBytes = 0;
+  private loaded: boolean;
+
+  constructor(private readonly files?: { dataset: string; memo: string }) {
+    this.loaded = files === undefined;
+  }
 
   /** A new export begins: what an unfinished one gathered is dropped. */
   begin(): void {
+    if (!this.loaded) {
+      this.loaded = true;
+      this.last = readMemo(this.files!) ?? this.last;
+    }
     this.next = new Map();
     this.nextBytes = 0;
   }
@@ -57,8 +73,9 @@ export class ExportMemo {
   /**
    * Keeps what this export learned of a run for the next one. An example's messages are kept only while it is not a
    * duplicate (another run gives the same example) and the memo is under MAX_MEMO_CHARS; otherwise just its key.
+   * Returns what was kept.
    */
-  keep(pk: number, id: string, entry: MemoEntry, duplicate: boolean): void {
+  keep(pk: number, id: string, entry: MemoEntry, duplicate: boolean): MemoEntry {
     let kept = entry;
     if (entry.kind === 'example') {
       const chars = entry.messages.length + (entry.tools?.length ?? 0);
@@ -66,18 +83,163 @@ export class ExportMemo {
       else this.nextBytes += chars;
     }
     this.next.set(`${pk}:${id}`, kept);
+    return kept;
   }
 
-  /** The export was written: its runs are what the next one may reuse. */
-  finished(): void {
+  /**
+   * The export was written (`dataset`: its text): its runs are what the next one may reuse. `placed` says where in
+   * `dataset` each example the memo kept begins (see SftExport.take); with `files`, the memo is written beside it.
+   */
+  finished(dataset?: string, placed?: readonly Placement[]): void {
     this.last = this.next;
     this.next = new Map();
     this.nextBytes = 0;
+    if (this.files && dataset !== undefined && placed) writeMemo(this.files, this.last, dataset, placed);
   }
+}
+
+/** Where an example's messages (and tools) are in the dataset's text, in UTF-16 units as JavaScript counts them. */
+export interface Placement {
+  run: string;
+  messages: [number, number];
+  tools?: [number, number];
 }
 
 /** The most characters of scrubbed messages a memo keeps (about 64 MiB): a dataset of huge runs is read each time. */
 const MAX_MEMO_CHARS = 32 * 2 ** 20;
+
+/** Bump when what `digest` makes of a run changes in a way its code's text would not show (it is hashed too). */
+const MEMO_FORMAT = 1;
+/** A memo or dataset larger than this is not read back (the memo keeps at most MAX_MEMO_CHARS of messages). */
+const MAX_MEMO_FILE_BYTES = 16 * 2 ** 20;
+const MAX_DATASET_READ_BYTES = 2 * MAX_MEMO_CHARS;
+const KINDS = ['empty', 'aborted', 'example', 'key'] as const;
+
+let memoCode: string | undefined;
+/** What made the entries: the digest's and the scrubber's code. A memo from other code is not used. */
+function memoCodeId(): string {
+  memoCode ??= createHash('sha256')
+    .update([MEMO_FORMAT, SCRUB_CODE, digest, normalise, recordedChat].map(String).join('\0'))
+    .digest('hex')
+    .slice(0, 32);
+  return memoCode;
+}
+
+interface MemoFile {
+  format: number;
+  code: string;
+  dataset: { bytes: number; crc32: number };
+  /** [pk, id, kind (index in KINDS), key, redacted, messages start, end, tools start, end] */
+  runs: unknown[];
+}
+
+function writeMemo(
+  files: { dataset: string; memo: string },
+  entries: Map<string, MemoEntry>,
+  dataset: string,
+  placed: readonly Placement[],
+): void {
+  const where = new Map(placed.map((p) => [p.run, p]));
+  const runs: unknown[] = [];
+  for (const [run, entry] of entries) {
+    const at = run.indexOf(':');
+    const pk = Number(run.slice(0, at));
+    const id = run.slice(at + 1);
+    const kind = KINDS.indexOf(entry.kind);
+    if (entry.kind === 'empty') runs.push([pk, id, kind]);
+    else if (entry.kind !== 'example') runs.push([pk, id, kind, entry.key]);
+    else {
+      const p = where.get(run);
+      if (!p) continue; // not in this dataset: read again next time
+      runs.push([pk, id, kind, entry.key, entry.redacted, ...p.messages, ...(p.tools ?? [])]);
+    }
+  }
+  const bytes = Buffer.from(dataset);
+  const memo: MemoFile = {
+    format: MEMO_FORMAT,
+    code: memoCodeId(),
+    dataset: { bytes: bytes.length, crc32: zlib.crc32(bytes) },
+    runs,
+  };
+  try {
+    // Torn by a crash, it no longer parses or matches, and is not used.
+    writeCacheFileSync(files.memo, JSON.stringify(memo));
+  } catch {
+    // Not written (disk full, a folder in the way): the next export after a restart reads every run, as without it.
+  }
+}
+
+/** The entries a memo file holds, or undefined when it is missing or does not match its dataset or this code. */
+function readMemo(files: { dataset: string; memo: string }): Map<string, MemoEntry> | undefined {
+  try {
+    const memo = JSON.parse(readCapped(files.memo, MAX_MEMO_FILE_BYTES).toString('utf8')) as MemoFile;
+    if (memo.format !== MEMO_FORMAT || memo.code !== memoCodeId() || !Array.isArray(memo.runs))
+      return undefined;
+    const bytes = readCapped(files.dataset, MAX_DATASET_READ_BYTES);
+    if (bytes.length !== memo.dataset?.bytes || zlib.crc32(bytes) !== memo.dataset.crc32) return undefined;
+    const text = bytes.toString('utf8');
+    const entries = new Map<string, MemoEntry>();
+    let chars = 0;
+    for (const row of memo.runs) {
+      const entry = memoEntry(row, text);
+      if (!entry) return undefined;
+      if (entry[1].kind === 'example') {
+        chars += entry[1].messages.length + (entry[1].tools?.length ?? 0);
+        if (chars > MAX_MEMO_CHARS) return undefined;
+      }
+      entries.set(entry[0], entry[1]);
+    }
+    return entries;
+  } catch {
+    return undefined; // missing, not a regular file, too large, not JSON: read the runs
+  }
+}
+
+function memoEntry(row: unknown, text: string): [string, MemoEntry] | undefined {
+  if (!Array.isArray(row)) return undefined;
+  const [pk, id, kind, key, redacted, ...at] = row as unknown[];
+  if (!Number.isSafeInteger(pk) || typeof id !== 'string' || typeof kind !== 'number') return undefined;
+  const run = `${pk as number}:${id}`;
+  const name = KINDS[kind];
+  if (name === 'empty') return row.length === 3 ? [run, { kind: name }] : undefined;
+  if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key)) return undefined;
+  if (name === 'aborted' || name === 'key') return row.length === 4 ? [run, { kind: name, key }] : undefined;
+  if (name !== 'example' || !Number.isSafeInteger(redacted) || (at.length !== 2 && at.length !== 4))
+    return undefined;
+  const span = (from: unknown, to: unknown): string | undefined =>
+    Number.isSafeInteger(from) &&
+    Number.isSafeInteger(to) &&
+    0 <= (from as number) &&
+    (from as number) <= (to as number) &&
+    (to as number) <= text.length
+      ? text.slice(from as number, to as number)
+      : undefined;
+  const messages = span(at[0], at[1]);
+  const tools = at.length === 4 ? span(at[2], at[3]) : undefined;
+  if (messages === undefined || (at.length === 4 && tools === undefined)) return undefined;
+  return [
+    run,
+    { kind: name, key, messages, ...(tools !== undefined && { tools }), redacted: redacted as number },
+  ];
+}
+
+/** A regular file's bytes (no link followed, no FIFO waited on), refused past `max`. */
+function readCapped(file: string, max: number): Buffer {
+  const { fd, stat } = openRegularFile(file);
+  try {
+    if (stat.size > max) throw new Error(`${file} is larger than ${max} bytes`);
+    const buf = Buffer.alloc(stat.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 /**
  * A run as an export sees it, its system message aside (that follows the prompt variant's text, which may change).
@@ -106,6 +268,9 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
 export class SftExport {
   private readonly seen = new Set<string>();
   private readonly lines: string[] = [];
+  /** For the memo: where the messages of each line it kept are in the line (lines index, run, offsets). */
+  private readonly placed: { line: number; run: string; messages: number; head: number; tools?: number }[] =
+    [];
   private duplicatesSkipped = 0;
   private secretsRedacted = 0;
   private readonly watermarkPk: number;
@@ -175,8 +340,9 @@ export class SftExport {
   finish(): ExportResult {
     const { opts, lines } = this;
     fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    writeFileAtomicSync(opts.file, lines.length ? lines.join('\n') + '\n' : '');
-    opts.memo?.finished();
+    const text = lines.length ? lines.join('\n') + '\n' : '';
+    writeFileAtomicSync(opts.file, text);
+    opts.memo?.finished(text, this.placements());
     return {
       role: opts.role,
       file: opts.file,
@@ -192,7 +358,7 @@ export class SftExport {
     this.last = [run.reward, run.pk];
     const entry = (run.known && this.opts.memo?.get(run.pk, run.id)) || digest(run);
     const duplicate = entry.kind !== 'empty' && this.seen.has(entry.key);
-    this.opts.memo?.keep(run.pk, run.id, entry, duplicate);
+    const kept = this.opts.memo?.keep(run.pk, run.id, entry, duplicate);
     if (entry.kind === 'empty') return;
     if (duplicate) {
       this.duplicatesSkipped++;
@@ -207,7 +373,35 @@ export class SftExport {
     // The same bytes as JSON.stringify({ messages: [system?, ...messages], tools? }).
     const head = system.text ? JSON.stringify({ role: 'system', content: system.text }) + ',' : '';
     const tools = entry.tools === undefined ? '' : `,"tools":${entry.tools}`;
-    this.lines.push(`{"messages":[${head}${entry.messages}]${tools}}`);
+    if (kept?.kind === 'example') {
+      this.placed.push({
+        line: this.lines.length,
+        run: `${run.pk}:${run.id}`,
+        head: head.length,
+        messages: entry.messages.length,
+        ...(entry.tools !== undefined && { tools: entry.tools.length }),
+      });
+    }
+    this.lines.push(`${MESSAGES_OPEN}${head}${entry.messages}]${tools}}`);
+  }
+
+  /** Where the messages (and tools) of each example the memo kept are in the dataset's text (see `finish`). */
+  private placements(): Placement[] {
+    const out: Placement[] = [];
+    let line = 0;
+    let at = 0; // where line `line` begins
+    for (const p of this.placed) {
+      for (; line < p.line; line++) at += this.lines[line]!.length + 1;
+      const start = at + MESSAGES_OPEN.length + p.head;
+      const end = start + p.messages;
+      const tools = p.tools === undefined ? undefined : end + TOOLS_OPEN.length;
+      out.push({
+        run: p.run,
+        messages: [start, end],
+        ...(tools !== undefined && { tools: [tools, tools + p.tools!] as [number, number] }),
+      });
+    }
+    return out;
   }
 
   /** Whether a run can be taken without its texts: its memo entry, if any, has what this export needs of it. */
@@ -216,6 +410,10 @@ export class SftExport {
     return entry !== undefined && (entry.kind !== 'key' || this.seen.has(entry.key));
   }
 }
+
+/** How a dataset line begins, and what comes between its messages and its tools (see `take`). */
+const MESSAGES_OPEN = '{"messages":[';
+const TOOLS_OPEN = '],"tools":';
 
 /** What an export takes from a run's texts: its dedup key and its messages, secrets scrubbed (system message aside). */
 function digest(run: ExportCandidate): MemoEntry {

@@ -104,6 +104,11 @@ export function sftFile(agentDir: string, role: string, tier?: string): string {
   return path.join(sftDir(agentDir), `${adapterKey(role, tier)}_sft.jsonl`);
 }
 
+/** What the last export of that dataset read of its runs (a cache: see ExportMemo), beside the dataset. */
+export function exportMemoFile(agentDir: string, role: string, tier?: string): string {
+  return path.join(sftDir(agentDir), `${adapterKey(role, tier)}_sft.memo`);
+}
+
 /** When the last export of that dataset ran, how many examples, and where. */
 export function lastExportFile(agentDir: string, role: string, tier?: string): string {
   return path.join(agentDir, `last-export-${adapterKey(role, tier)}.txt`);

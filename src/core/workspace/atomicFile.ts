@@ -63,6 +63,21 @@ export function writeFileAtomicSync(
   syncDirectory(path.dirname(file));
 }
 
+/**
+ * Like writeFileAtomicSync without the fsyncs, for a cache whose reader checks what it reads: a crash may leave it
+ * torn or empty, never half old and half new.
+ */
+export function writeCacheFileSync(file: string, data: Uint8Array | string): void {
+  const tmp = tempName(file);
+  try {
+    fs.writeFileSync(tmp, data, { flag: 'wx', mode: 0o644 });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** A temp file younger than this is kept whoever wrote it: atomic writes take seconds, not minutes. */
 const MIN_STALE_AGE_MS = 60_000;
 

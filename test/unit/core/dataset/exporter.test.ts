@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Exporter, type ExportStore, type TrainingDue } from '../../../../src/core/dataset/exporter';
@@ -207,6 +208,142 @@ describe('Exporter', () => {
     const third = exp.export(store, 'coder');
     assert.deepEqual([read, known, third.count, third.duplicatesSkipped], [1, 30, 31, 0]);
     assert.equal(fs.readFileSync(file, 'utf8'), fresh());
+  });
+
+  describe('what an export leaves beside its dataset (sft/{role}_sft.memo)', () => {
+    /** Counts the candidates an export reads with their texts and those it takes from its memo. */
+    function countReads(): { read: number; known: number } {
+      const counts = { read: 0, known: 0 };
+      const candidates = db.exportCandidates.bind(db);
+      db.exportCandidates = function* (...args) {
+        for (const c of candidates(...args)) {
+          if (c.known) counts.known++;
+          else counts.read++;
+          yield c;
+        }
+      };
+      return counts;
+    }
+    const exporterIn = (dir: string, system = 'système ✓') =>
+      new Exporter({
+        agentDir: dir,
+        now: () => AT,
+        log: () => {},
+        config: () => parseConfig({}),
+        trusted: () => true,
+        promptText: () => system,
+        changed: () => {},
+      });
+    /** What an exporter with nothing remembered writes (into a folder of its own). */
+    const fresh = () =>
+      fs.readFileSync(
+        exporterIn(fs.mkdtempSync(path.join(ws, 'fresh-'))).export(store, 'coder').file,
+        'utf8',
+      );
+    const dataset = () => path.join(agentDir, 'sft', 'coder_sft.jsonl');
+    const memoFile = () => path.join(agentDir, 'sft', 'coder_sft.memo');
+
+    /** Runs of every kind an export meets: plain, a chat with tools, non-ASCII, a duplicate, an aborted stream, empty. */
+    function recordVaried(): void {
+      const add = (id: string, input: string, output: string, reward: number) =>
+        db.insertRun({
+          ...toRunRecord(
+            { id, createdAt: 1, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+            { input, output },
+          ),
+          reward,
+        });
+      for (let i = 0; i < 20; i++) record(0.9);
+      const chat = JSON.stringify({
+        messages: [{ role: 'user', content: 'list files 📁 in ünïcode' }],
+        tools: [{ type: 'function', function: { name: 'ls', parameters: { type: 'object' } } }],
+      });
+      const reply = JSON.stringify({
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'ls', arguments: '{"dir":"."}' } }],
+      });
+      add('chat', chat, reply, 0.95);
+      add('aborted', chat, JSON.stringify({ role: 'assistant', content: 'par', aborted: true }), 0.97);
+      add('secret', 'call it with API_KEY=abcdefghijkl', '漢字 and 🎉 API_KEY=abcdefghijkl', 0.92);
+      add('twin', 'task 1', 'code 1 ', 0.8); // r1 but for whitespace
+      add('empty', 'nothing', '', 0.99);
+    }
+
+    it('lets the first export after a restart read only the runs the last one did not take, writing the same', () => {
+      recordVaried();
+      const first = exporterIn(agentDir).export(store, 'coder');
+      assert.equal(first.count, 22);
+      assert.ok(fs.statSync(memoFile()).size > 0, 'the memo is written beside the dataset');
+      record(1); // new since then
+
+      const counts = countReads();
+      const again = exporterIn(agentDir).export(store, 'coder'); // a new exporter: a new process
+      assert.deepEqual(counts, { read: 1, known: 25 }, 'only the new run is read with its texts');
+      assert.equal(again.count, 23);
+      assert.equal(again.secretsRedacted, first.secretsRedacted);
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh(), 'the same bytes as an export with no memo');
+    });
+
+    it('is ignored when the dataset, the memo or the code that made it is not what it says, and is written again', () => {
+      recordVaried();
+      const spoil: [string, () => void][] = [
+        [
+          'a byte of the dataset changed',
+          () => {
+            const bytes = fs.readFileSync(dataset());
+            bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 1, bytes.length - 3);
+            fs.writeFileSync(dataset(), bytes);
+          },
+        ],
+        ['the dataset cut', () => fs.truncateSync(dataset(), 100)],
+        ['the dataset missing', () => fs.rmSync(dataset())],
+        ['the memo not JSON', () => fs.writeFileSync(memoFile(), '{"format":1,')],
+        ['the memo cut', () => fs.truncateSync(memoFile(), fs.statSync(memoFile()).size - 10)],
+        ['an older format', () => edit((m) => (m.format = 0))],
+        ['other code', () => edit((m) => (m.code = 'f'.repeat(32)))],
+        [
+          'a place outside the dataset',
+          () => edit((m) => ((m.runs as number[][]).find((r) => r[2] === 2)![6] = 1e9)),
+        ],
+        ['a key that is not a hash', () => edit((m) => ((m.runs as unknown[][])[0]![3] = '../x'))],
+        ['an unknown kind', () => edit((m) => ((m.runs as unknown[][])[0]![2] = 9))],
+        [
+          'a link to a memo elsewhere',
+          () => {
+            const elsewhere = path.join(ws, 'elsewhere.memo');
+            fs.renameSync(memoFile(), elsewhere);
+            fs.symlinkSync(elsewhere, memoFile());
+          },
+        ],
+      ];
+      function edit(change: (memo: Record<string, unknown>) => void): void {
+        const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as Record<string, unknown>;
+        change(memo);
+        fs.writeFileSync(memoFile(), JSON.stringify(memo));
+      }
+      for (const [what, how] of spoil) {
+        exporterIn(agentDir).export(store, 'coder');
+        how();
+        const counts = countReads();
+        exporterIn(agentDir).export(store, 'coder');
+        assert.deepEqual(counts, { read: 25, known: 0 }, `${what}: every run read again`);
+        assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh(), what);
+        assert.ok(fs.lstatSync(memoFile()).isFile(), `${what}: a memo written again, a link replaced`);
+        db.exportCandidates = Object.getPrototypeOf(db).exportCandidates;
+      }
+      assert.ok(fs.existsSync(path.join(ws, 'elsewhere.memo')), 'the file the link led to is left alone');
+    });
+
+    it('neither follows nor waits on a FIFO where the memo should be', function () {
+      if (process.platform === 'win32') this.skip();
+      recordVaried();
+      fs.mkdirSync(path.join(agentDir, 'sft'));
+      execFileSync('mkfifo', [memoFile()]);
+      const result = exporterIn(agentDir).export(store, 'coder'); // would hang on a plain open of the FIFO
+      assert.equal(result.count, 22);
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
   });
 
   it('keeps only the key of a duplicate in its memo, whatever its size', () => {

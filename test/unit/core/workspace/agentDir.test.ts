@@ -18,6 +18,7 @@ import {
   modelVariantsFile,
   promptVariantsFile,
   sftFile,
+  exportMemoFile,
   textsDir,
 } from '../../../../src/core/workspace/agentDir';
 import { InvalidInputError } from '../../../../src/core/errors';
@@ -40,6 +41,7 @@ const LAYOUT = {
   promptVariants: 'prompt_variants.json',
   modelVariants: 'model_variants.json',
   sft: 'sft/coder_sft.jsonl',
+  exportMemo: 'sft/coder_sft.memo',
   lastExport: 'last-export-coder.txt',
   adapterDir: 'lora/coder/',
   trained: 'lora/coder/trained/',
@@ -91,6 +93,7 @@ describe('agentDir', () => {
       promptVariants: rel(promptVariantsFile(dir)),
       modelVariants: rel(modelVariantsFile(dir)),
       sft: rel(sftFile(dir, 'coder')),
+      exportMemo: rel(exportMemoFile(dir, 'coder')),
       lastExport: rel(lastExportFile(dir, 'coder')),
       adapterDir: asFolder(p.dir),
       trained: asFolder(p.trained),
