@@ -117,6 +117,15 @@ const COMPLETIONS: Record<string, CompletionKind> = {
   '/api/generate': 'ollama-generate',
 };
 
+/**
+ * The errors of a connection the upstream closed: ECONNRESET (a RST, or the close Node reports as "socket hang up",
+ * which has this code), EPIPE (the request written to a connection already closed) and ECONNABORTED (the same on
+ * Windows). Met on a kept-alive connection before any answer, they are the idle-timeout race of request.reusedSocket
+ * in Node's http docs: the request went nowhere, and is asked again on a fresh connection. Not these: a refused
+ * connection or a timeout (a fresh connection fares no better), a malformed answer (the upstream did answer).
+ */
+const CLOSED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 /** A read's bytes are passed on in writes of about this size: a socket's default buffer (highWaterMark). */
 const FLUSH_BYTES = 16 * 1024;
 
@@ -633,7 +642,8 @@ export class Gateway {
 
   /**
    * Sends a request to the upstream and its answer to `sink` as it arrives, capturing the completion of `exchange`
-   * from a copy of the bytes and recording it once the answer ended (or the caller left: aborted).
+   * from a copy of the bytes and recording it once the answer ended (or the caller left: aborted). `fresh`: on a
+   * connection of its own, not a kept-alive one: the request is asked again after a kept-alive connection closed.
    */
   private relay(
     method: string,
@@ -645,6 +655,7 @@ export class Gateway {
     exchange: Exchange | undefined,
     sink: AnswerSink,
     onListing?: (upRes: http.IncomingMessage, done: () => void) => void,
+    fresh = false,
   ): Promise<void> {
     const { target, openai } = this.upstreamUrl(pathname, search, access);
     if (exchange?.withoutUsage !== undefined && openai && this.refusesUsage.has(openai.href)) {
@@ -660,6 +671,7 @@ export class Gateway {
     const secure = target.protocol === 'https:';
     return new Promise<void>((resolve) => {
       let settled = false;
+      let answered = false;
       let capture: ReturnType<typeof captureFor> | undefined;
       /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
       let batch: Buffer[] = [];
@@ -688,8 +700,11 @@ export class Gateway {
       };
       const upstream = (secure ? https : http).request(
         target,
-        { method, headers, agent: secure ? this.agents.https : this.agents.http },
+        // `agent: false`: a connection of its own, closed after the answer, not another kept-alive one that the
+        // upstream may have closed as well.
+        { method, headers, agent: fresh ? false : secure ? this.agents.https : this.agents.http },
         (upRes) => {
+          answered = true;
           const status = upRes.statusCode ?? 502;
           const ok = status >= 200 && status < 300;
           if (exchange?.withoutUsage !== undefined && openai && (status === 400 || status === 422)) {
@@ -786,6 +801,15 @@ export class Gateway {
       upstream.on('socket', (socket) => socket.setNoDelay(true));
       upstream.on('error', (err: NodeJS.ErrnoException) => {
         if (settled) return;
+        if (!answered && upstream.reusedSocket && !fresh && CLOSED_CONNECTION.has(err.code ?? '')) {
+          // The upstream closed the kept-alive connection as the request arrived (see CLOSED_CONNECTION): nothing of
+          // an answer came, nothing is recorded; asked once more, the caller gets the answer it would have had.
+          settled = true;
+          resolve(
+            this.relay(method, pathname, search, headers, body, access, exchange, sink, onListing, true),
+          );
+          return;
+        }
         if (!sink.started) {
           const where = `${target.protocol}//${target.host}`;
           sink.fail(

@@ -25,6 +25,12 @@ import { LearningPipeline } from '../../../../src/core/pipeline';
 import { startChatUpstream, type ChatUpstream } from '../../../support/chatUpstream';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../../support/workspace';
 import { savedRunsWithTexts } from '../../../support/savedRuns';
+import {
+  REPLY,
+  startClosingUpstream,
+  type ClosingUpstream,
+  type Fate,
+} from '../../../support/closingUpstream';
 import { holdFdatasync } from '../../../support/heldFdatasync';
 
 const KEY = 'sk-test-0123456789abcdefSECRET';
@@ -1057,6 +1063,200 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
           err instanceof UpstreamError && err.status === 502 && /OLLAMA_HOST/.test(err.message),
       );
     });
+  });
+
+  describe('kept-alive upstream connections the upstream closes as a request arrives', () => {
+    // A server with an idle timeout (uvicorn's 5 s: vLLM, llama-cpp-python) may close a kept-alive connection just
+    // as the gateway sends the next request on it: the request is lost before any byte of an answer, and Node's
+    // docs (http, request.reusedSocket) advise asking again. Here the upstream closes at exactly that moment.
+    let closing: ClosingUpstream | undefined;
+
+    afterEach(async () => {
+      await closing?.stop();
+      closing = undefined;
+    });
+
+    async function openOn(fateOf: (connection: number, index: number) => Fate): Promise<ClosingUpstream> {
+      closing = await startClosingUpstream(fateOf);
+      await open({}, { openaiBaseUrl: closing.baseUrl });
+      return closing;
+    }
+
+    const ask = <S extends boolean>(stream: S) => ({
+      model: 'qwen2.5-coder:7b',
+      messages: [{ role: 'user' as const, content: 'hi' }],
+      stream,
+    });
+
+    /**
+     * A request's answer as the client saw it: `complete` false when the connection was cut mid-answer. `onData`:
+     * called once, when the first bytes of the answer arrived.
+     */
+    function answerOf(
+      body: object,
+      onData?: () => void,
+    ): Promise<{ status: number; body: string; complete: boolean }> {
+      return new Promise((resolve, reject) => {
+        const req = http.request(
+          new URL('/v1/chat/completions', url),
+          { method: 'POST', headers: { 'content-type': 'application/json' } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => {
+              if (chunks.push(c) === 1) onData?.();
+            });
+            res.on('error', () => undefined);
+            res.on('close', () =>
+              resolve({
+                status: res.statusCode!,
+                body: Buffer.concat(chunks).toString('utf8'),
+                complete: res.complete,
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+    }
+
+    const alarming = () => logs.filter((l) => /⚠️|❌/u.test(l));
+
+    it('asks again on a fresh connection, and the client gets the answer and one run, not a 502', async () => {
+      const upstream = await openOn((_connection, index) => (index === 1 ? 'answer' : 'close'));
+      const first = await openai().chat.completions.create(ask(false));
+      assert.equal(first.choices[0]!.message.content, REPLY);
+      const second = await openai().chat.completions.create(ask(false));
+      assert.equal(second.choices[0]!.message.content, REPLY);
+      assert.equal(second.usage?.total_tokens, 15);
+
+      assert.deepEqual(
+        upstream.requests.map((r) => [r.connection, r.index, r.fate]),
+        [
+          [1, 1, 'answer'],
+          [1, 2, 'close'],
+          [2, 1, 'answer'],
+        ],
+      );
+      assert.equal(upstream.connections, 2);
+      const runs = await storedRuns();
+      assert.equal(runs.length, 2, 'each request recorded once');
+      assert.equal(captured.length, 2);
+      assert.ok(runs.every((r) => JSON.parse(r.output).content === REPLY));
+      assert.deepEqual(alarming(), [], 'a request asked again is no failure');
+    });
+
+    it('asks a stream again, and the client gets every event as the upstream sent them', async () => {
+      const upstream = await openOn((_connection, index) => (index === 1 ? 'answer' : 'close'));
+      const read = async () => {
+        let text = '';
+        for await (const chunk of await openai().chat.completions.create(ask(true))) {
+          assert.equal(
+            chunk.usage ?? undefined,
+            undefined,
+            'the usage chunk the gateway asked for stays with it',
+          );
+          text += chunk.choices[0]?.delta.content ?? '';
+        }
+        return text;
+      };
+      assert.equal(await read(), REPLY);
+      assert.equal(await read(), REPLY);
+
+      assert.equal(upstream.connections, 2);
+      assert.deepEqual(
+        upstream.requests.map((r) => r.fate),
+        ['answer', 'close', 'answer'],
+      );
+      const runs = await storedRuns();
+      assert.equal(runs.length, 2);
+      assert.deepEqual(
+        runs.map((r) => [JSON.parse(r.output).content, r.cost_tokens]),
+        [
+          [REPLY, 15],
+          [REPLY, 15],
+        ],
+      );
+      assert.deepEqual(alarming(), []);
+    });
+
+    it('asks again after a connection reset (RST) as well, and for an in-process completion', async () => {
+      const upstream = await openOn((_connection, index) => (index === 1 ? 'answer' : 'reset'));
+      const first = await answerOf(ask(true));
+      const second = await answerOf(ask(true));
+      assert.deepEqual([first.status, second.status], [200, 200]);
+      assert.equal(second.body, first.body, 'the same bytes as an answer on a connection that stayed');
+      // The connection asked on closes after its answer: the next request opens one to keep alive.
+      assert.equal((await answerOf(ask(false))).status, 200);
+      const completion = await gateway.complete(ask(false), { source: 'chat' });
+      assert.equal(completion.message.content, REPLY);
+
+      assert.deepEqual(
+        upstream.requests.map((r) => [r.connection, r.index, r.fate]),
+        [
+          [1, 1, 'answer'],
+          [1, 2, 'reset'],
+          [2, 1, 'answer'],
+          [3, 1, 'answer'],
+          [3, 2, 'reset'],
+          [4, 1, 'answer'],
+        ],
+      );
+      const runs = await storedRuns();
+      assert.equal(runs.length, 4);
+      assert.deepEqual(
+        runs.map((r) => r.source),
+        ['gateway', 'gateway', 'gateway', 'chat'],
+      );
+      assert.deepEqual(alarming(), []);
+    });
+
+    it('answers 502 as before when a fresh connection is closed, without asking again', async () => {
+      const upstream = await openOn(() => 'close');
+      const answer = await answerOf(ask(false));
+      assert.equal(answer.status, 502);
+      assert.match(
+        JSON.parse(answer.body).error.message,
+        /cannot reach the upstream at http:\/\/127\.0\.0\.1:\d+/,
+      );
+      assert.equal(upstream.requests.length, 1);
+      assert.equal((await storedRuns()).length, 0);
+    });
+
+    it('asks again only once: a second close is a 502', async () => {
+      const upstream = await openOn((connection, index) =>
+        connection === 1 && index === 1 ? 'answer' : 'close',
+      );
+      assert.equal((await answerOf(ask(false))).status, 200);
+      const answer = await answerOf(ask(false));
+      assert.equal(answer.status, 502);
+      assert.match(JSON.parse(answer.body).error.message, /cannot reach the upstream/);
+      assert.deepEqual(
+        upstream.requests.map((r) => [r.connection, r.fate]),
+        [
+          [1, 'answer'],
+          [1, 'close'],
+          [2, 'close'],
+        ],
+      );
+      assert.equal((await storedRuns()).length, 1);
+    });
+
+    for (const how of ['close', 'reset'] as const) {
+      it(`cuts the client off as before when the connection closes (${how}) after the answer began, without asking again`, async () => {
+        const upstream = await openOn((_connection, index) => (index === 1 ? 'answer' : 'hold'));
+        assert.equal((await answerOf(ask(true))).complete, true);
+        const cut = await answerOf(ask(true), () => upstream.drop(how));
+        assert.equal(cut.status, 200);
+        assert.equal(cut.complete, false, 'the client sees the answer cut, as the upstream cut it');
+        assert.match(cut.body, /^data: \{/);
+        assert.equal(upstream.requests.length, 2);
+        assert.equal(upstream.connections, 1);
+        const runs = await storedRuns();
+        assert.equal(runs.length, 2);
+        assert.equal(JSON.parse(runs[1]!.output).aborted, true, 'kept with what arrived, as aborted');
+      });
+    }
   });
 
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {
