@@ -212,6 +212,8 @@ export class DurableStore {
   private savedProgress = new Map<string, InboxProgress>();
   /** This process's rotated journal files, removed once the save that contains their entries is on disk. */
   private sealed: string[] = [];
+  /** Sealed journals of ours that a save has made redundant, being removed: not someone else's inbox files. */
+  private readonly removing = new Set<string>();
   private dirty = false;
   private unsavedEntries = 0;
   /** Journal bytes (ours and other processes') taken since the last save, and when the first came. */
@@ -514,7 +516,7 @@ export class DurableStore {
     names.sort();
     const own = new Set([
       path.basename(this.writer.currentFile),
-      ...this.sealed.map((f) => path.basename(f)),
+      ...[...this.sealed, ...this.removing].map((f) => path.basename(f)),
     ]);
     const listed = new Set(names);
     for (const name of [...this.files.keys()]) if (!listed.has(name)) this.files.delete(name);
@@ -946,7 +948,16 @@ export class DurableStore {
     }
     const sum = await summing;
     if (save.generation !== this.saveGeneration) return; // closeSync saved a newer image while the sum was taken
-    this.endSave(save, sum);
+    // Our sealed journals are removed off the event loop (an unlink waits for the file system's journal: up to
+    // 100 ms seen for a few MiB). Left behind by an exit meanwhile, they are read again at the next open, as after
+    // a crash at 'save-renamed': every entry in them is a replay.
+    const sealed = this.endSave(save, sum, 'later');
+    for (const file of sealed) this.removing.add(file);
+    try {
+      await Promise.all(sealed.map((file) => fs.promises.rm(file, { force: true })));
+    } finally {
+      for (const file of sealed) this.removing.delete(file);
+    }
   }
 
   /** Saves now, synchronously, if anything changed or a save is still being written (the owner only). */
@@ -1110,12 +1121,19 @@ export class DurableStore {
     return { image, sealedNow, finished, started, generation: ++this.saveGeneration };
   }
 
-  /** The second half, once the image is renamed into place: what it holds is removed from the journals. */
-  private endSave({ image, sealedNow, finished, started }: PendingSave, sum = imageSum(image)): void {
+  /**
+   * The second half, once the image is renamed into place: what it holds is removed from the journals. Our sealed
+   * journals, with `sealed` 'later', are returned for the caller to remove instead.
+   */
+  private endSave(
+    { image, sealedNow, finished, started }: PendingSave,
+    sum = imageSum(image),
+    sealed: 'now' | 'later' = 'now',
+  ): string[] {
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
     writeImageSum(this.sumFile, sum);
-    for (const file of sealedNow) fs.rmSync(file, { force: true });
+    if (sealed === 'now') for (const file of sealedNow) fs.rmSync(file, { force: true });
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
     for (const name of finished) {
       // Checked again: a writer that appended during the save keeps its file (and the next read takes it).
@@ -1127,6 +1145,7 @@ export class DurableStore {
       }
     }
     this.lastSaveMs = Date.now() - started;
+    return sealed === 'later' ? sealedNow : [];
   }
 
   /** Logs once per process each time the database passes another of GROWTH_WARNINGS, well before it is refused. */

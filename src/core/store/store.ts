@@ -307,6 +307,17 @@ export class Store {
   /** Set by countNewRoles: the `minReward` a role's count starts with at its first run. */
   private newRoleMinReward: number | undefined;
   private segments: TextSegments | undefined;
+  /**
+   * Texts of runs inserted since the last move to .agent/texts/, kept here rather than in table run_texts: sql.js
+   * holds its file in WASM memory, which never shrinks, and grows that file by copying it whole; texts written there
+   * only to be moved out a second later made every save copy, move and vacuum them (the database's pages freed,
+   * the file cut, copied again). `export` puts those not moved by then into run_texts, so that an image holds every
+   * text that .agent/texts/ does not. Keyed by pk, in insertion order (pk order).
+   */
+  private pendingTexts = new Map<number, TextRecord>();
+  /** Pks added to pendingTexts inside the open transaction(s), taken out again if it rolls back. */
+  private pendingInTransaction: number[] = [];
+  private transactionDepth = 0;
   private onUnavailable: ((id: string, reason: string) => void) | undefined;
   /** The latest reward edits, oldest first; the last one is number `editCount` (see rewardEditsSince). */
   private edits: RewardEdit[] = [];
@@ -369,16 +380,34 @@ export class Store {
     this.db.close();
   }
 
-  /** The whole database as a SQLite file image. */
+  /** The whole database as a SQLite file image, with every text not yet in .agent/texts/ (see pendingTexts). */
   export(): Uint8Array {
+    this.keepPendingTexts();
     return this.db.export();
+  }
+
+  /** Puts the texts waiting for a move into table run_texts, where an image holds them. */
+  private keepPendingTexts(): void {
+    if (this.pendingTexts.size === 0) return;
+    this.transaction(() => {
+      for (const [pk, t] of this.pendingTexts) {
+        this.run(
+          'keepText',
+          'INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?) ON CONFLICT (pk) DO NOTHING',
+          [pk, t.input, t.output],
+        );
+      }
+    });
+    this.pendingTexts = new Map();
   }
 
   /** All or nothing; nests (savepoints), so a batch of inserts can wrap inserts that are atomic themselves. */
   transaction<T>(fn: () => T): T {
     const tallies = new Map(this.tallies);
     const editCount = this.editCount;
+    const pendingMark = this.pendingInTransaction.length;
     this.db.run('SAVEPOINT tx');
+    this.transactionDepth++;
     try {
       const result = fn();
       this.db.run('RELEASE tx');
@@ -386,12 +415,15 @@ export class Store {
     } catch (err) {
       this.db.run('ROLLBACK TO tx');
       this.db.run('RELEASE tx');
+      for (const pk of this.pendingInTransaction.splice(pendingMark)) this.pendingTexts.delete(pk);
       this.tallies = tallies; // the rows are gone again, and so are their counts
       // and so are the edits made since; a reader that had seen one of them (none can: reads are synchronous
       // and outside) or that is further behind than the kept edits reads the runs again
       this.edits.splice(Math.max(0, this.edits.length - (this.editCount - editCount)));
       this.editCount = editCount;
       throw err;
+    } finally {
+      if (--this.transactionDepth === 0) this.pendingInTransaction = [];
     }
   }
 
@@ -445,19 +477,17 @@ export class Store {
       ],
     );
     if (this.db.getRowsModified() === 0) return false;
+    const pk = this.one('lastPk', 'SELECT last_insert_rowid()', [])![0] as number;
     const kept = this.tallies.get(r.role);
     if (!kept && this.newRoleMinReward !== undefined) {
       // The role's first run (see countNewRoles): its count from the start is this run or none.
       const minReward = this.newRoleMinReward;
       this.tallies.set(r.role, [{ minReward, afterPk: 0, count: Number(r.reward >= minReward) }]);
     } else if (kept?.some((t) => r.reward >= t.minReward)) {
-      const pk = this.one('lastPk', 'SELECT last_insert_rowid()', [])![0] as number;
       this.moveTallies(r.role, pk, undefined, r.reward);
     }
-    this.run('insertText', 'INSERT INTO run_texts (pk, input, output) VALUES (last_insert_rowid(), ?, ?)', [
-      r.input,
-      r.output,
-    ]);
+    this.pendingTexts.set(pk, { pk, id: r.id, input: r.input, output: r.output });
+    if (this.transactionDepth > 0) this.pendingInTransaction.push(pk);
     return true;
   }
 
@@ -503,12 +533,14 @@ export class Store {
   runTexts(id: string): { input: string; output: string; unavailable?: string } | undefined {
     const row = this.one(
       'runTexts',
-      `SELECT t.input, t.output, x.segment, x.offset, x.length FROM runs r
+      `SELECT r.pk, t.input, t.output, x.segment, x.offset, x.length FROM runs r
        LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk WHERE r.id = ?`,
       [id],
     );
     if (!row) return undefined;
-    const texts = this.textsOf(id, row, 0);
+    const pending = this.pendingTexts.get(row[0] as number);
+    if (pending) return { input: pending.input, output: pending.output };
+    const texts = this.textsOf(id, row, 1);
     return 'unavailable' in texts ? { input: '', output: '', unavailable: texts.unavailable } : texts;
   }
 
@@ -541,22 +573,40 @@ export class Store {
 
   /** Whether at least `n` runs' texts are still in the database (a bounded look, not a count). */
   textsPendingAtLeast(n: number): boolean {
-    return this.one('textsPendingAtLeast', 'SELECT 1 FROM run_texts LIMIT 1 OFFSET ?', [n - 1]) !== undefined;
+    if (this.pendingTexts.size >= n) return true;
+    const offset = n - 1 - this.pendingTexts.size;
+    return (
+      this.one('textsPendingAtLeast', 'SELECT 1 FROM run_texts LIMIT 1 OFFSET ?', [offset]) !== undefined
+    );
   }
 
   /** Texts still in the database, oldest first: what the owner moves to .agent/texts/ at its next save. */
   textsToMove(limit: number): TextRecord[] {
-    return this.all(
+    // Those in run_texts first (an image saved before they could be moved), then those waiting in memory.
+    const out = this.all(
       'textsToMove',
       'SELECT t.pk, r.id, t.input, t.output FROM run_texts t JOIN runs r ON r.pk = t.pk ORDER BY t.pk LIMIT ?',
       [limit],
     ).map((r) => ({ pk: r[0] as number, id: r[1] as string, input: r[2] as string, output: r[3] as string }));
+    for (const t of this.pendingTexts.values()) {
+      if (out.length >= limit) break;
+      out.push(t);
+    }
+    return out;
   }
 
   /** Names where each run's texts now are, and drops them from the database (already moved ones are skipped). */
   textsMoved(refs: ReadonlyMap<number, TextRef>): void {
     this.transaction(() => {
       for (const [pk, ref] of refs) {
+        if (this.pendingTexts.has(pk)) {
+          this.run(
+            'insertPendingTextRef',
+            'INSERT INTO run_text_refs (pk, segment, offset, length) VALUES (?, ?, ?, ?) ON CONFLICT (pk) DO NOTHING',
+            [pk, ref.segment, ref.offset, ref.length],
+          );
+          continue;
+        }
         this.run(
           'insertTextRef',
           `INSERT INTO run_text_refs (pk, segment, offset, length) SELECT ?1, ?2, ?3, ?4
@@ -566,6 +616,7 @@ export class Store {
         this.run('deleteText', 'DELETE FROM run_texts WHERE pk = ?', [pk]);
       }
     });
+    for (const pk of refs.keys()) this.pendingTexts.delete(pk); // once the rows naming them are in
   }
 
   /**
@@ -1121,7 +1172,7 @@ export class Store {
           yield { ...run, input: '', output: '', known: true };
           continue;
         }
-        const texts = this.textsOf(run.id, r, 5);
+        const texts = this.pendingTexts.get(run.pk) ?? this.textsOf(run.id, r, 5);
         // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
         if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
         yield { ...run, input: texts.input, output: texts.output };

@@ -652,7 +652,7 @@ describe('LearningPipeline', () => {
       const exported = await pipeline.exportDataset('coder');
 
       assert.equal(exported.count, 1);
-      assert.deepEqual(fs.readdirSync(path.join(ws, 'datasets')), ['coder_sft.jsonl']);
+      assert.deepEqual(fs.readdirSync(path.join(ws, 'datasets')), ['coder_sft.jsonl', 'coder_sft.memo']);
     });
   });
 

@@ -328,6 +328,65 @@ describe('Store', () => {
     assert.equal(store.armStats('prompt', 'coder')[0]?.n, 1);
   });
 
+  it('keeps the texts of a transaction that failed nowhere: not read back, not in the image, not under a reused pk', () => {
+    const undone = run({ input: 'undone input', output: 'undone output' });
+    assert.throws(() =>
+      store.transaction(() => {
+        store.insertRun(undone);
+        throw new Error('fails midway');
+      }),
+    );
+    const next = run({ input: 'next input', output: 'next output' }); // takes the pk the undone run had
+
+    store.insertRun(next);
+
+    assert.equal(store.runTexts(undone.id), undefined);
+    assert.deepEqual(store.runTexts(next.id), { input: 'next input', output: 'next output' });
+    const image = Store.open(SQL, store.export());
+    assert.ok(image instanceof Store);
+    assert.deepEqual(image.runTexts(next.id), { input: 'next input', output: 'next output' });
+    assert.equal(image.textsToMove(10).length, 1, 'one text in the image: the run’s');
+    image.close();
+  });
+
+  it('holds the texts of new runs out of its SQLite file: moved out, they leave no pages behind to give back', () => {
+    const pragma = (image: Uint8Array, name: string) => {
+      const db = new SQL.Database(image);
+      try {
+        return Number(db.exec(`PRAGMA ${name}`)[0]?.values[0]?.[0]);
+      } finally {
+        db.close();
+      }
+    };
+    const runs = Array.from({ length: 200 }, (_, i) =>
+      run({ input: `task ${i} `.repeat(400), output: `x${i}`.repeat(900) }),
+    );
+    for (const r of runs) store.insertRun(r);
+    assert.equal(store.runTexts(runs[7]!.id)?.output, 'x7'.repeat(900), 'read back before they move');
+    const moving = store.textsToMove(1000);
+    assert.equal(moving.length, 200);
+
+    store.textsMoved(new Map(moving.map((t) => [t.pk, { segment: 1, offset: t.pk * 100, length: 100 }])));
+
+    const image = store.export();
+    assert.equal(pragma(image, 'freelist_count'), 0, 'no free pages: the texts never were in the file');
+    // 200 runs' 1.3 MB of text would take some 320 pages of 4 KiB; their numbers take a few.
+    assert.ok(pragma(image, 'page_count') < 60, `${pragma(image, 'page_count')} pages`);
+    assert.deepEqual(store.textsToMove(10), []);
+  });
+
+  it('puts the texts not yet moved into the image it takes', () => {
+    const runs = Array.from({ length: 20 }, (_, i) => run({ input: `in ${i}`, output: `out ${i}` }));
+    for (const r of runs) store.insertRun(r);
+
+    const image = Store.open(SQL, store.export());
+    assert.ok(image instanceof Store);
+    for (const r of runs) assert.deepEqual(image.runTexts(r.id), { input: r.input, output: r.output });
+    assert.equal(image.textsToMove(100).length, 20, 'in its run_texts, for its owner to move');
+    image.close();
+    assert.equal(store.textsToMove(100).length, 20, 'and still to move here');
+  });
+
   it('averages the runs before the latest ones only when there are enough of them', () => {
     for (const reward of [0.2, 0.4, 1, 1]) store.insertRun(run({ reward }));
 
