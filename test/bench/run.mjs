@@ -743,13 +743,15 @@ medians and the ours/native ratios, not single numbers.
 ${verdicts(results, t).join('\n')}
 
 The targets are issue #11's, at 100k runs; a smaller size is marked against them too, for the trend (the 1M size
-has its own section, \`npm run bench:1m\`). Run texts live in \`.agent/texts/\`, so the image a save writes holds
-numbers only (see Memory and disk); exports are taken in 8 ms slices and the inbox in 12 ms slices; a database over
-1 MiB is saved once the journal took as many bytes as a save writes; a file that matches \`experience.db.sum\` opens
-without the integrity check; close() writes off the event loop. What is left: the longest stalls are the synchronous
-part of a big database's save (sql.js's copy of the image, about 1.5 ms a MiB, the vacuum of the pages texts left,
-the CRC) in close() and at the end of the first open's import; the peak memory is that import's (memory the
-allocator keeps afterwards) and a save's copies of the image. A worker that owns the database is the next step.
+has its own section, \`npm run bench:1m\`). Run texts live in \`.agent/texts/\`, and a new run's wait for their move in
+memory, never in sql.js's file, so the image a save writes holds numbers only (see Memory and disk); exports are taken
+in 8 ms slices and the inbox in 12 ms slices, and an export reuses what the last one took, after a restart too
+(\`sft/{role}_sft.memo\`); a database over 1 MiB is saved once the journal took as many bytes as a save writes; a file
+that matches \`experience.db.sum\` opens without the integrity check; close() writes off the event loop. What is
+left: the longest stall is sql.js's copy of the image in a save (\`db.export()\`, about 2 ms a MiB, which sql.js
+gives no way to take in steps), in close() and at the end of the first open's import; the peak memory is that
+import's (memory the allocator keeps afterwards) and a save's copies of the image. A worker that owns the database
+is the next step.
 
 ## Steady recording
 
