@@ -410,6 +410,13 @@ function scan(
     rewound = from > 0;
     from = 0;
   }
+  if (!rewound && from > 0 && from >= size && cursor.line === undefined) {
+    // Read to its end before, and nothing since (a fully read file, met again by an owner that reopened the
+    // database, whose cursors keep no line numbers): counting its lines would read it all again for no line to
+    // report. They are counted once it grows.
+    const next = { offset: from, mark: markBefore(fd, from) };
+    return { lines: [], endOffset: from, next, dataEnd: from, tornTail: false, more: false, rewound: false };
+  }
   let lineNumber = rewound || from === 0 ? 0 : (cursor.line ?? countLines(fd, from));
   const lines: InboxLine[] = [];
   /** The line being read: where it starts, its bytes so far (none once it is too long), and its length. */

@@ -51,6 +51,32 @@ describe('inbox', () => {
       assert.equal(read.endOffset, data);
     });
 
+    it('does not read a file read to its end again to number its lines, until it grows', () => {
+      const file = path.join(dir, 'agent.jsonl');
+      fs.writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => line(feedback(`r-${i}`))).join(''));
+      const size = fs.statSync(file).size;
+      const readSync = nodeFs.readSync;
+      let bytesRead = 0;
+      nodeFs.readSync = ((...args: Parameters<typeof readSync>) => {
+        const n = readSync(...args);
+        bytesRead += n;
+        return n;
+      }) as typeof readSync;
+      let read: InboxRead;
+      try {
+        read = readInboxFile(file, { offset: size }); // a cursor saved in the database: no line number
+      } finally {
+        nodeFs.readSync = readSync;
+      }
+      assert.deepEqual([read.lines, read.endOffset, read.more], [[], size, false]);
+      assert.ok(bytesRead <= 4096, `${bytesRead} bytes read of ${size}: the mark before the cursor at most`);
+
+      fs.appendFileSync(file, 'not json\n');
+      const grown = readInboxFile(file, read.next);
+
+      assert.deepEqual(outcomes(grown), [[20_001, 'not a JSON object (an en']]);
+    });
+
     it('reads on from where the last read ended', () => {
       const writer = new InboxWriter(dir, () => 1000);
       writer.append(feedback('r-1'));
