@@ -59,7 +59,14 @@ import {
 import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
-import { imageSum, imageSumSliced, matchesSum, readImageSum, writeImageSum } from './imageSum';
+import {
+  imageSum,
+  imageSumSliced,
+  matchesSum,
+  readImageSum,
+  writeImageSum,
+  writeImageSumAsync,
+} from './imageSum';
 import { boundText, sameText, wellFormed } from './storedText';
 import { TextSegments, type TextRecord, type TextRef } from './textSegments';
 
@@ -958,13 +965,17 @@ export class DurableStore {
     }
     const sum = await summing;
     if (save.generation !== this.saveGeneration) return; // closeSync saved a newer image while the sum was taken
-    // Our sealed journals are removed off the event loop (an unlink waits for the file system's journal: up to
-    // 100 ms seen for a few MiB). Left behind by an exit meanwhile, they are read again at the next open, as after
-    // a crash at 'save-renamed': every entry in them is a replay.
+    // The sum and the removal of our sealed journals go off the event loop (an unlink waits for the file system's
+    // journal: up to 100 ms seen, for a 36-byte file too). Left behind by an exit meanwhile, the journals are read
+    // again at the next open, as after a crash at 'save-renamed': every entry in them is a replay; a sum not written
+    // costs that open an integrity check.
     const sealed = this.endSave(save, sum, 'later');
     for (const file of sealed) this.removing.add(file);
     try {
-      await Promise.all(sealed.map((file) => fs.promises.rm(file, { force: true })));
+      await Promise.all([
+        writeImageSumAsync(this.sumFile, sum),
+        ...sealed.map((file) => fs.promises.rm(file, { force: true })),
+      ]);
     } finally {
       for (const file of sealed) this.removing.delete(file);
     }
@@ -1132,8 +1143,8 @@ export class DurableStore {
   }
 
   /**
-   * The second half, once the image is renamed into place: what it holds is removed from the journals. Our sealed
-   * journals, with `sealed` 'later', are returned for the caller to remove instead.
+   * The second half, once the image is renamed into place: what it holds is removed from the journals. With
+   * `sealed` 'later', the caller writes the sum and removes our sealed journals (returned) instead.
    */
   private endSave(
     { image, sealedNow, finished, started }: PendingSave,
@@ -1142,8 +1153,10 @@ export class DurableStore {
   ): string[] {
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
-    writeImageSum(this.sumFile, sum);
-    if (sealed === 'now') for (const file of sealedNow) fs.rmSync(file, { force: true });
+    if (sealed === 'now') {
+      writeImageSum(this.sumFile, sum);
+      for (const file of sealedNow) fs.rmSync(file, { force: true });
+    }
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
     for (const name of finished) {
       // Checked again: a writer that appended during the save keeps its file (and the next read takes it).

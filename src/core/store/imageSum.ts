@@ -71,3 +71,13 @@ export function writeImageSum(file: string, sum: ImageSum): void {
     // A directory or an unwritable folder at the path: the next open checks the database instead.
   }
 }
+
+/** writeImageSum off the event loop: removing a file can wait for the file system's journal (100 ms seen). */
+export async function writeImageSumAsync(file: string, sum: ImageSum): Promise<void> {
+  try {
+    await fs.promises.rm(file, { force: true });
+    await fs.promises.writeFile(file, JSON.stringify(sum) + '\n', { flag: 'wx', mode: 0o644 });
+  } catch {
+    // As writeImageSum: the next open checks the database instead.
+  }
+}
