@@ -1172,7 +1172,19 @@ export class Store {
           yield { ...run, input: '', output: '', known: true };
           continue;
         }
-        const texts = this.pendingTexts.get(run.pk) ?? this.textsOf(run.id, r, 5);
+        // Its page was read while its texts waited in memory, and a move or an image has taken them since (between
+        // two slices of an export): where they are now is read again.
+        const row =
+          r[5] === null && r[7] === null && !this.pendingTexts.has(run.pk)
+            ? (this.one(
+                'exportTextsAgain',
+                `SELECT r.pk, r.id, r.role, r.prompt_id, r.reward, t.input, t.output, x.segment, x.offset, x.length
+                 FROM runs r LEFT JOIN run_texts t ON t.pk = r.pk LEFT JOIN run_text_refs x ON x.pk = r.pk
+                 WHERE r.pk = ?`,
+                [run.pk],
+              ) ?? r)
+            : r;
+        const texts = this.pendingTexts.get(run.pk) ?? this.textsOf(run.id, row, 5);
         // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
         if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
         yield { ...run, input: texts.input, output: texts.output };

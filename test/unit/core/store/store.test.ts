@@ -9,6 +9,7 @@ import { runRecord } from '../../../support/runRecord';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
 import { boundText } from '../../../../src/core/store/storedText';
+import { TextSegments } from '../../../../src/core/store/textSegments';
 
 const run = runRecord;
 
@@ -373,6 +374,38 @@ describe('Store', () => {
     // 200 runs' 1.3 MB of text would take some 320 pages of 4 KiB; their numbers take a few.
     assert.ok(pragma(image, 'page_count') < 60, `${pragma(image, 'page_count')} pages`);
     assert.deepEqual(store.textsToMove(10), []);
+  });
+
+  it('gives every candidate of a page read before an image or a move took their texts out of memory', () => {
+    const runs = Array.from({ length: 10 }, (_, i) =>
+      run({ input: `task ${i}`, output: `code ${i}`, reward: 1 }),
+    );
+    for (const r of runs) store.insertRun(r);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-store-texts-'));
+    const segments = new TextSegments(dir);
+    try {
+      const beforeImage = store.exportCandidates('coder', 0.5);
+      assert.equal(beforeImage.next().done, false); // a slice of an export took one
+      store.export(); // a save's image between two slices
+      assert.equal([...beforeImage].length, 9, 'the other nine, with their texts');
+
+      const beforeMove = store.exportCandidates('coder', 0.5);
+      beforeMove.next();
+      store.useTextSegments(segments);
+      store.textsMoved(segments.appendSync(store.textsToMove(100))); // the owner's move between two slices
+      const rest = [...beforeMove];
+      assert.equal(rest.length, 9);
+      assert.deepEqual(
+        rest.map((c) => c.output).sort(),
+        runs
+          .slice(0, 9)
+          .map((r) => r.output)
+          .sort(),
+      );
+    } finally {
+      segments.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts the texts not yet moved into the image it takes', () => {
