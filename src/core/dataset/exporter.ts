@@ -184,7 +184,9 @@ export class Exporter {
     role: string,
     tier: Complexity | undefined,
   ): Promise<ExportResult | undefined> {
-    const job = this.start(store, role, tier);
+    // The runs recorded while the memo is read wait for the next export, as they would if it had begun at once.
+    const upToPk = store.db.maxPk();
+    let job: SftExport | undefined;
     let settled = false;
     let result: ExportResult | undefined;
     let failure: unknown;
@@ -193,6 +195,7 @@ export class Exporter {
       settled = true;
       this.inFlight.delete(complete);
       try {
+        job ??= this.start(store, role, tier, upToPk);
         job.step(Infinity);
         result = this.finishExport(store, role, tier, job.finish());
       } catch (err) {
@@ -201,7 +204,10 @@ export class Exporter {
     };
     this.inFlight.add(complete);
     try {
-      while (!settled && !job.done && !this.disposed) {
+      // What the last export left on disk, read first (after a restart: its first export).
+      await this.memoOf(role, tier).load(store.db.lineage());
+      if (!settled && !this.disposed) job = this.start(store, role, tier, upToPk);
+      while (job && !settled && !job.done && !this.disposed) {
         job.step(EXPORT_SLICE_MS);
         await nextTurn();
       }
@@ -233,7 +239,7 @@ export class Exporter {
     return this.finishExport(store, role, tier, job.finish());
   }
 
-  private start(store: ExportStore, role: string, tier?: Complexity): SftExport {
+  private start(store: ExportStore, role: string, tier?: Complexity, upToPk?: number): SftExport {
     const { agentDir } = this.options;
     const { autoExport } = this.options.config();
     prepareFolder(sftDir(agentDir), path.dirname(agentDir), this.options.trusted());
@@ -245,6 +251,7 @@ export class Exporter {
       systemPrompt: this.options.promptText,
       file: sftFile(agentDir, role, tier),
       memo: this.memoOf(role, tier),
+      ...(upToPk !== undefined && { upToPk }),
     });
   }
 

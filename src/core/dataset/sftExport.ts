@@ -22,6 +22,8 @@ export interface ExportOptions {
   file: string;
   /** What the last export of the same dataset learned of its runs, used and then renewed by this one. */
   memo?: ExportMemo;
+  /** Only runs up to this pk (default: the last one now): those recorded after the export began wait for the next. */
+  upToPk?: number;
 }
 
 export interface ExportResult {
@@ -48,20 +50,46 @@ export interface ExportResult {
  */
 export class ExportMemo {
   private last = new Map<string, MemoEntry>();
+  /** The database `last` is of (Store.lineage): one begun afresh may give its runs the same pks and ids. */
+  private lineage: string | undefined;
   private next = new Map<string, MemoEntry>();
   private nextBytes = 0;
   private loaded: boolean;
+  private begun = 0;
 
   constructor(private readonly files?: { dataset: string; memo: string }) {
     this.loaded = files === undefined;
   }
 
-  /** A new export begins: what an unfinished one gathered is dropped. */
-  begin(): void {
+  /**
+   * Reads what the last export left on disk, off the event loop and a slice at a time (a sliced export calls this
+   * before it begins; otherwise `begin` reads it in one piece).
+   */
+  async load(lineage: string): Promise<void> {
+    if (this.loaded || !this.files) return;
+    this.loaded = true;
+    const begun = this.begun;
+    const read = await readMemoSliced(this.files, lineage);
+    // An export begun meanwhile (closing: in one piece) has its own view, and may have written a newer file.
+    if (read && this.begun === begun) {
+      this.last = read;
+      this.lineage = lineage;
+    }
+  }
+
+  /** A new export of the database `lineage` begins: what an unfinished one gathered is dropped. */
+  begin(lineage: string): void {
+    this.begun++;
     if (!this.loaded) {
       this.loaded = true;
-      this.last = readMemo(this.files!) ?? this.last;
+      const read = this.files && readMemo(this.files, lineage);
+      if (read) {
+        this.last = read;
+        this.lineage = lineage;
+      }
     }
+    if (lineage !== this.lineage) this.last = new Map();
+    this.lineage = lineage;
     this.next = new Map();
     this.nextBytes = 0;
   }
@@ -94,7 +122,8 @@ export class ExportMemo {
     this.last = this.next;
     this.next = new Map();
     this.nextBytes = 0;
-    if (this.files && dataset !== undefined && placed) writeMemo(this.files, this.last, dataset, placed);
+    if (this.files && dataset !== undefined && placed)
+      writeMemo(this.files, this.lineage ?? '', this.last, dataset, placed);
   }
 }
 
@@ -128,6 +157,7 @@ function memoCodeId(): string {
 interface MemoFile {
   format: number;
   code: string;
+  lineage: string;
   dataset: { bytes: number; crc32: number };
   /** [pk, id, kind (index in KINDS), key, redacted, messages start, end, tools start, end] */
   runs: unknown[];
@@ -135,6 +165,7 @@ interface MemoFile {
 
 function writeMemo(
   files: { dataset: string; memo: string },
+  lineage: string,
   entries: Map<string, MemoEntry>,
   dataset: string,
   placed: readonly Placement[],
@@ -158,6 +189,7 @@ function writeMemo(
   const memo: MemoFile = {
     format: MEMO_FORMAT,
     code: memoCodeId(),
+    lineage,
     dataset: { bytes: bytes.length, crc32: zlib.crc32(bytes) },
     runs,
   };
@@ -170,29 +202,100 @@ function writeMemo(
 }
 
 /** The entries a memo file holds, or undefined when it is missing or does not match its dataset or this code. */
-function readMemo(files: { dataset: string; memo: string }): Map<string, MemoEntry> | undefined {
+function readMemo(
+  files: { dataset: string; memo: string },
+  lineage: string,
+): Map<string, MemoEntry> | undefined {
+  let memo: Buffer;
+  let dataset: Buffer;
   try {
-    const memo = JSON.parse(readCapped(files.memo, MAX_MEMO_FILE_BYTES).toString('utf8')) as MemoFile;
-    if (memo.format !== MEMO_FORMAT || memo.code !== memoCodeId() || !Array.isArray(memo.runs))
-      return undefined;
-    const bytes = readCapped(files.dataset, MAX_DATASET_READ_BYTES);
-    if (bytes.length !== memo.dataset?.bytes || zlib.crc32(bytes) !== memo.dataset.crc32) return undefined;
-    const text = bytes.toString('utf8');
-    const entries = new Map<string, MemoEntry>();
-    let chars = 0;
-    for (const row of memo.runs) {
-      const entry = memoEntry(row, text);
-      if (!entry) return undefined;
-      if (entry[1].kind === 'example') {
-        chars += entry[1].messages.length + (entry[1].tools?.length ?? 0);
-        if (chars > MAX_MEMO_CHARS) return undefined;
-      }
-      entries.set(entry[0], entry[1]);
-    }
-    return entries;
+    memo = readCapped(files.memo, MAX_MEMO_FILE_BYTES);
+    dataset = readCapped(files.dataset, MAX_DATASET_READ_BYTES);
   } catch {
-    return undefined; // missing, not a regular file, too large, not JSON: read the runs
+    return undefined; // missing, not a regular file, too large
   }
+  const entries = memoEntries(memo, dataset, lineage);
+  for (;;) {
+    const step = entries.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** readMemo with the files read off the event loop and the checks taken MEMO_SLICE_MS at a time. */
+async function readMemoSliced(
+  files: { dataset: string; memo: string },
+  lineage: string,
+): Promise<Map<string, MemoEntry> | undefined> {
+  let memo: Buffer;
+  let dataset: Buffer;
+  try {
+    memo = await readCappedAsync(files.memo, MAX_MEMO_FILE_BYTES);
+    dataset = await readCappedAsync(files.dataset, MAX_DATASET_READ_BYTES);
+  } catch {
+    return undefined;
+  }
+  const entries = memoEntries(memo, dataset, lineage);
+  let until = performance.now() + MEMO_SLICE_MS;
+  for (;;) {
+    const step = entries.next();
+    if (step.done) return step.value;
+    if (performance.now() >= until) {
+      await new Promise((resolve) => setImmediate(resolve));
+      until = performance.now() + MEMO_SLICE_MS;
+    }
+  }
+}
+
+/** How long the sliced read of a memo holds the event loop at a time. */
+const MEMO_SLICE_MS = 8;
+/** The dataset's CRC is taken this many bytes at a time. */
+const CRC_CHUNK_BYTES = 2 * 2 ** 20;
+
+/**
+ * Checks a memo against its dataset, this code and this database, and each example's messages and tools against
+ * JSON (a memo from elsewhere must not put any bytes it likes into a dataset), yielding between pieces of work.
+ */
+function* memoEntries(
+  memoBytes: Buffer,
+  bytes: Buffer,
+  lineage: string,
+): Generator<void, Map<string, MemoEntry> | undefined> {
+  let memo: MemoFile;
+  try {
+    memo = JSON.parse(memoBytes.toString('utf8')) as MemoFile;
+  } catch {
+    return undefined;
+  }
+  if (
+    typeof memo !== 'object' ||
+    memo === null ||
+    memo.format !== MEMO_FORMAT ||
+    memo.code !== memoCodeId() ||
+    memo.lineage !== lineage ||
+    !Array.isArray(memo.runs) ||
+    bytes.length !== memo.dataset?.bytes
+  )
+    return undefined;
+  let crc = 0;
+  for (let at = 0; at < bytes.length; at += CRC_CHUNK_BYTES) {
+    crc = zlib.crc32(bytes.subarray(at, at + CRC_CHUNK_BYTES), crc);
+    yield;
+  }
+  if (crc !== memo.dataset.crc32) return undefined;
+  const text = bytes.toString('utf8');
+  const entries = new Map<string, MemoEntry>();
+  let chars = 0;
+  for (const [i, row] of memo.runs.entries()) {
+    const entry = memoEntry(row, text);
+    if (!entry) return undefined;
+    if (entry[1].kind === 'example') {
+      chars += entry[1].messages.length + (entry[1].tools?.length ?? 0);
+      if (chars > MAX_MEMO_CHARS) return undefined;
+    }
+    entries.set(entry[0], entry[1]);
+    if (i % 64 === 63) yield;
+  }
+  return entries;
 }
 
 function memoEntry(row: unknown, text: string): [string, MemoEntry] | undefined {
@@ -217,11 +320,45 @@ function memoEntry(row: unknown, text: string): [string, MemoEntry] | undefined 
   const messages = span(at[0], at[1]);
   const tools = at.length === 4 ? span(at[2], at[3]) : undefined;
   if (messages === undefined || (at.length === 4 && tools === undefined)) return undefined;
+  // What an export wrote: a list of messages without its brackets, and a list of tools.
+  if (!isJsonList(`[${messages}]`) || (tools !== undefined && !isJsonList(tools))) return undefined;
   return [
     run,
     { kind: name, key, messages, ...(tools !== undefined && { tools }), redacted: redacted as number },
   ];
 }
+
+function isJsonList(text: string): boolean {
+  try {
+    return Array.isArray(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
+
+/** readCapped off the event loop. */
+async function readCappedAsync(file: string, max: number): Promise<Buffer> {
+  const handle = await fs.promises.open(file, REGULAR_FILE_FLAGS);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new Error(`${file} is not a regular file`);
+    if (stat.size > max) throw new Error(`${file} is larger than ${max} bytes`);
+    const buf = Buffer.alloc(stat.size);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** As openRegularFile opens: no link followed, no FIFO waited on. */
+const REGULAR_FILE_FLAGS =
+  fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
 
 /** A regular file's bytes (no link followed, no FIFO waited on), refused past `max`. */
 function readCapped(file: string, max: number): Buffer {
@@ -288,10 +425,10 @@ export class SftExport {
     private readonly opts: ExportOptions,
   ) {
     this.store = source();
-    this.watermarkPk = this.store.maxPk();
+    this.watermarkPk = opts.upToPk ?? this.store.maxPk();
     const memo = opts.memo;
     this.known = memo && ((pk, id) => this.knownNow(memo, pk, id));
-    memo?.begin();
+    memo?.begin(this.store.lineage());
     this.candidates = this.store.exportCandidates(
       opts.role,
       opts.minReward,

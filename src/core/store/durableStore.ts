@@ -971,13 +971,20 @@ export class DurableStore {
     // costs that open an integrity check.
     const sealed = this.endSave(save, sum, 'later');
     for (const file of sealed) this.removing.add(file);
-    try {
-      await Promise.all([
-        writeImageSumAsync(this.sumFile, sum),
-        ...sealed.map((file) => fs.promises.rm(file, { force: true })),
-      ]);
-    } finally {
-      for (const file of sealed) this.removing.delete(file);
+    const removed = await Promise.allSettled([
+      writeImageSumAsync(this.sumFile, sum),
+      ...sealed.map((file) => fs.promises.rm(file, { force: true })),
+    ]);
+    for (const file of sealed) this.removing.delete(file);
+    // Not removed (a permission changed under it): the image holds its entries, so the save stands; the file stays
+    // ours, for the next save to remove.
+    const kept = sealed.filter((_, i) => removed[i + 1]?.status === 'rejected');
+    if (kept.length > 0) {
+      this.sealed.unshift(...kept);
+      this.opts.log(
+        `⚠️ Could not remove ${kept.map((f) => path.basename(f)).join(', ')} from ${this.inboxDir} after a save ` +
+          `(${describe((removed.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason)}); the next save tries again.`,
+      );
     }
   }
 

@@ -184,6 +184,7 @@ export type StoreReader = Pick<
   | 'recentRuns'
   | 'runPage'
   | 'runTexts'
+  | 'lineage'
   | 'runChange'
   | 'signalsOf'
   | 'armStats'
@@ -563,6 +564,23 @@ export class Store {
     const texts = this.segments.read(ref, id);
     if (report && 'unavailable' in texts) this.onUnavailable?.(id, texts.unavailable);
     return texts;
+  }
+
+  /**
+   * Whether the texts of an export candidate's row (pk, …, input at 5, segment, offset, length at 7) can still be
+   * read, without reading them: a run an export remembers is left out, as one read afresh would be, once its
+   * segment is missing or cut short.
+   */
+  private textsStillThere(r: SqlValue[]): boolean {
+    if (r[5] !== null || this.pendingTexts.has(r[0] as number)) return true;
+    if (r[7] === null || !this.segments) return false;
+    return this.segments.holds({ segment: r[7] as number, offset: r[8] as number, length: r[9] as number });
+  }
+
+  /** The first run's id and time: which database this is (a memo of its runs is no use to one begun afresh). */
+  lineage(): string {
+    const row = this.one('lineage', 'SELECT id, created_at FROM runs ORDER BY pk LIMIT 1', []);
+    return row ? `${row[0] as string}@${row[1] as number}` : '';
   }
 
   /** Where texts moved out of the database are read from (see textSegments.ts), and who hears of one unreadable. */
@@ -1168,7 +1186,7 @@ export class Store {
           promptId: r[3] as string,
           reward: r[4] as number,
         };
-        if (known?.(run.pk, run.id)) {
+        if (known?.(run.pk, run.id) && this.textsStillThere(r)) {
           yield { ...run, input: '', output: '', known: true };
           continue;
         }

@@ -248,6 +248,25 @@ export class TextSegments {
       : decoded;
   }
 
+  /**
+   * Whether `ref` lies within its segment as the segment is now: a cheap check (one fstat), for texts an export
+   * remembers instead of reading; `read` verifies the record itself.
+   */
+  holds(ref: TextRef): boolean {
+    if (
+      !Number.isSafeInteger(ref.offset) ||
+      !Number.isSafeInteger(ref.length) ||
+      ref.offset < 0 ||
+      ref.length < 0
+    )
+      return false;
+    try {
+      return ref.offset + ref.length <= fs.fstatSync(this.reader(ref.segment)).size;
+    } catch {
+      return false;
+    }
+  }
+
   private reader(segment: number): number {
     const open = this.readers.get(segment);
     if (open !== undefined) {

@@ -8,6 +8,7 @@ import { toRunRecord, type Complexity } from '../../../../src/core/learning/runR
 import { EventLog } from '../../../../src/core/store/eventLog';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { Store } from '../../../../src/core/store/store';
+import { TextSegments } from '../../../../src/core/store/textSegments';
 import { parseConfig, type LearningConfigInput } from '../../../../src/core/workspace/config';
 import { makeWorkspace, removeWorkspace } from '../../../support/workspace';
 
@@ -333,6 +334,74 @@ describe('Exporter', () => {
         db.exportCandidates = Object.getPrototypeOf(db).exportCandidates;
       }
       assert.ok(fs.existsSync(path.join(ws, 'elsewhere.memo')), 'the file the link led to is left alone');
+    });
+
+    it('is of no use to a database begun afresh, whose runs have the same pks and ids', async () => {
+      // An agent that names its runs (inbox lines with "id"), and experience.db moved aside to begin a fresh one.
+      const add = (into: Store, createdAt: number, output: string) =>
+        into.insertRun({
+          ...toRunRecord(
+            { id: 'task-1', createdAt, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+            { input: 'the task', output },
+          ),
+          reward: 1,
+        });
+      add(db, 1, 'old answer');
+      exporterIn(agentDir).export(store, 'coder');
+      const fresh = Store.open(await loadSqlJs(), undefined) as Store;
+      try {
+        add(fresh, 2, 'new answer');
+        const events = new EventLog(
+          () => fresh,
+          () => {},
+        );
+        exporterIn(agentDir).export({ db: fresh, events, isOwner: true }, 'coder'); // a new process
+        assert.match(fs.readFileSync(dataset(), 'utf8'), /new answer/);
+      } finally {
+        fresh.close();
+      }
+    });
+
+    it('leaves out a run it remembers once its texts cannot be read, as an export with no memo does', () => {
+      recordVaried();
+      const texts = path.join(agentDir, 'texts');
+      const segments = new TextSegments(texts);
+      db.useTextSegments(segments);
+      db.textsMoved(segments.appendSync(db.textsToMove(100)));
+      const first = exporterIn(agentDir).export(store, 'coder');
+      segments.close(); // closed: read afresh from disk from now on
+      for (const f of fs.readdirSync(texts)) fs.truncateSync(path.join(texts, f), 10); // cut short
+
+      const again = exporterIn(agentDir).export(store, 'coder'); // a new process, the memo on disk
+
+      assert.equal(first.count, 22);
+      assert.equal(again.count, 0, 'no text can be read');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('puts nothing but JSON lines into a dataset, whatever a memo matching it says', () => {
+      recordVaried();
+      exporterIn(agentDir).export(store, 'coder');
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
+      const example = memo.runs.find((r) => r[2] === 2)!;
+      example[5] = 0; // a span over the whole dataset: newlines, braces
+      example[6] = fs.readFileSync(dataset(), 'utf8').length;
+      fs.writeFileSync(memoFile(), JSON.stringify(memo));
+
+      const counts = countReads();
+      exporterIn(agentDir).export(store, 'coder');
+
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('is read off the event loop by an export taken in slices, and used', async () => {
+      recordVaried();
+      exporterIn(agentDir).export(store, 'coder');
+      const counts = countReads();
+      await exporterIn(agentDir).exportSliced(store, 'coder');
+      assert.deepEqual(counts, { read: 0, known: 25 });
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
     });
 
     it('neither follows nor waits on a FIFO where the memo should be', function () {
