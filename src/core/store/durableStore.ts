@@ -176,6 +176,8 @@ const TEXT_MOVE_BATCH = 2_000;
  * of them until its first save.
  */
 const IMPORT_MOVE_RUNS = TEXT_MOVE_BATCH;
+/** A save moves texts until fewer than this many wait in memory; those go into its image (run_texts). */
+const KEPT_IN_IMAGE_TEXTS = 256;
 /** Runs with unreadable texts reported one by one; after that, one line for the rest. */
 const REPORTED_UNAVAILABLE = 20;
 /** Fractions of MAX_IMAGE_BYTES at which a growing database is reported, each once per process. */
@@ -934,14 +936,14 @@ export class DurableStore {
 
   private async doSave(): Promise<void> {
     await this.moveTextsOut();
-    // An import reading the inbox meanwhile may have added many more: moved too, a few rounds at most, so that the
-    // image holds at most about one round's texts.
+    // An import reading the inbox meanwhile may have added many more: moved too, a few rounds at most, so that few
+    // are left for the image to hold (put into sql.js's file in one piece, 2,000 runs' texts took 150 ms).
     for (
       let round = 0;
-      round < 4 &&
+      round < 8 &&
       !this.closed &&
       this.mayRetryTextMove() &&
-      this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS);
+      this.store.textsPendingAtLeast(KEPT_IN_IMAGE_TEXTS);
       round++
     ) {
       await this.moveTextsOut();
