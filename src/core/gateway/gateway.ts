@@ -602,18 +602,29 @@ export class Gateway {
     for (const [name, value] of Object.entries(req.headers)) {
       if (!NOT_FORWARDED.has(name) && value !== undefined) headers[name] = value;
     }
+    /** Bytes of the answer were handed to the response: the head went with the first of them. */
+    let wrote = false;
     const sink: AnswerSink = {
       head: (status, out) => {
         res.writeHead(status, out);
-        // Headers now, not with the first token: streaming clients wait on them.
-        res.flushHeaders();
+        // The answer's first bytes usually came in the same read as its head: both go in one write (the write of
+        // the bytes, queued before this turn of the event loop ends), so the client is woken once, not twice. A
+        // head that came alone goes alone, at the end of this turn, not with the first token: streaming clients
+        // wait on it.
+        setImmediate(() => {
+          if (!wrote && !res.destroyed) res.flushHeaders();
+        });
       },
       write: (chunk, resume) => {
+        wrote = true;
         if (res.write(chunk)) return true;
         res.once('drain', resume);
         return false;
       },
-      end: (last) => res.end(last),
+      end: (last) => {
+        wrote = true;
+        res.end(last);
+      },
       cut: () => res.destroy(),
       fail: (status, message) => this.fail(res, pathname, status, message),
       get started() {

@@ -1259,6 +1259,127 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
     }
   });
 
+  describe("the gateway's own work on each request's way", () => {
+    /** What `socket._writeGeneric` is given: one chunk, or (a writev) the chunks of one send. */
+    type Written = Buffer | string | { chunk: Buffer | string; encoding?: BufferEncoding };
+    type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, ...rest: unknown[]) => unknown;
+
+    /**
+     * The sends to the kernel (one each: the client is woken once for each) the gateway makes on its clients'
+     * connections while `during` runs, as bytes. A gateway's socket is the one whose local port is the gateway's.
+     */
+    async function sendsToClients(during: () => Promise<void>): Promise<Buffer[]> {
+      const port = Number(new URL(url).port);
+      const proto = net.Socket.prototype as unknown as { _writeGeneric: WriteGeneric };
+      const original = proto._writeGeneric;
+      const sends: Buffer[] = [];
+      const bytes = (w: Written): Buffer =>
+        Buffer.isBuffer(w)
+          ? w
+          : typeof w === 'string'
+            ? Buffer.from(w, 'latin1')
+            : bytes(typeof w.chunk === 'string' ? Buffer.from(w.chunk, w.encoding ?? 'utf8') : w.chunk);
+      proto._writeGeneric = function (writev, data, ...rest) {
+        if (this.localPort === port)
+          sends.push(Buffer.concat(writev ? (data as Written[]).map(bytes) : [bytes(data as Written)]));
+        return original.call(this, writev, data, ...rest);
+      };
+      try {
+        await during();
+      } finally {
+        proto._writeGeneric = original;
+      }
+      return sends;
+    }
+
+    it('sends the head of an answer with its first bytes, in one send, as the upstream sent them', async () => {
+      // Before, the head went alone and the bytes after it: two sends, and the client woken twice before its first
+      // byte (on a loaded 2-core machine, a tenth of a millisecond or more each).
+      await open();
+      const whole = await sendsToClients(async () => {
+        const answer = await openai().chat.completions.create({
+          model: 'qwen2.5-coder:7b',
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        assert.equal(answer.choices[0]!.message.content, 'Hello from the stand-in');
+      });
+      assert.equal(whole.length, 1, whole.map((s) => JSON.stringify(s.toString())).join('\n'));
+      const [head, body] = whole[0]!.toString().split('\r\n\r\n');
+      assert.match(head!, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(head!, /\r\ncontent-length: \d+/i);
+      assert.equal(JSON.parse(body!).choices[0].message.content, 'Hello from the stand-in');
+
+      // Streamed: the head and the first token (the upstream holds the rest) leave together.
+      const streamed = await sendsToClients(async () => {
+        let text = '';
+        for await (const chunk of await openai().chat.completions.create({
+          model: 'held-model',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        })) {
+          const piece = chunk.choices[0]?.delta.content ?? '';
+          if (piece !== '' && text === '') upstream.release();
+          text += piece;
+        }
+        assert.equal(text, 'Hello from the stand-in');
+      });
+      const first = streamed[0]!.toString();
+      assert.match(first, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n/);
+      assert.match(first.split('\r\n\r\n')[1]!, /"content":"Hello "/);
+      assert.equal((await storedRuns()).length, 2);
+    });
+
+    it('sends a head that comes alone at once, before any of the answer', async () => {
+      // A model's server may send its head, then think: the client must get the head (and time out, show progress)
+      // while the gateway waits for the first token. This upstream sends the token only once the client has the head.
+      let headArrived!: () => void;
+      const clientHasHead = new Promise<void>((resolve) => (headArrived = resolve));
+      const thinking = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.flushHeaders();
+          void clientHasHead.then(() =>
+            res.end(
+              'data: {"choices":[{"index":0,"delta":{"content":"late"}}]}\n\n' +
+                'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n' +
+                'data: [DONE]\n\n',
+            ),
+          );
+        });
+      });
+      await new Promise<void>((resolve) => thinking.listen(0, '127.0.0.1', resolve));
+      try {
+        await open(
+          {},
+          { openaiBaseUrl: `http://127.0.0.1:${(thinking.address() as net.AddressInfo).port}/v1` },
+        );
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = http.request(
+            `${url}/v1/chat/completions`,
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              assert.equal(res.statusCode, 200);
+              headArrived();
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve(text));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+        });
+        assert.match(body, /"late"/);
+        assert.ok(!body.includes('"usage"'), 'the usage chunk the gateway asked for stays with it');
+        assert.equal((await storedRuns())[0]?.cost_tokens, 2);
+      } finally {
+        await gateway.stop();
+        await new Promise((resolve) => thinking.close(resolve));
+      }
+    });
+  });
+
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {
     it('keeps the start of an answer past the bound, marked as cut, while the client gets every byte', async () => {
       const answer = 'word '.repeat(4000); // 20,000 bytes of content, over a 4 KiB bound
