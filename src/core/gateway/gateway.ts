@@ -26,7 +26,7 @@ import {
 import { aliasNames, openAiAlias, withAliases } from './aliases';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
 import { refusalFor } from './security';
-import { UsageChunkFilter, withUsageRequested } from './usage';
+import { UsageChunkFilter, withUsageRequested, withUsageRequestedBytes } from './usage';
 
 /** The prompt id of runs whose system prompt is the agent's own (no prompt variant was added). */
 export const CLIENT_PROMPT_ID = 'client';
@@ -149,8 +149,11 @@ interface Exchange {
   started: number;
   /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
   usageAsked: boolean;
-  /** The request as it was before the gateway asked for usage, for an upstream that refuses `stream_options`. */
-  withoutUsage?: Json;
+  /**
+   * The request as it was before the gateway asked for usage, for an upstream that refuses `stream_options`: the
+   * client's own bytes when nothing else was changed.
+   */
+  withoutUsage?: Json | Buffer;
   source: RunSource;
 }
 
@@ -457,7 +460,16 @@ export class Gateway {
           if (kind) {
             const prepared = this.prepare(kind, request, req.headers, config, started, 'gateway');
             exchange = prepared.exchange;
-            if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+            // Only the usage request added to the client's body: added to its bytes, which go as they came (a
+            // re-serialisation would cost a long conversation as much as a round trip, and rewrite its numbers).
+            const asked =
+              prepared.body !== request && exchange.withoutUsage === request
+                ? withUsageRequestedBytes(body, request)
+                : undefined;
+            if (asked) {
+              exchange.withoutUsage = body;
+              body = asked;
+            } else if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
           } else {
             const shown = this.showAlias(request, req.headers, config);
             if (shown) body = Buffer.from(JSON.stringify(shown));
@@ -671,7 +683,7 @@ export class Gateway {
     const { target, openai } = this.upstreamUrl(pathname, search, access);
     if (exchange?.withoutUsage !== undefined && openai && this.refusesUsage.has(openai.href)) {
       // This upstream refused `stream_options` before: the request goes as the client sent it.
-      body = Buffer.from(JSON.stringify(exchange.withoutUsage));
+      body = requestBytes(exchange.withoutUsage);
       exchange = { ...exchange, usageAsked: false, withoutUsage: undefined };
     }
     // The capture reads the bytes it forwards: a compressed answer could not be recorded.
@@ -738,7 +750,7 @@ export class Gateway {
                     'counts only when the client asks for them.',
                 );
                 settled = true;
-                const again = Buffer.from(JSON.stringify(refused));
+                const again = requestBytes(refused);
                 resolve(this.relay(method, pathname, search, headers, again, access, retry, sink, onListing));
                 return;
               }
@@ -951,6 +963,11 @@ function upstreamMessage(text: string): string {
   if (typeof error === 'object' && error !== null && typeof (error as Json).message === 'string')
     return (error as Json).message as string;
   return text.slice(0, 500) || '(no body)';
+}
+
+/** A request body to send: bytes as they are, a changed request serialised. */
+function requestBytes(request: Json | Buffer): Buffer {
+  return Buffer.isBuffer(request) ? request : Buffer.from(JSON.stringify(request));
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {

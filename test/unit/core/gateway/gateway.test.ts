@@ -1378,6 +1378,35 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
         await new Promise((resolve) => thinking.close(resolve));
       }
     });
+
+    it("forwards a streamed request's own bytes, with the usage request added and nothing else changed", async () => {
+      // Before, the gateway parsed the request, added stream_options and serialised it all again: for a long
+      // conversation as long as the round trip itself, before the upstream saw a byte; and numbers past 2^53,
+      // escapes and spacing came out rewritten.
+      await open();
+      const sent =
+        ' {\n  "model" : "qwen2.5-coder:7b", "stream": true, "seed": 12345678901234567890, "temperature": 1.0,\n' +
+        '  "messages": [{"role": "user", "content": "caf\\u00e9 \\/ 1e400"}]\n}\n';
+      const answer = await raw('POST', '/v1/chat/completions', { 'content-type': 'application/json' }, sent);
+      assert.equal(answer.status, 200);
+      assert.ok(!answer.body.includes('"usage"'), 'the client gets the stream it asked for');
+      assert.equal(
+        upstream.requests[0]!.raw.toString('utf8'),
+        ` {"stream_options":{"include_usage":true},${sent.slice(2)}`,
+      );
+      const [run] = await storedRuns();
+      assert.equal(run?.cost_tokens, 15);
+      assert.deepEqual(JSON.parse(run!.input), { messages: [{ role: 'user', content: 'café / 1e400' }] });
+
+      // A request with stream_options of its own has include_usage merged into them, as before.
+      await raw(
+        'POST',
+        '/v1/chat/completions',
+        { 'content-type': 'application/json' },
+        JSON.stringify({ model: 'm', stream: true, stream_options: { x: 1 }, messages: [] }),
+      );
+      assert.deepEqual(upstream.requests[1]!.body?.stream_options, { x: 1, include_usage: true });
+    });
   });
 
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {
