@@ -137,6 +137,9 @@ const LISTINGS: Record<string, 'openai' | 'ollama'> = {
 
 type Json = Record<string, unknown>;
 
+/** How many upstream URLs the gateway keeps parsed: a client asks for a few paths, over and over. */
+const PARSED_URLS = 64;
+
 /** The body was larger than `gateway.maxBodyBytes`. */
 class BodyTooLarge extends Error {}
 
@@ -204,6 +207,8 @@ export class Gateway {
   private address: AddressInfo | undefined;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly ollamaBase: string;
+  /** Upstream URLs as parsed, by base and path (upstreamUrl); at most PARSED_URLS. Never changed once parsed. */
+  private readonly urls = new Map<string, { target: URL; openai?: URL }>();
   /** OpenAI bases that refused the `stream_options` the gateway adds (see relay). */
   private readonly refusesUsage = new Set<string>();
   private readonly agents = {
@@ -561,17 +566,28 @@ export class Gateway {
     };
   }
 
-  /** The upstream URL of a request; `openai`: the base it went under, for a `/v1` request. */
+  /**
+   * The upstream URL of a request; `openai`: the base it went under, for a `/v1` request. Parsed once per base and
+   * path: the URLs are shared by the requests that ask for them, and read, never changed.
+   */
   private upstreamUrl(
     pathname: string,
     search: string,
     access: GatewayAccess,
   ): { target: URL; openai?: URL } {
-    if (pathname === '/v1' || pathname.startsWith('/v1/')) {
-      const base = this.openaiBase(access);
-      return { target: new URL(base + pathname.slice(3) + search), openai: new URL(base) };
+    const v1 = pathname === '/v1' || pathname.startsWith('/v1/');
+    const base = v1 ? this.openaiBase(access) : this.ollamaBase;
+    // A request target has no line break: the last one ends the base.
+    const key = `${base}\n${pathname}${search}`;
+    let urls = this.urls.get(key);
+    if (!urls) {
+      urls = v1
+        ? { target: new URL(base + pathname.slice(3) + search), openai: new URL(base) }
+        : { target: new URL(base + pathname + search) };
+      if (this.urls.size >= PARSED_URLS) this.urls.clear();
+      this.urls.set(key, urls);
     }
-    return { target: new URL(this.ollamaBase + pathname + search) };
+    return urls;
   }
 
   /**
@@ -1021,7 +1037,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    // One chunk (a request that came in one read) is the body as it is, not copied.
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
 }

@@ -1407,6 +1407,37 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       );
       assert.deepEqual(upstream.requests[1]!.body?.stream_options, { x: 1, include_usage: true });
     });
+
+    it('sends each request where the settings say at that moment, across a change of the OpenAI-compatible base', async () => {
+      // The gateway keeps the upstream URLs it parsed: a changed base must not find the old one's.
+      const other = await startChatUpstream({ reply: 'Hello from the other' });
+      const access: Partial<GatewayAccess> = {};
+      try {
+        await open({}, access);
+        const ask = async () =>
+          (
+            await openai().chat.completions.create({
+              model: 'qwen2.5-coder:7b',
+              messages: [{ role: 'user', content: 'hi' }],
+            })
+          ).choices[0]!.message.content;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        access.openaiBaseUrl = `${other.url}/v1`;
+        assert.equal(await ask(), 'Hello from the other');
+        access.openaiBaseUrl = `${upstream.url}/v1/`;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        delete access.openaiBaseUrl;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        assert.deepEqual(
+          [upstream.requests.length, other.requests.length],
+          [3, 1],
+          'each request went to the base in force when it came',
+        );
+        assert.equal((await storedRuns()).length, 4);
+      } finally {
+        await other.stop();
+      }
+    });
   });
 
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {
