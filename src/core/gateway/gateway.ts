@@ -25,7 +25,7 @@ import {
 } from './capture';
 import { aliasNames, openAiAlias, withAliases } from './aliases';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
-import { refusalFor } from './security';
+import { RefusalCheck } from './security';
 import { UsageChunkFilter, withUsageRequested, withUsageRequestedBytes } from './usage';
 
 /** The prompt id of runs whose system prompt is the agent's own (no prompt variant was added). */
@@ -209,6 +209,8 @@ export class Gateway {
   private readonly ollamaBase: string;
   /** Upstream URLs as parsed, by base and path (upstreamUrl); at most PARSED_URLS. Never changed once parsed. */
   private readonly urls = new Map<string, { target: URL; openai?: URL }>();
+  /** Who may use the gateway, answered again only for a request unlike the last (see RefusalCheck). */
+  private readonly refusals = new RefusalCheck();
   /** OpenAI bases that refused the `stream_options` the gateway adds (see relay). */
   private readonly refusesUsage = new Set<string>();
   private readonly agents = {
@@ -427,7 +429,7 @@ export class Gateway {
     }
     const config = this.config();
     const access = this.access();
-    const refusal = refusalFor(req.headers, access);
+    const refusal = this.refusals.check(req.headers, access);
     if (refusal) {
       req.resume();
       return this.fail(res, pathname, refusal.status, refusal.message);

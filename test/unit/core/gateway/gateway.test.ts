@@ -785,6 +785,33 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(upstream.requests.length, 1);
     });
 
+    it('answers each request by its own Host, Origin and the allowed names in force, however alike the last', async () => {
+      // The gateway remembers its last answer (a client sends the same headers each time): a request unlike the
+      // last, or a setting changed since, even in place, must be checked again.
+      const access = { allowedHosts: [] as string[], allowedOrigins: [] as string[] };
+      await open({}, access);
+      const status = async (headers: http.OutgoingHttpHeaders) =>
+        (await raw('GET', '/api/version', headers)).status;
+      const evil = { host: 'evil.example:11444' };
+      assert.deepEqual(
+        [await status({ host: 'localhost' }), await status({ host: 'localhost' })],
+        [200, 200],
+      );
+      assert.deepEqual([await status(evil), await status(evil)], [403, 403]);
+      access.allowedHosts.push('evil.example');
+      assert.equal(await status(evil), 200, 'allowed once the setting names it');
+      access.allowedHosts.pop();
+      assert.equal(await status(evil), 403, 'refused again once it does not');
+      const page = { host: 'localhost', origin: 'http://localhost:3000' };
+      assert.equal(await status(page), 403);
+      access.allowedOrigins.push('http://localhost:3000');
+      assert.equal(await status(page), 200);
+      assert.equal(await status({ host: 'localhost', origin: 'http://localhost:3001' }), 403);
+      assert.equal(await status({ host: 'localhost', 'sec-fetch-site': 'cross-site' }), 403);
+      assert.equal(await status({ host: 'localhost' }), 200);
+      assert.equal(upstream.requests.length, 5, 'only the allowed requests reached the upstream');
+    });
+
     it('answers 413 to a body over gateway.maxBodyBytes without forwarding it', async () => {
       await open({ maxBodyBytes: 1000 });
       const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
