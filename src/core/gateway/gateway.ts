@@ -20,6 +20,7 @@ import {
   conversationOf,
   withSystemText,
   type Completion,
+  type CompletionCapture,
   type CompletionKind,
   type Conversation,
 } from './capture';
@@ -713,7 +714,11 @@ export class Gateway {
     return new Promise<void>((resolve) => {
       let settled = false;
       let answered = false;
-      let capture: ReturnType<typeof captureFor> | undefined;
+      /**
+       * The run's copy of the answer, set up the first time it has bytes to read: they have gone to the caller by
+       * then. Undefined when the answer makes no run.
+       */
+      let copy: (() => CompletionCapture) | undefined;
       /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
       let batch: Buffer[] = [];
       let batchBytes = 0;
@@ -726,7 +731,7 @@ export class Gateway {
       /** Bytes passed on, not yet copied: the capture reads them once the response has written them out. */
       let uncaptured: Buffer[] = [];
       const captureNow = () => {
-        for (const chunk of uncaptured) capture?.push(chunk);
+        if (copy) for (const chunk of uncaptured) copy().push(chunk);
         uncaptured = [];
       };
       const done = (aborted: boolean) => {
@@ -735,8 +740,8 @@ export class Gateway {
         // What arrived before the caller left is the run's too.
         captureNow();
         const rest = taken();
-        if (rest) capture?.push(rest);
-        if (exchange && capture) this.track(this.record(exchange, capture.finish(), aborted));
+        if (rest) copy?.().push(rest);
+        if (exchange && copy) this.track(this.record(exchange, copy().finish(), aborted));
         resolve();
       };
       const upstream = (secure ? https : http).request(
@@ -799,13 +804,16 @@ export class Gateway {
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
           }
           sink.head(status, out);
-          if (exchange && ok)
-            capture = captureFor(
-              exchange.kind,
-              contentType,
-              this.options.recorder.getConfig().config.storage.maxTextBytes,
-            );
-          else if (exchange)
+          if (exchange && ok) {
+            const { kind } = exchange;
+            let capture: CompletionCapture | undefined;
+            copy = () =>
+              (capture ??= captureFor(
+                kind,
+                contentType,
+                this.options.recorder.getConfig().config.storage.maxTextBytes,
+              ));
+          } else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
           // A chunked answer comes as one 'data' event per chunk (an SSE upstream: one per token), many per read
           // from the socket. They are passed on together, once the read's events are in: one write to the client,
@@ -818,7 +826,7 @@ export class Gateway {
             if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
             // To the client first: a response's writes go out when the tick ends (node corks them until then), so
             // the copy is parsed in a tick queued after that one. It reads the usage chunk the client does not get.
-            if (capture && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
+            if (copy && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
           };
           upRes.on('data', (chunk: Buffer) => {
             batchBytes += chunk.length;

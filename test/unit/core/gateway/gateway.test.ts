@@ -1406,6 +1406,36 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       }
     });
 
+    it('records an answer that has no bytes at all, as before the copy was set up only once bytes arrive', async () => {
+      const silent = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 0 });
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        await open(
+          {},
+          { openaiBaseUrl: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/v1` },
+        );
+        const answer = await raw(
+          'POST',
+          '/v1/chat/completions',
+          { 'content-type': 'application/json' },
+          JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+        );
+        assert.deepEqual([answer.status, answer.body], [200, '']);
+        const runs = await storedRuns();
+        assert.equal(runs.length, 1);
+        assert.equal(runs[0]!.model_id, 'm');
+      } finally {
+        await gateway.stop();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
     it("forwards a streamed request's own bytes, with the usage request added and nothing else changed", async () => {
       // Before, the gateway parsed the request, added stream_options and serialised it all again: for a long
       // conversation as long as the round trip itself, before the upstream saw a byte; and numbers past 2^53,
