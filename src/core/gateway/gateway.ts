@@ -828,19 +828,33 @@ export class Gateway {
             // the copy is parsed in a tick queued after that one. It reads the usage chunk the client does not get.
             if (copy && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
           };
+          /** The answer's last bytes went to the caller. */
+          let ended = false;
+          const end = () => {
+            if (ended) return;
+            ended = true;
+            flush();
+            sink.end(filter?.end());
+          };
           upRes.on('data', (chunk: Buffer) => {
             batchBytes += chunk.length;
-            if (batch.push(chunk) === 1) queueMicrotask(flush);
+            const first = batch.push(chunk) === 1;
+            // The upstream's whole answer is in (its message is complete, and this was the last of it the stream
+            // holds): it goes now, not after the stream's 'end', which comes a tick later, after Node has put the
+            // upstream's connection back (a whole non-streamed answer, and a stream's last events, come so).
+            if (upRes.complete && upRes.readableLength === 0) end();
+            else if (first) queueMicrotask(flush);
             // A batch as large as the response buffers goes at once: its write fills the buffer and pauses the
             // rest of the read, so the client gets the first of a long read without waiting for all of it.
             else if (batchBytes >= FLUSH_BYTES) flush();
           });
           upRes.on('end', () => {
-            flush();
-            sink.end(filter?.end());
+            end();
             done(false);
           });
           upRes.on('error', () => {
+            // After the whole answer went to the caller, nothing was cut.
+            if (ended) return done(false);
             flush();
             sink.cut();
             done(true);
