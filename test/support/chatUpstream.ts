@@ -17,6 +17,8 @@ export interface UpstreamRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: Record<string, unknown> | undefined;
+  /** The body's bytes as they arrived. */
+  raw: Buffer;
 }
 
 export interface ChatUpstream {
@@ -60,14 +62,15 @@ export async function startChatUpstream(options: ChatUpstreamOptions = {}): Prom
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const raw = Buffer.concat(chunks);
       let body: Json | undefined;
       try {
-        body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json) : undefined;
+        body = chunks.length ? (JSON.parse(raw.toString('utf8')) as Json) : undefined;
       } catch {
         body = undefined;
       }
       const path = (req.url ?? '/').split('?')[0]!;
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body });
+      requests.push({ method: req.method ?? '', path, headers: req.headers, body, raw });
       void serve(req, res, path, body);
     });
   });

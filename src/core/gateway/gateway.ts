@@ -20,13 +20,14 @@ import {
   conversationOf,
   withSystemText,
   type Completion,
+  type CompletionCapture,
   type CompletionKind,
   type Conversation,
 } from './capture';
 import { aliasNames, openAiAlias, withAliases } from './aliases';
 import { HEADERS, routeRequest, type RouteRequest } from './routing';
-import { refusalFor } from './security';
-import { UsageChunkFilter, withUsageRequested } from './usage';
+import { RefusalCheck } from './security';
+import { UsageChunkFilter, withUsageRequested, withUsageRequestedBytes } from './usage';
 
 /** The prompt id of runs whose system prompt is the agent's own (no prompt variant was added). */
 export const CLIENT_PROMPT_ID = 'client';
@@ -137,6 +138,9 @@ const LISTINGS: Record<string, 'openai' | 'ollama'> = {
 
 type Json = Record<string, unknown>;
 
+/** How many upstream URLs the gateway keeps parsed: a client asks for a few paths, over and over. */
+const PARSED_URLS = 64;
+
 /** The body was larger than `gateway.maxBodyBytes`. */
 class BodyTooLarge extends Error {}
 
@@ -149,8 +153,11 @@ interface Exchange {
   started: number;
   /** The gateway asked for the stream's usage (the client did not): its usage chunk is not the client's. */
   usageAsked: boolean;
-  /** The request as it was before the gateway asked for usage, for an upstream that refuses `stream_options`. */
-  withoutUsage?: Json;
+  /**
+   * The request as it was before the gateway asked for usage, for an upstream that refuses `stream_options`: the
+   * client's own bytes when nothing else was changed.
+   */
+  withoutUsage?: Json | Buffer;
   source: RunSource;
 }
 
@@ -201,6 +208,10 @@ export class Gateway {
   private address: AddressInfo | undefined;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly ollamaBase: string;
+  /** Upstream URLs as parsed, by base and path (upstreamUrl); at most PARSED_URLS. Never changed once parsed. */
+  private readonly urls = new Map<string, { target: URL; openai?: URL }>();
+  /** Who may use the gateway, answered again only for a request unlike the last (see RefusalCheck). */
+  private readonly refusals = new RefusalCheck();
   /** OpenAI bases that refused the `stream_options` the gateway adds (see relay). */
   private readonly refusesUsage = new Set<string>();
   private readonly agents = {
@@ -419,7 +430,7 @@ export class Gateway {
     }
     const config = this.config();
     const access = this.access();
-    const refusal = refusalFor(req.headers, access);
+    const refusal = this.refusals.check(req.headers, access);
     if (refusal) {
       req.resume();
       return this.fail(res, pathname, refusal.status, refusal.message);
@@ -457,7 +468,16 @@ export class Gateway {
           if (kind) {
             const prepared = this.prepare(kind, request, req.headers, config, started, 'gateway');
             exchange = prepared.exchange;
-            if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
+            // Only the usage request added to the client's body: added to its bytes, which go as they came (a
+            // re-serialisation would cost a long conversation as much as a round trip, and rewrite its numbers).
+            const asked =
+              prepared.body !== request && exchange.withoutUsage === request
+                ? withUsageRequestedBytes(body, request)
+                : undefined;
+            if (asked) {
+              exchange.withoutUsage = body;
+              body = asked;
+            } else if (prepared.body !== request) body = Buffer.from(JSON.stringify(prepared.body));
           } else {
             const shown = this.showAlias(request, req.headers, config);
             if (shown) body = Buffer.from(JSON.stringify(shown));
@@ -549,17 +569,28 @@ export class Gateway {
     };
   }
 
-  /** The upstream URL of a request; `openai`: the base it went under, for a `/v1` request. */
+  /**
+   * The upstream URL of a request; `openai`: the base it went under, for a `/v1` request. Parsed once per base and
+   * path: the URLs are shared by the requests that ask for them, and read, never changed.
+   */
   private upstreamUrl(
     pathname: string,
     search: string,
     access: GatewayAccess,
   ): { target: URL; openai?: URL } {
-    if (pathname === '/v1' || pathname.startsWith('/v1/')) {
-      const base = this.openaiBase(access);
-      return { target: new URL(base + pathname.slice(3) + search), openai: new URL(base) };
+    const v1 = pathname === '/v1' || pathname.startsWith('/v1/');
+    const base = v1 ? this.openaiBase(access) : this.ollamaBase;
+    // A request target has no line break: the last one ends the base.
+    const key = `${base}\n${pathname}${search}`;
+    let urls = this.urls.get(key);
+    if (!urls) {
+      urls = v1
+        ? { target: new URL(base + pathname.slice(3) + search), openai: new URL(base) }
+        : { target: new URL(base + pathname + search) };
+      if (this.urls.size >= PARSED_URLS) this.urls.clear();
+      this.urls.set(key, urls);
     }
-    return { target: new URL(this.ollamaBase + pathname + search) };
+    return urls;
   }
 
   /**
@@ -602,18 +633,29 @@ export class Gateway {
     for (const [name, value] of Object.entries(req.headers)) {
       if (!NOT_FORWARDED.has(name) && value !== undefined) headers[name] = value;
     }
+    /** Bytes of the answer were handed to the response: the head went with the first of them. */
+    let wrote = false;
     const sink: AnswerSink = {
       head: (status, out) => {
         res.writeHead(status, out);
-        // Headers now, not with the first token: streaming clients wait on them.
-        res.flushHeaders();
+        // The answer's first bytes usually came in the same read as its head: both go in one write (the write of
+        // the bytes, queued before this turn of the event loop ends), so the client is woken once, not twice. A
+        // head that came alone goes alone, at the end of this turn, not with the first token: streaming clients
+        // wait on it.
+        setImmediate(() => {
+          if (!wrote && !res.destroyed) res.flushHeaders();
+        });
       },
       write: (chunk, resume) => {
+        wrote = true;
         if (res.write(chunk)) return true;
         res.once('drain', resume);
         return false;
       },
-      end: (last) => res.end(last),
+      end: (last) => {
+        wrote = true;
+        res.end(last);
+      },
       cut: () => res.destroy(),
       fail: (status, message) => this.fail(res, pathname, status, message),
       get started() {
@@ -660,7 +702,7 @@ export class Gateway {
     const { target, openai } = this.upstreamUrl(pathname, search, access);
     if (exchange?.withoutUsage !== undefined && openai && this.refusesUsage.has(openai.href)) {
       // This upstream refused `stream_options` before: the request goes as the client sent it.
-      body = Buffer.from(JSON.stringify(exchange.withoutUsage));
+      body = requestBytes(exchange.withoutUsage);
       exchange = { ...exchange, usageAsked: false, withoutUsage: undefined };
     }
     // The capture reads the bytes it forwards: a compressed answer could not be recorded.
@@ -672,7 +714,11 @@ export class Gateway {
     return new Promise<void>((resolve) => {
       let settled = false;
       let answered = false;
-      let capture: ReturnType<typeof captureFor> | undefined;
+      /**
+       * The run's copy of the answer, set up the first time it has bytes to read: they have gone to the caller by
+       * then. Undefined when the answer makes no run.
+       */
+      let copy: (() => CompletionCapture) | undefined;
       /** The answer's bytes that arrived in this turn of the event loop and are not yet passed on. */
       let batch: Buffer[] = [];
       let batchBytes = 0;
@@ -685,7 +731,7 @@ export class Gateway {
       /** Bytes passed on, not yet copied: the capture reads them once the response has written them out. */
       let uncaptured: Buffer[] = [];
       const captureNow = () => {
-        for (const chunk of uncaptured) capture?.push(chunk);
+        if (copy) for (const chunk of uncaptured) copy().push(chunk);
         uncaptured = [];
       };
       const done = (aborted: boolean) => {
@@ -694,8 +740,8 @@ export class Gateway {
         // What arrived before the caller left is the run's too.
         captureNow();
         const rest = taken();
-        if (rest) capture?.push(rest);
-        if (exchange && capture) this.track(this.record(exchange, capture.finish(), aborted));
+        if (rest) copy?.().push(rest);
+        if (exchange && copy) this.track(this.record(exchange, copy().finish(), aborted));
         resolve();
       };
       const upstream = (secure ? https : http).request(
@@ -727,7 +773,7 @@ export class Gateway {
                     'counts only when the client asks for them.',
                 );
                 settled = true;
-                const again = Buffer.from(JSON.stringify(refused));
+                const again = requestBytes(refused);
                 resolve(this.relay(method, pathname, search, headers, again, access, retry, sink, onListing));
                 return;
               }
@@ -758,13 +804,16 @@ export class Gateway {
             if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
           }
           sink.head(status, out);
-          if (exchange && ok)
-            capture = captureFor(
-              exchange.kind,
-              contentType,
-              this.options.recorder.getConfig().config.storage.maxTextBytes,
-            );
-          else if (exchange)
+          if (exchange && ok) {
+            const { kind } = exchange;
+            let capture: CompletionCapture | undefined;
+            copy = () =>
+              (capture ??= captureFor(
+                kind,
+                contentType,
+                this.options.recorder.getConfig().config.storage.maxTextBytes,
+              ));
+          } else if (exchange)
             this.log(`⚠️ Gateway: the upstream answered ${status} to ${pathname}; no run recorded.`);
           // A chunked answer comes as one 'data' event per chunk (an SSE upstream: one per token), many per read
           // from the socket. They are passed on together, once the read's events are in: one write to the client,
@@ -777,21 +826,35 @@ export class Gateway {
             if (forwarded.length > 0 && !sink.write(forwarded, () => upRes.resume())) upRes.pause();
             // To the client first: a response's writes go out when the tick ends (node corks them until then), so
             // the copy is parsed in a tick queued after that one. It reads the usage chunk the client does not get.
-            if (capture && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
+            if (copy && uncaptured.push(chunk) === 1) process.nextTick(captureNow);
+          };
+          /** The answer's last bytes went to the caller. */
+          let ended = false;
+          const end = () => {
+            if (ended) return;
+            ended = true;
+            flush();
+            sink.end(filter?.end());
           };
           upRes.on('data', (chunk: Buffer) => {
             batchBytes += chunk.length;
-            if (batch.push(chunk) === 1) queueMicrotask(flush);
+            const first = batch.push(chunk) === 1;
+            // The upstream's whole answer is in (its message is complete, and this was the last of it the stream
+            // holds): it goes now, not after the stream's 'end', which comes a tick later, after Node has put the
+            // upstream's connection back (a whole non-streamed answer, and a stream's last events, come so).
+            if (upRes.complete && upRes.readableLength === 0) end();
+            else if (first) queueMicrotask(flush);
             // A batch as large as the response buffers goes at once: its write fills the buffer and pauses the
             // rest of the read, so the client gets the first of a long read without waiting for all of it.
             else if (batchBytes >= FLUSH_BYTES) flush();
           });
           upRes.on('end', () => {
-            flush();
-            sink.end(filter?.end());
+            end();
             done(false);
           });
           upRes.on('error', () => {
+            // After the whole answer went to the caller, nothing was cut.
+            if (ended) return done(false);
             flush();
             sink.cut();
             done(true);
@@ -942,6 +1005,11 @@ function upstreamMessage(text: string): string {
   return text.slice(0, 500) || '(no body)';
 }
 
+/** A request body to send: bytes as they are, a changed request serialised. */
+function requestBytes(request: Json | Buffer): Buffer {
+  return Buffer.isBuffer(request) ? request : Buffer.from(JSON.stringify(request));
+}
+
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
@@ -993,7 +1061,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    // One chunk (a request that came in one read) is the body as it is, not copied.
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
 }

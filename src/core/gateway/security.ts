@@ -101,3 +101,54 @@ export function refusalFor(
   }
   return undefined;
 }
+
+/**
+ * refusalFor, answering a request like the last one as it answered that one: a client sends the same Host (and
+ * Origin) with every request, and comparing them costs less than checking them again. Like the last one: the same
+ * Host, Origin and Sec-Fetch-Site headers and the same allowed names, compared by value (the settings may change
+ * between requests, even in place): all that refusalFor reads.
+ */
+export class RefusalCheck {
+  private last:
+    | {
+        host: string | undefined;
+        origin: string | undefined;
+        site: string | string[] | undefined;
+        hosts: string[];
+        origins: string[];
+        refusal: Refusal | undefined;
+      }
+    | undefined;
+
+  check(
+    headers: IncomingHttpHeaders,
+    access: Pick<GatewayAccess, 'allowedHosts' | 'allowedOrigins'>,
+  ): Refusal | undefined {
+    const { host, origin } = headers;
+    const site = headers['sec-fetch-site'];
+    const last = this.last;
+    if (
+      last &&
+      last.host === host &&
+      last.origin === origin &&
+      last.site === site &&
+      sameNames(last.hosts, access.allowedHosts) &&
+      sameNames(last.origins, access.allowedOrigins)
+    )
+      return last.refusal;
+    const refusal = refusalFor(headers, access);
+    this.last = {
+      host,
+      origin,
+      site,
+      hosts: [...access.allowedHosts],
+      origins: [...access.allowedOrigins],
+      refusal,
+    };
+    return refusal;
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}

@@ -20,6 +20,31 @@ export function withUsageRequested(body: Json): Json | undefined {
   return { ...body, stream_options: { ...options, include_usage: true } };
 }
 
+/** What withUsageRequestedBytes adds to a request: the object's first member. */
+const USAGE_MEMBER = Buffer.from('"stream_options":{"include_usage":true},');
+const OPEN_BRACE = 0x7b;
+
+/**
+ * withUsageRequested on the request's own bytes (`bytes`, which parse to `body`): `"stream_options":
+ * {"include_usage":true}` added as the object's first member, every other byte as the client sent it, where a
+ * re-serialisation would rewrite numbers past 2^53, escapes and spacing, and cost a long conversation far more.
+ * Undefined when nothing needs to change, or the body has a `stream_options` of its own (withUsageRequested merges
+ * into it).
+ */
+export function withUsageRequestedBytes(bytes: Buffer, body: Json): Buffer | undefined {
+  // `stream: true`: the object has a member, which the added one's comma goes before.
+  if (body.stream !== true || body.stream_options !== undefined) return undefined;
+  let at = 0;
+  while (at < bytes.length && isJsonSpace(bytes[at]!)) at++;
+  if (bytes[at] !== OPEN_BRACE) return undefined;
+  return Buffer.concat([bytes.subarray(0, at + 1), USAGE_MEMBER, bytes.subarray(at + 1)]);
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
 /**
  * Passes server-sent events through, less the usage-only chunk (`choices: []` with a `usage` object) the gateway
  * asked for. Events are passed whole, as soon as their closing blank line arrives; bytes of an unfinished event wait

@@ -785,6 +785,33 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(upstream.requests.length, 1);
     });
 
+    it('answers each request by its own Host, Origin and the allowed names in force, however alike the last', async () => {
+      // The gateway remembers its last answer (a client sends the same headers each time): a request unlike the
+      // last, or a setting changed since, even in place, must be checked again.
+      const access = { allowedHosts: [] as string[], allowedOrigins: [] as string[] };
+      await open({}, access);
+      const status = async (headers: http.OutgoingHttpHeaders) =>
+        (await raw('GET', '/api/version', headers)).status;
+      const evil = { host: 'evil.example:11444' };
+      assert.deepEqual(
+        [await status({ host: 'localhost' }), await status({ host: 'localhost' })],
+        [200, 200],
+      );
+      assert.deepEqual([await status(evil), await status(evil)], [403, 403]);
+      access.allowedHosts.push('evil.example');
+      assert.equal(await status(evil), 200, 'allowed once the setting names it');
+      access.allowedHosts.pop();
+      assert.equal(await status(evil), 403, 'refused again once it does not');
+      const page = { host: 'localhost', origin: 'http://localhost:3000' };
+      assert.equal(await status(page), 403);
+      access.allowedOrigins.push('http://localhost:3000');
+      assert.equal(await status(page), 200);
+      assert.equal(await status({ host: 'localhost', origin: 'http://localhost:3001' }), 403);
+      assert.equal(await status({ host: 'localhost', 'sec-fetch-site': 'cross-site' }), 403);
+      assert.equal(await status({ host: 'localhost' }), 200);
+      assert.equal(upstream.requests.length, 5, 'only the allowed requests reached the upstream');
+    });
+
     it('answers 413 to a body over gateway.maxBodyBytes without forwarding it', async () => {
       await open({ maxBodyBytes: 1000 });
       const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
@@ -1257,6 +1284,217 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
         assert.equal(JSON.parse(runs[1]!.output).aborted, true, 'kept with what arrived, as aborted');
       });
     }
+  });
+
+  describe("the gateway's own work on each request's way", () => {
+    /** What `socket._writeGeneric` is given: one chunk, or (a writev) the chunks of one send. */
+    type Written = Buffer | string | { chunk: Buffer | string; encoding?: BufferEncoding };
+    type WriteGeneric = (this: net.Socket, writev: boolean, data: unknown, ...rest: unknown[]) => unknown;
+
+    /**
+     * The sends to the kernel (one each: the client is woken once for each) the gateway makes on its clients'
+     * connections while `during` runs, as bytes. A gateway's socket is the one whose local port is the gateway's.
+     */
+    async function sendsToClients(during: () => Promise<void>): Promise<Buffer[]> {
+      const port = Number(new URL(url).port);
+      const proto = net.Socket.prototype as unknown as { _writeGeneric: WriteGeneric };
+      const original = proto._writeGeneric;
+      const sends: Buffer[] = [];
+      const bytes = (w: Written): Buffer =>
+        Buffer.isBuffer(w)
+          ? w
+          : typeof w === 'string'
+            ? Buffer.from(w, 'latin1')
+            : bytes(typeof w.chunk === 'string' ? Buffer.from(w.chunk, w.encoding ?? 'utf8') : w.chunk);
+      proto._writeGeneric = function (writev, data, ...rest) {
+        if (this.localPort === port)
+          sends.push(Buffer.concat(writev ? (data as Written[]).map(bytes) : [bytes(data as Written)]));
+        return original.call(this, writev, data, ...rest);
+      };
+      try {
+        await during();
+      } finally {
+        proto._writeGeneric = original;
+      }
+      return sends;
+    }
+
+    it('sends the head of an answer with its first bytes, in one send, as the upstream sent them', async () => {
+      // Before, the head went alone and the bytes after it: two sends, and the client woken twice before its first
+      // byte (on a loaded 2-core machine, a tenth of a millisecond or more each).
+      await open();
+      const whole = await sendsToClients(async () => {
+        const answer = await openai().chat.completions.create({
+          model: 'qwen2.5-coder:7b',
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        assert.equal(answer.choices[0]!.message.content, 'Hello from the stand-in');
+      });
+      assert.equal(whole.length, 1, whole.map((s) => JSON.stringify(s.toString())).join('\n'));
+      const [head, body] = whole[0]!.toString().split('\r\n\r\n');
+      assert.match(head!, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(head!, /\r\ncontent-length: \d+/i);
+      assert.equal(JSON.parse(body!).choices[0].message.content, 'Hello from the stand-in');
+
+      // Streamed: the head and the first token (the upstream holds the rest) leave together.
+      const streamed = await sendsToClients(async () => {
+        let text = '';
+        for await (const chunk of await openai().chat.completions.create({
+          model: 'held-model',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        })) {
+          const piece = chunk.choices[0]?.delta.content ?? '';
+          if (piece !== '' && text === '') upstream.release();
+          text += piece;
+        }
+        assert.equal(text, 'Hello from the stand-in');
+      });
+      const first = streamed[0]!.toString();
+      assert.match(first, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n/);
+      assert.match(first.split('\r\n\r\n')[1]!, /"content":"Hello "/);
+      assert.equal((await storedRuns()).length, 2);
+    });
+
+    it('sends a head that comes alone at once, before any of the answer', async () => {
+      // A model's server may send its head, then think: the client must get the head (and time out, show progress)
+      // while the gateway waits for the first token. This upstream sends the token only once the client has the head.
+      let headArrived!: () => void;
+      const clientHasHead = new Promise<void>((resolve) => (headArrived = resolve));
+      const thinking = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.flushHeaders();
+          void clientHasHead.then(() =>
+            res.end(
+              'data: {"choices":[{"index":0,"delta":{"content":"late"}}]}\n\n' +
+                'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n' +
+                'data: [DONE]\n\n',
+            ),
+          );
+        });
+      });
+      await new Promise<void>((resolve) => thinking.listen(0, '127.0.0.1', resolve));
+      try {
+        await open(
+          {},
+          { openaiBaseUrl: `http://127.0.0.1:${(thinking.address() as net.AddressInfo).port}/v1` },
+        );
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = http.request(
+            `${url}/v1/chat/completions`,
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              assert.equal(res.statusCode, 200);
+              headArrived();
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve(text));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+        });
+        assert.match(body, /"late"/);
+        assert.ok(!body.includes('"usage"'), 'the usage chunk the gateway asked for stays with it');
+        assert.equal((await storedRuns())[0]?.cost_tokens, 2);
+      } finally {
+        await gateway.stop();
+        await new Promise((resolve) => thinking.close(resolve));
+      }
+    });
+
+    it('records an answer that has no bytes at all, as before the copy was set up only once bytes arrive', async () => {
+      const silent = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 0 });
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        await open(
+          {},
+          { openaiBaseUrl: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/v1` },
+        );
+        const answer = await raw(
+          'POST',
+          '/v1/chat/completions',
+          { 'content-type': 'application/json' },
+          JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+        );
+        assert.deepEqual([answer.status, answer.body], [200, '']);
+        const runs = await storedRuns();
+        assert.equal(runs.length, 1);
+        assert.equal(runs[0]!.model_id, 'm');
+      } finally {
+        await gateway.stop();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it("forwards a streamed request's own bytes, with the usage request added and nothing else changed", async () => {
+      // Before, the gateway parsed the request, added stream_options and serialised it all again: for a long
+      // conversation as long as the round trip itself, before the upstream saw a byte; and numbers past 2^53,
+      // escapes and spacing came out rewritten.
+      await open();
+      const sent =
+        ' {\n  "model" : "qwen2.5-coder:7b", "stream": true, "seed": 12345678901234567890, "temperature": 1.0,\n' +
+        '  "messages": [{"role": "user", "content": "caf\\u00e9 \\/ 1e400"}]\n}\n';
+      const answer = await raw('POST', '/v1/chat/completions', { 'content-type': 'application/json' }, sent);
+      assert.equal(answer.status, 200);
+      assert.ok(!answer.body.includes('"usage"'), 'the client gets the stream it asked for');
+      assert.equal(
+        upstream.requests[0]!.raw.toString('utf8'),
+        ` {"stream_options":{"include_usage":true},${sent.slice(2)}`,
+      );
+      const [run] = await storedRuns();
+      assert.equal(run?.cost_tokens, 15);
+      assert.deepEqual(JSON.parse(run!.input), { messages: [{ role: 'user', content: 'café / 1e400' }] });
+
+      // A request with stream_options of its own has include_usage merged into them, as before.
+      await raw(
+        'POST',
+        '/v1/chat/completions',
+        { 'content-type': 'application/json' },
+        JSON.stringify({ model: 'm', stream: true, stream_options: { x: 1 }, messages: [] }),
+      );
+      assert.deepEqual(upstream.requests[1]!.body?.stream_options, { x: 1, include_usage: true });
+    });
+
+    it('sends each request where the settings say at that moment, across a change of the OpenAI-compatible base', async () => {
+      // The gateway keeps the upstream URLs it parsed: a changed base must not find the old one's.
+      const other = await startChatUpstream({ reply: 'Hello from the other' });
+      const access: Partial<GatewayAccess> = {};
+      try {
+        await open({}, access);
+        const ask = async () =>
+          (
+            await openai().chat.completions.create({
+              model: 'qwen2.5-coder:7b',
+              messages: [{ role: 'user', content: 'hi' }],
+            })
+          ).choices[0]!.message.content;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        access.openaiBaseUrl = `${other.url}/v1`;
+        assert.equal(await ask(), 'Hello from the other');
+        access.openaiBaseUrl = `${upstream.url}/v1/`;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        delete access.openaiBaseUrl;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        assert.deepEqual(
+          [upstream.requests.length, other.requests.length],
+          [3, 1],
+          'each request went to the base in force when it came',
+        );
+        assert.equal((await storedRuns()).length, 4);
+      } finally {
+        await other.stop();
+      }
+    });
   });
 
   describe('bounded copy of the answer (storage.maxTextBytes)', () => {

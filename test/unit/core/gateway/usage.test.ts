@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { UsageChunkFilter, withUsageRequested } from '../../../../src/core/gateway/usage';
+import {
+  UsageChunkFilter,
+  withUsageRequested,
+  withUsageRequestedBytes,
+} from '../../../../src/core/gateway/usage';
 
 const event = (doc: object | string) => `data: ${typeof doc === 'string' ? doc : JSON.stringify(doc)}\n\n`;
 const text = event({ id: 'c', choices: [{ index: 0, delta: { content: 'hi "usage"' } }], usage: null });
@@ -33,6 +37,33 @@ describe('gateway usage request', () => {
       stream: true,
       stream_options: { x: 1, include_usage: true },
     });
+  });
+
+  it("asks for usage in the request's own bytes: one member added first, every other byte as it came", () => {
+    const sent = '\r\n\t {"stream" : true, "seed": 12345678901234567890, "t": 1.0, "c": "\\u00e9"}\n';
+    const asked = withUsageRequestedBytes(Buffer.from(sent), JSON.parse(sent) as Record<string, unknown>);
+    assert.equal(
+      asked?.toString(),
+      '\r\n\t {"stream_options":{"include_usage":true},"stream" : true, "seed": 12345678901234567890, "t": 1.0, "c": "\\u00e9"}\n',
+    );
+    assert.deepEqual(
+      JSON.parse(asked!.toString()),
+      withUsageRequested(JSON.parse(sent) as Record<string, unknown>),
+    );
+    // Nothing to ask, or stream_options of the client's own to merge into (withUsageRequested's work).
+    for (const body of [
+      '{"stream":false}',
+      '{"model":"m"}',
+      '{"stream":true,"stream_options":{"include_usage":true}}',
+      '{"stream":true,"stream_options":{"x":1}}',
+      '{"stream":true,"stream_options":null}',
+    ]) {
+      assert.equal(
+        withUsageRequestedBytes(Buffer.from(body), JSON.parse(body) as Record<string, unknown>),
+        undefined,
+        body,
+      );
+    }
   });
 
   it('drops the usage-only chunk and passes every other byte, wherever the chunks are cut', () => {

@@ -65,12 +65,14 @@ describe('gateway: an SSE upstream that sends Content-Length (not chunked)', () 
 
   it('asks an upstream that refuses stream_options again without it, and then never adds it for that upstream', async () => {
     const seen: unknown[] = [];
+    const bodies: string[] = [];
     const upstream = http.createServer((req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         const parsed = JSON.parse(body) as { stream_options?: unknown };
         seen.push(parsed.stream_options);
+        bodies.push(body);
         if (parsed.stream_options !== undefined) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: { message: "Unknown parameter: 'stream_options'." } }));
@@ -93,6 +95,9 @@ describe('gateway: an SSE upstream that sends Content-Length (not chunked)', () 
     });
     try {
       const url = await gateway.start();
+      // Spacing and a number past 2^53 that a re-serialisation would rewrite.
+      const sent =
+        '{ "model": "m", "stream": true, "seed": 12345678901234567890, "messages": [{"role": "user", "content": "x"}] }';
       const ask = () =>
         new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
           const req = http.request(
@@ -106,7 +111,7 @@ describe('gateway: an SSE upstream that sends Content-Length (not chunked)', () 
             },
           );
           req.on('error', reject);
-          req.end(JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+          req.end(sent);
         });
 
       const first = await ask();
@@ -115,6 +120,7 @@ describe('gateway: an SSE upstream that sends Content-Length (not chunked)', () 
       assert.deepEqual([first.status, second.status], [200, 200]);
       assert.equal(first.body, SSE, 'the answer as the upstream sent it to a request without stream_options');
       assert.deepEqual(seen, [{ include_usage: true }, undefined, undefined], 'asked once, then never');
+      assert.deepEqual(bodies.slice(1), [sent, sent], "asked again with the client's own bytes");
       assert.equal(logs.filter((l) => l.includes('refuses stream_options')).length, 1);
       await gateway.whenIdle();
       await pipeline.flush();
