@@ -2,7 +2,7 @@
 // export; each export is recorded (an event, the last-export file) so the next one counts from it.
 
 import * as path from 'node:path';
-import { ExportMemo, SftExport, type ExportResult } from './sftExport';
+import { ExportMemo, FinishedMeanwhile, SftExport, type ExportResult } from './sftExport';
 import { LearningError, describe } from '../errors';
 import { Emitter } from '../events';
 import type { Complexity } from '../learning/runResult';
@@ -214,6 +214,22 @@ export class Exporter {
     } catch (err) {
       settled = true;
       failure = err;
+    }
+    if (job && !settled && !this.disposed) {
+      // Written off the event loop; closing meanwhile (drainNow) writes it at once instead, and this write is dropped.
+      try {
+        const written = await job.finishAsync();
+        if (written && !settled) {
+          settled = true;
+          this.inFlight.delete(complete);
+          result = this.finishExport(store, role, tier, written);
+        }
+      } catch (err) {
+        if (!settled && !(err instanceof FinishedMeanwhile)) {
+          settled = true;
+          failure = err;
+        }
+      }
     }
     if (!settled && !this.disposed) complete();
     this.inFlight.delete(complete);

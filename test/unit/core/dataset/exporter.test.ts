@@ -3,7 +3,13 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Exporter, type ExportStore, type TrainingDue } from '../../../../src/core/dataset/exporter';
-import { ExportMemo, exportSft, type ExportResult } from '../../../../src/core/dataset/sftExport';
+import {
+  ExportMemo,
+  FinishedMeanwhile,
+  SftExport,
+  exportSft,
+  type ExportResult,
+} from '../../../../src/core/dataset/sftExport';
 import { toRunRecord, type Complexity } from '../../../../src/core/learning/runResult';
 import { EventLog } from '../../../../src/core/store/eventLog';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
@@ -413,6 +419,34 @@ describe('Exporter', () => {
       assert.equal(result.count, 22);
       assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
     });
+  });
+
+  it('drops the dataset it writes off the event loop when it was written at once meanwhile (closing), memo intact', async () => {
+    for (let i = 0; i < 20; i++) record(0.9);
+    const memo = new ExportMemo();
+    const file = path.join(agentDir, 'sft', 'coder_sft.jsonl');
+    const job = new SftExport(() => db, {
+      role: 'coder',
+      minReward: 0.7,
+      maxExamples: 1000,
+      systemPrompt: () => 'system',
+      file,
+      memo,
+    });
+    job.step(Infinity);
+
+    const writing = job.finishAsync(); // the sliced export's last step
+    const now = job.finish(); // closing: drainNow writes it at once
+
+    await assert.rejects(writing, FinishedMeanwhile);
+    assert.equal(now.count, 20);
+    assert.equal(fs.readFileSync(file, 'utf8').trim().split('\n').length, 20);
+    assert.equal(memo.get(1, 'r1')?.kind, 'example', 'what the export took is remembered once');
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(file)).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temp file left',
+    );
   });
 
   it('keeps only the key of a duplicate in its memo, whatever its size', () => {
