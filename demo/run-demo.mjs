@@ -112,6 +112,8 @@ async function main() {
     const task = { slug: `${fn}-${i}`, fn, detail: `variant ${i % 17}` };
     const result = runAgent(task, prompt, model, complexity);
     const { id, reward } = await learning.recordRun(task.slug, model.id, prompt.id, result, role);
+    // An agent does I/O between runs: what recordRun queued (an auto-export once the threshold is crossed) runs then.
+    await new Promise((resolve) => setImmediate(resolve));
     window.push({ prompt: prompt.id, model: model.id, reward });
     // A human reviews a third of the runs, a little later.
     if (rand() < 0.33) pendingFeedback.push({ id, good: result.tests.passed >= 8 });
