@@ -1252,7 +1252,10 @@ export class DurableStore {
     const { bytes, tooLarge, before } = read;
     if (bytes) this.warnIfLarge(bytes.length);
     this.lastImageBytes = bytes?.length ?? 0;
-    const verified = bytes !== undefined && (read.verified ?? matchesSum(bytes, readImageSum(this.sumFile)));
+    const verified =
+      bytes !== undefined &&
+      this.sumTrusted() &&
+      (read.verified ?? matchesSum(bytes, readImageSum(this.sumFile)));
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
       : Store.open(this.SQL, bytes, verified);
@@ -1306,7 +1309,7 @@ export class DurableStore {
       const size = (await fs.promises.stat(this.dbFile)).size;
       if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
       const bytes = await fs.promises.readFile(this.dbFile);
-      const sum = readImageSum(this.sumFile);
+      const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;
       const verified =
         sum !== undefined && sum.size === bytes.length && (await imageSumSliced(bytes)).crc32 === sum.crc32;
       return { before, bytes, verified };
@@ -1314,6 +1317,14 @@ export class DurableStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { before };
     }
+  }
+
+  /**
+   * Whether experience.db.sum may stand for the integrity check: not in a workspace the user has not trusted (a cloned
+   * repository's .agent/ may ship a damaged or crafted database with its matching sum).
+   */
+  private sumTrusted(): boolean {
+    return this.opts.trusted?.() ?? true;
   }
 
   private tooLargeToRead(size: number): Error {

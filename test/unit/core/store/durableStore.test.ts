@@ -526,6 +526,30 @@ describe('durable store', function () {
     assert.deepEqual(fs.readFileSync(path.join(agent, aside)), damaged);
   });
 
+  it('checks a database whose sum matches when the workspace is not trusted (a cloned .agent/ may ship both)', async () => {
+    const agent = path.join(dir, '.agent');
+    const file = path.join(agent, 'experience.db');
+    const p = await LearningPipeline.open(dir, quiet);
+    for (let i = 0; i < 30; i++) await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    // Damaged, with a sum made to match it.
+    const db = new Database(file, { readonly: true });
+    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").pluck().get() as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const damaged = fs.readFileSync(file);
+    damaged.fill(0xff, (root - 1) * pageSize, root * pageSize);
+    fs.writeFileSync(file, damaged);
+    fs.writeFileSync(`${file}.sum`, JSON.stringify({ size: damaged.length, crc32: zlib.crc32(damaged) }));
+
+    const untrusted = await LearningPipeline.open(dir, { ...quiet, trusted: () => false });
+
+    assert.ok(untrusted.problems()[0] instanceof CorruptDatabaseError, 'checked, found damaged, kept aside');
+    await untrusted.close();
+    const aside = fs.readdirSync(agent).find((n) => n.startsWith('experience.db.corrupt-'))!;
+    assert.deepEqual(fs.readFileSync(path.join(agent, aside)), damaged);
+  });
+
   it('neither follows a link at experience.db.sum nor waits on a FIFO there, and replaces them with its sum', async function () {
     this.timeout(60_000);
     const agent = path.join(dir, '.agent');
