@@ -154,6 +154,32 @@ describe('Exporter', () => {
     assert.equal(read, 22, 'the 20 best (one distinct) and the two next distinct ones: not one row more');
   });
 
+  /** Counts the candidates an export reads with their texts and those it takes from its memo. */
+  function countReads(): { read: number; known: number } {
+    const counts = { read: 0, known: 0 };
+    const candidates = db.exportCandidates.bind(db);
+    db.exportCandidates = function* (...args) {
+      for (const c of candidates(...args)) {
+        if (c.known) counts.known++;
+        else counts.read++;
+        yield c;
+      }
+    };
+    return counts;
+  }
+
+  /** An exporter as a new process has it, into `dir`, with `system()` as every prompt variant's text. */
+  const exporterIn = (dir: string, system: () => string = () => 'système ✓') =>
+    new Exporter({
+      agentDir: dir,
+      now: () => AT,
+      log: () => {},
+      config: () => parseConfig({}),
+      trusted: () => true,
+      promptText: system,
+      changed: () => {},
+    });
+
   it('reads again only the runs the last export did not take, and writes what a fresh export would', () => {
     for (let i = 0; i < 30; i++) record(0.9);
     const dup = (id: string) =>
@@ -165,82 +191,40 @@ describe('Exporter', () => {
         reward: 0.8,
       });
     dup('twin');
-    const candidates = db.exportCandidates.bind(db);
-    let read = 0;
-    let known = 0;
-    db.exportCandidates = function* (...args) {
-      for (const c of candidates(...args)) {
-        if (c.known) known++;
-        else read++;
-        yield c;
-      }
-    };
+    const counts = countReads();
     let system = 'system text';
-    const exporterIn = (dir: string) =>
-      new Exporter({
-        agentDir: dir,
-        now: () => AT,
-        log: () => {},
-        config: () => parseConfig({}),
-        trusted: () => true,
-        promptText: () => system,
-        changed: () => {},
-      });
-    const exp = exporterIn(agentDir);
+    const exp = exporterIn(agentDir, () => system);
     const file = path.join(agentDir, 'sft', 'coder_sft.jsonl');
     // What an exporter without a memo writes (a new one, into a folder of its own).
     const fresh = () =>
       fs.readFileSync(
-        exporterIn(fs.mkdtempSync(path.join(ws, 'fresh-'))).export(store, 'coder').file,
+        exporterIn(fs.mkdtempSync(path.join(ws, 'fresh-')), () => system).export(store, 'coder').file,
         'utf8',
       );
+    const readThen = (r: ExportResult) => [counts.read, counts.known, r.count, r.duplicatesSkipped];
 
     const first = exp.export(store, 'coder');
-    assert.deepEqual([read, known, first.count, first.duplicatesSkipped], [31, 0, 30, 1]);
+    assert.deepEqual(readThen(first), [31, 0, 30, 1]);
 
     record(1); // new and best
     system = 'a new system text'; // the prompt variant was edited: every line follows it
-    read = known = 0;
+    counts.read = counts.known = 0;
     const second = exp.export(store, 'coder');
-    assert.deepEqual([read, known, second.count, second.duplicatesSkipped], [1, 31, 31, 1]);
+    assert.deepEqual(readThen(second), [1, 31, 31, 1]);
     const written = fs.readFileSync(file, 'utf8');
     assert.match(written.split('\n')[0]!, /a new system text/);
-    read = known = 0;
     assert.equal(written, fresh(), 'the same lines as an export without the memo');
 
     // The twin was a duplicate, so only its key was kept: once r1 falls below it, the twin is the example and its
     // texts are read again.
     db.setReward('r1', 0.1);
-    read = known = 0;
+    counts.read = counts.known = 0;
     const third = exp.export(store, 'coder');
-    assert.deepEqual([read, known, third.count, third.duplicatesSkipped], [1, 30, 31, 0]);
+    assert.deepEqual(readThen(third), [1, 30, 31, 0]);
     assert.equal(fs.readFileSync(file, 'utf8'), fresh());
   });
 
   describe('what an export leaves beside its dataset (sft/{role}_sft.memo)', () => {
-    /** Counts the candidates an export reads with their texts and those it takes from its memo. */
-    function countReads(): { read: number; known: number } {
-      const counts = { read: 0, known: 0 };
-      const candidates = db.exportCandidates.bind(db);
-      db.exportCandidates = function* (...args) {
-        for (const c of candidates(...args)) {
-          if (c.known) counts.known++;
-          else counts.read++;
-          yield c;
-        }
-      };
-      return counts;
-    }
-    const exporterIn = (dir: string, system = 'système ✓') =>
-      new Exporter({
-        agentDir: dir,
-        now: () => AT,
-        log: () => {},
-        config: () => parseConfig({}),
-        trusted: () => true,
-        promptText: () => system,
-        changed: () => {},
-      });
     /** What an exporter with nothing remembered writes (into a folder of its own). */
     const fresh = () =>
       fs.readFileSync(

@@ -494,6 +494,18 @@ describe('durable store', function () {
     assert.deepEqual(fs.readFileSync(path.join(agent, aside)), before);
   });
 
+  /** Overwrites the root page of table runs in the saved file with 0xff bytes; returns the file's new bytes. */
+  function damageRunsRoot(file: string): Buffer {
+    const db = new Database(file, { readonly: true });
+    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").pluck().get() as number;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const damaged = fs.readFileSync(file);
+    damaged.fill(0xff, (root - 1) * pageSize, root * pageSize);
+    fs.writeFileSync(file, damaged);
+    return damaged;
+  }
+
   it('writes experience.db.sum with each save; a file that no longer matches it is checked and kept aside when corrupt', async () => {
     const agent = path.join(dir, '.agent');
     const file = path.join(agent, 'experience.db');
@@ -512,13 +524,7 @@ describe('durable store', function () {
     assert.deepEqual(JSON.parse(fs.readFileSync(`${file}.sum`, 'utf8')), sumOf(fs.readFileSync(file)));
 
     // Damaged since: the sum no longer matches, so the check runs and finds it.
-    const db = new Database(file, { readonly: true });
-    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").pluck().get() as number;
-    const pageSize = db.pragma('page_size', { simple: true }) as number;
-    db.close();
-    const damaged = fs.readFileSync(file);
-    damaged.fill(0xff, (root - 1) * pageSize, root * pageSize);
-    fs.writeFileSync(file, damaged);
+    const damaged = damageRunsRoot(file);
     p = await LearningPipeline.open(dir, quiet);
     assert.ok(p.problems()[0] instanceof CorruptDatabaseError);
     await p.close();
@@ -533,13 +539,7 @@ describe('durable store', function () {
     for (let i = 0; i < 30; i++) await p.recordRun('t', 'm', 'default', run(1));
     await p.close();
     // Damaged, with a sum made to match it.
-    const db = new Database(file, { readonly: true });
-    const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").pluck().get() as number;
-    const pageSize = db.pragma('page_size', { simple: true }) as number;
-    db.close();
-    const damaged = fs.readFileSync(file);
-    damaged.fill(0xff, (root - 1) * pageSize, root * pageSize);
-    fs.writeFileSync(file, damaged);
+    const damaged = damageRunsRoot(file);
     fs.writeFileSync(`${file}.sum`, JSON.stringify({ size: damaged.length, crc32: zlib.crc32(damaged) }));
 
     const untrusted = await LearningPipeline.open(dir, { ...quiet, trusted: () => false });
