@@ -196,7 +196,7 @@ export interface VsCodeFixture {
 export interface UseVsCodeOptions extends Omit<SessionOptions, 'workspace' | 'extensionsDir' | 'name'> {
   /** Prepares the workspace before VS Code opens it (files in `.agent/`, a first plan, …). */
   seed?: (workspace: E2EWorkspace) => void | Promise<void>;
-  /** Written as `.e2e/plan.json` before VS Code starts, so the agent runs it as soon as it activates. */
+  /** Written as `.e2e/plan.json` once VS Code has started and its trust dialog is answered; the agent runs it then. */
   plan?: Plan;
   /** The workspace folder's name, as VS Code shows it (default: a unique temporary name). */
   folderName?: string;
@@ -231,7 +231,6 @@ export function useVsCode(name: string, options: UseVsCodeOptions = {}): VsCodeF
       throw new Error(`${EXTENSIONS_DIR_ENV} is not set: run the suite through its .mocharc.json.`);
     workspace = E2EWorkspace.create(name, options.folderName);
     await options.seed?.(workspace);
-    if (options.plan) workspace.writePlan(options.plan);
     session = await CodeServerSession.start({
       trust: options.trust,
       userSettings: options.userSettings,
@@ -242,6 +241,9 @@ export function useVsCode(name: string, options: UseVsCodeOptions = {}): VsCodeF
       workspace: workspace.dir,
       extensionsDir,
     });
+    // Only once the trust dialog is answered: an agent that ran its plan before would see Workspace Trust still
+    // pending (isTrusted false) in a workspace about to be trusted.
+    if (options.plan) workspace.writePlan(options.plan);
     if (options.waitForAgent ?? true) {
       try {
         await workspace.waitForAgent({ detail: () => session!.tail() });
