@@ -26,6 +26,8 @@ export class GatewayHost extends Disposable {
   /** complete()'s: never listens; made again when the Ollama host changes. */
   private inProcess: { gateway: Gateway; ollamaHost: string | undefined } | undefined;
   private apiKey: UpstreamKey | undefined;
+  /** The user-level gateway settings as last read; cleared when they change. */
+  private accessRead: GatewayAccess | undefined;
   private readonly keyLoaded: Promise<void>;
   private readonly item = this._register(
     vscode.window.createStatusBarItem('agentLearning.gateway', vscode.StatusBarAlignment.Right, 99),
@@ -41,6 +43,7 @@ export class GatewayHost extends Disposable {
     this.item.command = 'agentLearning.toggleGateway';
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('agentLearning.gateway')) this.accessRead = undefined;
         if (e.affectsConfiguration('agentLearning.gateway.enabled')) void this.applySetting();
         else if (e.affectsConfiguration('agentLearning.gateway.bindAddress') && this.gateway)
           void this.restart();
@@ -122,10 +125,12 @@ export class GatewayHost extends Disposable {
     return {
       recorder,
       ollamaHost: this.ollamaHost(),
-      // Read at each request, so a change applies at once; an invalid URL typed meanwhile keeps the last good one.
+      // Read again after each change of the settings, so a change applies at once (not at each request: reading
+      // them costs a request tens of microseconds); an invalid URL typed meanwhile keeps the last good one.
       access: () => {
+        if (this.accessRead) return this.accessRead;
         try {
-          last = this.access();
+          last = this.accessRead = this.access();
         } catch {
           // Reported when the gateway next starts.
         }
