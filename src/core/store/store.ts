@@ -295,6 +295,9 @@ export interface RewardEdit {
 /** Reward edits kept for readers that follow them (learning/history.ts); one further behind reads the runs again. */
 const MAX_REWARD_EDITS = 1024;
 
+/** countHighQuality reads runs after the watermark by pk when at most this many follow it (a table read each). */
+const COUNT_BY_PK_MAX = 5_000;
+
 /** The questions kept per role (see Store.tallies); an older one asked again is counted again. */
 const MAX_TALLIES_PER_ROLE = 4;
 
@@ -1101,9 +1104,13 @@ export class Store {
       const kept = this.tallies.get(role) ?? [];
       const same = kept.find((t) => t.minReward === minReward && t.afterPk === afterPk);
       if (same) return same.count;
+      // After a recent export (auto-export keeps it recent) few runs follow afterPk: read those through (role, pk).
+      // Otherwise the planner's (role, reward) range reads every high-quality run of the role, 10 ms a role at 100k
+      // runs even when a handful came after the export, and the tallies are counted at every open.
+      const recent = this.maxPk() - afterPk <= COUNT_BY_PK_MAX;
       const count = this.one(
-        'countHq',
-        'SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND reward >= ?',
+        recent ? 'countHqRecent' : 'countHq',
+        `SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND ${recent ? '+reward' : 'reward'} >= ?`,
         [role, afterPk, minReward],
       )![0] as number;
       this.tallies.set(role, [{ minReward, afterPk, count }, ...kept].slice(0, MAX_TALLIES_PER_ROLE));

@@ -286,6 +286,32 @@ describe('Store', () => {
     assert.equal(store.countHighQuality('coder', 0.8, 2), 1, 'after the second run (pk 2)');
   });
 
+  it('counts high-quality runs after a pk alike whether few runs follow it (read by pk) or many (by reward)', () => {
+    const rewards: [string, number][] = [];
+    store.transaction(() => {
+      for (let i = 0; i < 5_600; i++) {
+        const r = run({ reward: ((i * 37) % 100) / 100, role: i % 3 ? 'coder' : 'fixer' });
+        store.insertRun(r);
+        rewards.push([r.role, r.reward]);
+      }
+    });
+    const expected = (role: string, afterPk: number) =>
+      rewards.filter(([r, reward], i) => r === role && i + 1 > afterPk && reward >= 0.7).length;
+
+    for (const afterPk of [0, 300, 5_000, 5_599, 5_600]) {
+      assert.equal(
+        store.countHighQuality('coder', 0.7, afterPk),
+        expected('coder', afterPk),
+        `after ${afterPk}`,
+      );
+      assert.equal(
+        store.countHighQuality('fixer', 0.7, afterPk),
+        expected('fixer', afterPk),
+        `after ${afterPk}`,
+      );
+    }
+  });
+
   it('offers no run whose text was cut to the bound as an export candidate', () => {
     const whole = run({ reward: 1 });
     const cutOutput = run({ reward: 1, output: boundText('o'.repeat(5000), 1024).text });
