@@ -170,20 +170,33 @@ export function writeModelMirror(
 }
 
 /**
- * Writes the mirror unless the file on disk is invalid: a user's half-finished edit is never overwritten. Returns
- * whether it wrote.
+ * Writes the mirror unless the file on disk is invalid (a user's half-finished edit is never overwritten) or already
+ * says the same but for `updatedAt`, which then stays the time the statistics last changed: each open wrote both
+ * files, fsync'ed, for nothing. Returns whether it wrote.
  */
-function writeMirror(file: string, content: object): boolean {
+function writeMirror(file: string, content: { updatedAt: string; [key: string]: unknown }): boolean {
   const text = readIfExists(file);
   if (text !== undefined) {
+    let current: unknown;
     try {
-      JSON.parse(text);
+      current = JSON.parse(text);
     } catch {
       return false;
     }
+    if (text === mirrorText({ ...content, updatedAt: updatedAtOf(current) })) return false;
   }
-  writeFileAtomicSync(file, JSON.stringify(content, null, 2) + '\n');
+  writeFileAtomicSync(file, mirrorText(content));
   return true;
+}
+
+function mirrorText(content: object): string {
+  return JSON.stringify(content, null, 2) + '\n';
+}
+
+function updatedAtOf(mirror: unknown): unknown {
+  return typeof mirror === 'object' && mirror !== null
+    ? (mirror as { updatedAt?: unknown }).updatedAt
+    : undefined;
 }
 
 function readIfExists(file: string): string | undefined {

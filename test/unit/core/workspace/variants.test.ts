@@ -132,6 +132,21 @@ describe('variants', () => {
       assert.equal(written.algorithm, 'ucb1');
     });
 
+    it('leaves a file that already says the same alone, its updatedAt the time the stats last changed', () => {
+      const later = now + 60_000;
+      assert.equal(writeModelMirror(models, variants, 'ucb1', stats, now), true);
+      const before = fs.statSync(models, { bigint: true });
+
+      assert.equal(writeModelMirror(models, variants, 'ucb1', stats, later), false);
+      const after = fs.statSync(models, { bigint: true });
+      assert.deepEqual([after.ino, after.mtimeNs], [before.ino, before.mtimeNs]);
+
+      const changed = { '*': [{ id: 'local:7b', n: 3, meanReward: 0.8 }] };
+      assert.equal(writeModelMirror(models, variants, 'ucb1', changed, later), true);
+      const written = JSON.parse(fs.readFileSync(models, 'utf8')) as { updatedAt: string };
+      assert.equal(written.updatedAt, new Date(later).toISOString());
+    });
+
     it("never overwrites a file that is not valid JSON: a user's half-finished edit stays as it is", () => {
       const halfDone = '{ "variants": [ { "id": "local:7b", ';
       fs.writeFileSync(models, halfDone);
