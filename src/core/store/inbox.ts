@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { syncDirectory } from '../workspace/atomicFile';
+import { syncDirectory, syncDirectoryAsync } from '../workspace/atomicFile';
 import { openRegularFile } from '../workspace/regularFile';
 import { isProcessAlive } from './lock';
 
@@ -109,7 +109,8 @@ export class InboxWriter {
   private fd: number | undefined;
   private pos = 0;
   private allocated = 0;
-  private dirSynced = false;
+  /** A file was created since the directory's last fsync: its name must be on disk before its entries count. */
+  private dirUnsynced = false;
   /** Entries written, and how many of them are known to be on disk. */
   private written = 0;
   private durable = 0;
@@ -146,6 +147,10 @@ export class InboxWriter {
     const upTo = this.written;
     try {
       for (const fd of this.unsynced) fs.fdatasyncSync(fd);
+      if (this.dirUnsynced) {
+        syncDirectory(this.dir);
+        this.dirUnsynced = false;
+      }
     } catch (err) {
       this.syncFailed(err);
       throw err;
@@ -168,7 +173,7 @@ export class InboxWriter {
     if (this.fd === undefined) {
       this.fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
       this.pos = this.allocated = fs.fstatSync(this.fd).size;
-      this.dirSynced = false;
+      this.dirUnsynced = true; // the new file's name must survive a crash too: synced with its first entries
     }
     if (this.pos + line.length > this.allocated) {
       const grow = Math.max(line.length, Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, this.allocated)));
@@ -184,10 +189,6 @@ export class InboxWriter {
     this.unsynced.add(this.fd);
     this.written++;
     this.pos += line.length;
-    if (!this.dirSynced) {
-      syncDirectory(this.dir); // the new file's name must survive a crash too
-      this.dirSynced = true;
-    }
   }
 
   /**
@@ -216,9 +217,15 @@ export class InboxWriter {
     const fds = [...this.unsynced];
     this.unsynced.clear();
     for (const fd of fds) this.syncing.add(fd);
-    void Promise.allSettled(
-      fds.map((fd) => new Promise<void>((ok, fail) => fs.fdatasync(fd, (err) => (err ? fail(err) : ok())))),
-    ).then((outcomes) => {
+    // A new file's directory entry is synced beside its data, off the event loop too (best effort, as ever).
+    const dirSync = this.dirUnsynced ? syncDirectoryAsync(this.dir) : undefined;
+    this.dirUnsynced = false;
+    void Promise.allSettled([
+      ...fds.map(
+        (fd) => new Promise<void>((ok, fail) => fs.fdatasync(fd, (err) => (err ? fail(err) : ok()))),
+      ),
+      ...(dirSync ? [dirSync] : []),
+    ]).then((outcomes) => {
       this.syncing.clear();
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) {
