@@ -7,7 +7,7 @@ import type { SqlJsStatic } from 'sql.js';
 import { LearningError } from '../../../../src/core/errors';
 import { runRecord } from '../../../support/runRecord';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
-import { APPLICATION_ID, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
+import { APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
 import { boundText } from '../../../../src/core/store/storedText';
 import { TextSegments } from '../../../../src/core/store/textSegments';
 
@@ -54,6 +54,29 @@ describe('Store', () => {
       reopened.close();
     });
 
+    it('makes a new database in 8 KiB pages, and leaves an existing one in the pages it has', () => {
+      const pageSize = (image: Uint8Array) => {
+        const db = new SQL.Database(image);
+        const size = db.exec('PRAGMA page_size')[0]?.values[0]?.[0];
+        db.close();
+        return size;
+      };
+      store.insertRun(run({ id: 'r-new' }));
+      const image = store.export();
+      assert.equal(pageSize(image), PAGE_SIZE);
+
+      const old = new SQL.Database(image);
+      old.exec('PRAGMA page_size = 4096; VACUUM');
+      const oldImage = old.export();
+      old.close();
+      const reopened = Store.open(SQL, oldImage);
+      assert.ok(reopened instanceof Store);
+      reopened.insertRun(run({ id: 'r-later' }));
+      const saved = reopened.export();
+      reopened.close();
+      assert.equal(pageSize(saved), 4096);
+    });
+
     it("reports someone else's SQLite file, a newer schema and bytes that are no database instead of using them", () => {
       const foreign = Store.open(SQL, fileImage('CREATE TABLE customers (name TEXT)'));
       const newer = Store.open(SQL, fileImage('PRAGMA user_version = 99'));
@@ -89,7 +112,7 @@ describe('Store', () => {
 
   it('gives back free pages a few at a time, and all of them in the end', () => {
     const raw = new SQL.Database(store.export());
-    const big = 'x'.repeat(8000);
+    const big = 'x'.repeat(24_000); // 9.6 MB in all: hundreds of pages whatever their size
     for (let pk = 1; pk <= 200; pk++)
       raw.run('INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?)', [pk, big, big]);
     raw.run('DELETE FROM run_texts');
