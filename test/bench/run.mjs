@@ -808,11 +808,12 @@ has its own section, \`npm run bench:1m\`). Run texts live in \`.agent/texts/\`,
 memory, never in sql.js's file, so the image a save writes holds numbers only (see Memory and disk); exports are taken
 in 8 ms slices and the inbox in 12 ms slices, and an export reuses what the last one took, after a restart too
 (\`sft/{role}_sft.memo\`); a database over 1 MiB is saved once the journal took as many bytes as a save writes; a file
-that matches \`experience.db.sum\` opens without the integrity check; close() writes off the event loop. What is
-left: the longest stall is sql.js's copy of the image in a save (\`db.export()\`, about 2 ms a MiB, which sql.js
-gives no way to take in steps), in close() and at the end of the first open's import; the peak memory is that
-import's (memory the allocator keeps afterwards) and a save's copies of the image. A worker that owns the database
-is the next step.
+that matches \`experience.db.sum\` opens without the integrity check; close() writes off the event loop; a new
+database is made in 8 KiB pages (a save's copy goes by pages); in a fresh process sql.js is warmed a statement per
+turn and the open's steps each take a turn of their own. What is left: the longest stall is sql.js's copy of the
+image in a save (\`db.export()\`, which sql.js gives no way to take in steps), in close() and at the end of the first
+open's import; the peak memory is that import's (memory the allocator keeps afterwards) and, in a later session, the
+image held in memory plus a save's copy of it. A worker that owns the database is the next step.
 
 ## Steady recording
 
@@ -950,7 +951,7 @@ function writeSection(file, name, body) {
       text.replace(marked, () => section),
     );
   else {
-    const first = text.search(/<!-- [a-z-]+:start -->/);
+    const first = text.search(/<!-- [a-z0-9-]+:start -->/);
     const at = first < 0 ? text.length : first;
     fs.writeFileSync(file, `${text.slice(0, at)}${section}\n\n${text.slice(at)}`);
   }
@@ -990,7 +991,7 @@ function otherSections(file) {
   } catch {
     return '';
   }
-  const sections = [...text.matchAll(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
+  const sections = [...text.matchAll(/<!-- ([a-z0-9-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
   return sections.map((section) => `\n${section}\n`).join('');
 }
 
