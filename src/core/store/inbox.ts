@@ -111,6 +111,8 @@ export class InboxWriter {
   private allocated = 0;
   /** A file was created since the directory's last fsync: its name must be on disk before its entries count. */
   private dirUnsynced = false;
+  /** A shared sync's directory fsync has not ended yet: a synchronous append must not count on it. */
+  private dirSyncing = false;
   /** Entries written, and how many of them are known to be on disk. */
   private written = 0;
   private durable = 0;
@@ -147,7 +149,7 @@ export class InboxWriter {
     const upTo = this.written;
     try {
       for (const fd of this.unsynced) fs.fdatasyncSync(fd);
-      if (this.dirUnsynced) {
+      if (this.dirUnsynced || this.dirSyncing) {
         syncDirectory(this.dir);
         this.dirUnsynced = false;
       }
@@ -220,6 +222,10 @@ export class InboxWriter {
     // A new file's directory entry is synced beside its data, off the event loop too (best effort, as ever).
     const dirSync = this.dirUnsynced ? syncDirectoryAsync(this.dir) : undefined;
     this.dirUnsynced = false;
+    if (dirSync) {
+      this.dirSyncing = true;
+      void dirSync.then(() => (this.dirSyncing = false));
+    }
     void Promise.allSettled([
       ...fds.map(
         (fd) => new Promise<void>((ok, fail) => fs.fdatasync(fd, (err) => (err ? fail(err) : ok()))),

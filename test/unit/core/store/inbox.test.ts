@@ -174,6 +174,42 @@ describe('inbox', () => {
       await second;
     });
 
+    it("has a new journal's name on disk before a synchronous append to it returns, while a shared sync runs", async () => {
+      // Directory fsyncs that have completed, on the event loop (fsyncSync) or on libuv's threads (FileHandle.sync).
+      let dirSyncs = 0;
+      const realFsyncSync = nodeFs.fsyncSync;
+      const realOpen = nodeFs.promises.open;
+      nodeFs.fsyncSync = (fd: number) => {
+        realFsyncSync(fd);
+        if (nodeFs.fstatSync(fd).isDirectory()) dirSyncs++;
+      };
+      nodeFs.promises.open = (async (...args: Parameters<typeof realOpen>) => {
+        const handle = await realOpen(...args);
+        if ((await handle.stat()).isDirectory()) {
+          const sync = handle.sync.bind(handle);
+          handle.sync = async () => {
+            await sync();
+            dirSyncs++;
+          };
+        }
+        return handle;
+      }) as typeof realOpen;
+      try {
+        const writer = new InboxWriter(dir, () => 1000);
+        writer.write(feedback('r-1')); // a gateway run, the first in a new journal file
+        const shared = writer.whenDurable();
+        await Promise.resolve(); // its shared fdatasync has started
+        writer.append(feedback('r-2')); // an API caller's verdict: recorded once append returns
+        assert.equal(dirSyncs, 1, "the journal's name was on disk before r-2 was acknowledged");
+        held.syncs[0]!.finish();
+        await shared;
+        writer.close();
+      } finally {
+        nodeFs.fsyncSync = realFsyncSync;
+        nodeFs.promises.open = realOpen;
+      }
+    });
+
     it('answers a waiting group with the error when a synchronous append on the same file fails', async () => {
       const writer = new InboxWriter(dir, () => 1000);
       writer.write(feedback('r-1')); // a gateway run: its shared fdatasync is to start after this turn
