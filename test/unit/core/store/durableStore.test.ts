@@ -842,6 +842,57 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       .replace(/\0+/g, ''); // journals are grown ahead of their data with zeros
   }
 
+  describe('a database from before 8 KiB pages', () => {
+    /** Rewrites the saved experience.db in 4 KiB pages, as a release before 8 KiB made it; returns its size. */
+    function inOldPages(): number {
+      const file = path.join(agentDir, 'experience.db');
+      const db = new Database(file);
+      db.pragma('page_size = 4096');
+      db.exec('VACUUM');
+      db.close();
+      fs.rmSync(path.join(agentDir, 'experience.db.sum'), { force: true });
+      return fs.statSync(file).size;
+    }
+    const pageSize = () => {
+      const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+
+    it('moves to them at open while small, with every run and text kept', async () => {
+      const first = await openStore();
+      for (let i = 0; i < 20; i++) first.record(validRun());
+      await first.close();
+      const before = savedRunsWithTexts(agentDir);
+      inOldPages();
+      assert.equal(pageSize(), 4096);
+
+      const ds = await openStore();
+      await ds.close();
+
+      assert.equal(pageSize(), 8192);
+      assert.deepEqual(savedRunsWithTexts(agentDir), before);
+    });
+
+    it('keeps its pages when it is larger than a quick rebuild allows', async () => {
+      const first = await openStore();
+      // Names stay in the database (texts leave it): 3,000 long-named runs make well over 1 MiB.
+      for (let i = 0; i < 3_000; i++) first.record(longNamedRun());
+      await first.close();
+      assert.ok(inOldPages() > 1024 * 1024);
+
+      const ds = await openStore();
+      ds.record(validRun());
+      await ds.close();
+
+      assert.equal(pageSize(), 4096);
+      assert.equal(savedRunsWithTexts(agentDir).length, 3_001);
+    });
+  });
+
   describe('recordShared (group commit)', () => {
     let held: HeldFdatasync;
     beforeEach(() => {
