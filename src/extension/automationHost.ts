@@ -249,7 +249,8 @@ export class AutomationHost extends Disposable {
     const automation = new Automation(automationPort(pipeline), {
       runner: new TaskRunner(() => this.service.folder),
       tools: this.tools,
-      ollamaHost: this.setting('ollamaHost') || undefined,
+      // Asked at each use: the workspace's value applies only once it is trusted, maybe after this was made.
+      ollamaHost: () => this.setting('ollamaHost') || undefined,
       trusted: () => vscode.workspace.isTrusted,
       log: (line) => this.output.appendLine(line),
     });

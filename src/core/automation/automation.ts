@@ -54,8 +54,12 @@ type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 export interface AutomationOptions {
   runner: StepRunner;
   tools: Tools;
-  /** Ollama's address (`agentLearning.ollamaHost`); default http://127.0.0.1:11434. */
-  ollamaHost?: string;
+  /**
+   * Ollama's address (`agentLearning.ollamaHost`); default http://127.0.0.1:11434. A function is asked at each use: in
+   * VS Code a workspace's value of this restricted setting applies only once the workspace is trusted, which may be
+   * after the pipeline opened.
+   */
+  ollamaHost?: string | (() => string | undefined);
   /** Workspace Trust: nothing runs while this says false. Default: trusted (CLI, scripts). */
   trusted?: () => boolean;
   log?: (line: string) => void;
@@ -283,7 +287,7 @@ export class Automation implements Disposable {
         throw gate;
       }
 
-      const client = new OllamaClient(this.options.ollamaHost, this.options.fetch);
+      const client = new OllamaClient(this.ollamaHost(), this.options.fetch);
       const version = await asStep('Deploy', () => client.version());
       const method = this.method(config, version, client.baseUrl);
       const baseTag = config.autoTrain.baseModel;
@@ -398,7 +402,7 @@ export class Automation implements Disposable {
       this.driftWatch.stop(p.key, record.role, record.tier);
       const [live, backup] =
         record.method === 'adapter' ? [p.gguf, p.ggufBackup] : [p.merged, p.mergedBackup];
-      const client = new OllamaClient(this.options.ollamaHost, this.options.fetch);
+      const client = new OllamaClient(this.ollamaHost(), this.options.fetch);
       let action: RollbackOutcome['action'] = 'withdrawn';
       let why = 'there is no previous adapter';
       if (fs.existsSync(backup)) {
@@ -532,8 +536,14 @@ export class Automation implements Disposable {
     return { method, base, weights, ...(template !== undefined && { template }) };
   }
 
+  private ollamaHost(): string | undefined {
+    const host = this.options.ollamaHost;
+    return typeof host === 'function' ? host() : host;
+  }
+
   private ollamaEnv(): Record<string, string> {
-    return this.options.ollamaHost ? { OLLAMA_HOST: this.options.ollamaHost } : {};
+    const host = this.ollamaHost();
+    return host ? { OLLAMA_HOST: host } : {};
   }
 
   private paths(role: string, tier?: string): AdapterPaths {
