@@ -257,13 +257,14 @@ describe('Automation: train → convert/merge → deploy → drift → rollback 
   });
 
   it('asks for agentLearning.ollamaHost at each use, so a value that applies later (a workspace trusted) is the one used', async () => {
-    let host: string | undefined; // as VS Code gives a restricted workspace setting before the workspace is trusted
-    const automation = await setUp('0.34.0', CONFIG, { ollamaHost: () => host });
+    // Unset, as VS Code gives a restricted setting's workspace value before the workspace is trusted.
+    const settings: { ollamaHost?: string } = {};
+    const automation = await setUp('0.34.0', CONFIG, { ollamaHost: () => settings.ollamaHost });
     await pull('qwen2.5-coder:7b');
     await record(12, 'qwen2.5-coder:7b', 'good');
     await automation.train('coder');
 
-    host = ollama.host; // the user trusts the workspace: its settings.json value applies
+    settings.ollamaHost = ollama.host; // the user trusts the workspace: its settings.json value applies
     await automation.deploy('coder');
 
     assert.equal(creates().length, 1);
