@@ -19,11 +19,15 @@ export function imageSum(image: Uint8Array): ImageSum {
   return { size: image.length, crc32: zlib.crc32(image) };
 }
 
-/** imageSum, SUM_SLICE_BYTES at a time with the event loop let run between. */
+/**
+ * imageSum, SUM_SLICE_BYTES at a time with the event loop let run before each slice: the first one too, as its caller
+ * has usually just taken the image in one piece (a save's export), and 8 MiB more in that turn held the loop 8 ms
+ * longer.
+ */
 export async function imageSumSliced(image: Uint8Array): Promise<ImageSum> {
   let crc = 0;
   for (let at = 0; at < image.length; at += SUM_SLICE_BYTES) {
-    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
     crc = zlib.crc32(image.subarray(at, at + SUM_SLICE_BYTES), crc);
   }
   return { size: image.length, crc32: crc };

@@ -23,6 +23,21 @@ describe('imageSum (experience.db.sum)', () => {
     }
   });
 
+  it('reads none of the image in the turn it is called in: a save has just spent that turn taking the image', async () => {
+    const image = new Uint8Array(3 * 2 ** 20).fill(7);
+    let read = false;
+    const watched = Object.assign(image, {
+      subarray(this: Uint8Array, start?: number, end?: number) {
+        read = true;
+        return Uint8Array.prototype.subarray.call(this, start, end);
+      },
+    });
+    const summing = imageSumSliced(watched);
+    assert.equal(read, false);
+    assert.deepEqual(await summing, imageSum(new Uint8Array(3 * 2 ** 20).fill(7)));
+    assert.equal(read, true);
+  });
+
   it('matches only the same bytes: one byte changed, or one more, is not the saved image', () => {
     const image = Buffer.from('SQLite format 3\0'.repeat(64));
     const sum = imageSum(image);
