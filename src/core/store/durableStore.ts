@@ -146,7 +146,10 @@ const MAX_UNSAVED_ENTRIES = 5_000;
  * go, so its size follows what lines cost so far (the first ones cost 5–10 ms each, before the code is warm).
  */
 const SLICE_MS = 12;
-/** Free pages one slice of compactSliced gives back (about 25 µs each). */
+/**
+ * Free pages one slice of compactSliced gives back (about 25 µs each where texts were moved out). Each slice also
+ * truncates the file, which sql.js carries out by copying the whole image: fewer, larger slices.
+ */
 const VACUUM_PAGES = 256;
 /** How often a sliced read tells its listeners (the sidebar, notifications, auto-export) of what it applied. */
 const NOTIFY_MS = 1_000;
@@ -299,6 +302,11 @@ export class DurableStore {
         await new Promise((resolve) => setImmediate(resolve)); // the load and the first slice: two stalls, not one
         // A small database from before 8 KiB pages moves to them now, while that is cheap (see Store.migrate).
         if (ds.store.adoptPageSize(ADOPT_PAGE_SIZE_MAX_BYTES)) {
+          ds.dirty = true;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // Indexes no query needs any more: dropped one a turn, their pages given back in slices by the save below.
+        while (ds.store.dropIndexNotNeeded()) {
           ds.dirty = true;
           await new Promise((resolve) => setImmediate(resolve));
         }
@@ -1064,8 +1072,12 @@ export class DurableStore {
     await this.compactSliced(store);
   }
 
-  /** compact, VACUUM_PAGES pages at a time with the event loop let run between (30 ms for 1,000 runs' texts). */
+  /**
+   * compact, VACUUM_PAGES pages at a time with the event loop let run between (30 ms for 1,000 runs' texts); only
+   * when the free pages are worth it (Store.freePagesWorthReleasing), as in compact.
+   */
   private async compactSliced(store: Store): Promise<void> {
+    if (!store.freePagesWorthReleasing()) return;
     while (!this.closed && store === this.store && this.isOwner) {
       if (store.releaseSomeFreePages(VACUUM_PAGES) !== 'more') return;
       await new Promise((resolve) => setImmediate(resolve));
@@ -1090,6 +1102,7 @@ export class DurableStore {
   }
 
   private compact(): void {
+    if (!this.store.freePagesWorthReleasing()) return;
     const before = Date.now();
     const vacuumed = this.store.releaseFreePages();
     const ms = Date.now() - before;

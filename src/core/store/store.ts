@@ -13,6 +13,16 @@ export const APPLICATION_ID = 0x41474c4e;
 export const SCHEMA_VERSION = 4;
 /** Candidates one query of exportCandidates reads (their texts are read one at a time, as they are taken). */
 const EXPORT_PAGE = 64;
+/**
+ * Indexes of the first schema that no query needs any more (dropIndexesNotNeeded): every run query that does not
+ * name a role reads one bounded branch per role through the role-led index instead (perRole). Dropped, they were 15%
+ * of the image at 100k runs, and every save copies the image in one piece.
+ */
+const INDEXES_NOT_NEEDED = ['runs_prompt', 'runs_model'];
+/** The part of the file free pages must be before they are given back (see freePagesWorthReleasing). */
+const FREE_PAGES_RELEASED = 0.25;
+/** Past this many roles, a query over all of them takes the plain plan (no index) rather than a branch apiece. */
+const PER_ROLE_MAX = 32;
 /** `PRAGMA auto_vacuum` mode 2. */
 const AUTO_VACUUM_INCREMENTAL = 2;
 /** The page size of a database created from now on (see migrate). */
@@ -583,10 +593,14 @@ export class Store {
    * read, without reading them: a run an export remembers is left out, as one read afresh would be, once its
    * segment is missing or cut short.
    */
-  private textsStillThere(r: SqlValue[]): boolean {
+  /** `sizes`: the segments' sizes as already read for this page of runs (see exportCandidates). */
+  private textsStillThere(r: SqlValue[], sizes?: Map<number, number>): boolean {
     if (r[5] !== null || this.pendingTexts.has(r[0] as number)) return true;
     if (r[7] === null || !this.segments) return false;
-    return this.segments.holds({ segment: r[7] as number, offset: r[8] as number, length: r[9] as number });
+    return this.segments.holds(
+      { segment: r[7] as number, offset: r[8] as number, length: r[9] as number },
+      sizes,
+    );
   }
 
   /** The first run's id and time: which database this is (a memo of its runs is no use to one begun afresh). */
@@ -730,6 +744,24 @@ export class Store {
   }
 
   /**
+   * Whether the free pages are worth giving back now: a database without incremental auto-vacuum (releaseFreePages
+   * converts it once), or free pages that are FREE_PAGES_RELEASED of the file or more. Each give-back truncates the
+   * file, and sql.js's file system copies the whole image to shrink it (20 ms and the image's size again in memory at
+   * 100k runs, ten times that at 1M), while SQLite reuses free pages for whatever it writes next. So a few free pages
+   * (those of two indexes dropped, 15% at 100k runs) wait to be reused; many (texts moved out of a database from
+   * before version 3) are given back.
+   */
+  freePagesWorthReleasing(): boolean {
+    try {
+      if (scalar(this.db, 'PRAGMA auto_vacuum') !== AUTO_VACUUM_INCREMENTAL) return true;
+      const free = scalar(this.db, 'PRAGMA freelist_count');
+      return free > 0 && free >= FREE_PAGES_RELEASED * scalar(this.db, 'PRAGMA page_count');
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Gives back at most `pages` free pages (incremental vacuum), so that a big release can be taken in slices; a
    * database without incremental auto-vacuum gets the whole VACUUM of releaseFreePages at once. 'more': free pages
    * are left.
@@ -784,6 +816,24 @@ export class Store {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Drops one of INDEXES_NOT_NEEDED, if the database still has one: true when it did (the caller saves, and lets the
+   * event loop run before the next: a drop walks the index's pages, 3-30 ms at 100k runs). Not a schema version: the
+   * tables are the same, and a release that still has the index in its schema opens the database as before.
+   */
+  dropIndexNotNeeded(): boolean {
+    const left = this.all(
+      'indexesNotNeeded',
+      `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs' AND name IN (${INDEXES_NOT_NEEDED.map(() => '?').join(', ')})`,
+      INDEXES_NOT_NEEDED,
+    );
+    const name = left[0]?.[0] as string | undefined;
+    if (name === undefined) return false;
+    // Statements prepared before are prepared again by SQLite at their next use (the schema changed).
+    this.db.run(`DROP INDEX IF EXISTS ${name}`);
+    return true;
   }
 
   /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
@@ -909,8 +959,9 @@ export class Store {
 
   /**
    * A page of runs matching `filter`, in `order`, after `cursor` (keyset paging: a page reads from where the last
-   * one stopped, never an OFFSET). 'newest' walks pk backwards, through the (role|model|prompt, pk) index when one
-   * of those is filtered, so a page reads about `limit` rows plus those the other filters skip. 'uncertain' has no
+   * one stopped, never an OFFSET). 'newest' walks pk backwards, through a (role, …, pk) index when a role, model or
+   * prompt is filtered (a model or prompt of every role: a branch per role, see perRole), so a page reads about
+   * `limit` rows (a role) plus those the other filters skip. 'uncertain' has no
    * index to follow (reward's distance from 0.5): each page is a top-`limit` pass over the runs the filters select.
    */
   runPage(filter: RunFilter, order: RunOrder, limit: number, cursor?: RunCursor): RunPage {
@@ -933,12 +984,30 @@ export class Store {
       where.push(`(${distance} > ? OR (${distance} = ? AND pk < ?))`);
       params.push(cursor.distance ?? 0, cursor.distance ?? 0, cursor.pk);
     }
-    params.push(limit + 1);
-    const sql = `SELECT pk, ${distance}, id, created_at, task_slug, role, model_id, prompt_id, reward, human FROM runs
-      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY ${order === 'newest' ? 'pk DESC' : `${distance} ASC, pk DESC`} LIMIT ?`;
+    const select = `SELECT pk, ${distance}, id, created_at, task_slug, role, model_id, prompt_id, reward, human FROM runs`;
+    // A model or a prompt of every role, newest first: a branch per role through its (role, model|prompt, pk) index.
+    const arm: [ArmKind, string] | undefined =
+      filter.model !== undefined
+        ? ['model', filter.model]
+        : filter.prompt !== undefined
+          ? ['prompt', filter.prompt]
+          : undefined;
+    const roles = order === 'newest' && filter.role === undefined && arm ? this.rolesWith(...arm) : undefined;
+    let sql: string;
+    let bound: SqlValue[];
+    if (roles?.length === 0) {
+      sql = `${select} WHERE 0`;
+      bound = [];
+    } else if (roles && roles.length <= PER_ROLE_MAX) {
+      sql = perRole(`${select} WHERE ${['role = ?', ...where].join(' AND ')}`, roles.length);
+      bound = [...roles.flatMap((r) => [r, ...params, limit + 1]), limit + 1];
+    } else {
+      sql = `${select} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY ${order === 'newest' ? 'pk DESC' : `${distance} ASC, pk DESC`} LIMIT ?`;
+      bound = [...params, limit + 1];
+    }
     // One prepared statement per shape of query (which filters, which order): a handful, not one per value.
-    const rows = this.all(`runPage:${sql}`, sql, params);
+    const rows = this.all(`runPage:${sql}`, sql, bound);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -979,18 +1048,67 @@ export class Store {
     window: number,
     arms: readonly string[],
   ): ArmStats[] {
-    const sql = `SELECT COUNT(*), COALESCE(SUM(reward), 0), COALESCE(SUM(reward * reward), 0),
-        COALESCE(SUM(cost_tokens), 0), COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0)
-      FROM (SELECT reward, cost_tokens, duration_ms FROM runs WHERE ${armRunsWhere(kind, role, tier)}
-        ORDER BY pk DESC LIMIT ?)`;
-    const name = `windowArmStats:${kind}:${role === undefined}:${tier === undefined}`;
     const out: ArmStats[] = [];
     for (const arm of arms) {
-      const r = this.one(name, sql, [...armRunsParams(arm, role, tier), window])!;
+      const latest = this.armRuns(kind, role, tier, arm, 'pk, reward, cost_tokens, duration_ms', window);
+      const r = this.one(
+        `windowArmStats:${latest.name}`,
+        `SELECT COUNT(*), COALESCE(SUM(reward), 0), COALESCE(SUM(reward * reward), 0),
+           COALESCE(SUM(cost_tokens), 0), COUNT(cost_tokens), COALESCE(SUM(duration_ms), 0) FROM (${latest.sql})`,
+        latest.params,
+      )!;
       if ((r[0] as number) === 0) continue;
       out.push(toArmStats(arm, r));
     }
     return out;
+  }
+
+  /**
+   * An arm's latest `limit` runs, newest first, as a subquery selecting `columns` (pk among them): of one role
+   * through its (role, arm, pk) index, of all roles a branch per role that has the arm (perRole).
+   */
+  private armRuns(
+    kind: ArmKind,
+    role: string | undefined,
+    tier: string | undefined,
+    arm: string,
+    columns: string,
+    limit: number,
+  ): { name: string; sql: string; params: SqlValue[] } {
+    const shape = `${kind}:${tier === undefined}`;
+    const where = armRunsWhere(kind, 'one', tier);
+    const params = (r: string) => armRunsParams(arm, r, tier);
+    if (role !== undefined) {
+      return {
+        name: `${shape}:role`,
+        sql: `SELECT ${columns} FROM runs WHERE ${where} ORDER BY pk DESC LIMIT ?`,
+        params: [...params(role), limit],
+      };
+    }
+    const roles = this.rolesWith(kind, arm);
+    if (roles.length === 0)
+      return { name: `${shape}:none`, sql: `SELECT ${columns} FROM runs WHERE 0`, params: [] };
+    if (roles.length > PER_ROLE_MAX) {
+      return {
+        name: `${shape}:all`,
+        sql: `SELECT ${columns} FROM runs WHERE ${armRunsWhere(kind, undefined, tier)} ORDER BY pk DESC LIMIT ?`,
+        params: [...armRunsParams(arm, undefined, tier), limit],
+      };
+    }
+    return {
+      name: `${shape}:${roles.length}`,
+      sql: perRole(`SELECT ${columns} FROM runs WHERE ${where}`, roles.length),
+      params: [...roles.flatMap((r) => [...params(r), limit]), limit],
+    };
+  }
+
+  /** The roles with runs of `arm` (of a kind; any arm: undefined), from the arm sums: O(arms), never O(runs). */
+  private rolesWith(kind: ArmKind, arm: string | undefined): string[] {
+    return this.all(
+      `rolesWith:${kind}:${arm === undefined}`,
+      `SELECT DISTINCT role FROM arm_stats WHERE kind = ? ${arm === undefined ? '' : 'AND arm = ?'} ORDER BY role`,
+      arm === undefined ? [kind] : [kind, arm],
+    ).map((r) => r[0] as string);
   }
 
   /** One arm's latest `limit` rewards, newest first (selected like windowArmStats: bounded by its index). */
@@ -1001,10 +1119,11 @@ export class Store {
     arm: string,
     limit: number,
   ): number[] {
+    const latest = this.armRuns(kind, role, tier, arm, 'pk, reward', limit);
     return this.all(
-      `latestRewards:${kind}:${role === undefined}:${tier === undefined}`,
-      `SELECT reward FROM runs WHERE ${armRunsWhere(kind, role, tier)} ORDER BY pk DESC LIMIT ?`,
-      [...armRunsParams(arm, role, tier), limit],
+      `latestRewards:${latest.name}`,
+      `SELECT reward FROM (${latest.sql}) ORDER BY pk DESC`,
+      latest.params,
     ).map((r) => r[0] as number);
   }
 
@@ -1212,6 +1331,9 @@ export class Store {
             ...after,
           ])
         : this.all('exportFirst', `${columns} ${order}`, [role, minReward, tier ?? null, atMostPk]);
+      // A segment's size read once a page, not once a run: an fstat apiece took 10 ms a page of known runs. Segments
+      // only grow, so a size read a few candidates ago still says whether a run's texts are there.
+      const sizes = new Map<number, number>();
       for (const r of rows) {
         after = [r[4] as number, r[0] as number];
         const run = {
@@ -1221,7 +1343,7 @@ export class Store {
           promptId: r[3] as string,
           reward: r[4] as number,
         };
-        if (known?.(run.pk, run.id) && this.textsStillThere(r)) {
+        if (known?.(run.pk, run.id) && this.textsStillThere(r, sizes)) {
           yield { ...run, input: '', output: '', known: true };
           continue;
         }
@@ -1317,6 +1439,20 @@ export class Store {
 
   // ---- statement cache ----
 
+  /**
+   * The query plan (EXPLAIN QUERY PLAN, one line a step) of each statement prepared so far whose name starts with
+   * `prefix`: for tests that hold a query to its index, and for a look at what a slow query does.
+   */
+  queryPlans(prefix = ''): Map<string, string[]> {
+    const plans = new Map<string, string[]>();
+    for (const [name, stmt] of this.statements) {
+      if (!name.startsWith(prefix)) continue;
+      const sql = stmt.getSQL();
+      plans.set(name, this.db.exec(`EXPLAIN QUERY PLAN ${sql}`)[0]?.values.map((r) => String(r[3])) ?? []);
+    }
+    return plans;
+  }
+
   private prepared(name: string, sql: string): Statement {
     let stmt = this.statements.get(name);
     if (!stmt) {
@@ -1375,8 +1511,20 @@ function scalar(db: Database, sql: string): number {
   return Number(db.exec(sql)[0]?.values[0]?.[0] ?? 0);
 }
 
+/**
+ * `select` (whose WHERE begins with one role's clauses, and selects pk) for each of `roles` roles, each branch its
+ * newest `?` runs through the role-led index, merged newest first and cut to the last parameter: it reads at most a
+ * limit per role, where one query over all roles would read every matching run to sort them, or need an index of its
+ * own. Parameters: each branch's, then its limit; then the overall limit.
+ */
+function perRole(select: string, roles: number): string {
+  const branch = `SELECT * FROM (${select} ORDER BY pk DESC LIMIT ?)`;
+  return `${Array.from({ length: roles }, () => branch).join(' UNION ALL ')} ORDER BY pk DESC LIMIT ?`;
+}
+
 /** An arm's runs (of one role, or all; for models, of one tier plus untiered runs); parameters: armRunsParams. */
 function armRunsWhere(kind: ArmKind, role: string | undefined, tier: string | undefined): string {
+  // Only whether a role is given shapes the clause: its value is a parameter.
   const where = [`${kind === 'prompt' ? 'prompt_id' : 'model_id'} = ?`];
   if (role !== undefined) where.unshift('role = ?');
   if (tier !== undefined) where.push('(complexity = ? OR complexity IS NULL)');

@@ -252,7 +252,7 @@ export class TextSegments {
    * Whether `ref` lies within its segment as the segment is now: a cheap check (one fstat), for texts an export
    * remembers instead of reading; `read` verifies the record itself.
    */
-  holds(ref: TextRef): boolean {
+  holds(ref: TextRef, sizes?: Map<number, number>): boolean {
     if (
       !Number.isSafeInteger(ref.offset) ||
       !Number.isSafeInteger(ref.length) ||
@@ -261,7 +261,12 @@ export class TextSegments {
     )
       return false;
     try {
-      return ref.offset + ref.length <= fs.fstatSync(this.reader(ref.segment)).size;
+      let size = sizes?.get(ref.segment);
+      if (size === undefined) {
+        size = fs.fstatSync(this.reader(ref.segment)).size;
+        sizes?.set(ref.segment, size);
+      }
+      return ref.offset + ref.length <= size;
     } catch {
       return false;
     }

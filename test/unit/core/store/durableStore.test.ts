@@ -893,6 +893,63 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     });
   });
 
+  describe('indexes no query needs any more', () => {
+    const indexes = () => {
+      const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+      try {
+        return {
+          names: (
+            db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs'").all() as {
+              name: string;
+            }[]
+          ).map((r) => r.name),
+          version: db.pragma('user_version', { simple: true }),
+        };
+      } finally {
+        db.close();
+      }
+    };
+
+    it('are dropped by the owner at open, with every run and text kept and the schema version as it was', async () => {
+      const first = await openStore();
+      for (let i = 0; i < 300; i++) first.record(validRun());
+      await first.close();
+      // The file as a release before this one left it: the two indexes of the first schema back in.
+      const db = new Database(path.join(agentDir, 'experience.db'));
+      db.exec(
+        'CREATE INDEX IF NOT EXISTS runs_prompt ON runs (prompt_id, pk); CREATE INDEX IF NOT EXISTS runs_model ON runs (model_id, pk)',
+      );
+      db.close();
+      fs.rmSync(path.join(agentDir, 'experience.db.sum'), { force: true });
+      const before = savedRunsWithTexts(agentDir);
+      const old = indexes();
+      assert.ok(old.names.includes('runs_prompt') && old.names.includes('runs_model'), old.names.join(', '));
+
+      const ds = await openStore();
+      ds.record(validRun());
+      await ds.close();
+
+      const now = indexes();
+      assert.deepEqual(
+        now.names.sort(),
+        old.names.filter((n) => n !== 'runs_prompt' && n !== 'runs_model').sort(),
+      );
+      // Not a schema version: a release that has them in its schema opens the file as before.
+      assert.equal(now.version, old.version);
+      const after = savedRunsWithTexts(agentDir);
+      assert.equal(after.length, before.length + 1);
+      assert.deepEqual(after.slice(0, before.length), before);
+    });
+
+    it('are not in a new database once its owner saved it', async () => {
+      const ds = await openStore();
+      ds.record(validRun());
+      await ds.close();
+      const names = indexes().names;
+      assert.ok(!names.includes('runs_prompt') && !names.includes('runs_model'), names.join(', '));
+    });
+  });
+
   describe('recordShared (group commit)', () => {
     let held: HeldFdatasync;
     beforeEach(() => {

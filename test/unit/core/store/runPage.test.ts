@@ -94,6 +94,56 @@ describe('Store.runPage (the review queue)', () => {
     }
   });
 
+  it('reads a model or prompt of every role through the role-led indexes once the single-column ones are gone', () => {
+    const runs = seed(300);
+    const cases: [RunFilter, (r: RunRecord) => boolean][] = [
+      [{ model: 'constructor' }, (r) => r.modelId === 'constructor'],
+      [{ prompt: 'concise', verdict: 'none' }, (r) => r.promptId === 'concise' && r.human === null],
+      [
+        { model: 'qwen', prompt: 'detailed', minReward: 0.4 },
+        (r) => r.modelId === 'qwen' && r.promptId === 'detailed' && r.reward >= 0.4,
+      ],
+      [{ model: 'nobody ran it' }, () => false],
+    ];
+    const answers = () => ({
+      pages: cases.map(([filter]) => allPages(filter, 'newest', 7)),
+      window: store.windowArmStats('prompt', undefined, undefined, 40, ['concise', 'detailed']),
+      tiered: store.windowArmStats('model', undefined, 'small', 25, ['qwen', 'llama', 'constructor']),
+      latest: store.latestRewards('model', undefined, undefined, 'llama', 30),
+    });
+    const before = answers();
+    let dropped = 0;
+    while (store.dropIndexNotNeeded()) dropped++;
+    assert.equal(dropped, 2);
+    const after = answers();
+
+    assert.deepEqual(after, before);
+    for (const [i, [filter, keep]] of cases.entries()) {
+      assert.deepEqual(
+        after.pages[i],
+        runs
+          .filter(keep)
+          .reverse()
+          .map((r) => r.id),
+        JSON.stringify(filter),
+      );
+    }
+    // Each branch searches an index for its role: no statement reads the whole runs table.
+    const plans = [
+      ...store.queryPlans('runPage'),
+      ...store.queryPlans('window'),
+      ...store.queryPlans('latest'),
+    ];
+    assert.ok(plans.length >= 5, `${plans.length} statements`);
+    for (const [name, plan] of plans) {
+      if (name.endsWith('WHERE 0')) continue; // no role has the arm: a constant false, nothing read
+      const reads = plan.filter((line) => / runs\b/.test(line));
+      assert.ok(reads.length > 0, name);
+      for (const line of reads)
+        assert.match(line, /SEARCH runs USING INDEX runs_role_/, `${name}: ${plan.join(' | ')}`);
+    }
+  });
+
   it('orders by confidence: rewards nearest 0.5 first, newest first among equals, across pages', () => {
     const runs = seed(200);
     const distance = (r: RunRecord) => Math.abs(r.reward - 0.5);

@@ -399,6 +399,32 @@ describe('Store', () => {
     image.close();
   });
 
+  it('gives back free pages only when they are a large part of the file: SQLite reuses a few, sql.js copies the file to shrink it', () => {
+    for (let i = 0; i < 2_000; i++) store.insertRun(run({ taskSlug: `task ${i} `.repeat(20) }));
+    assert.equal(store.freePagesWorthReleasing(), false, 'none free');
+    const withFree = (rows: number) => {
+      const raw = new SQL.Database(store.export());
+      const big = 'x'.repeat(24_000);
+      for (let pk = 1; pk <= rows; pk++)
+        raw.run('INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?)', [1e6 + pk, big, big]);
+      raw.run('DELETE FROM run_texts WHERE pk > 1e6');
+      const image = raw.export();
+      raw.close();
+      const opened = Store.open(SQL, image);
+      assert.ok(opened instanceof Store);
+      return opened;
+    };
+    const few = withFree(1);
+    const many = withFree(300);
+    try {
+      assert.equal(few.freePagesWorthReleasing(), false, 'a few pages wait to be reused');
+      assert.equal(many.freePagesWorthReleasing(), true, 'most of the file is free');
+    } finally {
+      few.close();
+      many.close();
+    }
+  });
+
   it('holds the texts of new runs out of its SQLite file: moved out, they leave no pages behind to give back', () => {
     const pragma = (image: Uint8Array, name: string) => {
       const db = new SQL.Database(image);
