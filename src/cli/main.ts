@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readConfigFile, defaultConfig, type LearningConfig } from '../core/workspace/config';
-import { LearningError, describe } from '../core/errors';
+import { LearningError, byteSize, describe } from '../core/errors';
 import { InboxWriter } from '../core/store/inbox';
 import { WriterLock } from '../core/store/lock';
 import {
@@ -46,6 +46,8 @@ Commands:
   show <runId> [--json]       One run: its signals, reward and breakdown, input and output, and the diff of the
                               files it changed (from .agent/texts/)
   export [--role R]           Write .agent/sft/{role}_sft.jsonl now (every role with runs when --role is omitted)
+  compact                     Rebuild .agent/experience.db in full 8 KiB pages, smaller and cheaper to save (a
+                              database grown over many runs or releases); close VS Code on this folder first
   convert-lora <peft-dir> --out FILE.gguf [--arch qwen2|llama] [--outtype f32|f16] [--heads N] [--kv-heads N]
                               Convert a PEFT LoRA adapter to a GGUF adapter for llama.cpp and Ollama (ADAPTER).
                               --arch and, for llama, the head counts come from <peft-dir>/config.json when it
@@ -142,6 +144,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'export':
         expectArgs(rest, 0, 'export');
         return await exportCmd(workspace, values.role, io);
+      case 'compact':
+        expectArgs(rest, 0, 'compact');
+        return await compact(workspace, io);
       case 'convert-lora':
         expectArgs(rest, 1, 'convert-lora <peft-dir> --out FILE.gguf');
         return await convertLoraCmd(rest[0]!, values, io);
@@ -352,6 +357,25 @@ async function exportCmd(workspace: string, role: string | undefined, io: Io): P
       return 1;
     }
     for (const r of roles) await pipeline.exportDataset(r);
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+async function compact(workspace: string, io: Io): Promise<number> {
+  requireAgentDir(workspace);
+  const pipeline = await LearningPipeline.open(workspace, {
+    pollIntervalMs: 0,
+    log: (l) => io.out(l + '\n'),
+  });
+  try {
+    const started = Date.now();
+    const { beforeBytes, afterBytes } = await pipeline.compactDatabase();
+    io.out(
+      `🗜️ Rebuilt .agent/experience.db: ${byteSize(beforeBytes)} → ${byteSize(afterBytes)} ` +
+        `(${((Date.now() - started) / 1000).toFixed(1)} s). Every run, verdict and signal is kept.\n`,
+    );
     return 0;
   } finally {
     await pipeline.close();

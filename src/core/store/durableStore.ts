@@ -28,7 +28,7 @@ import {
   type InboxLimits,
   type InboxLine,
 } from './inbox';
-import { WriterLock } from './lock';
+import { lockHolder, WriterLock } from './lock';
 import { checkRole } from '../workspace/names';
 import { fileKind } from '../workspace/regularFile';
 import {
@@ -750,6 +750,28 @@ export class DurableStore {
     if (!this.dirty || !this.isOwner) return;
     this.saving = this.doSave().finally(() => (this.saving = undefined));
     await this.saving;
+  }
+
+  /**
+   * Rebuilds the database file (Store.rebuild) and saves it, for `agent-learning compact`: everything recorded so far
+   * is saved first, so the rebuild holds nothing that is not also in the file it replaces. Only the owner may; a
+   * process that is not gets an error that says which one is.
+   */
+  async rebuild(): Promise<{ beforeBytes: number; afterBytes: number }> {
+    if (!this.isOwner) {
+      const holder = lockHolder(lockFile(this.opts.agentDir));
+      throw new LearningError(
+        `${this.dbFile} is in use by ${holder ? `process ${holder.pid} on ${holder.host}` : 'another process'}: ` +
+          'close the VS Code windows and agents that have this folder open, then run agent-learning compact again.',
+      );
+    }
+    this.dirty = true; // the file gets everything so far, texts moved out, before it is rebuilt
+    await this.save();
+    const beforeBytes = fs.statSync(this.dbFile).size;
+    this.store.rebuild();
+    this.dirty = true;
+    await this.save();
+    return { beforeBytes, afterBytes: fs.statSync(this.dbFile).size };
   }
 
   /** Closes, saving first (see closeSync). */

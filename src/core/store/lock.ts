@@ -29,6 +29,12 @@ const HELD_HERE = new Set<string>();
 /** A lock from another host whose file has not been touched for this long is considered abandoned. */
 const FOREIGN_STALE_MS = 2 * 60_000;
 
+/** Who holds the lock at `file` (pid and host), if a lock of ours is there. */
+export function lockHolder(file: string): { pid: number; host: string } | undefined {
+  const lock = readLock(file);
+  return typeof lock === 'object' && 'pid' in lock ? { pid: lock.pid, host: lock.host } : undefined;
+}
+
 export class WriterLock {
   private readonly nonce = randomBytes(8).toString('hex');
   private held = false;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../../src/cli/main';
@@ -246,6 +247,91 @@ describe('agent-learning CLI', () => {
       assert.match(r.err, /role/);
       assert.ok(!fs.existsSync(path.join(ws, '.agent', 'x_sft.jsonl')));
       assert.ok(!fs.existsSync(path.join(ws, '.agent', 'sft')));
+    });
+  });
+
+  describe('compact', () => {
+    const dbFile = () => path.join(ws, '.agent', 'experience.db');
+    /** What a user reads in the database and through the CLI: every run's row, signals and texts. */
+    async function everything(): Promise<unknown> {
+      const db = new Database(dbFile(), { readonly: true });
+      let rows;
+      try {
+        rows = {
+          runs: db.prepare('SELECT * FROM runs ORDER BY pk').all(),
+          signals: db.prepare('SELECT * FROM run_signals ORDER BY run_id, kind, source').all(),
+          arms: db.prepare('SELECT * FROM arm_stats ORDER BY kind, role, tier, arm').all(),
+        };
+      } finally {
+        db.close();
+      }
+      const texts = [];
+      for (const run of rows.runs as { id: string }[]) {
+        const r = await cli(['show', run.id, '--json', '--workspace', ws]);
+        assert.equal(r.code, 0, r.err);
+        const { input, output } = JSON.parse(r.out) as { input: string; output: string };
+        texts.push({ input, output });
+      }
+      return { ...rows, texts };
+    }
+    const pragma = (name: string) => {
+      const db = new Database(dbFile(), { readonly: true });
+      try {
+        return db.pragma(name, { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+
+    it('rebuilds a database from older releases in 8 KiB pages, smaller, with every run, verdict and text kept', async () => {
+      const lines = Array.from({ length: 60 }, (_, i) =>
+        runLine(`task-${i}`, {
+          input: `question ${i} `.repeat(30),
+          output: `answer ${i}`,
+          compile: i % 3 > 0,
+        }),
+      );
+      const recorded = await cli(['record', '--workspace', ws], lines.join('\n'));
+      assert.equal(recorded.code, 0, recorded.err);
+      const first = (JSON.parse(recorded.out.split('\n')[0]!) as { id: string }).id;
+      assert.equal((await cli(['feedback', first, 'accept', '--workspace', ws])).code, 0);
+      // As a release before 8 KiB pages left it, with the indexes it had, grown out of key order.
+      const db = new Database(dbFile());
+      db.pragma('page_size = 4096');
+      db.exec('VACUUM');
+      db.exec('CREATE INDEX IF NOT EXISTS runs_prompt ON runs (prompt_id, pk)');
+      db.exec('CREATE INDEX IF NOT EXISTS runs_model ON runs (model_id, pk)');
+      db.exec('UPDATE runs SET reward = reward * 0.999 WHERE pk % 2 = 0');
+      db.close();
+      fs.rmSync(`${dbFile()}.sum`, { force: true });
+      const before = await everything();
+      const bytesBefore = fs.statSync(dbFile()).size;
+
+      const r = await cli(['compact', '--workspace', ws]);
+
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /Rebuilt \.agent\/experience\.db: .+ → .+ \(\d+\.\d s\)/);
+      assert.equal(pragma('page_size'), 8192);
+      assert.equal(pragma('freelist_count'), 0);
+      assert.equal(pragma('integrity_check'), 'ok');
+      assert.ok(fs.statSync(dbFile()).size <= bytesBefore, `${fs.statSync(dbFile()).size} > ${bytesBefore}`);
+      assert.deepEqual(await everything(), before);
+    });
+
+    it('leaves the database alone, naming its owner, while another process has it open', async () => {
+      await recordOne({ input: 'q', output: 'a', compile: true });
+      const owner = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });
+      try {
+        const bytes = fs.readFileSync(dbFile());
+
+        const r = await cli(['compact', '--workspace', ws]);
+
+        assert.equal(r.code, 1);
+        assert.match(r.err, new RegExp(`in use by process ${process.pid} on .+: close the VS Code windows`));
+        assert.deepEqual(fs.readFileSync(dbFile()), bytes);
+      } finally {
+        await owner.close();
+      }
     });
   });
 
