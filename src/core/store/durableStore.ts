@@ -59,6 +59,7 @@ import {
 import { loadSqlJs } from './sqljs';
 import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
 import { EventLog } from './eventLog';
+import { readImageWithRoom, readImageWithRoomSync } from './imageRoom';
 import {
   imageSum,
   imageSumSliced,
@@ -196,6 +197,8 @@ interface Snapshot {
   tooLarge?: Error;
   /** Whether `bytes` match experience.db.sum; undefined: not checked yet. */
   verified?: boolean;
+  /** Zeroed bytes after `bytes` in their buffer, for the database to grow into (imageRoom.ts). */
+  room?: number;
 }
 
 /** A save between its image and its rename. */
@@ -1300,7 +1303,7 @@ export class DurableStore {
       (read.verified ?? matchesSum(bytes, readImageSum(this.sumFile)));
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
-      : Store.open(this.SQL, bytes, verified);
+      : Store.open(this.SQL, bytes, verified, read.room);
     // Checked just now (written by an older release, or edited by another SQLite tool): the next open need not.
     if (asOwner && bytes && !verified && opened instanceof Store)
       writeImageSum(this.sumFile, imageSum(bytes));
@@ -1334,7 +1337,8 @@ export class DurableStore {
     try {
       const size = fs.statSync(this.dbFile).size;
       if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      return { before, bytes: fs.readFileSync(this.dbFile) };
+      const { image, room } = readImageWithRoomSync(this.dbFile);
+      return { before, bytes: image, room };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { before };
@@ -1350,11 +1354,11 @@ export class DurableStore {
     try {
       const size = (await fs.promises.stat(this.dbFile)).size;
       if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      const bytes = await fs.promises.readFile(this.dbFile);
+      const { image: bytes, room } = await readImageWithRoom(this.dbFile);
       const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;
       const verified =
         sum !== undefined && sum.size === bytes.length && (await imageSumSliced(bytes)).crc32 === sum.crc32;
-      return { before, bytes, verified };
+      return { before, bytes, verified, room };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { before };

@@ -5,6 +5,7 @@ import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
 import type { RunChange } from '../learning/runChange';
 import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
+import { imageAndRoom } from './imageRoom';
 import { isCut, wellFormed } from './storedText';
 import type { TextRecord, TextRef, TextSegments } from './textSegments';
 
@@ -346,10 +347,19 @@ export class Store {
    * `verified`: the bytes are an image this store saved (they match experience.db.sum), so the integrity check, which
    * reads every page, is skipped.
    */
-  static open(SQL: SqlJsStatic, bytes: Uint8Array | undefined, verified = false): Store | OpenProblem {
+  /**
+   * `room`: zeroed bytes that follow `bytes` in their buffer, loaded with them for the database to grow into
+   * (imageRoom.ts).
+   */
+  static open(
+    SQL: SqlJsStatic,
+    bytes: Uint8Array | undefined,
+    verified = false,
+    room = 0,
+  ): Store | OpenProblem {
     let db: Database | undefined;
     try {
-      db = new SQL.Database(bytes);
+      db = new SQL.Database(bytes && room > 0 ? imageAndRoom({ image: bytes, room }) : bytes);
       const appId = scalar(db, 'PRAGMA application_id');
       const version = scalar(db, 'PRAGMA user_version');
       const tables = scalar(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
