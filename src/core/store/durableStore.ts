@@ -308,7 +308,8 @@ export class DurableStore {
           ds.dirty = true;
           await new Promise((resolve) => setImmediate(resolve));
         }
-        // Indexes no query needs any more: dropped one a turn, their pages given back in slices by the save below.
+        // Indexes no query needs any more: dropped one a turn, their pages left free for SQLite to fill again (see
+        // Store.freePagesWorthReleasing). The next save takes the drop.
         while (ds.store.dropIndexNotNeeded()) {
           ds.dirty = true;
           await new Promise((resolve) => setImmediate(resolve));

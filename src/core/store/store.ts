@@ -15,7 +15,7 @@ export const SCHEMA_VERSION = 4;
 /** Candidates one query of exportCandidates reads (their texts are read one at a time, as they are taken). */
 const EXPORT_PAGE = 64;
 /**
- * Indexes of the first schema that no query needs any more (dropIndexesNotNeeded): every run query that does not
+ * Indexes of the first schema that no query needs any more (dropIndexNotNeeded): every run query that does not
  * name a role reads one bounded branch per role through the role-led index instead (perRole). Dropped, they were 15%
  * of the image at 100k runs, and every save copies the image in one piece.
  */
@@ -345,11 +345,8 @@ export class Store {
   /**
    * Opens bytes (or a new empty database); reports a foreign/corrupt file or a newer schema instead of using it.
    * `verified`: the bytes are an image this store saved (they match experience.db.sum), so the integrity check, which
-   * reads every page, is skipped.
-   */
-  /**
-   * `room`: zeroed bytes that follow `bytes` in their buffer, loaded with them for the database to grow into
-   * (imageRoom.ts).
+   * reads every page, is skipped. `room`: zeroed bytes that follow `bytes` in their buffer, loaded with them for the
+   * database to grow into (imageRoom.ts).
    */
   static open(
     SQL: SqlJsStatic,
@@ -602,8 +599,8 @@ export class Store {
    * Whether the texts of an export candidate's row (pk, …, input at 5, segment, offset, length at 7) can still be
    * read, without reading them: a run an export remembers is left out, as one read afresh would be, once its
    * segment is missing or cut short.
+   * `sizes`: the segments' sizes as already read for this page of runs (see exportCandidates).
    */
-  /** `sizes`: the segments' sizes as already read for this page of runs (see exportCandidates). */
   private textsStillThere(r: SqlValue[], sizes?: Map<number, number>): boolean {
     if (r[5] !== null || this.pendingTexts.has(r[0] as number)) return true;
     if (r[7] === null || !this.segments) return false;
@@ -1125,12 +1122,12 @@ export class Store {
     };
   }
 
-  /** The roles with runs of `arm` (of a kind; any arm: undefined), from the arm sums: O(arms), never O(runs). */
-  private rolesWith(kind: ArmKind, arm: string | undefined): string[] {
+  /** The roles with runs of `arm` (of a kind), from the arm sums: O(arms), never O(runs). */
+  private rolesWith(kind: ArmKind, arm: string): string[] {
     return this.all(
-      `rolesWith:${kind}:${arm === undefined}`,
-      `SELECT DISTINCT role FROM arm_stats WHERE kind = ? ${arm === undefined ? '' : 'AND arm = ?'} ORDER BY role`,
-      arm === undefined ? [kind] : [kind, arm],
+      'rolesWith',
+      'SELECT DISTINCT role FROM arm_stats WHERE kind = ? AND arm = ? ORDER BY role',
+      [kind, arm],
     ).map((r) => r[0] as string);
   }
 
