@@ -720,7 +720,9 @@ function goals(results, TARGET) {
   // The later sessions' spread beside their median (older results have one session).
   const sessionRange = (r, key) => {
     const all = (r.sessions ?? []).map((x) => x[key]);
-    return all.length > 1 ? ` (median of ${all.length}: ${f0(Math.min(...all))}–${f0(Math.max(...all))})` : '';
+    return all.length > 1
+      ? ` (median of ${all.length}: ${f0(Math.min(...all))}–${f0(Math.max(...all))})`
+      : '';
   };
   const mark = (v, limit, unit) => `${v}${unit} ${Number.parseFloat(v) <= limit ? 'met' : '**missed**'}`;
   // The first open is a bulk import of N runs from the inbox (the pre-fill), shown in its own table.
@@ -761,13 +763,17 @@ function goals(results, TARGET) {
       'peak RSS, a later session (fresh process: open, record, export, close)',
       `≤ ${TARGET.rssMiB} MiB`,
       (r) =>
-        r.session ? mark(f0(r.session.peakRssMiB), TARGET.rssMiB, ' MiB') + sessionRange(r, 'peakRssMiB') : '—',
+        r.session
+          ? mark(f0(r.session.peakRssMiB), TARGET.rssMiB, ' MiB') + sessionRange(r, 'peakRssMiB')
+          : '—',
     ],
     [
       'longest stall, a later session (open and close included)',
       `≤ ${TARGET.stallMs} ms`,
       (r) =>
-        r.session ? mark(f0(r.session.stallMaxMs), TARGET.stallMs, ' ms') + sessionRange(r, 'stallMaxMs') : '—',
+        r.session
+          ? mark(f0(r.session.stallMaxMs), TARGET.stallMs, ' ms') + sessionRange(r, 'stallMaxMs')
+          : '—',
     ],
     ['open (the saved database)', `≤ ${TARGET.openMs} ms`, (r) => mark(f0(r.reopenMs), TARGET.openMs, ' ms')],
     ['getStats() median', `≤ ${TARGET.statsMs} ms`, (r) => mark(f2(r.statsMs), TARGET.statsMs, ' ms')],
