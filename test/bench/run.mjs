@@ -516,9 +516,11 @@ async function benchSize(n, variant) {
     out.peakRssMiB = peakRssMiB();
 
     progress(`N=${n}: ${SESSIONS} later sessions, each in a fresh process (open, record, export, close)`);
-    // One after another on the same workspace (each finds the runs the one before recorded): one session's longest
-    // stall and peak vary by a third between otherwise equal runs, so the rows take the median.
-    out.sessions = Array.from({ length: SESSIONS }, () => laterSessionChild(path.join(tmp, 'ours'), variant));
+    // One after another on the same workspace, each recording runs of its own (and finding those of the ones before):
+    // one session's longest stall and peak vary by a third between otherwise equal runs, so the rows take the median.
+    out.sessions = Array.from({ length: SESSIONS }, (_, i) =>
+      laterSessionChild(path.join(tmp, 'ours'), variant, i),
+    );
     out.session = Object.fromEntries(
       Object.keys(out.sessions[0]).map((key) => [key, median(out.sessions.map((x) => x[key]))]),
     );
@@ -539,9 +541,14 @@ async function benchSize(n, variant) {
  * workspace, records runs at the steady pace, exports once and closes. Its peak RSS has no import of the pre-fill in
  * it, nor the baseline's or the benchmark's own data; its longest stall covers all of it, open and close included.
  */
-function laterSessionChild(dir, variant) {
+function laterSessionChild(dir, variant, index) {
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    env: { ...process.env, BENCH_CHILD: '', BENCH_SESSION: `${dir}:${variant}` },
+    env: {
+      ...process.env,
+      BENCH_CHILD: '',
+      BENCH_SESSION: `${dir}:${variant}`,
+      BENCH_SESSION_INDEX: String(index),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
@@ -556,7 +563,9 @@ const SESSIONS = 3;
 async function laterSession(dir, variant) {
   const { LearningPipeline } = require(path.join(ROOT, 'dist', 'core.js'));
   // Made before the clock starts, the same for every variant: the session's own allocations are the store's.
-  const rows = Array.from({ length: SESSION_RUNS }, (_, k) => makeRow(3e9 + k, VARIANTS[variant]));
+  // Runs of their own for each session (BENCH_SESSION_INDEX), as a user's next sessions record new runs.
+  const first = 3e9 + Number(process.env.BENCH_SESSION_INDEX ?? 0) * SESSION_RUNS;
+  const rows = Array.from({ length: SESSION_RUNS }, (_, k) => makeRow(first + k, VARIANTS[variant]));
   gc();
   const out = { runs: SESSION_RUNS, rssBaseMiB: rssMiB() };
   const h = monitorEventLoopDelay({ resolution: 1 });

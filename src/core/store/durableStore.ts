@@ -762,6 +762,9 @@ export class DurableStore {
    * process that is not gets an error that says which one is.
    */
   async rebuild(): Promise<{ beforeBytes: number; afterBytes: number }> {
+    // Opening it found the database unreadable and set it aside: what is open is the fresh one, nothing to rebuild.
+    const setAside = this.problems.find((p) => p instanceof CorruptDatabaseError);
+    if (setAside) throw new LearningError(`${setAside.message} Nothing was rebuilt.`);
     if (!this.isOwner) {
       const holder = lockHolder(lockFile(this.opts.agentDir));
       throw new LearningError(
@@ -769,12 +772,22 @@ export class DurableStore {
           'close the VS Code windows and agents that have this folder open, then run agent-learning compact again.',
       );
     }
+    // A save that finds the lock taken over writes nothing: the rebuild is then not on disk, and says so.
+    const stillOwned = () => {
+      if (!this.lock.verify())
+        throw new LearningError(
+          `Another process took over ${this.dbFile} meanwhile: nothing was rebuilt. Close the VS Code windows and ` +
+            'agents that have this folder open, then run agent-learning compact again.',
+        );
+    };
     this.dirty = true; // the file gets everything so far, texts moved out, before it is rebuilt
     await this.save();
+    stillOwned();
     const beforeBytes = fs.statSync(this.dbFile).size;
     this.store.rebuild();
     this.dirty = true;
     await this.save();
+    stillOwned();
     return { beforeBytes, afterBytes: fs.statSync(this.dbFile).size };
   }
 
@@ -1234,7 +1247,8 @@ export class DurableStore {
     this.opts.log(
       `⚠️ ${this.dbFile} is ${byteSize(size)}, ${Math.floor((size / this.maxImageBytes) * 100)}% of the ` +
         `${byteSize(this.maxImageBytes)} it can be saved at. Close every window and move experience.db aside (any ` +
-        'SQLite tool still reads it, and its texts stay in .agent/texts/) to begin a fresh one.',
+        'SQLite tool still reads it, and its texts stay in .agent/texts/) to begin a fresh one; or first run ' +
+        '`agent-learning compact` there, which rebuilds it smaller.',
     );
   }
 
@@ -1302,12 +1316,13 @@ export class DurableStore {
       bytes !== undefined &&
       this.sumTrusted() &&
       (read.verified ?? matchesSum(bytes, readImageSum(this.sumFile)));
+    // Taken before the open: sql.js keeps `bytes` as its file, and a migration at open writes into them.
+    const sum = asOwner && bytes && !verified ? imageSum(bytes) : undefined;
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
       : Store.open(this.SQL, bytes, verified, read.room);
     // Checked just now (written by an older release, or edited by another SQLite tool): the next open need not.
-    if (asOwner && bytes && !verified && opened instanceof Store)
-      writeImageSum(this.sumFile, imageSum(bytes));
+    if (sum && opened instanceof Store) writeImageSum(this.sumFile, sum);
     if (!(opened instanceof Store)) {
       if (opened.kind === 'newer') {
         if (asOwner) this.lock.release();

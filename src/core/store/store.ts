@@ -838,9 +838,13 @@ export class Store {
     );
     const name = left[0]?.[0] as string | undefined;
     if (name === undefined) return false;
-    // Statements prepared before are prepared again by SQLite at their next use (the schema changed).
-    this.db.run(`DROP INDEX IF EXISTS ${name}`);
-    return true;
+    try {
+      // Statements prepared before are prepared again by SQLite at their next use (the schema changed).
+      this.db.run(`DROP INDEX IF EXISTS ${name}`);
+      return true;
+    } catch {
+      return false; // kept: the queries do not need it, and one that is there costs only room
+    }
   }
 
   /**
@@ -1004,26 +1008,28 @@ export class Store {
       where.push(`(${distance} > ? OR (${distance} = ? AND pk < ?))`);
       params.push(cursor.distance ?? 0, cursor.distance ?? 0, cursor.pk);
     }
-    const select = `SELECT pk, ${distance}, id, created_at, task_slug, role, model_id, prompt_id, reward, human FROM runs`;
-    // A model or a prompt of every role, newest first: a branch per role through its (role, model|prompt, pk) index.
+    const select = `SELECT pk, ${distance} AS distance, id, created_at, task_slug, role, model_id, prompt_id, reward, human
+      FROM runs`;
+    // A model or a prompt of every role: a branch per role through its (role, model|prompt, pk) index, which reads
+    // that arm's runs only (newest first: a page of them).
     const arm: [ArmKind, string] | undefined =
       filter.model !== undefined
         ? ['model', filter.model]
         : filter.prompt !== undefined
           ? ['prompt', filter.prompt]
           : undefined;
-    const roles = order === 'newest' && filter.role === undefined && arm ? this.rolesWith(...arm) : undefined;
+    const roles = filter.role === undefined && arm ? this.rolesWith(...arm) : undefined;
+    const orderBy = order === 'newest' ? 'pk DESC' : 'distance ASC, pk DESC';
     let sql: string;
     let bound: SqlValue[];
     if (roles?.length === 0) {
       sql = `${select} WHERE 0`;
       bound = [];
     } else if (roles && roles.length <= PER_ROLE_MAX) {
-      sql = perRole(`${select} WHERE ${['role = ?', ...where].join(' AND ')}`, roles.length);
+      sql = perRole(`${select} WHERE ${['role = ?', ...where].join(' AND ')}`, roles.length, orderBy);
       bound = [...roles.flatMap((r) => [r, ...params, limit + 1]), limit + 1];
     } else {
-      sql = `${select} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY ${order === 'newest' ? 'pk DESC' : `${distance} ASC, pk DESC`} LIMIT ?`;
+      sql = `${select} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
       bound = [...params, limit + 1];
     }
     // One prepared statement per shape of query (which filters, which order): a handful, not one per value.
@@ -1532,14 +1538,15 @@ function scalar(db: Database, sql: string): number {
 }
 
 /**
- * `select` (whose WHERE begins with one role's clauses, and selects pk) for each of `roles` roles, each branch its
- * newest `?` runs through the role-led index, merged newest first and cut to the last parameter: it reads at most a
- * limit per role, where one query over all roles would read every matching run to sort them, or need an index of its
- * own. Parameters: each branch's, then its limit; then the overall limit.
+ * `select` (whose WHERE begins with one role's clauses, and selects the columns `orderBy` names) for each of `roles`
+ * roles: each branch takes its first `?` runs in `orderBy` through the role-led index (newest first, a limit's worth;
+ * in another order, that role's runs of the arm), and the branches are merged in that order and cut to the last
+ * parameter. One query over all roles would read every matching run of the table, or need an index of its own.
+ * Parameters: each branch's, then its limit; then the overall limit.
  */
-function perRole(select: string, roles: number): string {
-  const branch = `SELECT * FROM (${select} ORDER BY pk DESC LIMIT ?)`;
-  return `${Array.from({ length: roles }, () => branch).join(' UNION ALL ')} ORDER BY pk DESC LIMIT ?`;
+function perRole(select: string, roles: number, orderBy = 'pk DESC'): string {
+  const branch = `SELECT * FROM (${select} ORDER BY ${orderBy} LIMIT ?)`;
+  return `${Array.from({ length: roles }, () => branch).join(' UNION ALL ')} ORDER BY ${orderBy} LIMIT ?`;
 }
 
 /** An arm's runs (of one role, or all; for models, of one tier plus untiered runs); parameters: armRunsParams. */

@@ -318,6 +318,52 @@ describe('agent-learning CLI', () => {
       assert.deepEqual(await everything(), before);
     });
 
+    it('rebuilds nothing, and says so, when the database it opened was unreadable and set aside', async () => {
+      for (let i = 0; i < 20; i++) await recordOne({ input: `q${i}`, output: 'a', compile: true });
+      const bytes = fs.readFileSync(dbFile());
+      bytes.fill(0xff, 8192 * 2, 8192 * 3); // a page of the saved database destroyed
+      fs.writeFileSync(dbFile(), bytes);
+      fs.rmSync(`${dbFile()}.sum`, { force: true });
+
+      const r = await cli(['compact', '--workspace', ws]);
+
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.err, /kept aside as .*experience\.db\.corrupt-.* Nothing was rebuilt\./);
+      assert.doesNotMatch(r.out, /Rebuilt/);
+      const aside = fs
+        .readdirSync(path.join(ws, '.agent'))
+        .filter((n) => n.startsWith('experience.db.corrupt-'));
+      assert.equal(aside.length, 1, 'the damaged file is kept');
+      assert.deepEqual(fs.readFileSync(path.join(ws, '.agent', aside[0]!)), bytes);
+    });
+
+    it('says nothing was rebuilt when another process takes the database over meanwhile', async () => {
+      const pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });
+      try {
+        for (let i = 0; i < 20; i++)
+          await pipeline.recordRun(
+            `t${i}`,
+            'm',
+            'p',
+            { input: `q${i}`, output: 'a', compile: true },
+            'coder',
+          );
+        await pipeline.flush();
+        const bytes = fs.readFileSync(dbFile());
+        // Another process judged our lock stale and took it.
+        const lock = path.join(ws, '.agent', 'experience.db.lock');
+        fs.writeFileSync(
+          lock,
+          JSON.stringify({ pid: 1, host: 'elsewhere', nonce: 'theirs', since: Date.now() }),
+        );
+
+        await assert.rejects(pipeline.compactDatabase(), /took over .* meanwhile: nothing was rebuilt/);
+        assert.deepEqual(fs.readFileSync(dbFile()), bytes);
+      } finally {
+        await pipeline.close();
+      }
+    });
+
     it('leaves the database alone, naming its owner, while another process has it open', async () => {
       await recordOne({ input: 'q', output: 'a', compile: true });
       const owner = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {} });

@@ -532,6 +532,26 @@ describe('durable store', function () {
     assert.deepEqual(fs.readFileSync(path.join(agent, aside)), damaged);
   });
 
+  it('sums the file on disk at open, not the database its open migrated (sql.js keeps the read bytes as its file)', async () => {
+    const agent = path.join(dir, '.agent');
+    const file = path.join(agent, 'experience.db');
+    let p = await LearningPipeline.open(dir, quiet);
+    for (let i = 0; i < 30; i++) await p.recordRun('t', 'm', 'default', run(1));
+    await p.close();
+    // As version 3 left it (no table of changes yet), with no sum: the open migrates it in memory and saves later.
+    const db = new Database(file);
+    db.exec('DROP TABLE run_changes; DROP TABLE run_change_refs; PRAGMA user_version = 3');
+    db.close();
+    fs.rmSync(`${file}.sum`);
+    const onDisk = fs.readFileSync(file);
+
+    p = await LearningPipeline.open(dir, quiet);
+    const sum = JSON.parse(fs.readFileSync(`${file}.sum`, 'utf8')) as unknown;
+    await p.close();
+
+    assert.deepEqual(sum, { size: onDisk.length, crc32: zlib.crc32(onDisk) });
+  });
+
   it('checks a database whose sum matches when the workspace is not trusted (a cloned .agent/ may ship both)', async () => {
     const agent = path.join(dir, '.agent');
     const file = path.join(agent, 'experience.db');

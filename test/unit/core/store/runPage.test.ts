@@ -107,6 +107,7 @@ describe('Store.runPage (the review queue)', () => {
     ];
     const answers = () => ({
       pages: cases.map(([filter]) => allPages(filter, 'newest', 7)),
+      uncertain: cases.map(([filter]) => allPages(filter, 'uncertain', 7)),
       window: store.windowArmStats('prompt', undefined, undefined, 40, ['concise', 'detailed']),
       tiered: store.windowArmStats('model', undefined, 'small', 25, ['qwen', 'llama', 'constructor']),
       latest: store.latestRewards('model', undefined, undefined, 'llama', 30),
@@ -119,14 +120,17 @@ describe('Store.runPage (the review queue)', () => {
 
     assert.deepEqual(after, before);
     for (const [i, [filter, keep]] of cases.entries()) {
+      const kept = runs.map((r, at) => ({ r, at })).filter(({ r }) => keep(r));
       assert.deepEqual(
         after.pages[i],
-        runs
-          .filter(keep)
-          .reverse()
-          .map((r) => r.id),
+        kept.reverse().map(({ r }) => r.id),
         JSON.stringify(filter),
       );
+      const distance = (r: RunRecord) => Math.abs(r.reward - 0.5);
+      const uncertain = kept
+        .sort((a, b) => distance(a.r) - distance(b.r) || b.at - a.at)
+        .map(({ r }) => r.id);
+      assert.deepEqual(after.uncertain[i], uncertain, `uncertain ${JSON.stringify(filter)}`);
     }
     // Each branch searches an index for its role: no statement reads the whole runs table.
     const plans = [
