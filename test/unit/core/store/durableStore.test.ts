@@ -862,6 +862,16 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       .replace(/\0+/g, ''); // journals are grown ahead of their data with zeros
   }
 
+  /** `read` of the saved experience.db, opened read-only by an independent SQLite. */
+  function readSaved<T>(read: (db: Database.Database) => T): T {
+    const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
+    try {
+      return read(db);
+    } finally {
+      db.close();
+    }
+  }
+
   describe('a database from before 8 KiB pages', () => {
     /** Rewrites the saved experience.db in 4 KiB pages, as a release before 8 KiB made it; returns its size. */
     function inOldPages(): number {
@@ -873,14 +883,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       fs.rmSync(path.join(agentDir, 'experience.db.sum'), { force: true });
       return fs.statSync(file).size;
     }
-    const pageSize = () => {
-      const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
-      try {
-        return db.pragma('page_size', { simple: true });
-      } finally {
-        db.close();
-      }
-    };
+    const pageSize = () => readSaved((db) => db.pragma('page_size', { simple: true }));
 
     it('moves to them at open while small, with every run and text kept', async () => {
       const first = await openStore();
@@ -914,21 +917,15 @@ describe('durable store: never acknowledges a run it did not keep', function () 
   });
 
   describe('indexes no query needs any more', () => {
-    const indexes = () => {
-      const db = new Database(path.join(agentDir, 'experience.db'), { readonly: true });
-      try {
-        return {
-          names: (
-            db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs'").all() as {
-              name: string;
-            }[]
-          ).map((r) => r.name),
-          version: db.pragma('user_version', { simple: true }),
-        };
-      } finally {
-        db.close();
-      }
-    };
+    const indexes = () =>
+      readSaved((db) => ({
+        names: (
+          db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs'").all() as {
+            name: string;
+          }[]
+        ).map((r) => r.name),
+        version: db.pragma('user_version', { simple: true }),
+      }));
 
     it('are dropped by the owner at open, with every run and text kept and the schema version as it was', async () => {
       const first = await openStore();
