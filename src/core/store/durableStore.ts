@@ -67,7 +67,9 @@ import {
   readImageSum,
   writeImageSum,
   writeImageSumAsync,
+  type ImageSum,
 } from './imageSum';
+import type { ImageToSave } from './liveImage';
 import { boundText, sameText, wellFormed } from './storedText';
 import { TextSegments, type TextRecord, type TextRef } from './textSegments';
 
@@ -203,7 +205,7 @@ interface Snapshot {
 
 /** A save between its image and its rename. */
 interface PendingSave {
-  image: Uint8Array;
+  image: ImageToSave;
   sealedNow: string[];
   finished: string[];
   started: number;
@@ -1005,10 +1007,9 @@ export class DurableStore {
     if (this.closed) return; // closeSync saved meanwhile, and released the lock
     const save = this.beginSave();
     if (!save) return;
-    // Taken in slices while the thread pool writes the image (10 ms at 100k runs, 100 ms at 1M in one piece).
-    const summing = imageSumSliced(save.image);
+    // The image is taken, summed and written a slice at a time (a slice per turn; see liveImage.ts).
     try {
-      await writeFileAtomic(this.dbFile, save.image, () => {
+      await writeFileAtomic(this.dbFile, save.image.slices(), () => {
         crashPoint('save-before-rename');
         // closeSync saved a newer image meanwhile: this older one must not replace it.
         if (save.generation !== this.saveGeneration) throw new SupersededSave();
@@ -1018,9 +1019,11 @@ export class DurableStore {
       if (err instanceof SupersededSave || save.generation !== this.saveGeneration) return;
       this.dirty = true;
       throw err;
+    } finally {
+      save.image.release();
     }
-    const sum = await summing;
-    if (save.generation !== this.saveGeneration) return; // closeSync saved a newer image while the sum was taken
+    const sum = save.image.sum();
+    if (!sum) throw new Error('the image written was not summed'); // slices() sums every byte it gives
     // The sum and the removal of our sealed journals go off the event loop (an unlink waits for the file system's
     // journal: up to 100 ms seen, for a 36-byte file too). Left behind by an exit meanwhile, the journals are read
     // again at the next open, as after a crash at 'save-renamed': every entry in them is a replay; a sum not written
@@ -1056,13 +1059,15 @@ export class DurableStore {
     // queued in the thread pool (past its generation check), and must fail rather than land on this newer file.
     // Removed, it is not left behind either if the process exits right after.
     if (superseded) this.removeTempFiles(`${process.pid}-`);
+    // The image's bytes as sql.js holds them (no copy when its file is watched), written before anything changes them.
+    const image = save.image.whole();
     try {
-      writeFileAtomicSync(this.dbFile, save.image, () => crashPoint('save-before-rename'));
+      writeFileAtomicSync(this.dbFile, image, () => crashPoint('save-before-rename'));
     } catch (err) {
       this.dirty = true;
       throw err;
     }
-    this.endSave(save);
+    this.endSave(save, imageSum(image));
   }
 
   /**
@@ -1193,19 +1198,20 @@ export class DurableStore {
     );
     this.store.prunePendingFeedback(this.opts.now() - PENDING_FEEDBACK_MS);
     this.store.pruneOrphanSignals(this.opts.now() - PENDING_FEEDBACK_MS);
-    const image = this.store.export();
-    this.warnIfLarge(image.length);
-    if (image.length > this.maxImageBytes) {
+    const image = this.store.imageToSave();
+    this.warnIfLarge(image.size);
+    if (image.size > this.maxImageBytes) {
       // Still dirty; the sealed journals and inbox files stay until a save succeeds.
+      image.release();
       this.lastSaveMs = Date.now() - started;
-      throw new DatabaseTooLargeError(this.dbFile, image.length, this.maxImageBytes);
+      throw new DatabaseTooLargeError(this.dbFile, image.size, this.maxImageBytes);
     }
     this.dirty = false;
     this.unsavedEntries = 0;
     this.unsavedBytes = 0;
     this.firstUnsavedAt = undefined;
     this.eventsUnsaved = false;
-    this.lastImageBytes = image.length;
+    this.lastImageBytes = image.size;
     crashPoint('save-exported');
     return { image, sealedNow, finished, started, generation: ++this.saveGeneration };
   }
@@ -1215,8 +1221,8 @@ export class DurableStore {
    * `sealed` 'later', the caller writes the sum and removes our sealed journals (returned) instead.
    */
   private endSave(
-    { image, sealedNow, finished, started }: PendingSave,
-    sum = imageSum(image),
+    { sealedNow, finished, started }: PendingSave,
+    sum: ImageSum,
     sealed: 'now' | 'later' = 'now',
   ): string[] {
     this.snapshotStamp = stamp(this.dbFile);

@@ -1,20 +1,23 @@
 // Reading experience.db with room to grow. sql.js's file system keeps a loaded file in an array of exactly its size,
 // so the first page a session added copied the whole image into a new array an eighth bigger (25 ms at 100k runs,
-// with both arrays in memory until the old one is collected). Loaded with some zeroed room after the image, SQLite
-// writes its new pages there instead (the database's header gives its size, and what lies past it is free room), and
-// nothing is copied until the room is used up: ROOM_BYTES, some 6,000 runs, more than most sessions add. The room is
-// held in memory (sql.js copies it with the image), so it is kept small. The image sql.js exports has only the
+// with both arrays in memory until the old one is collected). Loaded with zeroed room after the image, SQLite writes
+// its new pages there instead (the database's header gives its size, and what lies past it is free room), and
+// nothing is copied until the room is used up (roomFor: the database doubling, at least 64 MiB). The file stays the
+// buffer read here, which is also what lets a save take it in slices (liveImage.ts). A save writes only the
 // database's own pages.
 
 import * as fs from 'node:fs';
 
-/** Below this, growing costs little (sql.js doubles small files): no room. */
-const ROOM_FROM_BYTES = 1024 * 1024;
-const ROOM_BYTES = 2 * 1024 * 1024;
+/**
+ * The least room given. The room is address space more than memory: a buffer this big is mapped by the system
+ * without being touched (`Buffer.alloc` asks for zeroed memory, which large allocations get as fresh pages), and a
+ * page of it becomes resident only once SQLite writes there.
+ */
+const ROOM_BYTES = 64 * 1024 * 1024;
 
-/** The room to give an image of `size` bytes (none for a small one). */
+/** The room to give an image of `size` bytes: enough for the database to double, or ROOM_BYTES. */
 export function roomFor(size: number): number {
-  return size < ROOM_FROM_BYTES ? 0 : ROOM_BYTES;
+  return Math.max(size, ROOM_BYTES);
 }
 
 /**
@@ -42,14 +45,14 @@ export function readImageWithRoomSync(file: string): ImageWithRoom {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const buffer = Buffer.alloc(size + roomFor(size));
+    const buffer = bufferWithRoom(size);
     let read = 0;
     while (read < size) {
       const n = fs.readSync(fd, buffer, read, size - read, read);
       if (n === 0) break; // shrunk meanwhile: what was there is what was read
       read += n;
     }
-    return withRoom(buffer, read);
+    return readInto(buffer, read);
   } finally {
     fs.closeSync(fd);
   }
@@ -60,30 +63,36 @@ export async function readImageWithRoom(file: string): Promise<ImageWithRoom> {
   const handle = await fs.promises.open(file, 'r');
   try {
     const size = (await handle.stat()).size;
-    const buffer = Buffer.alloc(size + roomFor(size));
+    const buffer = bufferWithRoom(size);
     let read = 0;
     while (read < size) {
       const { bytesRead } = await handle.read(buffer, read, size - read, read);
       if (bytesRead === 0) break;
       read += bytesRead;
     }
-    return withRoom(buffer, read);
+    return readInto(buffer, read);
   } finally {
     await handle.close();
   }
 }
 
-function withRoom(buffer: Buffer, read: number): ImageWithRoom {
-  const image = buffer.subarray(0, read);
-  return { image, room: headerSizeIsValid(image) ? buffer.length - read : 0 };
+/** A zeroed buffer for `size` bytes and their room; without the room when the system will not give that much. */
+function bufferWithRoom(size: number): Buffer {
+  try {
+    return Buffer.alloc(size + roomFor(size));
+  } catch {
+    return Buffer.alloc(size); // RangeError or out of memory: as before there was room
+  }
 }
 
-/**
- * The image with its room after it, as sql.js is to load it: a Buffer over the same memory. sql.js's file system
- * takes a new file's bytes with `slice()`, which for a Buffer is a view, so it keeps this buffer as the file, image
- * and room, with no copy (as it kept the Buffer readFile gave before there was room); the room's pages stay untouched
- * until SQLite writes there.
- */
-export function imageAndRoom({ image, room }: ImageWithRoom): Uint8Array {
-  return room > 0 ? Buffer.from(image.buffer, image.byteOffset, image.length + room) : image;
+/** `image` copied into a buffer with the room roomFor gives it (none when its header does not give its size). */
+export function withRoom(image: Uint8Array): ImageWithRoom {
+  const buffer = bufferWithRoom(image.length);
+  buffer.set(image);
+  return readInto(buffer, image.length);
+}
+
+function readInto(buffer: Buffer, read: number): ImageWithRoom {
+  const image = buffer.subarray(0, read);
+  return { image, room: headerSizeIsValid(image) ? buffer.length - read : 0 };
 }

@@ -5,7 +5,8 @@ import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
 import type { RunChange } from '../learning/runChange';
 import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
-import { imageAndRoom } from './imageRoom';
+import { withRoom } from './imageRoom';
+import { exportedImage, LiveImage, type ImageToSave } from './liveImage';
 import { isCut, wellFormed } from './storedText';
 import type { TextRecord, TextRef, TextSegments } from './textSegments';
 
@@ -26,6 +27,8 @@ const FREE_PAGES_RELEASED = 0.25;
 const PER_ROLE_MAX = 32;
 /** `PRAGMA auto_vacuum` mode 2. */
 const AUTO_VACUUM_INCREMENTAL = 2;
+/** `PRAGMA auto_vacuum` mode 1: the file is truncated at every commit. */
+const AUTO_VACUUM_FULL = 1;
 /** The page size of a database created from now on (see migrate). */
 export const PAGE_SIZE = 8_192;
 
@@ -340,7 +343,11 @@ export class Store {
   private edits: RewardEdit[] = [];
   private editCount = 0;
 
-  private constructor(private readonly db: Database) {}
+  private constructor(
+    private readonly db: Database,
+    /** sql.js's file of this database, watched so that a save need not export it (liveImage.ts). */
+    private readonly live: LiveImage = LiveImage.none(),
+  ) {}
 
   /**
    * Opens bytes (or a new empty database); reports a foreign/corrupt file or a newer schema instead of using it.
@@ -356,7 +363,10 @@ export class Store {
   ): Store | OpenProblem {
     let db: Database | undefined;
     try {
-      db = new SQL.Database(bytes && room > 0 ? imageAndRoom({ image: bytes, room }) : bytes);
+      // A new database starts from an empty file of ours, so that sql.js keeps a buffer with room as its file too.
+      if (!bytes) ({ image: bytes, room } = withRoom(emptyImage(SQL)));
+      const loaded = room > 0 ? LiveImage.load(bytes, room) : undefined;
+      db = new SQL.Database(loaded?.bytes ?? bytes);
       const appId = scalar(db, 'PRAGMA application_id');
       const version = scalar(db, 'PRAGMA user_version');
       const tables = scalar(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
@@ -368,12 +378,14 @@ export class Store {
         db.close();
         return { kind: 'newer', version };
       }
-      if (bytes && bytes.length > 0 && !verified) {
+      if (bytes.length > 0 && !verified) {
         const check = db.exec('PRAGMA quick_check')[0]?.values[0]?.[0];
         if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
       }
-      const store = new Store(db);
+      const store = new Store(db, loaded?.live ?? LiveImage.none());
       store.migrate(version);
+      // Full auto-vacuum truncates the file at every commit (no release of ours sets it; a hand-edited file may).
+      if (scalar(db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_FULL) store.live.detach();
       return store;
     } catch (cause) {
       db?.close();
@@ -414,6 +426,22 @@ export class Store {
   export(): Uint8Array {
     this.keepPendingTexts();
     return this.db.export();
+  }
+
+  /**
+   * The image a save writes, as `export` gives it: taken from sql.js's file in slices while the database goes on
+   * being written when that file is watched (liveImage.ts), otherwise exported in one piece.
+   */
+  imageToSave(): ImageToSave {
+    this.keepPendingTexts();
+    const size = scalar(this.db, 'PRAGMA page_count') * scalar(this.db, 'PRAGMA page_size');
+    return this.live.watching(size) ? this.live.snapshot(size) : exportedImage(this.db.export());
+  }
+
+  /** Runs a VACUUM or an incremental one: it may truncate the file, which sql.js then holds in a new array. */
+  private vacuum(sql: string): void {
+    this.live.detach();
+    this.db.run(sql);
   }
 
   /** Puts the texts waiting for a move into table run_texts, where an image holds them. */
@@ -778,7 +806,7 @@ export class Store {
       if (scalar(this.db, 'PRAGMA auto_vacuum') !== AUTO_VACUUM_INCREMENTAL)
         return this.releaseFreePages() ? 'done' : 'failed';
       if (scalar(this.db, 'PRAGMA freelist_count') === 0) return 'done';
-      this.db.run(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+      this.vacuum(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
       return scalar(this.db, 'PRAGMA freelist_count') > 0 ? 'more' : 'done';
     } catch {
       return 'failed';
@@ -793,12 +821,12 @@ export class Store {
   releaseFreePages(): boolean {
     try {
       if (scalar(this.db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_INCREMENTAL) {
-        if (scalar(this.db, 'PRAGMA freelist_count') > 0) this.db.run('PRAGMA incremental_vacuum');
+        if (scalar(this.db, 'PRAGMA freelist_count') > 0) this.vacuum('PRAGMA incremental_vacuum');
       } else {
         for (const s of this.statements.values()) s.free();
         this.statements.clear();
         this.db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
-        this.db.run('VACUUM');
+        this.vacuum('VACUUM');
       }
       return true;
     } catch {
@@ -818,7 +846,7 @@ export class Store {
       for (const s of this.statements.values()) s.free();
       this.statements.clear();
       this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`);
-      this.db.run('VACUUM');
+      this.vacuum('VACUUM');
       return scalar(this.db, 'PRAGMA page_size') === PAGE_SIZE;
     } catch {
       return false;
@@ -857,7 +885,7 @@ export class Store {
     this.statements.clear();
     this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`);
     this.db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
-    this.db.run('VACUUM');
+    this.vacuum('VACUUM');
   }
 
   /** `verdict` null clears it; `at` is kept, so that a verdict older than the clearing does not come back. */
@@ -1530,6 +1558,22 @@ function checkReward(runId: string, reward: number): void {
       `Run ${runId} was not stored: its reward is ${reward}, not a number between 0 and 1. ` +
         'Check rewardWeights in .agent/learning-config.json.',
     );
+  }
+}
+
+/**
+ * An empty database file (page 1 only) in PAGE_SIZE pages with incremental auto-vacuum, as a new database's first
+ * image: sql.js given no file would make its own, and one of its own is not watched (liveImage.ts).
+ */
+function emptyImage(SQL: SqlJsStatic): Uint8Array {
+  const db = new SQL.Database();
+  try {
+    db.run(`PRAGMA page_size = ${PAGE_SIZE}`);
+    db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
+    db.run('PRAGMA user_version = 0'); // writes page 1
+    return db.export();
+  } finally {
+    db.close();
   }
 }
 

@@ -19,14 +19,15 @@ function tempName(file: string): string {
  */
 export async function writeFileAtomic(
   file: string,
-  data: Uint8Array | string,
+  data: Uint8Array | string | AsyncIterable<Uint8Array>,
   beforeRename?: () => void,
 ): Promise<void> {
   const tmp = tempName(file);
   const handle = await fs.promises.open(tmp, 'wx', 0o644);
   try {
     try {
-      await handle.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      else await writeSlices(handle, data);
       await handle.sync();
     } finally {
       await handle.close();
@@ -38,6 +39,16 @@ export async function writeFileAtomic(
     throw err;
   }
   syncDirectory(path.dirname(file));
+}
+
+/** Each slice is written whole before the next is asked for: a producer may hand out the same buffer again. */
+async function writeSlices(handle: fs.promises.FileHandle, slices: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const slice of slices) {
+    for (let at = 0; at < slice.length;) {
+      const { bytesWritten } = await handle.write(slice, at, slice.length - at);
+      at += bytesWritten;
+    }
+  }
 }
 
 export function writeFileAtomicSync(

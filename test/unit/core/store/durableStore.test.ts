@@ -1090,6 +1090,64 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     );
   });
 
+  it('writes a background save as the database was when it began, while runs are recorded between its slices', async function () {
+    this.timeout(120_000);
+    // A database of several slices (liveImage.ts takes 4 MiB a turn): runs with names as long as they may be.
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const long = (s: string, i: number) => `${s}-${i}-`.padEnd(200, 'x');
+    const lines = Array.from({ length: 8_000 }, (_, i) =>
+      JSON.stringify({
+        type: 'run',
+        id: long('agent-run', i),
+        taskSlug: long('task', i),
+        modelId: long('model', i % 40),
+        promptId: long('prompt', i % 40),
+        result: { input: 'i', output: 'o', compile: true },
+      }),
+    );
+    const backlog = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(backlog, lines.join('\n') + '\n');
+    finished(backlog);
+    const ds = await openStore();
+    await ds.save();
+    const dbFile = path.join(agentDir, 'experience.db');
+    assert.ok(
+      fs.statSync(dbFile).size > 12 * 2 ** 20,
+      `${fs.statSync(dbFile).size} bytes: four slices or more`,
+    );
+
+    const recorded: string[] = [];
+    const first = validRun();
+    ds.record(first);
+    recorded.push(first.id);
+    let saving = true;
+    const background = ds.save().finally(() => (saving = false));
+    while (saving) {
+      const r = longNamedRun();
+      ds.record(r);
+      recorded.push(r.id);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await background;
+
+    const { ids, integrity } = savedRuns(dir);
+    assert.equal(integrity, 'ok');
+    const kept = recorded.filter((id) => ids.has(id)).length;
+    assert.ok(
+      kept >= 1 && kept < recorded.length - 3,
+      `${kept} of the ${recorded.length} runs recorded meanwhile`,
+    );
+    assert.deepEqual(
+      recorded.slice(0, kept).filter((id) => !ids.has(id)),
+      [],
+      'the file holds the runs recorded before its image was taken, and none after',
+    );
+    assert.equal(ids.size, 8_000 + kept);
+    ds.closeSync();
+    assert.equal(savedRuns(dir).ids.size, 8_000 + recorded.length, 'and the close saves the rest');
+  });
+
   it('refuses to save a database it could not read back: the saved file and the journals are kept, and the error says what to do', async () => {
     const limit = 300 * 1024;
     const ds = await openStore({ maxImageBytes: limit });

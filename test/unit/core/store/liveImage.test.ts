@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Database, SqlJsStatic } from 'sql.js';
+import { readImageWithRoomSync } from '../../../../src/core/store/imageRoom';
+import { LiveImage, type ImageToSave } from '../../../../src/core/store/liveImage';
+import { loadSqlJs } from '../../../../src/core/store/sqljs';
+import { Store } from '../../../../src/core/store/store';
+import { runRecord } from '../../../support/runRecord';
+
+// Real sql.js 1.16 throughout: these tests are what tells a sql.js whose file system no longer keeps the buffer it
+// was given (or writes it other than through set()) from one that does, before a user's save would.
+describe('LiveImage (a save takes sql.js file in slices, copying on write)', () => {
+  let SQL: SqlJsStatic;
+  let dir: string;
+  before(async () => (SQL = await loadSqlJs()));
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-live-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const ROOM = 2 * 1024 * 1024;
+
+  /** A database image of `rows` rows of 1 KiB each (8 KiB pages, as the store's), ~1.2 MiB per 1,000 rows. */
+  function image(rows: number): Uint8Array {
+    const db = new SQL.Database();
+    try {
+      db.run('PRAGMA page_size = 8192');
+      db.run('PRAGMA journal_mode = MEMORY');
+      db.run('CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL, n INTEGER NOT NULL)');
+      db.run('CREATE INDEX t_n ON t (n)');
+      db.run('BEGIN');
+      const insert = db.prepare('INSERT INTO t VALUES (?, randomblob(1024), ?)');
+      for (let i = 0; i < rows; i++) insert.run([i, (i * 7919) % rows]);
+      insert.free();
+      db.run('COMMIT');
+      return db.export();
+    } finally {
+      db.close();
+    }
+  }
+
+  function open(bytes: Uint8Array, room = ROOM): { db: Database; live: LiveImage } {
+    const copy = Buffer.alloc(bytes.length + room);
+    copy.set(bytes);
+    const loaded = LiveImage.load(copy.subarray(0, bytes.length), room);
+    const db = new SQL.Database(loaded.bytes);
+    db.run('PRAGMA journal_mode = MEMORY');
+    return { db, live: loaded.live };
+  }
+
+  const scalar = (db: Database, sql: string) => Number(db.exec(sql)[0]!.values[0]![0]);
+  const size = (db: Database) => scalar(db, 'PRAGMA page_count') * scalar(db, 'PRAGMA page_size');
+
+  /** The bytes of an image with the header's change counter, version-valid-for and SQLite version zeroed. */
+  function normalised(bytes: Uint8Array): Buffer {
+    const b = Buffer.from(bytes);
+    b.fill(0, 24, 28);
+    b.fill(0, 92, 100);
+    return b;
+  }
+
+  async function take(image: ImageToSave, between: () => void = () => undefined): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const slice of image.slices()) {
+      parts.push(Buffer.from(slice)); // copied: the same buffer comes back with the next slice
+      between();
+    }
+    return Buffer.concat(parts);
+  }
+
+  it('takes the image as it was when the save began, while rows everywhere in it change between its slices', async () => {
+    const { db, live } = open(image(9_000)); // ~11 MiB: three slices
+    try {
+      db.run('UPDATE t SET n = n + 1 WHERE id = 0'); // the first write shows the view is sql.js's file
+      const before = size(db);
+      assert.equal(live.watching(before), true, 'a loaded file with room is watched once written');
+      const expected = normalised(db.export());
+      const rowsBefore = scalar(db, 'SELECT COUNT(*) FROM t');
+      const snapshot = live.snapshot(before);
+      let round = 0;
+      const taken = await take(snapshot, () => {
+        round++;
+        // Spread over the file: pages already taken, the slice just taken, and pages not taken yet.
+        db.run('UPDATE t SET body = randomblob(1024), n = n + 1 WHERE id % 97 = ?', [round]);
+        db.run('DELETE FROM t WHERE id % 1000 = ?', [round]);
+        db.run('BEGIN');
+        for (let i = 0; i < 300; i++) db.run('INSERT INTO t VALUES (NULL, randomblob(1024), ?)', [i]);
+        db.run('COMMIT');
+      });
+      assert.ok(round >= 3, `${round} slices`);
+      assert.ok(size(db) > before, 'the database grew into the room meanwhile');
+      assert.equal(taken.length, before);
+      assert.ok(normalised(taken).equals(expected), 'the snapshot is byte for byte the image at its start');
+      assert.deepEqual(snapshot.sum()?.size, before);
+
+      const reopened = new SQL.Database(taken);
+      try {
+        assert.equal(reopened.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
+        assert.equal(scalar(reopened, 'SELECT COUNT(*) FROM t'), rowsBefore);
+      } finally {
+        reopened.close();
+      }
+      // And what was written meanwhile is in the next one.
+      const next = await take(live.snapshot(size(db)));
+      assert.ok(normalised(next).equals(normalised(db.export())), 'the next snapshot has every change');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('gives a synchronous save the file itself, with no copy', () => {
+    const bytes = image(1_000);
+    const copy = Buffer.alloc(bytes.length + ROOM);
+    copy.set(bytes);
+    const loaded = LiveImage.load(copy.subarray(0, bytes.length), ROOM);
+    const db = new SQL.Database(loaded.bytes);
+    try {
+      db.run('INSERT INTO t VALUES (NULL, randomblob(1024), 1)');
+      const whole = loaded.live.snapshot(size(db)).whole();
+      assert.equal(whole.buffer, copy.buffer, 'the bytes are the buffer sql.js was given');
+      assert.ok(normalised(whole).equals(normalised(db.export())));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('stops watching once the file grows past its room or is vacuumed: those saves export', async () => {
+    const grown = open(image(1_000));
+    try {
+      grown.db.run('BEGIN');
+      for (let i = 0; i < 2_500; i++) grown.db.run('INSERT INTO t VALUES (NULL, randomblob(1024), 1)');
+      grown.db.run('COMMIT');
+      assert.equal(
+        grown.live.watching(size(grown.db)),
+        false,
+        'grown past the room: MEMFS holds a new array',
+      );
+    } finally {
+      grown.db.close();
+    }
+
+    // A snapshot under way when the store vacuums is superseded, not written half old and half new.
+    const { db, live } = open(image(4_000));
+    try {
+      db.run('DELETE FROM t WHERE id % 2 = 0');
+      const snapshot = live.snapshot(size(db));
+      await assert.rejects(
+        take(snapshot, () => live.detach()),
+        /superseded/,
+      );
+      assert.equal(live.watching(size(db)), false);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('watches nothing it was not given, and nothing until a write shows the file is the view', () => {
+    const bytes = image(100);
+    assert.equal(LiveImage.load(bytes, 0).bytes, bytes, 'no room: the bytes as they are');
+    const { db, live } = open(image(1_000));
+    try {
+      assert.equal(live.watching(size(db)), false, 'not written yet');
+      db.run('INSERT INTO t VALUES (NULL, randomblob(10), 1)');
+      assert.equal(live.watching(size(db)), true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('saves through the store: a watched file in slices, the same image an export gives, after a vacuum too', async () => {
+    const store = Store.open(SQL, undefined) as Store;
+    for (let i = 0; i < 3_000; i++) store.insertRun(runRecord({ taskSlug: `task ${i} `.repeat(40) }));
+    const file = path.join(dir, 'experience.db');
+    fs.writeFileSync(file, store.export());
+    store.close();
+
+    const read = readImageWithRoomSync(file);
+    const reopened = Store.open(SQL, read.image, false, read.room);
+    assert.ok(reopened instanceof Store);
+    try {
+      const added = runRecord({ taskSlug: 'one more' });
+      reopened.insertRun(added);
+      const live = reopened.imageToSave();
+      assert.equal(live.whole().buffer, read.image.buffer, 'taken from the file sql.js holds');
+      const exported = reopened.imageToSave();
+      const taken = await take(exported, () => reopened.insertRun(runRecord({ taskSlug: 'meanwhile' })));
+      const check = new SQL.Database(taken);
+      try {
+        assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
+        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 3_001);
+      } finally {
+        check.close();
+      }
+      reopened.rebuild(); // a VACUUM: the file is no longer the view
+      const after = reopened.imageToSave();
+      assert.notEqual(after.whole().buffer, read.image.buffer, 'exported');
+      assert.ok(normalised(after.whole()).equals(normalised(reopened.export())));
+    } finally {
+      reopened.close();
+    }
+  });
+});
