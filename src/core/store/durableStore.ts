@@ -57,9 +57,16 @@ import {
   type RunSource,
 } from '../learning/signals';
 import { loadSqlJs } from './sqljs';
-import { SCHEMA_VERSION, Store, type InboxProgress, type OpenProblem, type StoreReader } from './store';
+import {
+  emptyImage,
+  SCHEMA_VERSION,
+  Store,
+  type InboxProgress,
+  type OpenProblem,
+  type StoreReader,
+} from './store';
 import { EventLog } from './eventLog';
-import { readImageWithRoom, readImageWithRoomSync } from './imageRoom';
+import { readImageWithRoom, readImageWithRoomSync, withRoom } from './imageRoom';
 import {
   imageSum,
   imageSumSliced,
@@ -302,7 +309,7 @@ export class DurableStore {
     try {
       if (ds.lock.tryAcquire()) {
         ds.removeTempFiles();
-        ds.loadSnapshot(true, await ds.readSnapshot());
+        ds.loadSnapshot(true, await ds.readSnapshot(true));
         ds.savedProgress = ds.store.inboxProgress();
         await new Promise((resolve) => setImmediate(resolve)); // the load and the first slice: two stalls, not one
         // A small database from before 8 KiB pages moves to them now, while that is cheap (see Store.migrate).
@@ -324,7 +331,7 @@ export class DurableStore {
           await ds.save().catch((err) => ds.saveFailed(err));
         }
       } else {
-        ds.loadSnapshot(false, await ds.readSnapshot());
+        ds.loadSnapshot(false, await ds.readSnapshot(false));
         await ds.ingestInboxSliced();
       }
     } catch (err) {
@@ -1022,6 +1029,7 @@ export class DurableStore {
     } finally {
       save.image.release();
     }
+    if (save.generation !== this.saveGeneration) return; // closeSync saved a newer image (and its sum) meanwhile
     const sum = save.image.sum();
     if (!sum) throw new Error('the image written was not summed'); // slices() sums every byte it gives
     // The sum and the removal of our sealed journals go off the event loop (an unlink waits for the file system's
@@ -1055,12 +1063,12 @@ export class DurableStore {
     this.moveTextsOutSync();
     const save = this.beginSave();
     if (!save) return;
+    // The image's bytes as sql.js holds them (no copy when its file is watched), written before anything changes them.
+    const image = save.image.whole();
     // The superseded save's temp file, removed before this image is renamed into place: its rename may already be
     // queued in the thread pool (past its generation check), and must fail rather than land on this newer file.
     // Removed, it is not left behind either if the process exits right after.
     if (superseded) this.removeTempFiles(`${process.pid}-`);
-    // The image's bytes as sql.js holds them (no copy when its file is watched), written before anything changes them.
-    const image = save.image.whole();
     try {
       writeFileAtomicSync(this.dbFile, image, () => crashPoint('save-before-rename'));
     } catch (err) {
@@ -1314,7 +1322,7 @@ export class DurableStore {
   }
 
   /** (Re)loads the saved database. The owner moves a corrupt file aside; a reader just starts empty. */
-  private loadSnapshot(asOwner: boolean, read: Snapshot = this.readSnapshotSync()): void {
+  private loadSnapshot(asOwner: boolean, read: Snapshot = this.readSnapshotSync(asOwner)): void {
     const { bytes, tooLarge, before } = read;
     if (bytes) this.warnIfLarge(bytes.length);
     this.lastImageBytes = bytes?.length ?? 0;
@@ -1326,7 +1334,9 @@ export class DurableStore {
     const sum = asOwner && bytes && !verified ? imageSum(bytes) : undefined;
     let opened: Store | OpenProblem = tooLarge
       ? { kind: 'corrupt', cause: tooLarge }
-      : Store.open(this.SQL, bytes, verified, read.room);
+      : bytes
+        ? Store.open(this.SQL, bytes, verified, read.room)
+        : this.newStore(asOwner);
     // Checked just now (written by an older release, or edited by another SQLite tool): the next open need not.
     if (sum && opened instanceof Store) writeImageSum(this.sumFile, sum);
     if (!(opened instanceof Store)) {
@@ -1344,7 +1354,7 @@ export class DurableStore {
       } else {
         this.opts.log(`⚠️ ${this.dbFile} is unreadable (${describe(cause)}); its owner will set it aside.`);
       }
-      opened = Store.open(this.SQL, undefined) as Store;
+      opened = this.newStore(asOwner);
     }
     this.store?.close();
     this.store = opened;
@@ -1353,13 +1363,26 @@ export class DurableStore {
     if (!asOwner) this.files = new Map();
   }
 
-  /** The saved file's bytes, or why they are not read (too large), and its stamp from before the read. */
-  private readSnapshotSync(): Snapshot {
+  /**
+   * A new database. The owner's starts from an empty file of ours with room after it, so that its saves too are
+   * taken from the file in slices (liveImage.ts); sql.js would make a file of its own.
+   */
+  private newStore(asOwner: boolean): Store {
+    if (!asOwner) return Store.open(this.SQL, undefined) as Store;
+    const { image, room } = withRoom(emptyImage(this.SQL));
+    return Store.open(this.SQL, image, true, room) as Store;
+  }
+
+  /**
+   * The saved file's bytes, or why they are not read (too large), and its stamp from before the read. With room
+   * for the database to grow into for its owner (imageRoom.ts); a reader never writes it.
+   */
+  private readSnapshotSync(asOwner: boolean): Snapshot {
     const before = stamp(this.dbFile);
     try {
       const size = fs.statSync(this.dbFile).size;
       if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      const { image, room } = readImageWithRoomSync(this.dbFile);
+      const { image, room } = readImageWithRoomSync(this.dbFile, asOwner);
       return { before, bytes: image, room };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -1371,12 +1394,12 @@ export class DurableStore {
    * readSnapshotSync with the read and the check against experience.db.sum off the event loop (or a slice at a
    * time): at open, 40 ms of a 35 MB file's read and 10 ms of its CRC no longer hold it.
    */
-  private async readSnapshot(): Promise<Snapshot> {
+  private async readSnapshot(asOwner: boolean): Promise<Snapshot> {
     const before = stamp(this.dbFile);
     try {
       const size = (await fs.promises.stat(this.dbFile)).size;
       if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      const { image: bytes, room } = await readImageWithRoom(this.dbFile);
+      const { image: bytes, room } = await readImageWithRoom(this.dbFile, asOwner);
       const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;
       const verified =
         sum !== undefined && sum.size === bytes.length && (await imageSumSliced(bytes)).crc32 === sum.crc32;

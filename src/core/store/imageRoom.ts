@@ -2,7 +2,7 @@
 // so the first page a session added copied the whole image into a new array an eighth bigger (25 ms at 100k runs,
 // with both arrays in memory until the old one is collected). Loaded with zeroed room after the image, SQLite writes
 // its new pages there instead (the database's header gives its size, and what lies past it is free room), and
-// nothing is copied until the room is used up (roomFor: the database doubling, at least 64 MiB). The file stays the
+// nothing is copied until the room is used up (roomFor: a quarter of the database, at least 64 MiB). The file stays the
 // buffer read here, which is also what lets a save take it in slices (liveImage.ts). A save writes only the
 // database's own pages.
 
@@ -11,13 +11,18 @@ import * as fs from 'node:fs';
 /**
  * The least room given. The room is address space more than memory: a buffer this big is mapped by the system
  * without being touched (`Buffer.alloc` asks for zeroed memory, which large allocations get as fresh pages), and a
- * page of it becomes resident only once SQLite writes there.
+ * page of it becomes resident only once SQLite writes there. It is counted all the same as V8's external memory
+ * and, on Windows, against the commit limit; only the owner of the database, which writes it, gets room.
  */
 const ROOM_BYTES = 64 * 1024 * 1024;
 
-/** The room to give an image of `size` bytes: enough for the database to double, or ROOM_BYTES. */
+/**
+ * The room to give an image of `size` bytes: a quarter of it, or ROOM_BYTES (100k runs' worth). A database that
+ * grows past it in one session is copied whole by sql.js's file system, room included, into an array an eighth
+ * bigger, all of it then resident: kept to a fraction, that costs about what one export did before.
+ */
 export function roomFor(size: number): number {
-  return Math.max(size, ROOM_BYTES);
+  return Math.max(Math.ceil(size / 4), ROOM_BYTES);
 }
 
 /**
@@ -41,11 +46,11 @@ export interface ImageWithRoom {
 }
 
 /** readFileSync, with the room the image may take (roomFor; none when its header does not give its size). */
-export function readImageWithRoomSync(file: string): ImageWithRoom {
+export function readImageWithRoomSync(file: string, room = true): ImageWithRoom {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const buffer = bufferWithRoom(size);
+    const buffer = room ? bufferWithRoom(size) : Buffer.alloc(size);
     let read = 0;
     while (read < size) {
       const n = fs.readSync(fd, buffer, read, size - read, read);
@@ -59,11 +64,11 @@ export function readImageWithRoomSync(file: string): ImageWithRoom {
 }
 
 /** readImageWithRoomSync with the read on libuv's threads. */
-export async function readImageWithRoom(file: string): Promise<ImageWithRoom> {
+export async function readImageWithRoom(file: string, room = true): Promise<ImageWithRoom> {
   const handle = await fs.promises.open(file, 'r');
   try {
     const size = (await handle.stat()).size;
-    const buffer = bufferWithRoom(size);
+    const buffer = room ? bufferWithRoom(size) : Buffer.alloc(size);
     let read = 0;
     while (read < size) {
       const { bytesRead } = await handle.read(buffer, read, size - read, read);

@@ -10,15 +10,21 @@
 // - a background save takes the image as it was when the save began, a slice per turn, copying a region SQLite is
 //   about to overwrite before it does (copy on write), while runs go on being recorded.
 //
-// MEMFS moves the file to a new array when it grows past the buffer or is truncated (a vacuum); the view then no
-// longer sees SQLite's writes. The store says when it truncates (`detach`), growth is seen from the database's size,
-// and a save without a view that is still the file falls back to `db.export()`, as before. Tests compare every
-// snapshot with the file's bytes and with SQLite's own reading of them, under writes between the slices, growth past
-// the room and vacuums, so that a sql.js whose file system works otherwise fails them rather than a user's save.
+// MEMFS moves the file to a new array when it grows past the buffer or is truncated (a vacuum, or SQLite cutting
+// back what a rolled-back transaction had spilled past the file's end); the view then no longer sees SQLite's writes.
+// Both copy the old file out with `subarray(0, its length)`, which the view also watches: SQLite itself never reads
+// more than a page (64 KiB at most) at once. The store also says when it vacuums (`detach`), and the database's size
+// and page count are checked against the view's header before each save. A save without a view that is still the
+// file falls back to `db.export()`, as before. Tests compare snapshots with the file's bytes and with SQLite's own
+// reading of them, under writes between the slices, growth past the room, rollbacks and vacuums, so that a sql.js
+// whose file system works otherwise fails them rather than a user's save.
 
 import * as zlib from 'node:zlib';
 import type { ImageSum } from './imageSum';
 
+/** SQLite's largest page: a read of the file is never longer. MEMFS copying the file out is. */
+const MAX_PAGE_BYTES = 65536;
+const subarray = Uint8Array.prototype.subarray;
 /** Copy-on-write granularity: a write preserves the 64 KiB blocks it touches that the snapshot has not taken yet. */
 const BLOCK_BYTES = 64 * 1024;
 /** What a background save copies, sums and hands to the file system per turn of the event loop. */
@@ -30,7 +36,8 @@ export interface ImageToSave {
   readonly size: number;
   /**
    * Its bytes, in slices with the event loop let run before each; each slice must be used (written) before the next
-   * is asked for, as the same buffer may be reused. Throws if the snapshot was superseded (a synchronous save).
+   * is asked for, as the same buffer may be reused. Throws if the snapshot was superseded by a later one (a
+   * synchronous save).
    */
   slices(): AsyncIterable<Uint8Array>;
   /** Its bytes at once, for a save done synchronously: valid only until the database is next written. */
@@ -94,7 +101,7 @@ export class LiveImage {
     return { bytes, live };
   }
 
-  /** A file that is not watched: every save exports (a new database, a small one). */
+  /** A file that is not watched (one sql.js made itself): every save exports. */
   static none(): LiveImage {
     return new LiveImage();
   }
@@ -102,39 +109,63 @@ export class LiveImage {
   private watch(bytes: Buffer, start: number, end: number): Uint8Array {
     const view = new Uint8Array(bytes.buffer, bytes.byteOffset + start, Math.max(0, end - start));
     const write = Uint8Array.prototype.set;
-    Object.defineProperty(view, 'set', {
-      value: (source: ArrayLike<number>, offset = 0) => {
-        this.writesSeen++;
-        this.current?.beforeWrite(offset, source.length);
-        write.call(view, source, offset);
+    Object.defineProperties(view, {
+      set: {
+        value: (source: ArrayLike<number>, offset = 0) => {
+          this.writesSeen++;
+          this.current?.beforeWrite(offset, source.length);
+          write.call(view, source, offset);
+        },
+        configurable: true,
       },
-      configurable: true,
+      subarray: {
+        // MEMFS.read takes a page or less; expandFileStorage and resizeFileStorage take the whole file from 0.
+        value: (begin?: number, end?: number) => {
+          if ((begin ?? 0) === 0 && (end ?? view.length) > MAX_PAGE_BYTES) this.detach();
+          return subarray.call(view, begin, end);
+        },
+        configurable: true,
+      },
     });
     this.view = view;
     return view;
   }
 
-  /** The store is about to truncate the file (a vacuum): MEMFS copies it into a new array, no longer this view. */
+  /**
+   * The file is no longer (or is about to be no longer) this view: MEMFS copies it into a new array to truncate or
+   * grow it. A snapshot under way goes on: every write before the copy went through the view, none after it does.
+   */
   detach(): void {
     this.detached = true;
-    this.current?.cancel();
-    this.current = undefined;
+    this.view = undefined; // the image and its room are garbage once sql.js lets go of them too
   }
 
   /**
    * Whether the file of `size` bytes (the database's pages) is still this view: given out, written through at least
    * once (so MEMFS writes this view, as the sql.js this was made for does), not truncated, not grown past it.
    */
-  watching(size: number): boolean {
-    return this.view !== undefined && this.writesSeen > 0 && !this.detached && size <= this.view.length;
+  watching(size: number, pages: number): boolean {
+    const view = this.view;
+    if (view === undefined || this.detached || this.writesSeen === 0) return false;
+    if (size > view.length) {
+      this.detach(); // grown past it: MEMFS holds a new array, whatever it was asked for
+      return false;
+    }
+    // The header SQLite keeps up to date at each commit (its size in pages, bytes 28-31): a stale view's is not.
+    const header = new DataView(view.buffer, view.byteOffset, 100);
+    if (header.getUint32(28) !== pages) {
+      this.detach();
+      return false;
+    }
+    return true;
   }
 
   /**
    * The first `size` bytes of the file as they are now, to be taken in slices while the database is written; the
-   * previous snapshot, if any, is superseded. Only when `watching(size)`.
+   * previous snapshot, if any, is superseded. Only when `watching(…)`.
    */
   snapshot(size: number): ImageToSave {
-    if (!this.view) throw new Error('the database file is not watched');
+    if (!this.view || this.detached) throw new Error('the database file is not watched');
     this.current?.cancel();
     const snapshot = new LiveSnapshot(this.view, size, () => {
       if (this.current === snapshot) this.current = undefined;
@@ -186,12 +217,12 @@ class LiveSnapshot implements ImageToSave {
     try {
       for (let at = 0; at < this.size;) {
         await nextTurn();
-        if (this.cancelled) throw new Error('superseded by a later save');
+        if (this.cancelled) throw new Error('superseded by a later snapshot');
         const end = Math.min(this.size, at + SLICE_BYTES);
         let filled = 0;
         for (; at < end; at += BLOCK_BYTES, this.nextBlock++) {
           const block = this.preserved.get(this.nextBlock);
-          const bytes = block ?? this.view.subarray(at, Math.min(this.size, at + BLOCK_BYTES));
+          const bytes = block ?? subarray.call(this.view, at, Math.min(this.size, at + BLOCK_BYTES));
           out.set(bytes, filled);
           filled += bytes.length;
           if (block) this.preserved.delete(this.nextBlock);
@@ -209,7 +240,7 @@ class LiveSnapshot implements ImageToSave {
   whole(): Uint8Array {
     if (this.started || this.cancelled) throw new Error('a snapshot under way is taken in slices');
     this.release();
-    return this.view.subarray(0, this.size);
+    return subarray.call(this.view, 0, this.size);
   }
 
   sum(): ImageSum | undefined {

@@ -5,7 +5,6 @@ import { LearningError } from '../errors';
 import type { Complexity, RunRecord, Verdict } from '../learning/runResult';
 import type { RunChange } from '../learning/runChange';
 import type { ObservedSignal, RunSource, SignalKind } from '../learning/signals';
-import { withRoom } from './imageRoom';
 import { exportedImage, LiveImage, type ImageToSave } from './liveImage';
 import { isCut, wellFormed } from './storedText';
 import type { TextRecord, TextRef, TextSegments } from './textSegments';
@@ -18,7 +17,7 @@ const EXPORT_PAGE = 64;
 /**
  * Indexes of the first schema that no query needs any more (dropIndexNotNeeded): every run query that does not
  * name a role reads one bounded branch per role through the role-led index instead (perRole). Dropped, they were 15%
- * of the image at 100k runs, and every save copies the image in one piece.
+ * of the image at 100k runs, and every save copies the whole image (a slice at a time since liveImage.ts).
  */
 const INDEXES_NOT_NEEDED = ['runs_prompt', 'runs_model'];
 /** The part of the file free pages must be before they are given back (see freePagesWorthReleasing). */
@@ -216,6 +215,7 @@ export type StoreReader = Pick<
   | 'countNewRoles'
   | 'rewards'
   | 'exportCandidates'
+  | 'imageIsWatched'
 >;
 
 export interface LearningEvent {
@@ -363,9 +363,7 @@ export class Store {
   ): Store | OpenProblem {
     let db: Database | undefined;
     try {
-      // A new database starts from an empty file of ours, so that sql.js keeps a buffer with room as its file too.
-      if (!bytes) ({ image: bytes, room } = withRoom(emptyImage(SQL)));
-      const loaded = room > 0 ? LiveImage.load(bytes, room) : undefined;
+      const loaded = bytes && room > 0 ? LiveImage.load(bytes, room) : undefined;
       db = new SQL.Database(loaded?.bytes ?? bytes);
       const appId = scalar(db, 'PRAGMA application_id');
       const version = scalar(db, 'PRAGMA user_version');
@@ -378,13 +376,14 @@ export class Store {
         db.close();
         return { kind: 'newer', version };
       }
-      if (bytes.length > 0 && !verified) {
+      if (bytes && bytes.length > 0 && !verified) {
         const check = db.exec('PRAGMA quick_check')[0]?.values[0]?.[0];
         if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
       }
       const store = new Store(db, loaded?.live ?? LiveImage.none());
       store.migrate(version);
-      // Full auto-vacuum truncates the file at every commit (no release of ours sets it; a hand-edited file may).
+      // Full auto-vacuum truncates the file at each commit that frees pages (no release of ours sets it; a file
+      // edited by another tool may): such a file is exported at each save.
       if (scalar(db, 'PRAGMA auto_vacuum') === AUTO_VACUUM_FULL) store.live.detach();
       return store;
     } catch (cause) {
@@ -399,9 +398,9 @@ export class Store {
     this.db.run('PRAGMA journal_mode = MEMORY');
     this.db.run('PRAGMA foreign_keys = OFF');
     if (from === 0) {
-      // A save copies the whole image in one piece (sql.js's db.export()), and its cost goes by pages as much as by
-      // bytes: closing with a 33 MB image held the loop 59–61 ms in 8 KiB pages, 83–91 ms in 4 KiB ones (16 KiB:
-      // no better, and an empty database twice the size). An existing database keeps its page size (changing it
+      // An export of the image (sql.js's db.export(), what a save did before liveImage.ts and still does when the file
+      // is not watched) costs by pages as much as by bytes: closing with a 33 MB image held the loop 59–61 ms in
+      // 8 KiB pages, 83–91 ms in 4 KiB ones (16 KiB: no better, and an empty database twice the size). An existing database keeps its page size (changing it
       // takes a VACUUM of the whole file). Set first: auto_vacuum fixes it.
       this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`);
       // Set before the first table, so that pages freed later (texts moved out) can be given back (releaseFreePages).
@@ -420,6 +419,7 @@ export class Store {
     for (const s of this.statements.values()) s.free();
     this.statements.clear();
     this.db.close();
+    this.live.detach();
   }
 
   /** The whole database as a SQLite file image, with every text not yet in .agent/texts/ (see pendingTexts). */
@@ -434,8 +434,15 @@ export class Store {
    */
   imageToSave(): ImageToSave {
     this.keepPendingTexts();
-    const size = scalar(this.db, 'PRAGMA page_count') * scalar(this.db, 'PRAGMA page_size');
-    return this.live.watching(size) ? this.live.snapshot(size) : exportedImage(this.db.export());
+    const pages = scalar(this.db, 'PRAGMA page_count');
+    const size = pages * scalar(this.db, 'PRAGMA page_size');
+    return this.live.watching(size, pages) ? this.live.snapshot(size) : exportedImage(this.db.export());
+  }
+
+  /** Whether a save now would take sql.js's file in slices (liveImage.ts) rather than export it. */
+  imageIsWatched(): boolean {
+    const pages = scalar(this.db, 'PRAGMA page_count');
+    return this.live.watching(pages * scalar(this.db, 'PRAGMA page_size'), pages);
   }
 
   /** Runs a VACUUM or an incremental one: it may truncate the file, which sql.js then holds in a new array. */
@@ -1565,7 +1572,7 @@ function checkReward(runId: string, reward: number): void {
  * An empty database file (page 1 only) in PAGE_SIZE pages with incremental auto-vacuum, as a new database's first
  * image: sql.js given no file would make its own, and one of its own is not watched (liveImage.ts).
  */
-function emptyImage(SQL: SqlJsStatic): Uint8Array {
+export function emptyImage(SQL: SqlJsStatic): Uint8Array {
   const db = new SQL.Database();
   try {
     db.run(`PRAGMA page_size = ${PAGE_SIZE}`);

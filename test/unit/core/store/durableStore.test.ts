@@ -1116,6 +1116,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
       fs.statSync(dbFile).size > 12 * 2 ** 20,
       `${fs.statSync(dbFile).size} bytes: four slices or more`,
     );
+    assert.equal(ds.db.imageIsWatched(), true, 'a new database starts from a file of ours, which is watched');
 
     const recorded: string[] = [];
     const first = validRun();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { readImageWithRoomSync } from '../../../../src/core/store/imageRoom';
 import { LiveImage, type ImageToSave } from '../../../../src/core/store/liveImage';
@@ -50,6 +51,8 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
 
   const scalar = (db: Database, sql: string) => Number(db.exec(sql)[0]!.values[0]![0]);
   const size = (db: Database) => scalar(db, 'PRAGMA page_count') * scalar(db, 'PRAGMA page_size');
+  const watching = (db: Database, live: LiveImage) =>
+    live.watching(size(db), scalar(db, 'PRAGMA page_count'));
 
   /** The bytes of an image with the header's change counter, version-valid-for and SQLite version zeroed. */
   function normalised(bytes: Uint8Array): Buffer {
@@ -73,7 +76,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     try {
       db.run('UPDATE t SET n = n + 1 WHERE id = 0'); // the first write shows the view is sql.js's file
       const before = size(db);
-      assert.equal(live.watching(before), true, 'a loaded file with room is watched once written');
+      assert.equal(watching(db, live), true, 'a loaded file with room is watched once written');
       const expected = normalised(db.export());
       const rowsBefore = scalar(db, 'SELECT COUNT(*) FROM t');
       const snapshot = live.snapshot(before);
@@ -91,7 +94,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
       assert.ok(size(db) > before, 'the database grew into the room meanwhile');
       assert.equal(taken.length, before);
       assert.ok(normalised(taken).equals(expected), 'the snapshot is byte for byte the image at its start');
-      assert.deepEqual(snapshot.sum()?.size, before);
+      assert.deepEqual(snapshot.sum(), { size: before, crc32: zlib.crc32(taken) });
 
       const reopened = new SQL.Database(taken);
       try {
@@ -124,31 +127,50 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     }
   });
 
-  it('stops watching once the file grows past its room or is vacuumed: those saves export', async () => {
+  it('stops watching once sql.js copies the file out: grown past its room, cut back after a rollback, vacuumed', () => {
     const grown = open(image(1_000));
     try {
       grown.db.run('BEGIN');
       for (let i = 0; i < 2_500; i++) grown.db.run('INSERT INTO t VALUES (NULL, randomblob(1024), 1)');
       grown.db.run('COMMIT');
-      assert.equal(
-        grown.live.watching(size(grown.db)),
-        false,
-        'grown past the room: MEMFS holds a new array',
-      );
+      assert.equal(watching(grown.db, grown.live), false, 'grown past the room: MEMFS holds a new array');
     } finally {
       grown.db.close();
     }
 
-    // A snapshot under way when the store vacuums is superseded, not written half old and half new.
-    const { db, live } = open(image(4_000));
+    // A transaction bigger than SQLite's cache spills pages past the end of the room, then rolls back: SQLite cuts
+    // the file back to its size before (MEMFS copies it again), and the database is no bigger than the view.
+    const rolledBack = open(image(1_000));
+    try {
+      rolledBack.db.run('UPDATE t SET n = 0 WHERE id = 1');
+      rolledBack.db.run('BEGIN');
+      for (let i = 0; i < 6_000; i++) rolledBack.db.run('INSERT INTO t VALUES (NULL, randomblob(1024), 1)');
+      rolledBack.db.run('ROLLBACK');
+      rolledBack.db.run('INSERT INTO t VALUES (NULL, randomblob(10), 2)');
+      assert.equal(watching(rolledBack.db, rolledBack.live), false, 'the view is not the file any more');
+    } finally {
+      rolledBack.db.close();
+    }
+  });
+
+  it('goes on with a snapshot under way through a vacuum, which leaves the view behind: the image is still exact', async () => {
+    const { db, live } = open(image(9_000));
     try {
       db.run('DELETE FROM t WHERE id % 2 = 0');
+      const expected = normalised(db.export());
       const snapshot = live.snapshot(size(db));
-      await assert.rejects(
-        take(snapshot, () => live.detach()),
-        /superseded/,
-      );
-      assert.equal(live.watching(size(db)), false);
+      let vacuumed = false;
+      const taken = await take(snapshot, () => {
+        if (vacuumed) {
+          db.run('INSERT INTO t VALUES (NULL, randomblob(1024), 3)');
+          return;
+        }
+        live.detach(); // as Store.vacuum does
+        db.run('VACUUM');
+        vacuumed = true;
+      });
+      assert.ok(normalised(taken).equals(expected), 'the image as it was when the snapshot began');
+      assert.equal(watching(db, live), false);
     } finally {
       db.close();
     }
@@ -159,9 +181,9 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     assert.equal(LiveImage.load(bytes, 0).bytes, bytes, 'no room: the bytes as they are');
     const { db, live } = open(image(1_000));
     try {
-      assert.equal(live.watching(size(db)), false, 'not written yet');
+      assert.equal(watching(db, live), false, 'not written yet');
       db.run('INSERT INTO t VALUES (NULL, randomblob(10), 1)');
-      assert.equal(live.watching(size(db)), true);
+      assert.equal(watching(db, live), true);
     } finally {
       db.close();
     }
@@ -169,7 +191,8 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
 
   it('saves through the store: a watched file in slices, the same image an export gives, after a vacuum too', async () => {
     const store = Store.open(SQL, undefined) as Store;
-    for (let i = 0; i < 3_000; i++) store.insertRun(runRecord({ taskSlug: `task ${i} `.repeat(40) }));
+    assert.equal(store.imageIsWatched(), false, 'a file sql.js made itself');
+    for (let i = 0; i < 4_000; i++) store.insertRun(runRecord({ taskSlug: `task ${i} `.padEnd(2_500, 'x') }));
     const file = path.join(dir, 'experience.db');
     fs.writeFileSync(file, store.export());
     store.close();
@@ -178,20 +201,27 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     const reopened = Store.open(SQL, read.image, false, read.room);
     assert.ok(reopened instanceof Store);
     try {
-      const added = runRecord({ taskSlug: 'one more' });
-      reopened.insertRun(added);
-      const live = reopened.imageToSave();
-      assert.equal(live.whole().buffer, read.image.buffer, 'taken from the file sql.js holds');
-      const exported = reopened.imageToSave();
-      const taken = await take(exported, () => reopened.insertRun(runRecord({ taskSlug: 'meanwhile' })));
+      reopened.insertRun(runRecord({ taskSlug: 'one more' }));
+      assert.equal(reopened.imageIsWatched(), true);
+      const whole = reopened.imageToSave();
+      assert.equal(whole.whole().buffer, read.image.buffer, 'taken from the file sql.js holds');
+      const sliced = reopened.imageToSave();
+      assert.ok(sliced.size > 8 * 2 ** 20, `${sliced.size} bytes: three slices`);
+      let between = 0;
+      const taken = await take(sliced, () => {
+        between++;
+        reopened.insertRun(runRecord({ taskSlug: 'meanwhile' }));
+      });
+      assert.ok(between >= 3, `${between} slices`);
       const check = new SQL.Database(taken);
       try {
         assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
-        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 3_001);
+        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 4_001);
       } finally {
         check.close();
       }
       reopened.rebuild(); // a VACUUM: the file is no longer the view
+      assert.equal(reopened.imageIsWatched(), false);
       const after = reopened.imageToSave();
       assert.notEqual(after.whole().buffer, read.image.buffer, 'exported');
       assert.ok(normalised(after.whole()).equals(normalised(reopened.export())));
