@@ -308,6 +308,7 @@ export class DurableStore {
     const ds = new DurableStore(SQL, opts);
     try {
       if (ds.lock.tryAcquire()) {
+        void ds.writer.prepare(); // the session's first entry then waits for its own fdatasync only
         ds.removeTempFiles();
         ds.loadSnapshot(true, await ds.readSnapshot(true));
         ds.savedProgress = ds.store.inboxProgress();
@@ -1014,6 +1015,7 @@ export class DurableStore {
     if (this.closed) return; // closeSync saved meanwhile, and released the lock
     const save = this.beginSave();
     if (!save) return;
+    void this.writer.prepare(); // the journal file the next entry goes to, made while this save is written
     // The image is taken, summed and written a slice at a time (a slice per turn; see liveImage.ts).
     try {
       await writeFileAtomic(this.dbFile, save.image.slices(), () => {

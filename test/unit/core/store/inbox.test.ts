@@ -119,6 +119,53 @@ describe('inbox', () => {
       );
     });
 
+    it('makes its file ready off the event loop: the first entry then neither syncs the directory nor grows the file', async () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      await writer.prepare();
+      const file = writer.currentFile;
+      assert.equal(fs.statSync(file).size, 64 * 1024, 'created with its first chunk');
+      const fsyncSync = nodeFs.fsyncSync;
+      let fsyncs = 0;
+      nodeFs.fsyncSync = (fd) => {
+        fsyncs++;
+        fsyncSync(fd);
+      };
+      try {
+        writer.append(feedback('r-1'));
+      } finally {
+        nodeFs.fsyncSync = fsyncSync;
+      }
+      writer.close();
+      assert.equal(fsyncs, 0, 'no fsync of the directory on the event loop');
+      assert.equal(fs.statSync(file).size, 64 * 1024, 'written into the chunk made ready');
+      assert.deepEqual(
+        readInboxFile(file, 0).lines.map((l) => l.entry),
+        [feedback('r-1')],
+      );
+    });
+
+    it('syncs the directory itself for an entry written before the file made ready is synced', () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      void writer.prepare(); // its syncs run on libuv's threads; the append comes first
+      const fsyncSync = nodeFs.fsyncSync;
+      let fsyncs = 0;
+      nodeFs.fsyncSync = (fd) => {
+        fsyncs++;
+        fsyncSync(fd);
+      };
+      try {
+        writer.append(feedback('r-1'));
+      } finally {
+        nodeFs.fsyncSync = fsyncSync;
+      }
+      writer.close();
+      assert.equal(fsyncs, 1, "the new file's name is on disk before the append returns");
+      assert.deepEqual(
+        readInboxFile(writer.currentFile, 0).lines.map((l) => l.entry),
+        [feedback('r-1')],
+      );
+    });
+
     it('marks a finished journal .closed.jsonl, and renames nothing when nothing was written', () => {
       const idle = new InboxWriter(dir, () => 1000);
       assert.equal(idle.finish(), undefined);
