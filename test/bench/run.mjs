@@ -837,15 +837,17 @@ has its own section, \`npm run bench:1m\`). Run texts live in \`.agent/texts/\`,
 memory, never in sql.js's file, so the image a save writes holds numbers only (see Memory and disk); exports are taken
 in 8 ms slices and the inbox in 12 ms slices, and an export reuses what the last one took, after a restart too
 (\`sft/{role}_sft.memo\`); a database over 1 MiB is saved once the journal took as many bytes as a save writes; a file
-that matches \`experience.db.sum\` opens without the integrity check; close() writes off the event loop; a new
-database is made in 8 KiB pages (a save's copy goes by pages), without the two indexes no query needs (15% of the
-image); free pages are kept for SQLite to reuse unless they are a quarter of the file (sql.js copies the whole image to
-shrink it); the database is loaded with 2 MiB of room to grow into (sql.js copied the image at a session's first new
-page); in a fresh process sql.js is warmed a statement per turn and the open's steps each take a turn of their own.
-What is left: the longest stall is sql.js's copy of the image in a save (\`db.export()\`, which sql.js gives no way to
-take in steps), in close() and at the end of the first open's import; the peak memory is that import's (memory the
-allocator keeps afterwards) and, in a later session, the image held in memory plus a save's copy of it. A worker that
-owns the database is the next step. \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
+that matches \`experience.db.sum\` opens without the integrity check; a new database is made in 8 KiB pages, without
+the two indexes no query needs (15% of the image); free pages are kept for SQLite to reuse unless they are a quarter of
+the file (sql.js copies the whole image to shrink it); the owner loads the database into a buffer of its own with room
+to grow into (a quarter of it, at least 64 MiB: address space until written), which sql.js keeps as its file, so that
+a save takes the image from it 4 MiB a turn, copying on write what SQLite overwrites meanwhile, and close() writes it
+with no copy (\`src/core/store/liveImage.ts\`); the owner makes its next journal file ready off the event loop; in a
+fresh process sql.js is warmed a statement per turn and the open's steps each take a turn of their own. What is left:
+a database that grows past its room in one session (the first open's import of the pre-fill, here) is saved by
+sql.js's export in one piece again, which is the longest stall of the whole run at 1M; the peak memory is that
+import's (memory the allocator keeps afterwards) and, in a later session, Node and the bundle (80 MiB) with the image
+and sql.js's heap. \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
 
 ## Steady recording
 
