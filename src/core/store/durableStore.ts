@@ -308,9 +308,9 @@ export class DurableStore {
     const ds = new DurableStore(SQL, opts);
     try {
       if (ds.lock.tryAcquire()) {
-        void ds.writer.prepare(); // the session's first entry then waits for its own fdatasync only
         ds.removeTempFiles();
         ds.loadSnapshot(true, await ds.readSnapshot(true));
+        void ds.writer.prepare(); // the session's first entry then waits for its own fdatasync only
         ds.savedProgress = ds.store.inboxProgress();
         await new Promise((resolve) => setImmediate(resolve)); // the load and the first slice: two stalls, not one
         // A small database from before 8 KiB pages moves to them now, while that is cheap (see Store.migrate).
@@ -337,6 +337,9 @@ export class DurableStore {
       }
     } catch (err) {
       ds.lock.release();
+      // The journal file made ready holds nothing yet: not left behind, with a descriptor, for each failed open.
+      ds.writer.close();
+      fs.rmSync(ds.writer.currentFile, { force: true });
       throw err;
     }
     if (opts.pollIntervalMs > 0) {
@@ -1015,9 +1018,9 @@ export class DurableStore {
     if (this.closed) return; // closeSync saved meanwhile, and released the lock
     const save = this.beginSave();
     if (!save) return;
-    void this.writer.prepare(); // the journal file the next entry goes to, made while this save is written
     // The image is taken, summed and written a slice at a time (a slice per turn; see liveImage.ts).
     try {
+      void this.writer.prepare(); // the journal file the next entry goes to, made while this save is written
       await writeFileAtomic(this.dbFile, save.image.slices(), () => {
         crashPoint('save-before-rename');
         // closeSync saved a newer image meanwhile: this older one must not replace it.
@@ -1025,7 +1028,8 @@ export class DurableStore {
       });
     } catch (err) {
       // Superseded: by its generation check, or by closeSync removing its temp file under a queued rename.
-      if (err instanceof SupersededSave || save.generation !== this.saveGeneration) return;
+      // Or closed meanwhile, which stops the image being taken (Store.close).
+      if (err instanceof SupersededSave || save.generation !== this.saveGeneration || this.closed) return;
       this.dirty = true;
       throw err;
     } finally {

@@ -131,9 +131,9 @@ export class InboxWriter {
    * may vouch for these entries.
    */
   private failed: { upTo: number; error: Error } | undefined;
-  /** The current file's creation being synced off the event loop (prepare), and its descriptor, until done. */
+  /** The current file's creation being synced off the event loop (prepare), until done. */
   private created: Promise<void> | undefined;
-  private readonly creating = new Set<number>();
+  private finished = false;
 
   constructor(
     private readonly dir: string,
@@ -211,24 +211,21 @@ export class InboxWriter {
    * entry to meet and report. Resolves once the syncs ended (whatever they said); never rejects.
    */
   prepare(): Promise<void> {
+    if (this.finished) return Promise.resolve();
     if (this.fd !== undefined) return this.created ?? Promise.resolve();
-    let fd: number;
+    const file = this.file;
     try {
-      fd = this.openFile();
+      const fd = this.openFile();
       if (this.allocated === 0) this.grow(fd, 0);
     } catch {
-      this.close();
+      // Not made whole (a full disk): a descriptor that was opened stays, with nothing allocated, so that the first
+      // entry grows the file from offset 0, as before, and meets the error itself. (Reopened, a file holding part of
+      // the chunk would put the entries after zeros, where no reader looks.)
       return Promise.resolve();
     }
     this.dirUnsynced = false;
-    this.creating.add(fd); // not closed under its fsync
-    const created = Promise.all([
-      new Promise<void>((done) => fs.fsync(fd, () => done())), // an error comes back to the entries' fdatasync
-      syncDirectoryAsync(this.dir),
-    ]).then(() => {
-      this.creating.delete(fd);
+    const created = Promise.all([syncFileAsync(file), syncDirectoryAsync(this.dir)]).then(() => {
       if (this.created === created) this.created = undefined;
-      this.closeSynced();
     });
     this.created = created;
     return created;
@@ -308,7 +305,7 @@ export class InboxWriter {
   /** Closes the descriptors of closed files whose entries are on disk. */
   private closeSynced(): void {
     for (const fd of this.closeAfterSync) {
-      if (this.unsynced.has(fd) || this.syncing.has(fd) || this.creating.has(fd)) continue;
+      if (this.unsynced.has(fd) || this.syncing.has(fd)) continue;
       this.closeAfterSync.delete(fd);
       fs.closeSync(fd);
     }
@@ -333,10 +330,12 @@ export class InboxWriter {
 
   /**
    * Closes the file for good and renames it `*.closed.jsonl`, so the owner may remove it once ingested even
-   * while this process lives on. Returns the new path, or undefined when nothing was ever written.
+   * while this process lives on (a file made ready and never written holds only zeros: nothing to ingest). Returns
+   * the new path, or undefined when there was no file.
    */
   finish(): string | undefined {
     this.close();
+    this.finished = true;
     const closed = this.file.replace(/\.jsonl$/, '.closed.jsonl');
     try {
       fs.renameSync(this.file, closed);
@@ -347,6 +346,23 @@ export class InboxWriter {
     syncDirectory(this.dir);
     this.file = path.join(this.dir, newInboxFileName(this.now()));
     return closed;
+  }
+}
+
+/**
+ * fsync of `file` through a descriptor of its own, on libuv's threads; best effort (an error only means the entries'
+ * own fdatasync does the work). Not through the writer's descriptor: Linux reports a write-back error once per open
+ * file, and the entries' fdatasync must still see any that concerns them.
+ */
+async function syncFileAsync(file: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(file, 'r');
+    await handle.sync();
+  } catch {
+    // as the doc says
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
 }
 

@@ -140,6 +140,13 @@ export class LiveImage {
     this.view = undefined; // the image and its room are garbage once sql.js lets go of them too
   }
 
+  /** The database is closed: a snapshot under way is superseded (a save still writing it stops), the view dropped. */
+  close(): void {
+    this.current?.cancel();
+    this.current = undefined;
+    this.detach();
+  }
+
   /**
    * Whether the file of `size` bytes (the database's pages) is still this view: given out, written through at least
    * once (so MEMFS writes this view, as the sql.js this was made for does), not truncated, not grown past it.

@@ -419,7 +419,7 @@ export class Store {
     for (const s of this.statements.values()) s.free();
     this.statements.clear();
     this.db.close();
-    this.live.detach();
+    this.live.close();
   }
 
   /** The whole database as a SQLite file image, with every text not yet in .agent/texts/ (see pendingTexts). */

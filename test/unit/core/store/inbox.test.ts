@@ -166,6 +166,32 @@ describe('inbox', () => {
       );
     });
 
+    it('leaves no zeros before the first entry when the disk filled while the file was made ready', () => {
+      const writer = new InboxWriter(dir, () => 1000);
+      const writeSync = nodeFs.writeSync;
+      let calls = 0;
+      // The chunk's zeros: the first 4 KiB go down, then the disk is full.
+      (nodeFs as { writeSync: unknown }).writeSync = (fd: number, data: Buffer, ...rest: unknown[]) => {
+        if (calls++ === 0) return writeSync(fd, data.subarray(0, 4096), 0, 4096, rest[2] as number);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      };
+      try {
+        void writer.prepare();
+      } finally {
+        nodeFs.writeSync = writeSync;
+      }
+      assert.equal(calls, 2, 'the chunk was cut short');
+
+      writer.append(feedback('r-1')); // the space is back
+      writer.close();
+
+      assert.deepEqual(
+        readInboxFile(writer.currentFile, 0).lines.map((l) => l.entry),
+        [feedback('r-1')],
+        'the entry is where readers look: from the start of the file',
+      );
+    });
+
     it('marks a finished journal .closed.jsonl, and renames nothing when nothing was written', () => {
       const idle = new InboxWriter(dir, () => 1000);
       assert.equal(idle.finish(), undefined);
