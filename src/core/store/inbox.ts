@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { syncDirectory, syncDirectoryAsync } from '../workspace/atomicFile';
+import { syncDirectory, syncDirectoryAsync, syncPathAsync } from '../workspace/atomicFile';
 import { openRegularFile } from '../workspace/regularFile';
 import { isProcessAlive } from './lock';
 
@@ -224,7 +224,10 @@ export class InboxWriter {
       return Promise.resolve();
     }
     this.dirUnsynced = false;
-    const created = Promise.all([syncFileAsync(file), syncDirectoryAsync(this.dir)]).then(() => {
+    // The file is synced through a descriptor of its own: Linux reports a write-back error once per open file, and
+    // the entries' fdatasync on the writer's descriptor must still see any that concerns them. Best effort: an error
+    // here only leaves the work to that fdatasync.
+    const created = Promise.all([syncPathAsync(file), syncDirectoryAsync(this.dir)]).then(() => {
       if (this.created === created) this.created = undefined;
     });
     this.created = created;
@@ -346,23 +349,6 @@ export class InboxWriter {
     syncDirectory(this.dir);
     this.file = path.join(this.dir, newInboxFileName(this.now()));
     return closed;
-  }
-}
-
-/**
- * fsync of `file` through a descriptor of its own, on libuv's threads; best effort (an error only means the entries'
- * own fdatasync does the work). Not through the writer's descriptor: Linux reports a write-back error once per open
- * file, and the entries' fdatasync must still see any that concerns them.
- */
-async function syncFileAsync(file: string): Promise<void> {
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    handle = await fs.promises.open(file, 'r');
-    await handle.sync();
-  } catch {
-    // as the doc says
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }
 

@@ -137,10 +137,18 @@ export function removeStaleTempFiles(
 }
 
 /** syncDirectory on libuv's threads: the directory's fsync (5–10 ms on ext4) off the event loop. Never rejects. */
-export async function syncDirectoryAsync(dir: string): Promise<void> {
+export function syncDirectoryAsync(dir: string): Promise<void> {
+  return syncPathAsync(dir);
+}
+
+/**
+ * fsync of a file or directory through a descriptor of its own, on libuv's threads; best effort, never rejects (a
+ * file system that refuses it, or a path gone meanwhile).
+ */
+export async function syncPathAsync(target: string): Promise<void> {
   let handle: fs.promises.FileHandle | undefined;
   try {
-    handle = await fs.promises.open(dir, 'r');
+    handle = await fs.promises.open(target, 'r');
     await handle.sync();
   } catch {
     // best effort, as syncDirectory

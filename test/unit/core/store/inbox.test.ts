@@ -23,6 +23,22 @@ const line = (entry: object) => JSON.stringify(entry) + '\n';
 const outcomes = (read: InboxRead) =>
   read.lines.map((l) => [l.lineNumber, l.entry?.type === 'feedback' ? l.entry.runId : l.error?.slice(0, 24)]);
 
+/** The synchronous fsyncs (a directory's, on the event loop) that `fn` made. */
+function fsyncsDuring(fn: () => void): number {
+  const fsyncSync = nodeFs.fsyncSync;
+  let fsyncs = 0;
+  nodeFs.fsyncSync = (fd) => {
+    fsyncs++;
+    fsyncSync(fd);
+  };
+  try {
+    fn();
+  } finally {
+    nodeFs.fsyncSync = fsyncSync;
+  }
+  return fsyncs;
+}
+
 describe('inbox', () => {
   let dir: string;
 
@@ -124,17 +140,7 @@ describe('inbox', () => {
       await writer.prepare();
       const file = writer.currentFile;
       assert.equal(fs.statSync(file).size, 64 * 1024, 'created with its first chunk');
-      const fsyncSync = nodeFs.fsyncSync;
-      let fsyncs = 0;
-      nodeFs.fsyncSync = (fd) => {
-        fsyncs++;
-        fsyncSync(fd);
-      };
-      try {
-        writer.append(feedback('r-1'));
-      } finally {
-        nodeFs.fsyncSync = fsyncSync;
-      }
+      const fsyncs = fsyncsDuring(() => writer.append(feedback('r-1')));
       writer.close();
       assert.equal(fsyncs, 0, 'no fsync of the directory on the event loop');
       assert.equal(fs.statSync(file).size, 64 * 1024, 'written into the chunk made ready');
@@ -147,17 +153,7 @@ describe('inbox', () => {
     it('syncs the directory itself for an entry written before the file made ready is synced', () => {
       const writer = new InboxWriter(dir, () => 1000);
       void writer.prepare(); // its syncs run on libuv's threads; the append comes first
-      const fsyncSync = nodeFs.fsyncSync;
-      let fsyncs = 0;
-      nodeFs.fsyncSync = (fd) => {
-        fsyncs++;
-        fsyncSync(fd);
-      };
-      try {
-        writer.append(feedback('r-1'));
-      } finally {
-        nodeFs.fsyncSync = fsyncSync;
-      }
+      const fsyncs = fsyncsDuring(() => writer.append(feedback('r-1')));
       writer.close();
       assert.equal(fsyncs, 1, "the new file's name is on disk before the append returns");
       assert.deepEqual(
