@@ -66,7 +66,7 @@ import {
   type StoreReader,
 } from './store';
 import { EventLog } from './eventLog';
-import { readImageWithRoom, readImageWithRoomSync, withRoom } from './imageRoom';
+import { ImageTooLargeError, readImageWithRoom, readImageWithRoomSync, withRoom } from './imageRoom';
 import {
   imageSum,
   imageSumSliced,
@@ -1386,11 +1386,13 @@ export class DurableStore {
   private readSnapshotSync(asOwner: boolean): Snapshot {
     const before = stamp(this.dbFile);
     try {
-      const size = fs.statSync(this.dbFile).size;
-      if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      const { image, room } = readImageWithRoomSync(this.dbFile, asOwner);
+      const { image, room } = readImageWithRoomSync(this.dbFile, {
+        room: asOwner,
+        maxBytes: this.maxImageBytes,
+      });
       return { before, bytes: image, room };
     } catch (err) {
+      if (err instanceof ImageTooLargeError) return { before, tooLarge: this.tooLargeToRead(err.size) };
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { before };
     }
@@ -1403,14 +1405,16 @@ export class DurableStore {
   private async readSnapshot(asOwner: boolean): Promise<Snapshot> {
     const before = stamp(this.dbFile);
     try {
-      const size = (await fs.promises.stat(this.dbFile)).size;
-      if (size > this.maxImageBytes) return { before, tooLarge: this.tooLargeToRead(size) };
-      const { image: bytes, room } = await readImageWithRoom(this.dbFile, asOwner);
+      const { image: bytes, room } = await readImageWithRoom(this.dbFile, {
+        room: asOwner,
+        maxBytes: this.maxImageBytes,
+      });
       const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;
       const verified =
         sum !== undefined && sum.size === bytes.length && (await imageSumSliced(bytes)).crc32 === sum.crc32;
       return { before, bytes, verified, room };
     } catch (err) {
+      if (err instanceof ImageTooLargeError) return { before, tooLarge: this.tooLargeToRead(err.size) };
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return { before };
     }

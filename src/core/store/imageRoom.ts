@@ -7,6 +7,7 @@
 // database's own pages.
 
 import * as fs from 'node:fs';
+import { openRegularFile } from '../workspace/regularFile';
 
 /**
  * The least room given. The room is address space more than memory: a buffer this big is mapped by the system
@@ -45,12 +46,39 @@ export interface ImageWithRoom {
   room: number;
 }
 
+/** What readImageWithRoom may be told. */
+export interface ImageReadOptions {
+  /** Room after the image for the database to grow into (the owner's); none for a reader. Default true. */
+  room?: boolean;
+  /** A larger file is not read: ImageTooLargeError. */
+  maxBytes?: number;
+}
+
+/** The file is larger than it may be read at; nothing was read. */
+export class ImageTooLargeError extends Error {
+  constructor(readonly size: number) {
+    super(`${size} bytes`);
+  }
+}
+
+/**
+ * Opens the file for reading: a regular file only, never a link followed nor a FIFO waited on (NotAFileError), and
+ * its size taken from the open descriptor, which is all that is read.
+ */
+function openImage(file: string, maxBytes: number): { fd: number; size: number } {
+  const { fd, stat } = openRegularFile(file);
+  if (stat.size > maxBytes) {
+    fs.closeSync(fd);
+    throw new ImageTooLargeError(stat.size);
+  }
+  return { fd, size: stat.size };
+}
+
 /** readFileSync, with the room the image may take (roomFor; none when its header does not give its size). */
-export function readImageWithRoomSync(file: string, room = true): ImageWithRoom {
-  const fd = fs.openSync(file, 'r');
+export function readImageWithRoomSync(file: string, options: ImageReadOptions = {}): ImageWithRoom {
+  const { fd, size } = openImage(file, options.maxBytes ?? Infinity);
   try {
-    const size = fs.fstatSync(fd).size;
-    const buffer = room ? bufferWithRoom(size) : Buffer.alloc(size);
+    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size);
     let read = 0;
     while (read < size) {
       const n = fs.readSync(fd, buffer, read, size - read, read);
@@ -64,20 +92,26 @@ export function readImageWithRoomSync(file: string, room = true): ImageWithRoom 
 }
 
 /** readImageWithRoomSync with the read on libuv's threads. */
-export async function readImageWithRoom(file: string, room = true): Promise<ImageWithRoom> {
-  const handle = await fs.promises.open(file, 'r');
+export async function readImageWithRoom(
+  file: string,
+  options: ImageReadOptions = {},
+): Promise<ImageWithRoom> {
+  const { fd, size } = openImage(file, options.maxBytes ?? Infinity);
   try {
-    const size = (await handle.stat()).size;
-    const buffer = room ? bufferWithRoom(size) : Buffer.alloc(size);
+    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size);
     let read = 0;
     while (read < size) {
-      const { bytesRead } = await handle.read(buffer, read, size - read, read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(fd, buffer, read, size - read, read, (err, bytesRead) =>
+          err ? reject(err) : resolve(bytesRead),
+        ),
+      );
+      if (n === 0) break;
+      read += n;
     }
     return readInto(buffer, read);
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -604,6 +604,46 @@ describe('durable store', function () {
     p = await LearningPipeline.open(dir, quiet);
     assert.equal(p.getStats().totals.runs, 3);
     await p.close();
+  });
+
+  it('neither follows a link at experience.db nor waits on a FIFO there: the open says what is there', async function () {
+    this.timeout(60_000);
+    const agent = path.join(dir, '.agent');
+    const dbFile = path.join(agent, 'experience.db');
+    fs.mkdirSync(agent, { recursive: true });
+    // In a process of its own, as a FIFO opened the plain way would hang it for good.
+    const open = () =>
+      spawnSync(
+        'node',
+        [
+          '-e',
+          `require(${JSON.stringify(path.join(ROOT, 'dist/core.js'))}).LearningPipeline.open(process.argv[1], ` +
+            `{ pollIntervalMs: 0, log() {} }).then(() => console.log('opened'), (e) => { console.log(e.message); ` +
+            'process.exit(3); })',
+          dir,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+
+    const outside = path.join(dir, 'elsewhere.db');
+    fs.writeFileSync(outside, 'not a database of this workspace\n');
+    fs.symlinkSync(outside, dbFile);
+    const linked = open();
+    assert.equal(linked.status, 3, linked.stdout + linked.stderr);
+    assert.match(linked.stdout, /experience\.db is a symbolic link, not a file; it was left as it is/);
+    assert.equal(
+      fs.readFileSync(outside, 'utf8'),
+      'not a database of this workspace\n',
+      'the link target is untouched',
+    );
+    assert.equal(fs.lstatSync(dbFile).isSymbolicLink(), true);
+
+    fs.rmSync(dbFile);
+    execFileSync('mkfifo', [dbFile]);
+    const fifo = open();
+    assert.equal(fifo.signal, null, 'the open finished instead of hanging');
+    assert.equal(fifo.status, 3, fifo.stdout + fifo.stderr);
+    assert.match(fifo.stdout, /experience\.db is a FIFO \(named pipe\), not a file/);
   });
 
   it('refuses a database from a newer schema version and leaves it untouched', async () => {

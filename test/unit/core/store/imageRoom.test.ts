@@ -44,7 +44,7 @@ describe('imageRoom (experience.db loaded with room to grow)', () => {
       const room = whole.subarray(bytes.length);
       assert.equal(Buffer.compare(room, Buffer.alloc(room.length)), 0, 'the room is zeroed');
     }
-    const reader = readImageWithRoomSync(file, false);
+    const reader = readImageWithRoomSync(file, { room: false });
     assert.equal(reader.room, 0, 'none for a reader, which never writes the database');
     assert.deepEqual(Buffer.from(reader.image), bytes);
     assert.equal(roomFor(64 * 1024), 64 * 1024 * 1024);
