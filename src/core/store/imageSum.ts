@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { openRegularFile } from '../workspace/regularFile';
+import { exportedImage } from './liveImage';
 
 export interface ImageSum {
   size: number;
@@ -19,21 +20,12 @@ export function imageSum(image: Uint8Array): ImageSum {
   return { size: image.length, crc32: zlib.crc32(image) };
 }
 
-/**
- * imageSum, SUM_SLICE_BYTES at a time with the event loop let run before each slice: the first one too, as its caller
- * has usually just taken the image in one piece (a save's export), and 8 MiB more in that turn held the loop 8 ms
- * longer.
- */
+/** imageSum, a slice at a time with the event loop let run before each (exportedImage's slices). */
 export async function imageSumSliced(image: Uint8Array): Promise<ImageSum> {
-  let crc = 0;
-  for (let at = 0; at < image.length; at += SUM_SLICE_BYTES) {
-    await new Promise((resolve) => setImmediate(resolve));
-    crc = zlib.crc32(image.subarray(at, at + SUM_SLICE_BYTES), crc);
-  }
-  return { size: image.length, crc32: crc };
+  const sliced = exportedImage(image);
+  for await (const slice of sliced.slices()) void slice; // summed as they are taken
+  return sliced.sum() ?? imageSum(image);
 }
-
-const SUM_SLICE_BYTES = 8 * 2 ** 20;
 
 /** Whether `bytes` are the image `sum` describes. */
 export function matchesSum(bytes: Uint8Array, sum: ImageSum | undefined): boolean {

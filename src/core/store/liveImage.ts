@@ -36,8 +36,8 @@ export interface ImageToSave {
   readonly size: number;
   /**
    * Its bytes, in slices with the event loop let run before each; each slice must be used (written) before the next
-   * is asked for, as the same buffer may be reused. Throws if the snapshot was superseded by a later one (a
-   * synchronous save).
+   * is asked for, as the same buffer may be reused. Throws if the snapshot was superseded (by a synchronous save,
+   * or the store closing).
    */
   slices(): AsyncIterable<Uint8Array>;
   /** Its bytes at once, for a save done synchronously: valid only until the database is next written. */
@@ -86,7 +86,7 @@ export class LiveImage {
   private constructor() {}
 
   /**
-   * The image with its room after it (imageAndRoom), as a buffer whose `slice()` gives sql.js a watched view. Without
+   * The image with its room after it (imageRoom.ts), as a buffer whose `slice()` gives sql.js a watched view. Without
    * room there is nothing to watch (MEMFS copies a file without room as soon as it grows): every save exports.
    */
   static load(image: Uint8Array, room: number): LoadedImage {
