@@ -115,10 +115,11 @@ export class ExportMemo {
   }
 
   /**
-   * The export was written (`dataset`: its text): its runs are what the next one may reuse. `placed` says where in
-   * `dataset` each example the memo kept begins (see SftExport.take); with `files`, the memo is written beside it.
+   * The export was written (`dataset`: its size and CRC): its runs are what the next one may reuse. `placed` says
+   * where in the dataset each example the memo kept begins (see SftExport.take); with `files`, the memo is written
+   * beside it.
    */
-  finished(dataset?: string, placed?: readonly Placement[]): void {
+  finished(dataset?: DatasetSum, placed?: readonly Placement[]): void {
     this.last = this.next;
     this.next = new Map();
     this.nextBytes = 0;
@@ -167,7 +168,7 @@ function writeMemo(
   files: { dataset: string; memo: string },
   lineage: string,
   entries: Map<string, MemoEntry>,
-  dataset: string,
+  dataset: DatasetSum,
   placed: readonly Placement[],
 ): void {
   const where = new Map(placed.map((p) => [p.run, p]));
@@ -185,12 +186,11 @@ function writeMemo(
       runs.push([pk, id, kind, entry.key, entry.redacted, ...p.messages, ...(p.tools ?? [])]);
     }
   }
-  const bytes = Buffer.from(dataset);
   const memo: MemoFile = {
     format: MEMO_FORMAT,
     code: memoCodeId(),
     lineage,
-    dataset: { bytes: bytes.length, crc32: zlib.crc32(bytes) },
+    dataset,
     runs,
   };
   try {
@@ -477,9 +477,9 @@ export class SftExport {
   finish(): ExportResult {
     const { opts } = this;
     fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    const text = this.text();
-    writeFileAtomicSync(opts.file, text);
-    return this.finished(text);
+    const pieces = new DatasetPieces(this.lines);
+    writeFileAtomicSync(opts.file, pieces);
+    return this.finished(pieces.sum());
   }
 
   /**
@@ -489,23 +489,19 @@ export class SftExport {
   async finishAsync(): Promise<ExportResult | undefined> {
     const { opts } = this;
     await fs.promises.mkdir(path.dirname(opts.file), { recursive: true });
-    const text = this.text();
-    await writeFileAtomic(opts.file, text, () => {
+    const pieces = new DatasetPieces(this.lines);
+    await writeFileAtomic(opts.file, pieces, () => {
       if (this.written) throw new FinishedMeanwhile();
     });
-    return this.written ? undefined : this.finished(text);
+    return this.written ? undefined : this.finished(pieces.sum());
   }
 
   private written = false;
 
-  private text(): string {
-    return this.lines.length ? this.lines.join('\n') + '\n' : '';
-  }
-
-  private finished(text: string): ExportResult {
+  private finished(dataset: DatasetSum): ExportResult {
     const { opts, lines } = this;
     this.written = true;
-    opts.memo?.finished(text, this.placements());
+    opts.memo?.finished(dataset, this.placements());
     return {
       role: opts.role,
       file: opts.file,
@@ -576,6 +572,52 @@ export class SftExport {
 
 /** finishAsync's write, not renamed into place: `finish` wrote the dataset meanwhile. */
 export class FinishedMeanwhile extends Error {}
+
+/** A dataset's size in bytes and its CRC-32, as its memo records them. */
+interface DatasetSum {
+  bytes: number;
+  crc32: number;
+}
+
+/**
+ * A dataset's bytes (its lines, each ending in a newline) in pieces of about PIECE_CHARS, summed as they are made:
+ * joined into one string, encoded whole and encoded again for its sum, a thousand examples were held three times
+ * over at once (4-5 MB each) for a file written a piece at a time anyway.
+ */
+class DatasetPieces implements Iterable<Uint8Array> {
+  private bytes = 0;
+  private crc32 = 0;
+  private complete = false;
+
+  constructor(private readonly lines: readonly string[]) {}
+
+  *[Symbol.iterator](): Iterator<Uint8Array> {
+    this.bytes = 0;
+    this.crc32 = 0;
+    this.complete = false;
+    const { lines } = this;
+    for (let from = 0; from < lines.length;) {
+      let to = from;
+      let chars = 0;
+      while (to < lines.length && (to === from || chars < PIECE_CHARS)) chars += lines[to++]!.length + 1;
+      const piece = Buffer.from(lines.slice(from, to).join('\n') + '\n');
+      this.bytes += piece.length;
+      this.crc32 = zlib.crc32(piece, this.crc32);
+      yield piece;
+      from = to;
+    }
+    this.complete = true;
+  }
+
+  /** What was made, once every piece was taken. */
+  sum(): DatasetSum {
+    if (!this.complete) throw new Error('dataset pieces: summed before they were all written');
+    return { bytes: this.bytes, crc32: this.crc32 };
+  }
+}
+
+/** About how many characters of the dataset one piece holds. */
+const PIECE_CHARS = 2 ** 20;
 
 /** How a dataset line begins, and what comes between its messages and its tools (see `take`). */
 const MESSAGES_OPEN = '{"messages":[';

@@ -19,7 +19,7 @@ function tempName(file: string): string {
  */
 export async function writeFileAtomic(
   file: string,
-  data: Uint8Array | string | AsyncIterable<Uint8Array>,
+  data: Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   beforeRename?: () => void,
 ): Promise<void> {
   const tmp = tempName(file);
@@ -42,7 +42,10 @@ export async function writeFileAtomic(
 }
 
 /** Each slice is written whole before the next is asked for: a producer may hand out the same buffer again. */
-async function writeSlices(handle: fs.promises.FileHandle, slices: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeSlices(
+  handle: fs.promises.FileHandle,
+  slices: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<void> {
   for await (const slice of slices) {
     for (let at = 0; at < slice.length;) {
       const { bytesWritten } = await handle.write(slice, at, slice.length - at);
@@ -53,14 +56,15 @@ async function writeSlices(handle: fs.promises.FileHandle, slices: AsyncIterable
 
 export function writeFileAtomicSync(
   file: string,
-  data: Uint8Array | string,
+  data: Uint8Array | string | Iterable<Uint8Array>,
   beforeRename?: () => void,
 ): void {
   const tmp = tempName(file);
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
     try {
-      fs.writeFileSync(fd, data);
+      if (typeof data === 'string' || data instanceof Uint8Array) fs.writeFileSync(fd, data);
+      else for (const slice of data) fs.writeFileSync(fd, slice);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

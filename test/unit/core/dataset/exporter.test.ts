@@ -385,6 +385,31 @@ describe('Exporter', () => {
       assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
     });
 
+    it('matches a dataset written in several pieces, however its lines fall across them', async () => {
+      recordVaried();
+      // Three examples of ~0.5 MiB each (non-ASCII throughout): the dataset is written in pieces of ~1 MiB.
+      for (const [i, ch] of ['é', '漢', '🎉'].entries())
+        db.insertRun({
+          ...toRunRecord(
+            { id: `big${i}`, createdAt: 1, taskSlug: 't', role: 'coder', modelId: 'm', promptId: 'default' },
+            { input: `big task ${i}`, output: `${ch}x`.repeat(2 ** 18) },
+          ),
+          reward: 0.9,
+        });
+      const first = exporterIn(agentDir).export(store, 'coder');
+      assert.equal(first.count, 25);
+      assert.ok(fs.statSync(dataset()).size > 2 * 2 ** 20, 'the dataset spans several pieces');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh(), 'the same bytes as an export with no memo');
+
+      const counts = countReads();
+      await exporterIn(agentDir).exportSliced(store, 'coder'); // a new process: the memo and the dataset, read back
+      assert.deepEqual(counts, { read: 0, known: 28 }, 'the memo matches the dataset written in pieces');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+      const again = countReads();
+      exporterIn(agentDir).export(store, 'coder');
+      assert.deepEqual(again, { read: 0, known: 28 }, 'and the one the sliced export wrote in pieces too');
+    });
+
     it('is read off the event loop by an export taken in slices, and used', async () => {
       recordVaried();
       exporterIn(agentDir).export(store, 'coder');
