@@ -66,7 +66,13 @@ import {
   type StoreReader,
 } from './store';
 import { EventLog } from './eventLog';
-import { ImageTooLargeError, readImageWithRoom, readImageWithRoomSync, withRoom } from './imageRoom';
+import {
+  ImageTooLargeError,
+  readImageWithRoom,
+  readImageWithRoomSync,
+  withRoom,
+  type Growth,
+} from './imageRoom';
 import {
   imageSum,
   imageSumSliced,
@@ -105,6 +111,8 @@ export interface DurableStoreOptions {
   trusted?: () => boolean;
   /** Bounds on reading inbox files (tests make them small). Default `INBOX_LIMITS`. */
   inboxLimits?: InboxLimits;
+  /** The least room after the owner's database for it to grow into (imageRoom.ts). Default 64 MiB; less in tests. */
+  leastRoomBytes?: number;
 }
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
@@ -1370,12 +1378,30 @@ export class DurableStore {
   }
 
   /**
+   * What the owner's database is given room for (imageRoom.ts), besides a quarter of itself: the inbox files it is
+   * about to import, so that a backlog of agents' runs (or a workspace from before the journal) is imported into
+   * the file sql.js was given, not into copies of it an eighth bigger each time.
+   */
+  private growth(): Growth {
+    let incoming = 0;
+    try {
+      for (const entry of fs.readdirSync(this.inboxDir, { withFileTypes: true })) {
+        if (!entry.isFile() || !entry.name.endsWith('.jsonl')) continue;
+        incoming += statOrUndefined(path.join(this.inboxDir, entry.name))?.size ?? 0;
+      }
+    } catch {
+      // no inbox to read: room for the database alone
+    }
+    return { incoming, ...(this.opts.leastRoomBytes !== undefined && { least: this.opts.leastRoomBytes }) };
+  }
+
+  /**
    * A new database. The owner's starts from an empty file of ours with room after it, so that its saves too are
    * taken from the file in slices (liveImage.ts); sql.js would make a file of its own.
    */
   private newStore(asOwner: boolean): Store {
     if (!asOwner) return Store.open(this.SQL, undefined) as Store;
-    const { image, room } = withRoom(emptyImage(this.SQL));
+    const { image, room } = withRoom(emptyImage(this.SQL), this.growth());
     return Store.open(this.SQL, image, true, room) as Store;
   }
 
@@ -1388,6 +1414,7 @@ export class DurableStore {
     try {
       const { image, room } = readImageWithRoomSync(this.dbFile, {
         room: asOwner,
+        ...(asOwner && { growth: this.growth() }),
         maxBytes: this.maxImageBytes,
       });
       return { before, bytes: image, room };
@@ -1407,6 +1434,7 @@ export class DurableStore {
     try {
       const { image: bytes, room } = await readImageWithRoom(this.dbFile, {
         room: asOwner,
+        ...(asOwner && { growth: this.growth() }),
         maxBytes: this.maxImageBytes,
       });
       const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;

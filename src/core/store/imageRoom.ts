@@ -2,9 +2,9 @@
 // so the first page a session added copied the whole image into a new array an eighth bigger (25 ms at 100k runs,
 // with both arrays in memory until the old one is collected). Loaded with zeroed room after the image, SQLite writes
 // its new pages there instead (the database's header gives its size, and what lies past it is free room), and
-// nothing is copied until the room is used up (roomFor: a quarter of the database, at least 64 MiB). The file stays the
-// buffer read here, which is also what lets a save take it in slices (liveImage.ts). A save writes only the
-// database's own pages.
+// nothing is copied until the room is used up (roomFor: a quarter of the database, at least 64 MiB, and as much as
+// the inbox about to be imported, up to 1 GiB). The file stays the buffer read here, which is also what lets a save
+// take it in slices (liveImage.ts). A save writes only the database's own pages.
 
 import * as fs from 'node:fs';
 import { openRegularFile } from '../workspace/regularFile';
@@ -17,13 +17,18 @@ import { openRegularFile } from '../workspace/regularFile';
  */
 const ROOM_BYTES = 64 * 1024 * 1024;
 
+/** The most room given for an inbox about to be imported (see roomFor). */
+const MAX_INCOMING_ROOM_BYTES = 1024 * 1024 * 1024;
+
 /**
- * The room to give an image of `size` bytes: a quarter of it, or ROOM_BYTES (100k runs' worth). A database that
- * grows past it in one session is copied whole by sql.js's file system, room included, into an array an eighth
- * bigger, all of it then resident: kept to a fraction, that costs about what one export did before.
+ * The room to give an image of `size` bytes: a quarter of it, or `least` (ROOM_BYTES: 100k runs' worth), or the
+ * bytes of the inbox files about to be imported (`incoming`, up to MAX_INCOMING_ROOM_BYTES): an imported run takes
+ * far less in the database than its line, its texts going to .agent/texts/. A database that grows past its room in
+ * one session is copied whole by sql.js's file system, room included, into an array an eighth bigger, again at each
+ * eighth it grows, both arrays resident meanwhile; and its saves fall back to exporting it in one piece.
  */
-export function roomFor(size: number): number {
-  return Math.max(Math.ceil(size / 4), ROOM_BYTES);
+export function roomFor(size: number, incoming = 0, least = ROOM_BYTES): number {
+  return Math.max(Math.ceil(size / 4), least, Math.min(incoming, MAX_INCOMING_ROOM_BYTES));
 }
 
 /**
@@ -50,8 +55,18 @@ export interface ImageWithRoom {
 export interface ImageReadOptions {
   /** Room after the image for the database to grow into (the owner's); none for a reader. Default true. */
   room?: boolean;
+  /** What the room is to hold besides (roomFor's `incoming` and `least`). */
+  growth?: Growth;
   /** A larger file is not read: ImageTooLargeError. */
   maxBytes?: number;
+}
+
+/** What the room is to hold besides a quarter of the image (see roomFor). */
+export interface Growth {
+  /** The bytes of the inbox files about to be imported. */
+  incoming?: number;
+  /** The least room (ROOM_BYTES; smaller in tests). */
+  least?: number;
 }
 
 /** The file is larger than it may be read at; nothing was read. */
@@ -78,7 +93,7 @@ function openImage(file: string, maxBytes: number): { fd: number; size: number }
 export function readImageWithRoomSync(file: string, options: ImageReadOptions = {}): ImageWithRoom {
   const { fd, size } = openImage(file, options.maxBytes ?? Infinity);
   try {
-    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size);
+    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size, options.growth);
     let read = 0;
     while (read < size) {
       const n = fs.readSync(fd, buffer, read, size - read, read);
@@ -98,7 +113,7 @@ export async function readImageWithRoom(
 ): Promise<ImageWithRoom> {
   const { fd, size } = openImage(file, options.maxBytes ?? Infinity);
   try {
-    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size);
+    const buffer = options.room === false ? Buffer.alloc(size) : bufferWithRoom(size, options.growth);
     let read = 0;
     while (read < size) {
       const n = await new Promise<number>((resolve, reject) =>
@@ -115,18 +130,25 @@ export async function readImageWithRoom(
   }
 }
 
-/** A zeroed buffer for `size` bytes and their room; without the room when the system will not give that much. */
-function bufferWithRoom(size: number): Buffer {
-  try {
-    return Buffer.alloc(size + roomFor(size));
-  } catch {
-    return Buffer.alloc(size); // RangeError or out of memory: as before there was room
+/**
+ * A zeroed buffer for `size` bytes and their room; with the least room when the system will not give that much (a
+ * RangeError past Buffer's largest length, or out of memory), and without any as a last resort, as before there was
+ * room.
+ */
+function bufferWithRoom(size: number, growth: Growth = {}): Buffer {
+  for (const incoming of [growth.incoming ?? 0, 0]) {
+    try {
+      return Buffer.alloc(size + roomFor(size, incoming, growth.least));
+    } catch {
+      // less, then none
+    }
   }
+  return Buffer.alloc(size);
 }
 
 /** `image` copied into a buffer with the room roomFor gives it (none when its header does not give its size). */
-export function withRoom(image: Uint8Array): ImageWithRoom {
-  const buffer = bufferWithRoom(image.length);
+export function withRoom(image: Uint8Array, growth?: Growth): ImageWithRoom {
+  const buffer = bufferWithRoom(image.length, growth);
   buffer.set(image);
   return readInto(buffer, image.length);
 }

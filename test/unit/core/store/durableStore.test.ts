@@ -1138,6 +1138,40 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     );
   });
 
+  it('imports a backlog into the file sql.js was given, with room for the inbox: saves still take it in slices', async function () {
+    this.timeout(120_000);
+    // 2,000 runs with 2 KB texts: ~9 MB of lines, whose rows (the texts go to .agent/texts/) take far less.
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const text = (i: number, what: string) => `${what} ${i} `.repeat(300).slice(0, 2000);
+    const lines = Array.from({ length: 2_000 }, (_, i) =>
+      JSON.stringify({
+        type: 'run',
+        id: `backlog-${i}`,
+        taskSlug: `task-${i % 50}`,
+        modelId: 'm',
+        promptId: 'default',
+        result: { input: text(i, 'input'), output: text(i, 'output'), compile: true },
+      }),
+    );
+    const backlog = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(backlog, lines.join('\n') + '\n');
+    finished(backlog);
+    const least = 128 * 1024; // the least room, made small: the import grows the database past it
+    const ds = await openStore({ leastRoomBytes: least });
+    assert.equal(ds.db.maxPk(), 2_000);
+    const size = fs.statSync(path.join(agentDir, 'experience.db')).size;
+    assert.ok(size > 4 * least, `${size} bytes: grown past the least room`);
+    assert.equal(ds.db.imageIsWatched(), true, 'grown into the room the inbox was given, not into a copy');
+    ds.close();
+
+    // The next open, with the inbox imported: a quarter of the database, or the least room, as before.
+    const again = await openStore({ leastRoomBytes: least });
+    for (let i = 0; i < 3_000; i++)
+      again.record(validRun({ taskSlug: `a longer task name ${i} `.repeat(4) }));
+    assert.equal(again.db.imageIsWatched(), false, 'grown past that room: sql.js copied its file');
+  });
+
   it('writes a background save as the database was when it began, while runs are recorded between its slices', async function () {
     this.timeout(120_000);
     // A database of several slices (liveImage.ts takes 4 MiB a turn): runs with names as long as they may be.

@@ -49,6 +49,10 @@ describe('imageRoom (experience.db loaded with room to grow)', () => {
     assert.deepEqual(Buffer.from(reader.image), bytes);
     assert.equal(roomFor(64 * 1024), 64 * 1024 * 1024);
     assert.equal(roomFor(300 * 1024 * 1024), 75 * 1024 * 1024, 'a big one may grow by a quarter');
+    const MiB = 1024 * 1024;
+    assert.equal(roomFor(MiB, 200 * MiB), 200 * MiB, 'room for the inbox about to be imported');
+    assert.equal(roomFor(MiB, 5000 * MiB), 1024 * MiB, 'up to 1 GiB of it');
+    assert.equal(roomFor(MiB, 0, 1000), MiB / 4, 'the least room, smaller in tests');
   });
 
   it('grows into the room: every row kept, the check passes, and an export holds only the database', () => {
