@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -92,6 +93,27 @@ function agentRun(id: string, taskSlug = id, extra: Record<string, unknown> = {}
     promptId: 'default',
     result: run(1, extra),
   });
+}
+
+/** Records the paths removed synchronously (fs.rmSync, fs.unlinkSync) until `stop()`. */
+function syncUnlinks(): { paths: string[]; stop: () => void } {
+  const { rmSync, unlinkSync } = nodeFs;
+  const paths: string[] = [];
+  nodeFs.rmSync = (p, options) => {
+    paths.push(String(p));
+    rmSync(p, options);
+  };
+  nodeFs.unlinkSync = (p) => {
+    paths.push(String(p));
+    unlinkSync(p);
+  };
+  return {
+    paths,
+    stop: () => {
+      nodeFs.rmSync = rmSync;
+      nodeFs.unlinkSync = unlinkSync;
+    },
+  };
 }
 
 /** Sets a file's modification time ten minutes back: an agent's file its writer is done with. */
@@ -1138,7 +1160,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     );
   });
 
-  it('imports a backlog into the file sql.js was given, with room for the inbox: saves still take it in slices', async function () {
+  it('imports a backlog into the file sql.js was given (room for the inbox), and removes it off the event loop once saved', async function () {
     this.timeout(120_000);
     // 2,000 runs with 2 KB texts: ~9 MB of lines, whose rows (the texts go to .agent/texts/) take far less.
     const inbox = path.join(agentDir, 'inbox');
@@ -1158,8 +1180,20 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     fs.writeFileSync(backlog, lines.join('\n') + '\n');
     finished(backlog);
     const least = 128 * 1024; // the least room, made small: the import grows the database past it
-    const ds = await openStore({ leastRoomBytes: least });
+    const unlinked = syncUnlinks();
+    let ds: DurableStore;
+    try {
+      ds = await openStore({ leastRoomBytes: least });
+    } finally {
+      unlinked.stop();
+    }
     assert.equal(ds.db.maxPk(), 2_000);
+    assert.equal(fs.existsSync(backlog), false, 'the backlog read is removed with the save that holds it');
+    assert.deepEqual(
+      unlinked.paths,
+      [],
+      'by an unlink off the event loop (one of gigabytes held it a second)',
+    );
     const size = fs.statSync(path.join(agentDir, 'experience.db')).size;
     assert.ok(size > 4 * least, `${size} bytes: grown past the least room`);
     assert.equal(ds.db.imageIsWatched(), true, 'grown into the room the inbox was given, not into a copy');
