@@ -222,7 +222,8 @@ interface Snapshot {
 interface PendingSave {
   image: ImageToSave;
   sealedNow: string[];
-  finished: string[];
+  /** The agents' inbox files read to their end, as this save's image holds them (see endSave). */
+  finished: [string, InboxFileState][];
   started: number;
   generation: number;
 }
@@ -258,6 +259,8 @@ export class DurableStore {
   private sealed: string[] = [];
   /** Sealed journals of ours that a save has made redundant, being removed: not someone else's inbox files. */
   private readonly removing = new Set<string>();
+  /** The removal of the agents' inbox files the last background save held (removeReadFiles). */
+  private removingRead: Promise<void> | undefined;
   private dirty = false;
   private unsavedEntries = 0;
   /** Journal bytes (ours and other processes') taken since the last save, and when the first came. */
@@ -775,6 +778,7 @@ export class DurableStore {
     if (!this.dirty || !this.isOwner) return;
     this.saving = this.doSave().finally(() => (this.saving = undefined));
     await this.saving;
+    await this.removingRead;
   }
 
   /**
@@ -1067,12 +1071,8 @@ export class DurableStore {
           `(${describe((removed.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason)}); the next save tries again.`,
       );
     }
-    // An agent's file not removed stays known as read to its end (the database holds where it ends): the next save
-    // tries again.
-    const gone = await Promise.allSettled(
-      finished.map((name) => fs.promises.rm(path.join(this.inboxDir, name), { force: true })),
-    );
-    for (const [i, name] of finished.entries()) if (gone[i]!.status === 'fulfilled') this.files.delete(name);
+    // The agents' files go once this save is over, so that a close meanwhile need not save again.
+    this.removingRead = this.removeReadFiles(finished);
   }
 
   /** Saves now, synchronously, if anything changed or a save is still being written (the owner only). */
@@ -1247,14 +1247,13 @@ export class DurableStore {
   /**
    * The second half, once the image is renamed into place: what it holds is removed from the journals. With
    * `later`, the caller writes the sum and removes our sealed journals and the agents' inbox files read to their end
-   * (returned) instead, off the event loop: unlinking a file of gigabytes (an imported backlog) held it for 0.25 s
-   * per 1.3 GB while the file system freed its blocks.
+   * (returned) instead, off the event loop.
    */
   private endSave(
     { sealedNow, finished, started }: PendingSave,
     sum: ImageSum,
     later = false,
-  ): { sealed: string[]; finished: string[] } {
+  ): { sealed: string[]; finished: [string, InboxFileState][] } {
     this.snapshotStamp = stamp(this.dbFile);
     crashPoint('save-renamed');
     if (!later) {
@@ -1262,16 +1261,11 @@ export class DurableStore {
       for (const file of sealedNow) fs.rmSync(file, { force: true });
     }
     this.sealed = this.sealed.filter((f) => !sealedNow.includes(f));
-    const done: string[] = [];
-    for (const name of finished) {
-      // Checked again: a writer that appended during the save keeps its file (and the next read takes it).
-      const f = this.files.get(name);
-      const st = statOrUndefined(path.join(this.inboxDir, name));
-      if (f && st && st.size === f.size && st.mtimeMs === f.mtimeMs && st.ino === f.ino) {
-        if (later) {
-          done.push(name);
-          continue;
-        }
+    // A file read again since the image was taken (a writer that came back after a minute) holds entries the image
+    // does not: it stays, and the next save, which holds them, removes it.
+    const done = finished.filter(([name, kept]) => this.unchangedSince(name, kept));
+    if (!later) {
+      for (const [name] of done) {
         fs.rmSync(path.join(this.inboxDir, name), { force: true });
         this.files.delete(name);
       }
@@ -1294,11 +1288,43 @@ export class DurableStore {
   }
 
   /** Inbox files read to their end whose writers are gone: to be removed once this save is on disk. */
-  private finishedInboxFiles(): string[] {
+  private finishedInboxFiles(): [string, InboxFileState][] {
     const now = this.opts.now();
-    return [...this.files]
-      .filter(([name, f]) => f.complete && !writerMayAppend(name, f.mtimeMs, now))
-      .map(([name]) => name);
+    return [...this.files].filter(([name, f]) => f.complete && !writerMayAppend(name, f.mtimeMs, now));
+  }
+
+  /**
+   * Whether the agent's inbox file `name` is still as the save that read it to its end left it: not read again
+   * since (a read makes a new state), and neither written nor replaced on disk. Only then are all its entries in
+   * that save's image, and may it be removed.
+   */
+  private unchangedSince(name: string, kept: InboxFileState): boolean {
+    const st = statOrUndefined(path.join(this.inboxDir, name));
+    return (
+      this.files.get(name) === kept &&
+      st !== undefined &&
+      st.size === kept.size &&
+      st.mtimeMs === kept.mtimeMs &&
+      st.ino === kept.ino
+    );
+  }
+
+  /**
+   * Removes the agents' inbox files a save holds (endSave) off the event loop, each checked again just before:
+   * unlinking a file of gigabytes (an imported backlog) held the event loop 0.25 s per 1.3 GB while the file system
+   * freed its blocks. One not removed stays known as read to its end (the image holds where it ends), for the next
+   * save to remove.
+   */
+  private async removeReadFiles(files: [string, InboxFileState][]): Promise<void> {
+    for (const [name, kept] of files) {
+      if (this.closed || !this.unchangedSince(name, kept)) continue;
+      try {
+        await fs.promises.rm(path.join(this.inboxDir, name), { force: true });
+      } catch {
+        continue;
+      }
+      if (this.files.get(name) === kept) this.files.delete(name);
+    }
   }
 
   // ---- ownership and snapshots ----

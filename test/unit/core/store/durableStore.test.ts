@@ -1206,6 +1206,50 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     assert.equal(again.db.imageIsWatched(), false, 'grown past that room: sql.js copied its file');
   });
 
+  it('keeps an agent’s file read to its end when its writer came back during the save: the image lacks the new runs', async () => {
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(file, agentRun('a-1') + '\n'); // its writer still there at the open: the file stays
+    const ds = await openStore();
+    assert.ok(ds.db.getRun('a-1'));
+    finished(file); // and gone now: the next save removes the file
+    ds.sync();
+    ds.record(validRun()); // something for the next save to hold
+    // Between the image and its rename, the agent writes again after its minute away, and a poll reads it.
+    const internals = ds as unknown as { beginSave: () => unknown };
+    const beginSave = internals.beginSave.bind(ds);
+    let taken = false;
+    internals.beginSave = () => {
+      const save = beginSave();
+      taken = true;
+      return save;
+    };
+    const saving = ds.save();
+    while (!taken) await new Promise((resolve) => setImmediate(resolve));
+    fs.appendFileSync(file, agentRun('a-2') + '\n');
+    ds.sync();
+    await saving;
+    assert.ok(ds.db.getRun('a-2'), 'the poll took the new run');
+    assert.equal(
+      fs.existsSync(file),
+      true,
+      'kept: the saved image does not hold a-2, and only the file does',
+    );
+    ds.close();
+
+    const reopened = await openStore();
+    assert.ok(
+      reopened.db.getRun('a-1') && reopened.db.getRun('a-2'),
+      'both runs, after the close saved them',
+    );
+    finished(file);
+    reopened.sync();
+    reopened.record(validRun());
+    await reopened.save();
+    assert.equal(fs.existsSync(file), false, 'removed by a save that holds all of it');
+  });
+
   it('writes a background save as the database was when it began, while runs are recorded between its slices', async function () {
     this.timeout(120_000);
     // A database of several slices (liveImage.ts takes 4 MiB a turn): runs with names as long as they may be.
