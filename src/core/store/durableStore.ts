@@ -1419,7 +1419,9 @@ export class DurableStore {
   /**
    * What the owner's database is given room for (imageRoom.ts), besides a quarter of itself: the inbox files it is
    * about to import, so that a backlog of agents' runs (or a workspace from before the journal) is imported into
-   * the file sql.js was given, not into copies of it an eighth bigger each time.
+   * the file sql.js was given, not into copies of it an eighth bigger each time. Their whole sizes, before the
+   * saved progress is known: an upper bound (a file read to its end but not yet removed counts too), and address
+   * space until written, kept until the database is next opened.
    */
   private growth(): Growth {
     let incoming = 0;
