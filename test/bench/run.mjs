@@ -840,14 +840,16 @@ in 8 ms slices and the inbox in 12 ms slices, and an export reuses what the last
 that matches \`experience.db.sum\` opens without the integrity check; a new database is made in 8 KiB pages, without
 the two indexes no query needs (15% of the image); free pages are kept for SQLite to reuse unless they are a quarter of
 the file (sql.js copies the whole image to shrink it); the owner loads the database into a buffer of its own with room
-to grow into (a quarter of it, at least 64 MiB: address space until written), which sql.js keeps as its file, so that
-a save takes the image from it 4 MiB a turn, copying on write what SQLite overwrites meanwhile, and close() writes it
-with no copy (\`src/core/store/liveImage.ts\`); the owner makes its next journal file ready off the event loop; in a
-fresh process sql.js is warmed a statement per turn and the open's steps each take a turn of their own. What is left:
-a database that grows past its room in one session (the first open's import of the pre-fill, here) is saved by
-sql.js's export in one piece again, which is the longest stall of the whole run at 1M; the peak memory is that
-import's (memory the allocator keeps afterwards) and, in a later session, Node and the bundle (80 MiB) with the image
-and sql.js's heap. \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
+to grow into (a quarter of it, at least 64 MiB, and as much as the inbox it is about to import, up to 1 GiB: address
+space until written), which sql.js keeps as its file, so that a save takes the image from it 4 MiB a turn, copying on
+write what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`); an
+agent's inbox file read to its end is removed off the event loop; a dataset is written a piece of 1 MiB at a time; the
+owner makes its next journal file ready off the event loop; in a fresh process sql.js is warmed a statement per turn
+and the open's steps each take a turn of their own. What is left is memory. The whole run's peak is the import's, much
+of it what V8's and libuv's threads leave in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot
+set, took 46 MiB off a 100k import's peak here). A later session's is Node and the bundle (80 MiB), V8 optimising
+sql.js's code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young
+generation grown to its full size once the exports allocate (30 MiB), the image (29 MiB) and sql.js's heap. \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
 
 ## Steady recording
 
