@@ -23,8 +23,11 @@ const API_KEY_SECRET = 'agentLearning.gateway.apiKey';
 
 export class GatewayHost extends Disposable {
   private gateway: Gateway | undefined;
-  /** complete()'s: never listens; made again when the Ollama host changes. */
-  private inProcess: { gateway: Gateway; ollamaHost: string | undefined } | undefined;
+  /** complete()'s: never listens. */
+  private inProcess: Gateway | undefined;
+  /** `agentLearning.ollamaHost` as last read, and for which folder (undefined: not read since it last changed). */
+  private ollamaHostRead:
+    { folder: vscode.WorkspaceFolder | undefined; host: string | undefined } | undefined;
   private apiKey: UpstreamKey | undefined;
   /** The user-level gateway settings as last read; cleared when they change. */
   private accessRead: GatewayAccess | undefined;
@@ -44,6 +47,7 @@ export class GatewayHost extends Disposable {
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('agentLearning.gateway')) this.accessRead = undefined;
+        if (e.affectsConfiguration('agentLearning.ollamaHost')) this.ollamaHostRead = undefined;
         if (e.affectsConfiguration('agentLearning.gateway.enabled')) void this.applySetting();
         else if (e.affectsConfiguration('agentLearning.gateway.bindAddress') && this.gateway)
           void this.restart();
@@ -99,14 +103,8 @@ export class GatewayHost extends Disposable {
    */
   async complete(request: Record<string, unknown>, options: CompleteOptions): Promise<Completion> {
     await this.keyLoaded;
-    const ollamaHost = this.ollamaHost();
-    let inProcess = this.inProcess;
-    if (!inProcess || inProcess.ollamaHost !== ollamaHost) {
-      inProcess?.gateway.dispose();
-      inProcess = { gateway: new Gateway(this.gatewayOptions(this.access())), ollamaHost };
-      this.inProcess = inProcess;
-    }
-    return inProcess.gateway.complete(request, options);
+    this.inProcess ??= new Gateway(this.gatewayOptions(this.access()));
+    return this.inProcess.complete(request, options);
   }
 
   /** The gateway's recorder, upstreams, key and log, shared by the listening gateway and complete(). */
@@ -124,7 +122,8 @@ export class GatewayHost extends Disposable {
     let last = access;
     return {
       recorder,
-      ollamaHost: this.ollamaHost(),
+      // Read again after each change of the setting, like `access`: the next request goes to the new host.
+      ollamaHost: () => this.ollamaHost(),
       // Read again after each change of the settings, so a change applies at once (not at each request: reading
       // them costs a request tens of microseconds); an invalid URL typed meanwhile keeps the last good one.
       access: () => {
@@ -179,7 +178,7 @@ export class GatewayHost extends Disposable {
 
   override dispose(): void {
     void this.stop();
-    this.inProcess?.gateway.dispose();
+    this.inProcess?.dispose();
     super.dispose();
   }
 
@@ -201,11 +200,14 @@ export class GatewayHost extends Disposable {
     });
   }
 
+  /** The current folder's `agentLearning.ollamaHost`, read again once it or the folder changed. */
   private ollamaHost(): string | undefined {
-    return (
-      vscode.workspace.getConfiguration('agentLearning', this.service.folder).get<string>('ollamaHost') ||
-      undefined
-    );
+    const folder = this.service.folder;
+    if (!this.ollamaHostRead || this.ollamaHostRead.folder !== folder) {
+      const host = vscode.workspace.getConfiguration('agentLearning', folder).get<string>('ollamaHost');
+      this.ollamaHostRead = { folder, host: host || undefined };
+    }
+    return this.ollamaHostRead.host;
   }
 
   /** Where `/v1` requests go: the user's openaiBaseUrl, else the Ollama host's own OpenAI-compatible API. */

@@ -51,8 +51,12 @@ export interface GatewayRecorder {
 
 export interface GatewayOptions {
   recorder: GatewayRecorder;
-  /** The user's Ollama (`agentLearning.ollamaHost`, OLLAMA_HOST); default http://127.0.0.1:11434. */
-  ollamaHost?: string;
+  /**
+   * The user's Ollama (`agentLearning.ollamaHost`, OLLAMA_HOST); default http://127.0.0.1:11434. A function is asked
+   * at each request, so that a change of the setting applies to the next one; a value that is not a URL keeps the
+   * last good one.
+   */
+  ollamaHost?: string | (() => string | undefined);
   /**
    * Where `/v1` goes, the address to bind and whom to let in: the user's settings, read at each request (VS Code:
    * user settings; `serve`: flags and environment). Default: loopback only, `/v1` to the Ollama host.
@@ -207,7 +211,8 @@ export class Gateway {
   private server: http.Server | undefined;
   private address: AddressInfo | undefined;
   private readonly pending = new Set<Promise<unknown>>();
-  private readonly ollamaBase: string;
+  /** The Ollama host as last asked (GatewayOptions.ollamaHost) and its normalised base. */
+  private ollama: { host: string; base: string };
   /** Upstream URLs as parsed, by base and path (upstreamUrl); at most PARSED_URLS. Never changed once parsed. */
   private readonly urls = new Map<string, { target: URL; openai?: URL }>();
   /** Who may use the gateway, answered again only for a request unlike the last (see RefusalCheck). */
@@ -227,9 +232,33 @@ export class Gateway {
   readonly onDidCapture = this.didCapture.event;
 
   constructor(private readonly options: GatewayOptions) {
-    this.ollamaBase = normaliseHost(options.ollamaHost || DEFAULT_OLLAMA_HOST);
+    const host = this.ollamaHostNow();
+    this.ollama = { host, base: normaliseHost(host) };
     this.log = options.log ?? ((line) => console.log(line));
     this.now = options.now ?? Date.now;
+  }
+
+  private ollamaHostNow(): string {
+    const { ollamaHost } = this.options;
+    return (typeof ollamaHost === 'function' ? ollamaHost() : ollamaHost) || DEFAULT_OLLAMA_HOST;
+  }
+
+  /** Where Ollama's own API is, as the option says now; a change is logged, a value that is not a URL once. */
+  private get ollamaBase(): string {
+    const host = this.ollamaHostNow();
+    if (host !== this.ollama.host) {
+      const was = this.ollama.base;
+      try {
+        this.ollama = { host, base: normaliseHost(host) };
+        if (this.ollama.base !== was) this.log(`🔀 Gateway: Ollama requests now go to ${this.ollama.base}`);
+      } catch {
+        this.ollama = { host, base: was };
+        this.log(
+          `⚠️ Gateway: the Ollama host ${JSON.stringify(host)} is not a URL; requests still go to ${was}`,
+        );
+      }
+    }
+    return this.ollama.base;
   }
 
   /** `http://127.0.0.1:PORT` while listening. */

@@ -539,6 +539,40 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       assert.equal(run.cost_tokens, 11 + 4);
     });
 
+    it('sends each request to the Ollama host the setting names then, keeping the last good one for a bad value', async () => {
+      await gateway.stop();
+      await pipeline.close();
+      const other = await startChatUpstream({ reply: 'Hello from the other host' });
+      try {
+        let host: string | undefined = upstream.host;
+        await open({}, {}, { ollamaHost: () => host });
+        const ask = async () =>
+          (await ollama().chat({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: false }))
+            .message.content;
+        assert.equal(await ask(), 'Hello from the stand-in');
+        host = other.host; // the user changed agentLearning.ollamaHost while the gateway listens
+        assert.equal(await ask(), 'Hello from the other host');
+        assert.ok(
+          logs.includes(`🔀 Gateway: Ollama requests now go to http://${other.host}`),
+          logs.join('\n'),
+        );
+        host = 'http://[not a host';
+        assert.equal(
+          await ask(),
+          'Hello from the other host',
+          'a value that is not a URL keeps the last good one',
+        );
+        assert.ok(
+          logs.some((l) => l.includes('"http://[not a host" is not a URL')),
+          logs.join('\n'),
+        );
+        assert.equal(upstream.requests.length, 1);
+        assert.equal(other.requests.length, 2);
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('answers /api/chat without streaming, tool calls kept in the answer and the run', async () => {
       const answer = await ollama().chat({
         model: 'tool-model',
