@@ -87,8 +87,9 @@ export class GatewayHost extends Disposable {
       return;
     }
     await this.loadKey();
-    const gateway = new Gateway(this.gatewayOptions(access));
     try {
+      // Made here: a host that is not a URL (agentLearning.ollamaHost) is reported like any other failure to start.
+      const gateway = new Gateway(this.gatewayOptions(access));
       await gateway.start();
       this.gateway = gateway;
     } catch (err) {

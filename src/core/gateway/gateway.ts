@@ -232,20 +232,27 @@ export class Gateway {
   readonly onDidCapture = this.didCapture.event;
 
   constructor(private readonly options: GatewayOptions) {
-    const host = this.ollamaHostNow();
+    const host = this.ollamaHostNow(DEFAULT_OLLAMA_HOST);
     this.ollama = { host, base: normaliseHost(host) };
     this.log = options.log ?? ((line) => console.log(line));
     this.now = options.now ?? Date.now;
   }
 
-  private ollamaHostNow(): string {
+  /** The option's host now: a value that is not a string counts as none; a getter that throws gives `unchanged`. */
+  private ollamaHostNow(unchanged: string): string {
     const { ollamaHost } = this.options;
-    return (typeof ollamaHost === 'function' ? ollamaHost() : ollamaHost) || DEFAULT_OLLAMA_HOST;
+    let host: unknown;
+    try {
+      host = typeof ollamaHost === 'function' ? ollamaHost() : ollamaHost;
+    } catch {
+      return unchanged;
+    }
+    return typeof host === 'string' && host !== '' ? host : DEFAULT_OLLAMA_HOST;
   }
 
   /** Where Ollama's own API is, as the option says now; a change is logged, a value that is not a URL once. */
   private get ollamaBase(): string {
-    const host = this.ollamaHostNow();
+    const host = this.ollamaHostNow(this.ollama.host);
     if (host !== this.ollama.host) {
       const was = this.ollama.base;
       try {

@@ -1317,7 +1317,9 @@ export class DurableStore {
    */
   private async removeReadFiles(files: [string, InboxFileState][]): Promise<void> {
     for (const [name, kept] of files) {
-      if (this.closed || !this.unchangedSince(name, kept)) continue;
+      // Another process owns the database now (it took over a lock it found stale): the file is its to remove.
+      if (this.closed || !this.lock.verify()) return;
+      if (!this.unchangedSince(name, kept)) continue;
       try {
         await fs.promises.rm(path.join(this.inboxDir, name), { force: true });
       } catch {

@@ -545,7 +545,16 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
       const other = await startChatUpstream({ reply: 'Hello from the other host' });
       try {
         let host: string | undefined = upstream.host;
-        await open({}, {}, { ollamaHost: () => host });
+        await open(
+          {},
+          {},
+          {
+            ollamaHost: () => {
+              if (host === 'throw') throw new Error('the setting could not be read');
+              return host;
+            },
+          },
+        );
         const ask = async () =>
           (await ollama().chat({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: false }))
             .message.content;
@@ -566,8 +575,14 @@ describe('gateway (upstream: a loopback stand-in for Ollama and an OpenAI-compat
           logs.some((l) => l.includes('"http://[not a host" is not a URL')),
           logs.join('\n'),
         );
+        host = 'throw';
+        assert.equal(
+          await ask(),
+          'Hello from the other host',
+          'a setting that cannot be read changes nothing',
+        );
         assert.equal(upstream.requests.length, 1);
-        assert.equal(other.requests.length, 2);
+        assert.equal(other.requests.length, 3);
       } finally {
         await other.stop();
       }
