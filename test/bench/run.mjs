@@ -849,7 +849,8 @@ and the open's steps each take a turn of their own. What is left is memory. The 
 of it what V8's and libuv's threads leave in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot
 set, took 46 MiB off a 100k import's peak here). A later session's is Node and the bundle (80 MiB), V8 optimising
 sql.js's code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young
-generation grown to its full size once the exports allocate (30 MiB), the image (29 MiB) and sql.js's heap. \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
+generation grown to its full size once the exports allocate (30 MiB), the image (29 MiB) and sql.js's heap.
+\`agent-learning compact\` rebuilds an older or fragmented database (not run here).
 
 ## Steady recording
 
