@@ -72,6 +72,7 @@ import {
   readImageWithRoomSync,
   withRoom,
   type Growth,
+  type ImageReadOptions,
 } from './imageRoom';
 import {
   imageSum,
@@ -1455,16 +1456,10 @@ export class DurableStore {
   private readSnapshotSync(asOwner: boolean): Snapshot {
     const before = stamp(this.dbFile);
     try {
-      const { image, room } = readImageWithRoomSync(this.dbFile, {
-        room: asOwner,
-        ...(asOwner && { growth: this.growth() }),
-        maxBytes: this.maxImageBytes,
-      });
+      const { image, room } = readImageWithRoomSync(this.dbFile, this.readOptions(asOwner));
       return { before, bytes: image, room };
     } catch (err) {
-      if (err instanceof ImageTooLargeError) return { before, tooLarge: this.tooLargeToRead(err.size) };
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { before };
+      return this.unread(err, before);
     }
   }
 
@@ -1475,20 +1470,26 @@ export class DurableStore {
   private async readSnapshot(asOwner: boolean): Promise<Snapshot> {
     const before = stamp(this.dbFile);
     try {
-      const { image: bytes, room } = await readImageWithRoom(this.dbFile, {
-        room: asOwner,
-        ...(asOwner && { growth: this.growth() }),
-        maxBytes: this.maxImageBytes,
-      });
+      const { image: bytes, room } = await readImageWithRoom(this.dbFile, this.readOptions(asOwner));
       const sum = this.sumTrusted() ? readImageSum(this.sumFile) : undefined;
       const verified =
         sum !== undefined && sum.size === bytes.length && (await imageSumSliced(bytes)).crc32 === sum.crc32;
       return { before, bytes, verified, room };
     } catch (err) {
-      if (err instanceof ImageTooLargeError) return { before, tooLarge: this.tooLargeToRead(err.size) };
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { before };
+      return this.unread(err, before);
     }
+  }
+
+  /** How the saved file is read: with room for its owner only (a reader never writes it), up to the largest size. */
+  private readOptions(asOwner: boolean): ImageReadOptions {
+    return { room: asOwner, ...(asOwner && { growth: this.growth() }), maxBytes: this.maxImageBytes };
+  }
+
+  /** A snapshot whose file was not read: too large, or missing (a new database); any other error is thrown. */
+  private unread(err: unknown, before: string): Snapshot {
+    if (err instanceof ImageTooLargeError) return { before, tooLarge: this.tooLargeToRead(err.size) };
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return { before };
   }
 
   /**

@@ -400,8 +400,8 @@ export class Store {
     if (from === 0) {
       // An export of the image (sql.js's db.export(), what a save did before liveImage.ts and still does when the file
       // is not watched) costs by pages as much as by bytes: closing with a 33 MB image held the loop 59–61 ms in
-      // 8 KiB pages, 83–91 ms in 4 KiB ones (16 KiB: no better, and an empty database twice the size). An existing database keeps its page size (changing it
-      // takes a VACUUM of the whole file). Set first: auto_vacuum fixes it.
+      // 8 KiB pages, 83–91 ms in 4 KiB ones (16 KiB: no better, and an empty database twice the size). An existing
+      // database keeps its page size (changing it takes a VACUUM of the whole file). Set first: auto_vacuum fixes it.
       this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`);
       // Set before the first table, so that pages freed later (texts moved out) can be given back (releaseFreePages).
       this.db.run(`PRAGMA auto_vacuum = ${AUTO_VACUUM_INCREMENTAL}`);
@@ -434,15 +434,20 @@ export class Store {
    */
   imageToSave(): ImageToSave {
     this.keepPendingTexts();
-    const pages = scalar(this.db, 'PRAGMA page_count');
-    const size = pages * scalar(this.db, 'PRAGMA page_size');
+    const { size, pages } = this.imageGeometry();
     return this.live.watching(size, pages) ? this.live.snapshot(size) : exportedImage(this.db.export());
   }
 
   /** Whether a save now would take sql.js's file in slices (liveImage.ts) rather than export it. */
   imageIsWatched(): boolean {
+    const { size, pages } = this.imageGeometry();
+    return this.live.watching(size, pages);
+  }
+
+  /** The database's pages now, and the bytes they take: its image's size. */
+  private imageGeometry(): { size: number; pages: number } {
     const pages = scalar(this.db, 'PRAGMA page_count');
-    return this.live.watching(pages * scalar(this.db, 'PRAGMA page_size'), pages);
+    return { size: pages * scalar(this.db, 'PRAGMA page_size'), pages };
   }
 
   /** Runs a VACUUM or an incremental one: it may truncate the file, which sql.js then holds in a new array. */
