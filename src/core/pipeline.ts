@@ -143,6 +143,12 @@ export class LearningPipeline {
   private closed = false;
   /** Runs a long inbox read applied that onDidIngestRuns has not told of yet (see onExternalChange). */
   private ingestedUntold = 0;
+  /**
+   * Runs in the store that onDidRecordRun or onDidIngestRuns told of, or are about to; set once the store is open.
+   * A read that starts again from a saved database (taking over from an owner that died, a reader loading the
+   * owner's newer save) applies runs this process already told of: only the store's count says which are new.
+   */
+  private runsTold: number | undefined;
   /** The close under way (see close). */
   private closing: Promise<void> | undefined;
   /** Set once closeOpen ran: by the close, or by the process exiting before the close was done. */
@@ -316,10 +322,12 @@ export class LearningPipeline {
       const shared = durable.recordShared(valid);
       run = shared.record;
       count = durable.db.maxPk();
+      this.toldOfOwnRun();
       await shared.durable;
     } else {
       run = durable.record(valid);
       count = durable.db.maxPk();
+      this.toldOfOwnRun();
     }
     this.log(`✅ Recorded run ${count} (reward: ${run.reward.toFixed(2)})`);
     // Closed while the run went to disk: it is in the journal and in the save close() made; nothing to refresh.
@@ -673,6 +681,7 @@ export class LearningPipeline {
       trusted: this.trusted,
       onExternalChange: (runs, _verdicts, more) => this.onExternalChange(runs, more ?? false),
     });
+    this.runsTold = this.runsStored(); // the open's own read has told of what it applied
     for (const p of this.durable.problems) this.problem.fire(p);
     // Each step in its own turn of the event loop: in a fresh process (the editor starting) each is the first use of
     // its code (SQL paths compiled, schemas built), 5–30 ms apiece, and together they held the loop for 50–90 ms.
@@ -721,12 +730,29 @@ export class LearningPipeline {
   private onExternalChange(runs: number, more: boolean): void {
     this.afterChange('inbox');
     this.ingestedUntold += runs;
-    if (!more && this.ingestedUntold > 0) {
-      const total = this.ingestedUntold;
+    if (!more) {
+      let total = this.ingestedUntold;
       this.ingestedUntold = 0;
-      this.didIngestRuns.fire(total);
+      if (this.runsTold !== undefined) {
+        const stored = this.runsStored();
+        total = Math.max(0, stored - this.runsTold);
+        this.runsTold = stored;
+      }
+      if (total > 0) this.didIngestRuns.fire(total);
     }
     for (const role of this.roles()) this.exporter.queueAutoExport(this.durable!, role);
+  }
+
+  /** The runs in the store (from the per-role counts, a few rows). */
+  private runsStored(): number {
+    let runs = 0;
+    for (const n of this.durable?.db.runsPerRole().values() ?? []) runs += n;
+    return runs;
+  }
+
+  /** A run this process recorded is in the store; onDidRecordRun tells of it, not onDidIngestRuns. */
+  private toldOfOwnRun(): void {
+    if (this.runsTold !== undefined) this.runsTold += 1;
   }
 
   private afterChange(source: 'local' | 'inbox'): void {

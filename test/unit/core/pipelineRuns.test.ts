@@ -1,7 +1,10 @@
 // The pipeline's read API for the run view and the review queue (getRun, listRuns) and taking a verdict back.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LearningPipeline } from '../../../src/core/pipeline';
 import { makeWorkspace, removeWorkspace, writeAgentFile } from '../../support/workspace';
@@ -158,5 +161,41 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
     );
     assert.equal(await pipeline.ingestInbox(), 1);
     assert.deepEqual(batches, [3]);
+  });
+
+  it('does not tell onDidIngestRuns again of runs it told of, when it takes over from an owner that died', async () => {
+    await pipeline.close();
+    // The owner: another process, alive while this one reads the inbox as a reader, then killed.
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      const lock = { pid: owner.pid, host: os.hostname(), nonce: '0123456789abcdef', since: Date.now() };
+      fs.writeFileSync(path.join(ws, '.agent', 'experience.db.lock'), JSON.stringify(lock));
+      pipeline = await open();
+      const batches: number[] = [];
+      pipeline.onDidIngestRuns((runs) => batches.push(runs));
+      const run = (n: number) =>
+        JSON.stringify({
+          type: 'run',
+          taskSlug: `cli-${n}`,
+          modelId: 'm',
+          promptId: 'p',
+          result: { input: 'i', output: 'o' },
+        });
+      writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), [run(1), run(2), run(3), ''].join('\n'));
+      assert.equal(await pipeline.ingestInbox(), 3);
+      owner.kill('SIGKILL');
+      await once(owner, 'exit');
+
+      // Its database has none of the three: taking over, this process reads them again into the one it saved.
+      assert.equal(await pipeline.ingestInbox(), 3);
+      await pipeline.recordRun('own', 'm', 'p', { input: 'i', output: 'o' });
+      writeAgentFile(ws, path.join('inbox', 'cli-2.jsonl'), run(4) + '\n');
+      assert.equal(await pipeline.ingestInbox(), 1);
+
+      assert.equal(pipeline.getStats().totals.runs, 5);
+      assert.deepEqual(batches, [3, 1]);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 });
