@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -48,10 +49,13 @@ describe('text segments (run texts beside the database)', function () {
       { pk: 2, id: 'b', input: 'café ✓ 🎉\n\u0000end', output: 'ok' },
       { pk: 3, id: 'c', input: 'line\n'.repeat(10_000), output: 'x' },
       { pk: 4, id: 'd', input: noise(5_000, 1), output: noise(3_000, 2) },
+      // Inflated past several output buffers, and deflated past one: synchronously too.
+      { pk: 5, id: 'e', input: 'row\n'.repeat(20_000), output: 'y'.repeat(30_000) },
+      { pk: 6, id: 'f', input: randomBytes(30_000).toString('base64'), output: '' },
     ];
     const refs = new Map([
-      ...segments.appendSync(records.slice(0, 2)),
-      ...(await segments.append(records.slice(2))),
+      ...segments.appendSync([...records.slice(0, 2), ...records.slice(4)]),
+      ...(await segments.append(records.slice(2, 4))),
     ]);
     for (const r of records) {
       assert.deepEqual(segments.read(refs.get(r.pk)!, r.id), { input: r.input, output: r.output }, r.id);
@@ -59,6 +63,8 @@ describe('text segments (run texts beside the database)', function () {
     // Repetitive text is stored compressed; a short one as it is (a 24-byte header, the id, nothing else).
     assert.ok(refs.get(3)!.length < 1_000, `${refs.get(3)!.length} bytes for 50 KB of repeated lines`);
     assert.equal(refs.get(1)!.length, 25);
+    assert.ok(refs.get(5)!.length < 1_000, `${refs.get(5)!.length} bytes for 110 KB of repeated text`);
+    assert.ok(refs.get(6)!.length > 16_384, "noise: more than one of zlib's output buffers");
     segments.close();
   });
 
