@@ -1,12 +1,14 @@
 // Storage benchmark: the learning core (sql.js + fsync'ed inbox journal) under its DEFAULT configuration
-// (auto-export on) against a native better-sqlite3 baseline in the same process, with distinct texts and with 30%
-// duplicate runs. `npm run bench` (builds first) measures 10k stored runs; BENCH_RUNS=100000 (or
+// (auto-export on) against a native better-sqlite3 baseline, its inserts interleaved with ours in the same process,
+// with distinct texts and with 30% duplicate runs. `npm run bench` (builds first) measures 10k stored runs; BENCH_RUNS=100000 (or
 // BENCH_SIZES=10000,100000) picks sizes; BENCH_VARIANTS=distinct,dup30 picks the data; BENCH_NO_WRITE=1 skips
 // updating BENCHMARKS.md; BENCH_INSERTS changes the number of measured inserts (300); BENCH_STEADY_S the length of
 // the steady-recording phase (20 s: one run every 20 ms, getStats() once a second, event-loop stalls measured).
 //
 // Each size runs in its own child process so that resident memory is not inflated by the previous size (the
-// WebAssembly heap of sql.js never shrinks). The parent prints the tables and writes BENCHMARKS.md.
+// WebAssembly heap of sql.js never shrinks); within a size, the pre-fill's inbox file and the baseline's pre-fill are
+// made in processes of their own too, so that the peak is the store's. The parent prints the tables and writes
+// BENCHMARKS.md.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -191,12 +193,13 @@ function schemaOf(dbFile) {
   }
 }
 
+/** `schema`: the tables to make (the pre-fill's process); none to open the file it made. */
 function openNative(file, schema, computeReward, weights) {
   const Database = require('better-sqlite3');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec(schema);
+  if (schema) db.exec(schema);
   const insRun = db.prepare(
     `INSERT INTO runs (id, created_at, task_slug, role, model_id, prompt_id, complexity, compile, tests_passed,
        tests_total, lint_errors, type_errors, schema_errors, boundary_errors, human, human_at, reward, cost_tokens,
@@ -334,49 +337,43 @@ async function benchSize(n, variant) {
   let pipeline;
   let native;
   try {
-    const agent = path.join(tmp, 'ours', '.agent');
+    const workspace = path.join(tmp, 'ours');
+    const agent = path.join(workspace, '.agent');
     fs.mkdirSync(path.join(agent, 'inbox'), { recursive: true });
     // The default configuration, as a new user has it: auto-export on (every 100 runs of reward ≥ 0.7), up to
     // 1,000 examples.
     fs.writeFileSync(path.join(agent, 'learning-config.json'), '{}\n');
-    const rss0 = rssMiB();
 
-    // Pre-populate through the inbox: one JSONL file that open() ingests in one transaction, then saves.
-    progress(`N=${n}: writing the inbox file`);
+    // The benchmark's own rows and the baseline's pre-fill are made in processes of their own: this process's peak
+    // is then the store's (better-sqlite3's bulk insert of N rows, in this process before, set it).
+    progress(`N=${n}: writing the inbox file (in a process of its own)`);
     const inboxFile = path.join(agent, 'inbox', 'bench-prefill.jsonl');
-    let t = performance.now();
-    const fd = fs.openSync(inboxFile, 'w');
-    for (let i = 0; i < n; i += 1000) {
-      const lines = [];
-      for (let j = i; j < Math.min(n, i + 1000); j++) lines.push(JSON.stringify(makeRow(j, dup)));
-      fs.writeSync(fd, lines.join('\n') + '\n');
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    out.prepMs = performance.now() - t;
-    out.inboxMiB = fileMiB(inboxFile);
+    Object.assign(out, benchChild({ BENCH_WRITE_INBOX: `${n}:${variant}:${inboxFile}` }));
 
+    // The import of the pre-fill: one JSONL file of N runs that open() ingests, a slice at a time, then saves.
     progress(`N=${n}: open (ingest ${out.inboxMiB.toFixed(0)} MiB + first save)`);
-    gc();
+    out.rssBaseMiB = rssMiB();
     const opts = { pollIntervalMs: 0, log: () => {} };
-    [pipeline, out.openMs, out.openStallMs] = await timed(() =>
-      LearningPipeline.open(path.join(tmp, 'ours'), opts),
-    );
+    [pipeline, out.openMs, out.openStallMs] = await timed(() => LearningPipeline.open(workspace, opts));
     const problems = pipeline.problems();
     if (problems.length)
       throw new Error(`open reported problems: ${problems.map((p) => p.message).join('; ')}`);
     const ingested = pipeline.getStats().totals.runs;
     if (ingested !== n) throw new Error(`ingested ${ingested} runs, expected ${n}`);
+    out.importPeakRssMiB = peakRssMiB();
     out.dbMiBAfterOpen = fileMiB(path.join(agent, 'experience.db'));
     out.rssOpenMiB = rssMiB();
-    out.rssBaseMiB = rss0;
 
-    progress(`N=${n}: native baseline pre-fill`);
+    progress(`N=${n}: native baseline pre-fill (in a process of its own)`);
     const nativeFile = path.join(tmp, 'native.db');
-    native = openNative(nativeFile, schemaOf(path.join(agent, 'experience.db')), computeReward, weights);
-    out.nativePrefillMs = native.prefill(n, dup);
-    const nativeCount = native.db.prepare('SELECT COUNT(*) AS c FROM runs').get().c;
-    if (nativeCount !== n) throw new Error(`native table has ${nativeCount} rows, expected ${n}`);
+    const nativePrefill = benchChild({
+      BENCH_NATIVE_PREFILL: `${n}:${variant}:${nativeFile}`,
+      BENCH_NATIVE_SCHEMA: schemaOf(path.join(agent, 'experience.db')),
+    });
+    if (nativePrefill.count !== n)
+      throw new Error(`native table has ${nativePrefill.count} rows, expected ${n}`);
+    out.nativePrefillMs = nativePrefill.ms;
+    native = openNative(nativeFile, undefined, computeReward, weights);
 
     // The payloads of the measured inserts: generated before timing, the same rows for both sides.
     const extra = Array.from({ length: WARMUP + INSERTS }, (_, k) => makeRow(1e9 + k, dup));
@@ -416,7 +413,7 @@ async function benchSize(n, variant) {
     };
 
     progress(`N=${n}: getStats x${STATS_CALLS}, exportDataset x${EXPORT_CALLS}`);
-    t = performance.now();
+    let t = performance.now();
     const stats = pipeline.getStats();
     out.statsFirstMs = performance.now() - t;
     const statsTimes = [];
@@ -494,9 +491,7 @@ async function benchSize(n, variant) {
 
     progress(`N=${n}: reopen (load the saved database) and close again`);
     gc();
-    [pipeline, out.reopenMs, out.reopenStallMs] = await timed(() =>
-      LearningPipeline.open(path.join(tmp, 'ours'), opts),
-    );
+    [pipeline, out.reopenMs, out.reopenStallMs] = await timed(() => LearningPipeline.open(workspace, opts));
     const again = pipeline.getStats().totals.runs;
     const expected = n + WARMUP + INSERTS + out.steady.runs;
     if (again !== expected) throw new Error(`reopened with ${again} runs, expected ${expected}`);
@@ -507,20 +502,18 @@ async function benchSize(n, variant) {
     // The first export after starting again: nothing of an earlier export is remembered (see ExportMemo), as when a
     // user opens the editor and the first auto-export falls due.
     progress(`N=${n}: the first export after opening again`);
-    pipeline = await LearningPipeline.open(path.join(tmp, 'ours'), opts);
+    pipeline = await LearningPipeline.open(workspace, opts);
     [, out.exportAfterReopenMs, out.exportAfterReopenStallMs] = await timed(() =>
       pipeline.exportDataset('coder'),
     );
     await pipeline.close();
     pipeline = undefined;
-    out.peakRssMiB = peakRssMiB();
+    out.peakRssMiB = peakRssMiB(); // the import's included; the benchmark's rows and the baseline's pre-fill are not
 
     progress(`N=${n}: ${SESSIONS} later sessions, each in a fresh process (open, record, export, close)`);
     // One after another on the same workspace, each recording runs of its own (and finding those of the ones before):
     // one session's longest stall and peak vary by a third between otherwise equal runs, so the rows take the median.
-    out.sessions = Array.from({ length: SESSIONS }, (_, i) =>
-      laterSessionChild(path.join(tmp, 'ours'), variant, i),
-    );
+    out.sessions = Array.from({ length: SESSIONS }, (_, i) => laterSessionChild(workspace, variant, i));
     out.session = Object.fromEntries(
       Object.keys(out.sessions[0]).map((key) => [key, median(out.sessions.map((x) => x[key]))]),
     );
@@ -542,18 +535,45 @@ async function benchSize(n, variant) {
  * it, nor the baseline's or the benchmark's own data; its longest stall covers all of it, open and close included.
  */
 function laterSessionChild(dir, variant, index) {
+  return benchChild({ BENCH_SESSION: `${dir}:${variant}`, BENCH_SESSION_INDEX: String(index) });
+}
+
+/** Runs this file again in a fresh process for one step (`env` says which, see main) and returns its JSON line. */
+function benchChild(env) {
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    env: {
-      ...process.env,
-      BENCH_CHILD: '',
-      BENCH_SESSION: `${dir}:${variant}`,
-      BENCH_SESSION_INDEX: String(index),
-    },
+    env: { ...process.env, BENCH_CHILD: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
-  if (child.status !== 0) throw new Error(`the later session failed (exit ${child.status ?? child.signal})`);
+  if (child.status !== 0)
+    throw new Error(`${Object.keys(env)[0]} failed (exit ${child.status ?? child.signal})`);
   return JSON.parse(child.stdout.trim().split('\n').pop());
+}
+
+/** The pre-fill: N runs in one JSONL file of the inbox, written 1,000 lines at a time and fsync'ed. */
+function writeInbox(n, variant, inboxFile) {
+  const t = performance.now();
+  const fd = fs.openSync(inboxFile, 'w');
+  for (let i = 0; i < n; i += 1000) {
+    const lines = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) lines.push(JSON.stringify(makeRow(j, VARIANTS[variant])));
+    fs.writeSync(fd, lines.join('\n') + '\n');
+  }
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  return { prepMs: performance.now() - t, inboxMiB: fileMiB(inboxFile) };
+}
+
+/** The baseline's pre-fill: the same N rows into better-sqlite3 (the ms spent in SQLite, row generation excluded). */
+function nativePrefillChild(n, variant, file, schema) {
+  const { computeReward, defaultConfig } = require(path.join(ROOT, 'dist', 'core.js'));
+  const native = openNative(file, schema, computeReward, defaultConfig().rewardWeights);
+  try {
+    const ms = native.prefill(n, VARIANTS[variant]);
+    return { ms, count: native.db.prepare('SELECT COUNT(*) AS c FROM runs').get().c };
+  } finally {
+    native.db.close();
+  }
 }
 
 const SESSION_RUNS = 300;
@@ -674,6 +694,7 @@ function tables(results, target = TARGET) {
       'N',
       'RSS base MiB',
       'RSS after open MiB',
+      'import peak MiB',
       'RSS end MiB',
       'RSS reopened MiB',
       'experience.db MiB',
@@ -685,6 +706,7 @@ function tables(results, target = TARGET) {
       label(r),
       f0(r.rssBaseMiB),
       f0(r.rssOpenMiB),
+      f0(r.importPeakRssMiB),
       f0(r.rssEndMiB),
       f0(r.rssReopenMiB),
       f1(r.dbMiB),
@@ -766,7 +788,9 @@ function goals(results, TARGET) {
     [
       'peak RSS, the whole run (the import of the pre-fill included)',
       `≤ ${TARGET.rssMiB} MiB`,
-      (r) => mark(f0(r.peakRssMiB), TARGET.rssMiB, ' MiB'),
+      (r) =>
+        mark(f0(r.peakRssMiB), TARGET.rssMiB, ' MiB') +
+        (r.importPeakRssMiB === undefined ? '' : ` (${f0(r.importPeakRssMiB)} by the end of the import)`),
     ],
     [
       'peak RSS, a later session (fresh process: open, record, export, close)',
@@ -845,11 +869,14 @@ space until written), which sql.js keeps as its file, so that a save takes the i
 write what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`); an
 agent's inbox file read to its end is removed off the event loop; a dataset is written a piece of 1 MiB at a time; the
 owner makes its next journal file ready off the event loop; in a fresh process sql.js is warmed a statement per turn
-and the open's steps each take a turn of their own. What is left is memory. The whole run's peak is the import's, much
-of it what V8's and libuv's threads leave in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot
-set, took 46 MiB off a 100k import's peak here). A later session's is Node and the bundle (80 MiB), V8 optimising
-sql.js's code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young
-generation grown to its full size once the exports allocate (30 MiB), the image (29 MiB) and sql.js's heap.
+and the open's steps each take a turn of their own. What is left is memory. The import's peak is much of it what V8's
+and libuv's threads leave in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot set, took 46 MiB
+off a 100k import's peak here). A later session's is Node and the bundle (80 MiB, zod 12 of it), V8 optimising sql.js's
+code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young generation
+grown to its full size (with \`--max-semi-space-size=2\` the 100k later session peaked at 144–148 MiB), the image
+(29 MiB) and sql.js's heap. Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
+were made in processes of their own, that insert set the whole run's peak (at 100k: 301 MiB by the end of the
+import, 389 MiB after the baseline's pre-fill).
 \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
 
 ## Steady recording
@@ -862,7 +889,8 @@ resolution), the bytes this process wrote (\`/proc/self/io\` wchar) per run reco
 journal, grown ahead with zeros so that each fdatasync has no size to commit; the texts; the saves of
 \`experience.db\`; the mirror files) and the datasets the auto-exports rewrote (each of up to \`maxExamples\` runs,
 a rewrite every \`autoExport.minRuns\` good runs: the pipeline's output, sized by the config), and the run's own size
-(its JSON line). Peak RSS is \`resourceUsage().maxRSS\` over the whole child.
+(its JSON line). Peak RSS is \`resourceUsage().maxRSS\` over the whole child (the import included; the inbox file and
+the baseline's pre-fill are made in processes of their own).
 
 ## recordRun against native SQLite
 
@@ -891,20 +919,23 @@ remembered (what a user's first auto-export after starting the editor costs); th
 
 ${t.life}
 
-**open**: \`LearningPipeline.open\` on a workspace whose inbox holds one JSONL file of N runs: ingest in one
-transaction plus the first atomic save of \`experience.db\` (this is also the import path for agents' own files).
+**open**: \`LearningPipeline.open\` on a workspace whose inbox holds one JSONL file of N runs: the ingest, a slice at
+a time, plus the first save of \`experience.db\` (this is also the import path for agents' own files).
 **stall**: longest time the event loop was blocked during it (the extension host freezes for that long).
 **close**: final save (whole-database image, temp file, fsync, rename). **reopen**: opening the saved database
 (read, CRC against \`experience.db.sum\`, nothing to ingest), then **re-close** with nothing changed. **native prefill**: the
-same N rows into better-sqlite3, 5,000 per transaction, row generation excluded (for scale only).
+same N rows into better-sqlite3 in a process of its own, 5,000 per transaction, row generation excluded (for scale
+only).
 
 ## Memory and disk
 
 ${t.mem}
 
 RSS is \`process.memoryUsage().rss\` after \`gc()\`, each size in a fresh process: **base** before opening,
-**after open** once the ingest is done (before the native baseline is opened), **end** after the recording,
-stats and exports (the native connection, a few MiB, is open then), **reopened** after loading the saved file.
+**after open** once the ingest is done (before the native baseline is opened), **import peak** the process's peak
+(\`maxRSS\`) by then, **end** after the recording, stats and exports (the native connection, a few MiB, is open
+then), **reopened** after loading the saved file. The inbox file and the baseline's pre-fill are made in processes of
+their own.
 \`experience.db\` after the final close; native \`.db\` after a WAL checkpoint. **Later session**: a fresh process
 opens the saved workspace (as the next editor window does), records ${SESSION_RUNS} runs one every ${STEADY_EVERY_MS} ms, exports
 once and closes: its RSS before opening (after \`gc()\`), right after opening, and its peak (\`maxRSS\`); the import of
@@ -914,6 +945,16 @@ the tables give their median (the targets table their spread too).
 }
 
 async function main() {
+  const fields = (value) => {
+    const [n, variant, ...file] = value.split(':');
+    return [Number(n), variant, file.join(':')];
+  };
+  const print = (result) => process.stdout.write(JSON.stringify(result) + '\n');
+  if (process.env.BENCH_WRITE_INBOX) return print(writeInbox(...fields(process.env.BENCH_WRITE_INBOX)));
+  if (process.env.BENCH_NATIVE_PREFILL)
+    return print(
+      nativePrefillChild(...fields(process.env.BENCH_NATIVE_PREFILL), process.env.BENCH_NATIVE_SCHEMA),
+    );
   if (process.env.BENCH_SESSION) {
     const at = process.env.BENCH_SESSION.lastIndexOf(':');
     const result = await laterSession(
