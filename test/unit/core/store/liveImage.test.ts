@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { Database, SqlJsStatic } from 'sql.js';
-import { readImageWithRoomSync } from '../../../../src/core/store/imageRoom';
+import { headerSizeIsValid, readImageWithRoomSync } from '../../../../src/core/store/imageRoom';
 import { LiveImage, type ImageToSave } from '../../../../src/core/store/liveImage';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { Store } from '../../../../src/core/store/store';
@@ -186,6 +186,40 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
       assert.equal(watching(db, live), true);
     } finally {
       db.close();
+    }
+  });
+
+  it('keeps the header of the file it holds locked true after each transaction: its size is the in-header size', () => {
+    const store = Store.open(SQL, undefined) as Store;
+    store.insertRun(runRecord({ taskSlug: 'first' }));
+    const file = path.join(dir, 'experience.db');
+    fs.writeFileSync(file, store.export());
+    store.close();
+
+    const read = readImageWithRoomSync(file);
+    const reopened = Store.open(SQL, read.image, false, read.room);
+    assert.ok(reopened instanceof Store);
+    try {
+      let pages = 0;
+      for (let i = 0; i < 300; i++) {
+        // One transaction each, the file growing by pages as it goes.
+        reopened.insertRun(runRecord({ taskSlug: `task ${i} `.padEnd(3_000, 'x') }));
+        const image = reopened.imageToSave().whole();
+        assert.ok(headerSizeIsValid(image), `after run ${i}: the header gives ${image.length} bytes`);
+        pages = image.length / 8192;
+      }
+      assert.ok(pages > 50, `${pages} pages`);
+      // What any SQLite tool reads from the saved file: every run, nothing damaged.
+      fs.writeFileSync(file, reopened.imageToSave().whole());
+      const check = new SQL.Database(fs.readFileSync(file));
+      try {
+        assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
+        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 301);
+      } finally {
+        check.close();
+      }
+    } finally {
+      reopened.close();
     }
   });
 
