@@ -99,9 +99,10 @@ describe('runResult', () => {
 
   it('makes run ids that sort by time and differ within the same millisecond', () => {
     const now = Date.parse('2026-11-25T10:00:00Z');
-    const same = new Set(Array.from({ length: 100 }, () => newRunId(now)));
+    // Past several draws of the random bytes they are cut from (256 ids' worth each).
+    const same = new Set(Array.from({ length: 1_000 }, () => newRunId(now)));
 
-    assert.equal(same.size, 100);
+    assert.equal(same.size, 1_000);
     assert.ok(newRunId(now) < newRunId(now + 1));
     assert.ok(newRunId(now + 999) < newRunId(now + 1000));
     assert.match(newRunId(now), /^r-[0-9a-z]+-[0-9a-f]{10}$/);
