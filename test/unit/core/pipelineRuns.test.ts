@@ -29,6 +29,12 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
     return LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {}, now: () => (clock += 1000) });
   }
 
+  /** An inbox line: a run the CLI or an agent wrote. */
+  function inboxRun(n: number): string {
+    const result = { input: 'i', output: 'o', compile: true };
+    return JSON.stringify({ type: 'run', taskSlug: `cli-${n}`, modelId: 'm', promptId: 'p', result });
+  }
+
   it('gives one run with its input, output, every signal and a breakdown that adds up to its reward', async () => {
     const { id, reward } = await pipeline.recordRun(
       'fix-login',
@@ -143,15 +149,11 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
   it('tells onDidIngestRuns how many runs other processes wrote, once per batch, and not for verdicts', async () => {
     const batches: number[] = [];
     pipeline.onDidIngestRuns((runs) => batches.push(runs));
-    const run = (n: number) =>
-      JSON.stringify({
-        type: 'run',
-        taskSlug: `cli-${n}`,
-        modelId: 'm',
-        promptId: 'p',
-        result: { input: 'i', output: 'o', compile: true },
-      });
-    writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), [run(1), run(2), run(3), ''].join('\n'));
+    writeAgentFile(
+      ws,
+      path.join('inbox', 'cli-1.jsonl'),
+      [inboxRun(1), inboxRun(2), inboxRun(3), ''].join('\n'),
+    );
     assert.equal(await pipeline.ingestInbox(), 3);
     const [newest] = pipeline.listRuns({}, { order: 'newest', limit: 1 }).runs;
     writeAgentFile(
@@ -173,15 +175,11 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
       pipeline = await open();
       const batches: number[] = [];
       pipeline.onDidIngestRuns((runs) => batches.push(runs));
-      const run = (n: number) =>
-        JSON.stringify({
-          type: 'run',
-          taskSlug: `cli-${n}`,
-          modelId: 'm',
-          promptId: 'p',
-          result: { input: 'i', output: 'o' },
-        });
-      writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), [run(1), run(2), run(3), ''].join('\n'));
+      writeAgentFile(
+        ws,
+        path.join('inbox', 'cli-1.jsonl'),
+        [inboxRun(1), inboxRun(2), inboxRun(3), ''].join('\n'),
+      );
       assert.equal(await pipeline.ingestInbox(), 3);
       owner.kill('SIGKILL');
       await once(owner, 'exit');
@@ -189,7 +187,7 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
       // Its database has none of the three: taking over, this process reads them again into the one it saved.
       assert.equal(await pipeline.ingestInbox(), 3);
       await pipeline.recordRun('own', 'm', 'p', { input: 'i', output: 'o' });
-      writeAgentFile(ws, path.join('inbox', 'cli-2.jsonl'), run(4) + '\n');
+      writeAgentFile(ws, path.join('inbox', 'cli-2.jsonl'), inboxRun(4) + '\n');
       assert.equal(await pipeline.ingestInbox(), 1);
 
       assert.equal(pipeline.getStats().totals.runs, 5);

@@ -4,7 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { Database, SqlJsStatic } from 'sql.js';
-import { headerSizeIsValid, readImageWithRoomSync } from '../../../../src/core/store/imageRoom';
+import {
+  headerSizeIsValid,
+  readImageWithRoomSync,
+  type ImageWithRoom,
+} from '../../../../src/core/store/imageRoom';
 import { LiveImage, type ImageToSave } from '../../../../src/core/store/liveImage';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { Store } from '../../../../src/core/store/store';
@@ -60,6 +64,28 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     b.fill(0, 24, 28);
     b.fill(0, 92, 100);
     return b;
+  }
+
+  /** `store` saved to experience.db and closed, then opened from that file with room to grow, as its owner does. */
+  function savedAndReopened(store: Store): { file: string; read: ImageWithRoom; reopened: Store } {
+    const file = path.join(dir, 'experience.db');
+    fs.writeFileSync(file, store.export());
+    store.close();
+    const read = readImageWithRoomSync(file);
+    const reopened = Store.open(SQL, read.image, false, read.room);
+    assert.ok(reopened instanceof Store);
+    return { file, read, reopened };
+  }
+
+  /** What any SQLite reader finds in `image`: nothing damaged, and `runs` runs. */
+  function assertSound(image: Uint8Array, runs: number): void {
+    const check = new SQL.Database(image);
+    try {
+      assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
+      assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), runs);
+    } finally {
+      check.close();
+    }
   }
 
   async function take(image: ImageToSave, between: () => void = () => undefined): Promise<Buffer> {
@@ -192,13 +218,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
   it('keeps the header of the file it holds locked true after each transaction: its size is the in-header size', () => {
     const store = Store.open(SQL, undefined) as Store;
     store.insertRun(runRecord({ taskSlug: 'first' }));
-    const file = path.join(dir, 'experience.db');
-    fs.writeFileSync(file, store.export());
-    store.close();
-
-    const read = readImageWithRoomSync(file);
-    const reopened = Store.open(SQL, read.image, false, read.room);
-    assert.ok(reopened instanceof Store);
+    const { file, reopened } = savedAndReopened(store);
     try {
       let pages = 0;
       for (let i = 0; i < 300; i++) {
@@ -211,13 +231,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
       assert.ok(pages > 50, `${pages} pages`);
       // What any SQLite tool reads from the saved file: every run, nothing damaged.
       fs.writeFileSync(file, reopened.imageToSave().whole());
-      const check = new SQL.Database(fs.readFileSync(file));
-      try {
-        assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
-        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 301);
-      } finally {
-        check.close();
-      }
+      assertSound(fs.readFileSync(file), 301);
     } finally {
       reopened.close();
     }
@@ -227,13 +241,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
     const store = Store.open(SQL, undefined) as Store;
     assert.equal(store.imageIsWatched(), false, 'a file sql.js made itself');
     for (let i = 0; i < 4_000; i++) store.insertRun(runRecord({ taskSlug: `task ${i} `.padEnd(2_500, 'x') }));
-    const file = path.join(dir, 'experience.db');
-    fs.writeFileSync(file, store.export());
-    store.close();
-
-    const read = readImageWithRoomSync(file);
-    const reopened = Store.open(SQL, read.image, false, read.room);
-    assert.ok(reopened instanceof Store);
+    const { read, reopened } = savedAndReopened(store);
     try {
       reopened.insertRun(runRecord({ taskSlug: 'one more' }));
       assert.equal(reopened.imageIsWatched(), true);
@@ -247,13 +255,7 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
         reopened.insertRun(runRecord({ taskSlug: 'meanwhile' }));
       });
       assert.ok(between >= 3, `${between} slices`);
-      const check = new SQL.Database(taken);
-      try {
-        assert.equal(check.exec('PRAGMA integrity_check')[0]!.values[0]![0], 'ok');
-        assert.equal(scalar(check, 'SELECT COUNT(*) FROM runs'), 4_001);
-      } finally {
-        check.close();
-      }
+      assertSound(taken, 4_001);
       reopened.rebuild(); // a VACUUM: the file is no longer the view
       assert.equal(reopened.imageIsWatched(), false);
       const after = reopened.imageToSave();
