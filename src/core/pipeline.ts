@@ -734,9 +734,11 @@ export class LearningPipeline {
       let total = this.ingestedUntold;
       this.ingestedUntold = 0;
       if (this.runsTold !== undefined) {
+        // Runs are never deleted; fewer runs means a reader that could not load the saved database and starts empty:
+        // the runs it told of are not told of again once it loads one.
         const stored = this.runsStored();
         total = Math.max(0, stored - this.runsTold);
-        this.runsTold = stored;
+        this.runsTold = Math.max(this.runsTold, stored);
       }
       if (total > 0) this.didIngestRuns.fire(total);
     }

@@ -1370,6 +1370,8 @@ export class DurableStore {
     // Our journal so far is read like any other file this once, then removed with the save.
     const former = this.writer.rotate();
     const applied = this.ingestInbox();
+    // The views refresh with the database now loaded, even when the inbox had nothing more (as after a reload).
+    if (applied === 0) this.opts.onExternalChange?.(0, 0);
     this.files.delete(path.basename(former));
     this.sealed.push(former);
     this.dirty = true;

@@ -165,6 +165,45 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
     assert.deepEqual(batches, [3]);
   });
 
+  it('tells onDidIngestRuns of the runs a dead owner saved when it takes over, and no more after', async () => {
+    const saved = (name: string) => {
+      for (const f of ['experience.db', 'experience.db.sum'])
+        fs.copyFileSync(path.join(ws, '.agent', f), path.join(ws, `${name}-${f}`));
+    };
+    const restore = (name: string) => {
+      for (const f of ['experience.db', 'experience.db.sum'])
+        fs.copyFileSync(path.join(ws, `${name}-${f}`), path.join(ws, '.agent', f));
+    };
+    for (let i = 0; i < 2; i++) await pipeline.recordRun(`t${i}`, 'm', 'p', { input: 'i', output: 'o' });
+    await pipeline.close();
+    saved('two');
+    pipeline = await open();
+    for (let i = 2; i < 5; i++) await pipeline.recordRun(`t${i}`, 'm', 'p', { input: 'i', output: 'o' });
+    await pipeline.close();
+    saved('five');
+    restore('two');
+
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      const lock = { pid: owner.pid, host: os.hostname(), nonce: '0123456789abcdef', since: Date.now() };
+      fs.writeFileSync(path.join(ws, '.agent', 'experience.db.lock'), JSON.stringify(lock));
+      pipeline = await open(); // a reader of the two runs saved
+      const batches: number[] = [];
+      pipeline.onDidIngestRuns((runs) => batches.push(runs));
+      restore('five'); // the owner's last save, its journal gone with it
+      owner.kill('SIGKILL');
+      await once(owner, 'exit');
+
+      assert.equal(await pipeline.ingestInbox(), 0); // taking over: the saved database, nothing in the inbox
+      assert.equal(pipeline.getStats().totals.runs, 5);
+      writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), inboxRun(1) + '\n');
+      assert.equal(await pipeline.ingestInbox(), 1);
+      assert.deepEqual(batches, [3, 1]);
+    } finally {
+      owner.kill('SIGKILL');
+    }
+  });
+
   it('does not tell onDidIngestRuns again of runs it told of, when it takes over from an owner that died', async () => {
     await pipeline.close();
     // The owner: another process, alive while this one reads the inbox as a reader, then killed.

@@ -224,6 +224,8 @@ describe('LiveImage (a save takes sql.js file in slices, copying on write)', () 
       for (let i = 0; i < 300; i++) {
         // One transaction each, the file growing by pages as it goes.
         reopened.insertRun(runRecord({ taskSlug: `task ${i} `.padEnd(3_000, 'x') }));
+        // Watched: the image is the file as SQLite keeps it, not an export (which writes a header of its own).
+        assert.ok(reopened.imageIsWatched(), `after run ${i}`);
         const image = reopened.imageToSave().whole();
         assert.ok(headerSizeIsValid(image), `after run ${i}: the header gives ${image.length} bytes`);
         pages = image.length / 8192;
