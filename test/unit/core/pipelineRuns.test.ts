@@ -29,10 +29,13 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
     return LearningPipeline.open(ws, { pollIntervalMs: 0, log: () => {}, now: () => (clock += 1000) });
   }
 
-  /** An inbox line: a run the CLI or an agent wrote. */
-  function inboxRun(n: number): string {
+  /** Runs `cli-<n>` for each of `ns` in the inbox file `file`, as the CLI or an agent writes them. */
+  function writeInboxRuns(file: string, ...ns: number[]): void {
     const result = { input: 'i', output: 'o', compile: true };
-    return JSON.stringify({ type: 'run', taskSlug: `cli-${n}`, modelId: 'm', promptId: 'p', result });
+    const lines = ns.map((n) =>
+      JSON.stringify({ type: 'run', taskSlug: `cli-${n}`, modelId: 'm', promptId: 'p', result }),
+    );
+    writeAgentFile(ws, path.join('inbox', file), lines.map((l) => l + '\n').join(''));
   }
 
   it('gives one run with its input, output, every signal and a breakdown that adds up to its reward', async () => {
@@ -149,11 +152,7 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
   it('tells onDidIngestRuns how many runs other processes wrote, once per batch, and not for verdicts', async () => {
     const batches: number[] = [];
     pipeline.onDidIngestRuns((runs) => batches.push(runs));
-    writeAgentFile(
-      ws,
-      path.join('inbox', 'cli-1.jsonl'),
-      [inboxRun(1), inboxRun(2), inboxRun(3), ''].join('\n'),
-    );
+    writeInboxRuns('cli-1.jsonl', 1, 2, 3);
     assert.equal(await pipeline.ingestInbox(), 3);
     const [newest] = pipeline.listRuns({}, { order: 'newest', limit: 1 }).runs;
     writeAgentFile(
@@ -196,7 +195,7 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
 
       assert.equal(await pipeline.ingestInbox(), 0); // taking over: the saved database, nothing in the inbox
       assert.equal(pipeline.getStats().totals.runs, 5);
-      writeAgentFile(ws, path.join('inbox', 'cli-1.jsonl'), inboxRun(1) + '\n');
+      writeInboxRuns('cli-1.jsonl', 1);
       assert.equal(await pipeline.ingestInbox(), 1);
       assert.deepEqual(batches, [3, 1]);
     } finally {
@@ -214,11 +213,7 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
       pipeline = await open();
       const batches: number[] = [];
       pipeline.onDidIngestRuns((runs) => batches.push(runs));
-      writeAgentFile(
-        ws,
-        path.join('inbox', 'cli-1.jsonl'),
-        [inboxRun(1), inboxRun(2), inboxRun(3), ''].join('\n'),
-      );
+      writeInboxRuns('cli-1.jsonl', 1, 2, 3);
       assert.equal(await pipeline.ingestInbox(), 3);
       owner.kill('SIGKILL');
       await once(owner, 'exit');
@@ -226,7 +221,7 @@ describe('LearningPipeline: reading runs and taking verdicts back', () => {
       // Its database has none of the three: taking over, this process reads them again into the one it saved.
       assert.equal(await pipeline.ingestInbox(), 3);
       await pipeline.recordRun('own', 'm', 'p', { input: 'i', output: 'o' });
-      writeAgentFile(ws, path.join('inbox', 'cli-2.jsonl'), inboxRun(4) + '\n');
+      writeInboxRuns('cli-2.jsonl', 4);
       assert.equal(await pipeline.ingestInbox(), 1);
 
       assert.equal(pipeline.getStats().totals.runs, 5);
