@@ -687,7 +687,8 @@ export class LearningPipeline {
     // its code (SQL paths compiled, schemas built), 5–30 ms apiece, and together they held the loop for 50–90 ms.
     await nextTurn();
     if (this.closed) return; // close() saves and writes the mirrors itself
-    if (this.durable.isOwner) this.exporter.seed(this.durable);
+    if (this.durable.isOwner) await this.exporter.seed(this.durable);
+    if (this.closed) return;
     this.removeStaleTempFiles();
     await nextTurn();
     if (this.closed) return;
@@ -779,7 +780,8 @@ export class LearningPipeline {
 
   /** A new `autoExport.minReward` is counted once here, not by the next recordRun (nothing when it is the same). */
   private configRead(): void {
-    if (this.durable?.isOwner && !this.closed) this.exporter.seed(this.durable);
+    if (this.durable?.isOwner && !this.closed)
+      this.exporter.seed(this.durable).catch((err) => this.log(`❌ ${describe(err)}`));
   }
 }
 

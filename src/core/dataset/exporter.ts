@@ -38,6 +38,12 @@ export interface ExporterOptions {
 /** How long one slice of a queued auto-export may hold the event loop. */
 const EXPORT_SLICE_MS = 8;
 
+/** A role of at most this many runs has its high-quality runs counted in one query by seed (8 ms at 100k). */
+const SEED_QUERY_RUNS = 100_000;
+
+/** The pks of a larger role seed counts per turn of the event loop (10 ms at 1M runs). */
+const SEED_WINDOW_PKS = 50_000;
+
 function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve));
 }
@@ -53,6 +59,8 @@ export class Exporter {
   /** The end of the last sliced export begun (see oneAtATime). */
   private lastTurn: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** The latest seed begun: an earlier one still counting stops. */
+  private seeding = 0;
   private readonly memos = new Map<string, ExportMemo>();
 
   /** Fired after each export of a role's dataset (not of a tier's). */
@@ -107,14 +115,26 @@ export class Exporter {
 
   /**
    * Counts each role's high-quality runs since its last export once (the store keeps the count from then on), so
-   * that no recordRun has to: at open, after a config change, after the database was reloaded.
+   * that no recordRun has to: at open, after a config change, after the database was reloaded. A role of more than
+   * SEED_QUERY_RUNS runs is counted SEED_WINDOW_PKS at a time, a turn of the event loop each: at 1M runs of one role
+   * never exported, the count in one query held the loop 70–77 ms. Resolves once every role's count is kept; a
+   * later seed (the config changed again) or another database (reloaded) ends this one.
    */
-  seed(store: ExportStore): void {
+  async seed(store: ExportStore): Promise<void> {
+    const db = store.db;
+    const seeding = ++this.seeding;
     const { minReward } = this.options.config().autoExport;
-    for (const role of store.db.runsPerRole().keys()) {
-      store.db.countHighQuality(role, minReward, store.events.last('export', role)?.data.watermarkPk ?? 0);
+    const watermark = (role: string) => store.events.last('export', role)?.data.watermarkPk ?? 0;
+    for (const [role, runs] of db.runsPerRole()) {
+      if (runs <= SEED_QUERY_RUNS) continue;
+      while (!db.countHighQualityStep(role, minReward, watermark(role), SEED_WINDOW_PKS)) {
+        await nextTurn();
+        if (this.disposed || store.db !== db || seeding !== this.seeding) return;
+      }
     }
-    store.db.countNewRoles(minReward);
+    // The smaller roles, and any that came meanwhile, in one turn (the large ones are kept: no query).
+    for (const role of db.runsPerRole().keys()) db.countHighQuality(role, minReward, watermark(role));
+    db.countNewRoles(minReward);
   }
 
   private async drain(): Promise<void> {

@@ -24,7 +24,7 @@ describe('Exporter', () => {
   let ws: string;
   let agentDir: string;
   let db: Store;
-  let store: ExportStore & { isOwner: boolean };
+  let store: Omit<ExportStore, 'db'> & { db: Store; isOwner: boolean };
   let logs: string[];
   let changes: number;
   let runs: number;
@@ -549,6 +549,38 @@ describe('Exporter', () => {
     assert.equal(store.events.last('export', 'coder'), undefined);
     assert.deepEqual(due, []);
     assert.deepEqual(logs, ['✅ Exported 1 coder-large examples to .agent/sft/coder-large_sft.jsonl']);
+  });
+
+  it('counts a role of over 100k runs at seed a window at a time, a turn each, runs recorded meanwhile included', async () => {
+    // 100,001 runs of one role never exported, written by SQL (inserting them one by one takes 5 s), then opened.
+    const image = new (await loadSqlJs()).Database(db.export());
+    image.run(
+      `WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001)
+       INSERT INTO runs (pk, id, created_at, task_slug, role, model_id, prompt_id, reward)
+       SELECT i, 'r' || i, i, 't', 'coder', 'm', 'default', (i % 10) / 10.0 FROM n`,
+    );
+    image.run(
+      `INSERT INTO arm_stats (kind, role, tier, arm, n, reward_sum, reward_sq, cost_sum, cost_n, duration_sum)
+       VALUES ('prompt', 'coder', '', 'default', 100001, 0, 0, 0, 0, 0)`,
+    );
+    db.close();
+    const opened = Store.open(await loadSqlJs(), image.export());
+    image.close();
+    assert.ok(opened instanceof Store);
+    db = store.db = opened;
+    runs = 100_001;
+
+    let done = false;
+    const seeding = exporter({ autoExport: { minReward: 0.7 } })
+      .seed(store)
+      .then(() => (done = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(done, false, 'still counting after one turn');
+    record(0.9); // recorded between two windows
+    await seeding;
+
+    assert.equal(db.countHighQualityStep('coder', 0.7, 0, 1), true, 'the count is kept');
+    assert.equal(db.countHighQuality('coder', 0.7, 0), 30_000 + 1);
   });
 
   it('logs a failed auto-export and does not throw', () => {

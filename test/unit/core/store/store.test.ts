@@ -335,6 +335,58 @@ describe('Store', () => {
     }
   });
 
+  it('counts high-quality runs a window of pks at a time as one query would, runs and verdicts meanwhile included', () => {
+    const rewards = new Map<string, number>(); // coder's runs, by id, in pk order
+    const insert = (reward: number, role = 'coder') => {
+      const r = run({ reward, role });
+      store.insertRun(r);
+      if (role === 'coder') rewards.set(r.id, reward);
+      return r.id;
+    };
+    for (let i = 0; i < 1_000; i++) insert(((i * 37) % 100) / 100, i % 4 ? 'coder' : 'fixer');
+    const ids = [...rewards.keys()];
+    const expected = () => [...rewards.values()].filter((reward) => reward >= 0.7).length;
+    const verdict = (id: string, reward: number) => {
+      store.setVerdict(id, reward >= 0.7 ? 'accept' : 'reject', 1, reward);
+      rewards.set(id, reward);
+    };
+
+    store.countNewRoles(0.7); // as after an earlier seed: coder's next run is not a new role's first to the count
+    assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), false, 'pks 1–100 of 1,000');
+    assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), false, 'pks 101–200');
+    verdict(
+      ids.find((id) => rewards.get(id)! >= 0.7)!,
+      0.1,
+    ); // counted already (the first pks)
+    verdict(ids.at(-1)!, 0.95); // not counted yet
+    insert(0.9); // recorded between two windows, past them all
+    assert.throws(() =>
+      store.transaction(() => {
+        verdict(ids[1]!, rewards.get(ids[1]!)! >= 0.7 ? 0.1 : 0.9);
+        throw new Error('rolled back');
+      }),
+    );
+    rewards.set(ids[1]!, store.getRun(ids[1]!)!.reward);
+
+    let steps = 2;
+    while (!store.countHighQualityStep('coder', 0.7, 0, 100)) steps++;
+
+    assert.equal(steps, 10, '1,002 pks, 100 a step');
+    assert.equal(store.countHighQuality('coder', 0.7, 0), expected());
+    insert(0.99);
+    assert.equal(store.countHighQuality('coder', 0.7, 0), expected(), 'kept from then on');
+  });
+
+  it('counts the rest at once when asked before a count by windows is through', () => {
+    for (let i = 0; i < 500; i++) store.insertRun(run({ reward: (i % 10) / 10 }));
+    assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), false);
+    store.setVerdict(store.lastRunId()!, 'accept', 1, 1); // reward 0.9 before: counted either way
+
+    assert.equal(store.countHighQuality('coder', 0.7, 0), 150);
+    assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), true, 'kept: nothing left to count');
+    assert.equal(store.countHighQualityStep('coder', 0.5, 0, 100), false, 'another question begins afresh');
+  });
+
   it('offers no run whose text was cut to the bound as an export candidate', () => {
     const whole = run({ reward: 1 });
     const cutOutput = run({ reward: 1, output: boundText('o'.repeat(5000), 1024).text });
