@@ -1214,8 +1214,8 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     const ds = await openStore();
     assert.ok(ds.db.getRun('a-1'));
     finished(file); // and gone now: the next save removes the file
+    ds.record(validRun()); // something for the next save to hold (a poll leaves the file to it)
     ds.sync();
-    ds.record(validRun()); // something for the next save to hold
     // Between the image and its rename, the agent writes again after its minute away, and a poll reads it.
     const internals = ds as unknown as { beginSave: () => unknown };
     const beginSave = internals.beginSave.bind(ds);
@@ -1248,6 +1248,49 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     reopened.record(validRun());
     await reopened.save();
     assert.equal(fs.existsSync(file), false, 'removed by a save that holds all of it');
+  });
+
+  it('removes an agent’s file the saved image holds once its writer’s minute is over, with no save to wait for', async () => {
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(file, agentRun('a-1') + '\n'); // written just now: its writer may append
+    const ds = await openStore(); // imports and saves it
+    const saved = fs.statSync(path.join(agentDir, 'experience.db')).mtimeMs;
+    const removal = () => (ds as unknown as { removingRead: Promise<void> | undefined }).removingRead;
+    ds.sync();
+    await removal();
+    assert.equal(fs.existsSync(file), true, 'kept while its writer may append');
+
+    finished(file);
+    ds.sync();
+    await removal();
+
+    assert.equal(fs.existsSync(file), false, 'removed: the image on disk holds all of it');
+    assert.equal(fs.statSync(path.join(agentDir, 'experience.db')).mtimeMs, saved, 'without a save');
+    ds.close();
+    const reopened = await openStore();
+    assert.ok(reopened.db.getRun('a-1'));
+    assert.equal(reopened.db.runsPerRole().get('coder'), 1);
+    reopened.close();
+  });
+
+  it('leaves an agent’s file read at close for the next open’s first poll to remove, not unlinked while closing', async () => {
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    const ds = await openStore();
+    const file = path.join(inbox, 'agent.jsonl');
+    fs.writeFileSync(file, agentRun('a-1') + '\n');
+    finished(file);
+    ds.close(); // reads it, and saves
+
+    assert.equal(fs.existsSync(file), true, 'left: an unlink of gigabytes held the loop a second');
+    const reopened = await openStore();
+    reopened.sync();
+    await (reopened as unknown as { removingRead: Promise<void> | undefined }).removingRead;
+    assert.equal(fs.existsSync(file), false, 'removed: the image holds all of it');
+    assert.equal(reopened.db.runsPerRole().get('coder'), 1, 'a-1, once');
+    reopened.close();
   });
 
   it('writes a background save as the database was when it began, while runs are recorded between its slices', async function () {
