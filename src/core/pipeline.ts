@@ -670,7 +670,7 @@ export class LearningPipeline {
   // ---- internals ----
 
   private async open(): Promise<void> {
-    this.durable = await DurableStore.open({
+    const durable = await DurableStore.open({
       agentDir: this.agentDir,
       now: this.now,
       log: this.log,
@@ -681,14 +681,16 @@ export class LearningPipeline {
       trusted: this.trusted,
       onExternalChange: (runs, _verdicts, more) => this.onExternalChange(runs, more ?? false),
     });
-    this.runsTold = this.runsStored(); // the open's own read has told of what it applied
-    for (const p of this.durable.problems) this.problem.fire(p);
     // Each step in its own turn of the event loop: in a fresh process (the editor starting) each is the first use of
     // its code (SQL paths compiled, schemas built), 5–30 ms apiece, and together they held the loop for 50–90 ms.
     await nextTurn();
+    // The high-quality counts are taken (a large role over several turns) before the store is in use: a getStats, a
+    // poll's auto-export check or a recordRun meanwhile would count what is not taken yet in one query.
+    if (durable.isOwner && !this.closed) await this.exporter.seed(durable, () => this.closed);
+    this.durable = durable;
+    this.runsTold = this.runsStored(); // the open's own read has told of what it applied
+    for (const p of durable.problems) this.problem.fire(p);
     if (this.closed) return; // close() saves and writes the mirrors itself
-    if (this.durable.isOwner) await this.exporter.seed(this.durable);
-    if (this.closed) return;
     this.removeStaleTempFiles();
     await nextTurn();
     if (this.closed) return;

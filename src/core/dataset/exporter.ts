@@ -38,6 +38,9 @@ export interface ExporterOptions {
 /** How long one slice of a queued auto-export may hold the event loop. */
 const EXPORT_SLICE_MS = 8;
 
+/** seed counts the roles of at most this many runs together, in one turn of the event loop. */
+const SEED_TURN_RUNS = 10_000;
+
 /** A role of at most this many runs has its high-quality runs counted in one query by seed (8 ms at 100k). */
 const SEED_QUERY_RUNS = 100_000;
 
@@ -115,24 +118,32 @@ export class Exporter {
 
   /**
    * Counts each role's high-quality runs since its last export once (the store keeps the count from then on), so
-   * that no recordRun has to: at open, after a config change, after the database was reloaded. A role of more than
-   * SEED_QUERY_RUNS runs is counted SEED_WINDOW_PKS at a time, a turn of the event loop each: at 1M runs of one role
-   * never exported, the count in one query held the loop 70–77 ms. Resolves once every role's count is kept; a
-   * later seed (the config changed again) or another database (reloaded) ends this one.
+   * that no recordRun has to: at open, after a config change, after the database was reloaded. Each role of over
+   * SEED_TURN_RUNS runs is counted in a turn of the event loop of its own, and one of over SEED_QUERY_RUNS runs
+   * SEED_WINDOW_PKS a turn: at 1M runs of one role never exported, the count in one query held the loop 70–77 ms.
+   * Resolves once every role's count is kept; `stop`, a later seed (the config changed again) or another database
+   * (reloaded) ends it sooner.
    */
-  async seed(store: ExportStore): Promise<void> {
+  async seed(store: ExportStore, stop: () => boolean = () => false): Promise<void> {
     const db = store.db;
     const seeding = ++this.seeding;
     const { minReward } = this.options.config().autoExport;
     const watermark = (role: string) => store.events.last('export', role)?.data.watermarkPk ?? 0;
+    const ended = () => this.disposed || stop() || store.db !== db || seeding !== this.seeding;
     for (const [role, runs] of db.runsPerRole()) {
-      if (runs <= SEED_QUERY_RUNS) continue;
-      while (!db.countHighQualityStep(role, minReward, watermark(role), SEED_WINDOW_PKS)) {
-        await nextTurn();
-        if (this.disposed || store.db !== db || seeding !== this.seeding) return;
+      if (runs <= SEED_TURN_RUNS) continue;
+      if (runs <= SEED_QUERY_RUNS) {
+        db.countHighQuality(role, minReward, watermark(role));
+      } else {
+        while (!db.countHighQualityStep(role, minReward, watermark(role), SEED_WINDOW_PKS)) {
+          await nextTurn();
+          if (ended()) return;
+        }
       }
+      await nextTurn();
+      if (ended()) return;
     }
-    // The smaller roles, and any that came meanwhile, in one turn (the large ones are kept: no query).
+    // The small roles, and any that came meanwhile, in one turn (those counted above are kept: no query).
     for (const role of db.runsPerRole().keys()) db.countHighQuality(role, minReward, watermark(role));
     db.countNewRoles(minReward);
   }

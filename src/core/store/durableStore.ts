@@ -262,12 +262,14 @@ export class DurableStore {
   private sealed: string[] = [];
   /** Sealed journals of ours that a save has made redundant, being removed: not someone else's inbox files. */
   private readonly removing = new Set<string>();
-  /** The removal of the agents' inbox files the last background save held (removeReadFiles). */
+  /** The removals of the agents' inbox files read (removeReadFiles), one after another: resolves once all are done. */
   private removingRead: Promise<void> | undefined;
   /** How far the image on disk holds each inbox file (the owner's): what was loaded, then what each save wrote. */
   private imageHolds = new Map<string, InboxProgress>();
-  /** A removal of read files begun by a poll (removeHeldFiles) is under way. */
-  private removingHeld = false;
+  /** A removal of read files is under way or waits for one (removeLater). */
+  private removalPending = false;
+  /** Files a removal failed on (a permission changed), as they were then: not tried again at every poll. */
+  private notRemovable = new WeakSet<InboxFileState>();
   private dirty = false;
   private unsavedEntries = 0;
   /** Journal bytes (ours and other processes') taken since the last save, and when the first came. */
@@ -1081,7 +1083,7 @@ export class DurableStore {
       );
     }
     // The agents' files go once this save is over, so that a close meanwhile need not save again.
-    this.removingRead = this.removeReadFiles(finished);
+    this.removeLater(finished);
   }
 
   /** Saves now, synchronously, if anything changed or a save is still being written (the owner only). */
@@ -1324,7 +1326,7 @@ export class DurableStore {
    * (that save removes them).
    */
   private removeHeldFiles(): void {
-    if (!this.isOwner || this.closed || this.dirty || this.saving || this.removingHeld) return;
+    if (!this.isOwner || this.closed || this.dirty || this.saving || this.removalPending) return;
     const now = this.opts.now();
     const held = [...this.files].filter(([name, f]) => {
       const holds = this.imageHolds.get(name);
@@ -1333,12 +1335,23 @@ export class DurableStore {
         holds?.offset === f.offset &&
         holds.ino === f.ino &&
         holds.birth === f.birth &&
+        !this.notRemovable.has(f) &&
         !writerMayAppend(name, f.mtimeMs, now)
       );
     });
-    if (held.length === 0) return;
-    this.removingHeld = true;
-    this.removingRead = this.removeReadFiles(held).finally(() => (this.removingHeld = false));
+    if (held.length > 0) this.removeLater(held);
+  }
+
+  /** Removes read files (removeReadFiles) once the removals begun before are done: `removingRead` waits for all. */
+  private removeLater(files: [string, InboxFileState][]): void {
+    const removal = (this.removingRead ?? Promise.resolve())
+      .then(() => this.removeReadFiles(files))
+      .catch(() => undefined); // a file not removed is known read, for the next save to remove
+    this.removingRead = removal;
+    this.removalPending = true;
+    void removal.then(() => {
+      if (this.removingRead === removal) this.removalPending = false;
+    });
   }
 
   /**
@@ -1355,6 +1368,7 @@ export class DurableStore {
       try {
         await fs.promises.rm(path.join(this.inboxDir, name), { force: true });
       } catch {
+        this.notRemovable.add(kept); // the next save, or a change to the file, tries again
         continue;
       }
       if (this.files.get(name) === kept) this.files.delete(name);

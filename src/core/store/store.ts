@@ -1342,8 +1342,8 @@ export class Store {
       // Asked before countHighQualityStep is through: the rest is counted now.
       const partial = this.partialTallies.get(role);
       const begun = partial?.minReward === minReward && partial.afterPk === afterPk ? partial : undefined;
-      this.partialTallies.delete(role);
-      const count = (begun?.count ?? 0) + this.countAfter(role, minReward, begun?.upToPk ?? afterPk);
+      if (begun) this.partialTallies.delete(role);
+      const count = (begun?.count ?? 0) + this.countAfter(role, minReward, begun?.upToPk ?? afterPk, afterPk);
       this.keepTally(role, { minReward, afterPk, count });
       return count;
     }
@@ -1383,16 +1383,18 @@ export class Store {
     return true;
   }
 
-  /** The high-quality runs of a role after `afterPk`, counted by a query. */
-  private countAfter(role: string, minReward: number, afterPk: number): number {
-    // After a recent export (auto-export keeps it recent) few runs follow afterPk: read those through (role, pk).
-    // Otherwise the planner's (role, reward) range reads every high-quality run of the role, 10 ms a role at 100k
-    // runs even when a handful came after the export, and the tallies are counted at every open.
-    const recent = this.maxPk() - afterPk <= COUNT_BY_PK_MAX;
+  /** The high-quality runs of a role after `from`, counted by a query, for a count of those after `afterPk`. */
+  private countAfter(role: string, minReward: number, from: number, afterPk: number): number {
+    // When few runs follow (after a recent export, or most of the count taken by windows) they are read through
+    // (role, pk), a table read each. Otherwise the planner's (role, reward) range reads every high-quality run of the
+    // role, 10 ms a role at 100k runs even when a handful came after the export, and the tallies are counted at every
+    // open. Its cost is about that of reading half of the role's runs through (role, pk).
+    const last = this.maxPk();
+    const byPk = last - from <= COUNT_BY_PK_MAX || (last - from) * 2 <= last - afterPk;
     return this.one(
-      recent ? 'countHqRecent' : 'countHq',
-      `SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND ${recent ? '+reward' : 'reward'} >= ?`,
-      [role, afterPk, minReward],
+      byPk ? 'countHqRecent' : 'countHq',
+      `SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND ${byPk ? '+reward' : 'reward'} >= ?`,
+      [role, from, minReward],
     )![0] as number;
   }
 

@@ -581,6 +581,12 @@ describe('Exporter', () => {
 
     assert.equal(db.countHighQualityStep('coder', 0.7, 0, 1), true, 'the count is kept');
     assert.equal(db.countHighQuality('coder', 0.7, 0), 30_000 + 1);
+
+    let closing = false;
+    const stopped = exporter({ autoExport: { minReward: 0.5 } }).seed(store, () => closing);
+    closing = true; // after its first window
+    await stopped;
+    assert.equal(db.countHighQualityStep('coder', 0.5, 0, 1), false, 'stopped before the end: not kept');
   });
 
   it('logs a failed auto-export and does not throw', () => {

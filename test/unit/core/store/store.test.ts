@@ -371,20 +371,34 @@ describe('Store', () => {
     let steps = 2;
     while (!store.countHighQualityStep('coder', 0.7, 0, 100)) steps++;
 
-    assert.equal(steps, 10, '1,002 pks, 100 a step');
+    assert.equal(steps, 10, '1,001 pks, 100 a step');
     assert.equal(store.countHighQuality('coder', 0.7, 0), expected());
     insert(0.99);
     assert.equal(store.countHighQuality('coder', 0.7, 0), expected(), 'kept from then on');
   });
 
-  it('counts the rest at once when asked before a count by windows is through', () => {
-    for (let i = 0; i < 500; i++) store.insertRun(run({ reward: (i % 10) / 10 }));
-    assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), false);
-    store.setVerdict(store.lastRunId()!, 'accept', 1, 1); // reward 0.9 before: counted either way
+  it('counts only the rest, at once, when asked before a count by windows is through', () => {
+    const rewards: number[] = [];
+    store.transaction(() => {
+      for (let i = 0; i < 12_000; i++) {
+        rewards.push((i % 10) / 10);
+        store.insertRun(run({ reward: rewards[i]!, id: `r${i + 1}` }));
+      }
+    });
+    for (let step = 0; step < 5; step++)
+      assert.equal(store.countHighQualityStep('coder', 0.7, 0, 2_000), false);
+    store.setVerdict('r8', 'reject', 1, 0); // pk 8, reward 0.7 before: counted already
+    rewards[7] = 0;
+    const sinceTraining = rewards.slice(11_000).filter((r) => r >= 0.7).length;
+    assert.equal(store.countHighQuality('coder', 0.7, 11_000), sinceTraining, 'another question meanwhile');
 
-    assert.equal(store.countHighQuality('coder', 0.7, 0), 150);
+    assert.equal(store.countHighQuality('coder', 0.7, 0), rewards.filter((r) => r >= 0.7).length);
+    assert.deepEqual(
+      [...store.queryPlans('countHq').keys()].sort(),
+      ['countHqRecent', 'countHqWindow'],
+      'the last 2,000 pks read by pk, not all 12,000 runs by reward',
+    );
     assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), true, 'kept: nothing left to count');
-    assert.equal(store.countHighQualityStep('coder', 0.5, 0, 100), false, 'another question begins afresh');
   });
 
   it('offers no run whose text was cut to the bound as an export candidate', () => {
