@@ -686,7 +686,12 @@ export class LearningPipeline {
     await nextTurn();
     // The high-quality counts are taken (a large role over several turns) before the store is in use: a getStats, a
     // poll's auto-export check or a recordRun meanwhile would count what is not taken yet in one query.
-    if (durable.isOwner && !this.closed) await this.exporter.seed(durable, () => this.closed);
+    try {
+      if (durable.isOwner && !this.closed) await this.exporter.seed(durable, () => this.closed);
+    } catch (err) {
+      // Counted when first asked instead; the store is published all the same, for close() to release.
+      this.log(`⚠️ ${describe(err)}`);
+    }
     this.durable = durable;
     this.runsTold = this.runsStored(); // the open's own read has told of what it applied
     for (const p of durable.problems) this.problem.fire(p);

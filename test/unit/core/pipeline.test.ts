@@ -10,6 +10,7 @@ import {
   NoEligibleModelError,
   OutsideWorkspaceError,
 } from '../../../src/core/errors';
+import { Exporter } from '../../../src/core/dataset/exporter';
 import { LearningPipeline } from '../../../src/core/pipeline';
 import { toRunRecord, type RunResult } from '../../../src/core/learning/runResult';
 import { loadSqlJs } from '../../../src/core/store/sqljs';
@@ -363,6 +364,25 @@ describe('LearningPipeline', () => {
       assert.equal(pipeline.reloadConfigIfChanged(), true);
       assert.equal(pipeline.getConfig().config.autoExport.minRuns, 11);
     });
+  });
+
+  it('opens, and releases the database at close, when counting the high-quality runs at open fails', async () => {
+    const seed = Exporter.prototype.seed;
+    Exporter.prototype.seed = () => Promise.reject(new Error('the count failed'));
+    const logs: string[] = [];
+    try {
+      pipeline = await LearningPipeline.open(ws, { pollIntervalMs: 0, log: (line) => logs.push(line) });
+    } finally {
+      Exporter.prototype.seed = seed;
+    }
+    assert.equal(pipeline.isOwner, true);
+    assert.ok(logs.includes('⚠️ the count failed'), logs.join('\n'));
+    await pipeline.recordRun('t', 'm', 'default', { input: 'i', output: 'o' });
+    await pipeline.close();
+
+    const next = await open(); // the lock was released
+    assert.equal(next.isOwner, true);
+    assert.equal(next.getStats().totals.runs, 1);
   });
 
   it('records nothing while learning is disabled, without failing the agent', async () => {
