@@ -139,6 +139,8 @@ export class LearningPipeline {
   private readonly files: ConfigFiles;
 
   private durable: DurableStore | undefined;
+  /** The store while open() takes its counts, before it is `durable`: for close(), a config change, runsStored. */
+  private opening: DurableStore | undefined;
   private readonly ready: Promise<void>;
   private closed = false;
   /** Runs a long inbox read applied that onDidIngestRuns has not told of yet (see onExternalChange). */
@@ -618,8 +620,9 @@ export class LearningPipeline {
     this.closed = true;
     this.mirrors.stop();
     // Opened: the exit hook is in place before this returns (closeGently runs up to its first await now).
-    this.closing = this.durable
-      ? this.closeGently(this.durable)
+    const durable = this.durable ?? this.opening;
+    this.closing = durable
+      ? this.closeGently(durable)
       : this.ready.then(
           () => this.closeGently(this.durable!),
           () => undefined, // never opened: nothing to save
@@ -681,6 +684,8 @@ export class LearningPipeline {
       trusted: this.trusted,
       onExternalChange: (runs, _verdicts, more) => this.onExternalChange(runs, more ?? false),
     });
+    this.opening = durable;
+    this.runsTold = this.runsStored(); // the open's own read has told of what it applied
     // Each step in its own turn of the event loop: in a fresh process (the editor starting) each is the first use of
     // its code (SQL paths compiled, schemas built), 5–30 ms apiece, and together they held the loop for 50–90 ms.
     await nextTurn();
@@ -693,7 +698,7 @@ export class LearningPipeline {
       this.log(`⚠️ ${describe(err)}`);
     }
     this.durable = durable;
-    this.runsTold = this.runsStored(); // the open's own read has told of what it applied
+    this.opening = undefined;
     for (const p of durable.problems) this.problem.fire(p);
     if (this.closed) return; // close() saves and writes the mirrors itself
     this.removeStaleTempFiles();
@@ -756,7 +761,7 @@ export class LearningPipeline {
   /** The runs in the store (from the per-role counts, a few rows). */
   private runsStored(): number {
     let runs = 0;
-    for (const n of this.durable?.db.runsPerRole().values() ?? []) runs += n;
+    for (const n of (this.durable ?? this.opening)?.db.runsPerRole().values() ?? []) runs += n;
     return runs;
   }
 
@@ -787,8 +792,9 @@ export class LearningPipeline {
 
   /** A new `autoExport.minReward` is counted once here, not by the next recordRun (nothing when it is the same). */
   private configRead(): void {
-    if (this.durable?.isOwner && !this.closed)
-      this.exporter.seed(this.durable).catch((err) => this.log(`❌ ${describe(err)}`));
+    const durable = this.durable ?? this.opening; // a change during the open's counts: counted again, from it
+    if (durable?.isOwner && !this.closed)
+      this.exporter.seed(durable).catch((err) => this.log(`❌ ${describe(err)}`));
   }
 }
 

@@ -38,8 +38,8 @@ export interface ExporterOptions {
 /** How long one slice of a queued auto-export may hold the event loop. */
 const EXPORT_SLICE_MS = 8;
 
-/** seed counts the roles of at most this many runs together, in one turn of the event loop. */
-const SEED_TURN_RUNS = 10_000;
+/** The runs seed counts in one turn of the event loop, about (4 ms): smaller roles together, larger ones apart. */
+const SEED_TURN_RUNS = 50_000;
 
 /** A role of at most this many runs has its high-quality runs counted in one query by seed (8 ms at 100k). */
 const SEED_QUERY_RUNS = 100_000;
@@ -118,11 +118,11 @@ export class Exporter {
 
   /**
    * Counts each role's high-quality runs since its last export once (the store keeps the count from then on), so
-   * that no recordRun has to: at open, after a config change, after the database was reloaded. Each role of over
-   * SEED_TURN_RUNS runs is counted in a turn of the event loop of its own, and one of over SEED_QUERY_RUNS runs
-   * SEED_WINDOW_PKS a turn: at 1M runs of one role never exported, the count in one query held the loop 70–77 ms.
-   * Resolves once every role's count is kept; `stop`, a later seed (the config changed again) or another database
-   * (reloaded) ends it sooner.
+   * that no recordRun has to: at open, after a config change, after the database was reloaded. Roles are counted
+   * SEED_TURN_RUNS runs a turn of the event loop, about, and a role of over SEED_QUERY_RUNS runs SEED_WINDOW_PKS a
+   * turn: at 1M runs of one role never exported, the count in one query held the loop 70–77 ms. Resolves once every
+   * role's count is kept; `stop`, a later seed (the config changed again) or another database (reloaded) ends it
+   * sooner.
    */
   async seed(store: ExportStore, stop: () => boolean = () => false): Promise<void> {
     const db = store.db;
@@ -130,20 +130,25 @@ export class Exporter {
     const { minReward } = this.options.config().autoExport;
     const watermark = (role: string) => store.events.last('export', role)?.data.watermarkPk ?? 0;
     const ended = () => this.disposed || stop() || store.db !== db || seeding !== this.seeding;
+    let inTurn = 0; // runs counted in this turn
     for (const [role, runs] of db.runsPerRole()) {
-      if (runs <= SEED_TURN_RUNS) continue;
+      if (inTurn > 0 && inTurn + Math.min(runs, SEED_TURN_RUNS) > SEED_TURN_RUNS) {
+        await nextTurn();
+        if (ended()) return;
+        inTurn = 0;
+      }
       if (runs <= SEED_QUERY_RUNS) {
         db.countHighQuality(role, minReward, watermark(role));
-      } else {
-        while (!db.countHighQualityStep(role, minReward, watermark(role), SEED_WINDOW_PKS)) {
-          await nextTurn();
-          if (ended()) return;
-        }
+        inTurn += runs;
+        continue;
       }
-      await nextTurn();
-      if (ended()) return;
+      while (!db.countHighQualityStep(role, minReward, watermark(role), SEED_WINDOW_PKS)) {
+        await nextTurn();
+        if (ended()) return;
+      }
+      inTurn = SEED_TURN_RUNS; // the last window: the next role in a turn of its own
     }
-    // The small roles, and any that came meanwhile, in one turn (those counted above are kept: no query).
+    // Every role again, in the turn of the last count (kept: no query), and any that came meanwhile.
     for (const role of db.runsPerRole().keys()) db.countHighQuality(role, minReward, watermark(role));
     db.countNewRoles(minReward);
   }

@@ -1343,7 +1343,7 @@ export class Store {
       const partial = this.partialTallies.get(role);
       const begun = partial?.minReward === minReward && partial.afterPk === afterPk ? partial : undefined;
       if (begun) this.partialTallies.delete(role);
-      const count = (begun?.count ?? 0) + this.countAfter(role, minReward, begun?.upToPk ?? afterPk, afterPk);
+      const count = (begun?.count ?? 0) + this.countAfter(role, minReward, afterPk, begun);
       this.keepTally(role, { minReward, afterPk, count });
       return count;
     }
@@ -1383,14 +1383,19 @@ export class Store {
     return true;
   }
 
-  /** The high-quality runs of a role after `from`, counted by a query, for a count of those after `afterPk`. */
-  private countAfter(role: string, minReward: number, from: number, afterPk: number): number {
-    // When few runs follow (after a recent export, or most of the count taken by windows) they are read through
-    // (role, pk), a table read each. Otherwise the planner's (role, reward) range reads every high-quality run of the
-    // role, 10 ms a role at 100k runs even when a handful came after the export, and the tallies are counted at every
-    // open. Its cost is about that of reading half of the role's runs through (role, pk).
+  /**
+   * The high-quality runs of a role after `afterPk`, counted by a query; only those after its windows when a count by
+   * windows is `begun`.
+   */
+  private countAfter(role: string, minReward: number, afterPk: number, begun?: PartialTally): number {
+    // Read through (role, pk), a table read each, when few runs follow: after a recent export, or when the windows
+    // read took most of the count (by the share of high-quality runs they met: a run read by pk costs about what two
+    // read in the (role, reward) range do). Otherwise that range reads every high-quality run of the role, 10 ms a
+    // role at 100k runs even when a handful came after the export, and the tallies are counted at every open.
+    const from = begun?.upToPk ?? afterPk;
     const last = this.maxPk();
-    const byPk = last - from <= COUNT_BY_PK_MAX || (last - from) * 2 <= last - afterPk;
+    const metPerPk = begun && from > afterPk ? begun.count / (from - afterPk) : 0;
+    const byPk = last - from <= COUNT_BY_PK_MAX || (last - from) * 2 <= metPerPk * (last - afterPk);
     return this.one(
       byPk ? 'countHqRecent' : 'countHq',
       `SELECT COUNT(*) FROM runs WHERE role = ? AND pk > ? AND ${byPk ? '+reward' : 'reward'} >= ?`,

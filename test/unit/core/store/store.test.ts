@@ -380,23 +380,23 @@ describe('Store', () => {
   it('counts only the rest, at once, when asked before a count by windows is through', () => {
     const rewards: number[] = [];
     store.transaction(() => {
-      for (let i = 0; i < 12_000; i++) {
-        rewards.push((i % 10) / 10);
+      for (let i = 0; i < 30_000; i++) {
+        rewards.push(i % 10 === 0 ? 0.1 : 0.9);
         store.insertRun(run({ reward: rewards[i]!, id: `r${i + 1}` }));
       }
     });
-    for (let step = 0; step < 5; step++)
-      assert.equal(store.countHighQualityStep('coder', 0.7, 0, 2_000), false);
-    store.setVerdict('r8', 'reject', 1, 0); // pk 8, reward 0.7 before: counted already
+    for (let step = 0; step < 6; step++)
+      assert.equal(store.countHighQualityStep('coder', 0.7, 0, 4_000), false);
+    store.setVerdict('r8', 'reject', 1, 0); // pk 8, reward 0.9 before: counted already
     rewards[7] = 0;
-    const sinceTraining = rewards.slice(11_000).filter((r) => r >= 0.7).length;
-    assert.equal(store.countHighQuality('coder', 0.7, 11_000), sinceTraining, 'another question meanwhile');
+    const sinceTraining = rewards.slice(29_000).filter((r) => r >= 0.7).length;
+    assert.equal(store.countHighQuality('coder', 0.7, 29_000), sinceTraining, 'another question meanwhile');
 
     assert.equal(store.countHighQuality('coder', 0.7, 0), rewards.filter((r) => r >= 0.7).length);
     assert.deepEqual(
       [...store.queryPlans('countHq').keys()].sort(),
       ['countHqRecent', 'countHqWindow'],
-      'the last 2,000 pks read by pk, not all 12,000 runs by reward',
+      'the last 6,000 pks read by pk (nine in ten met were high-quality), not the 27,000 such runs by reward',
     );
     assert.equal(store.countHighQualityStep('coder', 0.7, 0, 100), true, 'kept: nothing left to count');
   });
