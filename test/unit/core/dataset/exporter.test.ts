@@ -587,6 +587,12 @@ describe('Exporter', () => {
     closing = true; // after its first window
     await stopped;
     assert.equal(db.countHighQualityStep('coder', 0.5, 0, 1), false, 'stopped before the end: not kept');
+    assert.equal(
+      db.countHighQualityStep('coder', 0.5, 0, 60_000),
+      true,
+      'the first window was taken: 60k pks more reach the last of 100,002',
+    );
+    assert.equal(db.countHighQuality('coder', 0.5, 0), 50_000 + 1);
   });
 
   it('logs a failed auto-export and does not throw', () => {
