@@ -22,6 +22,8 @@ const EXPORT_PAGE = 64;
 const INDEXES_NOT_NEEDED = ['runs_prompt', 'runs_model'];
 /** The part of the file free pages must be before they are given back (see freePagesWorthReleasing). */
 const FREE_PAGES_RELEASED = 0.25;
+/** What free pages must also come to before a watched file is truncated to give them back (freePagesWorthReleasing). */
+const WATCHED_FREE_BYTES_RELEASED = 8 * 2 ** 20;
 /** Past this many roles, a query over all of them takes the plain plan (no index) rather than a branch apiece. */
 const PER_ROLE_MAX = 32;
 /** `PRAGMA auto_vacuum` mode 2. */
@@ -806,7 +808,8 @@ export class Store {
 
   /**
    * Whether the free pages are worth giving back now: a database without incremental auto-vacuum (releaseFreePages
-   * converts it once), or free pages that are FREE_PAGES_RELEASED of the file or more. Each give-back truncates the
+   * converts it once), or free pages that are FREE_PAGES_RELEASED of the file or more (and, while the file is watched,
+   * WATCHED_FREE_BYTES_RELEASED or more). Each give-back truncates the
    * file, and sql.js's file system copies the whole image to shrink it (20 ms and the image's size again in memory at
    * 100k runs, ten times that at 1M), while SQLite reuses free pages for whatever it writes next. So a few free pages
    * (those of two indexes dropped, 15% at 100k runs) wait to be reused; many (texts moved out of a database from
@@ -816,7 +819,12 @@ export class Store {
     try {
       if (scalar(this.db, 'PRAGMA auto_vacuum') !== AUTO_VACUUM_INCREMENTAL) return true;
       const free = scalar(this.db, 'PRAGMA freelist_count');
-      return free > 0 && free >= FREE_PAGES_RELEASED * scalar(this.db, 'PRAGMA page_count');
+      const { size, pages } = this.imageGeometry();
+      if (free === 0 || free < FREE_PAGES_RELEASED * pages) return false;
+      // A watched file (liveImage.ts) stops being watched once truncated: every later save of this session exports
+      // the whole image, and sql.js copies it to grow it. A small database with the texts of the runs a save kept
+      // (an import's first saves) got there; the runs that follow fill those pages again.
+      return !this.live.watching(size, pages) || free * (size / pages) >= WATCHED_FREE_BYTES_RELEASED;
     } catch {
       return false;
     }

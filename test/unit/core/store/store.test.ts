@@ -8,6 +8,7 @@ import { LearningError } from '../../../../src/core/errors';
 import { runRecord } from '../../../support/runRecord';
 import { loadSqlJs } from '../../../../src/core/store/sqljs';
 import { APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, Store } from '../../../../src/core/store/store';
+import { withRoom } from '../../../../src/core/store/imageRoom';
 import { boundText } from '../../../../src/core/store/storedText';
 import { TextSegments } from '../../../../src/core/store/textSegments';
 
@@ -488,6 +489,40 @@ describe('Store', () => {
     } finally {
       few.close();
       many.close();
+    }
+  });
+
+  it('keeps a watched file watched: a few MiB of free pages, most of a small file, wait to be reused', () => {
+    for (let i = 0; i < 2_000; i++) store.insertRun(run({ taskSlug: `task ${i} `.repeat(20) }));
+    const big = 'x'.repeat(24_000);
+    /** The store's image with `rows` texts of 48 KB freed in it, opened as the owner opens it (with room). */
+    const withFree = (rows: number, room: boolean) => {
+      const raw = new SQL.Database(store.export());
+      for (let pk = 1; pk <= rows; pk++)
+        raw.run('INSERT INTO run_texts (pk, input, output) VALUES (?, ?, ?)', [1e6 + pk, big, big]);
+      raw.run('DELETE FROM run_texts WHERE pk > 1e6');
+      const image = raw.export();
+      raw.close();
+      const loaded = room ? withRoom(image) : { image, room: 0 };
+      const opened = Store.open(SQL, loaded.image, true, loaded.room);
+      assert.ok(opened instanceof Store);
+      opened.insertRun(run({ taskSlug: 'written once: SQLite writes through the view' }));
+      return opened;
+    };
+    const some = [withFree(60, false), withFree(60, true)]; // ~2.9 MB free, more than a quarter of the file
+    const many = withFree(300, true); // ~14 MB free
+    try {
+      assert.equal(some[1]!.imageIsWatched(), true);
+      assert.equal(
+        some[0]!.freePagesWorthReleasing(),
+        true,
+        'not watched: a quarter of the file is worth it',
+      );
+      assert.equal(some[1]!.freePagesWorthReleasing(), false, 'watched: a truncate would end the watch');
+      assert.equal(some[1]!.imageIsWatched(), true);
+      assert.equal(many.freePagesWorthReleasing(), true, 'watched, but 8 MiB or more free');
+    } finally {
+      for (const s of [...some, many]) s.close();
     }
   });
 
