@@ -114,6 +114,8 @@ export interface DurableStoreOptions {
   inboxLimits?: InboxLimits;
   /** The least room after the owner's database for it to grow into (imageRoom.ts). Default 64 MiB; less in tests. */
   leastRoomBytes?: number;
+  /** What a save under way may hold copied before a sliced read waits for it. Default IMPORT_COPIES_BYTES. */
+  importCopiesBytes?: number;
 }
 
 export type RunEntry = Extract<InboxEntry, { type: 'run' }>;
@@ -174,6 +176,8 @@ const VACUUM_PAGES = 256;
 const NOTIFY_MS = 1_000;
 const SLICE_LINES = { first: 2, min: 1, max: 500 };
 const SLICE_BATCH_BYTES = 1024 * 1024;
+/** What a save under way may hold copied (see liveImage.ts) before a sliced read waits for it (ingestInboxSliced). */
+const IMPORT_COPIES_BYTES = 8 * 1024 * 1024;
 /** Skipped lines of one inbox file that are logged one by one; the rest are counted in one line per poll. */
 const LOGGED_SKIPS = 20;
 /** Verdicts for runs that never arrived are dropped after this long. */
@@ -534,6 +538,14 @@ export class DurableStore {
         if (performance.now() - heardAt >= NOTIFY_MS) tell(true);
         if (this.isOwner && this.mayRetryTextMove() && this.store.textsPendingAtLeast(IMPORT_MOVE_RUNS)) {
           await this.moveTextsOut();
+          if (this.closed) return applied;
+        }
+        // A save under way copies each block of the image a slice writes before the save has taken it. Read on, a
+        // big import writes all over the image meanwhile: at 1M runs, up to 50 MiB of copies at once, which the
+        // allocator kept once freed. Past IMPORT_COPIES_BYTES the read lets the save finish first.
+        const saving = this.saving;
+        if (saving && this.store.imageCopiesHeld() > (this.opts.importCopiesBytes ?? IMPORT_COPIES_BYTES)) {
+          await saving.catch(() => undefined); // a failed save is reported by whoever started it
           if (this.closed) return applied;
         }
         await new Promise((resolve) => setImmediate(resolve));

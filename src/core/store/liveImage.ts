@@ -140,6 +140,11 @@ export class LiveImage {
     this.view = undefined; // the image and its room are garbage once sql.js lets go of them too
   }
 
+  /** Bytes a snapshot under way holds copied (copy on write) until it takes them; 0 when none is. */
+  copiesHeld(): number {
+    return this.current?.copiesHeld() ?? 0;
+  }
+
   /** The database is closed: a snapshot under way is superseded (a save still writing it stops), the view dropped. */
   close(): void {
     this.current?.cancel();
@@ -209,6 +214,10 @@ class LiveSnapshot implements ImageToSave {
       const start = block * BLOCK_BYTES;
       this.preserved.set(block, this.view.slice(start, Math.min(this.size, start + BLOCK_BYTES)));
     }
+  }
+
+  copiesHeld(): number {
+    return this.preserved.size * BLOCK_BYTES;
   }
 
   cancel(): void {

@@ -219,6 +219,7 @@ export type StoreReader = Pick<
   | 'rewards'
   | 'exportCandidates'
   | 'imageIsWatched'
+  | 'imageCopiesHeld'
 >;
 
 export interface LearningEvent {
@@ -450,6 +451,11 @@ export class Store {
     this.keepPendingTexts();
     const { size, pages } = this.imageGeometry();
     return this.live.watching(size, pages) ? this.live.snapshot(size) : exportedImage(this.db.export());
+  }
+
+  /** Bytes a save taking the image in slices holds copied of blocks written meanwhile (liveImage.ts). */
+  imageCopiesHeld(): number {
+    return this.live.copiesHeld();
   }
 
   /** Whether a save now would take sql.js's file in slices (liveImage.ts) rather than export it. */

@@ -1206,6 +1206,69 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     assert.equal(again.db.imageIsWatched(), false, 'grown past that room: sql.js copied its file');
   });
 
+  it('lets a save under way take the image before an import writes all over it: its copies on write stay few', async function () {
+    this.timeout(120_000);
+    const inbox = path.join(agentDir, 'inbox');
+    fs.mkdirSync(inbox, { recursive: true });
+    // Runs whose ids (190 characters, most of the image: a save takes it in four slices or more) are in random order;
+    // the new ones' ids go through them in order, so that each slice of their import writes blocks of the id index
+    // the one before did not.
+    const lines = (name: string, count: number, at: (k: number) => number) =>
+      Array.from({ length: count }, (_, k) =>
+        agentRun(`${at(k).toString(16).padStart(8, '0')}-${name}-${k}-`.padEnd(190, 'x'), `task ${k % 97}`),
+      ).join('\n') + '\n';
+    const old = path.join(inbox, 'old.jsonl');
+    fs.writeFileSync(
+      old,
+      lines('old', 60_000, (k) => (k * 2654435761) >>> 0),
+    );
+    finished(old);
+    (await openStore()).close();
+    /** How often the import applied runs while a save beside it held copies; the runs in the end. */
+    const importWhileSaving = async (copiesBytes: number) => {
+      const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'al-durable-copy-'));
+      try {
+        fs.cpSync(agentDir, path.join(workspace, '.agent'), { recursive: true });
+        const ds = await openDurableStore(path.join(workspace, '.agent'), (l) => logs.push(l), {
+          importCopiesBytes: copiesBytes,
+        });
+        try {
+          ds.record(validRun()); // something to save
+          const file = path.join(workspace, '.agent', 'inbox', 'new.jsonl');
+          fs.writeFileSync(
+            file,
+            lines('new', 6_000, (k) => Math.floor((k * 2 ** 32) / 6_000)),
+          );
+          finished(file);
+          // Sampled at each turn: the import applies runs in its slices, the save takes the image in its own.
+          let held = 0;
+          let pk = ds.db.maxPk();
+          let appliedWhileHeld = 0;
+          let busy = true;
+          const work = Promise.all([ds.save(), ds.syncSliced()]).finally(() => (busy = false));
+          while (busy) {
+            const [copies, now] = [ds.db.imageCopiesHeld(), ds.db.maxPk()];
+            if (held > 0 && copies > 0 && now > pk) appliedWhileHeld++;
+            [held, pk] = [copies, now];
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          await work;
+          return { appliedWhileHeld, runs: ds.db.maxPk() };
+        } finally {
+          await ds.close();
+        }
+      } finally {
+        fs.rmSync(workspace, { recursive: true, force: true });
+      }
+    };
+    const free = await importWhileSaving(Number.POSITIVE_INFINITY);
+    const bounded = await importWhileSaving(0);
+    assert.equal(free.runs, 60_000 + 1 + 6_000);
+    assert.equal(bounded.runs, free.runs);
+    assert.ok(free.appliedWhileHeld > 0, 'read on: the import wrote while the save held copies');
+    assert.equal(bounded.appliedWhileHeld, 0, 'the import waited for the save once it held copies');
+  });
+
   it('keeps an agent’s file read to its end when its writer came back during the save: the image lacks the new runs', async () => {
     const inbox = path.join(agentDir, 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
