@@ -522,6 +522,8 @@ async function benchSize(n, variant) {
     out.session = Object.fromEntries(
       Object.keys(out.sessions[0]).map((key) => [key, median(out.sessions.map((x) => x[key]))]),
     );
+    progress(`N=${n}: the floor (Node and sql.js alone with this database, in a process of its own)`);
+    out.floor = benchChild({ BENCH_FLOOR: path.join(agent, 'experience.db') });
   } finally {
     try {
       await pipeline?.close();
@@ -607,6 +609,49 @@ async function laterSession(dir, variant) {
   h.disable();
   out.stallMaxMs = h.max / 1e6;
   out.peakRssMiB = peakRssMiB();
+  return out;
+}
+
+/**
+ * The floor under the memory rows: a fresh process with Node and sql.js only (nothing of ours loaded) opens the saved
+ * database as sql.js opens a file, counts each role's runs over its (role, reward) index and records SESSION_RUNS rows
+ * of numbers, a transaction and a turn each, as a later session would. Its RSS before opening (sql.js loaded), once
+ * opened (the bytes read let go, gc()), and the most sampled every 10 ms after that (V8 optimising sql.js's code once
+ * it is hot is in it).
+ */
+async function floorChild(dbFile) {
+  const initSqlJs = require('sql.js');
+  const SQL = await initSqlJs();
+  gc();
+  const out = { rssBaseMiB: process.memoryUsage().rss / 2 ** 20 };
+  const db = new SQL.Database(fs.readFileSync(dbFile)); // the bytes read are garbage once sql.js copied them
+  out.rssOpenMiB = rssMiB();
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
+  const sampler = setInterval(sample, 10);
+  const columns = db
+    .exec('PRAGMA table_info(runs)')[0]
+    .values.map((c) => String(c[1]))
+    .filter((c) => c !== 'pk' && c !== 'id');
+  const roles = db.exec('SELECT DISTINCT role FROM runs')[0].values.map((r) => r[0]);
+  const count = db.prepare('SELECT COUNT(*) FROM runs WHERE role = ? AND reward >= ?');
+  const insert = db.prepare(
+    `INSERT INTO runs (id, ${columns.join(', ')}) SELECT ?, ${columns.join(', ')} FROM runs WHERE pk = ?`,
+  );
+  const last = db.exec('SELECT MAX(pk) FROM runs')[0].values[0][0];
+  for (let k = 0; k < SESSION_RUNS; k++) {
+    for (const role of roles) count.get([role, 0.7]);
+    db.run('BEGIN');
+    insert.run([`floor-${k}`, last]);
+    db.run('COMMIT');
+    await sleep(0);
+    sample();
+  }
+  count.free();
+  insert.free();
+  clearInterval(sampler);
+  out.peakRssMiB = Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+  db.close();
   return out;
 }
 
@@ -706,6 +751,7 @@ function tables(results, target = TARGET) {
       'native .db MiB',
       'inbox file MiB',
       'later session: base / after open / peak MiB',
+      'floor: base / after open / peak MiB',
     ],
     results.map((r) => [
       label(r),
@@ -720,6 +766,7 @@ function tables(results, target = TARGET) {
       r.session
         ? `${f0(r.session.rssBaseMiB)} / ${f0(r.session.rssOpenMiB)} / ${f0(r.session.peakRssMiB)}`
         : '—',
+      r.floor ? `${f0(r.floor.rssBaseMiB)} / ${f0(r.floor.rssOpenMiB)} / ${f0(r.floor.peakRssMiB)}` : '—',
     ]),
   );
   const steady = table(
@@ -806,6 +853,11 @@ function goals(results, TARGET) {
           : '—',
     ],
     [
+      'peak RSS floor: Node and sql.js alone, this database open, 300 runs recorded',
+      '—',
+      (r) => (r.floor ? `${f0(r.floor.peakRssMiB)} MiB (${f0(r.floor.rssOpenMiB)} once opened)` : '—'),
+    ],
+    [
       'longest stall, a later session (open and close included)',
       `≤ ${TARGET.stallMs} ms`,
       (r) =>
@@ -868,18 +920,25 @@ in 8 ms slices and the inbox in 12 ms slices, and an export reuses what the last
 (\`sft/{role}_sft.memo\`); a database over 1 MiB is saved once the journal took as many bytes as a save writes; a file
 that matches \`experience.db.sum\` opens without the integrity check; a new database is made in 8 KiB pages, without
 the two indexes no query needs (15% of the image); free pages are kept for SQLite to reuse unless they are a quarter of
-the file (sql.js copies the whole image to shrink it); the owner loads the database into a buffer of its own with room
+the file (sql.js copies the whole image to shrink it), and 8 MiB or more of it while the file is watched (below); the
+owner loads the database into a buffer of its own with room
 to grow into (a quarter of it, at least 64 MiB, and as much as the inbox it is about to import, up to 1 GiB: address
 space until written), which sql.js keeps as its file, so that a save takes the image from it 4 MiB a turn, copying on
-write what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`); an
+write what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`), an
+import reading the inbox meanwhile waiting for the save once it holds 8 MiB of such copies (at 1M runs it held up to
+50 MiB); a run's texts are encoded in a reused buffer and an append's records laid out in one; an
 agent's inbox file read to its end is removed off the event loop; a dataset is written a piece of 1 MiB at a time; the
 owner makes its next journal file ready off the event loop; in a fresh process sql.js is warmed a statement per turn
 and the open's steps each take a turn of their own, its count of each role's high-quality runs since the last
 export about 50k runs a turn (a role of over 100k runs 50k pks a turn: 70–77 ms in one query at 1M runs of one role
 never exported, 16–20 ms a turn now); the database is kept locked (\`locking_mode = EXCLUSIVE\`), so
-that no statement looks for a hot journal. What is left is memory. The import's peak is much of it what V8's
-and libuv's threads leave in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot set, took 46 MiB
-off a 100k import's peak here). A later session's is Node and the bundle (80 MiB, zod 12 of it), V8 optimising sql.js's
+that no statement looks for a hot journal. What is left is memory, and the floor row says how much of it is
+Node's and sql.js's own: a process with nothing else loaded, which opens the database with sql.js, counts each role's
+runs and records 300 (numbers only). At 100k runs it peaks within a few MiB of the 150 MiB target (V8 compiling
+sql.js's hot code with its optimising tier takes most of the rise after the open), before our code, its 27 MiB
+once loaded, an export or an import. The import's peak is besides much of it what V8's and libuv's threads leave
+in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot set, took 46 MiB off a 100k import's
+peak here). A later session's is Node and the bundle (80 MiB, zod 12 of it), V8 optimising sql.js's
 code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young generation
 grown to its full size (with \`--max-semi-space-size=2\` the 100k later session peaked at 144–148 MiB), the image
 (29 MiB) and sql.js's heap. Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
@@ -949,7 +1008,9 @@ their own.
 opens the saved workspace (as the next editor window does), records ${SESSION_RUNS} runs one every ${STEADY_EVERY_MS} ms, exports
 once and closes: its RSS before opening (after \`gc()\`), right after opening, and its peak (\`maxRSS\`); the import of
 the pre-fill, the baseline and the benchmark's own rows are not in it. ${SESSIONS} such sessions run one after another;
-the tables give their median (the targets table their spread too).
+the tables give their median (the targets table their spread too). **Floor**: the process described under the
+targets, in a process of its own after the later sessions: its RSS with sql.js loaded, once the database is open
+(after \`gc()\`), and the most sampled every 10 ms while it counts and records.
 `;
 }
 
@@ -964,6 +1025,7 @@ async function main() {
     return print(
       nativePrefillChild(...fields(process.env.BENCH_NATIVE_PREFILL), process.env.BENCH_NATIVE_SCHEMA),
     );
+  if (process.env.BENCH_FLOOR) return print(await floorChild(process.env.BENCH_FLOOR));
   if (process.env.BENCH_SESSION) {
     const at = process.env.BENCH_SESSION.lastIndexOf(':');
     const result = await laterSession(
