@@ -220,6 +220,7 @@ export type StoreReader = Pick<
   | 'exportCandidates'
   | 'imageIsWatched'
   | 'imageCopiesHeld'
+  | 'textsPendingAtLeast'
 >;
 
 export interface LearningEvent {

@@ -1269,6 +1269,29 @@ describe('durable store: never acknowledges a run it did not keep', function () 
     assert.equal(bounded.appliedWhileHeld, 0, 'the import waited for the save once it held copies');
   });
 
+  it('moves an import’s texts out a few hundred runs at a time: it never holds a thousand runs’ texts', async function () {
+    this.timeout(60_000);
+    const ds = await openStore();
+    const file = path.join(agentDir, 'inbox', 'backlog.jsonl');
+    fs.writeFileSync(
+      file,
+      Array.from({ length: 3_000 }, (_, k) =>
+        agentRun(`backlog-${k}`, `task ${k % 50}`, { input: `input ${k} `.repeat(200) }),
+      ).join('\n') + '\n',
+    );
+    finished(file);
+    let turnsHeld = 0;
+    let busy = true;
+    const work = ds.syncSliced().finally(() => (busy = false));
+    while (busy) {
+      if (ds.db.textsPendingAtLeast(1_000)) turnsHeld++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(await work, 3_000);
+    assert.equal(turnsHeld, 0, 'turns with a thousand runs’ texts or more waiting to be moved');
+    assert.ok(ds.db.textsPendingAtLeast(1), 'the last few wait for the save, as before');
+  });
+
   it('keeps an agent’s file read to its end when its writer came back during the save: the image lacks the new runs', async () => {
     const inbox = path.join(agentDir, 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
