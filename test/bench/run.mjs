@@ -624,7 +624,14 @@ async function floorChild(dbFile) {
   const SQL = await initSqlJs();
   gc();
   const out = { rssBaseMiB: process.memoryUsage().rss / 2 ** 20 };
-  const db = new SQL.Database(fs.readFileSync(dbFile)); // the bytes read are garbage once sql.js copied them
+  // sql.js's file system keeps the buffer it is given as the file (a Buffer's slice() is a view): given room after the
+  // image, as the store gives it (imageRoom.ts: a quarter of it, at least 64 MiB), the file grows with no copy.
+  const withRoom = (image) => {
+    const bytes = Buffer.alloc(image.length + Math.max(Math.ceil(image.length / 4), 64 * 2 ** 20));
+    image.copy(bytes);
+    return bytes;
+  };
+  const db = new SQL.Database(withRoom(fs.readFileSync(dbFile))); // the bytes read are garbage once copied
   out.rssOpenMiB = rssMiB();
   let peak = 0;
   const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));

@@ -114,7 +114,7 @@ export interface DurableStoreOptions {
   inboxLimits?: InboxLimits;
   /** The least room after the owner's database for it to grow into (imageRoom.ts). Default 64 MiB; less in tests. */
   leastRoomBytes?: number;
-  /** What a save under way may hold copied before a sliced read waits for it. Default IMPORT_COPIES_BYTES. */
+  /** What a save under way may hold copied before a sliced read waits for fewer. Default IMPORT_COPIES_BYTES. */
   importCopiesBytes?: number;
 }
 
@@ -176,7 +176,7 @@ const VACUUM_PAGES = 256;
 const NOTIFY_MS = 1_000;
 const SLICE_LINES = { first: 2, min: 1, max: 500 };
 const SLICE_BATCH_BYTES = 1024 * 1024;
-/** What a save under way may hold copied (see liveImage.ts) before a sliced read waits for it (ingestInboxSliced). */
+/** What a save under way may hold copied (see liveImage.ts) before a sliced read waits for fewer (ingestInboxSliced). */
 const IMPORT_COPIES_BYTES = 8 * 1024 * 1024;
 /** Skipped lines of one inbox file that are logged one by one; the rest are counted in one line per poll. */
 const LOGGED_SKIPS = 20;
@@ -544,10 +544,11 @@ export class DurableStore {
         }
         // A save under way copies each block of the image a slice writes before the save has taken it. Read on, a
         // big import writes all over the image meanwhile: at 1M runs, up to 50 MiB of copies at once, which the
-        // allocator kept once freed. Past IMPORT_COPIES_BYTES the read lets the save finish first.
-        const saving = this.saving;
-        if (saving && this.store.imageCopiesHeld() > (this.opts.importCopiesBytes ?? IMPORT_COPIES_BYTES)) {
-          await saving.catch(() => undefined); // a failed save is reported by whoever started it
+        // allocator kept once freed. Past IMPORT_COPIES_BYTES the read waits for the save to take them (not for its
+        // write to end: the copies go as the save takes their blocks).
+        const most = this.opts.importCopiesBytes ?? IMPORT_COPIES_BYTES;
+        if (this.store.imageCopiesHeld() > most) {
+          await this.store.imageCopiesAtMost(most);
           if (this.closed) return applied;
         }
         await new Promise((resolve) => setImmediate(resolve));

@@ -145,6 +145,11 @@ export class LiveImage {
     return this.current?.copiesHeld() ?? 0;
   }
 
+  /** Resolves once the snapshot under way holds at most `bytes` copied, or is over; at once when none is. */
+  copiesAtMost(bytes: number): Promise<void> {
+    return this.current?.copiesAtMost(bytes) ?? Promise.resolve();
+  }
+
   /** The database is closed: a snapshot under way is superseded (a save still writing it stops), the view dropped. */
   close(): void {
     this.current?.cancel();
@@ -196,6 +201,10 @@ class LiveSnapshot implements ImageToSave {
   private cancelled = false;
   private started = false;
   private done: ImageSum | undefined;
+  /** Taken, cancelled or released: it copies nothing more. */
+  private over = false;
+  /** Who waits for the copies to come down (copiesAtMost). */
+  private waiters: { bytes: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly view: Uint8Array,
@@ -220,9 +229,26 @@ class LiveSnapshot implements ImageToSave {
     return this.preserved.size * BLOCK_BYTES;
   }
 
+  copiesAtMost(bytes: number): Promise<void> {
+    if (this.over || this.copiesHeld() <= bytes) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ bytes, resolve }));
+  }
+
+  /** Lets go of those waiting for copies that are now few enough (or for a snapshot now over). */
+  private wake(): void {
+    const waiting: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.over || this.copiesHeld() <= w.bytes) w.resolve();
+      else waiting.push(w);
+    }
+    this.waiters = waiting;
+  }
+
   cancel(): void {
     this.cancelled = true;
+    this.over = true;
     this.preserved.clear();
+    this.wake();
   }
 
   async *slices(): AsyncIterable<Uint8Array> {
@@ -245,6 +271,7 @@ class LiveSnapshot implements ImageToSave {
         }
         const slice = out.subarray(0, filled);
         crc = zlib.crc32(slice, crc);
+        this.wake();
         yield slice;
       }
       this.done = { size: this.size, crc32: crc };
@@ -265,7 +292,9 @@ class LiveSnapshot implements ImageToSave {
 
   release(): void {
     this.nextBlock = this.blocks; // no more copies on write
+    this.over = true;
     this.preserved.clear();
+    this.wake();
     this.onRelease();
   }
 }

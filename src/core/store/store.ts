@@ -459,6 +459,11 @@ export class Store {
     return this.live.copiesHeld();
   }
 
+  /** Resolves once a save taking the image holds at most `bytes` copied, or is over (liveImage.ts). */
+  imageCopiesAtMost(bytes: number): Promise<void> {
+    return this.live.copiesAtMost(bytes);
+  }
+
   /** Whether a save now would take sql.js's file in slices (liveImage.ts) rather than export it. */
   imageIsWatched(): boolean {
     const { size, pages } = this.imageGeometry();

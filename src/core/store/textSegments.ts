@@ -380,8 +380,9 @@ class Scratch {
     if (this.buffer.length < bytes)
       this.buffer = Buffer.allocUnsafe(Math.max(bytes, 2 * this.buffer.length, 16384));
     const plain = this.buffer.subarray(0, bytes);
-    plain.write(r.input, 0, 'utf8');
-    plain.write(r.output, inputBytes, 'utf8');
+    // Every byte written (the buffer holds an earlier run's otherwise): UTF-8 as byteLength counts it.
+    if (plain.write(r.input, 0, 'utf8') + plain.write(r.output, inputBytes, 'utf8') !== bytes)
+      throw new Error(`run ${r.id}: its texts did not encode to the length counted`);
     return { plain, inputBytes };
   }
 }
@@ -410,8 +411,13 @@ function encoded(id: string, plain: Buffer, deflated: Buffer | undefined, inputB
     id,
     idBytes: Buffer.byteLength(id, 'utf8'),
     codec: useDeflate ? CODEC_DEFLATE : CODEC_PLAIN,
-    // The texts as they are are copied out of the scratch buffer, which the next run reuses.
-    payload: useDeflate ? deflated : Buffer.from(plain),
+    // The texts as they are are copied out of the scratch buffer, which the next run reuses; deflated ones out of
+    // zlib's output buffer when it is much larger (sized for the texts themselves), as it is kept until `pack`.
+    payload: !useDeflate
+      ? Buffer.from(plain)
+      : deflated.buffer.byteLength > 2 * deflated.length
+        ? Buffer.from(deflated)
+        : deflated,
     inputBytes,
   };
 }

@@ -520,6 +520,7 @@ describe('Store', () => {
       );
       assert.equal(some[1]!.freePagesWorthReleasing(), false, 'watched: a truncate would end the watch');
       assert.equal(some[1]!.imageIsWatched(), true);
+      assert.equal(many.imageIsWatched(), true);
       assert.equal(many.freePagesWorthReleasing(), true, 'watched, but 8 MiB or more free');
     } finally {
       for (const s of [...some, many]) s.close();
