@@ -25,8 +25,12 @@ import type { ImageSum } from './imageSum';
 /** SQLite's largest page: a read of the file is never longer. MEMFS copying the file out is. */
 const MAX_PAGE_BYTES = 65536;
 const subarray = Uint8Array.prototype.subarray;
-/** Copy-on-write granularity: a write preserves the 64 KiB blocks it touches that the snapshot has not taken yet. */
-const BLOCK_BYTES = 64 * 1024;
+/**
+ * Copy-on-write granularity: a write preserves the blocks it touches that the snapshot has not taken yet. A page of
+ * the store's (8 KiB): SQLite writes a page at a time, and runs recorded or imported while a 1M-run image was taken
+ * wrote pages all over its indexes, each of which cost a 64 KiB block before (up to 50 MiB held at once).
+ */
+const BLOCK_BYTES = 8 * 1024;
 /** What a background save copies, sums and hands to the file system per turn of the event loop. */
 const SLICE_BYTES = 4 * 1024 * 1024;
 
