@@ -624,14 +624,15 @@ async function floorChild(dbFile) {
   const SQL = await initSqlJs();
   gc();
   const out = { rssBaseMiB: process.memoryUsage().rss / 2 ** 20 };
-  // sql.js's file system keeps the buffer it is given as the file (a Buffer's slice() is a view): given room after the
-  // image, as the store gives it (imageRoom.ts: a quarter of it, at least 64 MiB), the file grows with no copy.
-  const withRoom = (image) => {
-    const bytes = Buffer.alloc(image.length + Math.max(Math.ceil(image.length / 4), 64 * 2 ** 20));
-    image.copy(bytes);
-    return bytes;
-  };
-  const db = new SQL.Database(withRoom(fs.readFileSync(dbFile))); // the bytes read are garbage once copied
+  // sql.js's file system keeps the buffer it is given as the file (a Buffer's slice() is a view): read into one with
+  // room after the image, as the store reads it (imageRoom.ts: a quarter of it, at least 64 MiB), the file grows with
+  // no copy, and there is no other copy of it meanwhile.
+  const fd = fs.openSync(dbFile, 'r');
+  const size = fs.fstatSync(fd).size;
+  const bytes = Buffer.alloc(size + Math.max(Math.ceil(size / 4), 64 * 2 ** 20));
+  for (let at = 0; at < size;) at += fs.readSync(fd, bytes, at, size - at, at);
+  fs.closeSync(fd);
+  const db = new SQL.Database(bytes);
   out.rssOpenMiB = rssMiB();
   let peak = 0;
   const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
@@ -931,7 +932,7 @@ the file (sql.js copies the whole image to shrink it), and 8 MiB or more of it w
 owner loads the database into a buffer of its own with room
 to grow into (a quarter of it, at least 64 MiB, and as much as the inbox it is about to import, up to 1 GiB: address
 space until written), which sql.js keeps as its file, so that a save takes the image from it 4 MiB a turn, copying on
-write what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`), an
+write (a page at a time) what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`), an
 import reading the inbox meanwhile waiting for the save once it holds 8 MiB of such copies (at 1M runs it held up to
 50 MiB); a run's texts are encoded in a reused buffer and an append's records laid out in one; an
 agent's inbox file read to its end is removed off the event loop; a dataset is written a piece of 1 MiB at a time; the

@@ -203,7 +203,8 @@ const TEXT_MOVE_BATCH = 2_000;
  * backlog, a first open) then never holds more than about this many runs' texts, rather than all of them until its
  * first save. Few: texts held across several slices outlive V8's young generation, which then grows to its largest
  * and promotes them to be collected later. 2,000 (a save's batch) took the 1M import's peak to 516 MiB, 250 to 475
- * (at 100k: 244-251 against 205-210 MiB), in the same time.
+ * (at 100k: 244-251 against 205-210 MiB), in the same time here. Each move ends with an fdatasync of its segment:
+ * a disk slow to sync makes an import that much longer (4,000 of them at 1M runs).
  */
 const IMPORT_MOVE_RUNS = 250;
 /** A save moves texts until fewer than this many wait in memory; those go into its image (run_texts). */
