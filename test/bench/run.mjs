@@ -942,9 +942,9 @@ export about 50k runs a turn (a role of over 100k runs 50k pks a turn: 70–77 m
 never exported, 16–20 ms a turn now); the database is kept locked (\`locking_mode = EXCLUSIVE\`), so
 that no statement looks for a hot journal. What is left is memory, and the floor row says how much of it is
 Node's and sql.js's own: a process with nothing else loaded, which opens the database with sql.js, counts each role's
-runs and records 300 (numbers only). At 100k runs it peaks within a few MiB of the 150 MiB target (V8 compiling
-sql.js's hot code with its optimising tier takes most of the rise after the open), before our code, its 27 MiB
-once loaded, an export or an import. The import's peak is besides much of it what V8's and libuv's threads leave
+runs and records 300 (numbers only). At 100k runs it peaks at about 110 MiB, V8 compiling sql.js's hot code with
+its optimising tier being most of the rise after the open: the 150 MiB target leaves about 40 MiB for our code (27
+MiB once loaded), an export of 1,000 examples and an import. The import's peak is besides much of it what V8's and libuv's threads leave
 in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot set, took 46 MiB off a 100k import's
 peak here). A later session's is Node and the bundle (80 MiB, zod 12 of it), V8 optimising sql.js's
 code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young generation
