@@ -393,7 +393,7 @@ function encodeSync(r: TextRecord, scratch: Scratch): Encoded {
     plain.length >= MIN_DEFLATE_BYTES
       ? zlib.deflateRawSync(plain, { chunkSize: chunkFor(plain.length) })
       : undefined;
-  return encoded(r.id, plain, deflated, inputBytes);
+  return asRecord(r.id, plain, deflated, inputBytes);
 }
 
 async function encodeAsync(r: TextRecord, scratch: Scratch): Promise<Encoded> {
@@ -402,10 +402,10 @@ async function encodeAsync(r: TextRecord, scratch: Scratch): Promise<Encoded> {
     plain.length >= MIN_DEFLATE_BYTES
       ? await deflateRaw(plain, { chunkSize: chunkFor(plain.length) })
       : undefined;
-  return encoded(r.id, plain, deflated, inputBytes);
+  return asRecord(r.id, plain, deflated, inputBytes);
 }
 
-function encoded(id: string, plain: Buffer, deflated: Buffer | undefined, inputBytes: number): Encoded {
+function asRecord(id: string, plain: Buffer, deflated: Buffer | undefined, inputBytes: number): Encoded {
   const useDeflate = deflated !== undefined && deflated.length < plain.length;
   return {
     id,
