@@ -1,7 +1,7 @@
 // The messages between the extension host and its webviews (sidebar, dashboard, run view): one definition for both sides.
 // Host → webview messages carry plain data; webview → host messages are validated with zod on arrival.
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 

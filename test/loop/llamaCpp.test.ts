@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Llama, Token } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
-import { z } from 'zod';
+import * as z from 'zod';
 import { main } from '../../src/cli/main';
 import { makeWorkspace, removeWorkspace } from '../support/workspace';
 

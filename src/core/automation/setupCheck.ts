@@ -3,7 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LearningConfig } from '../workspace/config';
 import { compareVersions, deployMethodFor, OllamaClient } from './ollama';
 

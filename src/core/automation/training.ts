@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomicSync } from '../workspace/atomicFile';
 import type { AdapterPaths } from '../workspace/agentDir';
 import type { LearningConfig } from '../workspace/config';

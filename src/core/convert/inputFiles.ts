@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConvertError } from '../errors';
 import { SafetensorsFile, type SafetensorsTensor } from './safetensors';
 

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomic } from '../workspace/atomicFile';
 import { ConvertError, InvalidInputError, LearningError } from '../errors';
 import {

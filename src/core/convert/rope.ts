@@ -3,7 +3,7 @@
 // else. Two layouts: transformers 4's top-level rope_theta and rope_scaling, and transformers 5's rope_parameters
 // (RotaryEmbeddingConfigMixin), which holds rope_type, rope_theta and the scaling's keys in one object.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConvertError } from '../errors';
 import { ARCHITECTURE, type Architecture } from './architectures';
 

@@ -2,7 +2,7 @@
 // window closed. It arrives after the run, like an observed signal, and is shown beside the run for review; it adds
 // nothing to the reward (the signals the editor observes on those files do).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../errors';
 import { boundText } from '../store/storedText';
 

@@ -1,7 +1,7 @@
 // The run result an agent hands to recordRun, validated at the edge; and the stored shape of a run.
 
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError, LearningError } from '../errors';
 import type { RunSource } from './signals';
 

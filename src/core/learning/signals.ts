@@ -1,7 +1,7 @@
 // Signals that arrive after a run was recorded (from the editor: diagnostics, tasks, whether the change was kept),
 // validated at the edge, and how they fill the gaps in what the agent reported before the reward is computed.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../errors';
 import type { RewardSignals } from './reward';
 

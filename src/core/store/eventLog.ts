@@ -2,7 +2,7 @@
 // when an event is added and parsed when one is read back (rows outlive the code that wrote them), so no caller
 // casts what an event holds.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LearningEvent, Store } from './store';
 
 const count = z.number().int().min(0);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { syncDirectory, syncDirectoryAsync, syncPathAsync } from '../workspace/atomicFile';
 import { openRegularFile } from '../workspace/regularFile';
 import { isProcessAlive } from './lock';

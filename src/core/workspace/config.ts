@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DRIFT_METHODS } from '../automation/drift';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { gatewayConfigSchema } from './gatewayConfig';

@@ -2,7 +2,7 @@
 // how it names the runs it records. Where it forwards, the address it binds and whom it lets in are the user's
 // settings (GatewayAccess), never the workspace's. Kept apart so config.ts only references it.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../errors';
 import { COMPLEXITIES } from '../learning/runResult';
 import { ROLE_PATTERN } from './names';

@@ -2,7 +2,7 @@
 // statistics written from the store (never read back as truth: the database is).
 
 import * as fs from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomicSync } from './atomicFile';
 import { parseJsonFile, type Algorithm } from './config';
 import { ConfigError } from '../errors';
