@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
 import { writeCacheFileSync, writeFileAtomic, writeFileAtomicSync } from '../workspace/atomicFile';
 import { openRegularFile } from '../workspace/regularFile';
 import { SCRUB_CODE, scrubSecrets } from './secrets';
@@ -43,10 +44,12 @@ export interface ExportResult {
  * one, reads, decompresses, hashes and scrubs only the runs that are new to it. Entries are keyed by pk and id (a
  * database set aside and begun afresh reuses pks); only the last export's runs are kept.
  *
- * With `files`, the memo outlives the process: each export leaves beside its dataset what it learned (`{dataset}.memo`:
- * the keys, and where each example's messages are in the dataset), and the first export after a restart reads that
- * and the dataset instead of every run's texts. It is only a cache: one that does not match the dataset's bytes, the
- * code that made it or its own format is ignored, and the runs are read as if it were not there.
+ * With `files`, the memo lives on disk: each export leaves beside its dataset what it learned (`{dataset}.memo`: the
+ * keys, and where in the dataset's bytes each example's messages are), and the next export, in this process or after
+ * a restart, reads that and the dataset instead of every run's texts. Nothing of it is held between exports: a
+ * thousand examples are 4-5 MB a dataset, and a process exporting every role and tier held them all for good. It is
+ * only a cache: one that does not match the dataset's bytes, the code that made it or its own format is ignored, and
+ * the runs are read as if it were not there.
  */
 export class ExportMemo {
   private last = new Map<string, MemoEntry>();
@@ -56,6 +59,8 @@ export class ExportMemo {
   private nextBytes = 0;
   private loaded: boolean;
   private begun = 0;
+  /** The CRC-32 of the memo file this memo wrote last: read back unchanged, what it says of each example is ours. */
+  private wrote: number | undefined;
 
   constructor(private readonly files?: { dataset: string; memo: string }) {
     this.loaded = files === undefined;
@@ -69,7 +74,7 @@ export class ExportMemo {
     if (this.loaded || !this.files) return;
     this.loaded = true;
     const begun = this.begun;
-    const read = await readMemoSliced(this.files, lineage);
+    const read = await readMemoSliced(this.files, lineage, this.wrote);
     // An export begun meanwhile (closing: in one piece) has its own view, and may have written a newer file.
     if (read && this.begun === begun) {
       this.last = read;
@@ -82,7 +87,7 @@ export class ExportMemo {
     this.begun++;
     if (!this.loaded) {
       this.loaded = true;
-      const read = this.files && readMemo(this.files, lineage);
+      const read = this.files && readMemo(this.files, lineage, this.wrote);
       if (read) {
         this.last = read;
         this.lineage = lineage;
@@ -100,15 +105,15 @@ export class ExportMemo {
 
   /**
    * Keeps what this export learned of a run for the next one. An example's messages are kept only while it is not a
-   * duplicate (another run gives the same example) and the memo is under MAX_MEMO_CHARS; otherwise just its key.
+   * duplicate (another run gives the same example) and the memo is under MAX_MEMO_BYTES; otherwise just its key.
    * Returns what was kept.
    */
   keep(pk: number, id: string, entry: MemoEntry, duplicate: boolean): MemoEntry {
     let kept = entry;
     if (entry.kind === 'example') {
-      const chars = entry.messages.length + (entry.tools?.length ?? 0);
-      if (duplicate || this.nextBytes + chars > MAX_MEMO_CHARS) kept = { kind: 'key', key: entry.key };
-      else this.nextBytes += chars;
+      const bytes = entry.messages.length + (entry.tools?.length ?? 0);
+      if (duplicate || this.nextBytes + bytes > MAX_MEMO_BYTES) kept = { kind: 'key', key: entry.key };
+      else this.nextBytes += bytes;
     }
     this.next.set(`${pk}:${id}`, kept);
     return kept;
@@ -116,33 +121,41 @@ export class ExportMemo {
 
   /**
    * The export was written (`dataset`: its size and CRC): its runs are what the next one may reuse. `placed` says
-   * where in the dataset each example the memo kept begins (see SftExport.take); with `files`, the memo is written
-   * beside it.
+   * where in the dataset each example the memo kept is (see SftExport.take). With `files`, the memo is written beside
+   * it and let go: the next export reads it back. Without, it is kept here.
    */
   finished(dataset?: DatasetSum, placed?: readonly Placement[]): void {
-    this.last = this.next;
+    const entries = this.next;
     this.next = new Map();
     this.nextBytes = 0;
-    if (this.files && dataset !== undefined && placed)
-      writeMemo(this.files, this.lineage ?? '', this.last, dataset, placed);
+    if (this.files && dataset !== undefined && placed) {
+      this.wrote = writeMemo(this.files, this.lineage ?? '', entries, dataset, placed);
+      this.last = new Map();
+      this.loaded = false;
+    } else {
+      this.last = entries;
+    }
   }
 }
 
-/** Where an example's messages (and tools) are in the dataset's text, in UTF-16 units as JavaScript counts them. */
+/** Where an example's messages (and tools) are in the dataset's bytes. */
 export interface Placement {
   run: string;
   messages: [number, number];
   tools?: [number, number];
 }
 
-/** The most characters of scrubbed messages a memo keeps (about 64 MiB): a dataset of huge runs is read each time. */
-const MAX_MEMO_CHARS = 32 * 2 ** 20;
+/** The most bytes of scrubbed messages a memo keeps: a dataset of huge runs is read each time. */
+const MAX_MEMO_BYTES = 32 * 2 ** 20;
 
-/** Bump when what `digest` makes of a run changes in a way its code's text would not show (it is hashed too). */
-const MEMO_FORMAT = 1;
-/** A memo or dataset larger than this is not read back (the memo keeps at most MAX_MEMO_CHARS of messages). */
+/**
+ * Bump when what `digest` makes of a run changes in a way its code's text would not show (it is hashed too).
+ * 2: spans in bytes, not UTF-16 units.
+ */
+const MEMO_FORMAT = 2;
+/** A memo or dataset larger than this is not read back (the memo keeps at most MAX_MEMO_BYTES of messages). */
 const MAX_MEMO_FILE_BYTES = 16 * 2 ** 20;
-const MAX_DATASET_READ_BYTES = 2 * MAX_MEMO_CHARS;
+const MAX_DATASET_READ_BYTES = 2 * MAX_MEMO_BYTES;
 const KINDS = ['empty', 'aborted', 'example', 'key'] as const;
 
 let memoCode: string | undefined;
@@ -170,7 +183,7 @@ function writeMemo(
   entries: Map<string, MemoEntry>,
   dataset: DatasetSum,
   placed: readonly Placement[],
-): void {
+): number | undefined {
   const where = new Map(placed.map((p) => [p.run, p]));
   const runs: unknown[] = [];
   for (const [run, entry] of entries) {
@@ -193,11 +206,14 @@ function writeMemo(
     dataset,
     runs,
   };
+  const bytes = Buffer.from(JSON.stringify(memo));
   try {
     // Torn by a crash, it no longer parses or matches, and is not used.
-    writeCacheFileSync(files.memo, JSON.stringify(memo));
+    writeCacheFileSync(files.memo, bytes);
+    return zlib.crc32(bytes);
   } catch {
-    // Not written (disk full, a folder in the way): the next export after a restart reads every run, as without it.
+    // Not written (disk full, a folder in the way): the next export reads every run, as without it.
+    return undefined;
   }
 }
 
@@ -205,6 +221,7 @@ function writeMemo(
 function readMemo(
   files: { dataset: string; memo: string },
   lineage: string,
+  wrote: number | undefined,
 ): Map<string, MemoEntry> | undefined {
   let memo: Buffer;
   let dataset: Buffer;
@@ -214,7 +231,7 @@ function readMemo(
   } catch {
     return undefined; // missing, not a regular file, too large
   }
-  const entries = memoEntries(memo, dataset, lineage);
+  const entries = memoEntries(memo, dataset, lineage, wrote);
   for (;;) {
     const step = entries.next();
     if (step.done) return step.value;
@@ -225,6 +242,7 @@ function readMemo(
 async function readMemoSliced(
   files: { dataset: string; memo: string },
   lineage: string,
+  wrote: number | undefined,
 ): Promise<Map<string, MemoEntry> | undefined> {
   let memo: Buffer;
   let dataset: Buffer;
@@ -234,7 +252,7 @@ async function readMemoSliced(
   } catch {
     return undefined;
   }
-  const entries = memoEntries(memo, dataset, lineage);
+  const entries = memoEntries(memo, dataset, lineage, wrote);
   let until = performance.now() + MEMO_SLICE_MS;
   for (;;) {
     const step = entries.next();
@@ -253,13 +271,17 @@ const CRC_CHUNK_BYTES = 2 * 2 ** 20;
 
 /**
  * Checks a memo against its dataset, this code and this database, and each example's messages and tools against
- * JSON (a memo from elsewhere must not put any bytes it likes into a dataset), yielding between pieces of work.
+ * UTF-8 and JSON (a memo from elsewhere must not put any bytes it likes into a dataset), yielding between pieces of
+ * work. A memo file whose CRC-32 is `wrote`, the one this process wrote, is its own: its examples are not checked
+ * again. An entry's messages are a view of the dataset's bytes, which it keeps while it lives.
  */
 function* memoEntries(
   memoBytes: Buffer,
   bytes: Buffer,
   lineage: string,
+  wrote: number | undefined,
 ): Generator<void, Map<string, MemoEntry> | undefined> {
+  const ours = wrote !== undefined && zlib.crc32(memoBytes) === wrote;
   let memo: MemoFile;
   try {
     memo = JSON.parse(memoBytes.toString('utf8')) as MemoFile;
@@ -282,15 +304,14 @@ function* memoEntries(
     yield;
   }
   if (crc !== memo.dataset.crc32) return undefined;
-  const text = bytes.toString('utf8');
   const entries = new Map<string, MemoEntry>();
-  let chars = 0;
+  let kept = 0;
   for (const [i, row] of memo.runs.entries()) {
-    const entry = memoEntry(row, text);
+    const entry = memoEntry(row, bytes, ours);
     if (!entry) return undefined;
     if (entry[1].kind === 'example') {
-      chars += entry[1].messages.length + (entry[1].tools?.length ?? 0);
-      if (chars > MAX_MEMO_CHARS) return undefined;
+      kept += entry[1].messages.length + (entry[1].tools?.length ?? 0);
+      if (kept > MAX_MEMO_BYTES) return undefined;
     }
     entries.set(entry[0], entry[1]);
     if (i % 64 === 63) yield;
@@ -298,7 +319,7 @@ function* memoEntries(
   return entries;
 }
 
-function memoEntry(row: unknown, text: string): [string, MemoEntry] | undefined {
+function memoEntry(row: unknown, bytes: Buffer, ours: boolean): [string, MemoEntry] | undefined {
   if (!Array.isArray(row)) return undefined;
   const [pk, id, kind, key, redacted, ...at] = row as unknown[];
   if (!Number.isSafeInteger(pk) || typeof id !== 'string' || typeof kind !== 'number') return undefined;
@@ -309,19 +330,26 @@ function memoEntry(row: unknown, text: string): [string, MemoEntry] | undefined 
   if (name === 'aborted' || name === 'key') return row.length === 4 ? [run, { kind: name, key }] : undefined;
   if (name !== 'example' || !Number.isSafeInteger(redacted) || (at.length !== 2 && at.length !== 4))
     return undefined;
-  const span = (from: unknown, to: unknown): string | undefined =>
+  const span = (from: unknown, to: unknown): Buffer | undefined =>
     Number.isSafeInteger(from) &&
     Number.isSafeInteger(to) &&
     0 <= (from as number) &&
     (from as number) <= (to as number) &&
-    (to as number) <= text.length
-      ? text.slice(from as number, to as number)
+    (to as number) <= bytes.length
+      ? bytes.subarray(from as number, to as number)
       : undefined;
   const messages = span(at[0], at[1]);
   const tools = at.length === 4 ? span(at[2], at[3]) : undefined;
   if (messages === undefined || (at.length === 4 && tools === undefined)) return undefined;
-  // What an export wrote: a list of messages without its brackets, and a list of tools.
-  if (!isJsonList(`[${messages}]`) || (tools !== undefined && !isJsonList(tools))) return undefined;
+  // What an export wrote: a list of messages without its brackets, and a list of tools, in UTF-8 (the bytes are
+  // copied into the next dataset as they are).
+  if (
+    !ours &&
+    (!isUtf8(messages) ||
+      !isJsonList(`[${messages.toString('utf8')}]`) ||
+      (tools !== undefined && (!isUtf8(tools) || !isJsonList(tools.toString('utf8')))))
+  )
+    return undefined;
   return [
     run,
     { kind: name, key, messages, ...(tools !== undefined && { tools }), redacted: redacted as number },
@@ -380,14 +408,15 @@ function readCapped(file: string, max: number): Buffer {
 
 /**
  * A run as an export sees it, its system message aside (that follows the prompt variant's text, which may change).
- * `messages` is the JSON of its messages without the brackets, `tools` the JSON of its tools: a flat string costs
- * far less memory than the objects. `key`: an example whose messages were not kept (see ExportMemo.keep), which an
+ * `messages` is the JSON of its messages without the brackets, `tools` the JSON of its tools, in UTF-8: the bytes
+ * the dataset holds, outside V8's heap (as strings, the examples of an export outlived V8's young generation, which
+ * grew to its largest for them). `key`: an example whose messages were not kept (see ExportMemo.keep), which an
  * export can use only when it is a duplicate again.
  */
 type MemoEntry =
   | { kind: 'empty' } // no output: never an example
   | { kind: 'aborted'; key: string } // a stream the client abandoned: counted for dedup, never an example
-  | { kind: 'example'; key: string; messages: string; tools?: string; redacted: number }
+  | { kind: 'example'; key: string; messages: Buffer; tools?: Buffer; redacted: number }
   | { kind: 'key'; key: string };
 
 export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult {
@@ -404,10 +433,11 @@ export function exportSft(store: StoreReader, opts: ExportOptions): ExportResult
  */
 export class SftExport {
   private readonly seen = new Set<string>();
-  private readonly lines: string[] = [];
-  /** For the memo: where the messages of each line it kept are in the line (lines index, run, offsets). */
-  private readonly placed: { line: number; run: string; messages: number; head: number; tools?: number }[] =
-    [];
+  /** The dataset's bytes so far, a line per example. */
+  private readonly out = new DatasetBytes();
+  private count = 0;
+  /** For the memo: where the messages (and tools) of each example it kept are in the dataset. */
+  private readonly placed: Placement[] = [];
   private duplicatesSkipped = 0;
   private secretsRedacted = 0;
   private readonly watermarkPk: number;
@@ -442,7 +472,7 @@ export class SftExport {
 
   /** Whether every example is taken (or there are no more candidates). */
   get done(): boolean {
-    return this.exhausted || this.lines.length >= this.opts.maxExamples;
+    return this.exhausted || this.count >= this.opts.maxExamples;
   }
 
   /** Takes candidates for about `budgetMs` (at least one), or until done. */
@@ -477,7 +507,7 @@ export class SftExport {
   finish(): ExportResult {
     const { opts } = this;
     fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    const pieces = new DatasetPieces(this.lines);
+    const pieces = new DatasetPieces(this.out.pieces());
     writeFileAtomicSync(opts.file, pieces);
     return this.finished(pieces.sum());
   }
@@ -489,7 +519,7 @@ export class SftExport {
   async finishAsync(): Promise<ExportResult | undefined> {
     const { opts } = this;
     await fs.promises.mkdir(path.dirname(opts.file), { recursive: true });
-    const pieces = new DatasetPieces(this.lines);
+    const pieces = new DatasetPieces(this.out.pieces());
     await writeFileAtomic(opts.file, pieces, () => {
       if (this.written) throw new FinishedMeanwhile();
     });
@@ -499,13 +529,13 @@ export class SftExport {
   private written = false;
 
   private finished(dataset: DatasetSum): ExportResult {
-    const { opts, lines } = this;
+    const { opts } = this;
     this.written = true;
-    opts.memo?.finished(dataset, this.placements());
+    opts.memo?.finished(dataset, this.placed);
     return {
       role: opts.role,
       file: opts.file,
-      count: lines.length,
+      count: this.count,
       duplicatesSkipped: this.duplicatesSkipped,
       secretsRedacted: this.secretsRedacted,
       watermarkPk: this.watermarkPk,
@@ -529,38 +559,27 @@ export class SftExport {
       throw new Error(`export memo: run ${run.id} was taken as known without its messages`);
     const system = scrubSecrets(this.opts.systemPrompt(run.promptId, run.role));
     this.secretsRedacted += entry.redacted + count(system.found);
-    // The same bytes as JSON.stringify({ messages: [system?, ...messages], tools? }).
-    const head = system.text ? JSON.stringify({ role: 'system', content: system.text }) + ',' : '';
-    const tools = entry.tools === undefined ? '' : `,"tools":${entry.tools}`;
+    // The same bytes as JSON.stringify({ messages: [system?, ...messages], tools? }) and a newline.
+    const head =
+      MESSAGES_OPEN + (system.text ? JSON.stringify({ role: 'system', content: system.text }) + ',' : '');
+    const { messages, tools } = entry;
+    const headBytes = Buffer.byteLength(head);
+    const tail = tools === undefined ? ']}\n' : TOOLS_OPEN;
+    const bytes = headBytes + messages.length + tail.length + (tools === undefined ? 0 : tools.length + 2);
+    this.out.reserve(bytes);
+    this.out.put(head);
+    const at = this.out.put(messages);
+    this.out.put(tail);
+    const toolsAt = tools === undefined ? undefined : this.out.put(tools);
+    if (tools !== undefined) this.out.put('}\n');
+    this.count++;
     if (kept?.kind === 'example') {
       this.placed.push({
-        line: this.lines.length,
         run: `${run.pk}:${run.id}`,
-        head: head.length,
-        messages: entry.messages.length,
-        ...(entry.tools !== undefined && { tools: entry.tools.length }),
+        messages: [at, at + messages.length],
+        ...(toolsAt !== undefined && { tools: [toolsAt, toolsAt + tools!.length] as [number, number] }),
       });
     }
-    this.lines.push(`${MESSAGES_OPEN}${head}${entry.messages}]${tools}}`);
-  }
-
-  /** Where the messages (and tools) of each example the memo kept are in the dataset's text (see `finish`). */
-  private placements(): Placement[] {
-    const out: Placement[] = [];
-    let line = 0;
-    let at = 0; // where line `line` begins
-    for (const p of this.placed) {
-      for (; line < p.line; line++) at += this.lines[line]!.length + 1;
-      const start = at + MESSAGES_OPEN.length + p.head;
-      const end = start + p.messages;
-      const tools = p.tools === undefined ? undefined : end + TOOLS_OPEN.length;
-      out.push({
-        run: p.run,
-        messages: [start, end],
-        ...(tools !== undefined && { tools: [tools, tools + p.tools!] as [number, number] }),
-      });
-    }
-    return out;
   }
 
   /** Whether a run can be taken without its texts: its memo entry, if any, has what this export needs of it. */
@@ -580,31 +599,63 @@ interface DatasetSum {
 }
 
 /**
- * A dataset's bytes (its lines, each ending in a newline) in pieces of about PIECE_CHARS, summed as they are made:
- * joined into one string, encoded whole and encoded again for its sum, a thousand examples were held three times
- * over at once (4-5 MB each) for a file written a piece at a time anyway.
+ * A dataset's bytes as they are made, a line at a time, in chunks of about CHUNK_BYTES (a line is never split). Its
+ * lines used to be strings, joined into pieces to be written: they outlived V8's young generation, which grew to its
+ * largest for them, and each piece was a string and a buffer at once.
  */
+class DatasetBytes {
+  private readonly chunks: Buffer[] = [];
+  private chunk = Buffer.alloc(0);
+  private at = 0;
+  /** The bytes in `chunks`. */
+  private before = 0;
+
+  /** Makes room for a line of `bytes` bytes in the chunk being filled. */
+  reserve(bytes: number): void {
+    if (this.at + bytes <= this.chunk.length) return;
+    if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at));
+    this.before += this.at;
+    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+    this.at = 0;
+  }
+
+  /** Appends `part` (in the room reserved) and returns where in the dataset it begins. */
+  put(part: string | Uint8Array): number {
+    const start = this.before + this.at;
+    const length = typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+    if (this.at + length > this.chunk.length)
+      throw new Error('dataset bytes: a line larger than its reserve');
+    if (typeof part === 'string') this.chunk.write(part, this.at);
+    else this.chunk.set(part, this.at);
+    this.at += length;
+    return start;
+  }
+
+  /** The bytes so far, chunk by chunk. */
+  pieces(): Buffer[] {
+    return this.at > 0 ? [...this.chunks, this.chunk.subarray(0, this.at)] : [...this.chunks];
+  }
+}
+
+/** About how many bytes of a dataset one chunk holds. */
+const CHUNK_BYTES = 2 ** 20;
+
+/** A dataset's bytes in pieces, summed as they are written. */
 class DatasetPieces implements Iterable<Uint8Array> {
   private bytes = 0;
   private crc32 = 0;
   private complete = false;
 
-  constructor(private readonly lines: readonly string[]) {}
+  constructor(private readonly chunks: readonly Buffer[]) {}
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
     this.bytes = 0;
     this.crc32 = 0;
     this.complete = false;
-    const { lines } = this;
-    for (let from = 0; from < lines.length;) {
-      let to = from;
-      let chars = 0;
-      while (to < lines.length && (to === from || chars < PIECE_CHARS)) chars += lines[to++]!.length + 1;
-      const piece = Buffer.from(lines.slice(from, to).join('\n') + '\n');
+    for (const piece of this.chunks) {
       this.bytes += piece.length;
       this.crc32 = zlib.crc32(piece, this.crc32);
       yield piece;
-      from = to;
     }
     this.complete = true;
   }
@@ -615,9 +666,6 @@ class DatasetPieces implements Iterable<Uint8Array> {
     return { bytes: this.bytes, crc32: this.crc32 };
   }
 }
-
-/** About how many characters of the dataset one piece holds. */
-const PIECE_CHARS = 2 ** 20;
 
 /** How a dataset line begins, and what comes between its messages and its tools (see `take`). */
 const MESSAGES_OPEN = '{"messages":[';
@@ -655,8 +703,8 @@ function digest(run: ExportCandidate): MemoEntry {
   return {
     kind: 'example',
     key,
-    messages: JSON.stringify(messages).slice(1, -1),
-    ...(recorded && recorded.tools && { tools: JSON.stringify(scrub(recorded.tools)) }),
+    messages: Buffer.from(JSON.stringify(messages).slice(1, -1)),
+    ...(recorded && recorded.tools && { tools: Buffer.from(JSON.stringify(scrub(recorded.tools))) }),
     redacted,
   };
 }

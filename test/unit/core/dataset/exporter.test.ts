@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isUtf8 } from 'node:buffer';
+import * as zlib from 'node:zlib';
 import { Exporter, type ExportStore, type TrainingDue } from '../../../../src/core/dataset/exporter';
 import {
   ExportMemo,
@@ -380,6 +382,86 @@ describe('Exporter', () => {
 
       const counts = countReads();
       exporterIn(agentDir).export(store, 'coder');
+
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('puts no bytes into a dataset that are not UTF-8, whatever a memo matching it says', () => {
+      recordVaried();
+      exporterIn(agentDir).export(store, 'coder');
+      // A byte of an example's messages made 0xFF, and the memo told the dataset's new size and CRC: read as text
+      // it is still JSON (U+FFFD in a string), but its bytes are not UTF-8.
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as {
+        dataset: { bytes: number; crc32: number };
+        runs: unknown[][];
+      };
+      const bytes = fs.readFileSync(dataset());
+      const row = memo.runs.find((r) => r[2] === 2)! as number[];
+      const [from, to] = [row[5]!, row[6]!];
+      const at = bytes.subarray(from, to).indexOf('"content":"') + from + 12;
+      bytes[at] = 0xff;
+      fs.writeFileSync(dataset(), bytes);
+      memo.dataset = { bytes: bytes.length, crc32: zlib.crc32(bytes) };
+      fs.writeFileSync(memoFile(), JSON.stringify(memo));
+
+      const counts = countReads();
+      exporterIn(agentDir).export(store, 'coder');
+
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.ok(isUtf8(fs.readFileSync(dataset())));
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('is read back from disk by the next export in the same process, not held in memory meanwhile', () => {
+      recordVaried();
+      const exp = exporterIn(agentDir);
+      exp.export(store, 'coder');
+      record(1);
+      const counts = countReads();
+      exp.export(store, 'coder');
+      assert.deepEqual(counts, { read: 1, known: 25 }, 'what the last export took is known again');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+
+      // The same memo object, as the exporter keeps it: empty once its export is written, full again once read.
+      const files = {
+        dataset: path.join(agentDir, 'sft', 'memo.jsonl'),
+        memo: path.join(agentDir, 'sft', 'memo.memo'),
+      };
+      const memo = new ExportMemo(files);
+      const job = new SftExport(() => db, {
+        role: 'coder',
+        minReward: 0.7,
+        maxExamples: 1000,
+        systemPrompt: () => 'système ✓',
+        file: files.dataset,
+        memo,
+      });
+      job.step(Infinity);
+      job.finish();
+      assert.equal(memo.get(1, 'r1'), undefined, 'nothing held once the export is written');
+      memo.begin(db.lineage());
+      const r1 = memo.get(1, 'r1');
+      assert.equal(r1?.kind, 'example', 'read back from the memo file and the dataset');
+      const line = fs
+        .readFileSync(files.dataset, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"task 1"'));
+      assert.ok(line?.includes(`,${r1.messages.toString('utf8')}]}`), "its messages are the dataset's bytes");
+    });
+
+    it('checks a memo file changed since this process wrote it as one from elsewhere', () => {
+      recordVaried();
+      const exp = exporterIn(agentDir);
+      exp.export(store, 'coder');
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
+      const example = memo.runs.find((r) => r[2] === 2)!;
+      example[5] = 0; // a span over the whole dataset: newlines, braces
+      example[6] = fs.statSync(dataset()).size;
+      fs.writeFileSync(memoFile(), JSON.stringify(memo));
+
+      const counts = countReads();
+      exp.export(store, 'coder'); // the exporter that wrote the memo
 
       assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
       assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
