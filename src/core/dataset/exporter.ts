@@ -240,7 +240,7 @@ export class Exporter {
     };
     this.inFlight.add(complete);
     try {
-      // What the last export left on disk, read first (after a restart: its first export).
+      // What the last export left on disk (the memo and the dataset), read first, off the event loop.
       await this.memoOf(role, tier).load(store.db.lineage());
       if (!settled && !this.disposed) job = this.start(store, role, tier, upToPk);
       while (job && !settled && !job.done && !this.disposed) {

@@ -58,9 +58,14 @@ export class ExportMemo {
   private next = new Map<string, MemoEntry>();
   private nextBytes = 0;
   private loaded: boolean;
+  /** A sliced read of the files under way (load): `begin` meanwhile reads them itself. */
+  private loading = false;
   private begun = 0;
-  /** The CRC-32 of the memo file this memo wrote last: read back unchanged, what it says of each example is ours. */
-  private wrote: number | undefined;
+  /**
+   * What this memo wrote last: the memo file's CRC-32 and the dataset's SHA-256. Read back with both unchanged, the
+   * memo is this process's own, and its examples are not checked again (a CRC alone can be forged; the digest not).
+   */
+  private wrote: Wrote | undefined;
 
   constructor(private readonly files?: { dataset: string; memo: string }) {
     this.loaded = files === undefined;
@@ -71,14 +76,20 @@ export class ExportMemo {
    * before it begins; otherwise `begin` reads it in one piece).
    */
   async load(lineage: string): Promise<void> {
-    if (this.loaded || !this.files) return;
-    this.loaded = true;
+    if (this.loaded || this.loading || !this.files) return;
+    this.loading = true;
     const begun = this.begun;
-    const read = await readMemoSliced(this.files, lineage, this.wrote);
-    // An export begun meanwhile (closing: in one piece) has its own view, and may have written a newer file.
-    if (read && this.begun === begun) {
-      this.last = read;
-      this.lineage = lineage;
+    try {
+      const read = await readMemoSliced(this.files, lineage, this.wrote);
+      // An export begun meanwhile (closing: in one piece) read the files itself, and may have written newer ones.
+      if (this.begun !== begun) return;
+      this.loaded = true;
+      if (read) {
+        this.last = read;
+        this.lineage = lineage;
+      }
+    } finally {
+      this.loading = false;
     }
   }
 
@@ -129,13 +140,20 @@ export class ExportMemo {
     this.next = new Map();
     this.nextBytes = 0;
     if (this.files && dataset !== undefined && placed) {
-      this.wrote = writeMemo(this.files, this.lineage ?? '', entries, dataset, placed);
+      const memoCrc = writeMemo(this.files, this.lineage ?? '', entries, dataset, placed);
+      this.wrote = memoCrc === undefined ? undefined : { memoCrc, datasetSha256: dataset.sha256 };
       this.last = new Map();
       this.loaded = false;
     } else {
       this.last = entries;
     }
   }
+}
+
+/** What an ExportMemo wrote last (see `wrote`). */
+interface Wrote {
+  memoCrc: number;
+  datasetSha256: string;
 }
 
 /** Where an example's messages (and tools) are in the dataset's bytes. */
@@ -203,7 +221,7 @@ function writeMemo(
     format: MEMO_FORMAT,
     code: memoCodeId(),
     lineage,
-    dataset,
+    dataset: { bytes: dataset.bytes, crc32: dataset.crc32 },
     runs,
   };
   const bytes = Buffer.from(JSON.stringify(memo));
@@ -221,7 +239,7 @@ function writeMemo(
 function readMemo(
   files: { dataset: string; memo: string },
   lineage: string,
-  wrote: number | undefined,
+  wrote: Wrote | undefined,
 ): Map<string, MemoEntry> | undefined {
   let memo: Buffer;
   let dataset: Buffer;
@@ -242,7 +260,7 @@ function readMemo(
 async function readMemoSliced(
   files: { dataset: string; memo: string },
   lineage: string,
-  wrote: number | undefined,
+  wrote: Wrote | undefined,
 ): Promise<Map<string, MemoEntry> | undefined> {
   let memo: Buffer;
   let dataset: Buffer;
@@ -270,18 +288,20 @@ const MEMO_SLICE_MS = 8;
 const CRC_CHUNK_BYTES = 2 * 2 ** 20;
 
 /**
- * Checks a memo against its dataset, this code and this database, and each example's messages and tools against
- * UTF-8 and JSON (a memo from elsewhere must not put any bytes it likes into a dataset), yielding between pieces of
- * work. A memo file whose CRC-32 is `wrote`, the one this process wrote, is its own: its examples are not checked
- * again. An entry's messages are a view of the dataset's bytes, which it keeps while it lives.
+ * Checks a memo against its dataset, this code and this database, and each example's messages and tools: UTF-8, and
+ * JSON as an export writes it (a memo from elsewhere must not put any bytes it likes into a dataset, a newline that
+ * cuts a line in two included), yielding between pieces of work. The memo and dataset this process wrote (`wrote`),
+ * both unchanged, are its own: their examples are not checked again. An entry's messages are a view of the dataset's
+ * bytes, which it keeps while it lives.
  */
 function* memoEntries(
   memoBytes: Buffer,
   bytes: Buffer,
   lineage: string,
-  wrote: number | undefined,
+  wrote: Wrote | undefined,
 ): Generator<void, Map<string, MemoEntry> | undefined> {
-  const ours = wrote !== undefined && zlib.crc32(memoBytes) === wrote;
+  const sha =
+    wrote !== undefined && zlib.crc32(memoBytes) === wrote.memoCrc ? createHash('sha256') : undefined;
   let memo: MemoFile;
   try {
     memo = JSON.parse(memoBytes.toString('utf8')) as MemoFile;
@@ -300,10 +320,13 @@ function* memoEntries(
     return undefined;
   let crc = 0;
   for (let at = 0; at < bytes.length; at += CRC_CHUNK_BYTES) {
-    crc = zlib.crc32(bytes.subarray(at, at + CRC_CHUNK_BYTES), crc);
+    const chunk = bytes.subarray(at, at + CRC_CHUNK_BYTES);
+    crc = zlib.crc32(chunk, crc);
+    sha?.update(chunk);
     yield;
   }
   if (crc !== memo.dataset.crc32) return undefined;
+  const ours = sha !== undefined && sha.digest('hex') === wrote?.datasetSha256;
   const entries = new Map<string, MemoEntry>();
   let kept = 0;
   for (const [i, row] of memo.runs.entries()) {
@@ -343,12 +366,7 @@ function memoEntry(row: unknown, bytes: Buffer, ours: boolean): [string, MemoEnt
   if (messages === undefined || (at.length === 4 && tools === undefined)) return undefined;
   // What an export wrote: a list of messages without its brackets, and a list of tools, in UTF-8 (the bytes are
   // copied into the next dataset as they are).
-  if (
-    !ours &&
-    (!isUtf8(messages) ||
-      !isJsonList(`[${messages.toString('utf8')}]`) ||
-      (tools !== undefined && (!isUtf8(tools) || !isJsonList(tools.toString('utf8')))))
-  )
+  if (!ours && (!isExportedJson(messages, true) || (tools !== undefined && !isExportedJson(tools, false))))
     return undefined;
   return [
     run,
@@ -356,9 +374,17 @@ function memoEntry(row: unknown, bytes: Buffer, ours: boolean): [string, MemoEnt
   ];
 }
 
-function isJsonList(text: string): boolean {
+/**
+ * Whether `bytes` are UTF-8 and JSON exactly as JSON.stringify writes a non-empty list (`unbracketed`: without its
+ * brackets, as an example's messages are kept): no whitespace between tokens, so no newline to cut a line, and
+ * nothing a dataset line could not hold.
+ */
+function isExportedJson(bytes: Buffer, unbracketed: boolean): boolean {
+  if (!isUtf8(bytes)) return false;
+  const text = unbracketed ? `[${bytes.toString('utf8')}]` : bytes.toString('utf8');
   try {
-    return Array.isArray(JSON.parse(text));
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) && (!unbracketed || value.length > 0) && JSON.stringify(value) === text;
   } catch {
     return false;
   }
@@ -592,10 +618,11 @@ export class SftExport {
 /** finishAsync's write, not renamed into place: `finish` wrote the dataset meanwhile. */
 export class FinishedMeanwhile extends Error {}
 
-/** A dataset's size in bytes and its CRC-32, as its memo records them. */
+/** A dataset's size in bytes and its CRC-32, as its memo records them, and its SHA-256 (see ExportMemo.wrote). */
 interface DatasetSum {
   bytes: number;
   crc32: number;
+  sha256: string;
 }
 
 /**
@@ -615,7 +642,9 @@ class DatasetBytes {
     if (this.at + bytes <= this.chunk.length) return;
     if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at));
     this.before += this.at;
-    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+    // The first chunks small (a tier's dataset may be a few lines), then doubling up to CHUNK_BYTES.
+    const next = Math.min(CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, 2 * this.chunk.length));
+    this.chunk = Buffer.allocUnsafe(Math.max(next, bytes));
     this.at = 0;
   }
 
@@ -637,13 +666,15 @@ class DatasetBytes {
   }
 }
 
-/** About how many bytes of a dataset one chunk holds. */
+/** About how many bytes of a dataset one chunk holds, at most (a longer line has one of its own), and at first. */
 const CHUNK_BYTES = 2 ** 20;
+const FIRST_CHUNK_BYTES = 64 * 1024;
 
 /** A dataset's bytes in pieces, summed as they are written. */
 class DatasetPieces implements Iterable<Uint8Array> {
   private bytes = 0;
   private crc32 = 0;
+  private sha256 = '';
   private complete = false;
 
   constructor(private readonly chunks: readonly Buffer[]) {}
@@ -652,18 +683,21 @@ class DatasetPieces implements Iterable<Uint8Array> {
     this.bytes = 0;
     this.crc32 = 0;
     this.complete = false;
+    const digest = createHash('sha256');
     for (const piece of this.chunks) {
       this.bytes += piece.length;
       this.crc32 = zlib.crc32(piece, this.crc32);
+      digest.update(piece);
       yield piece;
     }
+    this.sha256 = digest.digest('hex');
     this.complete = true;
   }
 
   /** What was made, once every piece was taken. */
   sum(): DatasetSum {
     if (!this.complete) throw new Error('dataset pieces: summed before they were all written');
-    return { bytes: this.bytes, crc32: this.crc32 };
+    return { bytes: this.bytes, crc32: this.crc32, sha256: this.sha256 };
   }
 }
 

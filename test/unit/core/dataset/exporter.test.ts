@@ -450,6 +450,87 @@ describe('Exporter', () => {
       assert.ok(line?.includes(`,${r1.messages.toString('utf8')}]}`), "its messages are the dataset's bytes");
     });
 
+    it('checks a memo it wrote as one from elsewhere once its dataset changed, even with the same size and CRC', () => {
+      recordVaried();
+      const exp = exporterIn(agentDir);
+      exp.export(store, 'coder');
+      // A byte of an example's messages made 0xFF, and four bytes after it set so that the size and CRC-32 are as
+      // the memo says: only the digest this process keeps of what it wrote tells the dataset changed.
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
+      const row = memo.runs.find((r) => r[2] === 2)! as number[];
+      const bytes = fs.readFileSync(dataset());
+      const crc = zlib.crc32(bytes);
+      const at = bytes.subarray(row[5]!, row[6]!).indexOf('"content":"') + row[5]! + 12;
+      bytes[at] = 0xff;
+      forgeCrc(bytes, at + 1, crc);
+      assert.equal(zlib.crc32(bytes), crc);
+      fs.writeFileSync(dataset(), bytes);
+
+      const counts = countReads();
+      exp.export(store, 'coder');
+
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('puts no line break into a dataset from a memo whose messages are JSON with one', () => {
+      recordVaried();
+      exporterIn(agentDir).export(store, 'coder');
+      // An example's messages given a newline between two of its messages (JSON all the same), the spans after it
+      // and the dataset's sum told so.
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as {
+        dataset: { bytes: number; crc32: number };
+        runs: unknown[][];
+      };
+      const row = memo.runs.find((r) => r[2] === 2)! as number[];
+      const old = fs.readFileSync(dataset());
+      const at = old.subarray(row[5]!, row[6]!).indexOf('},{') + row[5]! + 2;
+      const bytes = Buffer.concat([old.subarray(0, at), Buffer.from('\n'), old.subarray(at)]);
+      for (const r of memo.runs as number[][])
+        for (let i = 5; i < r.length; i++) if (r[i]! >= at && !(i === 5 && r === row)) r[i]! += 1;
+      memo.dataset = { bytes: bytes.length, crc32: zlib.crc32(bytes) };
+      fs.writeFileSync(dataset(), bytes);
+      fs.writeFileSync(memoFile(), JSON.stringify(memo));
+
+      const counts = countReads();
+      exporterIn(agentDir).export(store, 'coder');
+
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
+    it('is used by an export made at once (closing) while a sliced one is still reading it', async () => {
+      recordVaried();
+      const exp = exporterIn(agentDir);
+      exp.export(store, 'coder');
+      record(1);
+      // The sliced export's read of the memo held at its open, until the one made at once is done.
+      const open = fs.promises.open;
+      let reading!: () => void;
+      const held = new Promise<void>((resolve) => (reading = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      fs.promises.open = (async (...args: Parameters<typeof open>) => {
+        if (String(args[0]) === memoFile()) {
+          reading();
+          await released;
+        }
+        return open(...args);
+      }) as typeof open;
+      try {
+        const counts = countReads();
+        const sliced = exp.exportSliced(store, 'coder');
+        await held;
+        exp.drainNow(); // closing: the export is finished at once
+        assert.deepEqual(counts, { read: 1, known: 25 }, 'only the new run is read with its texts');
+        release();
+        assert.equal((await sliced).count, 23);
+      } finally {
+        fs.promises.open = open;
+      }
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    });
+
     it('checks a memo file changed since this process wrote it as one from elsewhere', () => {
       recordVaried();
       const exp = exporterIn(agentDir);
@@ -687,3 +768,39 @@ describe('Exporter', () => {
     assert.match(logs[1]!, /^❌ Export for coder failed: /);
   });
 });
+
+/**
+ * Sets the 4 bytes of `bytes` at `at` so that its CRC-32 is `crc` (CRC-32 is linear: each of those 32 bits flips a
+ * fixed set of the CRC's bits, and the ones to flip are found by elimination).
+ */
+function forgeCrc(bytes: Buffer, at: number, crc: number): void {
+  const base = zlib.crc32(bytes);
+  const effects: { effect: number; bits: number }[] = [];
+  for (let bit = 0; bit < 32; bit++) {
+    bytes[at + (bit >> 3)]! ^= 1 << (bit & 7);
+    effects.push({ effect: (zlib.crc32(bytes) ^ base) >>> 0, bits: 2 ** bit });
+    bytes[at + (bit >> 3)]! ^= 1 << (bit & 7);
+  }
+  // Gaussian elimination over GF(2): a basis of effects, each with the input bits that make it.
+  const basis: { effect: number; bits: number }[] = [];
+  for (let { effect, bits } of effects) {
+    for (const b of basis)
+      if ((effect ^ b.effect) >>> 0 < effect) {
+        effect = (effect ^ b.effect) >>> 0;
+        bits = (bits ^ b.bits) >>> 0;
+      }
+    if (effect !== 0) {
+      basis.push({ effect, bits });
+      basis.sort((x, y) => y.effect - x.effect);
+    }
+  }
+  let want = (base ^ crc) >>> 0;
+  let flip = 0;
+  for (const b of basis)
+    if ((want ^ b.effect) >>> 0 < want) {
+      want = (want ^ b.effect) >>> 0;
+      flip = (flip ^ b.bits) >>> 0;
+    }
+  assert.equal(want, 0, 'the CRC can be set');
+  for (let bit = 0; bit < 32; bit++) if (flip & (2 ** bit)) bytes[at + (bit >> 3)]! ^= 1 << (bit & 7);
+}
