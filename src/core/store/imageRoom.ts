@@ -138,35 +138,12 @@ export async function readImageWithRoom(
 function bufferWithRoom(size: number, growth: Growth = {}): Buffer {
   for (const incoming of [growth.incoming ?? 0, 0]) {
     try {
-      return releasable(size + roomFor(size, incoming, growth.least));
+      return Buffer.alloc(size + roomFor(size, incoming, growth.least));
     } catch {
       // less, then none
     }
   }
-  return releasable(size);
-}
-
-/**
- * `bytes` zeroed bytes whose memory can be given back the moment the database closes (releaseImage), not once V8
- * collects the buffer: a resizable ArrayBuffer, resized to nothing then. Left to V8, a workspace closed and opened
- * again in the same process held both images (29 MiB each at 100k runs) until its next full collection.
- */
-function releasable(bytes: number): Buffer {
-  const Resizable = ArrayBuffer as unknown as new (
-    length: number,
-    options: { maxByteLength: number },
-  ) => ArrayBuffer;
-  return Buffer.from(new Resizable(bytes, { maxByteLength: bytes }));
-}
-
-/**
- * Gives back the memory of the buffer `image` views, when it is one readImageWithRoom made (resizable): every view
- * of it is empty from then on. Only once nothing reads or writes it any more (its database closed, no write of it
- * under way on libuv's threads).
- */
-export function releaseImage(image: Uint8Array): void {
-  const buffer = image.buffer as ArrayBuffer & { resizable?: boolean; resize?: (length: number) => void };
-  if (buffer.resizable === true) buffer.resize?.(0);
+  return Buffer.alloc(size);
 }
 
 /** `image` copied into a buffer with the room roomFor gives it (none when its header does not give its size). */

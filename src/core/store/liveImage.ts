@@ -21,7 +21,6 @@
 
 import * as zlib from 'node:zlib';
 import type { ImageSum } from './imageSum';
-import { releaseImage } from './imageRoom';
 
 /** SQLite's largest page: a read of the file is never longer. MEMFS copying the file out is. */
 const MAX_PAGE_BYTES = 65536;
@@ -87,8 +86,6 @@ export class LiveImage {
   /** Writes to the view seen (until one is, nothing shows that SQLite writes there). */
   private writesSeen = 0;
   private current: LiveSnapshot | undefined;
-  /** The bytes sql.js was given (load), whose memory close() gives back. */
-  private loaded: Uint8Array | undefined;
 
   private constructor() {}
 
@@ -98,7 +95,6 @@ export class LiveImage {
    */
   static load(image: Uint8Array, room: number): LoadedImage {
     const live = new LiveImage();
-    live.loaded = image;
     if (room <= 0) return { bytes: image, live };
     const bytes = Buffer.from(image.buffer, image.byteOffset, image.length + room);
     // MEMFS.write of the new file: `node.contents = buffer.slice(offset, offset + length)`.
@@ -159,13 +155,10 @@ export class LiveImage {
   }
 
   /** The database is closed: a snapshot under way is superseded (a save still writing it stops), the view dropped. */
-  /** Once the database is closed: the image's memory is given back at once (releaseImage), as nothing reads it now. */
   close(): void {
     this.current?.cancel();
     this.current = undefined;
     this.detach();
-    if (this.loaded) releaseImage(this.loaded);
-    this.loaded = undefined;
   }
 
   /**
