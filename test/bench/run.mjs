@@ -935,7 +935,9 @@ space until written), which sql.js keeps as its file, so that a save takes the i
 write (a page at a time) what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`), an
 import reading the inbox meanwhile waiting for the save once it holds 8 MiB of such copies (at 1M runs it held up to
 50 MiB); a run's texts are encoded in a reused buffer and an append's records laid out in one; an
-agent's inbox file read to its end is removed off the event loop; a dataset is written a piece of 1 MiB at a time; the
+agent's inbox file read to its end is removed off the event loop; an export writes each line into a chunk of bytes
+as it takes it, and keeps nothing between exports (its memo is read back from beside the dataset, checked by its
+SHA-256); the
 owner makes its next journal file ready off the event loop; in a fresh process sql.js is warmed a statement per turn
 and the open's steps each take a turn of their own, its count of each role's high-quality runs since the last
 export about 50k runs a turn (a role of over 100k runs 50k pks a turn: 70–77 ms in one query at 1M runs of one role
@@ -943,13 +945,16 @@ never exported, 16–20 ms a turn now); the database is kept locked (\`locking_m
 that no statement looks for a hot journal. What is left is memory, and the floor row says how much of it is
 Node's and sql.js's own: a process with nothing else loaded, which opens the database with sql.js, counts each role's
 runs and records 300 (numbers only). At 100k runs it peaks at about 110 MiB, V8 compiling sql.js's hot code with
-its optimising tier being most of the rise after the open: the 150 MiB target leaves about 40 MiB for our code (27
-MiB once loaded), an export of 1,000 examples and an import. The import's peak is besides much of it what V8's and libuv's threads leave
+its optimising tier being most of the rise after the open (SQLite's statement loop, 35 KB of wasm, alone takes a
+21 MiB zone, 34 MiB allocated in all, for 120–140 ms: \`--trace-wasm-compilation-times\`): the 150 MiB target leaves
+about 40 MiB for our code (19 MiB once loaded), an export of 1,000 examples and an import. The import's peak is besides much of it what V8's and libuv's threads leave
 in the allocator's arenas (\`MALLOC_ARENA_MAX=2\`, which an extension cannot set, took 46 MiB off a 100k import's
-peak here). A later session's is Node and the bundle (80 MiB, zod 12 of it), V8 optimising sql.js's
-code once it is hot (RSS just after the open 144 MiB at 100k, 106 MiB with \`--liftoff-only\`), V8's young generation
-grown to its full size (with \`--max-semi-space-size=2\` the 100k later session peaked at 144–148 MiB), the image
-(29 MiB) and sql.js's heap. Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
+peak here); V8 lets its heap fill with garbage up to about 60 MiB before a full collection (mid-import, 11 MiB of it is
+live). A later session's is Node and the bundle with the session's own 300 runs (73–75 MiB; the bundle 19 over
+Node's 41 since zod is imported as a namespace, 26 before), then at the open the image (29 MiB) and V8 optimising
+sql.js's code once it is hot (106 MiB just after the open with \`--liftoff-only\`), the session's peak once the export
+is held as bytes and a save copies 1 MiB at a time: at its close, an export and a save, it now stays under 150 MiB
+(145–147 in six runs here), and the open's compilation sets it (140–155). Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
 were made in processes of their own, that insert set the whole run's peak (at 100k: 301 MiB by the end of the
 import, 389 MiB after the baseline's pre-fill).
 \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
