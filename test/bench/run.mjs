@@ -931,7 +931,7 @@ the two indexes no query needs (15% of the image); free pages are kept for SQLit
 the file (sql.js copies the whole image to shrink it), and 8 MiB or more of it while the file is watched (below); the
 owner loads the database into a buffer of its own with room
 to grow into (a quarter of it, at least 64 MiB, and as much as the inbox it is about to import, up to 1 GiB: address
-space until written), which sql.js keeps as its file, so that a save takes the image from it 1 MiB a turn, copying on
+space until written), which sql.js keeps as its file, so that a save takes the image from it 1–4 MiB a turn (a 32nd of it), copying on
 write (a page at a time) what SQLite overwrites meanwhile, and close() writes it with no copy (\`src/core/store/liveImage.ts\`), an
 import reading the inbox meanwhile waiting for the save once it holds 8 MiB of such copies (at 1M runs it held up to
 50 MiB); a run's texts are encoded in a reused buffer and an append's records laid out in one; an

@@ -32,11 +32,18 @@ const subarray = Uint8Array.prototype.subarray;
  */
 const BLOCK_BYTES = 8 * 1024;
 /**
- * What a background save copies, sums and hands to the file system per turn of the event loop. 4 MiB before: the
- * buffer it is copied into, new at each save, kept a later session at 100k runs 5-8 MiB higher at its close, and the
- * close took 240-270 ms there (180 ms now).
+ * What a background save copies, sums and hands to the file system per turn of the event loop: a 32nd of the image,
+ * from 1 to 4 MiB (sliceBytes). 4 MiB always before: the buffer it is copied into, new at each save, kept a later
+ * session at 100k runs (a 29 MiB image) 5-8 MiB higher at its close, and the close took 240-270 ms there (180 ms
+ * with 1 MiB); 1 MiB always made a save of a 1M-run image (294 MiB) a turn per MiB, its close 12-38% slower.
  */
-const SLICE_BYTES = 1024 * 1024;
+const MIN_SLICE_BYTES = 1024 * 1024;
+const MAX_SLICE_BYTES = 4 * 1024 * 1024;
+
+function sliceBytes(size: number): number {
+  const slice = Math.ceil(size / 32 / BLOCK_BYTES) * BLOCK_BYTES;
+  return Math.min(MAX_SLICE_BYTES, Math.max(MIN_SLICE_BYTES, slice));
+}
 
 /** A save's image: taken from the live file in slices (LiveImage), or an export in one piece (exportedImage). */
 export interface ImageToSave {
@@ -63,9 +70,9 @@ export function exportedImage(image: Uint8Array): ImageToSave {
     size: image.length,
     async *slices() {
       let crc = 0;
-      for (let at = 0; at < image.length; at += SLICE_BYTES) {
+      for (let at = 0; at < image.length; at += MAX_SLICE_BYTES) {
         await nextTurn();
-        const slice = image.subarray(at, at + SLICE_BYTES);
+        const slice = image.subarray(at, at + MAX_SLICE_BYTES);
         crc = zlib.crc32(slice, crc);
         yield slice;
       }
@@ -262,13 +269,14 @@ class LiveSnapshot implements ImageToSave {
   async *slices(): AsyncIterable<Uint8Array> {
     if (this.started) throw new Error('a snapshot is taken once');
     this.started = true;
-    const out = Buffer.allocUnsafe(Math.min(SLICE_BYTES, this.size));
+    const sliceSize = sliceBytes(this.size);
+    const out = Buffer.allocUnsafe(Math.min(sliceSize, this.size));
     let crc = 0;
     try {
       for (let at = 0; at < this.size;) {
         await nextTurn();
         if (this.cancelled) throw new Error('superseded by a later snapshot');
-        const end = Math.min(this.size, at + SLICE_BYTES);
+        const end = Math.min(this.size, at + sliceSize);
         let filled = 0;
         for (; at < end; at += BLOCK_BYTES, this.nextBlock++) {
           const block = this.preserved.get(this.nextBlock);

@@ -1385,7 +1385,7 @@ describe('durable store: never acknowledges a run it did not keep', function () 
 
   it('writes a background save as the database was when it began, while runs are recorded between its slices', async function () {
     this.timeout(120_000);
-    // A database of several slices (liveImage.ts takes 1 MiB a turn): runs with names as long as they may be.
+    // A database of several slices (liveImage.ts takes 1 MiB a turn at this size): runs with names as long as they may be.
     const inbox = path.join(agentDir, 'inbox');
     fs.mkdirSync(inbox, { recursive: true });
     const long = (s: string, i: number) => `${s}-${i}-`.padEnd(200, 'x');
