@@ -235,6 +235,18 @@ describe('Exporter', () => {
       );
     const dataset = () => path.join(agentDir, 'sft', 'coder_sft.jsonl');
     const memoFile = () => path.join(agentDir, 'sft', 'coder_sft.memo');
+    /** The memo file as JSON, and its first example's row ([pk, id, kind, key, redacted, messages from, to, …]). */
+    function readMemoFile(): { memo: MemoJson; example: number[] } {
+      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as MemoJson;
+      return { memo, example: memo.runs.find((r) => r[2] === 2)! as number[] };
+    }
+    /** `exportAgain` reads every run with its texts, as with no memo, and writes what an export with none writes. */
+    function assertMemoUnused(exportAgain: () => void): void {
+      const counts = countReads();
+      exportAgain();
+      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
+      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+    }
 
     /** Runs of every kind an export meets: plain, a chat with tools, non-ASCII, a duplicate, an aborted stream, empty. */
     function recordVaried(): void {
@@ -374,17 +386,12 @@ describe('Exporter', () => {
     it('puts nothing but JSON lines into a dataset, whatever a memo matching it says', () => {
       recordVaried();
       exporterIn(agentDir).export(store, 'coder');
-      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
-      const example = memo.runs.find((r) => r[2] === 2)!;
+      const { memo, example } = readMemoFile();
       example[5] = 0; // a span over the whole dataset: newlines, braces
       example[6] = fs.readFileSync(dataset(), 'utf8').length;
       fs.writeFileSync(memoFile(), JSON.stringify(memo));
 
-      const counts = countReads();
-      exporterIn(agentDir).export(store, 'coder');
-
-      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
-      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+      assertMemoUnused(() => exporterIn(agentDir).export(store, 'coder'));
     });
 
     it('puts no bytes into a dataset that are not UTF-8, whatever a memo matching it says', () => {
@@ -392,13 +399,9 @@ describe('Exporter', () => {
       exporterIn(agentDir).export(store, 'coder');
       // A byte of an example's messages made 0xFF, and the memo told the dataset's new size and CRC: read as text
       // it is still JSON (U+FFFD in a string), but its bytes are not UTF-8.
-      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as {
-        dataset: { bytes: number; crc32: number };
-        runs: unknown[][];
-      };
+      const { memo, example } = readMemoFile();
       const bytes = fs.readFileSync(dataset());
-      const row = memo.runs.find((r) => r[2] === 2)! as number[];
-      const [from, to] = [row[5]!, row[6]!];
+      const [from, to] = [example[5]!, example[6]!];
       const at = bytes.subarray(from, to).indexOf('"content":"') + from + 12;
       bytes[at] = 0xff;
       fs.writeFileSync(dataset(), bytes);
@@ -456,21 +459,16 @@ describe('Exporter', () => {
       exp.export(store, 'coder');
       // A byte of an example's messages made 0xFF, and four bytes after it set so that the size and CRC-32 are as
       // the memo says: only the digest this process keeps of what it wrote tells the dataset changed.
-      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
-      const row = memo.runs.find((r) => r[2] === 2)! as number[];
+      const { example } = readMemoFile();
       const bytes = fs.readFileSync(dataset());
       const crc = zlib.crc32(bytes);
-      const at = bytes.subarray(row[5]!, row[6]!).indexOf('"content":"') + row[5]! + 12;
+      const at = bytes.subarray(example[5]!, example[6]!).indexOf('"content":"') + example[5]! + 12;
       bytes[at] = 0xff;
       forgeCrc(bytes, at + 1, crc);
       assert.equal(zlib.crc32(bytes), crc);
       fs.writeFileSync(dataset(), bytes);
 
-      const counts = countReads();
-      exp.export(store, 'coder');
-
-      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
-      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+      assertMemoUnused(() => exp.export(store, 'coder'));
     });
 
     it('puts no line break into a dataset from a memo whose messages are JSON with one', () => {
@@ -478,25 +476,17 @@ describe('Exporter', () => {
       exporterIn(agentDir).export(store, 'coder');
       // An example's messages given a newline between two of its messages (JSON all the same), the spans after it
       // and the dataset's sum told so.
-      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as {
-        dataset: { bytes: number; crc32: number };
-        runs: unknown[][];
-      };
-      const row = memo.runs.find((r) => r[2] === 2)! as number[];
+      const { memo, example } = readMemoFile();
       const old = fs.readFileSync(dataset());
-      const at = old.subarray(row[5]!, row[6]!).indexOf('},{') + row[5]! + 2;
+      const at = old.subarray(example[5]!, example[6]!).indexOf('},{') + example[5]! + 2;
       const bytes = Buffer.concat([old.subarray(0, at), Buffer.from('\n'), old.subarray(at)]);
       for (const r of memo.runs as number[][])
-        for (let i = 5; i < r.length; i++) if (r[i]! >= at && !(i === 5 && r === row)) r[i]! += 1;
+        for (let i = 5; i < r.length; i++) if (r[i]! >= at && !(i === 5 && r === example)) r[i]! += 1;
       memo.dataset = { bytes: bytes.length, crc32: zlib.crc32(bytes) };
       fs.writeFileSync(dataset(), bytes);
       fs.writeFileSync(memoFile(), JSON.stringify(memo));
 
-      const counts = countReads();
-      exporterIn(agentDir).export(store, 'coder');
-
-      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
-      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+      assertMemoUnused(() => exporterIn(agentDir).export(store, 'coder'));
     });
 
     it('is used by an export made at once (closing) while a sliced one is still reading it', async () => {
@@ -535,17 +525,12 @@ describe('Exporter', () => {
       recordVaried();
       const exp = exporterIn(agentDir);
       exp.export(store, 'coder');
-      const memo = JSON.parse(fs.readFileSync(memoFile(), 'utf8')) as { runs: unknown[][] };
-      const example = memo.runs.find((r) => r[2] === 2)!;
+      const { memo, example } = readMemoFile();
       example[5] = 0; // a span over the whole dataset: newlines, braces
       example[6] = fs.statSync(dataset()).size;
       fs.writeFileSync(memoFile(), JSON.stringify(memo));
 
-      const counts = countReads();
-      exp.export(store, 'coder'); // the exporter that wrote the memo
-
-      assert.deepEqual(counts, { read: 25, known: 0 }, 'the memo is not used');
-      assert.equal(fs.readFileSync(dataset(), 'utf8'), fresh());
+      assertMemoUnused(() => exp.export(store, 'coder'));
     });
 
     it('matches a dataset written in several pieces, however its lines fall across them', async () => {
@@ -803,4 +788,10 @@ function forgeCrc(bytes: Buffer, at: number, crc: number): void {
     }
   assert.equal(want, 0, 'the CRC can be set');
   for (let bit = 0; bit < 32; bit++) if (flip & (2 ** bit)) bytes[at + (bit >> 3)]! ^= 1 << (bit & 7);
+}
+
+/** What a memo file holds, as the tests read and edit it. */
+interface MemoJson {
+  dataset: { bytes: number; crc32: number };
+  runs: unknown[][];
 }
