@@ -589,21 +589,15 @@ export class SftExport {
     const head =
       MESSAGES_OPEN + (system.text ? JSON.stringify({ role: 'system', content: system.text }) + ',' : '');
     const { messages, tools } = entry;
-    const headBytes = Buffer.byteLength(head);
-    const tail = tools === undefined ? ']}\n' : TOOLS_OPEN;
-    const bytes = headBytes + messages.length + tail.length + (tools === undefined ? 0 : tools.length + 2);
-    this.out.reserve(bytes);
-    this.out.put(head);
-    const at = this.out.put(messages);
-    this.out.put(tail);
-    const toolsAt = tools === undefined ? undefined : this.out.put(tools);
-    if (tools !== undefined) this.out.put('}\n');
+    const at = this.out.line(
+      tools === undefined ? [head, messages, ']}\n'] : [head, messages, TOOLS_OPEN, tools, '}\n'],
+    );
     this.count++;
     if (kept?.kind === 'example') {
       this.placed.push({
         run: `${run.pk}:${run.id}`,
-        messages: [at, at + messages.length],
-        ...(toolsAt !== undefined && { tools: [toolsAt, toolsAt + tools!.length] as [number, number] }),
+        messages: [at[1]!, at[1]! + messages.length],
+        ...(tools !== undefined && { tools: [at[3]!, at[3]! + tools.length] as [number, number] }),
       });
     }
   }
@@ -637,27 +631,25 @@ class DatasetBytes {
   /** The bytes in `chunks`. */
   private before = 0;
 
-  /** Makes room for a line of `bytes` bytes in the chunk being filled. */
-  reserve(bytes: number): void {
-    if (this.at + bytes <= this.chunk.length) return;
-    if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at));
-    this.before += this.at;
-    // The first chunks small (a tier's dataset may be a few lines), then doubling up to CHUNK_BYTES.
-    const next = Math.min(CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, 2 * this.chunk.length));
-    this.chunk = Buffer.allocUnsafe(Math.max(next, bytes));
-    this.at = 0;
-  }
-
-  /** Appends `part` (in the room reserved) and returns where in the dataset it begins. */
-  put(part: string | Uint8Array): number {
-    const start = this.before + this.at;
-    const length = typeof part === 'string' ? Buffer.byteLength(part) : part.length;
-    if (this.at + length > this.chunk.length)
-      throw new Error('dataset bytes: a line larger than its reserve');
-    if (typeof part === 'string') this.chunk.write(part, this.at);
-    else this.chunk.set(part, this.at);
-    this.at += length;
-    return start;
+  /** Appends a line made of `parts`, whole in one chunk, and returns where in the dataset each part begins. */
+  line(parts: readonly (string | Uint8Array)[]): number[] {
+    const lengths = parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
+    const bytes = lengths.reduce((a, b) => a + b, 0);
+    if (this.at + bytes > this.chunk.length) {
+      if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at));
+      this.before += this.at;
+      // The first chunks small (a tier's dataset may be a few lines), then doubling up to CHUNK_BYTES.
+      const next = Math.min(CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, 2 * this.chunk.length));
+      this.chunk = Buffer.allocUnsafe(Math.max(next, bytes));
+      this.at = 0;
+    }
+    return parts.map((part, i) => {
+      const start = this.before + this.at;
+      if (typeof part === 'string') this.chunk.write(part, this.at);
+      else this.chunk.set(part, this.at);
+      this.at += lengths[i]!;
+      return start;
+    });
   }
 
   /** The bytes so far, chunk by chunk. */
