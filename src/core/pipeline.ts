@@ -723,11 +723,22 @@ export class LearningPipeline {
     }
   }
 
-  /** The reward's weights: `rewardWeights`, and the implicit verdict's from `editorSignals`. */
+  /**
+   * The reward's weights: `rewardWeights`, and the implicit verdict's from `editorSignals`. Made once per config: a
+   * spread with a field added after it costs about half a KiB each time (see toRunRecord), and this runs for every run.
+   */
   private weights(): RewardWeights {
-    const { rewardWeights, editorSignals } = this.files.config;
-    return { ...rewardWeights, kept: editorSignals.keptWeight };
+    const config = this.files.config;
+    if (this.weightsOf?.config !== config) {
+      const { rewardWeights, editorSignals } = config;
+      this.weightsOf = {
+        config,
+        weights: Object.freeze({ ...rewardWeights, kept: editorSignals.keptWeight }),
+      };
+    }
+    return this.weightsOf.weights;
   }
+  private weightsOf: { config: LearningConfig; weights: Readonly<RewardWeights> } | undefined;
 
   private async openStore(): Promise<DurableStore> {
     if (this.closed) throw new LearningError('The learning pipeline is closed.');

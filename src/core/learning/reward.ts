@@ -68,15 +68,14 @@ export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: n
     weight += t.weight;
   }
   // A run with no signal at all scores 0: nothing says it was good.
-  if (weight === 0) return { reward: 0, terms: present.map((t) => ({ ...t, share: 0, contribution: 0 })) };
-  return {
-    reward: Math.min(1, Math.max(0, sum / weight)),
-    terms: present.map((t) => ({
-      ...t,
-      share: t.weight / weight,
-      contribution: (t.score * t.weight) / weight,
-    })),
-  };
+  const terms = present.map(({ signal, score, weight: w }) => ({
+    signal,
+    score,
+    weight: w,
+    share: weight === 0 ? 0 : w / weight,
+    contribution: weight === 0 ? 0 : (score * w) / weight,
+  }));
+  return { reward: weight === 0 ? 0 : Math.min(1, Math.max(0, sum / weight)), terms };
 }
 
 /** In [0, 1]. A run with no signal at all scores 0: nothing says it was good. */

@@ -283,7 +283,7 @@ export interface ExportCandidate {
   input: string;
   output: string;
   /** The caller said it knows this run already (its texts never change), so they were not read. */
-  known?: true;
+  known: boolean;
 }
 
 export interface InboxProgress {
@@ -1493,15 +1493,21 @@ export class Store {
       const sizes = new Map<number, number>();
       for (const r of rows) {
         after = [r[4] as number, r[0] as number];
+        // Each candidate made whole at once, not spread from a smaller one: each field written after a spread costs
+        // about half a KiB (see toRunRecord).
         const run = {
           pk: r[0] as number,
           id: r[1] as string,
           role: r[2] as string,
           promptId: r[3] as string,
           reward: r[4] as number,
+          input: '',
+          output: '',
+          known: false,
         };
         if (known?.(run.pk, run.id) && this.textsStillThere(r, sizes)) {
-          yield { ...run, input: '', output: '', known: true };
+          run.known = true;
+          yield run;
           continue;
         }
         // Its page was read while its texts waited in memory, and a move or an image has taken them since (between
@@ -1519,7 +1525,9 @@ export class Store {
         const texts = this.pendingTexts.get(run.pk) ?? this.textsOf(run.id, row, 5);
         // Unreadable texts were reported (onUnavailable); the run is left out of the dataset, not lost.
         if ('unavailable' in texts || isCut(texts.input) || isCut(texts.output)) continue;
-        yield { ...run, input: texts.input, output: texts.output };
+        run.input = texts.input;
+        run.output = texts.output;
+        yield run;
       }
       if (rows.length < EXPORT_PAGE) return;
     }
