@@ -953,8 +953,11 @@ peak here); V8 lets its heap fill with garbage up to about 60 MiB before a full 
 live). A later session's is Node and the bundle with the session's own 300 runs (73–75 MiB; the bundle 19 over
 Node's 41 since zod is imported as a namespace, 26 before), then at the open the image (29 MiB) and V8 optimising
 sql.js's code once it is hot (106 MiB just after the open with \`--liftoff-only\`), the session's peak once the export
-is held as bytes and a save copies 1 MiB at a time: at its close, an export and a save, it now stays under 150 MiB
-(145–147 in six runs here), and the open's compilation sets it (140–155). Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
+is held as bytes and a save copies 1 MiB at a time: at its close, an export and a save, it was 145–147 MiB in six
+probes on one saved workspace, 155–168 in seven on another, and the open's compilation sets it too (140–155). glibc's
+malloc keeps the main heap grown there: with its thresholds fixed (\`MALLOC_MMAP_THRESHOLD_\` and
+\`MALLOC_TRIM_THRESHOLD_\` at 128 KiB, again out of an extension's reach) that session peaked at 146–160 MiB, median 150,
+against 155–168, median 158, seven runs each, alternated. Until the benchmark's own rows and better-sqlite3's bulk insert of the baseline's N rows
 were made in processes of their own, that insert set the whole run's peak (at 100k: 301 MiB by the end of the
 import, 389 MiB after the baseline's pre-fill).
 \`agent-learning compact\` rebuilds an older or fragmented database (not run here).
