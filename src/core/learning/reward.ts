@@ -68,12 +68,12 @@ export function rewardBreakdown(s: RewardSignals, w: RewardWeights): { reward: n
     weight += t.weight;
   }
   // A run with no signal at all scores 0: nothing says it was good.
-  const terms = present.map(({ signal, score, weight: w }) => ({
-    signal,
-    score,
-    weight: w,
-    share: weight === 0 ? 0 : w / weight,
-    contribution: weight === 0 ? 0 : (score * w) / weight,
+  const terms = present.map((t) => ({
+    signal: t.signal,
+    score: t.score,
+    weight: t.weight,
+    share: weight === 0 ? 0 : t.weight / weight,
+    contribution: weight === 0 ? 0 : (t.score * t.weight) / weight,
   }));
   return { reward: weight === 0 ? 0 : Math.min(1, Math.max(0, sum / weight)), terms };
 }

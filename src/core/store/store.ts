@@ -282,7 +282,7 @@ export interface ExportCandidate {
   /** Empty when `known` (see exportCandidates): the texts were not read. */
   input: string;
   output: string;
-  /** The caller said it knows this run already (its texts never change), so they were not read. */
+  /** True when the caller said it knows this run already (its texts never change): they were not read. */
   known: boolean;
 }
 
